@@ -1,0 +1,1 @@
+"""Interactive ipywidgets + plotly front ends built on :mod:`fwlab`."""
