@@ -1,0 +1,6 @@
+"""Recurrent models: the IndRNN stack and SequenceModel (rnn | lstm | indrnn body + head)."""
+
+from fwlab.models.indrnn import IndRNN, indrnn_recurrence
+from fwlab.models.sequence import SequenceModel
+
+__all__ = ["IndRNN", "SequenceModel", "indrnn_recurrence"]

@@ -1,0 +1,218 @@
+r"""SequenceModel: a recurrent body (RNN, LSTM or IndRNN) and a linear readout of the last step.
+
+For a batch-first input :math:`x \in \mathbb{R}^{N \times T \times F}`,
+
+.. math::
+    h_{1..T} = \text{body}(x;\, h_0), \qquad \hat y = V\, \text{norm}(h_T) + c
+    \in \mathbb{R}^{N \times \text{output\_size}},
+
+with ``body`` one of :class:`torch.nn.RNN` (``cell="rnn"``), :class:`torch.nn.LSTM`
+(``cell="lstm"``) or :class:`fwlab.models.IndRNN` (``cell="indrnn"``), all batch-first, and
+:math:`h_T` the last layer's output at the last step. The head returns raw scores: add a sigmoid
+or softmax in the loss (``BCEWithLogitsLoss``, ``CrossEntropyLoss``) or use MSE directly.
+
+Batch norm (``batch_norm=True``):
+
+* ``cell="indrnn"``: BN after every IndRNN layer (the IndRNN reference's "bn_after"); no extra
+  norm before the head.
+* ``cell="rnn"`` / ``"lstm"``: ``norm`` is a ``BatchNorm1d(hidden_size)`` on :math:`h_T`, the
+  features the head reads. This is the paper's "FW+BN" (vanilla RNN + BN); the authors' code
+  (``SimpleRNN.last_layer``) has exactly this BN on the final hidden state. Normalizing inside
+  the recurrence would need a custom cell and is not what they ran.
+
+Carried state (truncated BPTT). ``forward(x, state, return_state=True)`` also returns the body's
+final state — a tensor ``(num_layers, N, H)`` for rnn/indrnn, a tuple ``(h, c)`` for lstm — which
+can be fed to the next chunk. :meth:`SequenceModel.detach_state` cuts the graph between chunks::
+
+    state = None
+    for chunk in x.split(16, dim=1):                  # HAR-2 TBPTT: chunks of 16 steps
+        y_hat, state = model(chunk, state, return_state=True)
+        loss_fn(y_hat, y).backward(); opt.step(); opt.zero_grad()
+        state = model.detach_state(state)
+
+Example:
+    >>> import torch
+    >>> from fwlab.models import SequenceModel
+    >>> _ = torch.manual_seed(0)
+    >>> model = SequenceModel("lstm", input_size=9, hidden_size=16, output_size=2)
+    >>> model(torch.randn(5, 128, 9)).shape
+    torch.Size([5, 2])
+    >>> y, (h, c) = model(torch.randn(5, 16, 9), return_state=True)
+    >>> tuple(h.shape), tuple(c.shape)
+    ((1, 5, 16), (1, 5, 16))
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from fwlab.models.indrnn import NONLINEARITIES, IndRNN
+
+__all__ = ["SequenceModel", "State", "CELLS"]
+
+CELLS = ("rnn", "lstm", "indrnn")
+
+#: hidden state of the body: ``h`` (rnn, indrnn) or ``(h, c)`` (lstm), each (num_layers, N, H)
+State = Tensor | tuple[Tensor, Tensor]
+
+
+class SequenceModel(nn.Module):
+    r"""Recurrent body + linear head on the last step; batch-first ``(N, T, F) -> (N, out)``.
+
+    Args:
+        cell: ``"rnn"`` (:class:`torch.nn.RNN`), ``"lstm"`` (:class:`torch.nn.LSTM`) or
+            ``"indrnn"`` (:class:`fwlab.models.IndRNN`).
+        input_size: features :math:`F` per step.
+        hidden_size: units :math:`H` per layer.
+        output_size: outputs of the head (1 for regression / MSE on binary labels, the number
+            of classes for cross-entropy).
+        num_layers: stacked recurrent layers.
+        batch_norm: see the module docstring (per layer for IndRNN, before the head otherwise).
+        dropout: between layers, in ``[0, 1)`` (torch semantics for rnn/lstm; a mask shared over
+            time for IndRNN).
+        nonlinearity: ``"tanh"`` or ``"relu"``; default ``"tanh"`` for rnn and ``"relu"`` for
+            indrnn; must stay ``None`` for lstm.
+        recurrent_max, seq_len_hint: IndRNN only (bound and initialization of ``u``).
+        bias: learn the body's biases.
+
+    Example:
+        >>> m = SequenceModel("indrnn", 1, 8, 10, num_layers=2, batch_norm=True, seq_len_hint=784)
+        >>> m(torch.randn(3, 784, 1)).shape
+        torch.Size([3, 10])
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        num_layers: int = 1,
+        *,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        nonlinearity: str | None = None,
+        recurrent_max: float | None = None,
+        seq_len_hint: int | None = None,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        for name, value in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("output_size", output_size),
+            ("num_layers", num_layers),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0.0 <= dropout < 1.0
+        ):
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        if cell == "lstm" and nonlinearity is not None:
+            raise ValueError(
+                f"nonlinearity is fixed for cell='lstm'; leave it None, got {nonlinearity!r}"
+            )
+        if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
+            raise ValueError(
+                f"nonlinearity must be one of {sorted(NONLINEARITIES)} or None, got "
+                f"{nonlinearity!r}"
+            )
+        if cell != "indrnn" and (recurrent_max is not None or seq_len_hint is not None):
+            raise ValueError(
+                "recurrent_max and seq_len_hint apply to cell='indrnn' only; "
+                f"remove them for cell={cell!r}"
+            )
+
+        self.cell = cell
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.output_size = output_size
+        self.num_layers = num_layers
+        self.batch_norm = bool(batch_norm)
+
+        if cell == "rnn":
+            self.nonlinearity = nonlinearity or "tanh"
+            self.body: nn.Module = nn.RNN(
+                input_size,
+                hidden_size,
+                num_layers,
+                nonlinearity=self.nonlinearity,
+                bias=bias,
+                batch_first=True,
+                dropout=float(dropout),
+            )
+        elif cell == "lstm":
+            self.nonlinearity = None
+            self.body = nn.LSTM(
+                input_size,
+                hidden_size,
+                num_layers,
+                bias=bias,
+                batch_first=True,
+                dropout=float(dropout),
+            )
+        else:
+            self.nonlinearity = nonlinearity or "relu"
+            self.body = IndRNN(
+                input_size,
+                hidden_size,
+                num_layers,
+                nonlinearity=self.nonlinearity,
+                batch_first=True,
+                bias=bias,
+                dropout=float(dropout),
+                batch_norm=self.batch_norm,
+                recurrent_max=recurrent_max,
+                seq_len_hint=seq_len_hint,
+            )
+        self.norm = (
+            nn.BatchNorm1d(hidden_size) if self.batch_norm and cell != "indrnn" else nn.Identity()
+        )
+        self.head = nn.Linear(hidden_size, output_size)
+
+    def forward(
+        self, x: Tensor, state: State | None = None, return_state: bool = False
+    ) -> Tensor | tuple[Tensor, State]:
+        """Run the body over ``x`` ``(N, T, F)`` from ``state`` (zeros if ``None``).
+
+        Returns the head's output ``(N, output_size)`` at the last step, and with
+        ``return_state=True`` also the final state of the body (to carry to the next chunk).
+        """
+        if x.dim() != 3:
+            raise ValueError(f"x must be batch-first (N, T, F), got shape {tuple(x.shape)}")
+        if x.shape[1] == 0:
+            raise ValueError("x must have at least one time step, got T=0")
+        if self.cell == "lstm" and state is not None and not isinstance(state, tuple):
+            raise ValueError("state for cell='lstm' must be a tuple (h, c)")
+        if self.cell != "lstm" and isinstance(state, tuple):
+            raise ValueError(f"state for cell={self.cell!r} must be a tensor h, not a tuple")
+        out, new_state = self.body(x, state)
+        y = self.head(self.norm(out[:, -1]))
+        return (y, new_state) if return_state else y
+
+    @staticmethod
+    def detach_state(state: State | None) -> State | None:
+        """The same state cut from the autograd graph (for truncated BPTT between chunks)."""
+        if state is None:
+            return None
+        if isinstance(state, tuple):
+            return tuple(s.detach() for s in state)  # type: ignore[return-value]
+        return state.detach()
+
+    def init_state(self, batch_size: int, *, device=None, dtype=None) -> State:
+        """A zero state for ``batch_size`` sequences (what ``state=None`` means)."""
+        p = self.head.weight
+        h = torch.zeros(
+            self.num_layers,
+            batch_size,
+            self.hidden_size,
+            device=device or p.device,
+            dtype=dtype or p.dtype,
+        )
+        return (h, torch.zeros_like(h)) if self.cell == "lstm" else h
