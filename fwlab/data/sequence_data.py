@@ -1,0 +1,232 @@
+r"""SequenceData: the one return type of every fwlab task loader, and helpers shared by them.
+
+Every task is a pair of :class:`torch.utils.data.TensorDataset` ``(x, y)`` with ``x`` a
+batch-first float32 tensor of shape ``(N, T, F)`` and
+
+* ``y`` float32 of shape ``(N, 1)`` for regression (the adding problem), or
+* ``y`` int64 of shape ``(N,)`` with values in ``0..n_classes-1`` for classification.
+
+Example:
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> d = SequenceData("toy", TensorDataset(torch.zeros(4, 5, 2), torch.tensor([0, 1, 0, 1])),
+    ...                  TensorDataset(torch.zeros(2, 5, 2), torch.tensor([1, 0])),
+    ...                  task="classification", n_classes=2)
+    >>> d.input_size, d.seq_len, d.output_size, len(d.train), len(d.test)
+    (2, 5, 2, 4, 2)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import TensorDataset
+
+__all__ = [
+    "SequenceData",
+    "DataFileError",
+    "default_data_root",
+    "atomic_write",
+    "stratified_indices",
+    "standardize_channels",
+    "subset_dataset",
+]
+
+TASK_KINDS = ("regression", "classification")
+
+
+class DataFileError(RuntimeError):
+    """A data file on disk is corrupt or truncated; the message names the file and the fix."""
+
+
+@dataclass(frozen=True, eq=False)
+class SequenceData:
+    """A task: train and test :class:`TensorDataset` of batch-first sequences.
+
+    Attributes:
+        name: the task's name (``"adding"``, ``"pixel_mnist"``, ``"har2"``, ...).
+        train, test: ``TensorDataset(x, y)``, ``x`` float32 ``(N, T, F)``; ``y`` float32
+            ``(N, 1)`` (regression) or int64 ``(N,)`` (classification).
+        task: ``"regression"`` or ``"classification"``.
+        n_classes: number of classes (``None`` for regression).
+        classes: class names, index = label.
+        info: provenance and preprocessing (normalization statistics, seeds, source, ...).
+
+    ``output_size`` is the head size for the natural loss: 1 for regression (MSE), ``n_classes``
+    for classification (cross-entropy). The paper trains binary HAR-2 with one sigmoid output
+    and MSE instead; a trainer doing that uses ``output_size=1`` and ``y.float()``.
+    """
+
+    name: str
+    train: TensorDataset
+    test: TensorDataset
+    task: str
+    n_classes: int | None = None
+    classes: tuple[str, ...] = ()
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASK_KINDS:
+            raise ValueError(f"task must be one of {TASK_KINDS}, got {self.task!r}")
+        if self.task == "classification" and not (
+            isinstance(self.n_classes, int) and self.n_classes >= 2
+        ):
+            raise ValueError(
+                f"n_classes must be an integer >= 2 for classification, got {self.n_classes!r}"
+            )
+        for split in ("train", "test"):
+            x = getattr(self, split).tensors[0]
+            if x.dim() != 3:
+                raise ValueError(f"{split} inputs must be (N, T, F), got {tuple(x.shape)}")
+        if self.train.tensors[0].shape[1:] != self.test.tensors[0].shape[1:]:
+            raise ValueError(
+                "train and test inputs must share (T, F), got "
+                f"{tuple(self.train.tensors[0].shape[1:])} and "
+                f"{tuple(self.test.tensors[0].shape[1:])}"
+            )
+
+    @property
+    def seq_len(self) -> int:
+        """T, the number of time steps."""
+        return int(self.train.tensors[0].shape[1])
+
+    @property
+    def input_size(self) -> int:
+        """F, the features per step."""
+        return int(self.train.tensors[0].shape[2])
+
+    @property
+    def output_size(self) -> int:
+        """1 for regression, ``n_classes`` for classification."""
+        return 1 if self.task == "regression" else int(self.n_classes)  # type: ignore[arg-type]
+
+
+def default_data_root() -> Path:
+    """The cache root: ``$FWLAB_DATA`` if set, otherwise ``~/.cache/fwlab`` (read at each call)."""
+    env = os.environ.get("FWLAB_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "fwlab"
+
+
+def atomic_write(path: str | os.PathLike, chunks: bytes | Iterable[bytes]) -> Path:
+    """Write ``chunks`` to ``path`` so that ``path`` is either absent/old or complete.
+
+    The bytes go to a temporary file in the same directory, are flushed to disk and then
+    renamed over ``path`` with :func:`os.replace` (atomic on POSIX and Windows). If anything
+    fails, the temporary file is removed and an existing ``path`` is left untouched.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
+        >>> atomic_write(p, [b"ab", b"c"]).read_bytes()
+        b'abc'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(chunks, (bytes, bytearray, memoryview)):
+        chunks = [bytes(chunks)]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def stratified_indices(labels: Tensor | np.ndarray, n: int, seed: int = 0) -> Tensor:
+    """``n`` indices drawn without replacement, class proportions kept, in increasing order.
+
+    Each class gets ``floor(n * n_c / N)`` samples; the remaining ones go to the classes with
+    the largest fractional parts (ties: smaller label). Within a class the samples are a seeded
+    random choice.
+
+    Example:
+        >>> stratified_indices(torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]), 4, seed=0).tolist()
+        [0, 1, 4, 6]
+    """
+    labels = torch.as_tensor(labels)
+    total = labels.numel()
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= total:
+        raise ValueError(f"subset size must be an integer in [1, {total}], got {n!r}")
+    classes, counts = torch.unique(labels, return_counts=True)
+    exact = counts.double() * n / total
+    take = exact.floor().long()
+    rest = n - int(take.sum())
+    order = sorted(range(len(classes)), key=lambda i: (-(exact[i] - take[i]).item(), i))
+    for i in order[:rest]:
+        take[i] += 1
+    g = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c, k in zip(classes.tolist(), take.tolist(), strict=True):
+        idx = torch.nonzero(labels == c).flatten()
+        chosen.append(idx[torch.randperm(idx.numel(), generator=g)[:k]])
+    return torch.cat(chosen).sort().values
+
+
+def subset_dataset(
+    dataset: TensorDataset, n: int | None, *, seed: int = 0, stratified: bool = True
+) -> TensorDataset:
+    """``n`` samples of ``dataset`` (all of it if ``n`` is None), original order kept.
+
+    ``stratified=True`` keeps the label proportions of integer labels (``y`` int64 ``(N,)``);
+    otherwise a seeded uniform choice.
+
+    Example:
+        >>> ds = TensorDataset(torch.arange(6.0).view(6, 1, 1), torch.tensor([0, 1, 0, 1, 0, 1]))
+        >>> subset_dataset(ds, 2, seed=0).tensors[1].tolist()
+        [0, 1]
+    """
+    if n is None:
+        return dataset
+    x, y = dataset.tensors
+    if stratified and y.dtype == torch.int64 and y.dim() == 1:
+        idx = stratified_indices(y, n, seed)
+    else:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(x):
+            raise ValueError(f"subset size must be an integer in [1, {len(x)}], got {n!r}")
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(x), generator=g)[:n].sort().values
+    return TensorDataset(x[idx], y[idx])
+
+
+def standardize_channels(
+    train: Tensor, *others: Tensor, min_std: float = 1e-8
+) -> tuple[list[Tensor], Tensor, Tensor]:
+    r"""Per-channel z-score with **training** statistics: :math:`(x - \mu_c) / \sigma_c`.
+
+    :math:`\mu_c, \sigma_c` are the mean and (population) standard deviation of channel
+    :math:`c` of ``train`` ``(N, T, F)`` over all samples and time steps; the same values are
+    applied to ``others``. A constant channel (:math:`\sigma_c < \text{min\_std}`) is only
+    centred.
+
+    Returns:
+        ``([train_n, *others_n], mean (F,), std (F,))``.
+
+    Example:
+        >>> tr = torch.tensor([[[0.0, 10.0], [2.0, 10.0]]])      # N=1, T=2, F=2
+        >>> (a, b), mean, std = standardize_channels(tr, torch.tensor([[[4.0, 11.0]]]))
+        >>> a.tolist(), b.tolist(), mean.tolist(), std.tolist()
+        ([[[-1.0, 0.0], [1.0, 0.0]]], [[[3.0, 1.0]]], [1.0, 10.0], [1.0, 1.0])
+    """
+    flat = train.reshape(-1, train.shape[-1]).double()
+    mean = flat.mean(0)
+    std = flat.std(0, unbiased=False)
+    std = torch.where(std < min_std, torch.ones_like(std), std)
+    out = [((t.double() - mean) / std).to(train.dtype) for t in (train, *others)]
+    return out, mean.to(train.dtype), std.to(train.dtype)
