@@ -1,0 +1,32 @@
+"""Training: the paper's methods as presets, and ``fit`` with history, checkpoints and callbacks."""
+
+from fwlab.train.loop import (
+    Run,
+    TrainConfig,
+    build_model,
+    build_optimizer,
+    evaluate,
+    fit,
+    load_checkpoint,
+    loss_kind,
+    save_history,
+)
+from fwlab.train.methods import METHODS, PAPER_RESULTS, TABLE_II, TABLE_III, Method, get_method
+
+__all__ = [
+    "METHODS",
+    "PAPER_RESULTS",
+    "TABLE_II",
+    "TABLE_III",
+    "Method",
+    "Run",
+    "TrainConfig",
+    "build_model",
+    "build_optimizer",
+    "evaluate",
+    "fit",
+    "get_method",
+    "load_checkpoint",
+    "loss_kind",
+    "save_history",
+]
