@@ -27,8 +27,9 @@ def test_unknown_loss_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown loss 'booth'.*rosenbrock"):
         get_loss("booth")
     with pytest.raises(ValueError, match="no function body named 'booth'"):
-        ToyLoss(name="booth", title="", window=((0, 1), (0, 1)), start=(0, 0), minima=(),
-                min_value=0.0)
+        ToyLoss(
+            name="booth", title="", window=((0, 1), (0, 1)), start=(0, 0), minima=(), min_value=0.0
+        )
 
 
 def test_losses_are_frozen_data_without_callables():
@@ -51,9 +52,7 @@ def test_window_contains_start_and_minima(name):
 
 def _window_points(name):
     (x0, x1), (y0, y1) = get_loss(name).window
-    return st.tuples(
-        st.floats(x0, x1, allow_nan=False), st.floats(y0, y1, allow_nan=False)
-    )
+    return st.tuples(st.floats(x0, x1, allow_nan=False), st.floats(y0, y1, allow_nan=False))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -139,9 +139,7 @@ _TWO_PI = 2.0 * math.pi
 
 def _rastrigin(x, y):
     xp = _xp(x)
-    return (
-        20.0 + x * x - 10.0 * xp.cos(_TWO_PI * x) + y * y - 10.0 * xp.cos(_TWO_PI * y)
-    )
+    return 20.0 + x * x - 10.0 * xp.cos(_TWO_PI * x) + y * y - 10.0 * xp.cos(_TWO_PI * y)
 
 
 def _rastrigin_grad(x, y):
@@ -214,7 +212,7 @@ class ToyLoss:
     def grid(
         self, n: int = 120, window: Window | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Axis vectors ``xs`` (n,), ``ys`` (n,) and values ``Z`` (n, n), ``Z[i, j] = F(xs[j], ys[i])``."""
+        """Axis vectors ``xs``, ``ys`` (n,) and values ``Z[i, j] = F(xs[j], ys[i])``, (n, n)."""
         (x0, x1), (y0, y1) = window or self.window
         xs = np.linspace(x0, x1, n)
         ys = np.linspace(y0, y1, n)
