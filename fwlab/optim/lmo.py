@@ -14,7 +14,8 @@ Closed forms (Hölder equality):
   :math:`i \in \operatorname{argmax}_i |g_i|` (one vertex, ties broken towards the first index);
 * :math:`p = 2`: :math:`s = -\delta\, g / \|g\|_2`;
 * :math:`p = \infty`: :math:`s = -\delta\,\operatorname{sign}(g)` (zero where :math:`g_i = 0`);
-* :math:`1 < p < \infty`: :math:`s_i = -\delta\,\operatorname{sign}(g_i)|g_i|^{q-1} / \|g\|_q^{q-1}`.
+* :math:`1 < p < \infty`:
+  :math:`s_i = -\delta\,\operatorname{sign}(g_i)|g_i|^{q-1} / \|g\|_q^{q-1}`.
 
 The paper's Eq. 5 writes the exponent as :math:`p/q` with :math:`\|s\|_q = \delta`, which is the
 LMO of the :math:`\ell_q` ball (p and q swapped); the formula above is the one for the
@@ -29,7 +30,7 @@ Example:
     >>> lmo(torch.tensor([3.0, -4.0]), p=2, radius=1.0)
     tensor([-0.6000,  0.8000])
     >>> lmo(torch.tensor([3.0, -4.0]), p=1, radius=0.5)
-    tensor([-0.0000,  0.5000])
+    tensor([0.0000, 0.5000])
     >>> lmo(torch.tensor([3.0, 0.0, -4.0]), p="inf", radius=0.1)
     tensor([-0.1000,  0.0000,  0.1000])
 """
@@ -139,7 +140,7 @@ def lmo(grad: Tensor, p: float | str, radius: float) -> Tensor:
         >>> g = torch.tensor([1.0, -2.0, 2.0])
         >>> s = lmo(g, p=3, radius=1.0)
         >>> round(float(lp_norm(s, 3)), 6), round(float(s @ g), 4)
-        (1.0, -2.6207)
+        (1.0, -3.5387)
     """
     p = as_p(p)
     if not (isinstance(radius, (int, float)) and radius >= 0) or isinstance(radius, bool):

@@ -1,0 +1,523 @@
+r"""The Frank-Wolfe trust-region optimizer of Yue, Li, Saligrama & Zhang (ICPR 2020).
+
+The class is thin: it reads every hyperparameter from ``param_groups`` at every step and
+delegates the arithmetic to the pure functions of this module (``_lmo_tensors``,
+``_fw_average_``, ``_outer_sgd_``) and to :func:`torch.optim.adam.adam` for the outer Adam step.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.optim.adam import adam as _adam
+
+from fwlab.optim.lmo import as_p, lmo, lmo_global
+
+__all__ = ["FrankWolfe", "NonFiniteError"]
+
+_SCOPES = ("tensor", "global")
+_OUTERS = ("sgd", "adam")
+_NONFINITE = ("raise", "skip")
+# keys that live in a parameter's state only while an outer step is under way
+_TRANSIENT = ("omega", "dw", "g0")
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss or gradient met during a Frank-Wolfe step was NaN or infinite.
+
+    The outer step in progress was cancelled: parameters and optimizer state are
+    bit-identical to what they were before it began.
+    """
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _validate_group(group: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first invalid hyperparameter of a param group."""
+    lr, delta, K = group["lr"], group["delta"], group["K"]
+    if not _is_number(lr) or not lr >= 0.0:
+        raise ValueError(f"lr must be a number >= 0, got {lr!r}")
+    if not _is_number(delta) or not delta > 0.0 or math.isinf(delta):
+        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
+    if isinstance(K, bool) or not isinstance(K, int) or K < 1:
+        raise ValueError(f"K must be an integer >= 1, got {K!r}")
+    group["p"] = as_p(group["p"])
+    if group["scope"] not in _SCOPES:
+        raise ValueError(f"scope must be one of {_SCOPES}, got {group['scope']!r}")
+    if group["outer"] not in _OUTERS:
+        raise ValueError(f"outer must be one of {_OUTERS}, got {group['outer']!r}")
+    betas = group["betas"]
+    if (
+        not isinstance(betas, (tuple, list))
+        or len(betas) != 2
+        or not all(_is_number(b) and 0.0 <= b < 1.0 for b in betas)
+    ):
+        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
+    eps = group["eps"]
+    if not _is_number(eps) or not eps > 0.0:
+        raise ValueError(f"eps must be a number > 0, got {eps!r}")
+    wd = group["weight_decay"]
+    if not _is_number(wd) or not wd >= 0.0:
+        raise ValueError(f"weight_decay must be a number >= 0, got {wd!r}")
+    for flag in ("tie_delta_to_lr", "maximize"):
+        if not isinstance(group[flag], bool):
+            raise ValueError(f"{flag} must be True or False, got {group[flag]!r}")
+    if group["nonfinite"] not in _NONFINITE:
+        raise ValueError(f"nonfinite must be one of {_NONFINITE}, got {group['nonfinite']!r}")
+
+
+def effective_delta(group: dict[str, Any]) -> float:
+    r"""The radius :math:`\delta_t` used at this step.
+
+    With ``tie_delta_to_lr`` it is :math:`\delta_0 \cdot \eta_t / \eta_0`, where
+    :math:`\eta_0` is ``group["initial_lr"]`` (the lr the group was created with, the same key
+    LR schedulers use), so a scheduler shrinks the trust region with the learning rate.
+    """
+    delta = float(group["delta"])
+    lr0 = group.get("initial_lr", group["lr"])
+    if group["tie_delta_to_lr"] and lr0 > 0:
+        delta *= float(group["lr"]) / float(lr0)
+    return delta
+
+
+def _lmo_tensors(grads: list[Tensor], p: float, radius: float, scope: str) -> list[Tensor]:
+    """LMO of one ball per tensor (``scope="tensor"``) or one ball over all (``"global"``)."""
+    if scope == "global":
+        return lmo_global(grads, p, radius)
+    if p == 2.0:
+        norms = torch._foreach_norm(grads, 2.0)
+        if all(torch.isfinite(torch.stack(norms)).tolist()):
+            # s = -radius * g / ||g||, with a zero gradient mapped to zero (never 0/0)
+            tiny = max(torch.finfo(n.dtype).tiny for n in norms)
+            torch._foreach_clamp_min_(norms, tiny)
+            s = torch._foreach_div(grads, norms)
+            torch._foreach_mul_(s, -radius)
+            return s
+    elif math.isinf(p):
+        s = torch._foreach_sign(grads)
+        torch._foreach_mul_(s, -radius)
+        return s
+    return [lmo(g, p, radius) for g in grads]
+
+
+def _fw_average_(dw: list[Tensor], s: list[Tensor], k: int) -> None:
+    r"""In place :math:`\Delta\omega_k = (1 - 1/k)\Delta\omega_{k-1} + s_k / k`."""
+    torch._foreach_mul_(dw, 1.0 - 1.0 / k)
+    torch._foreach_add_(dw, s, alpha=1.0 / k)
+
+
+def _dot(a: list[Tensor], b: list[Tensor]) -> Tensor:
+    if not a:
+        return torch.zeros(())
+    return torch.stack([torch.sum(x * y) for x, y in zip(a, b)]).sum()
+
+
+def _norm2(tensors: list[Tensor]) -> Tensor:
+    """The ℓ2 norm of the concatenation of ``tensors``."""
+    if not tensors:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors, 2.0)))
+
+
+def _scalar_dtype() -> torch.dtype:
+    # the dtype torch.optim.Adam gives its "step" counters
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def _outer_sgd_(params: list[Tensor], dw: list[Tensor], *, lr: float, weight_decay: float) -> None:
+    r"""In place :math:`\omega \leftarrow \omega + \eta\,\Delta\omega_K - \eta\lambda\omega`."""
+    if weight_decay:
+        torch._foreach_mul_(params, 1.0 - lr * weight_decay)
+    torch._foreach_add_(params, dw, alpha=lr)
+
+
+class FrankWolfe(Optimizer):
+    r"""Frank-Wolfe trust-region optimizer (Algorithm 1 of Yue et al., ICPR 2020).
+
+    .. math::
+       \begin{aligned}
+       &\textbf{input}: \omega_0,\ \eta\ (\text{lr}),\ \delta,\ K,\ p \\
+       &\textbf{for}\ t = 1, 2, \dots \\
+       &\quad \Delta\omega_{t,0} = 0 \\
+       &\quad \textbf{for}\ k = 1..K \\
+       &\qquad s_{t,k} = \operatorname*{argmin}_{\|s\|_p \le \delta_t}
+                         \langle s, \nabla F(\omega_{t-1} + \Delta\omega_{t,k-1}) \rangle \\
+       &\qquad \Delta\omega_{t,k} = (1 - \tfrac1k)\,\Delta\omega_{t,k-1} + \tfrac1k\, s_{t,k} \\
+       &\quad \omega_t = \omega_{t-1} + \eta\, \Delta\omega_{t,K}
+         \quad (\texttt{outer="sgd"})
+       \end{aligned}
+
+    The 1/k average keeps every :math:`\Delta\omega_{t,k}` inside the ball (a convex
+    combination of points of a convex set), so each outer move has p-norm at most
+    :math:`\eta\delta_t`. With K = 1 and p = 2 the step is normalized gradient descent of
+    length :math:`\eta\delta`.
+
+    Args:
+        params: iterable of parameters or of dicts defining parameter groups.
+        lr: :math:`\eta`, the outer step size (``>= 0``).
+        delta: :math:`\delta`, the trust-region radius (``> 0``).
+        K: inner Frank-Wolfe iterations per outer step (integer ``>= 1``).
+        p: norm of the ball, in ``[1, inf]``; ``math.inf`` or ``"inf"`` for the max-norm.
+        scope: ``"tensor"``: one ball of radius δ per parameter tensor (the authors' code);
+            ``"global"``: one ball over the concatenation of the group's tensors (the paper).
+        outer: ``"sgd"``: :math:`\omega \leftarrow \omega + \eta\Delta\omega_K` (Algorithm 1);
+            ``"adam"``: an Adam step on the pseudo-gradient :math:`-\Delta\omega_K/\delta`
+            (the authors' code; it moves along :math:`+\Delta\omega`).
+        betas, eps: Adam's coefficients (``outer="adam"`` only).
+        weight_decay: L2 penalty :math:`\lambda` added to the pseudo-gradient of the outer step
+            (``-\Delta\omega_K/\delta + \lambda\omega`` for Adam, as in the authors' code;
+            ``-\Delta\omega_K + \lambda\omega`` for sgd).
+        tie_delta_to_lr: use :math:`\delta_t = \delta\,\eta_t/\eta_0` so that an LR scheduler
+            shrinks the trust region with the learning rate, as the paper does.
+        maximize: maximize the objective instead of minimizing it.
+        nonfinite: ``"raise"`` a :class:`NonFiniteError` or ``"skip"`` (warn) when a loss or
+            gradient is NaN/inf; either way the outer step is cancelled and every parameter
+            and state tensor is left bit-identical to before it.
+
+    Two ways to drive it:
+
+    * **closure mode** ``step(closure)``: runs all K inner iterations. Iteration k puts the
+      parameters at :math:`\omega + \Delta\omega_{k-1}`, calls the closure under
+      ``torch.enable_grad()`` (the closure zeroes the grads, computes the loss, calls
+      ``backward`` and returns the loss), takes the LMO of the gradients and updates
+      :math:`\Delta\omega`; then the outer update is applied from :math:`\omega`. It returns
+      the loss of the first call (at :math:`\omega`). A closure may draw a fresh batch at
+      each call (stochastic Frank-Wolfe, as in the authors' code) or reuse one.
+    * **streaming mode** ``step()``: one inner iteration per call, from the gradients just
+      computed; the outer update happens at the K-th call. Between calls the parameters hold
+      the shifted point :math:`\omega + \Delta\omega_k`, so the next forward/backward is
+      evaluated there and ordinary ``loss.backward(); opt.step()`` loops work unchanged.
+
+    Per-group settings, LR schedulers and ``state_dict`` work as for any torch optimizer: all
+    hyperparameters are read from ``param_groups`` at every step. While an outer step is under
+    way (streaming mode), a parameter's state holds ``omega`` (:math:`\omega`), ``dw``
+    (:math:`\Delta\omega_k`) and ``g0`` (the gradient at :math:`\omega`, K > 1); the group's
+    inner counter ``fw_k`` and its count of outer steps ``fw_steps`` live in the state of the
+    group's first parameter (as :class:`torch.optim.LBFGS` keeps its counters).
+
+    After each outer step ``optimizer.stats[i]`` describes group i: ``fw_gap`` (the
+    Frank-Wolfe gap :math:`\langle \nabla F, \Delta\omega_{K-1} - s_K\rangle \ge 0` of the
+    last inner iteration, summed over the balls), ``dw_norm`` (:math:`\|\Delta\omega_K\|_2`),
+    ``angle_deg`` (the angle between :math:`\Delta\omega_K` and :math:`-\nabla F(\omega)`; the
+    paper's assumption A5 asks for less than 45°), ``delta`` (:math:`\delta_t`), ``lr``,
+    ``K``, ``p``, ``step`` and, in closure mode, ``loss``.
+
+    Parameters whose ``.grad`` is ``None`` are skipped; if one had a gradient earlier in the
+    same outer step, its missing gradient counts as zero (:math:`s = 0` for it).
+
+    .. note:: Departures of the authors' code (``FGSM`` in ``YunYunY/FW_RNN_optimizer``) from
+       Algorithm 1, and how to get each here: per-tensor balls (``scope="tensor"``, the
+       default); an Adam outer step on :math:`-\Delta\omega/\delta` (``outer="adam"``); a new
+       mini-batch at every inner step (a closure that draws a batch per call, or streaming
+       mode). The authors' code evaluates inner gradients at
+       :math:`\omega + \sum_{j<k}\Delta\omega_j` instead of :math:`\omega + \Delta\omega_{k-1}`
+       (identical for K ≤ 2) and returns NaN for a zero gradient; fwlab follows Algorithm 1
+       and returns :math:`s = 0` there.
+
+    Example:
+        >>> import torch
+        >>> from fwlab.optim import FrankWolfe
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> w = torch.nn.Parameter(torch.tensor([3.0, -4.0]))
+        >>> opt = FrankWolfe([w], lr=1.0, delta=0.5, K=1, p=2)
+        >>> def closure():
+        ...     opt.zero_grad()
+        ...     loss = (w ** 2).sum()
+        ...     loss.backward()
+        ...     return loss
+        >>> opt.step(closure).item()  # loss at the start; w moves 0.5 against the gradient
+        25.0
+        >>> w.data
+        tensor([ 2.7000, -3.6000])
+        >>> round(opt.stats[0]["angle_deg"], 3), opt.stats[0]["dw_norm"]
+        (0.0, 0.5)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        delta: float = 1e-3,
+        K: int = 1,
+        p: float | str = 2.0,
+        *,
+        scope: str = "tensor",
+        outer: str = "sgd",
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        tie_delta_to_lr: bool = True,
+        maximize: bool = False,
+        nonfinite: str = "raise",
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            delta=delta,
+            K=K,
+            p=p,
+            scope=scope,
+            outer=outer,
+            betas=tuple(betas) if isinstance(betas, list) else betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            tie_delta_to_lr=tie_delta_to_lr,
+            maximize=maximize,
+            nonfinite=nonfinite,
+        )
+        _validate_group(defaults)
+        self.stats: list[dict[str, float]] = []
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        try:
+            _validate_group(group)
+        except ValueError:
+            self.param_groups.pop()
+            raise
+        for prm in group["params"]:
+            if prm.is_complex():
+                self.param_groups.pop()
+                raise ValueError("params must be real tensors; FrankWolfe has no complex LMO")
+        group.setdefault("initial_lr", group["lr"])
+        self.stats.append({})
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "stats": self.stats}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("stats", [{} for _ in self.param_groups])
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            _validate_group(group)
+        self.stats = [{} for _ in self.param_groups]
+
+    # ------------------------------------------------------------------ counters
+    def _gstate(self, group: dict[str, Any]) -> dict[str, Any]:
+        return self.state[group["params"][0]]
+
+    def inner_step(self, group_index: int = 0) -> int:
+        """How many inner iterations of the current outer step group ``group_index`` has done
+        (0 between outer steps)."""
+        first = self.param_groups[group_index]["params"][0]
+        return int(self.state.get(first, {}).get("fw_k", 0))
+
+    # ------------------------------------------------------------------ stepping
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Tensor | float] | None = None) -> Tensor | float | None:
+        """Closure mode (all K inner iterations) or, without a closure, one streaming inner
+        iteration. See the class docstring."""
+        if closure is None:
+            self._advance(self.param_groups, loss=None, defer_outer=False)
+            return None
+        if any(self.inner_step(i) for i in range(len(self.param_groups))):
+            raise RuntimeError(
+                "step(closure) was called in the middle of a streaming outer step; finish it "
+                "with step() calls (or call reset_inner()) before switching to closure mode"
+            )
+        first_loss = None
+        max_k = max(int(g["K"]) for g in self.param_groups)
+        for k in range(1, max_k + 1):
+            with torch.enable_grad():
+                loss = closure()
+            if first_loss is None:
+                first_loss = loss
+            active = [g for g in self.param_groups if int(g["K"]) >= k]
+            if not self._advance(active, loss=loss, defer_outer=True, first_loss=first_loss):
+                return first_loss  # non-finite with nonfinite="skip": step cancelled
+        for group in self.param_groups:
+            self._outer(group)
+        return first_loss
+
+    @torch.no_grad()
+    def reset_inner(self) -> None:
+        """Abandon the outer step under way: parameters go back to ω and the transient state
+        is dropped (a no-op between outer steps)."""
+        for group in self.param_groups:
+            self._rollback(group)
+
+    def _rollback(self, group: dict[str, Any]) -> None:
+        for prm in group["params"]:
+            st = self.state.get(prm)
+            if not st:
+                continue
+            if "omega" in st:
+                prm.copy_(st["omega"])
+            for key in _TRANSIENT:
+                st.pop(key, None)
+        gst = self.state.get(group["params"][0])
+        if gst is not None:
+            for key in ("fw_k", "fw_loss", "fw_gap_t", "fw_diag_t"):
+                gst.pop(key, None)
+        for prm in group["params"]:
+            if prm in self.state and not self.state[prm]:
+                del self.state[prm]
+
+    def _nonfinite(self, what: str) -> None:
+        for group in self.param_groups:
+            self._rollback(group)
+        msg = (
+            f"FrankWolfe met a non-finite {what}; the outer step was cancelled and every "
+            "parameter and optimizer state is as before it. Lower lr/delta, clip the inputs, "
+            "or check the loss for log(0) and division by zero."
+        )
+        if self.param_groups[0]["nonfinite"] == "skip":
+            warnings.warn(msg, RuntimeWarning, stacklevel=4)
+            return
+        raise NonFiniteError(msg)
+
+    def _advance(
+        self,
+        groups: Sequence[dict[str, Any]],
+        *,
+        loss: Tensor | float | None,
+        defer_outer: bool,
+        first_loss: Tensor | float | None = None,
+    ) -> bool:
+        """One inner iteration for each group in ``groups``; False if it was cancelled."""
+        if loss is not None and not math.isfinite(float(loss)):
+            self._nonfinite("loss")
+            return False
+        collected = []
+        for group in groups:
+            _validate_group(group)
+            params, grads = [], []
+            for prm in group["params"]:
+                live = "dw" in self.state.get(prm, {})
+                if prm.grad is None and not live:
+                    continue
+                g = prm.grad
+                if g is None:
+                    g = torch.zeros_like(prm)
+                elif g.is_sparse:
+                    raise RuntimeError("FrankWolfe does not support sparse gradients")
+                params.append(prm)
+                grads.append(g)
+            if params:  # a group without any gradient does not advance
+                collected.append((group, params, grads))
+        all_grads = [g for _, _, gs in collected for g in gs]
+        if all_grads:
+            maxabs = torch.stack(torch._foreach_norm(all_grads, math.inf))
+            if not bool(torch.isfinite(maxabs).all()):
+                self._nonfinite("gradient")
+                return False
+        for group, params, grads in collected:
+            self._inner(group, params, grads)
+            gst = self._gstate(group)
+            if first_loss is not None and "fw_loss" not in gst:
+                gst["fw_loss"] = float(first_loss)
+            if gst["fw_k"] >= int(group["K"]) and not defer_outer:
+                self._outer(group)
+        return True
+
+    def _inner(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        gst = self._gstate(group)
+        k = int(gst.get("fw_k", 0)) + 1
+        K = int(group["K"])
+        if group["maximize"]:
+            grads = torch._foreach_neg(grads)
+        delta = effective_delta(group)
+        s = _lmo_tensors(list(grads), group["p"], delta, group["scope"])
+
+        fresh = [i for i, prm in enumerate(params) if "dw" not in self.state[prm]]
+        for i in fresh:
+            st = self.state[params[i]]
+            st["dw"] = torch.zeros_like(params[i])
+            if K > 1:
+                st["omega"] = params[i].detach().clone()
+                # the gradient at omega is known only if the parameter starts at k = 1
+                st["g0"] = grads[i].clone() if k == 1 else torch.zeros_like(params[i])
+        dw = [self.state[prm]["dw"] for prm in params]
+        if k >= K:  # diagnostics of the last inner iteration, before dw moves
+            gap = _dot(grads, dw) - _dot(grads, s)
+            g0 = grads if K == 1 else [self.state[prm]["g0"] for prm in params]
+            gst["fw_gap_t"] = gap
+        _fw_average_(dw, s, k)
+        gst["fw_k"] = k
+        if K > 1:  # evaluate the next gradient at omega + dw_k; after the K-th, back to omega
+            torch._foreach_copy_(params, [self.state[prm]["omega"] for prm in params])
+            if k < K:
+                torch._foreach_add_(params, dw)
+        if k >= K:
+            diag = [gst.pop("fw_gap_t"), _dot(dw, g0), _norm2(dw), _norm2(g0)]
+            gst["fw_diag_t"] = torch.stack([d.double() for d in diag])
+
+    def _outer(self, group: dict[str, Any]) -> None:
+        """Apply ω ← ω + η Δω_K (or the Adam step) for a group whose inner loop is complete."""
+        gst = self._gstate(group)
+        if int(gst.get("fw_k", 0)) < int(group["K"]):
+            return
+        params = [prm for prm in group["params"] if "dw" in self.state.get(prm, {})]
+        dw = [self.state[prm]["dw"] for prm in params]
+        lr, delta = float(group["lr"]), effective_delta(group)
+        if group["outer"] == "sgd":
+            _outer_sgd_(params, dw, lr=lr, weight_decay=float(group["weight_decay"]))
+        else:
+            pseudo = torch._foreach_div(dw, -delta)
+            exp_avgs, exp_avg_sqs, steps = [], [], []
+            for prm in params:
+                st = self.state[prm]
+                if "exp_avg" not in st:
+                    st["step"] = torch.tensor(0.0, dtype=_scalar_dtype())
+                    st["exp_avg"] = torch.zeros_like(prm, memory_format=torch.preserve_format)
+                    st["exp_avg_sq"] = torch.zeros_like(prm, memory_format=torch.preserve_format)
+                exp_avgs.append(st["exp_avg"])
+                exp_avg_sqs.append(st["exp_avg_sq"])
+                steps.append(st["step"])
+            beta1, beta2 = group["betas"]
+            _adam(
+                params,
+                pseudo,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                amsgrad=False,
+                beta1=beta1,
+                beta2=beta2,
+                lr=lr,
+                weight_decay=float(group["weight_decay"]),
+                eps=float(group["eps"]),
+                maximize=False,
+            )
+        gap, dot, n_dw, n_g0 = gst.pop("fw_diag_t").tolist()
+        denom = n_dw * n_g0
+        cos = -dot / denom if denom > 0 else float("nan")
+        steps_done = int(gst.get("fw_steps", 0)) + 1
+        stats = dict(
+            fw_gap=gap,
+            dw_norm=n_dw,
+            angle_deg=math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+            if denom > 0
+            else float("nan"),
+            delta=delta,
+            lr=lr,
+            K=int(group["K"]),
+            p=float(group["p"]),
+            step=steps_done,
+        )
+        if "fw_loss" in gst:
+            stats["loss"] = gst.pop("fw_loss")
+        for prm in params:
+            st = self.state[prm]
+            for key in _TRANSIENT:
+                st.pop(key, None)
+            if not st and prm is not group["params"][0]:
+                del self.state[prm]
+        del gst["fw_k"]
+        gst["fw_steps"] = steps_done
+        index = next(i for i, g in enumerate(self.param_groups) if g is group)
+        self.stats[index] = stats
