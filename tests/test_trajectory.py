@@ -210,24 +210,34 @@ def test_fast_path_equals_torch_frank_wolfe_closure_mode(name, K, p):
 
 @pytest.mark.parametrize("p", [1.0, 2.0, math.inf])
 def test_inner_points_equal_torch_frank_wolfe_streaming_mode(p):
+    # between streaming calls the parameter holds ω + Δω_k and state["dw"] holds Δω_k
+    # (k < K; the K-th call applies the outer update and clears the transient state)
     FrankWolfe = _frank_wolfe()
     name, x0, lr, delta, K, steps = "himmelblau", (0.3, -0.4), 0.9, 0.4, 4, 12
     loss = get_loss(name)
     w = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
     opt = FrankWolfe([w], lr=lr, delta=delta, K=K, p=p, scope="global", outer="sgd")
-    its, dws = [w.detach().clone()], []
+    its, shifted, dws = [w.detach().clone()], [], []
     for _ in range(steps):
-        for _k in range(K):
+        for k in range(1, K + 1):
             opt.zero_grad()
             loss.at(w).backward()
             opt.step()
-            dws.append(opt.state[w]["dw"].detach().clone())
+            if k < K:
+                shifted.append(w.detach().clone())
+                dws.append(opt.state[w]["dw"].detach().clone())
         its.append(w.detach().clone())
     r = trajectory(name, x0, lr=lr, delta=delta, K=K, p=p, steps=steps)
     np.testing.assert_allclose(r.iterates, torch.stack(its).numpy(), rtol=0, atol=1e-10)
+    shape = (steps, K - 1, 2)
     np.testing.assert_allclose(
-        r.dw, torch.stack(dws).reshape(steps, K, 2).numpy(), rtol=0, atol=1e-10
+        r.inner[:, :-1], torch.stack(shifted).reshape(shape).numpy(), rtol=0, atol=1e-10
     )
+    np.testing.assert_allclose(
+        r.dw[:, :-1], torch.stack(dws).reshape(shape).numpy(), rtol=0, atol=1e-10
+    )
+    # and Δω_K is what the outer step applied
+    np.testing.assert_allclose(r.moves, lr * r.dw[:, -1], rtol=0, atol=1e-12)
 
 
 def _torch_baseline(name, x0, method, lr, steps):
