@@ -6,7 +6,7 @@ exported HTML) is exactly what the live widget draws.
 
 Sections:
 
-1. p-norm balls — :func:`unit_ball`, :func:`balls_xy`
+1. p-norm balls — :func:`unit_ball`, :func:`balls_xy`, :func:`lmo_ball_figure`
 2. toy losses and trajectories — :func:`contour_data`, :func:`trajectory_trace_data`,
    :func:`trajectory_figure`
 
@@ -40,6 +40,7 @@ __all__ = [
     "balls_xy",
     "contour_data",
     "format_p",
+    "lmo_ball_figure",
     "trajectory_figure",
     "trajectory_trace_data",
     "unit_ball",
@@ -91,6 +92,71 @@ def balls_xy(
     gap = np.full((centers.shape[0], 1, 2), np.nan)
     flat = np.concatenate([pts, gap], axis=1).reshape(-1, 2)
     return flat[:, 0], flat[:, 1]
+
+
+_P_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
+
+
+def lmo_ball_figure(
+    grad: tuple[float, float] = (1.0, 0.4),
+    ps: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf),
+    radius: float = 1.0,
+    height: int = 420,
+) -> go.Figure:
+    r"""The p-balls of ``radius`` and, on each, the LMO vertex
+    :math:`s = \operatorname{argmin}_{\|s\|_p \le \delta} \langle s, g\rangle` for ``grad``.
+
+    The −g direction is drawn for reference: the vertex is −g's direction only for p = 2; for
+    p = 1 it is a corner on the axis of the largest |g_i|, for p = ∞ the corner sign(−g).
+    Each trace's ``meta`` is ``"ball:<p>"``, ``"lmo:<p>"`` or ``"-grad"``.
+    """
+    from fwlab.toy.trajectory import lmo_2d
+
+    gx, gy = float(grad[0]), float(grad[1])
+    fig = go.Figure()
+    for p, color in zip(ps, _P_COLORS * (len(ps) // len(_P_COLORS) + 1), strict=False):
+        label = format_p(p)
+        ring = radius * unit_ball(p, 97)
+        fig.add_scatter(
+            x=ring[:, 0],
+            y=ring[:, 1],
+            mode="lines",
+            line={"color": color},
+            name=f"‖s‖_{label} ≤ δ",
+            legendgroup=label,
+            meta=f"ball:{label}",
+        )
+        sx, sy = lmo_2d(gx, gy, as_p(p), radius)
+        fig.add_scatter(
+            x=[0.0, sx],
+            y=[0.0, sy],
+            mode="lines+markers",
+            line={"color": color, "width": 3},
+            marker={"size": [0, 10], "symbol": "circle"},
+            name=f"LMO, p = {label}",
+            legendgroup=label,
+            showlegend=False,
+            meta=f"lmo:{label}",
+        )
+    n = math.hypot(gx, gy) or 1.0
+    fig.add_scatter(
+        x=[0.0, -1.3 * radius * gx / n],
+        y=[0.0, -1.3 * radius * gy / n],
+        mode="lines",
+        line={"color": "black", "dash": "dash"},
+        name="−∇F direction",
+        meta="-grad",
+    )
+    lim = 1.45 * radius
+    fig.update_xaxes(range=[-lim, lim], zeroline=True)
+    fig.update_yaxes(range=[-lim, lim], scaleanchor="x", scaleratio=1, zeroline=True)
+    fig.update_layout(
+        title=f"LMO of the p-balls for ∇F = ({gx:g}, {gy:g})",
+        height=height,
+        template="plotly_white",
+        margin={"l": 30, "r": 20, "t": 50, "b": 30},
+    )
+    return fig
 
 
 # =========================================================================================

@@ -13,6 +13,7 @@ from fwlab.plots import (
     balls_xy,
     contour_data,
     format_p,
+    lmo_ball_figure,
     trajectory_figure,
     trajectory_trace_data,
     unit_ball,
@@ -123,3 +124,19 @@ def test_contour_data_uses_log_scale_where_declared():
     assert rb["z"].shape == (20, 20) and rb["name"].startswith("log")
     assert rb["z"].max() < 5  # log10 of ~2500
     assert q["name"] == "F" and q["z"].max() > 10
+
+
+def test_lmo_ball_figure_draws_each_ball_and_its_vertex():
+    fig = lmo_ball_figure(grad=(1.0, 0.4), radius=0.5)
+    tr = {t.meta: t for t in fig.data}
+    assert set(tr) == {f"{k}:{p}" for k in ("ball", "lmo") for p in ("1", "1.5", "2", "3", "∞")} | {
+        "-grad"
+    }
+    g = np.array([1.0, 0.4])
+    for p, label in zip(P_VALUES, ["1", "1.5", "2", "3", "∞"], strict=True):
+        s = np.array([tr[f"lmo:{label}"].x[1], tr[f"lmo:{label}"].y[1]])
+        assert np.linalg.norm(s, ord=p) == pytest.approx(0.5)  # on the sphere of radius δ
+        q = 1.0 if p == math.inf else (math.inf if p == 1.0 else p / (p - 1))
+        assert s @ g == pytest.approx(-0.5 * np.linalg.norm(g, ord=q))  # Hölder equality
+    assert (tr["lmo:1"].x[1], tr["lmo:1"].y[1]) == (-0.5, 0.0)
+    assert (tr["lmo:∞"].x[1], tr["lmo:∞"].y[1]) == (-0.5, -0.5)
