@@ -124,8 +124,10 @@ def lmo_2d(gx: float, gy: float, p: float, radius: float) -> tuple[float, float]
     ``p`` must already be a float in ``[1, inf]`` (see :func:`fwlab.optim.as_p`).
 
     Example:
-        >>> lmo_2d(3.0, -4.0, 2.0, 1.0)
-        (-0.6, 0.8)
+        >>> [round(v, 12) for v in lmo_2d(3.0, -4.0, 2.0, 1.0)]
+        [-0.6, 0.8]
+        >>> lmo_2d(3.0, -4.0, 1.0, 0.5)  # the vertex of the l1 ball along the largest |g_i|
+        (0.0, 0.5)
     """
     ax = abs(gx)
     ay = abs(gy)
