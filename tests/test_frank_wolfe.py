@@ -512,3 +512,19 @@ def test_sparse_gradient_rejected_and_complex_parameter_rejected():
         opt.step()
     with pytest.raises(ValueError, match="real tensors"):
         FrankWolfe([nn.Parameter(torch.ones(2, dtype=torch.complex64))])
+
+
+def test_at_omega_shows_the_iterate_and_restores_the_shifted_point():
+    w = nn.Parameter(torch.tensor([1.0, 2.0]))
+    opt = FrankWolfe([w], lr=1.0, delta=0.1, K=3)
+    with opt.at_omega():  # between outer steps: nothing to swap
+        assert torch.equal(w, torch.tensor([1.0, 2.0]))
+    w.grad = torch.ones(2)
+    opt.step()
+    shifted = w.detach().clone()
+    with opt.at_omega():
+        assert torch.equal(w, torch.tensor([1.0, 2.0]))
+    assert torch.equal(w, shifted)
+    with pytest.raises(KeyError), opt.at_omega():
+        raise KeyError("restored even on errors")
+    assert torch.equal(w, shifted)

@@ -7,9 +7,10 @@ delegates the arithmetic to the pure functions of this module (``_lmo_tensors``,
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -341,6 +342,39 @@ class FrankWolfe(Optimizer):
         for group in self.param_groups:
             self._outer(group)
         return first_loss
+
+    @contextlib.contextmanager
+    def at_omega(self) -> Iterator[None]:
+        """Inside this context the parameters hold ω, the point of the outer step under way.
+
+        In streaming mode the parameters sit at ω + Δω_k between calls; evaluate or checkpoint
+        a model inside ``with opt.at_omega():`` to see the iterate itself. Between outer steps
+        (and with K = 1) it changes nothing. The shifted point is restored on exit.
+
+        Example:
+            >>> w = torch.nn.Parameter(torch.tensor([1.0, 0.0]))
+            >>> opt = FrankWolfe([w], lr=1.0, delta=0.5, K=2)
+            >>> w.grad = torch.tensor([1.0, 0.0]); opt.step()   # inner 1 of 2
+            >>> w.data, opt.inner_step()
+            (tensor([0.5000, 0.0000]), 1)
+            >>> with opt.at_omega():
+            ...     w.data
+            tensor([1., 0.])
+        """
+        saved = []
+        with torch.no_grad():
+            for group in self.param_groups:
+                for prm in group["params"]:
+                    st = self.state.get(prm)
+                    if st and "omega" in st:
+                        saved.append((prm, prm.detach().clone()))
+                        prm.copy_(st["omega"])
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for prm, value in saved:
+                    prm.copy_(value)
 
     @torch.no_grad()
     def reset_inner(self) -> None:

@@ -31,8 +31,8 @@ Example:
     tensor([-0.6000,  0.8000])
     >>> lmo(torch.tensor([3.0, -4.0]), p=1, radius=0.5)
     tensor([0.0000, 0.5000])
-    >>> lmo(torch.tensor([3.0, 0.0, -4.0]), p="inf", radius=0.1)
-    tensor([-0.1000,  0.0000,  0.1000])
+    >>> lmo(torch.tensor([3.0, 0.5, -4.0]), p="inf", radius=0.1)
+    tensor([-0.1000, -0.1000,  0.1000])
 """
 
 from __future__ import annotations

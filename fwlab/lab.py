@@ -1,0 +1,44 @@
+"""``fwlab lab``: open JupyterLab on fwlab's notebooks (as root too)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PLAYGROUND = "01_trust_region_playground.ipynb"
+
+
+def lab_command(notebooks: Path, extra: list[str], *, is_root: bool) -> list[str]:
+    """The ``jupyter lab`` command line that opens the playground notebook.
+
+    Example:
+        >>> lab_command(Path("nb"), ["--no-browser"], is_root=True)[-4:]
+        ['--ServerApp.root_dir=nb', '--LabApp.news_url=None', '--allow-root', '--no-browser']
+    """
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(notebooks / PLAYGROUND)]
+    cmd += [f"--ServerApp.root_dir={notebooks}", "--LabApp.news_url=None"]
+    if is_root:
+        cmd.append("--allow-root")
+    return cmd + list(extra)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--notebooks",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "notebooks",
+        help="folder with the notebooks (default: the notebooks/ folder of this checkout)",
+    )
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="arguments for `jupyter lab`")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    if shutil.which("jupyter") is None and not (Path(sys.executable).parent / "jupyter").exists():
+        print("jupyter is not installed: run `bash .ci/setup` (or pip install 'fwlab[lab]')")
+        return 1
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return subprocess.call(lab_command(args.notebooks, args.extra, is_root=is_root))

@@ -1,0 +1,50 @@
+"""The `fwlab` command wiring (fwlab/cli.py, fwlab/lab.py)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fwlab.cli import COMMANDS, build_parser, main
+from fwlab.lab import lab_command
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name in out
+
+
+def test_unknown_command_is_an_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_every_subcommand_has_help():
+    parser = build_parser()
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args([name, "--help"])
+        assert exc.value.code == 0
+
+
+def test_lab_command_line_as_root_and_not():
+    root = lab_command(Path("/x/notebooks"), [], is_root=True)
+    user = lab_command(Path("/x/notebooks"), ["--port", "9999"], is_root=False)
+    assert root[:4] == [sys.executable, "-m", "jupyter", "lab"]
+    assert root[4].endswith("01_trust_region_playground.ipynb")
+    assert "--allow-root" in root and "--allow-root" not in user
+    assert "--LabApp.news_url=None" in root and user[-2:] == ["--port", "9999"]
+
+
+def test_console_script_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "fwlab.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "usage: fwlab" in out.stdout
