@@ -42,6 +42,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 from IPython.display import display
 
+from fwlab.optim import as_p
 from fwlab.plots import (
     contour_data,
     format_p,
@@ -322,8 +323,6 @@ class TrajectoryExplorer:
 
 
 def _p_option(p: float | str) -> float:
-    from fwlab.optim import as_p
-
     value = as_p(p)
     allowed = [v for _, v in P_OPTIONS]
     if value not in allowed:
