@@ -1,0 +1,313 @@
+r"""Run Frank-Wolfe (Algorithm 1) and baselines on a 2-D toy loss and record every iterate.
+
+Frank-Wolfe, for :math:`t = 1..T` (``steps``), from :math:`\omega_0 = x_0`:
+
+.. math::
+    \Delta\omega_{t,0} = 0,\qquad
+    s_{t,k} = \operatorname*{argmin}_{\|s\|_p \le \delta}
+              \langle s, \nabla F(\omega_{t-1} + \Delta\omega_{t,k-1}) \rangle,\qquad
+    \Delta\omega_{t,k} = (1 - \tfrac1k)\,\Delta\omega_{t,k-1} + \tfrac1k\, s_{t,k},\qquad
+    \omega_t = \omega_{t-1} + \eta\, \Delta\omega_{t,K}.
+
+Every :math:`\Delta\omega_{t,k}` is a convex combination of LMO vertices, so it stays in the
+ball of radius δ; the outer move :math:`\eta\Delta\omega_{t,K}` is at most ηδ long in the p-norm.
+
+Baselines on the same loss (no inner loop):
+
+* ``"gd"``: :math:`\omega_t = \omega_{t-1} - \eta \nabla F` (``torch.optim.SGD(lr=η)``);
+* ``"ngd"``: normalized GD, :math:`\omega_t = \omega_{t-1} - \eta\delta\, \nabla F/\|\nabla F\|_2`,
+  a step of length ηδ (= Frank-Wolfe with K = 1, p = 2);
+* ``"adam"``: ``torch.optim.Adam(lr=η, betas, eps)``.
+
+This module is the **fast path**: 2-D points are plain Python floats, the gradient is the loss's
+analytic one and the LMO is written out for two coordinates, which is two orders of magnitude
+faster than autograd plus a torch optimizer for the per-slider-move recomputations of the
+playground. ``tests/test_trajectory.py`` checks that it reproduces ``fwlab.optim.FrankWolfe``
+(``scope="global"``, ``outer="sgd"``), ``torch.optim.SGD`` and ``torch.optim.Adam`` run with
+autograd on an ``nn.Parameter`` of size 2, to ~1e-10 in float64.
+
+Example:
+    >>> from fwlab.toy import trajectory
+    >>> r = trajectory("quadratic", (-2.5, -2.0), lr=1.0, delta=0.5, K=5, p=2, steps=20)
+    >>> r.iterates.shape, r.inner.shape, r.vertices.shape, r.gaps.shape
+    ((21, 2), (20, 5, 2), (20, 5, 2), (20, 5))
+    >>> bool(r.losses[-1] < r.losses[0])
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from fwlab.optim.lmo import as_p
+from fwlab.toy.losses import _FUNCS, ToyLoss, get_loss
+
+__all__ = ["METHODS", "Trajectory", "trajectory", "lmo_2d"]
+
+Method = Literal["fw", "gd", "ngd", "adam"]
+METHODS: tuple[str, ...] = ("fw", "gd", "ngd", "adam")
+
+# Same zero-gradient threshold as fwlab.optim.lmo (torch.finfo(float64).tiny): s = 0, never NaN.
+_TINY = 2.2250738585072014e-308
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """The record of one run on a 2-D loss (all arrays float64).
+
+    Attributes:
+        method: ``"fw"``, ``"gd"``, ``"ngd"`` or ``"adam"``.
+        loss: the loss name.
+        lr, delta, K, p: the settings used (``K = 0`` for the baselines, which have no inner loop).
+        iterates: outer iterates :math:`\\omega_0..\\omega_T`, shape ``(steps + 1, 2)``.
+        losses: :math:`F(\\omega_t)`, shape ``(steps + 1,)``.
+        inner: inner points :math:`\\omega_{t-1} + \\Delta\\omega_{t,k}`, ``k = 1..K``,
+            shape ``(steps, K, 2)``.
+        vertices: LMO outputs :math:`s_{t,k}` (displacements from :math:`\\omega_{t-1}`),
+            shape ``(steps, K, 2)``.
+        gaps: FW gaps :math:`\\langle \\nabla F(\\omega_{t-1}+\\Delta\\omega_{t,k-1}),
+            \\Delta\\omega_{t,k-1} - s_{t,k}\\rangle \\ge 0`, shape ``(steps, K)``; at ``k = 1`` it
+            equals :math:`\\delta \\|\\nabla F(\\omega_{t-1})\\|_q`.
+        diverged: the step ``t`` whose iterate left the floating-point range (a baseline with
+            too large a learning rate): ``iterates[t:]`` are NaN; ``None`` otherwise. FW cannot
+            diverge since it moves at most ηδ per step.
+    """
+
+    method: str
+    loss: str
+    lr: float
+    delta: float
+    K: int
+    p: float
+    iterates: np.ndarray
+    losses: np.ndarray
+    inner: np.ndarray
+    vertices: np.ndarray
+    gaps: np.ndarray
+    diverged: int | None = None
+
+    @property
+    def steps(self) -> int:
+        """The number of outer steps T."""
+        return self.iterates.shape[0] - 1
+
+    @property
+    def centers(self) -> np.ndarray:
+        """The ball centres :math:`\\omega_{t-1}` of the inner loops, shape ``(steps, 2)``."""
+        return self.iterates[:-1]
+
+    @property
+    def dw(self) -> np.ndarray:
+        """The inner displacements :math:`\\Delta\\omega_{t,k}`, shape ``(steps, K, 2)``."""
+        return self.inner - self.centers[:, None, :]
+
+    @property
+    def moves(self) -> np.ndarray:
+        """The outer moves :math:`\\omega_t - \\omega_{t-1}`, shape ``(steps, 2)``."""
+        return np.diff(self.iterates, axis=0)
+
+
+def _sign(v: float) -> float:
+    return float((v > 0.0) - (v < 0.0))
+
+
+def lmo_2d(gx: float, gy: float, p: float, radius: float) -> tuple[float, float]:
+    """The LMO of the 2-D ball ``||s||_p <= radius`` on Python floats.
+
+    The same closed forms, tie-break (first index for p = 1), zero-gradient rule and order of
+    floating-point operations as :func:`fwlab.optim.lmo`, so the two agree to rounding.
+    ``p`` must already be a float in ``[1, inf]`` (see :func:`fwlab.optim.as_p`).
+
+    Example:
+        >>> [round(v, 12) for v in lmo_2d(3.0, -4.0, 2.0, 1.0)]
+        [-0.6, 0.8]
+        >>> lmo_2d(3.0, -4.0, 1.0, 0.5)  # the vertex of the l1 ball along the largest |g_i|
+        (0.0, 0.5)
+    """
+    ax = abs(gx)
+    ay = abs(gy)
+    gmax = ax if ax >= ay else ay
+    if not gmax > _TINY:
+        return 0.0, 0.0
+    if p == 1.0:
+        if ax >= ay:
+            return -radius * _sign(gx), 0.0
+        return 0.0, -radius * _sign(gy)
+    if p == math.inf:
+        return -radius * _sign(gx), -radius * _sign(gy)
+    sx = gx / gmax
+    sy = gy / gmax
+    if p == 2.0:
+        c = -radius / math.sqrt(sx * sx + sy * sy)
+        return sx * c, sy * c
+    q = p / (p - 1.0)
+    ux = abs(sx)
+    uy = abs(sy)
+    denom = ((ux**q + uy**q) ** (1.0 / q)) ** (q - 1.0)  # ||g/gmax||_q^(q-1)
+    c = -radius / denom
+    return _sign(gx) * ux ** (q - 1.0) * c, _sign(gy) * uy ** (q - 1.0) * c
+
+
+def _check(lr: float, delta: float, K: int, steps: int, method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
+    if not (isinstance(delta, int | float) and math.isfinite(delta) and delta > 0):
+        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
+    if isinstance(K, bool) or not isinstance(K, int | np.integer) or K < 1:
+        raise ValueError(f"K must be an integer >= 1, got {K!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+
+
+def trajectory(
+    loss: str | ToyLoss,
+    x0: Sequence[float] | np.ndarray | None = None,
+    *,
+    method: Method = "fw",
+    lr: float = 1.0,
+    delta: float | None = None,
+    K: int = 1,
+    p: float | str = 2.0,
+    steps: int = 100,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> Trajectory:
+    """Run ``method`` on ``loss`` from ``x0`` for ``steps`` outer steps and record everything.
+
+    Args:
+        loss: a registered loss name (:data:`fwlab.toy.LOSSES`) or a :class:`ToyLoss`.
+        x0: start point ``(x, y)``; ``None`` takes ``loss.start``.
+        method: ``"fw"`` (Algorithm 1), ``"gd"``, ``"ngd"`` (step ηδ) or ``"adam"``.
+        lr: η — the outer step size of FW, the learning rate of GD and Adam, and (times δ) the
+            step length of normalized GD.
+        delta: the trust-region radius δ (``None``: ``loss.delta``); FW and NGD only.
+        K: FW inner iterations.
+        p: norm of the FW ball, in ``[1, inf]`` (``"inf"`` accepted).
+        steps: outer steps T.
+        betas, eps: Adam's coefficients (``method="adam"`` only).
+
+    Returns:
+        A :class:`Trajectory`; the inner arrays have ``K`` columns for FW and 0 otherwise.
+
+    Raises:
+        ValueError: for an unknown method or loss, lr < 0, δ <= 0, K < 1, steps < 0, a bad p or a
+            start point that is not two finite numbers.
+    """
+    spec = get_loss(loss)
+    delta = spec.delta if delta is None else delta
+    _check(lr, delta, K, steps, method)
+    p = as_p(p)
+    w0 = spec.start if x0 is None else x0
+    w = np.asarray(w0, dtype=np.float64).reshape(-1)
+    if w.shape != (2,) or not np.all(np.isfinite(w)):
+        raise ValueError(f"x0 must be two finite numbers, got {w0!r}")
+    x, y = float(w[0]), float(w[1])
+    grad = _FUNCS[spec.name][1]
+    lr, delta, steps = float(lr), float(delta), int(steps)
+
+    if method == "fw":
+        K = int(K)
+        pts, inner, verts, gaps, diverged = _run_fw(grad, x, y, lr, delta, K, p, steps)
+    else:
+        K = 0
+        pts, diverged = _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps)
+        inner = verts = np.empty((steps, 0, 2))
+        gaps = np.empty((steps, 0))
+    iterates = np.array(pts, dtype=np.float64).reshape(-1, 2)
+    if iterates.shape[0] < steps + 1:  # diverged: pad with NaN
+        iterates = np.vstack([iterates, np.full((steps + 1 - iterates.shape[0], 2), np.nan)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses = np.asarray(spec(iterates[:, 0], iterates[:, 1]), dtype=np.float64)
+    return Trajectory(
+        method=method,
+        loss=spec.name,
+        lr=lr,
+        delta=delta,
+        K=K,
+        p=p,
+        iterates=iterates,
+        losses=losses,
+        inner=inner,
+        vertices=verts,
+        gaps=gaps,
+        diverged=diverged,
+    )
+
+
+def _run_fw(grad, x, y, lr, delta, K, p, steps):
+    pts = [x, y]
+    inner = np.empty((steps, K, 2))
+    verts = np.empty((steps, K, 2))
+    gaps = np.empty((steps, K))
+    # Python lists are filled in the hot loop; one numpy conversion at the end is far cheaper
+    # than steps * K small-array writes.
+    inn: list[float] = []
+    ver: list[float] = []
+    gap: list[float] = []
+    lmo = lmo_2d
+    for _ in range(steps):
+        dx = dy = 0.0
+        for k in range(1, K + 1):
+            gx, gy = grad(x + dx, y + dy)
+            sx, sy = lmo(gx, gy, p, delta)
+            gap.append(gx * (dx - sx) + gy * (dy - sy))
+            a = 1.0 - 1.0 / k
+            b = 1.0 / k
+            dx = a * dx + b * sx
+            dy = a * dy + b * sy
+            inn.append(x + dx)
+            inn.append(y + dy)
+            ver.append(sx)
+            ver.append(sy)
+        x = x + lr * dx
+        y = y + lr * dy
+        pts.append(x)
+        pts.append(y)
+    if steps:
+        inner[...] = np.array(inn).reshape(steps, K, 2)
+        verts[...] = np.array(ver).reshape(steps, K, 2)
+        gaps[...] = np.array(gap).reshape(steps, K)
+    # FW moves at most lr * delta per step from a finite start: it cannot diverge.
+    return pts, inner, verts, gaps, None
+
+
+def _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps):
+    pts = [x, y]
+    b1, b2 = betas
+    mx = my = vx = vy = 0.0
+    for t in range(1, steps + 1):
+        try:
+            gx, gy = grad(x, y)
+            if method == "gd":
+                x = x - lr * gx
+                y = y - lr * gy
+            elif method == "ngd":
+                gmax = max(abs(gx), abs(gy))
+                if gmax > _TINY:
+                    sx, sy = gx / gmax, gy / gmax
+                    c = lr * delta / math.sqrt(sx * sx + sy * sy)
+                    x = x - c * sx
+                    y = y - c * sy
+            else:  # adam, in torch.optim.Adam's order of operations (single-tensor path)
+                mx = mx + (gx - mx) * (1.0 - b1)
+                my = my + (gy - my) * (1.0 - b1)
+                vx = vx * b2 + (1.0 - b2) * gx * gx
+                vy = vy * b2 + (1.0 - b2) * gy * gy
+                step_size = lr / (1.0 - b1**t)
+                bc2_sqrt = math.sqrt(1.0 - b2**t)
+                x = x - step_size * (mx / (math.sqrt(vx) / bc2_sqrt + eps))
+                y = y - step_size * (my / (math.sqrt(vy) / bc2_sqrt + eps))
+        except OverflowError:
+            return pts, t
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return pts, t
+        pts.append(x)
+        pts.append(y)
+    return pts, None

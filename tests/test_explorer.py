@@ -1,0 +1,164 @@
+"""TrajectoryExplorer: controls drive the FigureWidget; clicks move the start; it is fast."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+from plotly.callbacks import Points
+
+from fwlab.plots import TRAJECTORY_TRACES
+from fwlab.toy import get_loss
+from widgets.explorer import TrajectoryExplorer
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return TrajectoryExplorer("himmelblau", K=4, steps=30, lr=0.6, show_gd=True)
+
+
+def _trace(ex, key):
+    return next(t for t in ex.figure.data if t.meta == key)
+
+
+def test_public_attributes(ex):
+    assert isinstance(ex.figure, go.FigureWidget)
+    assert isinstance(ex.widget, W.VBox) and ex.figure in ex.widget.children
+    assert {"delta", "K", "p", "lr", "steps", "loss", "x0", "y0"} <= set(ex.controls)
+    assert {"show_gd", "show_ngd", "show_adam", "gd_lr"} <= set(ex.controls)
+    assert tuple(t.meta for t in ex.figure.data) == TRAJECTORY_TRACES
+    assert [lbl for lbl, _ in ex.controls["p"].options] == ["1", "1.5", "2", "3", "∞"]
+    assert ex.controls["p"].options[-1][1] == math.inf
+    assert ex.result.loss == "himmelblau" and ex.result.inner.shape == (30, 4, 2)
+
+
+@pytest.mark.parametrize(
+    "name, value, check",
+    [
+        ("K", 7, lambda ex: ex.result.inner.shape == (ex.result.steps, 7, 2)),
+        ("delta", 0.123, lambda ex: ex.result.delta == pytest.approx(0.123, rel=0.03)),
+        ("p", math.inf, lambda ex: ex.result.p == math.inf),
+        ("lr", 1.5, lambda ex: ex.result.lr == 1.5),
+        ("steps", 12, lambda ex: ex.result.iterates.shape == (13, 2)),
+    ],
+)
+def test_setting_a_slider_from_python_changes_the_figure(ex, name, value, check):
+    before_path = np.array(_trace(ex, "path:fw").x, dtype=float)
+    before_inner = np.array(_trace(ex, "inner").x, dtype=float)
+    ex.controls[name].value = value
+    assert check(ex)
+    after_path = np.array(_trace(ex, "path:fw").x, dtype=float)
+    after_inner = np.array(_trace(ex, "inner").x, dtype=float)
+    changed = before_path.shape != after_path.shape or not np.array_equal(before_path, after_path)
+    changed |= before_inner.shape != after_inner.shape or not np.array_equal(
+        before_inner, after_inner
+    )
+    assert changed
+    # what is drawn is the new result
+    np.testing.assert_array_equal(after_path, ex.result.iterates[:, 0])
+    np.testing.assert_array_equal(after_inner, ex.result.inner.reshape(-1, 2)[:, 0])
+
+
+def test_clicking_on_the_contour_moves_the_start_point(ex):
+    contour = _trace(ex, "contour")
+    points = Points(point_inds=[[10, 20]], xs=[1.25], ys=[-2.5], trace_name="", trace_index=0)
+    # the registered handler is the one plotly calls on a click in the browser
+    assert contour._click_callbacks
+    contour._dispatch_on_click(points, None)
+    assert (ex.controls["x0"].value, ex.controls["y0"].value) == (1.25, -2.5)
+    assert tuple(ex.result.iterates[0]) == (1.25, -2.5)
+    assert tuple(_trace(ex, "start").x) == (1.25,) and tuple(_trace(ex, "start").y) == (-2.5,)
+    assert _trace(ex, "path:fw").x[0] == 1.25
+    assert tuple(ex.baselines["adam"].iterates[0]) == (1.25, -2.5)
+
+
+def test_typing_a_start_point_recomputes(ex):
+    ex.controls["y0"].value = 0.5
+    assert ex.result.iterates[0, 1] == 0.5
+
+
+def test_baseline_toggles_and_settings(ex):
+    ex.controls["show_adam"].value = True
+    assert _trace(ex, "path:adam").visible is True
+    ex.controls["show_adam"].value = False
+    assert _trace(ex, "path:adam").visible is False
+    ex.set(lr=0.5, delta=0.2)
+    # NGD moves ηδ; Adam runs with lr = ηδ; GD with its own lr
+    assert ex.baselines["ngd"].lr * ex.baselines["ngd"].delta == pytest.approx(0.1, rel=0.03)
+    assert ex.baselines["adam"].lr == pytest.approx(ex.result.lr * ex.result.delta)
+    assert ex.baselines["gd"].lr == pytest.approx(ex.controls["gd_lr"].value)
+
+
+def test_set_validates_names_and_p(ex):
+    with pytest.raises(ValueError, match="unknown controls"):
+        ex.set(eta=1.0)
+    with pytest.raises(ValueError, match="p must be one of"):
+        ex.set(p=4)
+
+
+def test_switching_the_loss_resets_start_window_and_contour(ex):
+    z_before = np.array(_trace(ex, "contour").z)
+    ex.controls["loss"].value = "rastrigin"
+    spec = get_loss("rastrigin")
+    assert (ex.controls["x0"].value, ex.controls["y0"].value) == spec.start
+    assert ex.result.loss == "rastrigin" and tuple(ex.result.iterates[0]) == spec.start
+    assert tuple(ex.figure.layout.xaxis.range) == spec.window[0]
+    assert not np.array_equal(np.array(_trace(ex, "contour").z), z_before)
+    assert "Rastrigin" in ex.figure.layout.title.text
+
+
+def test_static_figure_matches_the_widget(ex):
+    fig = ex.static_figure()
+    assert isinstance(fig, go.Figure) and not isinstance(fig, go.FigureWidget)
+    for key in ("path:fw", "inner", "balls", "gap:last"):
+        np.testing.assert_array_equal(
+            np.array(next(t for t in fig.data if t.meta == key).y, dtype=float),
+            np.array(_trace(ex, key).y, dtype=float),
+        )
+
+
+def test_recompute_and_redraw_is_fast_compared_with_a_torch_optimizer():
+    ex = TrajectoryExplorer(
+        "rosenbrock", K=10, steps=100, lr=0.5, show_gd=True, show_ngd=True, show_adam=True
+    )
+    times = [ex.recompute() for _ in range(15)]
+    median = statistics.median(times)
+    print(f"\nrecompute + redraw (FW 100 x K=10 + 3 baselines): median {median * 1e3:.2f} ms")
+
+    # the same FW trajectory through autograd and the torch optimizer
+    from fwlab.optim import FrankWolfe
+
+    loss = get_loss("rosenbrock")
+    w = torch.nn.Parameter(torch.tensor(loss.start, dtype=torch.float64))
+    opt = FrankWolfe([w], lr=0.5, delta=ex.result.delta, K=10, p=2.0, scope="global")
+
+    def closure():
+        opt.zero_grad()
+        f = loss.at(w)
+        f.backward()
+        return f
+
+    t0 = time.perf_counter()
+    its = [w.detach().clone()]
+    for _ in range(100):
+        opt.step(closure)
+        its.append(w.detach().clone())
+    slow = time.perf_counter() - t0
+    print(f"torch FrankWolfe + autograd, same trajectory alone: {slow * 1e3:.1f} ms")
+    np.testing.assert_allclose(ex.result.iterates, torch.stack(its).numpy(), atol=1e-10)
+    assert slow > 5 * median
+
+
+def test_displaying_the_explorer_displays_its_widget(ex, monkeypatch):
+    import widgets.explorer as mod
+
+    shown = []
+    monkeypatch.setattr(mod, "display", shown.append)
+    ex._ipython_display_()
+    assert shown == [ex.widget]

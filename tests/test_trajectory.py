@@ -1,0 +1,301 @@
+"""Trajectories on toy losses: invariants of Algorithm 1, and the fast path against torch."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fwlab.optim import dual_exponent, lmo
+from fwlab.toy import METHODS, get_loss, lmo_2d, trajectory
+
+P_VALUES = [1.0, 1.5, 2.0, 3.0, math.inf]
+
+
+def _pnorm(v: np.ndarray, p: float) -> np.ndarray:
+    return np.linalg.norm(v, ord=p, axis=-1)
+
+
+# --- the 2-D LMO --------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    g=st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)),
+    p=st.sampled_from(P_VALUES + [1.2, 4.0, 10.0]),
+    r=st.floats(1e-3, 10.0),
+)
+def test_lmo_2d_equals_fwlab_lmo(g, p, r):
+    expect = lmo(torch.tensor(g, dtype=torch.float64), p, r).tolist()
+    got = lmo_2d(g[0], g[1], p, r)
+    assert got == pytest.approx(expect, rel=1e-13, abs=1e-13 * r)
+    if max(abs(g[0]), abs(g[1])) > 0:
+        # Hölder: <g, s> = -r ||g||_q
+        q = dual_exponent(p)
+        gq = float(np.linalg.norm(np.array(g), ord=q))
+        assert g[0] * got[0] + g[1] * got[1] == pytest.approx(-r * gq, rel=1e-9)
+
+
+def test_lmo_2d_ties_and_zero_gradient():
+    assert lmo_2d(2.0, -2.0, 1.0, 0.5) == (-0.5, 0.0)  # first index among ties, as fwlab.optim
+    assert lmo_2d(0.0, 0.0, 2.0, 1.0) == (0.0, 0.0)
+    assert lmo_2d(0.0, 3.0, math.inf, 1.0) == (0.0, -1.0)
+
+
+# --- shapes, validation --------------------------------------------------------------------
+
+
+def test_shapes_and_defaults():
+    r = trajectory("himmelblau", K=4, steps=7)
+    loss = get_loss("himmelblau")
+    assert r.method == "fw" and r.loss == "himmelblau" and r.delta == loss.delta
+    assert r.iterates.shape == (8, 2) and r.losses.shape == (8,)
+    assert r.inner.shape == r.vertices.shape == r.dw.shape == (7, 4, 2)
+    assert r.gaps.shape == (7, 4) and r.moves.shape == (7, 2) and r.steps == 7
+    assert tuple(r.iterates[0]) == loss.start
+    assert r.losses[3] == pytest.approx(loss(*r.iterates[3]))
+    for m in ("gd", "ngd", "adam"):
+        b = trajectory("himmelblau", method=m, lr=1e-3, steps=7)
+        assert b.K == 0 and b.iterates.shape == (8, 2) and b.inner.shape == (7, 0, 2)
+    z = trajectory("quadratic", (1.0, 1.0), steps=0)
+    assert z.iterates.shape == (1, 2) and z.inner.shape == (0, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "sgd"}, "method must be one of"),
+        ({"lr": -1.0}, "lr must be"),
+        ({"delta": 0.0}, "delta must be"),
+        ({"K": 0}, "K must be an integer"),
+        ({"K": 2.0}, "K must be an integer"),
+        ({"steps": -1}, "steps must be"),
+        ({"p": 0.5}, "p must be"),
+        ({"x0": (1.0, float("nan"))}, "x0 must be two finite numbers"),
+        ({"x0": (1.0, 2.0, 3.0)}, "x0 must be two finite numbers"),
+    ],
+)
+def test_validation_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        trajectory("quadratic", **kwargs)
+
+
+# --- invariants of Algorithm 1 -------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(["rosenbrock", "beale", "himmelblau", "quadratic", "saddle", "rastrigin"]),
+    delta=st.floats(1e-3, 2.0),
+    lr=st.floats(0.0, 2.0),
+    K=st.integers(1, 12),
+    p=st.sampled_from(P_VALUES),
+    frac=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+)
+def test_inner_points_stay_in_the_ball_and_outer_moves_are_at_most_lr_delta(
+    name, delta, lr, K, p, frac
+):
+    (x0, x1), (y0, y1) = get_loss(name).window
+    start = (x0 + frac[0] * (x1 - x0), y0 + frac[1] * (y1 - y0))
+    r = trajectory(name, start, lr=lr, delta=delta, K=K, p=p, steps=15)
+    assert np.all(_pnorm(r.dw, p) <= delta * (1 + 1e-9))
+    assert np.all(_pnorm(r.vertices, p) <= delta * (1 + 1e-9))
+    assert np.all(_pnorm(r.moves, p) <= lr * delta * (1 + 1e-9) + 1e-15)
+    # the 1/k average: Δω_K is the mean of the K vertices; ω_t = ω_{t-1} + η Δω_K
+    assert np.allclose(r.dw[:, -1], r.vertices.mean(axis=1), rtol=0, atol=1e-12 * delta)
+    assert np.allclose(r.moves, lr * r.dw[:, -1], rtol=0, atol=1e-12)
+    # FW gaps are >= 0, and at k = 1 (Δω_0 = 0) equal δ ||∇F(ω)||_q
+    g = get_loss(name).grad_at(r.centers)
+    scale = delta * (1.0 + np.abs(g).max())
+    assert np.all(r.gaps >= -1e-12 * scale)
+    assert np.allclose(r.gaps[:, 0], delta * _pnorm(g, dual_exponent(p)), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", ["quadratic", "saddle", "himmelblau"])
+def test_fw_goes_downhill(name):
+    loss = get_loss(name)
+    r = trajectory(name, lr=0.5, K=5, p=2, steps=100)
+    assert r.losses[-1] < r.losses[0]
+    assert r.losses[-1] - loss.min_value < 0.1 * (r.losses[0] - loss.min_value)
+
+
+def test_gd_divergence_is_recorded_not_raised():
+    r = trajectory("rosenbrock", method="gd", lr=0.1, steps=50)
+    assert r.diverged is not None and 1 <= r.diverged <= 50
+    assert np.all(np.isnan(r.iterates[r.diverged :]))
+    assert np.all(np.isfinite(r.iterates[: r.diverged]))
+
+
+# --- the fast path equals torch ------------------------------------------------------------
+
+
+def _autograd_algorithm1(name, x0, lr, delta, K, p, steps):
+    """Algorithm 1 written with autograd and fwlab.optim.lmo on a float64 tensor."""
+    loss = get_loss(name)
+    w = torch.tensor(x0, dtype=torch.float64)
+    its, inner, verts = [w.clone()], [], []
+    for _ in range(steps):
+        dw = torch.zeros_like(w)
+        for k in range(1, K + 1):
+            z = (w + dw).requires_grad_(True)
+            (g,) = torch.autograd.grad(loss.at(z), z)
+            s = lmo(g, p, delta)
+            dw = (1 - 1 / k) * dw + s / k
+            inner.append(w + dw)
+            verts.append(s)
+        w = w + lr * dw
+        its.append(w.clone())
+    return (
+        torch.stack(its).numpy(),
+        torch.stack(inner).reshape(steps, K, 2).numpy(),
+        torch.stack(verts).reshape(steps, K, 2).numpy(),
+    )
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+@pytest.mark.parametrize("K", [1, 3, 10])
+@pytest.mark.parametrize("name", ["quadratic", "rosenbrock"])
+def test_fast_path_equals_autograd_algorithm_1(name, K, p):
+    x0, lr, delta, steps = (-1.3, 1.7), 0.7, 0.3, 25
+    its, inner, verts = _autograd_algorithm1(name, x0, lr, delta, K, p, steps)
+    r = trajectory(name, x0, lr=lr, delta=delta, K=K, p=p, steps=steps)
+    np.testing.assert_allclose(r.iterates, its, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r.inner, inner, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r.vertices, verts, rtol=0, atol=1e-10)
+
+
+def _frank_wolfe():
+    try:
+        from fwlab.optim import FrankWolfe
+    except ImportError:  # lands with the lead's optimizer commit on main
+        pytest.skip("fwlab.optim.FrankWolfe is not available on this branch yet")
+    return FrankWolfe
+
+
+def _torch_fw_closure(name, x0, lr, delta, K, p, steps):
+    FrankWolfe = _frank_wolfe()
+    loss = get_loss(name)
+    w = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
+    opt = FrankWolfe([w], lr=lr, delta=delta, K=K, p=p, scope="global", outer="sgd")
+
+    def closure():
+        opt.zero_grad()
+        f = loss.at(w)
+        f.backward()
+        return f
+
+    its, gaps = [w.detach().clone()], []
+    for _ in range(steps):
+        opt.step(closure)
+        its.append(w.detach().clone())
+        gaps.append(float(opt.stats[0]["fw_gap"]))
+    return torch.stack(its).numpy(), np.array(gaps)
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+@pytest.mark.parametrize("K", [1, 3, 10])
+@pytest.mark.parametrize("name", ["quadratic", "rosenbrock", "himmelblau"])
+def test_fast_path_equals_torch_frank_wolfe_closure_mode(name, K, p):
+    x0, lr, delta, steps = (-1.3, 1.7), 0.7, 0.3, 25
+    its, last_gaps = _torch_fw_closure(name, x0, lr, delta, K, p, steps)
+    r = trajectory(name, x0, lr=lr, delta=delta, K=K, p=p, steps=steps)
+    np.testing.assert_allclose(r.iterates, its, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r.gaps[:, -1], last_gaps, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, math.inf])
+def test_inner_points_equal_torch_frank_wolfe_streaming_mode(p):
+    # between streaming calls the parameter holds ω + Δω_k and state["dw"] holds Δω_k
+    # (k < K; the K-th call applies the outer update and clears the transient state)
+    FrankWolfe = _frank_wolfe()
+    name, x0, lr, delta, K, steps = "himmelblau", (0.3, -0.4), 0.9, 0.4, 4, 12
+    loss = get_loss(name)
+    w = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
+    opt = FrankWolfe([w], lr=lr, delta=delta, K=K, p=p, scope="global", outer="sgd")
+    its, shifted, dws = [w.detach().clone()], [], []
+    for _ in range(steps):
+        for k in range(1, K + 1):
+            opt.zero_grad()
+            loss.at(w).backward()
+            opt.step()
+            if k < K:
+                shifted.append(w.detach().clone())
+                dws.append(opt.state[w]["dw"].detach().clone())
+        its.append(w.detach().clone())
+    r = trajectory(name, x0, lr=lr, delta=delta, K=K, p=p, steps=steps)
+    np.testing.assert_allclose(r.iterates, torch.stack(its).numpy(), rtol=0, atol=1e-10)
+    shape = (steps, K - 1, 2)
+    np.testing.assert_allclose(
+        r.inner[:, :-1], torch.stack(shifted).reshape(shape).numpy(), rtol=0, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        r.dw[:, :-1], torch.stack(dws).reshape(shape).numpy(), rtol=0, atol=1e-10
+    )
+    # and Δω_K is what the outer step applied
+    np.testing.assert_allclose(r.moves, lr * r.dw[:, -1], rtol=0, atol=1e-12)
+
+
+def _torch_baseline(name, x0, method, lr, steps):
+    loss = get_loss(name)
+    w = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
+    if method == "gd":
+        opt = torch.optim.SGD([w], lr=lr)
+    else:
+        opt = torch.optim.Adam([w], lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    its = [w.detach().clone()]
+    for _ in range(steps):
+        opt.zero_grad()
+        loss.at(w).backward()
+        opt.step()
+        its.append(w.detach().clone())
+    return torch.stack(its).numpy()
+
+
+@pytest.mark.parametrize("method, lr", [("gd", 1e-3), ("adam", 0.05)])
+@pytest.mark.parametrize("name", ["rosenbrock", "beale", "rastrigin", "saddle"])
+def test_baselines_equal_torch_optimizers(name, method, lr):
+    x0 = get_loss(name).start
+    expect = _torch_baseline(name, x0, method, lr, steps=60)
+    r = trajectory(name, x0, method=method, lr=lr, steps=60)
+    np.testing.assert_allclose(r.iterates, expect, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "quadratic", "saddle"])
+def test_normalized_gd_is_fw_with_k1_p2(name):
+    ngd = trajectory(name, method="ngd", lr=0.8, delta=0.2, steps=40)
+    fw = trajectory(name, method="fw", lr=0.8, delta=0.2, K=1, p=2, steps=40)
+    np.testing.assert_allclose(ngd.iterates, fw.iterates, rtol=0, atol=1e-13)
+    assert np.allclose(np.linalg.norm(ngd.moves, axis=1), 0.8 * 0.2)
+
+
+def test_method_names():
+    assert METHODS == ("fw", "gd", "ngd", "adam")
+
+
+def test_fast_path_is_much_faster_than_autograd_and_a_torch_optimizer():
+    name, x0, lr, delta, K, p, steps = "rosenbrock", (-1.5, 2.0), 0.5, 0.5, 10, 2.0, 100
+
+    def best_of(n, fn):
+        best = math.inf
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    fast = best_of(5, lambda: trajectory(name, x0, lr=lr, delta=delta, K=K, p=p, steps=steps))
+    try:
+        _frank_wolfe()
+        slow_fn = lambda: _torch_fw_closure(name, x0, lr, delta, K, p, steps)  # noqa: E731
+        label = "torch FrankWolfe + autograd"
+    except pytest.skip.Exception:
+        slow_fn = lambda: _autograd_algorithm1(name, x0, lr, delta, K, p, steps)  # noqa: E731
+        label = "autograd + fwlab.optim.lmo"
+    slow = best_of(2, slow_fn)
+    print(f"\n100 x K=10 trajectory: fast path {fast * 1e3:.2f} ms, {label} {slow * 1e3:.1f} ms")
+    assert slow > 5 * fast

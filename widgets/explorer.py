@@ -1,0 +1,330 @@
+r"""``TrajectoryExplorer``: Frank-Wolfe on a 2-D loss, live, with sliders.
+
+One ``plotly.graph_objects.FigureWidget`` (built by :func:`fwlab.plots.trajectory_figure`) is
+refreshed inside ``figure.batch_update()`` whenever a control changes. The computation is the
+fast path of :func:`fwlab.toy.trajectory` (floats + analytic gradient), so a slider move costs
+milliseconds, not an autograd loop.
+
+Controls (``explorer.controls[name]``):
+
+========== ================================================================================
+delta      δ, radius of the trust region ‖Δω‖_p ≤ δ (log slider)
+K          inner Frank-Wolfe iterations per outer step
+p          the norm of the ball: 1, 1.5, 2, 3, ∞
+lr         η, the outer step ω ← ω + ηΔω_K (each step ≤ ηδ)
+steps      outer steps T
+loss       the toy loss (:data:`fwlab.toy.LOSSES`); switching resets start point, δ and GD lr
+x0, y0     start point (also set by clicking on the contour)
+show_gd    plain gradient descent with learning rate ``gd_lr``
+show_ngd   normalized GD, step ηδ (= FW with K = 1, p = 2)
+show_adam  Adam with learning rate ηδ (its per-coordinate steps are ≈ ηδ, comparable to FW ∞)
+gd_lr      learning rate of the GD baseline (log slider)
+========== ================================================================================
+
+Without a widget front end (papermill, nbval, a static HTML export) use
+:meth:`TrajectoryExplorer.static_figure`, which returns the same figure as a ``go.Figure``.
+
+Example:
+    >>> ex = TrajectoryExplorer("himmelblau", K=5)
+    >>> ex.controls["p"].value = 1.0          # recomputes and redraws
+    >>> ex.result.p, ex.result.inner.shape
+    (1.0, (100, 5, 2))
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as W
+import plotly.graph_objects as go
+from IPython.display import display
+
+from fwlab.optim import as_p
+from fwlab.plots import (
+    contour_data,
+    format_p,
+    trajectory_figure,
+    trajectory_trace_data,
+)
+from fwlab.toy import Trajectory, get_loss, loss_names, trajectory
+
+__all__ = ["TrajectoryExplorer", "P_OPTIONS"]
+
+#: the p slider's options: (label, value)
+P_OPTIONS: tuple[tuple[str, float], ...] = (
+    ("1", 1.0),
+    ("1.5", 1.5),
+    ("2", 2.0),
+    ("3", 3.0),
+    ("∞", math.inf),
+)
+
+_RECOMPUTE_ON = ("delta", "K", "p", "lr", "steps", "x0", "y0", "gd_lr")
+_TOGGLES = {"show_gd": "gd", "show_ngd": "ngd", "show_adam": "adam"}
+
+
+class TrajectoryExplorer:
+    """Sliders for δ, K, p, η and steps, a loss menu and a clickable start point, driving one
+    plotly ``FigureWidget`` (contour + FW path + inner points + δ-balls, loss curves, FW gaps).
+
+    Args:
+        loss: initial loss name.
+        delta: initial δ (``None``: the loss's default radius).
+        K, p, lr, steps: initial inner iterations, norm, η and outer steps.
+        x0: initial start point (``None``: the loss's default start).
+        gd_lr: learning rate of the GD baseline (``None``: the loss's ``gd_lr``).
+        show_gd, show_ngd, show_adam: which baselines are drawn.
+        grid: contour resolution (points per axis).
+
+    Attributes:
+        controls: ``name → widget`` (see the module docstring for the names).
+        figure: the ``go.FigureWidget``.
+        widget: the whole UI (controls above the figure); displaying the explorer displays it.
+        result: the last Frank-Wolfe :class:`fwlab.toy.Trajectory`.
+        baselines: the last baseline trajectories by method (all computed, shown per toggle).
+        last_seconds: wall time of the last :meth:`recompute` (computation + redraw).
+    """
+
+    def __init__(
+        self,
+        loss: str = "rosenbrock",
+        *,
+        delta: float | None = None,
+        K: int = 5,
+        p: float | str = 2.0,
+        lr: float = 0.5,
+        steps: int = 100,
+        x0: tuple[float, float] | None = None,
+        gd_lr: float | None = None,
+        show_gd: bool = False,
+        show_ngd: bool = True,
+        show_adam: bool = False,
+        grid: int = 120,
+    ) -> None:
+        spec = get_loss(loss)
+        start = spec.start if x0 is None else (float(x0[0]), float(x0[1]))
+        p_value = _p_option(p)
+        self._grid = grid
+        self._hold = False
+        style = {"description_width": "initial"}
+        slider = {"continuous_update": True, "style": style}
+        self.controls: dict[str, W.ValueWidget] = {
+            "loss": W.Dropdown(options=loss_names(), value=spec.name, description="loss"),
+            "delta": W.FloatLogSlider(
+                value=spec.delta if delta is None else delta,
+                base=10,
+                min=-3,
+                max=0.5,
+                step=0.01,
+                description="δ (radius)",
+                readout_format=".3g",
+                **slider,
+            ),
+            "K": W.IntSlider(value=K, min=1, max=30, description="K (inner)", **slider),
+            "p": W.SelectionSlider(
+                options=list(P_OPTIONS), value=p_value, description="p (norm)", **slider
+            ),
+            "lr": W.FloatSlider(
+                value=lr, min=0.05, max=2.0, step=0.05, description="η (outer lr)", **slider
+            ),
+            "steps": W.IntSlider(value=steps, min=0, max=300, description="steps T", **slider),
+            "x0": W.FloatText(value=start[0], description="x₀", style=style),
+            "y0": W.FloatText(value=start[1], description="y₀", style=style),
+            "show_gd": W.Checkbox(value=show_gd, description="GD", indent=False),
+            "show_ngd": W.Checkbox(value=show_ngd, description="normalized GD", indent=False),
+            "show_adam": W.Checkbox(value=show_adam, description="Adam", indent=False),
+            "gd_lr": W.FloatLogSlider(
+                value=spec.gd_lr if gd_lr is None else gd_lr,
+                base=10,
+                min=-5,
+                max=0,
+                step=0.05,
+                description="GD lr",
+                readout_format=".2g",
+                **slider,
+            ),
+        }
+        self._status = W.HTML()
+        self.last_seconds = math.nan
+        self.result: Trajectory = self._run_fw()
+        self.baselines: dict[str, Trajectory] = self._run_baselines()
+        self.figure = go.FigureWidget(
+            trajectory_figure(spec, self.result, self.baselines, visible=self._visible(), grid=grid)
+        )
+        self._traces = {t.meta: t for t in self.figure.data}
+        self._traces["contour"].on_click(self._on_contour_click)
+
+        for name in _RECOMPUTE_ON + tuple(_TOGGLES):
+            self.controls[name].observe(self._on_change, names="value")
+        self.controls["loss"].observe(self._on_loss, names="value")
+
+        c = self.controls
+        self.widget = W.VBox(
+            [
+                W.HBox(
+                    [
+                        W.VBox([c["loss"], c["delta"], c["K"], c["p"]]),
+                        W.VBox([c["lr"], c["steps"], c["x0"], c["y0"]]),
+                        W.VBox(
+                            [
+                                W.HTML("<b>baselines</b>"),
+                                c["show_gd"],
+                                c["show_ngd"],
+                                c["show_adam"],
+                                c["gd_lr"],
+                            ]
+                        ),
+                    ]
+                ),
+                self._status,
+                self.figure,
+            ]
+        )
+        self.recompute()
+
+    # --- state -> computation ------------------------------------------------------------
+
+    def _value(self, name: str) -> Any:
+        return self.controls[name].value
+
+    def _start(self) -> tuple[float, float]:
+        return float(self._value("x0")), float(self._value("y0"))
+
+    def _run_fw(self) -> Trajectory:
+        return trajectory(
+            self._value("loss"),
+            self._start(),
+            method="fw",
+            lr=float(self._value("lr")),
+            delta=float(self._value("delta")),
+            K=int(self._value("K")),
+            p=self._value("p"),
+            steps=int(self._value("steps")),
+        )
+
+    def _run_baselines(self) -> dict[str, Trajectory]:
+        name, x0 = self._value("loss"), self._start()
+        lr, delta, steps = (
+            float(self._value("lr")),
+            float(self._value("delta")),
+            self._value("steps"),
+        )
+        return {
+            "gd": trajectory(name, x0, method="gd", lr=float(self._value("gd_lr")), steps=steps),
+            "ngd": trajectory(name, x0, method="ngd", lr=lr, delta=delta, steps=steps),
+            "adam": trajectory(name, x0, method="adam", lr=lr * delta, steps=steps),
+        }
+
+    def _visible(self) -> dict[str, bool]:
+        return {m: bool(self._value(key)) for key, m in _TOGGLES.items()}
+
+    # --- public API ----------------------------------------------------------------------
+
+    def recompute(self) -> float:
+        """Recompute every trajectory from the controls and redraw; returns the seconds taken."""
+        t0 = time.perf_counter()
+        self.result = self._run_fw()
+        self.baselines = self._run_baselines()
+        data = trajectory_trace_data(
+            self._value("loss"), self.result, self.baselines, visible=self._visible()
+        )
+        with self.figure.batch_update():
+            for uid, props in data.items():
+                self._traces[uid].update(props)
+            self.figure.layout.title.text = self._title()
+        self.last_seconds = time.perf_counter() - t0
+        self._status.value = self._status_html()
+        return self.last_seconds
+
+    def set_start(self, x: float, y: float) -> None:
+        """Move the start point to ``(x, y)`` (updates the x₀/y₀ fields) and redraw once."""
+        self._hold = True
+        try:
+            self.controls["x0"].value = float(x)
+            self.controls["y0"].value = float(y)
+        finally:
+            self._hold = False
+        self.recompute()
+
+    def set(self, **values: Any) -> float:
+        """Set several controls at once (``ex.set(delta=0.2, K=10)``) with a single redraw."""
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise ValueError(f"unknown controls {sorted(unknown)}; known: {sorted(self.controls)}")
+        if "loss" in values:
+            self.controls["loss"].value = values.pop("loss")
+        self._hold = True
+        try:
+            for name, v in values.items():
+                self.controls[name].value = _p_option(v) if name == "p" else v
+        finally:
+            self._hold = False
+        return self.recompute()
+
+    def static_figure(self) -> go.Figure:
+        """The current state as a static ``go.Figure`` (for papermill/nbval/HTML export)."""
+        return trajectory_figure(
+            self._value("loss"),
+            self.result,
+            self.baselines,
+            visible=self._visible(),
+            grid=self._grid,
+        )
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+    # --- callbacks -----------------------------------------------------------------------
+
+    def _on_change(self, change: Mapping[str, Any]) -> None:
+        if not self._hold:
+            self.recompute()
+
+    def _on_loss(self, change: Mapping[str, Any]) -> None:
+        spec = get_loss(change["new"])
+        self._hold = True
+        try:
+            self.controls["x0"].value, self.controls["y0"].value = spec.start
+            self.controls["delta"].value = spec.delta
+            self.controls["gd_lr"].value = spec.gd_lr
+        finally:
+            self._hold = False
+        cont = contour_data(spec, self._grid)
+        (x0, x1), (y0, y1) = spec.window
+        with self.figure.batch_update():
+            self._traces["contour"].update(cont)
+            self.figure.layout.xaxis.range = [x0, x1]
+            self.figure.layout.yaxis.range = [y0, y1]
+            self.figure.layout.uirevision = spec.name
+        self.recompute()
+
+    def _on_contour_click(self, trace: Any, points: Any, state: Any) -> None:
+        if points.xs:
+            self.set_start(points.xs[0], points.ys[0])
+
+    def _title(self) -> str:
+        r = self.result
+        return (
+            f"{get_loss(r.loss).title} — Frank-Wolfe δ = {r.delta:.3g}, K = {r.K}, "
+            f"p = {format_p(r.p)}, η = {r.lr:g}, {r.steps} steps"
+        )
+
+    def _status_html(self) -> str:
+        r = self.result
+        return (
+            f"F(ω₀) = {r.losses[0]:.4g} → F(ω_T) = {r.losses[-1]:.4g}; "
+            f"outer step ≤ ηδ = {r.lr * r.delta:.3g}; "
+            f"recompute + redraw {self.last_seconds * 1e3:.1f} ms "
+            "<i>(click on the contour to move the start)</i>"
+        )
+
+
+def _p_option(p: float | str) -> float:
+    value = as_p(p)
+    allowed = [v for _, v in P_OPTIONS]
+    if value not in allowed:
+        raise ValueError(f"p must be one of {[lbl for lbl, _ in P_OPTIONS]}, got {p!r}")
+    return value
