@@ -67,3 +67,5 @@ def test_validation(kwargs, match):
         adding_problem(**kwargs)
     with pytest.raises(ValueError, match="n_test"):
         load_adding(10, n_test=0)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        load_adding(10, seed=-1)

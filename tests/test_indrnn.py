@@ -261,9 +261,13 @@ def test_shapes_property(T, N, H, L, batch_first):
     torch.testing.assert_close(h_n[-1], last)  # no BN: last output = last state
 
 
-def test_carried_state_equals_one_pass():
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_carried_state_equals_one_pass(batch_norm):
+    """h_n is the pre-BN recurrent state, so chunks continue the sequence exactly."""
     torch.manual_seed(0)
-    rnn = IndRNN(3, 5, num_layers=2, batch_first=True).eval()
+    rnn = IndRNN(3, 5, num_layers=2, batch_first=True, batch_norm=batch_norm)
+    rnn(torch.randn(8, 12, 3))  # non-trivial running statistics
+    rnn.eval()
     x = torch.randn(2, 12, 3)
     full, h_full = rnn(x)
     a, h = rnn(x[:, :7])

@@ -83,6 +83,7 @@ def load_adding(
     """
     _check_int("n_train", n_train, 1)
     _check_int("n_test", n_test, 1)
+    _check_int("seed", seed, 0)
     train_seed, test_seed = (
         int(s.generate_state(1)[0]) for s in np.random.SeedSequence(int(seed)).spawn(2)
     )

@@ -242,10 +242,14 @@ def _read_split(read_text: Callable[[str], str], where: Callable[[str], str], sp
     signals = []
     for rel in _wanted(split)[:-1]:
         signals.append(_parse_rows(read_text(rel), where(rel), SEQ_LEN))
-    lengths = {len(s) for s in signals}
-    if len(lengths) != 1:
-        counts = {where(r): len(s) for r, s in zip(_wanted(split)[:-1], signals, strict=True)}
-        raise DataFileError(f"the {split} signal files have different row counts: {counts}")
+    counts = [len(s) for s in signals]
+    common = max(set(counts), key=counts.count)
+    for rel, count in zip(_wanted(split)[:-1], counts, strict=True):
+        if count != common:
+            raise DataFileError(
+                f"{where(rel)} has {count} rows, the other {split} signal files have {common}; "
+                "the file is truncated or corrupt. Re-extract or re-download the UCI HAR dataset."
+            )
     y_rel = _wanted(split)[-1]
     y = _parse_rows(read_text(y_rel), where(y_rel), None)[:, 0]
     if len(y) != len(signals[0]):

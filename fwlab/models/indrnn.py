@@ -228,6 +228,13 @@ class IndRNN(nn.Module):
         return [getattr(self, f"weight_hh_l{k}") for k in range(self.num_layers)]
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Run the stack from ``hx`` (zeros if ``None``); returns ``(output, h_n)``.
+
+        ``output`` is the last layer's output at every step (after its BN, if any); ``h_n[k]``
+        is layer k's recurrent state :math:`h_T` (before BN and dropout), i.e. exactly what
+        ``hx`` must be to continue the sequence in a next call (truncated BPTT).
+        In training mode :meth:`clamp_recurrent_` runs first.
+        """
         batched = input.dim() == 3
         if input.dim() not in (2, 3):
             raise ValueError(
