@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 import nbformat
@@ -295,7 +296,7 @@ def test_run_failure_is_recorded(nb, tmp_path):
     assert json.loads((out / "status.json").read_text()) == status
     assert not (out / "results.json").exists()
     assert (out / "target.ipynb").exists()  # the executed notebook keeps the traceback
-    assert RESULTS_ENV not in __import__("os").environ
+    assert RESULTS_ENV not in os.environ
 
 
 @pytest.mark.slow
