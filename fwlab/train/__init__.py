@@ -1,5 +1,11 @@
 """Training: the paper's methods as presets, and ``fit`` with history, checkpoints and callbacks."""
 
+from fwlab.train.background import (
+    BackgroundRun,
+    RunControl,
+    replay_callback,
+    start_fit,
+)
 from fwlab.train.loop import (
     Run,
     TrainConfig,
@@ -14,6 +20,10 @@ from fwlab.train.loop import (
 from fwlab.train.methods import METHODS, PAPER_RESULTS, TABLE_II, TABLE_III, Method, get_method
 
 __all__ = [
+    "BackgroundRun",
+    "RunControl",
+    "replay_callback",
+    "start_fit",
     "METHODS",
     "PAPER_RESULTS",
     "TABLE_II",

@@ -1,0 +1,456 @@
+r"""Steer a running :func:`fwlab.train.fit`: change δ, K, p and η, pause, resume and stop, with
+every change recorded in the history so that the run can be replayed headless.
+
+Three pieces, none of them tied to a user interface:
+
+* :class:`RunControl` is a ``fit`` callback with a thread-safe control queue. ``set(delta=...)``,
+  ``pause()``, ``resume()`` and ``stop()`` may be called from any thread; the callback applies
+  them in the training thread, at the next batch boundary (stop, pause) or the next
+  **outer-step boundary** (hyperparameters: when ``run.inner_step == 0``, so a Frank-Wolfe outer
+  step never mixes two radii or two K).
+* :class:`BackgroundRun` (or :func:`start_fit`) runs ``fit`` in a ``threading.Thread`` with its
+  own :class:`RunControl`, so a Jupyter kernel stays free for widgets while it trains;
+  ``join()`` returns the history or re-raises the exception that ended the thread.
+* :func:`replay_callback` re-applies the recorded changes of a history at the same steps in a
+  headless ``fit``: same data, method and config + ``replay_callback(history["events"])`` gives
+  the same history (except the wall-clock fields ``eval.seconds`` and ``summary.wall_time``).
+
+**What the controls mean.** ``lr`` is η_t and ``delta`` is δ_t, the values *in use*.
+``FrankWolfe(tie_delta_to_lr=True)`` computes :math:`\delta_t = \delta\,\eta_t/\eta_0` with
+:math:`\eta_0` = ``group["initial_lr"]``; setting only ``lr`` on such a group would therefore also
+move δ. Here a change of ``lr`` or ``delta`` re-anchors the group: it writes ``lr``,
+``initial_lr = lr`` and ``delta`` = the wanted (or the current) δ_t, so that
+
+* changing η keeps δ_t where it was, changing δ keeps η_t where it was, and ``group["delta"]``
+  is the δ in use right after the change;
+* a ``StepLR`` still scales both from there on (it multiplies ``lr``; δ_t follows).
+
+The history records the raw group values written (``{"lr", "initial_lr", "delta"}``), so a
+replay writes exactly the same numbers. With ``tie_delta_to_lr=False`` no re-anchoring is needed
+and only the named keys are written. Adam methods accept ``lr`` only.
+
+**Events.** A change applied after ``s`` batches is recorded as
+``{"step": s, "kind": "set", "values": {...}}`` (batch ``s + 1`` is the first to use it); a stop
+as ``{"step": s, "kind": "stop"}`` (the run ends after ``s`` batches, at the iterate ω).
+Pause and resume change nothing in the computation and are not recorded.
+
+**Threads and randomness.** The model is built (from ``config.seed``) in the thread that calls
+:meth:`BackgroundRun.start`, so the initialisation never races with another run; but torch has
+one global random generator, so runs that use it while training (dropout) are reproducible only
+when they do not train concurrently.
+
+Example:
+    >>> from fwlab.data import load_task
+    >>> from fwlab.train import TrainConfig, get_method
+    >>> data = load_task("adding", seq_len=10, n_train=100, n_test=50)
+    >>> config = TrainConfig(hidden_size=8, batch_size=25, steps=12)
+    >>> job = BackgroundRun(get_method("fw_k1"), data, config)
+    >>> _ = job.set(delta=5e-4)          # queued; applied at the first outer-step boundary
+    >>> history = job.start().join()
+    >>> [e["kind"] for e in history["events"]], history["optimizer"]["delta"][-1]
+    (['set'], 0.0005)
+    >>> again = fit(get_method("fw_k1"), data, config, progress=False,
+    ...             callbacks=[replay_callback(history["events"])])
+    >>> again["train"] == history["train"] and again["events"] == history["events"]
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from fwlab.data.sequence_data import SequenceData
+from fwlab.optim import FrankWolfe
+from fwlab.optim.frank_wolfe import effective_delta
+from fwlab.optim.lmo import as_p
+from fwlab.train.loop import Callback, Run, TrainConfig, build_model, fit
+from fwlab.train.methods import Method
+
+__all__ = [
+    "CONTROLLABLE",
+    "BackgroundRun",
+    "RunControl",
+    "check_hyperparameters",
+    "group_updates",
+    "hyperparameters_in_use",
+    "record_stop",
+    "replay_callback",
+    "start_fit",
+]
+
+#: hyperparameters the controls may change, by optimizer kind of :class:`fwlab.train.Method`
+CONTROLLABLE: dict[str, tuple[str, ...]] = {"fw": ("lr", "delta", "K", "p"), "adam": ("lr",)}
+_REPLAYED = ("set", "stop")
+_build_lock = threading.Lock()  # model initialisation uses torch's global generator
+
+
+# ----------------------------------------------------------------------------- pure helpers
+def check_hyperparameters(values: Mapping[str, Any], optimizer: str = "fw") -> dict[str, Any]:
+    """Validate control values for an optimizer kind (``"fw"`` or ``"adam"``) and normalise
+    them: ``lr`` ≥ 0 and ``delta`` > 0 as floats, ``K`` an integer ≥ 1, ``p`` via
+    :func:`fwlab.optim.as_p` (``"inf"`` accepted).
+
+    Example:
+        >>> check_hyperparameters({"delta": 1e-2, "p": "inf", "K": 3})
+        {'delta': 0.01, 'p': inf, 'K': 3}
+    """
+    if optimizer not in CONTROLLABLE:
+        raise ValueError(f"optimizer must be one of {sorted(CONTROLLABLE)}, got {optimizer!r}")
+    allowed = CONTROLLABLE[optimizer]
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"cannot set {unknown} on a {optimizer!r} run; the controls of such a run are {allowed}"
+        )
+    if not values:
+        raise ValueError("nothing to set: pass at least one of " + ", ".join(allowed))
+    out: dict[str, Any] = {}
+    for key, v in values.items():
+        if key == "K":
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"K must be an integer >= 1, got {v!r}")
+            out[key] = int(v)
+        elif key == "p":
+            out[key] = as_p(v)
+        else:
+            number = isinstance(v, (int, float)) and not isinstance(v, bool)
+            if not number or not math.isfinite(v) or v < 0 or (key == "delta" and v == 0):
+                bound = "> 0" if key == "delta" else ">= 0"
+                raise ValueError(f"{key} must be a finite number {bound}, got {v!r}")
+            out[key] = float(v)
+    return out
+
+
+def hyperparameters_in_use(optimizer: Any) -> dict[str, Any]:
+    """η_t, δ_t (the effective radius), K and p of the first param group: what the controls
+    show. Adam gives ``lr`` only."""
+    group = optimizer.param_groups[0]
+    if not isinstance(optimizer, FrankWolfe):
+        return {"lr": float(group["lr"])}
+    return {
+        "lr": float(group["lr"]),
+        "delta": effective_delta(group),
+        "K": int(group["K"]),
+        "p": float(group["p"]),
+    }
+
+
+def group_updates(group: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw param-group values that make η_t, δ_t, K, p equal ``wanted`` (see the module
+    docstring: a change of ``lr`` or ``delta`` on a tied FrankWolfe group re-anchors
+    ``initial_lr`` so that the other one stays as it is).
+
+    Example:
+        >>> g = {"lr": 1e-3, "initial_lr": 1e-2, "delta": 1e-2, "tie_delta_to_lr": True,
+        ...      "K": 1, "p": 2.0}                          # δ_t = 1e-2 · 1e-3/1e-2 = 1e-3
+        >>> group_updates(g, {"lr": 5e-4})                  # η changes, δ_t stays 1e-3
+        {'lr': 0.0005, 'initial_lr': 0.0005, 'delta': 0.001}
+    """
+    out: dict[str, Any] = {k: wanted[k] for k in ("K", "p") if k in wanted}
+    if "delta" not in group:  # Adam
+        if "lr" in wanted:
+            out["lr"] = wanted["lr"]
+        return out
+    if "lr" in wanted or "delta" in wanted:
+        if group.get("tie_delta_to_lr", False):
+            lr = wanted.get("lr", float(group["lr"]))
+            out["lr"] = lr
+            out["initial_lr"] = lr
+            out["delta"] = wanted.get("delta", effective_delta(dict(group)))
+        else:
+            out.update({k: wanted[k] for k in ("lr", "delta") if k in wanted})
+    return out
+
+
+def record_stop(run: Run) -> None:
+    """Stop ``run`` after the current batch and record ``{"step", "kind": "stop"}``."""
+    run.history["events"].append({"step": run.step, "kind": "stop"})
+    run.request_stop()
+
+
+def replay_callback(events: Iterable[Mapping[str, Any]]) -> Callback:
+    """A ``fit`` callback that re-applies the recorded ``"set"`` and ``"stop"`` events of a
+    history at their steps (other kinds, e.g. ``"K_switch"``, are made by ``fit`` itself).
+
+    Use one callback per replayed run. With ``resume=True`` the events already in the
+    checkpoint's history are skipped. An event whose step the run passes without reaching it
+    (a shorter run, a change recorded between outer steps) raises ``RuntimeError``.
+    """
+    todo: list[dict[str, Any]] = []
+    for e in events:
+        if e.get("kind") not in _REPLAYED:
+            continue
+        step = e.get("step")
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"event step must be an integer >= 0, got {e!r}")
+        if e["kind"] == "set" and not isinstance(e.get("values"), Mapping):
+            raise ValueError(f"a 'set' event needs a dict of values, got {e!r}")
+        todo.append({k: (dict(v) if k == "values" else v) for k, v in e.items()})
+    if any(a["step"] > b["step"] for a, b in zip(todo, todo[1:])):
+        raise ValueError("events must be in the order of their steps, as a history records them")
+    pos = 0
+
+    def callback(event: str, run: Run) -> None:
+        nonlocal pos
+        if event == "begin":
+            done = [e for e in run.history["events"] if e.get("kind") in _REPLAYED]
+            if done:
+                if todo[: len(done)] != done:
+                    raise RuntimeError(
+                        "the resumed run's events differ from the ones being replayed"
+                    )
+                pos = len(done)
+        if event in ("begin", "step"):
+            while pos < len(todo) and todo[pos]["step"] == run.step:
+                e = todo[pos]
+                pos += 1
+                if e["kind"] == "set":
+                    run.set_hyperparameters(**e["values"])
+                else:
+                    record_stop(run)
+            if pos < len(todo) and todo[pos]["step"] < run.step:
+                raise RuntimeError(
+                    f"the replay passed step {todo[pos]['step']} without applying {todo[pos]}"
+                )
+        elif event == "end" and pos < len(todo):
+            raise RuntimeError(
+                f"the run ended at step {run.step} with {len(todo) - pos} recorded change(s) "
+                f"not replayed, the first at step {todo[pos]['step']}: {todo[pos]}"
+            )
+
+    return callback
+
+
+# ----------------------------------------------------------------------------- the control
+class RunControl:
+    """A ``fit`` callback that applies changes requested from any thread.
+
+    * :meth:`set` queues hyperparameters (merged with anything queued before); they are applied
+      with :meth:`fwlab.train.Run.set_hyperparameters` at the first ``"begin"``/``"step"`` event
+      where ``run.inner_step == 0`` and recorded as one ``"set"`` event.
+    * :meth:`stop` ends the run after the current batch (recorded as a ``"stop"`` event).
+    * :meth:`pause` parks the training thread in the next ``"begin"``/``"step"`` event until
+      :meth:`resume` or :meth:`stop`; :meth:`wait_paused` waits until it is parked. Pausing is
+      only useful when ``fit`` runs in another thread than the one that will resume it.
+
+    Args:
+        optimizer: ``"fw"`` or ``"adam"``, for validating :meth:`set` before the run begins
+            (``None``: validated as ``"fw"`` until the run's optimizer is known).
+    """
+
+    def __init__(self, optimizer: str | None = None) -> None:
+        self._kind = optimizer
+        self._lock = threading.Lock()
+        self._pending: dict[str, Any] = {}
+        self._stop = False
+        self._running = threading.Event()
+        self._running.set()
+        self._parked = threading.Event()
+        self._ended = threading.Event()
+        self.run: Run | None = None
+
+    # --- requests (any thread) ---------------------------------------------------------------
+    def set(self, **values: Any) -> dict[str, Any]:
+        """Queue ``lr``, ``delta``, ``K`` and/or ``p`` (the values in use, see the module
+        docstring); returns everything now queued. Raises ``ValueError`` for an unknown name or
+        a bad value, in the calling thread."""
+        values = check_hyperparameters(values, self._optimizer_kind())
+        with self._lock:
+            self._pending.update(values)
+            return dict(self._pending)
+
+    def pending(self) -> dict[str, Any]:
+        """The changes queued and not yet applied."""
+        with self._lock:
+            return dict(self._pending)
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        """End the run after the current batch (also when paused)."""
+        with self._lock:
+            self._stop = True
+        self._running.set()
+
+    def wait_paused(self, timeout: float | None = None) -> bool:
+        """Wait until the training thread is parked by :meth:`pause`; False on timeout."""
+        return self._parked.wait(timeout)
+
+    @property
+    def paused(self) -> bool:
+        """A pause is requested (the thread parks, or has parked, at the next batch)."""
+        return not self._running.is_set()
+
+    @property
+    def parked(self) -> bool:
+        """The training thread is waiting in :meth:`pause` right now."""
+        return self._parked.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop
+
+    @property
+    def ended(self) -> bool:
+        """``fit`` has sent its ``"end"`` event."""
+        return self._ended.is_set()
+
+    @property
+    def step(self) -> int:
+        return self.run.step if self.run is not None else 0
+
+    def in_use(self) -> dict[str, Any]:
+        """η_t, δ_t, K, p of the running optimizer ({} before the run begins)."""
+        return hyperparameters_in_use(self.run.optimizer) if self.run is not None else {}
+
+    def _optimizer_kind(self) -> str:
+        if self.run is not None:
+            return "fw" if isinstance(self.run.optimizer, FrankWolfe) else "adam"
+        return self._kind or "fw"
+
+    # --- the callback (training thread) --------------------------------------------------------
+    def __call__(self, event: str, run: Run) -> None:
+        if event == "begin":
+            self.run = run
+        if event == "end":
+            self._ended.set()
+            return
+        if event not in ("begin", "step"):
+            return
+        if not self._running.is_set() and not self._stop:
+            self._parked.set()
+            self._running.wait()
+            self._parked.clear()
+        with self._lock:
+            if self._stop:
+                self._pending.clear()
+                record_stop(run)
+                return
+            if not self._pending or run.inner_step != 0:
+                return
+            wanted, self._pending = self._pending, {}
+        run.set_hyperparameters(**group_updates(run.optimizer.param_groups[0], wanted))
+
+
+# ----------------------------------------------------------------------------- the thread
+class BackgroundRun(RunControl):
+    """``fit(method, data, config, ...)`` in a daemon thread, steerable through the
+    :class:`RunControl` methods (``set``, ``pause``, ``resume``, ``stop``).
+
+    Args:
+        method, data, config: as for :func:`fwlab.train.fit`.
+        callbacks: more ``fit`` callbacks; they run in the training thread after the control.
+        model: train this model (default: :func:`fwlab.train.build_model`, built in the thread
+            calling :meth:`start`).
+        out_dir, resume, progress: as for ``fit`` (``progress`` defaults to off here).
+        name: a label (default: the method's label).
+
+    Attributes:
+        history: the live history (``None`` before the run begins); the final one after it ends.
+        error: the exception that ended the thread, or ``None``.
+    """
+
+    def __init__(
+        self,
+        method: Method,
+        data: SequenceData,
+        config: TrainConfig,
+        *,
+        callbacks: Sequence[Callback] = (),
+        model: nn.Module | None = None,
+        out_dir: Any = None,
+        resume: bool = False,
+        progress: bool = False,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(method.optimizer)
+        self.method, self.data, self.config = method, data, config
+        self.name = name or method.label
+        self._callbacks = tuple(callbacks)
+        self._model = model
+        self._fit_kwargs = {"out_dir": out_dir, "resume": resume, "progress": progress}
+        self._result: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self._done_callbacks: list[Callable[[BackgroundRun], Any]] = []
+        self._thread = threading.Thread(target=self._target, name=f"fwlab fit: {self.name}")
+        self._thread.daemon = True
+
+    def start(self) -> BackgroundRun:
+        """Build the model (here, not in the thread) and start training; returns ``self``."""
+        if self._thread.ident is not None:
+            raise RuntimeError(f"{self.name!r} was started already; create a new BackgroundRun")
+        if self._model is None:
+            with _build_lock:
+                self._model = build_model(self.method, self.data, self.config)
+        self._thread.start()
+        return self
+
+    def _target(self) -> None:
+        try:
+            self._result = fit(
+                self.method,
+                self.data,
+                self.config,
+                model=self._model,
+                callbacks=[self, *self._callbacks],
+                **self._fit_kwargs,
+            )
+        except BaseException as err:  # surfaced by join() and .error
+            self.error = err
+        finally:
+            self._ended.set()
+            self._parked.clear()
+            for fn in list(self._done_callbacks):
+                try:
+                    fn(self)
+                except Exception as err:  # a broken observer must not hide the run's result
+                    if self.error is None:
+                        self.error = err
+
+    def add_done_callback(self, fn: Callable[[BackgroundRun], Any]) -> None:
+        """Call ``fn(self)`` in the training thread when it finishes (result or error)."""
+        self._done_callbacks.append(fn)
+
+    def join(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for the end and return the history; re-raises the exception that ended the
+        thread; ``TimeoutError`` if it is still running after ``timeout`` seconds."""
+        if self._thread.ident is None:
+            raise RuntimeError(f"{self.name!r} was never started; call start() first")
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"{self.name!r} is still training (step {self.step})")
+        if self.error is not None:
+            raise self.error
+        assert self._result is not None
+        return self._result
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def done(self) -> bool:
+        """Started and finished (with a result or an error)."""
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    @property
+    def history(self) -> dict[str, Any] | None:
+        if self._result is not None:
+            return self._result
+        return self.run.history if self.run is not None else None
+
+
+def start_fit(
+    method: Method, data: SequenceData, config: TrainConfig, **options: Any
+) -> BackgroundRun:
+    """``BackgroundRun(method, data, config, **options).start()``."""
+    return BackgroundRun(method, data, config, **options).start()

@@ -1,0 +1,281 @@
+"""BackgroundRun / RunControl / replay_callback: steering a running fit, and replaying it."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import pytest
+import torch
+
+from fwlab.data import load_task
+from fwlab.optim.frank_wolfe import effective_delta
+from fwlab.train import (
+    BackgroundRun,
+    RunControl,
+    TrainConfig,
+    fit,
+    get_method,
+    replay_callback,
+    start_fit,
+)
+from fwlab.train.background import check_hyperparameters, group_updates
+
+CONFIG = TrainConfig(hidden_size=8, batch_size=25, steps=40, lr=1e-2, delta=1e-2, eval_every=10)
+WAIT = 120  # seconds; generous, the machine is shared
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_task("adding", seq_len=12, n_train=300, n_test=100)
+
+
+def _without_wall_clock(history):
+    h = json.loads(json.dumps(history))  # also: what a saved history.json holds
+    h["eval"].pop("seconds")
+    h["summary"].pop("wall_time")
+    return h
+
+
+class Gate:
+    """A callback that holds the training thread at given steps until the test lets it go."""
+
+    def __init__(self, *steps):
+        self.reached = {s: threading.Event() for s in steps}
+        self.go = {s: threading.Event() for s in steps}
+
+    def __call__(self, event, run):
+        if event == "step" and run.step in self.reached:
+            self.reached[run.step].set()
+            assert self.go[run.step].wait(WAIT), "the test never released the gate"
+
+    def at(self, step):
+        assert self.reached[step].wait(WAIT), f"the run never reached step {step}"
+
+    def release(self, step):
+        self.go[step].set()
+
+
+def test_changes_made_while_running_are_recorded_and_replay_gives_the_same_history(data):
+    method = get_method("fw_k5")
+    gate = Gate(10, 24)
+    job = BackgroundRun(method, data, CONFIG, callbacks=[gate])
+    job.pause()  # parks at "begin", before the first batch
+    job.start()
+    assert job.wait_paused(WAIT) and job.step == 0 and job.running
+    job.set(delta=3e-3)
+    job.resume()
+
+    gate.at(10)  # an outer-step boundary (K = 5) whose control callback has already run
+    assert job.set(K=2, lr=5e-3) == {"K": 2, "lr": 5e-3}
+    gate.release(10)
+
+    gate.at(24)
+    job.set(p=math.inf)
+    job.stop()  # the stop wins: the queued p is dropped
+    gate.release(24)
+    history = job.join(WAIT)
+
+    assert history["events"] == [
+        {
+            "step": 0,
+            "kind": "set",
+            "values": {"lr": 1e-2, "initial_lr": 1e-2, "delta": 3e-3},
+        },
+        {
+            "step": 15,  # the next boundary after step 10
+            "kind": "set",
+            "values": {"K": 2, "lr": 5e-3, "initial_lr": 5e-3, "delta": 3e-3},
+        },
+        {"step": 25, "kind": "stop"},
+    ]
+    op = history["optimizer"]
+    assert op["step"] == [5, 10, 15, 17, 19, 21, 23, 25]
+    assert op["delta"] == pytest.approx([3e-3] * 8)  # η changed, δ in use did not
+    assert history["train"]["lr"][14:16] == [1e-2, 5e-3]
+    assert history["summary"]["steps"] == 25 and history["summary"]["stopped_early"]
+
+    again = fit(method, data, CONFIG, callbacks=[replay_callback(history["events"])], progress=False)
+    assert _without_wall_clock(again) == _without_wall_clock(history)
+    # the replay also works from the JSON of the history (p = inf, floats round-trip)
+    events = json.loads(json.dumps(history["events"]))
+    third = fit(method, data, CONFIG, callbacks=[replay_callback(events)], progress=False)
+    assert _without_wall_clock(third) == _without_wall_clock(history)
+    # and without the replayed changes the run is a different one
+    plain = fit(method, data, CONFIG, progress=False)
+    assert plain["train"]["loss"][:25] != history["train"]["loss"]
+
+
+def test_pause_parks_the_thread_and_resume_continues(data):
+    job = start_fit(get_method("fw_k1"), data, CONFIG.replace(steps=400, eval_every=None))
+    job.pause()
+    assert job.wait_paused(WAIT)
+    parked_at = job.step
+    time.sleep(0.3)
+    assert job.step == parked_at and job.parked and job.paused and job.running
+    # a change made while paused applies right there (K = 1: every batch is a boundary)
+    job.set(p=1.0)
+    job.resume()
+    history = job.join(WAIT)
+    assert not job.parked and job.done and history["summary"]["steps"] == 400
+    assert history["events"] == [{"step": parked_at, "kind": "set", "values": {"p": 1.0}}]
+    again = fit(
+        get_method("fw_k1"),
+        data,
+        CONFIG.replace(steps=400, eval_every=None),
+        callbacks=[replay_callback(history["events"])],
+        progress=False,
+    )
+    assert _without_wall_clock(again) == _without_wall_clock(history)
+
+
+def test_stop_while_paused_ends_at_the_parked_step(data):
+    job = BackgroundRun(get_method("sgd"), data, CONFIG.replace(steps=10_000))
+    job.start()
+    job.pause()
+    assert job.wait_paused(WAIT)
+    parked_at = job.step
+    job.stop()
+    history = job.join(WAIT)
+    assert history["summary"]["steps"] == parked_at
+    assert history["events"] == [{"step": parked_at, "kind": "stop"}]
+    assert history["eval"]["step"][-1] == parked_at
+
+
+def test_an_exception_in_the_thread_is_surfaced_by_join_and_error(data):
+    def boom(event, run):
+        if event == "step" and run.step == 3:
+            raise ArithmeticError("boom at step 3")
+
+    finished = []
+    job = BackgroundRun(get_method("fw_k1"), data, CONFIG, callbacks=[boom])
+    job.add_done_callback(finished.append)
+    job.start()
+    with pytest.raises(ArithmeticError, match="boom at step 3"):
+        job.join(WAIT)
+    assert isinstance(job.error, ArithmeticError) and job.done and not job.running
+    assert finished == [job] and job.step == 3
+
+
+def test_a_non_finite_loss_is_surfaced_too(data):
+    def poison(event, run):
+        if event == "step" and run.step == 2:
+            with torch.no_grad():
+                next(run.model.parameters()).fill_(math.nan)
+
+    job = start_fit(get_method("fw_k1"), data, CONFIG, callbacks=[poison])
+    from fwlab.optim import NonFiniteError
+
+    with pytest.raises(NonFiniteError):
+        job.join(WAIT)
+
+
+def test_set_validates_in_the_calling_thread(data):
+    job = BackgroundRun(get_method("sgd"), data, CONFIG)
+    with pytest.raises(ValueError, match=r"cannot set \['delta'\] on a 'adam' run"):
+        job.set(delta=0.1)
+    fw = BackgroundRun(get_method("fw_k1"), data, CONFIG)
+    for bad, match in [
+        ({"K": 0}, "K must be an integer >= 1"),
+        ({"K": 2.0}, "K must be an integer >= 1"),
+        ({"delta": 0.0}, "delta must be a finite number > 0"),
+        ({"lr": -1.0}, "lr must be a finite number >= 0"),
+        ({"lr": math.inf}, "lr must be a finite number >= 0"),
+        ({"p": 0.5}, "p must be a number >= 1"),
+        ({"eta": 0.1}, "cannot set"),
+        ({}, "nothing to set"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            fw.set(**bad)
+    assert fw.pending() == {}
+    assert fw.set(p="inf", K=3) == {"p": math.inf, "K": 3}
+
+
+def test_lifecycle_errors(data):
+    job = BackgroundRun(get_method("sgd"), data, CONFIG.replace(steps=5))
+    with pytest.raises(RuntimeError, match="never started"):
+        job.join()
+    assert job.history is None and not job.done
+    job.start()
+    with pytest.raises(RuntimeError, match="started already"):
+        job.start()
+    history = job.join(WAIT)
+    assert job.history is history and history["summary"]["steps"] == 5
+
+    slow = BackgroundRun(get_method("sgd"), data, CONFIG.replace(steps=10_000))
+    slow.pause()
+    slow.start()
+    with pytest.raises(TimeoutError, match="still training"):
+        slow.join(timeout=0.05)
+    slow.stop()
+    assert slow.join(WAIT)["summary"]["steps"] == 0
+
+
+def test_lr_control_keeps_delta_and_a_scheduler_still_scales_both(data):
+    # StepLR every epoch (300/25 = 12 batches) by 0.5; FW K=1 so every batch is an outer step
+    cfg = CONFIG.replace(steps=30, lr_step=1, lr_gamma=0.5, eval_every=None)
+    gate = Gate(6)
+    job = start_fit(get_method("fw_k1"), data, cfg, callbacks=[gate])
+    gate.at(6)
+    job.set(lr=2e-2)
+    gate.release(6)
+    h = job.join(WAIT)
+    delta, lr = h["optimizer"]["delta"], h["train"]["lr"]
+    assert h["events"][0]["step"] == 7
+    assert delta[:12] == pytest.approx([1e-2] * 12)  # δ_t unchanged by the η change
+    assert lr[6] == 1e-2 and lr[7] == 2e-2
+    assert delta[12:24] == pytest.approx([5e-3] * 12)  # epoch 1: both halved
+    assert lr[12] == pytest.approx(1e-2)
+    assert delta[24:] == pytest.approx([2.5e-3] * 6)
+
+
+def test_group_updates_re_anchor_a_tied_group():
+    tied = {"lr": 1e-3, "initial_lr": 1e-2, "delta": 1e-2, "tie_delta_to_lr": True}
+    assert effective_delta(tied) == pytest.approx(1e-3)
+    up = group_updates(tied, {"delta": 4e-3})
+    assert up == {"lr": 1e-3, "initial_lr": 1e-3, "delta": 4e-3}
+    assert effective_delta({**tied, **up}) == 4e-3  # the δ asked for is the δ in use
+    up = group_updates(tied, {"lr": 5e-4, "K": 3})
+    assert effective_delta({**tied, **up}) == pytest.approx(1e-3) and up["K"] == 3
+    untied = {**tied, "tie_delta_to_lr": False}
+    assert group_updates(untied, {"lr": 5e-4}) == {"lr": 5e-4}
+    assert group_updates({"lr": 1e-3}, {"lr": 2e-3}) == {"lr": 2e-3}  # Adam
+    assert check_hyperparameters({"lr": 1}, "adam") == {"lr": 1.0}
+
+
+def test_replay_callback_checks_its_events(data):
+    with pytest.raises(ValueError, match="order of their steps"):
+        replay_callback([{"step": 5, "kind": "stop"}, {"step": 2, "kind": "stop"}])
+    with pytest.raises(ValueError, match="step must be an integer"):
+        replay_callback([{"step": -1, "kind": "stop"}])
+    with pytest.raises(ValueError, match="needs a dict of values"):
+        replay_callback([{"step": 1, "kind": "set"}])
+    cfg = CONFIG.replace(steps=6, eval_every=None)
+    too_late = replay_callback([{"step": 50, "kind": "set", "values": {"K": 2}}])
+    with pytest.raises(RuntimeError, match="not replayed, the first at step 50"):
+        fit(get_method("fw_k1"), data, cfg, callbacks=[too_late], progress=False)
+    # K_switch events are fit's own and are not replayed; kinds other than set/stop neither
+    ignored = replay_callback(
+        [{"step": 1, "kind": "K_switch", "values": {"K": 9}}, {"step": 2, "kind": "note"}]
+    )
+    h = fit(get_method("fw_k1"), data, cfg, callbacks=[ignored], progress=False)
+    assert h["events"] == []
+
+
+def test_run_control_is_a_plain_callback_in_a_synchronous_fit(data):
+    control = RunControl()
+
+    def steer(event, run):
+        if event == "step" and run.step == 4:
+            control.set(K=2)
+        if event == "step" and run.step == 9:
+            control.stop()
+
+    h = fit(get_method("fw_k1"), data, CONFIG, callbacks=[control, steer], progress=False)
+    assert h["events"] == [
+        {"step": 5, "kind": "set", "values": {"K": 2}},
+        {"step": 10, "kind": "stop"},
+    ]
+    assert control.ended and control.in_use()["K"] == 2

@@ -1,0 +1,565 @@
+r"""``TrainingDashboard``: live training curves of one or several runs, and controls to steer them.
+
+One ``plotly.graph_objects.FigureWidget`` (built by :func:`fwlab.plots.training_figure`) shows,
+per run, the training loss, the test metric, η_t and δ_t, and Frank-Wolfe's diagnostics (FW gap,
+‖Δω_K‖, angle between Δω_K and −∇F). It is refreshed inside ``figure.batch_update()``, at most
+every ``throttle_steps`` batches and ``throttle_seconds`` seconds (and always when a run begins
+or ends).
+
+Two ways to feed it:
+
+* **as a callback** of :func:`fwlab.train.fit`: ``fit(..., callbacks=[dash])`` (the run is named
+  by its method's label) or ``callbacks=[dash.callback("name")]``; ``dash.fit(...)`` does that.
+  The curves are live while the cell runs, but a Jupyter kernel handles widget events only
+  between cells, so the buttons and sliders act on such a run only from code (a callback).
+* **in the background**: ``job = dash.start(method, data, config)`` trains in a thread
+  (:class:`fwlab.train.BackgroundRun`) and returns at once; the kernel stays free, so the
+  controls work while it trains. ``dash.wait()`` blocks until every background run has finished
+  (and keeps redrawing meanwhile).
+
+Controls (``dash.controls[name]``) act on the run chosen in ``target`` (or on all of them):
+
+======== ================================================================================
+target   which run the controls steer (``"all"``: every run still training)
+delta    δ_t, the trust-region radius in use (log slider; FW runs)
+K        inner Frank-Wolfe iterations per outer step (FW runs)
+p        the norm of the ball: 1, 1.5, 2, 3, ∞ (FW runs)
+lr       η_t, the learning rate in use (log slider); changing it keeps δ_t fixed
+pause    park the training thread after the current batch (background runs)
+resume   continue a paused run
+stop     end the run cleanly after the current batch, at the iterate ω
+======== ================================================================================
+
+A slider change is queued and applied at the next outer-step boundary, and recorded in the run's
+``history["events"]`` with its step (:mod:`fwlab.train.background`), so
+``fwlab.train.replay_callback(history["events"])`` reproduces the run headless. The sliders show
+the values in use of the target run once they are applied.
+
+Without a widget front end (papermill, nbval, an HTML export) show
+:meth:`TrainingDashboard.static_figure`, a ``go.Figure`` of the same curves.
+
+Example:
+    >>> from fwlab.data import load_task
+    >>> from fwlab.train import TrainConfig, fit, get_method
+    >>> data = load_task("adding", seq_len=10, n_train=100, n_test=50)
+    >>> dash = TrainingDashboard(throttle_seconds=0.0)
+    >>> h = fit(get_method("fw_k1"), data, TrainConfig(hidden_size=8, batch_size=25, steps=8),
+    ...         callbacks=[dash], progress=False)
+    >>> list(dash.histories), len(dash.figure.data[0].y)
+    (['Ours K=1'], 8)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as W
+import plotly.graph_objects as go
+from IPython.display import display
+
+from fwlab.data.sequence_data import SequenceData
+from fwlab.plots import (
+    add_training_traces,
+    format_p,
+    training_figure,
+    training_panel_titles,
+    training_trace_data,
+)
+from fwlab.train import BackgroundRun, Method, Run, RunControl, TrainConfig, fit, get_method
+from widgets.explorer import P_OPTIONS
+
+__all__ = ["TrainingDashboard"]
+
+ALL = "all"
+_SLIDERS = ("delta", "K", "p", "lr")
+
+
+class TrainingDashboard:
+    """Live loss/metric curves and Frank-Wolfe diagnostics of several runs side by side, with
+    δ, K, p, η sliders and pause/resume/stop buttons (see the module docstring).
+
+    Args:
+        metric: ``"auto"`` (test accuracy for classification tasks, else test loss),
+            ``"test_acc"`` or ``"test_loss"``.
+        smooth: trailing mean of the per-batch loss over this many batches.
+        max_points: longer series are averaged down to about this many points per trace.
+        reference_loss: a dashed line in the loss panels (e.g. ``fwlab.data.STALLED_MSE``).
+        title: the figure's title.
+        throttle_steps: redraw at most every this many batches of a run ...
+        throttle_seconds: ... and at most every this many seconds.
+        height: of the figure, in pixels.
+        clock: the time source for throttling (tests pass a fake one).
+
+    Attributes:
+        figure: the ``go.FigureWidget``; ``widget``: controls, status and figure.
+        controls: ``name → widget`` (see the module docstring).
+        histories: ``name → history`` of every run seen (live while it trains).
+        jobs: ``name → BackgroundRun`` of the runs started with :meth:`start`.
+        redraws: how many times the figure was redrawn.
+    """
+
+    def __init__(
+        self,
+        *,
+        metric: str = "auto",
+        smooth: int = 1,
+        max_points: int = 2000,
+        reference_loss: float | None = None,
+        title: str | None = None,
+        throttle_steps: int = 1,
+        throttle_seconds: float = 0.2,
+        height: int = 560,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if metric not in ("auto", "test_acc", "test_loss"):
+            raise ValueError(f"metric must be 'auto', 'test_acc' or 'test_loss', got {metric!r}")
+        if isinstance(throttle_steps, bool) or not isinstance(throttle_steps, int):
+            raise ValueError(f"throttle_steps must be an integer >= 1, got {throttle_steps!r}")
+        if throttle_steps < 1:
+            raise ValueError(f"throttle_steps must be an integer >= 1, got {throttle_steps!r}")
+        if not throttle_seconds >= 0:
+            raise ValueError(f"throttle_seconds must be >= 0, got {throttle_seconds!r}")
+        self.metric = metric
+        self.smooth = smooth
+        self.max_points = max_points
+        self.reference_loss = reference_loss
+        self.throttle_steps = throttle_steps
+        self.throttle_seconds = float(throttle_seconds)
+        self._clock = clock
+        self.histories: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, BackgroundRun] = {}
+        self.redraws = 0
+        self._controls_of: dict[str, RunControl] = {}  # every run seen → its control
+        self._runs: dict[str, Run] = {}
+        self._errors: dict[str, str] = {}
+        self._traced: list[str] = []  # names whose traces are in the figure
+        self._since: dict[str, int] = {}  # batches since the last redraw, per run
+        self._last_redraw = -math.inf
+        self._lock = threading.RLock()
+        self._hold = False
+        self._shown: dict[str, Any] = {}
+        self._message = ""
+        self._dirty = False
+        self._scheduled = False
+        self._owner = threading.get_ident()
+        try:  # inside a Jupyter kernel: the kernel's loop runs redraws requested by threads
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+
+        self.figure = go.FigureWidget(
+            training_figure(
+                {},
+                metric="test_loss" if metric == "auto" else metric,
+                title=title,
+                height=height,
+            )
+        )
+        self._metric_shown = metric != "auto"
+        self._add_reference("loss")
+        if metric == "test_loss":
+            self._add_reference("metric")
+
+        slider = {"continuous_update": False, "style": {"description_width": "initial"}}
+        self.controls: dict[str, W.DOMWidget] = {
+            "target": W.Dropdown(options=[ALL], value=ALL, description="steer"),
+            "delta": W.FloatLogSlider(
+                value=1e-3,
+                base=10,
+                min=-6,
+                max=0,
+                step=0.05,
+                description="δ_t",
+                readout_format=".3g",
+                **slider,
+            ),  # fmt: skip
+            "K": W.IntSlider(value=1, min=1, max=20, description="K", **slider),
+            "p": W.SelectionSlider(options=list(P_OPTIONS), value=2.0, description="p", **slider),
+            "lr": W.FloatLogSlider(
+                value=1e-3,
+                base=10,
+                min=-6,
+                max=0,
+                step=0.05,
+                description="η_t",
+                readout_format=".3g",
+                **slider,
+            ),  # fmt: skip
+            "pause": W.Button(description="pause", icon="pause"),
+            "resume": W.Button(description="resume", icon="play"),
+            "stop": W.Button(description="stop", icon="stop", button_style="danger"),
+        }
+        for name in _SLIDERS:
+            self.controls[name].observe(
+                lambda change, name=name: self._on_slider(name, change["new"]), names="value"
+            )
+        self.controls["target"].observe(self._on_target, names="value")
+        self.controls["pause"].on_click(lambda _: self._on_button("pause"))
+        self.controls["resume"].on_click(lambda _: self._on_button("resume"))
+        self.controls["stop"].on_click(lambda _: self._on_button("stop"))
+        self._status = W.HTML()
+        c = self.controls
+        self.widget = W.VBox(
+            [
+                W.HBox(
+                    [
+                        W.VBox([c["target"], c["delta"], c["K"]]),
+                        W.VBox([c["p"], c["lr"], W.HBox([c["pause"], c["resume"], c["stop"]])]),
+                    ]
+                ),
+                self._status,
+                self.figure,
+            ]
+        )
+        self._update_status()
+
+    # --- feeding it ----------------------------------------------------------------------------
+
+    def __call__(self, event: str, run: Run) -> None:
+        """A ``fit`` callback; the run is named by its method's label."""
+        self._callback_for(run.method.label)(event, run)
+
+    def callback(self, name: str) -> Callable[[str, Run], None]:
+        """A ``fit`` callback that shows its run as ``name`` and lets the controls steer it."""
+        return self._callback_for(name)
+
+    def _callback_for(self, name: str, control: RunControl | None = None):
+        def callback(event: str, run: Run) -> None:
+            ctl = control
+            if ctl is None:
+                with self._lock:
+                    ctl = self._controls_of.get(name)
+                    if event == "begin" or ctl is None or ctl.run is not run:
+                        ctl = self._controls_of[name] = RunControl()
+                ctl(event, run)
+            self._observe(name, event, run)
+
+        return callback
+
+    def fit(
+        self,
+        method: Method | str,
+        data: SequenceData,
+        config: TrainConfig,
+        *,
+        name: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """``fit(method, data, config, callbacks=[...this dashboard...], **options)`` here, in
+        this thread; returns the history."""
+        method = get_method(method) if isinstance(method, str) else method
+        callbacks = [self.callback(name or method.label), *options.pop("callbacks", ())]
+        options.setdefault("progress", False)
+        return fit(method, data, config, callbacks=callbacks, **options)
+
+    def start(
+        self,
+        method: Method | str,
+        data: SequenceData,
+        config: TrainConfig,
+        *,
+        name: str | None = None,
+        **options: Any,
+    ) -> BackgroundRun:
+        """Train in a background thread (:class:`fwlab.train.BackgroundRun`) shown and steered
+        by this dashboard; returns the job at once. ``options`` go to ``BackgroundRun``."""
+        method = get_method(method) if isinstance(method, str) else method
+        name = name or method.label
+        if name in self.jobs and not self.jobs[name].done:
+            raise ValueError(f"a run named {name!r} is still training; pass another name=")
+        job = BackgroundRun(method, data, config, name=name, **options)
+        job._callbacks = (*job._callbacks, self._callback_for(name, control=job))
+        job.add_done_callback(self._on_job_done)
+        with self._lock:
+            self.jobs[name] = job
+            self._controls_of[name] = job
+        self._refresh_targets()
+        return job.start()
+
+    def wait(self, timeout: float | None = None) -> dict[str, dict[str, Any]]:
+        """Block until every background run has finished, redrawing meanwhile; returns
+        :attr:`histories`. Re-raises the first error of a run; ``TimeoutError`` after
+        ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for job in list(self.jobs.values()):
+            while job.running:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"{job.name!r} is still training (step {job.step})")
+                job._thread.join(0.05)
+                self._flush()
+        self._flush()
+        for job in self.jobs.values():
+            job.join()
+        self.redraw()
+        return self.histories
+
+    # --- drawing ---------------------------------------------------------------------------------
+
+    def _observe(self, name: str, event: str, run: Run) -> None:
+        force = False
+        with self._lock:
+            if event == "begin":
+                self._runs[name] = run
+                self._errors.pop(name, None)
+                if self.metric == "auto":
+                    self.metric = "test_acc" if run.data.task == "classification" else "test_loss"
+                force = True
+            self.histories[name] = run.history
+            if event == "step":
+                self._since[name] = self._since.get(name, 0) + 1
+                if self._since[name] < self.throttle_steps:
+                    return
+            if event == "end":
+                force = True
+            if not force and self._clock() - self._last_redraw < self.throttle_seconds:
+                return
+            self._since[name] = 0
+            self._last_redraw = self._clock()
+        self._request_redraw()
+
+    def _on_job_done(self, job: BackgroundRun) -> None:
+        with self._lock:
+            if job.error is not None:
+                self._errors[job.name] = f"{type(job.error).__name__}: {job.error}"
+            if job.history is not None:
+                self.histories[job.name] = job.history
+        self._request_redraw()
+
+    def _request_redraw(self) -> None:
+        if self._loop is None or threading.get_ident() == self._owner:
+            self.redraw()
+            return
+        with self._lock:  # another thread: let the kernel's loop (or wait()) draw
+            self._dirty = True
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._flush)
+        except RuntimeError:  # the loop is closed: draw here
+            self.redraw()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._scheduled = False
+            dirty, self._dirty = self._dirty, False
+        if dirty:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Refresh every trace from the histories (inside ``batch_update``), the status line
+        and the sliders (to the values in use of the target run)."""
+        with self._lock:
+            if self.metric != "auto" and not self._metric_shown:
+                self._metric_shown = True
+                self.figure.layout.annotations[1].text = training_panel_titles(self.metric)[1]
+                kind = "linear" if self.metric == "test_acc" else "log"
+                self.figure.update_yaxes(type=kind, row=1, col=2)
+                if self.metric == "test_loss":
+                    self._add_reference("metric")
+            for name in self.histories:
+                if name not in self._traced:
+                    add_training_traces(self.figure, name, len(self._traced))
+                    self._traced.append(name)
+            data = training_trace_data(
+                self.histories,
+                metric=self.metric if self.metric != "auto" else "test_loss",
+                smooth=self.smooth,
+                max_points=self.max_points,
+            )
+            with self.figure.batch_update():
+                for trace in self.figure.data:
+                    if trace.meta in data:
+                        trace.update(data[trace.meta])
+            self.redraws += 1
+            self._refresh_targets()
+            self._sync_sliders()
+            self._update_status()
+
+    def _add_reference(self, panel: str) -> None:
+        if self.reference_loss is not None:
+            line = {"dash": "dash", "color": "#7f7f7f", "width": 1}
+            col = 1 if panel == "loss" else 2
+            self.figure.add_hline(y=self.reference_loss, line=line, row=1, col=col)
+
+    def static_figure(self) -> go.Figure:
+        """The curves of every run so far as a static ``go.Figure`` (papermill, nbval, HTML)."""
+        with self._lock:
+            histories = dict(self.histories)
+        return training_figure(
+            histories,
+            metric=self.metric,
+            smooth=self.smooth,
+            max_points=self.max_points,
+            reference_loss=self.reference_loss,
+            title=self.figure.layout.title.text,
+            height=self.figure.layout.height or 560,
+        )
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+    # --- controls ------------------------------------------------------------------------------
+
+    def _targets(self) -> list[RunControl]:
+        """The controls of the runs the widgets act on now (not yet ended)."""
+        target = self.controls["target"].value
+        with self._lock:
+            items = dict(self._controls_of)
+        if target != ALL:
+            items = {target: items[target]} if target in items else {}
+        return [c for c in items.values() if not c.ended]
+
+    def _refresh_targets(self) -> None:
+        names = [ALL, *self._controls_of]
+        dd = self.controls["target"]
+        if list(dd.options) != names:
+            self._hold = True
+            try:
+                value = dd.value
+                dd.options = names
+                dd.value = value if value in names else ALL
+            finally:
+                self._hold = False
+
+    def _sync_sliders(self) -> None:
+        """Show the values in use of the first target run (unless changes are queued)."""
+        targets = [c for c in self._targets() if c.run is not None]
+        if not targets or any(c.pending() for c in targets):
+            return
+        values = targets[0].in_use()
+        if values == self._shown:
+            return
+        self._shown = values
+        fw = "delta" in values
+        self._hold = True
+        try:
+            for name in _SLIDERS:
+                self.controls[name].disabled = not fw and name != "lr"
+            for name, v in values.items():
+                ctl = self.controls[name]
+                if name == "p":
+                    v = min((x for _, x in P_OPTIONS), key=lambda x: abs(x - v))
+                elif name in ("delta", "lr"):
+                    v = min(max(v, 10**ctl.min), 10**ctl.max)
+                ctl.value = v
+        finally:
+            self._hold = False
+
+    def set(self, **values: Any) -> None:
+        """Set sliders from code (``dash.set(delta=1e-2, K=5)``): one queued change per run."""
+        unknown = set(values) - set(_SLIDERS)
+        if unknown:
+            raise ValueError(f"unknown controls {sorted(unknown)}; known: {list(_SLIDERS)}")
+        self._hold = True
+        try:
+            for name, v in values.items():
+                self.controls[name].value = v
+        finally:
+            self._hold = False
+        self._apply(values)
+
+    def _on_slider(self, name: str, value: Any) -> None:
+        if not self._hold:
+            self._apply({name: value})
+
+    def _apply(self, values: Mapping[str, Any]) -> None:
+        targets = self._targets()
+        if not targets:
+            self._message = "no run is training: start one with dashboard.start(...)"
+        for c in targets:
+            try:
+                queued = c.set(**values)
+            except ValueError as err:
+                self._message = html.escape(str(err))
+            else:
+                self._message = "queued " + _format_values(queued) + " (next outer step)"
+        self._update_status()
+
+    def _on_target(self, change: Mapping[str, Any]) -> None:
+        if not self._hold:
+            self._shown = {}
+            self._sync_sliders()
+            self._update_status()
+
+    def _on_button(self, action: str) -> None:
+        targets = self._targets()
+        if action == "pause":
+            targets = [c for c in targets if isinstance(c, BackgroundRun)]
+            if not targets:
+                self._message = "pause works on runs started with dashboard.start(...)"
+        for c in targets:
+            getattr(c, action)()
+        if targets:
+            self._message = f"{action}: " + ", ".join(self._name_of(c) for c in targets)
+        self._update_status()
+
+    def _name_of(self, control: RunControl) -> str:
+        return next((n for n, c in self._controls_of.items() if c is control), "?")
+
+    # --- status --------------------------------------------------------------------------------
+
+    def _state(self, name: str) -> str:
+        c = self._controls_of.get(name)
+        if name in self._errors:
+            return "error"
+        if c is None:
+            return "done"
+        if c.ended:
+            return "stopped" if c.stop_requested else "done"
+        if c.run is None:
+            return "starting"
+        if c.parked:
+            return "paused"
+        return "stopping" if c.stop_requested else "training"
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per run: ``state``, ``step``, ``loss`` (last batch), values in use, ``pending``."""
+        out = {}
+        with self._lock:
+            names = list(dict.fromkeys([*self.histories, *self._controls_of]))
+            for name in names:
+                c = self._controls_of.get(name)
+                run = self._runs.get(name) or (c.run if c is not None else None)
+                out[name] = {
+                    "state": self._state(name),
+                    "step": run.step if run is not None else 0,
+                    "loss": run.last_loss if run is not None else math.nan,
+                    **(c.in_use() if c is not None else {}),
+                    "pending": c.pending() if c is not None else {},
+                }
+                if name in self._errors:
+                    out[name]["error"] = self._errors[name]
+        return out
+
+    def _update_status(self) -> None:
+        rows = []
+        for name, s in self.status().items():
+            used = {k: s[k] for k in ("lr", "delta", "K", "p") if k in s}
+            cells = [
+                f"<b>{html.escape(name)}</b>",
+                s["state"],
+                f"step {s['step']}",
+                f"loss {s['loss']:.4g}",
+                _format_values(used),
+                ("queued " + _format_values(s["pending"])) if s["pending"] else "",
+                html.escape(s.get("error", "")),
+            ]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        table = f"<table>{''.join(rows)}</table>" if rows else "<i>no run yet</i>"
+        self._status.value = table + (f"<div>{self._message}</div>" if self._message else "")
+
+
+def _format_values(values: Mapping[str, Any]) -> str:
+    labels = {"lr": "η", "delta": "δ"}
+    parts = []
+    for k, v in values.items():
+        text = format_p(v) if k == "p" else (f"{v:.3g}" if isinstance(v, float) else str(v))
+        parts.append(f"{labels.get(k, k)} = {text}")
+    return ", ".join(parts)
