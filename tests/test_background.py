@@ -27,6 +27,15 @@ CONFIG = TrainConfig(hidden_size=8, batch_size=25, steps=40, lr=1e-2, delta=1e-2
 WAIT = 120  # seconds; generous, the machine is shared
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    # tiny models: one intra-op thread is faster, and far faster on a busy machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def data():
     return load_task("adding", seq_len=12, n_train=300, n_test=100)
@@ -97,7 +106,8 @@ def test_changes_made_while_running_are_recorded_and_replay_gives_the_same_histo
     assert history["train"]["lr"][14:16] == [1e-2, 5e-3]
     assert history["summary"]["steps"] == 25 and history["summary"]["stopped_early"]
 
-    again = fit(method, data, CONFIG, callbacks=[replay_callback(history["events"])], progress=False)
+    replay = replay_callback(history["events"])
+    again = fit(method, data, CONFIG, callbacks=[replay], progress=False)
     assert _without_wall_clock(again) == _without_wall_clock(history)
     # the replay also works from the JSON of the history (p = inf, floats round-trip)
     events = json.loads(json.dumps(history["events"]))
