@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "contour_data",
     "format_p",
     "lmo_ball_figure",
+    "run_title",
     "trajectory_figure",
     "trajectory_trace_data",
     "style_training_figure",
@@ -479,6 +481,25 @@ _TRAINING_COLORS = (
     "#7f7f7f",
     "#bcbd22",
 )
+
+
+def run_title(method: object) -> str:
+    """A run's name in training figures: the method's label (the paper's row name, where
+    "Ours" is Frank-Wolfe) with the K actually used, for a :class:`fwlab.train.Method` whose
+    K was changed from its preset.
+
+    Example:
+        >>> from fwlab.train import get_method
+        >>> run_title(get_method("fw_k1", K=5)), run_title(get_method("lstm_fw")), run_title(
+        ...     get_method("sgd"))
+        ('Ours K=5', 'LSTM+Ours K=1', 'SGD')
+    """
+    label, K = str(method.label), int(method.K)  # type: ignore[attr-defined]
+    if method.optimizer != "fw":  # type: ignore[attr-defined]
+        return label
+    if re.search(r"K\s*=\s*\d+", label):
+        return re.sub(r"K\s*=\s*\d+", f"K={K}", label)
+    return f"{label} K={K}"
 
 
 def training_metric(histories: Mapping[str, Mapping] | Mapping, metric: str = "auto") -> str:

@@ -9,7 +9,8 @@ or ends).
 Two ways to feed it:
 
 * **as a callback** of :func:`fwlab.train.fit`: ``fit(..., callbacks=[dash])`` (the run is named
-  by its method's label) or ``callbacks=[dash.callback("name")]``; ``dash.fit(...)`` does that.
+  by :func:`fwlab.plots.run_title`: the method's label with its K) or
+  ``callbacks=[dash.callback("name")]``; ``dash.fit(...)`` does that.
   The curves are live while the cell runs, but a Jupyter kernel handles widget events only
   between cells, so the buttons and sliders act on such a run only from code (a callback).
 * **in the background**: ``job = dash.start(method, data, config)`` trains in a thread
@@ -67,6 +68,7 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.plots import (
     add_training_traces,
     format_p,
+    run_title,
     training_figure,
     training_panel_titles,
     training_trace_data,
@@ -222,8 +224,9 @@ class TrainingDashboard:
     # --- feeding it ----------------------------------------------------------------------------
 
     def __call__(self, event: str, run: Run) -> None:
-        """A ``fit`` callback; the run is named by its method's label."""
-        self._callback_for(run.method.label)(event, run)
+        """A ``fit`` callback; the run is named by :func:`fwlab.plots.run_title` (the method's
+        label with its K)."""
+        self._callback_for(run_title(run.method))(event, run)
 
     def callback(self, name: str) -> Callable[[str, Run], None]:
         """A ``fit`` callback that shows its run as ``name`` and lets the controls steer it."""
@@ -254,7 +257,7 @@ class TrainingDashboard:
         """``fit(method, data, config, callbacks=[...this dashboard...], **options)`` here, in
         this thread; returns the history."""
         method = get_method(method) if isinstance(method, str) else method
-        callbacks = [self.callback(name or method.label), *options.pop("callbacks", ())]
+        callbacks = [self.callback(name or run_title(method)), *options.pop("callbacks", ())]
         options.setdefault("progress", False)
         return fit(method, data, config, callbacks=callbacks, **options)
 
@@ -270,7 +273,7 @@ class TrainingDashboard:
         """Train in a background thread (:class:`fwlab.train.BackgroundRun`) shown and steered
         by this dashboard; returns the job at once. ``options`` go to ``BackgroundRun``."""
         method = get_method(method) if isinstance(method, str) else method
-        name = name or method.label
+        name = name or run_title(method)
         if name in self.jobs and not self.jobs[name].done:
             raise ValueError(f"a run named {name!r} is still training; pass another name=")
         job = BackgroundRun(method, data, config, name=name, **options)
