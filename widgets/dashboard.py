@@ -134,7 +134,8 @@ class TrainingDashboard:
         self.throttle_steps = throttle_steps
         self.throttle_seconds = float(throttle_seconds)
         self._clock = clock
-        self.histories: dict[str, dict[str, Any]] = {}
+        self._histories: dict[str, dict[str, Any]] = {}
+        self._names: list[str] = []  # runs in the order they were started
         self.jobs: dict[str, BackgroundRun] = {}
         self.redraws = 0
         self._controls_of: dict[str, RunControl] = {}  # every run seen → its control
@@ -282,6 +283,7 @@ class TrainingDashboard:
         with self._lock:
             self.jobs[name] = job
             self._controls_of[name] = job
+            self._register(name)
         self._refresh_targets()
         return job.start()
 
@@ -304,6 +306,17 @@ class TrainingDashboard:
 
     # --- drawing ---------------------------------------------------------------------------------
 
+    @property
+    def histories(self) -> dict[str, dict[str, Any]]:
+        """``name → history`` of every run that has begun, in the order the runs were started
+        (live while they train)."""
+        with self._lock:
+            return {n: self._histories[n] for n in self._names if n in self._histories}
+
+    def _register(self, name: str) -> None:
+        if name not in self._names:
+            self._names.append(name)
+
     def _observe(self, name: str, event: str, run: Run) -> None:
         force = False
         with self._lock:
@@ -313,7 +326,8 @@ class TrainingDashboard:
                 if self.metric == "auto":
                     self.metric = "test_acc" if run.data.task == "classification" else "test_loss"
                 force = True
-            self.histories[name] = run.history
+            self._register(name)
+            self._histories[name] = run.history
             if event == "step":
                 self._since[name] = self._since.get(name, 0) + 1
                 if self._since[name] < self.throttle_steps:
@@ -331,7 +345,7 @@ class TrainingDashboard:
             if job.error is not None:
                 self._errors[job.name] = f"{type(job.error).__name__}: {job.error}"
             if job.history is not None:
-                self.histories[job.name] = job.history
+                self._histories[job.name] = job.history
         self._request_redraw()
 
     def _request_redraw(self) -> None:
@@ -366,7 +380,7 @@ class TrainingDashboard:
                 self.figure.update_yaxes(type=kind, row=1, col=2)
                 if self.metric == "test_loss":
                     self._add_reference("metric")
-            for name in self.histories:
+            for name in self._names:
                 if name not in self._traced:
                     add_training_traces(self.figure, name, len(self._traced))
                     self._traced.append(name)
@@ -394,7 +408,7 @@ class TrainingDashboard:
     def static_figure(self) -> go.Figure:
         """The curves of every run so far as a static ``go.Figure`` (papermill, nbval, HTML)."""
         with self._lock:
-            histories = dict(self.histories)
+            histories = self.histories
         return training_figure(
             histories,
             metric=self.metric,
@@ -526,7 +540,7 @@ class TrainingDashboard:
         """Per run: ``state``, ``step``, ``loss`` (last batch), values in use, ``pending``."""
         out = {}
         with self._lock:
-            names = list(dict.fromkeys([*self.histories, *self._controls_of]))
+            names = list(self._names)
             for name in names:
                 c = self._controls_of.get(name)
                 run = self._runs.get(name) or (c.run if c is not None else None)
