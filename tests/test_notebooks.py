@@ -1,0 +1,151 @@
+"""Every notebook in notebooks/: committed clean, one typed parameters cell, and it runs headless
+under papermill (kernel ``fwlab``) on its defaults and with parameters overridden."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+from jupyter_client.kernelspec import find_kernel_specs
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+KERNEL = "fwlab"  # registered by .ci/setup: python -m ipykernel install --sys-prefix --name fwlab
+PLOTLY = "application/vnd.plotly.v1+json"
+TRAINING = ("02_adding_task", "03_pixel_mnist", "04_har2")
+
+# cheap overrides per notebook and what the run must print with them
+OVERRIDES = {
+    "01_trust_region_playground": (
+        {"loss": "beale", "K": 2, "steps": 20},
+        ["Beale", "after 20 steps"],
+    ),
+    "02_adding_task": (
+        {
+            "seq_len": 20,
+            "methods": ["sgd", "fw_k5"],
+            "K": 2,
+            "delta": 5e-3,
+            "steps": 30,
+            "n_train": 300,
+            "n_test": 100,
+            "background": False,
+        },
+        ["T = 20", "SGD, Ours K=2; 30 batches each; δ = 0.005"],
+    ),
+    "03_pixel_mnist": (
+        {
+            "task": "permuted_mnist",
+            "cell": "rnn",
+            "K": 1,
+            "subset": 100,
+            "test_subset": 50,
+            "hidden_size": 16,
+            "steps": 12,
+        },
+        ["permuted_mnist (offline): 100 train / 50 test", "SGD, Ours K=1; 12 batches each"],
+    ),
+    "04_har2": (
+        {"task": "basicmotions", "methods": ["sgd", "tbptt_fw"], "epochs": 3},
+        ["BasicMotions (sktime; not HAR-2)", "2 methods × 3 epochs", "TBPTT+Ours K=1"],
+    ),
+}
+
+
+def _id(path: Path) -> str:
+    return path.stem
+
+
+def test_every_notebook_has_overrides_here():
+    assert {p.stem for p in NOTEBOOKS} == set(OVERRIDES)
+    assert set(TRAINING) <= set(OVERRIDES)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_committed_notebook_is_clean_with_one_typed_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == KERNEL
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, "clear outputs"
+    params = pm.inspect_notebook(str(path))
+    assert params, "the parameters cell declares parameters"
+    for name, p in params.items():
+        assert p["inferred_type_name"] not in (None, "None"), f"{name} has no type"
+        assert p["help"], f"{name} has no comment"
+    # markdown explains; the notebook ends with its asserts
+    assert sum(c.cell_type == "markdown" for c in nb.cells) >= 3
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert last.source.count("assert ") >= 3 and "all checks passed" in last.source
+    if path.stem in TRAINING:
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "TrainingDashboard(" in text and "static_figure()" in text
+        assert "record(" in text
+
+
+def _run(path, tmp_path, monkeypatch, **parameters):
+    if KERNEL not in find_kernel_specs():
+        pytest.fail(
+            f"Jupyter kernel {KERNEL!r} is not installed; run `bash .ci/setup` or "
+            f"`python -m ipykernel install --sys-prefix --name {KERNEL}`"
+        )
+    # the kernel imports fwlab/widgets from this checkout, whatever is installed in the venv
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    # tiny models train fastest on one CPU thread (and much faster on a shared machine)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    results = tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setenv("FWLAB_RESULTS_DIR", str(results))  # what fwlab run/sweep set
+    out = tmp_path / path.name
+    pm.execute_notebook(
+        str(path),
+        str(out),
+        parameters=parameters,
+        kernel_name=KERNEL,
+        cwd=str(path.parent),
+        progress_bar=False,
+        execution_timeout=240,
+    )
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    mimes = {m for o in outputs for m in o.get("data", {})}
+    recorded = results / "results.json"
+    return text, mimes, json.loads(recorded.read_text()) if recorded.exists() else None
+
+
+@pytest.mark.notebooks
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_notebook_runs_headless_with_its_defaults(path, tmp_path, monkeypatch):
+    text, mimes, recorded = _run(path, tmp_path, monkeypatch)
+    assert "all checks passed" in text
+    # a static plotly figure is in the outputs even without a widget front end
+    assert PLOTLY in mimes
+    if path.stem in TRAINING:
+        assert recorded, "a training notebook records its final metrics for sweeps"
+        assert any(k.endswith("/wall_time") for k in recorded)
+        assert all(v is not None for k, v in recorded.items() if k.endswith("_test_loss"))
+
+
+@pytest.mark.notebooks
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_notebook_parameters_can_be_overridden(path, tmp_path, monkeypatch):
+    parameters, expected = OVERRIDES[path.stem]
+    text, mimes, recorded = _run(path, tmp_path, monkeypatch, **parameters)
+    for line in expected:
+        assert line in text
+    assert "all checks passed" in text and PLOTLY in mimes
+    if path.stem == "02_adding_task":
+        assert recorded["fw_k5/steps"] == 30 and "sgd/final_test_loss" in recorded
+    if path.stem == "04_har2":
+        assert recorded["task"] == "basicmotions"
+        assert recorded["tbptt_fw/steps"] == 3 * 4 * 7  # epochs × batches × chunks of 16
