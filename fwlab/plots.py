@@ -519,7 +519,7 @@ def training_panel_titles(metric: str) -> tuple[str, ...]:
     return (
         "training loss (per batch)",
         "test accuracy (%)" if metric == "test_acc" else "test loss",
-        "η_t (solid), δ_t in use (dotted)",
+        "η_t (—) and δ_t (···) in use",
         "FW gap ⟨∇F, Δω_{K−1} − s_K⟩",
         "‖Δω_K‖₂",
         "angle(Δω_K, −∇F(ω)) in °",
@@ -730,8 +730,10 @@ def style_training_figure(
     for i, text in enumerate(training_panel_titles(metric)):
         if i < len(fig.layout.annotations):
             fig.layout.annotations[i].text = text
-    for row, col in ((1, 1), (1, 3), (2, 1), (2, 2)):
+    for row, col in ((1, 1), (1, 3), (2, 1)):
         fig.update_yaxes(type="log", row=row, col=col)
+    # ‖Δω_K‖ sits at its bound δ·√(tensors) for K = 1: a linear axis from 0 shows that plainly
+    fig.update_yaxes(rangemode="tozero", row=2, col=2)
     fig.update_yaxes(type="linear" if metric == "test_acc" else "log", row=1, col=2)
     fig.update_yaxes(range=[0, 180], row=2, col=3)
     fig.update_xaxes(title_text="batch", row=2)
@@ -744,6 +746,7 @@ def style_training_figure(
                 annotation_position="bottom left",
                 row=1,
                 col=col,
+                exclude_empty_subplots=False,
             )
     fig.update_layout(
         title={"text": title or "training curves", "font": {"size": 14}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import threading
 
 import ipywidgets as W
 import numpy as np
@@ -136,6 +137,31 @@ def test_sliders_steer_the_run_from_the_next_outer_step_and_show_the_values_in_u
     assert dash.controls["K"].value == 2
 
 
+def test_sliders_follow_a_frank_wolfe_run_when_adam_runs_train_beside_it(data):
+    dash = TrainingDashboard(throttle_seconds=0.0)
+    seen = {}
+
+    def look(event, run):
+        if event == "step" and run.step == 2:
+            seen["disabled"] = {n: dash.controls[n].disabled for n in ("delta", "K", "p", "lr")}
+            seen["delta"] = dash.controls["delta"].value
+
+    gate = threading.Event()
+
+    def hold(event, run):  # keeps the Adam run alive (a target) while the FW run trains
+        if event == "step" and run.step == 1:
+            assert gate.wait(60)
+
+    adam = dash.start("sgd", data, CONFIG.replace(steps=2), callbacks=[hold])
+    while adam.step < 1:
+        adam._thread.join(0.01)
+    dash.fit("fw_k1", data, CONFIG.replace(steps=3, delta=2e-3), callbacks=[look])
+    gate.set()
+    dash.wait(60)
+    assert seen["disabled"] == {"delta": False, "K": False, "p": False, "lr": False}
+    assert seen["delta"] == pytest.approx(2e-3)
+
+
 def test_slider_values_are_validated_and_set_names_checked(data):
     dash = TrainingDashboard()
     with pytest.raises(ValueError, match="unknown controls"):
@@ -225,6 +251,17 @@ def test_static_figure_has_the_traces_of_every_run(data):
     assert [s.y0 for s in fig.layout.shapes] == [STALLED_MSE, STALLED_MSE]
     assert fig.layout.title.text == "adding task"
     assert fig.layout.annotations[1].text == "test loss"
+
+
+def test_the_reference_line_is_drawn_in_the_live_figure_before_any_data(data):
+    dash = TrainingDashboard(reference_loss=STALLED_MSE)
+    # the loss panel is still empty: the line must be there anyway
+    assert [(s.y0, s.yref) for s in dash.figure.layout.shapes] == [(STALLED_MSE, "y")]
+    dash.fit("sgd", data, CONFIG.replace(steps=3))  # a regression task: the test-loss panel too
+    assert [(s.y0, s.yref) for s in dash.figure.layout.shapes] == [
+        (STALLED_MSE, "y"),
+        (STALLED_MSE, "y2"),
+    ]
 
 
 def test_classification_shows_accuracy():

@@ -403,7 +403,9 @@ class TrainingDashboard:
         if self.reference_loss is not None:
             line = {"dash": "dash", "color": "#7f7f7f", "width": 1}
             col = 1 if panel == "loss" else 2
-            self.figure.add_hline(y=self.reference_loss, line=line, row=1, col=col)
+            self.figure.add_hline(
+                y=self.reference_loss, line=line, row=1, col=col, exclude_empty_subplots=False
+            )
 
     def static_figure(self) -> go.Figure:
         """The curves of every run so far as a static ``go.Figure`` (papermill, nbval, HTML)."""
@@ -446,11 +448,14 @@ class TrainingDashboard:
                 self._hold = False
 
     def _sync_sliders(self) -> None:
-        """Show the values in use of the first target run (unless changes are queued)."""
+        """Show the values in use of the (first Frank-Wolfe) target run, unless changes are
+        queued."""
         targets = [c for c in self._targets() if c.run is not None]
         if not targets or any(c.pending() for c in targets):
             return
-        values = targets[0].in_use()
+        # a Frank-Wolfe run shows all four values; with only Adam runs δ, K and p are off
+        values = next((v for v in (c.in_use() for c in targets) if "delta" in v), None)
+        values = values or targets[0].in_use()
         if values == self._shown:
             return
         self._shown = values

@@ -1,0 +1,185 @@
+"""Notebook 01 in a real JupyterLab, driven by headless Chromium: the FigureWidget renders and a
+keyboard move of the δ slider redraws the trajectory.
+
+Skips (with the reason) when Chromium or Python playwright is missing. Never downloads a
+browser: it uses the system Chromium (Debian's /usr/bin/chromium, installed by .ci/setup).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = "01_trust_region_playground.ipynb"
+SCREENSHOT = ROOT / "test-output" / "browser_notebook01.png"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
+
+
+def _chromium() -> str:
+    path = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    path = path or shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no Chromium: install Debian's `chromium` (bash .ci/setup --browser does)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab on a free localhost port, serving a copy of notebooks/; shut down after."""
+    root = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", root)
+    settings = tmp_path / "settings"
+    # no "get Jupyter news?" toast over the page
+    notification = (
+        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false"}))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        # the kernel imports fwlab/widgets from this checkout, whatever is installed
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
+    log = (tmp_path / "jupyterlab.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--LabApp.news_url=None",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+            f"--ServerApp.token={token}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={root}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"JupyterLab exited ({server.returncode}); see {log.name}")
+            try:
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2
+                )
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not answer within 120 s; see {log.name}")
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        log.close()
+
+
+def _trace_paths(plot) -> list[str]:
+    return plot.evaluate(
+        "el => Array.from(el.querySelectorAll('.scatterlayer path.js-line'))"
+        ".map(p => p.getAttribute('d'))"
+    )
+
+
+def test_notebook_01_in_jupyterlab_slider_redraws_the_figure_widget(lab):
+    chromium = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Python playwright is not installed (pip install playwright; no browser)")
+    url, token = lab
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook", timeout=120_000)
+            page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=120_000)
+
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            page.wait_for_selector(
+                ".jp-OutputArea-output >> text=all checks passed", timeout=240_000
+            )
+
+            # the explorer: ipywidgets VBox holding sliders and the plotly FigureWidget
+            explorer = page.locator(".widget-vbox").filter(has_text="δ (radius)").first
+            plot = explorer.locator(".js-plotly-plot").first
+            plot.wait_for(state="visible", timeout=60_000)
+            title = plot.locator(".gtitle")
+            slider = explorer.locator(".widget-slider").filter(has_text="δ (radius)").first
+            readout = slider.locator(".widget-readout").first
+            delta0 = float(readout.text_content())
+            # the log slider snaps δ to its grid 10^(0.01 k): 0.5 is shown as 0.501
+            assert delta0 == pytest.approx(0.5, rel=0.01)
+            assert f"δ = {delta0:.3g}," in title.text_content()
+            before = _trace_paths(plot)
+            assert len(before) >= 5 and any(before), "the FigureWidget drew its traces"
+
+            handle = slider.locator(".noUi-handle").first
+            handle.scroll_into_view_if_needed()
+            handle.focus()
+            for _ in range(20):  # 20 steps of 0.01 in log10(δ): δ → δ·10^-0.2
+                handle.press("ArrowLeft")
+            delta1 = delta0 * 10**-0.2
+            page.wait_for_function(
+                "([el, text]) => el.textContent.includes(text)",
+                arg=[title.element_handle(), f"δ = {delta1:.3g},"],
+                timeout=60_000,
+            )
+            assert float(readout.text_content()) == pytest.approx(delta1, rel=0.01)
+            after = _trace_paths(plot)
+            assert after != before, "the trajectory's SVG paths changed"
+
+            explorer.scroll_into_view_if_needed()
+            page.mouse.move(5, 5)  # no hover label over the figure
+            page.screenshot(path=str(SCREENSHOT))
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert SCREENSHOT.stat().st_size > 10_000
