@@ -289,3 +289,20 @@ def test_run_control_is_a_plain_callback_in_a_synchronous_fit(data):
         {"step": 10, "kind": "stop"},
     ]
     assert control.ended and control.in_use()["K"] == 2
+
+
+def test_callbacks_are_added_before_start_only_and_wait_does_not_raise(data):
+    seen = []
+    job = BackgroundRun(get_method("sgd"), data, CONFIG.replace(steps=4))
+    job.add_callback(lambda event, run: seen.append((event, run.step)))
+    with pytest.raises(RuntimeError, match="never started"):
+        job.wait(0)
+    job.pause()
+    job.start()
+    with pytest.raises(RuntimeError, match="add callbacks before start"):
+        job.add_callback(print)
+    assert job.wait(0.05) is False  # parked at "begin"
+    job.resume()
+    assert job.wait(WAIT) is True
+    assert seen[0] == ("begin", 0) and seen[-1] == ("end", 4)
+    assert [s for e, s in seen if e == "step"] == [1, 2, 3, 4]

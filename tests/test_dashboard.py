@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import math
 import threading
@@ -154,7 +155,7 @@ def test_sliders_follow_a_frank_wolfe_run_when_adam_runs_train_beside_it(data):
 
     adam = dash.start("sgd", data, CONFIG.replace(steps=2), callbacks=[hold])
     while adam.step < 1:
-        adam._thread.join(0.01)
+        adam.wait(0.01)
     dash.fit("fw_k1", data, CONFIG.replace(steps=3, delta=2e-3), callbacks=[look])
     gate.set()
     dash.wait(60)
@@ -288,7 +289,7 @@ def test_background_run_with_pause_resume_stop_buttons(data):
     assert dash.status()["Ours K=5"]["pending"] == {"delta": 0.02}
     dash.controls["resume"].click()
     while job.step < parked_at + 12 and job.running:
-        job._thread.join(0.01)
+        job.wait(0.01)
     dash.controls["stop"].click()
     histories = dash.wait(timeout=120)
     h = histories["Ours K=5"]
@@ -299,6 +300,31 @@ def test_background_run_with_pause_resume_stop_buttons(data):
     assert h["events"][1]["step"] == h["summary"]["steps"]
     assert dash.status()["Ours K=5"]["state"] == "stopped"
     assert len(_trace(dash, "loss:Ours K=5").y) == h["summary"]["steps"]
+
+
+def test_in_a_kernel_loop_a_background_run_is_drawn_by_the_loop_thread(data):
+    # a Jupyter kernel runs cells inside an asyncio loop; widgets are then only touched there
+    async def kernel():
+        dash = TrainingDashboard(throttle_seconds=0.0)
+        drawn_by = []
+        original = dash.redraw
+
+        def redraw():
+            drawn_by.append(threading.get_ident())
+            original()
+
+        dash.redraw = redraw
+        job = dash.start("fw_k1", data, CONFIG)
+        while not job.done:  # the kernel is idle: the loop runs the scheduled redraws
+            await asyncio.sleep(0.01)
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+        return dash, drawn_by
+
+    dash, drawn_by = asyncio.run(kernel())
+    assert drawn_by and set(drawn_by) == {threading.get_ident()}
+    assert len(_trace(dash, "loss:Ours K=1").y) == 20
+    assert dash.status()["Ours K=1"]["state"] == "done"
 
 
 def test_an_error_in_a_background_run_is_shown_and_raised_by_wait(data):

@@ -278,7 +278,7 @@ class TrainingDashboard:
         if name in self.jobs and not self.jobs[name].done:
             raise ValueError(f"a run named {name!r} is still training; pass another name=")
         job = BackgroundRun(method, data, config, name=name, **options)
-        job._callbacks = (*job._callbacks, self._callback_for(name, control=job))
+        job.add_callback(self._callback_for(name, control=job))
         job.add_done_callback(self._on_job_done)
         with self._lock:
             self.jobs[name] = job
@@ -293,11 +293,10 @@ class TrainingDashboard:
         ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for job in list(self.jobs.values()):
-            while job.running:
+            while not job.wait(0.05):
+                self._flush()
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError(f"{job.name!r} is still training (step {job.step})")
-                job._thread.join(0.05)
-                self._flush()
         self._flush()
         for job in self.jobs.values():
             job.join()

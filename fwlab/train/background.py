@@ -416,6 +416,12 @@ class BackgroundRun(RunControl):
                     if self.error is None:
                         self.error = err
 
+    def add_callback(self, fn: Callback) -> None:
+        """Add a ``fit`` callback (after the others); only before :meth:`start`."""
+        if self._thread.ident is not None:
+            raise RuntimeError(f"{self.name!r} is started; add callbacks before start()")
+        self._callbacks = (*self._callbacks, fn)
+
     def add_done_callback(self, fn: Callable[[BackgroundRun], Any]) -> None:
         """Call ``fn(self)`` in the training thread when it finishes (result or error)."""
         self._done_callbacks.append(fn)
@@ -432,6 +438,14 @@ class BackgroundRun(RunControl):
             raise self.error
         assert self._result is not None
         return self._result
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the end (no result, no exception); True if the
+        thread has finished."""
+        if self._thread.ident is None:
+            raise RuntimeError(f"{self.name!r} was never started; call start() first")
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     @property
     def running(self) -> bool:
