@@ -23,8 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fwlab.data import load_task
-from fwlab.data.noise import with_noise
+from fwlab.data import load_task, with_noise
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.cli import shrink
 from fwlab.train.loop import TrainConfig, fit
