@@ -43,7 +43,7 @@ Example:
     >>> model, rec = build_model(method, data, config), TrajectoryRecorder(inner=True)
     >>> _ = fit(method, data, config, model=model, callbacks=[rec], progress=False)
     >>> res = landscape(model, rec, data.test.tensors, torch.nn.functional.mse_loss,
-    ...                 resolution=9)
+    ...                 resolution=9, threads=1)
     >>> res.losses.shape, res.path.shape, res.inner.shape, res.ball_kind
     ((9, 9), (11, 2), (20, 2), 'disc')
     >>> bool(abs(res.loss_at_origin - res.losses[res.origin_index[::-1]]) < 1e-6)
