@@ -317,10 +317,12 @@ def test_landscape_with_tensor_scope_draws_shadows_containing_the_inner_points(a
 
 
 def test_landscape_of_an_adam_run_has_no_balls(adding):
+    threads_before = torch.get_num_threads()
     model, rec = trained(get_method("sgd"), adding, CONFIG.replace(lr=0.05, delta=None, steps=6))
     res = landscape(model, rec, adding.test.tensors, F.mse_loss, resolution=(4, 3), threads=1)
     assert res.ball_kind == "" and res.ball_xy.shape == (0, 65, 2) and res.p is None
     assert res.losses.shape == (3, 4) and res.inner.shape == (0, 2)
+    assert torch.get_num_threads() == threads_before
     with pytest.raises(ValueError, match="resolution"):
         landscape(model, rec, adding.test.tensors, F.mse_loss, resolution=1, threads=1)
 
