@@ -2,6 +2,33 @@
 
 Yue, Li, Saligrama & Zhang, "RNN Training along Locally Optimal Trajectories via
 Frank-Wolfe Algorithm", ICPR 2020 (arXiv:2010.05397).
+
+The most used names are re-exported here; each lives in the module of its concept:
+:mod:`fwlab.optim` (FrankWolfe, lmo), :mod:`fwlab.models` (IndRNN, SequenceModel),
+:mod:`fwlab.data` (load_task and the loaders), :mod:`fwlab.train` (methods, TrainConfig, fit),
+:mod:`fwlab.toy` (2D losses and trajectories), :mod:`fwlab.plots` (plotly figures) and
+:mod:`fwlab.sweep` (papermill runs and sweeps, ``record``).
 """
 
+from fwlab.data import load_task
+from fwlab.models import IndRNN, SequenceModel
+from fwlab.optim import FrankWolfe, NonFiniteError, lmo, lmo_global
+from fwlab.sweep import record
+from fwlab.train import METHODS, TrainConfig, fit, get_method
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "FrankWolfe",
+    "IndRNN",
+    "NonFiniteError",
+    "SequenceModel",
+    "TrainConfig",
+    "fit",
+    "get_method",
+    "lmo",
+    "lmo_global",
+    "load_task",
+    "record",
+]

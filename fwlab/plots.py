@@ -9,7 +9,9 @@ Sections:
 1. p-norm balls — :func:`unit_ball`, :func:`balls_xy`, :func:`lmo_ball_figure`
 2. toy losses and trajectories — :func:`contour_data`, :func:`trajectory_trace_data`,
    :func:`trajectory_figure`
-3. training curves — :func:`training_figure`, :func:`training_trace_data`,
+3. the paper's tables — :func:`table_figure`
+4. loss landscape — :func:`landscape_figure` (a :class:`fwlab.landscape.Landscape`)
+5. training curves — :func:`training_figure`, :func:`training_trace_data`,
    :func:`add_training_traces` (several runs of :func:`fwlab.train.fit` side by side)
 
 Example:
@@ -26,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -35,8 +38,12 @@ from fwlab.optim.lmo import as_p
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import Trajectory
 
+if TYPE_CHECKING:  # fwlab.landscape imports the training stack; the figure only reads fields
+    from fwlab.landscape import Landscape
+
 __all__ = [
     "BASELINES",
+    "LANDSCAPE_TRACES",
     "METHOD_COLORS",
     "METHOD_LABELS",
     "TRAINING_PANELS",
@@ -46,8 +53,10 @@ __all__ = [
     "balls_xy",
     "contour_data",
     "format_p",
+    "landscape_figure",
     "lmo_ball_figure",
     "run_title",
+    "table_figure",
     "trajectory_figure",
     "trajectory_trace_data",
     "style_training_figure",
@@ -444,7 +453,193 @@ def trajectory_figure(
 
 
 # =========================================================================================
-# 3. Training curves
+# 3. the paper's tables
+# =========================================================================================
+
+
+def table_figure(results: list[Mapping[str, object]], *, title: str = "") -> go.Figure:
+    """Grouped bars of a reproduced table: our best test accuracy beside the paper's, per task.
+
+    ``results`` are the rows of :func:`fwlab.train.reproduce.reproduce` (or of a sweep over
+    ``notebooks/table_row.ipynb``): dicts with ``label``, ``task``, ``data``, ``best_acc``,
+    ``final_acc`` and ``paper_acc``. One subplot per task; our bars are named after the data
+    actually used (e.g. BasicMotions standing in for HAR-2), the paper's after its task.
+
+    Example:
+        >>> fig = table_figure([dict(label="Ours K=5", task="har2", data="basicmotions",
+        ...                          best_acc=80.0, final_acc=75.0, paper_acc=94.11)])
+        >>> [t.name for t in fig.data], list(fig.data[0].y)
+        (['ours (basicmotions, best)', 'paper (har2)'], [80.0])
+    """
+    tasks = list(dict.fromkeys(str(r["task"]) for r in results))
+    fig = make_subplots(rows=1, cols=max(len(tasks), 1), subplot_titles=tasks, shared_yaxes=True)
+    for col, task in enumerate(tasks, start=1):
+        rows = [r for r in results if r["task"] == task]
+        labels = [str(r["label"]) for r in rows]
+        data_name = str(rows[0].get("data", task))
+        fig.add_bar(
+            x=labels,
+            y=[r.get("best_acc") for r in rows],
+            name=f"ours ({data_name}, best)",
+            marker_color="#1f77b4",
+            customdata=[r.get("final_acc") for r in rows],
+            hovertemplate="%{x}<br>best %{y:.2f}%<br>final %{customdata:.2f}%<extra></extra>",
+            row=1,
+            col=col,
+        )
+        fig.add_bar(
+            x=labels,
+            y=[r.get("paper_acc") for r in rows],
+            name=f"paper ({task})",
+            marker_color="#bbbbbb",
+            row=1,
+            col=col,
+        )
+    fig.update_layout(
+        barmode="group",
+        title=title or "test accuracy: ours (best over evaluations) and the paper's",
+        yaxis_title="test accuracy (%)",
+        height=420,
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return fig
+
+
+# =========================================================================================
+# 4. Loss landscape (fwlab.landscape)
+# =========================================================================================
+
+#: the traces of :func:`landscape_figure`, in order (each trace's ``meta``)
+LANDSCAPE_TRACES: tuple[str, ...] = ("contour", "balls", "inner", "path", "start", "final")
+
+
+def landscape_figure(
+    result: Landscape,
+    *,
+    log: bool = False,
+    title: str | None = None,
+    height: int = 560,
+) -> go.Figure:
+    """Contours of the loss in the trajectory's PCA plane, the projected path, the inner points
+    ω + Δω_k and the trust region of every drawn step.
+
+    For p = 2 with ``scope="global"`` (``result.ball_kind == "disc"``) each trust region is the
+    disc of radius δ around ω_t; otherwise it is the shadow (projection) of the trust region on
+    the plane (see :mod:`fwlab.landscape`). The axes carry the share of the trajectory's
+    variance along each direction; they have equal scales (the plane is orthonormal, so the
+    discs are round and distances are true).
+
+    Args:
+        result: from :func:`fwlab.landscape.landscape`.
+        log: contour ``log10(loss)`` instead of the loss.
+        title: figure title (default: the explained variance of the plane).
+        height: pixels.
+    """
+    z = np.log10(np.maximum(result.losses, np.finfo(float).tiny)) if log else result.losses
+    ex1, ex2 = result.explained
+    fig = go.Figure()
+    fig.add_trace(
+        go.Contour(
+            x=result.xs,
+            y=result.ys,
+            z=z,
+            colorscale="Blues",
+            reversescale=True,
+            ncontours=30,
+            opacity=0.8,
+            line={"width": 0.5},
+            colorbar={"title": {"text": "log₁₀ loss" if log else "loss"}},
+            hovertemplate="a=%{x:.3g}<br>b=%{y:.3g}<br>%{z:.4g}<extra></extra>",
+            meta="contour",
+        )
+    )
+    if result.ball_kind == "disc":
+        ball_name = "‖Δω‖₂ ≤ δ (disc in the plane)"
+    elif result.ball_kind:
+        ball_name = f"trust region (p = {format_p(result.p)}, {result.scope}), projected"
+    else:
+        ball_name = "trust region"
+    gap = np.full((len(result.ball_xy), 1, 2), np.nan)
+    rings = np.concatenate([result.ball_xy, gap], axis=1).reshape(-1, 2)
+    fig.add_scatter(
+        x=rings[:, 0],
+        y=rings[:, 1],
+        mode="lines",
+        line={"width": 0.8, "color": "rgba(214,39,40,0.45)"},
+        name=ball_name,
+        hoverinfo="skip",
+        visible=bool(len(result.ball_xy)),
+        meta="balls",
+    )
+    fig.add_scatter(
+        x=result.inner[:, 0],
+        y=result.inner[:, 1],
+        mode="markers",
+        marker={"size": 4, "color": "rgba(148,103,189,0.85)"},
+        name="inner ω + Δω_k",
+        customdata=np.stack([result.inner_outer, result.inner_k], axis=1)
+        if len(result.inner)
+        else None,
+        hovertemplate="from ω_%{customdata[0]}, k=%{customdata[1]}<extra></extra>",
+        visible=bool(len(result.inner)),
+        meta="inner",
+    )
+    fig.add_scatter(
+        x=result.path[:, 0],
+        y=result.path[:, 1],
+        mode="lines+markers",
+        line={"width": 2, "color": METHOD_COLORS["fw"]},
+        marker={"size": 4},
+        name="iterates ω_t",
+        customdata=result.path_steps,
+        hovertemplate="batch %{customdata}<extra></extra>",
+        meta="path",
+    )
+    fig.add_scatter(
+        x=result.path[:1, 0],
+        y=result.path[:1, 1],
+        mode="markers",
+        marker={"symbol": "star", "size": 14, "color": "gold", "line": {"width": 1}},
+        name="start",
+        meta="start",
+    )
+    fig.add_scatter(
+        x=result.path[-1:, 0],
+        y=result.path[-1:, 1],
+        mode="markers",
+        marker={"symbol": "x", "size": 11, "color": "black"},
+        name=f"final (loss {result.loss_at_origin:.4g})",
+        meta="final",
+    )
+    fig.update_xaxes(
+        range=[result.xs[0], result.xs[-1]],
+        constrain="domain",
+        title_text=f"PC 1 ({100 * ex1:.1f}% of variance)",
+    )
+    fig.update_yaxes(
+        range=[result.ys[0], result.ys[-1]],
+        scaleanchor="x",
+        scaleratio=1,
+        constrain="domain",
+        title_text=f"PC 2 ({100 * ex2:.1f}% of variance)",
+    )
+    if title is None:
+        title = (
+            f"Loss landscape in the trajectory's PCA plane "
+            f"({100 * (ex1 + ex2):.1f}% of the variance)"
+        )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=height,
+        margin={"l": 50, "r": 20, "t": 60, "b": 40},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+        template="plotly_white",
+    )
+    return fig
+
+
+# =========================================================================================
+# 5. Training curves
 # =========================================================================================
 
 #: the series drawn per run, in order; run ``name``'s traces have ``meta = f"{series}:{name}"``

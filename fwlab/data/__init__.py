@@ -35,6 +35,7 @@ from fwlab.data.mnist import (
     mnist_sequences,
     prepare_offline_mnist,
 )
+from fwlab.data.noise import with_noise
 from fwlab.data.sequence_data import (
     DataFileError,
     SequenceData,
@@ -45,6 +46,7 @@ from fwlab.data.sequence_data import (
 from fwlab.data.tasks import TASKS, load_task
 
 __all__ = [
+    "with_noise",
     "STALLED_MSE",
     "TASKS",
     "UCI_HAR_SHA256",

@@ -18,6 +18,7 @@ from fwlab.train.loop import (
     save_history,
 )
 from fwlab.train.methods import METHODS, PAPER_RESULTS, TABLE_II, TABLE_III, Method, get_method
+from fwlab.train.recorder import BallSpec, ParamSlice, TrajectoryRecorder
 
 __all__ = [
     "BackgroundRun",
@@ -28,9 +29,12 @@ __all__ = [
     "PAPER_RESULTS",
     "TABLE_II",
     "TABLE_III",
+    "BallSpec",
     "Method",
+    "ParamSlice",
     "Run",
     "TrainConfig",
+    "TrajectoryRecorder",
     "build_model",
     "build_optimizer",
     "evaluate",

@@ -166,6 +166,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         raise SystemExit("fwlab train: --resume needs --out (the folder of the checkpoint)")
+    for option in ("subset", "test_subset", "seq_len"):
+        value = getattr(args, option)
+        if value is not None and value < (2 if option == "seq_len" else 1):
+            minimum = 2 if option == "seq_len" else 1
+            flag = "--" + option.replace("_", "-")
+            print(
+                f"fwlab train: {flag} must be an integer >= {minimum}, got {value}", file=sys.stderr
+            )
+            return 2
     changes = {
         k: v
         for k, v in (

@@ -23,14 +23,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fwlab.data import load_task
-from fwlab.data.noise import with_noise
+from fwlab.data import load_task, with_noise
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.cli import shrink
 from fwlab.train.loop import TrainConfig, fit
 from fwlab.train.methods import PAPER_RESULTS, TABLE_II, TABLE_III, get_method
 
-__all__ = ["SCALES", "table_plan", "reproduce", "format_table", "configure_parser", "run_cli"]
+__all__ = [
+    "SCALES",
+    "table_plan",
+    "table_tasks",
+    "reproduce",
+    "format_table",
+    "row_notebook",
+    "configure_parser",
+    "run_cli",
+]
 
 SCALES = ("smoke", "paper")
 
@@ -67,6 +75,21 @@ def _table(number: int) -> dict[str, Any]:
     if number == 3:
         return TABLE_III
     raise ValueError(f"table must be 2 or 3, got {number!r}")
+
+
+def table_tasks(number: int) -> tuple[str, ...]:
+    """The task (column) names of table ``number``: ``("har2", "noisy_har2")`` for Table III."""
+    return tuple(_table(number)["tasks"])
+
+
+def row_notebook() -> Path:
+    """``notebooks/table_row.ipynb``: trains one (row, task) of a table and records its result;
+    ``notebooks/05_reproduce_paper.ipynb`` sweeps it over a table (:func:`fwlab.sweep.run_sweep`).
+    """
+    here = Path.cwd() / "table_row.ipynb"
+    if here.is_file():
+        return here
+    return Path(__file__).resolve().parents[2] / "notebooks" / "table_row.ipynb"
 
 
 def load_table_task(task: str, scale: str, seed: int = 0, **options: Any) -> SequenceData:
@@ -114,12 +137,21 @@ def reproduce(
     download: bool = False,
     progress: bool = True,
     rows: list[str] | None = None,
+    tasks: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train every run of :func:`table_plan` and return one result dict per (row, task)."""
+    """Train every run of :func:`table_plan` and return one result dict per (row, task).
+
+    ``rows`` keeps only the rows named (method names such as ``"fw_k5"`` or the paper's labels)
+    and ``tasks`` only those columns (``"har2"``, ...). Each result holds ``label``, ``method``,
+    ``task``, ``data`` (the data actually used), ``best_acc``, ``final_acc`` (%), ``hours``,
+    ``paper_acc``, ``paper_hours`` and ``steps``.
+    """
     settings = SETTINGS[(number, scale)]
     results, cache = [], {}
     for run in table_plan(number, scale):
         if rows and run["method"].name not in rows and run["label"] not in rows:
+            continue
+        if tasks and run["task"] not in tasks:
             continue
         task = run["task"]
         if task not in cache:

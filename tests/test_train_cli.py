@@ -1,0 +1,123 @@
+"""`fwlab train` and `fwlab reproduce` (fwlab/train/cli.py, fwlab/train/reproduce.py)."""
+
+import json
+import math
+
+import pytest
+
+from fwlab.cli import main
+from fwlab.data import load_task
+from fwlab.train.cli import shrink
+from fwlab.train.reproduce import format_table, load_table_task, reproduce, table_plan
+
+ADDING = ["train", "--task", "adding", "--seq-len", "8", "--subset", "64", "--test-subset", "32",
+          "--hidden", "8", "--batch-size", "16", "--no-progress"]  # fmt: skip
+
+
+def test_train_writes_history_and_prints_summary(tmp_path, capsys):
+    rc = main([*ADDING, "--method", "fw_k5", "--steps", "10", "--out", str(tmp_path)])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["method"] == "fw_k5" and summary["steps"] == 10
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["method"]["K"] == 5 and history["data"]["n_train"] == 64
+    assert (tmp_path / "checkpoint.pt").exists()
+
+
+def test_train_overrides_reach_the_method_and_config(tmp_path):
+    rc = main([*ADDING, "--method", "fw_k1", "--K", "3", "--p", "inf", "--scope", "global",
+               "--outer", "sgd", "--lr", "0.5", "--delta", "0.01", "--steps", "6",
+               "--out", str(tmp_path)])  # fmt: skip
+    assert rc == 0
+    h = json.loads((tmp_path / "history.json").read_text())
+    assert (h["method"]["K"], h["method"]["p"], h["method"]["scope"]) == (3, "inf", "global")
+    assert h["config"]["lr"] == 0.5 and h["config"]["delta"] == 0.01
+    assert h["optimizer"]["step"] == [3, 6] and h["optimizer"]["delta"] == [0.01, 0.01]
+
+
+def test_train_resume_continues_to_the_same_history(tmp_path):
+    common = [*ADDING, "--method", "fw_k5", "--checkpoint-every", "5"]
+    assert main([*common, "--steps", "10", "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, "--steps", "20", "--out", str(tmp_path / "a2")]) == 0
+    # a second run with a longer horizon is another run: resume refuses it
+    with pytest.raises(ValueError, match="another run"):
+        main([*common, "--steps", "20", "--out", str(tmp_path / "a"), "--resume"])
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--K", "0"], "K must be an integer >= 1"),
+        (["--lr", "-1"], "lr must be a number >= 0"),
+        (["--hidden", "0"], "hidden_size must be an integer >= 1"),
+        (["--subset", "0"], "--subset must be an integer >= 1"),
+        (["--seq-len", "1"], "--seq-len must be an integer >= 2"),
+        (["--task", "har2", "--data-root", "/nonexistent"], "UCI HAR"),
+    ],
+)
+def test_train_bad_values_exit_2_with_the_reason(argv, message, capsys):
+    rc = main([*ADDING, "--steps", "2", *argv])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_train_bad_p_and_choices_are_usage_errors(capsys):
+    for argv in (["--p", "0.5"], ["--method", "nope"], ["--task", "imagenet"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*ADDING, *argv])
+        assert exc.value.code == 2
+    assert "p must be a number >= 1" in capsys.readouterr().err
+
+
+def test_resume_without_out_is_refused():
+    with pytest.raises(SystemExit, match="--resume needs --out"):
+        main([*ADDING, "--resume"])
+
+
+def test_shrink_keeps_class_balance():
+    d = shrink(load_task("basicmotions"), 20, 8, seed=0)
+    assert len(d.train) == 20 and len(d.test) == 8
+    assert sorted(d.train.tensors[1].tolist()) == sorted([0, 1, 2, 3] * 5)
+
+
+def test_table_plans_cover_every_row_and_task():
+    plan3 = table_plan(3, "paper")
+    assert len(plan3) == 24
+    assert {p["task"] for p in plan3} == {"har2", "noisy_har2"}
+    assert all(p["config"].hidden_size == 80 for p in plan3)
+    indrnn = [p for p in plan3 if p["method"].cell == "indrnn"]
+    assert indrnn and all(p["config"].lr == 2e-4 for p in indrnn)
+    plan2 = table_plan(2, "paper")
+    assert len(plan2) == 6 and all(p["method"].num_layers == 6 for p in plan2)
+    assert [p["method"].K for p in plan2[::2]] == [1, 1, 5]
+    with pytest.raises(ValueError, match="scale must be one of"):
+        table_plan(3, "huge")
+    with pytest.raises(ValueError, match="table must be 2 or 3"):
+        table_plan(4, "smoke")
+
+
+def test_smoke_table_falls_back_to_basicmotions_without_uci_har(tmp_path, monkeypatch):
+    monkeypatch.setenv("FWLAB_DATA", str(tmp_path))
+    assert load_table_task("har2", "smoke").name == "basicmotions"
+    noisy = load_table_task("noisy_har2", "smoke")
+    assert noisy.name == "noisy_basicmotions" and noisy.info["noise_std"] == 2.0
+    with pytest.raises(FileNotFoundError):
+        load_table_task("har2", "paper")
+
+
+@pytest.mark.slow
+def test_reproduce_smoke_rows_and_table(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FWLAB_DATA", str(tmp_path / "data"))
+    results = reproduce(3, "smoke", out_dir=tmp_path, rows=["fw_k5", "sgd"], progress=False)
+    assert [(r["method"], r["task"]) for r in results] == [
+        ("sgd", "har2"), ("sgd", "noisy_har2"), ("fw_k5", "har2"), ("fw_k5", "noisy_har2"),
+    ]  # fmt: skip
+    for r in results:
+        assert 0 <= r["best_acc"] <= 100 and r["best_acc"] >= r["final_acc"]
+        assert r["paper_acc"] in (87.66, 74.38, 94.11, 89.36)
+        assert math.isfinite(r["hours"])
+    assert (tmp_path / "table3-smoke" / "table.csv").read_text().count("\n") == 5
+    text = format_table(results)
+    assert "Ours K=5" in text and "(94.11)" in text and "basicmotions" in text
+    assert main(["reproduce", "--table", "3", "--rows", "nothing", "--out", str(tmp_path),
+                 "--no-progress"]) == 2  # fmt: skip
