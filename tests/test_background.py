@@ -27,14 +27,6 @@ CONFIG = TrainConfig(hidden_size=8, batch_size=25, steps=40, lr=1e-2, delta=1e-2
 WAIT = 120  # seconds; generous, the machine is shared
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # tiny models: one intra-op thread is faster, and far faster on a busy machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def data():

@@ -11,7 +11,6 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from fwlab.data import STALLED_MSE, load_task
 from fwlab.plots import TRAINING_SERIES
@@ -20,14 +19,6 @@ from widgets.dashboard import TrainingDashboard
 
 CONFIG = TrainConfig(hidden_size=8, batch_size=25, steps=20, lr=1e-2)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # tiny models: one intra-op thread is faster, and far faster on a busy machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
