@@ -22,7 +22,14 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["positive_int", "nonnegative_int", "nonnegative_float", "positive_float", "fraction"]
+__all__ = [
+    "int_at_least",
+    "positive_int",
+    "nonnegative_int",
+    "nonnegative_float",
+    "positive_float",
+    "fraction",
+]
 
 
 def _int(value: str, minimum: int) -> int:
@@ -40,6 +47,16 @@ def _int(value: str, minimum: int) -> int:
 def positive_int(value: str) -> int:
     """An integer ``>= 1``."""
     return _int(value, 1)
+
+
+def int_at_least(minimum: int):
+    """The type of an integer ``>= minimum`` (e.g. ``int_at_least(2)`` for a sequence length)."""
+
+    def check(value: str) -> int:
+        return _int(value, minimum)
+
+    check.__name__ = f"int_at_least_{minimum}"
+    return check
 
 
 def nonnegative_int(value: str) -> int:
