@@ -211,6 +211,14 @@ def run_cli(args: argparse.Namespace) -> int:
     }
     try:
         method = get_method(args.method, **changes)
+        if method.optimizer != "fw":
+            fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
+            if fw_only:
+                raise ValueError(
+                    f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "
+                    f"{method.name!r} trains with {method.optimizer}; drop the option or pick "
+                    "an FW method (fw_k1, fw_k5, indrnn_fw, ...)"
+                )
         steps = args.steps if (args.steps or args.epochs) else 1000
         config = TrainConfig(
             hidden_size=args.hidden, batch_size=args.batch_size, lr=args.lr, delta=args.delta,
