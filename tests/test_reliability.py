@@ -109,77 +109,182 @@ API_CASES = [
     ("optim-eps", lambda: _fw(eps=0.0), ValueError, r"eps must be a number > 0"),
     ("optim-wd", lambda: _fw(weight_decay=-1e-4), ValueError, r"weight_decay must be .* >= 0"),
     ("optim-nonfinite", lambda: _fw(nonfinite="ignore"), ValueError, r"nonfinite must be one of"),
-    ("optim-complex", lambda: FrankWolfe([torch.nn.Parameter(torch.ones(2, dtype=torch.cfloat))]),
-     ValueError, r"params must be real tensors"),  # fmt: skip
+    (
+        "optim-complex",
+        lambda: FrankWolfe([torch.nn.Parameter(torch.ones(2, dtype=torch.cfloat))]),
+        ValueError,
+        r"params must be real tensors",
+    ),
     ("optim-group-lr", _group_with_bad_lr, ValueError, r"lr must be a number >= 0, got -0.5"),
     ("optim-state-dict-K", _state_dict_with_bad_K, ValueError, r"K must be an integer >= 1"),
-    ("optim-closure-mid-stream", _closure_mid_streaming, RuntimeError,
-     r"middle of a streaming outer step; finish it with step\(\) calls .*reset_inner"),  # fmt: skip
+    (
+        "optim-closure-mid-stream",
+        _closure_mid_streaming,
+        RuntimeError,
+        r"middle of a streaming outer step; finish it with step\(\) calls .*reset_inner",
+    ),
     ("optim-nan-grad", _nan_gradient, NonFiniteError, r"non-finite gradient.*Lower lr/delta"),
     ("lmo-radius", lambda: lmo(torch.ones(3), 2, -1.0), ValueError, r"radius must be .* >= 0"),
     # models
     ("indrnn-hidden", lambda: IndRNN(2, 0), ValueError, r"hidden_size must be an integer >= 1"),
-    ("indrnn-act", lambda: IndRNN(2, 4, nonlinearity="sigmoid"), ValueError,
-     r"nonlinearity must be one of \['relu', 'tanh'\]"),  # fmt: skip
-    ("indrnn-dropout", lambda: IndRNN(2, 4, dropout=1.0), ValueError, r"dropout must be .*\[0, 1\)"),
-    ("indrnn-umax", lambda: IndRNN(2, 4, recurrent_max=-1.0), ValueError,
-     r"recurrent_max must be a finite number > 0 or None"),  # fmt: skip
-    ("indrnn-features", lambda: IndRNN(2, 4)(torch.randn(7, 5, 3)), ValueError,
-     r"input has 3 features, expected input_size=2"),  # fmt: skip
-    ("indrnn-hx-shape", lambda: IndRNN(2, 4)(torch.randn(7, 5, 2), torch.zeros(1, 4, 4)),
-     ValueError, r"hx must have shape \(num_layers, N, H\) = \(1, 5, 4\)"),  # fmt: skip
-    ("indrnn-int-input", lambda: IndRNN(2, 4)(torch.ones(7, 5, 2, dtype=torch.long)), ValueError,
-     r"input must be a floating-point tensor, got torch.int64; use input.float\(\)"),  # fmt: skip
-    ("indrnn-T0", lambda: IndRNN(2, 4)(torch.randn(0, 5, 2)), ValueError,
-     r"input must have at least one time step"),  # fmt: skip
-    ("indrnn-hx-dtype", lambda: IndRNN(2, 4)(torch.randn(7, 5, 2), torch.zeros(1, 5, 4).long()),
-     ValueError, r"hx must be a floating-point tensor"),  # fmt: skip
+    (
+        "indrnn-act",
+        lambda: IndRNN(2, 4, nonlinearity="sigmoid"),
+        ValueError,
+        r"nonlinearity must be one of \['relu', 'tanh'\]",
+    ),
+    (
+        "indrnn-dropout",
+        lambda: IndRNN(2, 4, dropout=1.0),
+        ValueError,
+        r"dropout must be .*\[0, 1\)",
+    ),
+    (
+        "indrnn-umax",
+        lambda: IndRNN(2, 4, recurrent_max=-1.0),
+        ValueError,
+        r"recurrent_max must be a finite number > 0 or None",
+    ),
+    (
+        "indrnn-features",
+        lambda: IndRNN(2, 4)(torch.randn(7, 5, 3)),
+        ValueError,
+        r"input has 3 features, expected input_size=2",
+    ),
+    (
+        "indrnn-hx-shape",
+        lambda: IndRNN(2, 4)(torch.randn(7, 5, 2), torch.zeros(1, 4, 4)),
+        ValueError,
+        r"hx must have shape \(num_layers, N, H\) = \(1, 5, 4\)",
+    ),
+    (
+        "indrnn-int-input",
+        lambda: IndRNN(2, 4)(torch.ones(7, 5, 2, dtype=torch.long)),
+        ValueError,
+        r"input must be a floating-point tensor, got torch.int64; use input.float\(\)",
+    ),
+    (
+        "indrnn-T0",
+        lambda: IndRNN(2, 4)(torch.randn(0, 5, 2)),
+        ValueError,
+        r"input must have at least one time step",
+    ),
+    (
+        "indrnn-hx-dtype",
+        lambda: IndRNN(2, 4)(torch.randn(7, 5, 2), torch.zeros(1, 5, 4).long()),
+        ValueError,
+        r"hx must be a floating-point tensor",
+    ),
     ("seq-cell", lambda: SequenceModel("gru", 2, 4, 3), ValueError, r"cell must be one of"),
-    ("seq-rnn-features", lambda: _seq("rnn")(torch.randn(5, 7, 3)), ValueError,
-     r"x has 3 features per step but the model has input_size=2; pass \(N, T, 2\)"),  # fmt: skip
-    ("seq-lstm-features", lambda: _seq("lstm")(torch.randn(5, 7, 1)), ValueError,
-     r"x has 1 features per step but the model has input_size=2"),  # fmt: skip
-    ("seq-int-input", lambda: _seq("indrnn")(torch.ones(5, 7, 2, dtype=torch.long)), ValueError,
-     r"x must be a floating-point tensor, got torch.int64; use x.float\(\)"),  # fmt: skip
-    ("seq-time-major", lambda: _seq("rnn")(torch.randn(7, 2)), ValueError,
-     r"x must be batch-first \(N, T, F\)"),  # fmt: skip
-    ("seq-rnn-state", lambda: _seq("rnn")(torch.randn(5, 7, 2), torch.zeros(1, 4, 4)),
-     ValueError, r"state must have shape \(num_layers, N, hidden_size\) = \(1, 5, 4\)"),  # fmt: skip
-    ("seq-lstm-state-shape",
-     lambda: _seq("lstm")(torch.randn(5, 7, 2), (torch.zeros(1, 5, 4), torch.zeros(2, 5, 4))),
-     ValueError, r"state must have shape .* got \(2, 5, 4\); pass None"),  # fmt: skip
-    ("seq-lstm-state-type", lambda: _seq("lstm")(torch.randn(5, 7, 2), torch.zeros(1, 5, 4)),
-     ValueError, r"state for cell='lstm' must be a tuple \(h, c\)"),  # fmt: skip
-    ("seq-lstm-nonlin", lambda: SequenceModel("lstm", 2, 4, 3, nonlinearity="relu"), ValueError,
-     r"nonlinearity is fixed for cell='lstm'; leave it None"),  # fmt: skip
-    ("seq-rnn-umax", lambda: SequenceModel("rnn", 2, 4, 3, recurrent_max=1.0), ValueError,
-     r"recurrent_max and seq_len_hint apply to cell='indrnn' only"),  # fmt: skip
+    (
+        "seq-rnn-features",
+        lambda: _seq("rnn")(torch.randn(5, 7, 3)),
+        ValueError,
+        r"x has 3 features per step but the model has input_size=2; pass \(N, T, 2\)",
+    ),
+    (
+        "seq-lstm-features",
+        lambda: _seq("lstm")(torch.randn(5, 7, 1)),
+        ValueError,
+        r"x has 1 features per step but the model has input_size=2",
+    ),
+    (
+        "seq-int-input",
+        lambda: _seq("indrnn")(torch.ones(5, 7, 2, dtype=torch.long)),
+        ValueError,
+        r"x must be a floating-point tensor, got torch.int64; use x.float\(\)",
+    ),
+    (
+        "seq-time-major",
+        lambda: _seq("rnn")(torch.randn(7, 2)),
+        ValueError,
+        r"x must be batch-first \(N, T, F\)",
+    ),
+    (
+        "seq-rnn-state",
+        lambda: _seq("rnn")(torch.randn(5, 7, 2), torch.zeros(1, 4, 4)),
+        ValueError,
+        r"state must have shape \(num_layers, N, hidden_size\) = \(1, 5, 4\)",
+    ),
+    (
+        "seq-lstm-state-shape",
+        lambda: _seq("lstm")(torch.randn(5, 7, 2), (torch.zeros(1, 5, 4), torch.zeros(2, 5, 4))),
+        ValueError,
+        r"state must have shape .* got \(2, 5, 4\); pass None",
+    ),
+    (
+        "seq-lstm-state-type",
+        lambda: _seq("lstm")(torch.randn(5, 7, 2), torch.zeros(1, 5, 4)),
+        ValueError,
+        r"state for cell='lstm' must be a tuple \(h, c\)",
+    ),
+    (
+        "seq-lstm-nonlin",
+        lambda: SequenceModel("lstm", 2, 4, 3, nonlinearity="relu"),
+        ValueError,
+        r"nonlinearity is fixed for cell='lstm'; leave it None",
+    ),
+    (
+        "seq-rnn-umax",
+        lambda: SequenceModel("rnn", 2, 4, 3, recurrent_max=1.0),
+        ValueError,
+        r"recurrent_max and seq_len_hint apply to cell='indrnn' only",
+    ),
     # data
     ("task-name", lambda: load_task("mnist"), ValueError, r"name must be one of .*pixel_mnist"),
     ("adding-seq-len", lambda: load_adding(seq_len=1), ValueError, r"seq_len must be .* >= 2"),
-    ("mnist-source", lambda: mnist_sequences(source="internet"), ValueError,
-     r"source must be one of \('offline', 'torchvision'\)"),  # fmt: skip
-    ("noisy-har-std-0", lambda: load_noisy_har2(noise_std=0.0), ValueError,
-     r"noise_std must be > 0 for Noisy-HAR-2; use load_har2\(\)"),  # fmt: skip
-    ("har-std-neg", lambda: load_har2(noise_std=-1.0), ValueError,
-     r"noise_std must be a finite number >= 0"),  # fmt: skip
+    (
+        "mnist-source",
+        lambda: mnist_sequences(source="internet"),
+        ValueError,
+        r"source must be one of \('offline', 'torchvision'\)",
+    ),
+    (
+        "noisy-har-std-0",
+        lambda: load_noisy_har2(noise_std=0.0),
+        ValueError,
+        r"noise_std must be > 0 for Noisy-HAR-2; use load_har2\(\)",
+    ),
+    (
+        "har-std-neg",
+        lambda: load_har2(noise_std=-1.0),
+        ValueError,
+        r"noise_std must be a finite number >= 0",
+    ),
     ("har-labels", lambda: har2_labels(np.array([0, 7])), ValueError, r"activity ids .* 1..6"),
-    ("subset-size", lambda: subset_dataset(load_adding(seq_len=4, n_train=10).train, 0),
-     ValueError, r"subset size must be an integer in \[1, 10\]"),  # fmt: skip
-    ("idx-values", lambda: write_idx(Path("unused"), np.array([300])), ValueError,
-     r"array must hold integers in \[0, 255\]"),  # fmt: skip
+    (
+        "subset-size",
+        lambda: subset_dataset(load_adding(seq_len=4, n_train=10).train, 0),
+        ValueError,
+        r"subset size must be an integer in \[1, 10\]",
+    ),
+    (
+        "idx-values",
+        lambda: write_idx(Path("unused"), np.array([300])),
+        ValueError,
+        r"array must hold integers in \[0, 255\]",
+    ),
     # training configuration
     ("config-length", lambda: TrainConfig(), ValueError, r"epochs or steps must be set"),
-    ("config-loss", lambda: TrainConfig(steps=1, loss="hinge"), ValueError,
-     r"loss must be one of .*'sigmoid_mse'"),  # fmt: skip
-    ("config-gamma", lambda: TrainConfig(steps=1, lr_gamma=0.0), ValueError,
-     r"lr_gamma must be a number in \(0, 1\]"),  # fmt: skip
+    (
+        "config-loss",
+        lambda: TrainConfig(steps=1, loss="hinge"),
+        ValueError,
+        r"loss must be one of .*'sigmoid_mse'",
+    ),
+    (
+        "config-gamma",
+        lambda: TrainConfig(steps=1, lr_gamma=0.0),
+        ValueError,
+        r"lr_gamma must be a number in \(0, 1\]",
+    ),
     ("method-name", lambda: get_method("adam_fw"), ValueError, r"method must be one of"),
 ]
 
 
-@pytest.mark.parametrize(("make", "exc", "match"), [c[1:] for c in API_CASES],
-                         ids=[c[0] for c in API_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("make", "exc", "match"), [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES]
+)
 def test_bad_input_raises_an_error_naming_it(make, exc, match, tmp_path, monkeypatch):
     monkeypatch.setenv("FWLAB_DATA", str(tmp_path))  # data look-ups never touch the real cache
     with pytest.raises(exc, match=match):
@@ -220,8 +325,10 @@ CLI_CASES = [
     (["train", "--device", "tpu:x"], r"argument --device: must be a torch device such as 'cpu'"),
     (["train", "--resume"], r"--resume needs --out"),
     (["train", "--checkpoint-every", "5"], r"--checkpoint-every needs --out"),
-    (["train", "--method", "sgd", "--K", "5"],
-     r"option --K is for the Frank-Wolfe optimizer, but method 'sgd' trains with adam"),
+    (
+        ["train", "--method", "sgd", "--K", "5"],
+        r"option --K is for the Frank-Wolfe optimizer, but method 'sgd' trains with adam",
+    ),
     (["bench", "--repeats", "0"], r"argument --repeats: must be an integer >= 1"),
     (["bench", "--only", "speed"], r"argument --only: invalid choice: 'speed'"),
 ]
@@ -251,8 +358,24 @@ def test_cuda_device_without_cuda_exits_2(capsys):
 
 
 def test_resume_from_another_runs_checkpoint_exits_2(tmp_path, capsys):
-    common = ["train", "--seq-len", "6", "--subset", "40", "--test-subset", "20", "--hidden", "4",
-              "--batch-size", "20", "--steps", "2", "--out", str(tmp_path), "--no-progress"]  # fmt: skip
+    common = [
+        "train",
+        "--seq-len",
+        "6",
+        "--subset",
+        "40",
+        "--test-subset",
+        "20",
+        "--hidden",
+        "4",
+        "--batch-size",
+        "20",
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert fwlab_main(common + ["--method", "fw_k1"]) == 0
     code, err = _exit_status(common + ["--method", "fw_k5", "--resume"], capsys)
     assert code == 2 and "belongs to another run" in err
@@ -298,8 +421,11 @@ def test_notebook_01_declares_the_parameters_the_cases_use():
     assert declared["steps"]["inferred_type_name"] == "int"
 
 
-@pytest.mark.parametrize(("params", "match"), NOTEBOOK_CASES,
-                         ids=[",".join(f"{k}={v}" for k, v in c[0].items()) for c in NOTEBOOK_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("params", "match"),
+    NOTEBOOK_CASES,
+    ids=[",".join(f"{k}={v}" for k, v in c[0].items()) for c in NOTEBOOK_CASES],
+)
 def test_bad_notebook_01_parameter_raises_naming_it(params, match):
     with pytest.raises(ValueError, match=match):
         _run_notebook_in_process(NOTEBOOK_01, **params)
@@ -314,9 +440,15 @@ def test_notebook_01_defaults_pass_in_process():
 def test_bad_parameter_through_papermill_fails_with_the_message(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     with pytest.raises(pm.PapermillExecutionError, match=r"K must be an integer in \[1, 30\]"):
-        pm.execute_notebook(str(NOTEBOOK_01), str(tmp_path / "out.ipynb"), parameters={"K": 99},
-                            kernel_name="fwlab", cwd=str(NOTEBOOK_01.parent), progress_bar=False,
-                            execution_timeout=240)  # fmt: skip
+        pm.execute_notebook(
+            str(NOTEBOOK_01),
+            str(tmp_path / "out.ipynb"),
+            parameters={"K": 99},
+            kernel_name="fwlab",
+            cwd=str(NOTEBOOK_01.parent),
+            progress_bar=False,
+            execution_timeout=240,
+        )
 
 
 # ------------------------------------------------------------------------ checkpoints
@@ -340,9 +472,17 @@ _SAVER = textwrap.dedent(
 @pytest.mark.timeout(120)
 def test_sigkill_during_a_large_save_leaves_the_previous_checkpoint_whole(tmp_path):
     path = tmp_path / "checkpoint.pt"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SAVER, str(path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "1"  # a first complete checkpoint exists
         time.sleep(0.05)  # the second save is under way
@@ -416,14 +556,18 @@ IDX_DAMAGE = [
     ("t10k-images-idx3-ubyte", lambda b: b[:10], r"truncated inside its header"),
     ("t10k-labels-idx1-ubyte", lambda b: b[:-1], r"has 1007 bytes but its header \(1000,\) needs"),
     ("train-images-idx3-ubyte", lambda b: b + b"\x00" * 5, r"bytes but its header .* truncated or"),
-    ("t10k-images-idx3-ubyte", lambda b: b[:8] + (27).to_bytes(4, "big") + b[12:],
-     r"has \d+ bytes but its header \(1000, 27, 28\) needs"),  # fmt: skip
+    (
+        "t10k-images-idx3-ubyte",
+        lambda b: b[:8] + (27).to_bytes(4, "big") + b[12:],
+        r"has \d+ bytes but its header \(1000, 27, 28\) needs",
+    ),
     ("t10k-labels-idx1-ubyte", lambda b: b"\x1f\x8b" + b[2:], r"not a 1-D uint8 IDX file"),
 ]
 
 
-@pytest.mark.parametrize(("name", "damage", "match"), IDX_DAMAGE,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(IDX_DAMAGE)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "damage", "match"), IDX_DAMAGE, ids=[f"{c[0]}-{i}" for i, c in enumerate(IDX_DAMAGE)]
+)
 def test_damaged_idx_file_is_named_and_the_fix_works(mnist_copy, mnist_cache, name, damage, match):
     root, raw = mnist_copy
     before = {n: (raw / n).read_bytes() for n in RAW_NAMES}
@@ -442,8 +586,9 @@ def test_damaged_idx_file_is_named_and_the_fix_works(mnist_copy, mnist_cache, na
     data = load_pixel_mnist(root)
     assert len(data.train) == 4000 and len(data.test) == 1000
     for n in RAW_NAMES:
-        assert (raw / n).read_bytes() == (mnist_cache / OFFLINE_SUBDIR / "MNIST" / "raw" / n
-                                          ).read_bytes()  # fmt: skip
+        assert (raw / n).read_bytes() == (
+            mnist_cache / OFFLINE_SUBDIR / "MNIST" / "raw" / n
+        ).read_bytes()
 
 
 def test_truncated_torchvision_mnist_names_the_file_and_how_to_fix(tmp_path):
@@ -452,11 +597,16 @@ def test_truncated_torchvision_mnist_names_the_file_and_how_to_fix(tmp_path):
     write_idx(raw / "train-labels-idx1-ubyte", np.zeros(60_000, dtype=np.uint8))
     header = b"\x00\x00\x08\x03" + b"".join(n.to_bytes(4, "big") for n in (60_000, 28, 28))
     (raw / "train-images-idx3-ubyte").write_bytes(header + bytes(1000))  # a cut download
-    with pytest.raises(DataFileError, match=r"train-images-idx3-ubyte has 1016 bytes.*truncated"
-                                            r".*Delete the file and load again with download=True"):  # fmt: skip
+    with pytest.raises(
+        DataFileError,
+        match=r"train-images-idx3-ubyte has 1016 bytes.*truncated"
+        r".*Delete the file and load again with download=True",
+    ):
         mnist_sequences(tmp_path, source="torchvision")
-    assert sorted(p.name for p in raw.iterdir()) == ["train-images-idx3-ubyte",
-                                                     "train-labels-idx1-ubyte"]  # fmt: skip
+    assert sorted(p.name for p in raw.iterdir()) == [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+    ]
 
 
 def test_missing_offline_file_is_rebuilt_alone(mnist_copy, mnist_cache):
@@ -491,27 +641,47 @@ def _nan_in_row_3(data: bytes) -> bytes:
 
 
 HAR_DAMAGE = [
-    ("half", lambda f: zip_bytes(f)[: len(zip_bytes(f)) // 2],
-     r"not a valid zip archive .*Delete it and run download_uci_har\(\)"),  # fmt: skip
+    (
+        "half",
+        lambda f: zip_bytes(f)[: len(zip_bytes(f)) // 2],
+        r"not a valid zip archive .*Delete it and run download_uci_har\(\)",
+    ),
     ("empty", lambda f: b"", r"not a valid zip archive"),
     ("html", lambda f: b"<html>503 Service Unavailable</html>", r"not a valid zip archive"),
-    ("wrapper-with-cut-inner", lambda f: wrapper_bytes(zip_bytes(f)[:5000]),
-     r"UCI HAR Dataset\.zip!UCI HAR Dataset\.zip is not a valid zip archive .*Delete"),  # fmt: skip
-    ("binary-member", lambda f: zip_bytes(_replace(f, "test/y_test.txt", bytes(range(256)))),
-     r"y_test\.txt is not a text file \(byte 128 is not ASCII\).*re-download"),  # fmt: skip
-    ("nan-value", lambda f: zip_bytes(_replace(f, _SIGNAL, _nan_in_row_3(f[_SIGNAL]))),
-     r"body_acc_x_train\.txt, line 3: a value is NaN or infinite.*re-download"),  # fmt: skip
-    ("not-a-number", lambda f: zip_bytes(_replace(f, _SIGNAL, f[_SIGNAL].replace(b"e-", b"x-", 1))),
-     r"body_acc_x_train\.txt: a value is not a number .*re-download"),  # fmt: skip
-    ("empty-member", lambda f: zip_bytes(_replace(f, "test/y_test.txt", b"")),
-     r"y_test\.txt is empty\. Re-extract or re-download"),  # fmt: skip
+    (
+        "wrapper-with-cut-inner",
+        lambda f: wrapper_bytes(zip_bytes(f)[:5000]),
+        r"UCI HAR Dataset\.zip!UCI HAR Dataset\.zip is not a valid zip archive .*Delete",
+    ),
+    (
+        "binary-member",
+        lambda f: zip_bytes(_replace(f, "test/y_test.txt", bytes(range(256)))),
+        r"y_test\.txt is not a text file \(byte 128 is not ASCII\).*re-download",
+    ),
+    (
+        "nan-value",
+        lambda f: zip_bytes(_replace(f, _SIGNAL, _nan_in_row_3(f[_SIGNAL]))),
+        r"body_acc_x_train\.txt, line 3: a value is NaN or infinite.*re-download",
+    ),
+    (
+        "not-a-number",
+        lambda f: zip_bytes(_replace(f, _SIGNAL, f[_SIGNAL].replace(b"e-", b"x-", 1))),
+        r"body_acc_x_train\.txt: a value is not a number .*re-download",
+    ),
+    (
+        "empty-member",
+        lambda f: zip_bytes(_replace(f, "test/y_test.txt", b"")),
+        r"y_test\.txt is empty\. Re-extract or re-download",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("damage", "match"), [c[1:] for c in HAR_DAMAGE],
-                         ids=[c[0] for c in HAR_DAMAGE])  # fmt: skip
-def test_damaged_uci_har_zip_gives_a_clear_error_and_stays_as_it_was(tmp_path, har_files,
-                                                                     damage, match):  # fmt: skip
+@pytest.mark.parametrize(
+    ("damage", "match"), [c[1:] for c in HAR_DAMAGE], ids=[c[0] for c in HAR_DAMAGE]
+)
+def test_damaged_uci_har_zip_gives_a_clear_error_and_stays_as_it_was(
+    tmp_path, har_files, damage, match
+):
     cached = tmp_path / UCI_HAR_ZIPNAME
     payload = damage(har_files)
     cached.write_bytes(payload)
