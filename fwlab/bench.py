@@ -1,13 +1,15 @@
 r"""``fwlab bench``: speed ratios of fwlab, measured side by side in one process.
 
 Every figure is the **median over repeats**; within a repeat the two things compared run
-interleaved (A, B, A, B, ...), so that the load of a shared machine hits both alike. Ratios are
-what to read; the absolute milliseconds in ``meta.details`` depend on the machine and its load.
+interleaved (A, B, B, A, ...), or, for the closure overhead, the closure's calls are timed inside
+the very step they belong to, so that the load of a shared machine hits both sides alike. Ratios
+are what to read; the absolute milliseconds in ``meta.details`` depend on the machine and its
+load.
 
 ======================== ================================================================ ======
 key                      what it measures                                                 target
 ======================== ================================================================ ======
-``fw_closure_overhead``  ``FrankWolfe.step(closure)`` / (K × the closure alone): the      ≤ 1.10
+``fw_closure_overhead``  ``FrankWolfe.step(closure)`` / (K × the closure's own time): the ≤ 1.10
                          optimizer's own cost in closure mode (6×128 IndRNN, pixel-MNIST
                          shapes T = 784 × 1 feature, K = 5)
 ``fw_streaming_vs_adam`` optimizer-only time of one streaming ``step()`` (mean over the   ≤ 1.5
