@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -63,6 +64,30 @@ P_OPTIONS: tuple[tuple[str, float], ...] = (
 )
 
 _RECOMPUTE_ON = ("delta", "K", "p", "lr", "steps", "x0", "y0", "gd_lr")
+#: the sliders' ranges; a value outside would be clamped by the slider without a word, so the
+#: constructor and set() refuse it instead
+RANGES: dict[str, tuple[float, float]] = {
+    "delta": (1e-3, 10**0.5),
+    "K": (1, 30),
+    "lr": (0.05, 2.0),
+    "steps": (0, 300),
+    "gd_lr": (1e-5, 1.0),
+}
+
+
+def _check_control(name: str, value: Any) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``value`` is not a number inside its slider."""
+    lo, hi = RANGES[name]
+    integer = name in ("K", "steps")
+    kind = "an integer" if integer else "a number"
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if not (ok and lo <= value <= hi):
+        raise ValueError(f"{name} must be {kind} in [{lo:g}, {hi:g}] (the slider's range), "
+                         f"got {value!r}")  # fmt: skip
+
+
 _TOGGLES = {"show_gd": "gd", "show_ngd": "ngd", "show_adam": "adam"}
 
 
@@ -105,7 +130,12 @@ class TrajectoryExplorer:
         grid: int = 120,
     ) -> None:
         spec = get_loss(loss)
-        start = spec.start if x0 is None else (float(x0[0]), float(x0[1]))
+        delta = spec.delta if delta is None else delta
+        gd_lr = spec.gd_lr if gd_lr is None else gd_lr
+        for name, value in (("delta", delta), ("K", K), ("lr", lr), ("steps", steps),
+                            ("gd_lr", gd_lr)):  # fmt: skip
+            _check_control(name, value)
+        start = spec.start if x0 is None else _start_point(x0)
         p_value = _p_option(p)
         self._grid = grid
         self._hold = False
@@ -114,7 +144,7 @@ class TrajectoryExplorer:
         self.controls: dict[str, W.ValueWidget] = {
             "loss": W.Dropdown(options=loss_names(), value=spec.name, description="loss"),
             "delta": W.FloatLogSlider(
-                value=spec.delta if delta is None else delta,
+                value=delta,
                 base=10,
                 min=-3,
                 max=0.5,
@@ -137,7 +167,7 @@ class TrajectoryExplorer:
             "show_ngd": W.Checkbox(value=show_ngd, description="normalized GD", indent=False),
             "show_adam": W.Checkbox(value=show_adam, description="Adam", indent=False),
             "gd_lr": W.FloatLogSlider(
-                value=spec.gd_lr if gd_lr is None else gd_lr,
+                value=gd_lr,
                 base=10,
                 min=-5,
                 max=0,
@@ -259,6 +289,8 @@ class TrajectoryExplorer:
         self._hold = True
         try:
             for name, v in values.items():
+                if name in RANGES:
+                    _check_control(name, v)
                 self.controls[name].value = _p_option(v) if name == "p" else v
         finally:
             self._hold = False
@@ -320,6 +352,16 @@ class TrajectoryExplorer:
             f"recompute + redraw {self.last_seconds * 1e3:.1f} ms "
             "<i>(click on the contour to move the start)</i>"
         )
+
+
+def _start_point(x0: Any) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in x0)
+    except (TypeError, ValueError):
+        x = y = math.nan
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"x0 must be a start point of two finite numbers (x, y), got {x0!r}")
+    return x, y
 
 
 def _p_option(p: float | str) -> float:

@@ -233,9 +233,29 @@ def _parse_rows(text: str, where: str, width: int | None) -> np.ndarray:
                 "truncated or corrupt. Re-extract or re-download the UCI HAR dataset."
             )
     try:
-        return np.array([v for r in rows for v in r], dtype=np.float64).reshape(len(rows), -1)
+        values = np.array([v for r in rows for v in r], dtype=np.float64).reshape(len(rows), -1)
     except ValueError as e:
-        raise DataFileError(f"{where}: a value is not a number ({e}).") from None
+        raise DataFileError(
+            f"{where}: a value is not a number ({e}). Re-extract or re-download the UCI HAR "
+            "dataset."
+        ) from None
+    if not np.isfinite(values).all():
+        i = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+        raise DataFileError(
+            f"{where}, line {i + 1}: a value is NaN or infinite; the file is corrupt. "
+            "Re-extract or re-download the UCI HAR dataset."
+        )
+    return values
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise DataFileError(
+            f"{where} is not a text file (byte {e.start} is not ASCII): it is corrupt. "
+            "Re-extract or re-download the UCI HAR dataset."
+        ) from None
 
 
 def _read_split(read_text: Callable[[str], str], where: Callable[[str], str], split: str):
@@ -289,7 +309,7 @@ def read_uci_har(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndar
                     f"missing {p}; {folder} is not a complete '{UCI_HAR_DIRNAME}' folder. "
                     "Re-extract the official zip or run download_uci_har()."
                 )
-            return p.read_text()
+            return _decode(p.read_bytes(), str(p))
 
         def where(rel: str) -> str:
             return str(folder / rel)
@@ -306,14 +326,20 @@ def read_uci_har(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndar
         ) from None
     with z:
         if UCI_HAR_ZIPNAME in z.namelist():  # the wrapper zip of the new UCI site
-            inner = zipfile.ZipFile(io.BytesIO(z.read(UCI_HAR_ZIPNAME)))
+            try:
+                inner = zipfile.ZipFile(io.BytesIO(z.read(UCI_HAR_ZIPNAME)))
+            except zipfile.BadZipFile as e:
+                raise DataFileError(
+                    f"{path}!{UCI_HAR_ZIPNAME} is not a valid zip archive ({e}). Delete {path} "
+                    "and run download_uci_har()."
+                ) from None
             inner.filename = f"{path}!{UCI_HAR_ZIPNAME}"
             z = inner
         members = _members(z)
 
         def read_zip_text(rel: str) -> str:
             try:
-                return z.read(members[rel]).decode("ascii")
+                return _decode(z.read(members[rel]), f"{z.filename}!{members[rel]}")
             except zipfile.BadZipFile as e:  # CRC mismatch, truncated member
                 raise DataFileError(
                     f"{z.filename}!{members[rel]} is corrupt ({e}). Delete the zip and run "

@@ -245,6 +245,10 @@ class IndRNN(nn.Module):
             raise ValueError(
                 f"input has {input.shape[-1]} features, expected input_size={self.input_size}"
             )
+        if not input.is_floating_point():
+            raise ValueError(
+                f"input must be a floating-point tensor, got {input.dtype}; use input.float()"
+            )
         if not batched:
             input = input.unsqueeze(1)  # (T, 1, F)
             if hx is not None:
@@ -252,6 +256,8 @@ class IndRNN(nn.Module):
             time_dim = 0
         else:
             time_dim = 1 if self.batch_first else 0
+        if input.shape[time_dim] == 0:
+            raise ValueError("input must have at least one time step, got T=0")
         n = input.shape[1 - time_dim]
         if hx is None:
             hx = input.new_zeros(self.num_layers, n, self.hidden_size)
@@ -260,6 +266,8 @@ class IndRNN(nn.Module):
                 f"hx must have shape (num_layers, N, H) = {(self.num_layers, n, self.hidden_size)}"
                 f", got {tuple(hx.shape)}"
             )
+        elif not hx.is_floating_point():
+            raise ValueError(f"hx must be a floating-point tensor, got {hx.dtype}; use hx.float()")
         if self.training:
             self.clamp_recurrent_()
 

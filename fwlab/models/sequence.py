@@ -188,10 +188,26 @@ class SequenceModel(nn.Module):
             raise ValueError(f"x must be batch-first (N, T, F), got shape {tuple(x.shape)}")
         if x.shape[1] == 0:
             raise ValueError("x must have at least one time step, got T=0")
+        if x.shape[2] != self.input_size:
+            raise ValueError(
+                f"x has {x.shape[2]} features per step but the model has input_size="
+                f"{self.input_size}; pass (N, T, {self.input_size}) inputs or build the model "
+                f"with input_size={x.shape[2]}"
+            )
+        if not x.is_floating_point():
+            raise ValueError(f"x must be a floating-point tensor, got {x.dtype}; use x.float()")
         if self.cell == "lstm" and state is not None and not isinstance(state, tuple):
             raise ValueError("state for cell='lstm' must be a tuple (h, c)")
         if self.cell != "lstm" and isinstance(state, tuple):
             raise ValueError(f"state for cell={self.cell!r} must be a tensor h, not a tuple")
+        if state is not None:
+            expected = (self.num_layers, x.shape[0], self.hidden_size)
+            for s in state if isinstance(state, tuple) else (state,):
+                if tuple(s.shape) != expected:
+                    raise ValueError(
+                        f"state must have shape (num_layers, N, hidden_size) = {expected}, got "
+                        f"{tuple(s.shape)}; pass None for a zero state or model.init_state(N)"
+                    )
         out, new_state = self.body(x, state)
         y = self.head(self.norm(out[:, -1]))
         return (y, new_state) if return_state else y

@@ -89,19 +89,23 @@ def effective_delta(group: dict[str, Any]) -> float:
     return delta
 
 
-def _lmo_tensors(grads: list[Tensor], p: float, radius: float, scope: str) -> list[Tensor]:
-    """LMO of one ball per tensor (``scope="tensor"``) or one ball over all (``"global"``)."""
+def _lmo_tensors(
+    grads: list[Tensor], p: float, radius: float, scope: str, norms: Tensor | None = None
+) -> list[Tensor]:
+    """LMO of one ball per tensor (``scope="tensor"``) or one ball over all (``"global"``).
+
+    ``norms`` may hold the ℓ2 norm of each gradient (the non-finite check computes them), so
+    that p = 2 costs one multiplication per tensor.
+    """
     if scope == "global":
         return lmo_global(grads, p, radius)
     if p == 2.0:
-        norms = torch._foreach_norm(grads, 2.0)
-        if all(torch.isfinite(torch.stack(norms)).tolist()):
+        if norms is None:
+            norms = torch.stack(torch._foreach_norm(grads, 2.0))
+        if bool(torch.isfinite(norms).all()):
             # s = -radius * g / ||g||, with a zero gradient mapped to zero (never 0/0)
-            tiny = max(torch.finfo(n.dtype).tiny for n in norms)
-            torch._foreach_clamp_min_(norms, tiny)
-            s = torch._foreach_div(grads, norms)
-            torch._foreach_mul_(s, -radius)
-            return s
+            scales = norms.clamp_min(torch.finfo(norms.dtype).tiny).reciprocal().mul_(-radius)
+            return torch._foreach_mul(grads, list(scales.unbind()))
     elif math.isinf(p):
         s = torch._foreach_sign(grads)
         torch._foreach_mul_(s, -radius)
@@ -109,23 +113,29 @@ def _lmo_tensors(grads: list[Tensor], p: float, radius: float, scope: str) -> li
     return [lmo(g, p, radius) for g in grads]
 
 
+def _grad_norms(grads: list[Tensor]) -> tuple[Tensor, bool]:
+    """The ℓ2 norm of each gradient, and whether every gradient entry is finite.
+
+    A NaN or inf entry makes its tensor's ℓ2 norm non-finite; only then (or when the squares of
+    huge finite entries overflow) is the max-norm taken to tell the two cases apart.
+    """
+    norms = torch.stack(torch._foreach_norm(grads, 2.0))
+    if bool(torch.isfinite(norms).all()):
+        return norms, True
+    maxabs = torch.stack(torch._foreach_norm(grads, math.inf))
+    return norms, bool(torch.isfinite(maxabs).all())
+
+
 def _fw_average_(dw: list[Tensor], s: list[Tensor], k: int) -> None:
-    r"""In place :math:`\Delta\omega_k = (1 - 1/k)\Delta\omega_{k-1} + s_k / k`."""
-    torch._foreach_mul_(dw, 1.0 - 1.0 / k)
-    torch._foreach_add_(dw, s, alpha=1.0 / k)
+    r"""In place :math:`\Delta\omega_k = (1 - 1/k)\Delta\omega_{k-1} + s_k / k` (a lerp)."""
+    torch._foreach_lerp_(dw, s, 1.0 / k)
 
 
-def _dot(a: list[Tensor], b: list[Tensor]) -> Tensor:
-    if not a:
-        return torch.zeros(())
-    return torch.stack([torch.sum(x * y) for x, y in zip(a, b)]).sum()
-
-
-def _norm2(tensors: list[Tensor]) -> Tensor:
-    """The ℓ2 norm of the concatenation of ``tensors``."""
+def _flat(tensors: list[Tensor]) -> Tensor:
+    """``tensors`` as one vector: one reduction over it replaces one per tensor."""
     if not tensors:
         return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors, 2.0)))
+    return torch.cat([t.reshape(-1) for t in tensors])
 
 
 def _scalar_dtype() -> torch.dtype:
@@ -430,12 +440,12 @@ class FrankWolfe(Optimizer):
             _validate_group(group)
             params, grads = [], []
             for prm in group["params"]:
-                live = "dw" in self.state.get(prm, {})
-                if prm.grad is None and not live:
-                    continue
                 g = prm.grad
                 if g is None:
-                    g = torch.zeros_like(prm)
+                    st = self.state.get(prm)
+                    if not st or "dw" not in st:
+                        continue
+                    g = torch.zeros_like(prm)  # it had a gradient earlier in this outer step
                 elif g.is_sparse:
                     raise RuntimeError("FrankWolfe does not support sparse gradients")
                 params.append(prm)
@@ -443,13 +453,16 @@ class FrankWolfe(Optimizer):
             if params:  # a group without any gradient does not advance
                 collected.append((group, params, grads))
         all_grads = [g for _, _, gs in collected for g in gs]
-        if all_grads:
-            maxabs = torch.stack(torch._foreach_norm(all_grads, math.inf))
-            if not bool(torch.isfinite(maxabs).all()):
-                self._nonfinite("gradient")
-                return False
+        if not all_grads:
+            return True
+        norms, finite = _grad_norms(all_grads)
+        if not finite:
+            self._nonfinite("gradient")
+            return False
+        start = 0
         for group, params, grads in collected:
-            self._inner(group, params, grads)
+            self._inner(group, params, grads, norms[start : start + len(grads)])
+            start += len(grads)
             gst = self._gstate(group)
             if first_loss is not None and "fw_loss" not in gst:
                 gst["fw_loss"] = float(first_loss)
@@ -457,36 +470,52 @@ class FrankWolfe(Optimizer):
                 self._outer(group)
         return True
 
-    def _inner(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+    def _inner(
+        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], norms: Tensor
+    ) -> None:
         gst = self._gstate(group)
         k = int(gst.get("fw_k", 0)) + 1
         K = int(group["K"])
         if group["maximize"]:
             grads = torch._foreach_neg(grads)
         delta = effective_delta(group)
-        s = _lmo_tensors(list(grads), group["p"], delta, group["scope"])
+        s = _lmo_tensors(list(grads), group["p"], delta, group["scope"], norms)
 
-        fresh = [i for i, prm in enumerate(params) if "dw" not in self.state[prm]]
-        for i in fresh:
-            st = self.state[params[i]]
-            st["dw"] = torch.zeros_like(params[i])
-            if K > 1:
-                st["omega"] = params[i].detach().clone()
-                # the gradient at omega is known only if the parameter starts at k = 1
-                st["g0"] = grads[i].clone() if k == 1 else torch.zeros_like(params[i])
-        dw = [self.state[prm]["dw"] for prm in params]
-        if k >= K:  # diagnostics of the last inner iteration, before dw moves
-            gap = _dot(grads, dw) - _dot(grads, s)
-            g0 = grads if K == 1 else [self.state[prm]["g0"] for prm in params]
-            gst["fw_gap_t"] = gap
-        _fw_average_(dw, s, k)
+        states = [self.state[prm] for prm in params]
+        if k == 1:  # Δω_1 = s_1: the LMO's output becomes the state, nothing to average
+            for prm, st, g, s_i in zip(params, states, grads, s):
+                st["dw"] = s_i
+                if K > 1:
+                    st["omega"] = prm.detach().clone()
+                    st["g0"] = g.clone()
+            dw = s
+        else:
+            for prm, st in zip(params, states):
+                if "dw" not in st:  # a gradient that appears mid-step: Δω_{k-1} = 0 for it
+                    st["dw"] = torch.zeros_like(prm)
+                    st["omega"] = prm.detach().clone()
+                    st["g0"] = torch.zeros_like(prm)  # its gradient at ω is unknown
+            dw = [st["dw"] for st in states]
+        if k >= K:  # diagnostics of the last inner iteration; reductions over flat vectors
+            g_flat = _flat(grads)
+            dw_prev = torch.zeros_like(g_flat) if k == 1 else _flat(dw)
+            gap = torch.dot(g_flat, dw_prev - _flat(s))
+        if k > 1:
+            _fw_average_(dw, s, k)
         gst["fw_k"] = k
         if K > 1:  # evaluate the next gradient at omega + dw_k; after the K-th, back to omega
-            torch._foreach_copy_(params, [self.state[prm]["omega"] for prm in params])
+            torch._foreach_copy_(params, [st["omega"] for st in states])
             if k < K:
                 torch._foreach_add_(params, dw)
         if k >= K:
-            diag = [gst.pop("fw_gap_t"), _dot(dw, g0), _norm2(dw), _norm2(g0)]
+            g0_flat = g_flat if K == 1 else _flat([st["g0"] for st in states])
+            dw_flat = _flat(dw)
+            diag = [
+                gap,
+                torch.dot(dw_flat, g0_flat),
+                torch.linalg.vector_norm(dw_flat),
+                torch.linalg.vector_norm(g0_flat),
+            ]
             gst["fw_diag_t"] = torch.stack([d.double() for d in diag])
 
     def _outer(self, group: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fwlab.argtypes import fraction, int_at_least, nonnegative_float, positive_float, positive_int
 from fwlab.data import TASKS, load_task, subset_dataset
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.loop import LOSSES, TrainConfig, fit
@@ -79,13 +80,35 @@ def _p(value: str) -> float:
     return p
 
 
+def _device(value: str) -> str:
+    import torch
+
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a torch device such as 'cpu' or 'cuda:0', got {value!r}"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{value!r} asked for CUDA but no CUDA device is available here; use --device cpu"
+        )
+    return value
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     g = parser.add_argument_group("task")
     g.add_argument("--task", choices=sorted(TASKS), default="adding", help="the task to train on")
-    g.add_argument("--seq-len", type=int, default=100, help="sequence length (adding task)")
-    g.add_argument("--subset", type=int, default=None, help="use this many training samples")
-    g.add_argument("--test-subset", type=int, default=None, help="use this many test samples")
+    g.add_argument(
+        "--seq-len", type=int_at_least(2), default=100, help="sequence length (adding task)"
+    )
+    g.add_argument(
+        "--subset", type=positive_int, default=None, help="use this many training samples"
+    )
+    g.add_argument(
+        "--test-subset", type=positive_int, default=None, help="use this many test samples"
+    )
     g.add_argument(
         "--source",
         choices=("offline", "torchvision"),
@@ -101,7 +124,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--noise-std",
-        type=float,
+        type=positive_float,
         default=None,
         help="Noisy-HAR-2 noise std (default 2.0, the authors' code; the paper says "
         "variance 2, i.e. 1.414)",
@@ -113,7 +136,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default="fw_k1",
         help="a row of the paper's tables (see fwlab.train.methods)",
     )
-    g.add_argument("--K", type=int, default=None, help="inner Frank-Wolfe iterations (FW methods)")
+    g.add_argument(
+        "--K", type=positive_int, default=None, help="inner Frank-Wolfe iterations (FW methods)"
+    )
     g.add_argument("--p", type=_p, default=None, help="norm of the trust region, >= 1 or 'inf'")
     g.add_argument(
         "--scope",
@@ -127,25 +152,27 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="outer step: Algorithm 1 (sgd) or Adam on -dw/delta (authors' code)",
     )
-    g.add_argument("--layers", type=int, default=None, help="recurrent layers")
+    g.add_argument("--layers", type=positive_int, default=None, help="recurrent layers")
     g = parser.add_argument_group("training")
-    g.add_argument("--hidden", type=int, default=128, help="hidden units per layer")
-    g.add_argument("--batch-size", type=int, default=50, help="mini-batch size")
-    g.add_argument("--lr", type=float, default=1e-3, help="learning rate eta")
-    g.add_argument("--delta", type=float, default=None, help="trust-region radius (default: = lr)")
-    g.add_argument("--epochs", type=int, default=None, help="passes over the training set")
+    g.add_argument("--hidden", type=positive_int, default=128, help="hidden units per layer")
+    g.add_argument("--batch-size", type=positive_int, default=50, help="mini-batch size")
+    g.add_argument("--lr", type=nonnegative_float, default=1e-3, help="learning rate eta")
+    g.add_argument(
+        "--delta", type=positive_float, default=None, help="trust-region radius (default: = lr)"
+    )
+    g.add_argument("--epochs", type=positive_int, default=None, help="passes over the training set")
     g.add_argument(
         "--steps",
-        type=int,
+        type=positive_int,
         default=None,
         help="stop after this many batches (default 1000 if --epochs is not given)",
     )
-    g.add_argument("--lr-step", type=int, default=None, help="StepLR period in epochs")
-    g.add_argument("--lr-gamma", type=float, default=0.1, help="StepLR factor")
+    g.add_argument("--lr-step", type=positive_int, default=None, help="StepLR period in epochs")
+    g.add_argument("--lr-gamma", type=fraction, default=0.1, help="StepLR factor")
     g.add_argument("--loss", choices=LOSSES, default="auto", help="training loss")
-    g.add_argument("--eval-every", type=int, default=None, help="evaluate every N batches")
+    g.add_argument("--eval-every", type=positive_int, default=None, help="evaluate every N batches")
     g.add_argument("--seed", type=int, default=0, help="seed of data, initialisation, shuffling")
-    g.add_argument("--device", default="cpu", help="torch device")
+    g.add_argument("--device", type=_device, default="cpu", help="torch device")
     g = parser.add_argument_group("output")
     g.add_argument(
         "--out",
@@ -155,7 +182,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--checkpoint-every",
-        type=int,
+        type=positive_int,
         default=None,
         help="write a checkpoint every N batches (needs --out)",
     )
@@ -164,15 +191,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    if args.resume and args.out is None:
-        raise SystemExit("fwlab train: --resume needs --out (the folder of the checkpoint)")
-    for option in ("subset", "test_subset", "seq_len"):
-        value = getattr(args, option)
-        if value is not None and value < (2 if option == "seq_len" else 1):
-            minimum = 2 if option == "seq_len" else 1
-            flag = "--" + option.replace("_", "-")
+    for option, given in (("--resume", args.resume), ("--checkpoint-every", args.checkpoint_every)):
+        if given and args.out is None:
             print(
-                f"fwlab train: {flag} must be an integer >= {minimum}, got {value}", file=sys.stderr
+                f"fwlab train: error: {option} needs --out (the folder of the checkpoint)",
+                file=sys.stderr,
             )
             return 2
     changes = {
@@ -188,6 +211,14 @@ def run_cli(args: argparse.Namespace) -> int:
     }
     try:
         method = get_method(args.method, **changes)
+        if method.optimizer != "fw":
+            fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
+            if fw_only:
+                raise ValueError(
+                    f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "
+                    f"{method.name!r} trains with {method.optimizer}; drop the option or pick "
+                    "an FW method (fw_k1, fw_k5, indrnn_fw, ...)"
+                )
         steps = args.steps if (args.steps or args.epochs) else 1000
         config = TrainConfig(
             hidden_size=args.hidden, batch_size=args.batch_size, lr=args.lr, delta=args.delta,
@@ -201,7 +232,11 @@ def run_cli(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2
-    history = fit(method, data, config, out_dir=args.out, resume=args.resume,
-                  progress=not args.no_progress)  # fmt: skip
+    try:
+        history = fit(method, data, config, out_dir=args.out, resume=args.resume,
+                      progress=not args.no_progress)  # fmt: skip
+    except ValueError as err:  # e.g. --resume from the checkpoint of another run
+        print(f"fwlab train: {err}", file=sys.stderr)
+        return 2
     print(json.dumps({"task": data.name, "method": method.name, **history["summary"]}))
     return 0

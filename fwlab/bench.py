@@ -1,0 +1,525 @@
+r"""``fwlab bench``: speed ratios of fwlab, measured side by side in one process.
+
+Every figure is the **median over repeats**; within a repeat the two things compared run
+interleaved (A, B, B, A, ...), or, for the closure overhead, the closure's calls are timed inside
+the very step they belong to, so that the load of a shared machine hits both sides alike. Ratios
+are what to read; the absolute milliseconds in ``meta.details`` depend on the machine and its
+load.
+
+======================== ================================================================ ======
+key                      what it measures                                                 target
+======================== ================================================================ ======
+``fw_closure_overhead``  ``FrankWolfe.step(closure)`` / (K × the closure's own time): the ≤ 1.10
+                         optimizer's own cost in closure mode (6×128 IndRNN, pixel-MNIST
+                         shapes T = 784 × 1 feature, K = 5)
+``fw_streaming_vs_adam`` optimizer-only time of one streaming ``step()`` (mean over the   ≤ 1.5
+                         K calls of an outer step) / ``Adam(foreach=True).step()`` on the
+                         same parameters and gradients; the K>1 mid-step and the K-th
+                         step are in ``meta.details``
+``indrnn_vs_rnn``        forward+backward of :class:`fwlab.models.IndRNN` /              ≤ 0.5
+                         ``nn.RNN(nonlinearity="relu")``, one layer, B=32, T=784, H=128
+``toy_recompute_ms``     the playground's recompute + redraw in ms: FW 100 steps × K=10, ≤ 50
+                         the three baselines, trace data, one ``batch_update``
+``notebooks_s``          seconds to execute every notebook of ``notebooks/`` with its    ≤ 300
+                         defaults (papermill, kernel ``fwlab``); only with ``--notebooks``
+======================== ================================================================ ======
+
+Threads: by default the bench runs with ``torch.set_num_threads(1)``. On a small shared
+machine two intra-op threads make tiny kernels (an optimizer step on 128×128 tensors) wait for
+a descheduled worker, which turns a 0.3 ms Adam step into 40 ms at random; ``--threads`` changes
+it.
+
+Example:
+    >>> r = run_bench(["toy_recompute_ms"], quick=True, repeats=1)
+    >>> sorted(r), r["toy_recompute_ms"] > 0
+    (['meta', 'toy_recompute_ms'], True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fwlab.argtypes import positive_int
+
+__all__ = [
+    "TARGETS",
+    "KEYS",
+    "BenchConfig",
+    "run_bench",
+    "format_table",
+    "configure_parser",
+    "run_cli",
+]
+
+#: key -> (target, unit); every figure passes when it is <= its target
+TARGETS: dict[str, tuple[float, str]] = {
+    "fw_closure_overhead": (1.10, "ratio"),
+    "fw_streaming_vs_adam": (1.5, "ratio"),
+    "indrnn_vs_rnn": (0.5, "ratio"),
+    "toy_recompute_ms": (50.0, "ms"),
+    "notebooks_s": (300.0, "s"),
+}
+KEYS = tuple(TARGETS)
+DEFAULT_KEYS = tuple(k for k in KEYS if k != "notebooks_s")
+NOTEBOOK_KERNEL = "fwlab"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes of the measurements (``quick()`` shrinks them to seconds for tests).
+
+    Attributes:
+        repeats: repeats per figure (the median is reported).
+        fw_batch, fw_seq_len, fw_layers, hidden, K: the closure-mode model and data
+            (SequenceModel "indrnn" with ``fw_layers`` × ``hidden``, input (fw_batch, T, 1)).
+        opt_calls: outer steps timed per repeat for the optimizer-only comparison.
+        rnn_batch, rnn_seq_len: the IndRNN vs nn.RNN shapes (one layer of ``hidden`` units);
+            ``rnn_pairs`` alternating pairs per repeat.
+        toy_steps, toy_K, toy_calls: the playground recompute, timed ``toy_calls`` times per
+            repeat.
+    """
+
+    repeats: int = 5
+    fw_batch: int = 8
+    fw_seq_len: int = 784
+    fw_layers: int = 6
+    hidden: int = 128
+    K: int = 5
+    opt_calls: int = 60
+    rnn_batch: int = 32
+    rnn_seq_len: int = 784
+    rnn_pairs: int = 4
+    toy_steps: int = 100
+    toy_K: int = 10
+    toy_calls: int = 10
+
+    @classmethod
+    def quick(cls, repeats: int = 2) -> BenchConfig:
+        """Tiny sizes: the whole bench in a few seconds (ratios then mean little)."""
+        return cls(
+            repeats=repeats,
+            fw_batch=4,
+            fw_seq_len=32,
+            fw_layers=2,
+            hidden=32,
+            opt_calls=5,
+            rnn_batch=8,
+            rnn_seq_len=32,
+            rnn_pairs=2,
+            toy_calls=2,
+        )
+
+
+def _median(xs: Sequence[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------ measurements
+def _indrnn_model(cfg: BenchConfig) -> nn.Module:
+    from fwlab.models import SequenceModel
+
+    torch.manual_seed(0)
+    return SequenceModel(
+        "indrnn", 1, cfg.hidden, 10, num_layers=cfg.fw_layers, seq_len_hint=cfg.fw_seq_len
+    )
+
+
+def bench_fw_closure_overhead(cfg: BenchConfig) -> tuple[float, dict[str, Any]]:
+    """``step(closure)`` time / (K × closure time), pixel-MNIST shapes (see module docstring).
+
+    The closure times its own calls, so the denominator is the forward+backward of exactly the
+    calls the step made: on a loaded machine two separate blocks of K closures can differ by
+    20 %, far more than the optimizer's share. The ratio of the step to K closures timed
+    alone, interleaved with it, is reported as ``separate_blocks_ratio`` for comparison.
+
+    The closure returns ``loss.detach()``: freeing the autograd graph of a 6-layer, 784-step
+    IndRNN takes about 3 % of its forward+backward, and with a returned graph-holding loss that
+    cost would fall between the timed closure calls and be billed to the optimizer (any
+    optimizer that keeps the loss, ``torch.optim.SGD`` included, would show it).
+    """
+    from fwlab.optim import FrankWolfe
+
+    model = _indrnn_model(cfg)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(cfg.fw_batch, cfg.fw_seq_len, 1, generator=g)
+    y = torch.randint(0, 10, (cfg.fw_batch,), generator=g)
+    opt = FrankWolfe(model.parameters(), lr=2e-4, delta=2e-4, K=cfg.K)
+    calls: list[float] = []
+
+    def closure() -> torch.Tensor:
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        loss = loss.detach()  # the graph is freed here, inside the timed call
+        calls.append(time.perf_counter() - t0)
+        return loss
+
+    opt.step(closure)  # warm-up: allocator, autograd graph shapes
+    ratios, separate, steps, per_closure = [], [], [], []
+    for _ in range(cfg.repeats):
+        calls.clear()
+        t_step = _timed(lambda: opt.step(closure))
+        inside = sum(calls)
+        calls.clear()
+        for _ in range(cfg.K):
+            closure()
+        ratios.append(t_step / inside)
+        separate.append(t_step / sum(calls))
+        steps.append(t_step)
+        per_closure.append(inside / cfg.K)
+    details = {
+        "step_ms": 1e3 * _median(steps),
+        "closure_ms": 1e3 * _median(per_closure),
+        "separate_blocks_ratio": _median(separate),
+        "settings": f"SequenceModel indrnn {cfg.fw_layers}x{cfg.hidden}, batch {cfg.fw_batch}, "
+        f"T={cfg.fw_seq_len}, 1 feature, cross-entropy, K={cfg.K}, p=2",
+    }
+    return _median(ratios), details
+
+
+def bench_fw_streaming_vs_adam(cfg: BenchConfig) -> tuple[float, dict[str, Any]]:
+    """Optimizer-only time of streaming ``step()`` / ``Adam(foreach=True).step()``."""
+    from fwlab.optim import FrankWolfe
+
+    model = _indrnn_model(cfg)
+    fw_params = [p.detach().clone().requires_grad_() for p in model.parameters()]
+    adam_params = [p.detach().clone().requires_grad_() for p in model.parameters()]
+    g = torch.Generator().manual_seed(2)
+    for a, b in zip(fw_params, adam_params):
+        a.grad = torch.randn(a.shape, generator=g)
+        b.grad = a.grad.clone()
+    fw = FrankWolfe(fw_params, lr=1e-3, delta=1e-3, K=cfg.K)
+    adam = torch.optim.Adam(adam_params, lr=1e-3, foreach=True)
+    for _ in range(3 * cfg.K):  # warm-up: state allocated, first-call overheads paid
+        fw.step()
+        adam.step()
+    cycle, mid, last, t_adam = [], [], [], []
+    for _ in range(cfg.repeats):
+        mids, lasts, adams = [], [], []
+        for _ in range(cfg.opt_calls):
+            for k in range(1, cfg.K + 1):
+                (mids if k < cfg.K else lasts).append(_timed(fw.step))
+            adams.append(_timed(adam.step))
+        m_mid = _median(mids) if mids else math.nan
+        m_last, m_adam = _median(lasts), _median(adams)
+        per_call = ((cfg.K - 1) * m_mid + m_last) / cfg.K if mids else m_last
+        cycle.append(per_call / m_adam)
+        mid.append(m_mid / m_adam)
+        last.append(m_last / m_adam)
+        t_adam.append(m_adam)
+    details = {
+        "mid_step_vs_adam": _median(mid),
+        "kth_step_vs_adam": _median(last),
+        "adam_us": 1e6 * _median(t_adam),
+        "settings": f"{sum(p.numel() for p in fw_params)} parameters in {len(fw_params)} "
+        f"tensors (the {cfg.fw_layers}x{cfg.hidden} IndRNN model), K={cfg.K}, p=2, "
+        f"scope=tensor, outer=sgd; {cfg.opt_calls} outer steps per repeat",
+    }
+    return _median(cycle), details
+
+
+def bench_indrnn_vs_rnn(cfg: BenchConfig) -> tuple[float, dict[str, Any]]:
+    """Forward+backward of fwlab's IndRNN / nn.RNN(relu), one layer."""
+    from fwlab.models import IndRNN
+
+    torch.manual_seed(0)
+    h, b, t = cfg.hidden, cfg.rnn_batch, cfg.rnn_seq_len
+    ind = IndRNN(1, h, batch_first=True, seq_len_hint=t)
+    rnn = nn.RNN(1, h, nonlinearity="relu", batch_first=True)
+    x = torch.randn(b, t, 1, generator=torch.Generator().manual_seed(3))
+
+    def fwd_bwd(m: nn.Module) -> None:
+        out, _ = m(x)
+        out.mean().backward()
+
+    fwd_bwd(ind)
+    fwd_bwd(rnn)
+    ratios, t_ind, t_rnn = [], [], []
+    for _ in range(cfg.repeats):
+        pairs = []
+        for i in range(cfg.rnn_pairs):  # A B, B A, A B, ...: a drift in load favours neither
+            order = [(ind, t_ind), (rnn, t_rnn)][:: -1 if i % 2 else 1]
+            for m, acc in order:
+                acc.append(_timed(lambda m=m: fwd_bwd(m)))
+            pairs.append(t_ind[-1] / t_rnn[-1])
+        ratios.append(_median(pairs))
+    details = {
+        "indrnn_ms": 1e3 * _median(t_ind),
+        "rnn_ms": 1e3 * _median(t_rnn),
+        "settings": f"one layer, B={b}, T={t}, H={h}, input 1 feature, loss = mean output",
+    }
+    return _median(ratios), details
+
+
+def bench_toy_recompute_ms(cfg: BenchConfig) -> tuple[float, dict[str, Any]]:
+    """The playground's recompute + redraw, in milliseconds.
+
+    What :meth:`widgets.TrajectoryExplorer.recompute` does, built from the same fwlab pieces
+    (fwlab does not import ``widgets``): Frank-Wolfe and the three baselines through
+    :func:`fwlab.toy.trajectory`, :func:`fwlab.plots.trajectory_trace_data`, and the update of
+    every trace inside one ``batch_update`` of the figure (a ``go.Figure`` here: there is no
+    widget front end to talk to).
+    """
+    from fwlab.plots import trajectory_figure, trajectory_trace_data
+    from fwlab.toy import get_loss, trajectory
+
+    spec = get_loss("rosenbrock")
+    x0, lr, delta = spec.start, 0.5, spec.delta
+    visible = {"gd": True, "ngd": True, "adam": True}
+
+    def compute():
+        fw = trajectory(spec, x0, method="fw", lr=lr, delta=delta, K=cfg.toy_K, steps=cfg.toy_steps)
+        baselines = {
+            "gd": trajectory(spec, x0, method="gd", lr=spec.gd_lr, steps=cfg.toy_steps),
+            "ngd": trajectory(spec, x0, method="ngd", lr=lr, delta=delta, steps=cfg.toy_steps),
+            "adam": trajectory(spec, x0, method="adam", lr=lr * delta, steps=cfg.toy_steps),
+        }
+        return fw, baselines
+
+    fw, baselines = compute()
+    fig = trajectory_figure(spec, fw, baselines, visible=visible)
+    traces = {t.meta: t for t in fig.data}
+
+    def recompute() -> None:
+        fw, baselines = compute()
+        data = trajectory_trace_data(spec, fw, baselines, visible=visible)
+        with fig.batch_update():
+            for uid, props in data.items():
+                traces[uid].update(props)
+
+    recompute()
+    per_repeat, compute_only = [], []
+    for _ in range(cfg.repeats):
+        per_repeat.append(_median([_timed(recompute) for _ in range(cfg.toy_calls)]))
+        compute_only.append(_median([_timed(compute) for _ in range(cfg.toy_calls)]))
+    details = {
+        "compute_ms": 1e3 * _median(compute_only),
+        "settings": f"rosenbrock, FW {cfg.toy_steps} steps x K={cfg.toy_K} + GD, NGD, Adam, "
+        "trace data and one batch_update of a go.Figure",
+    }
+    return 1e3 * _median(per_repeat), details
+
+
+def notebook_paths(folder: str | os.PathLike | None = None) -> list[Path]:
+    """The notebooks the bench executes: ``notebooks/*.ipynb`` beside the ``fwlab`` package."""
+    root = Path(folder) if folder is not None else Path(__file__).resolve().parents[1] / "notebooks"
+    return sorted(root.glob("*.ipynb"))
+
+
+def bench_notebooks_s(
+    cfg: BenchConfig, folder: str | os.PathLike | None = None
+) -> tuple[float, dict[str, Any]]:
+    """Seconds to execute every notebook with its default parameters (papermill, one pass)."""
+    import papermill as pm
+
+    paths = notebook_paths(folder)
+    if not paths:
+        raise FileNotFoundError(
+            f"no notebooks found under {Path(folder) if folder else 'notebooks/'}; run the bench "
+            "from a checkout of fwlab or pass --notebooks-dir"
+        )
+    repo = Path(__file__).resolve().parents[1]
+    env_before = os.environ.get("PYTHONPATH")
+    # the kernel imports fwlab/widgets from this checkout, whatever is installed in the venv
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env_before) if p)
+    per_notebook: dict[str, float] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in paths:
+                per_notebook[path.name] = _timed(
+                    lambda path=path: pm.execute_notebook(
+                        str(path),
+                        str(Path(tmp) / path.name),
+                        kernel_name=NOTEBOOK_KERNEL,
+                        cwd=str(path.parent),
+                        progress_bar=False,
+                        execution_timeout=600,
+                    )
+                )
+    finally:
+        if env_before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = env_before
+    details = {"per_notebook_s": per_notebook, "settings": "one pass, default parameters"}
+    return sum(per_notebook.values()), details
+
+
+_BENCHES: dict[str, Callable[..., tuple[float, dict[str, Any]]]] = {
+    "fw_closure_overhead": bench_fw_closure_overhead,
+    "fw_streaming_vs_adam": bench_fw_streaming_vs_adam,
+    "indrnn_vs_rnn": bench_indrnn_vs_rnn,
+    "toy_recompute_ms": bench_toy_recompute_ms,
+    "notebooks_s": bench_notebooks_s,
+}
+
+
+def run_bench(
+    keys: Sequence[str] = DEFAULT_KEYS,
+    *,
+    quick: bool = False,
+    repeats: int | None = None,
+    threads: int = 1,
+    notebooks_dir: str | os.PathLike | None = None,
+    log: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    """Measure ``keys`` and return ``{key: value, ..., "meta": {...}}`` (plain JSON data).
+
+    ``meta`` holds the settings, the targets, ``passed`` per key and ``details`` per key
+    (absolute times, the FW mid-step and K-th step ratios, per-notebook seconds).
+    """
+    unknown = [k for k in keys if k not in TARGETS]
+    if unknown:
+        raise ValueError(f"unknown bench keys {unknown}; choose from {list(KEYS)}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    if repeats is not None and (
+        isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1
+    ):
+        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    cfg = BenchConfig.quick() if quick else BenchConfig()
+    if repeats is not None:
+        cfg = dataclasses.replace(cfg, repeats=repeats)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    result: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    try:
+        for key in keys:
+            if log:
+                log(f"measuring {key} ...")
+            extra = {"folder": notebooks_dir} if key == "notebooks_s" else {}
+            value, details[key] = _BENCHES[key](cfg, **extra)
+            result[key] = float(value)
+    finally:
+        torch.set_num_threads(threads_before)
+    result["meta"] = {
+        "quick": quick,
+        "threads": threads,
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "config": dataclasses.asdict(cfg),
+        "targets": {k: TARGETS[k][0] for k in keys},
+        "passed": {k: bool(result[k] <= TARGETS[k][0]) for k in keys},
+        "details": details,
+    }
+    return result
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The measured keys as a text table: value, target, pass/fail, what was measured."""
+    keys = [k for k in KEYS if k in result]
+    lines = [f"{'key':<22} {'value':>9} {'target':>9}  {'result':<6} settings", "-" * 100]
+    for k in keys:
+        target, unit = TARGETS[k]
+        fmt = ".3f" if unit == "ratio" else ".1f"
+        ok = "pass" if result[k] <= target else "FAIL"
+        settings = result["meta"]["details"][k].get("settings", "")
+        lines.append(
+            f"{k:<22} {result[k]:>9{fmt}} {'<= ' + format(target, 'g'):>9}  {ok:<6} {settings}"
+        )
+    d = result["meta"]["details"].get("fw_streaming_vs_adam")
+    if d:
+        lines.append(
+            f"{'':<22} FW mid-step / Adam {d['mid_step_vs_adam']:.3f}, K-th step / "
+            f"Adam {d['kth_step_vs_adam']:.3f} (Adam step {d['adam_us']:.0f} us)"
+        )
+    meta = result["meta"]
+    lines.append(
+        f"median of {meta['config']['repeats']} repeats; torch {meta['torch']}, "
+        f"{meta['threads']} thread(s), {meta['cpus']} CPUs"
+        + ("; --quick sizes (ratios not meaningful)" if meta["quick"] else "")
+    )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ command line
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=None,
+        help="repeats per figure, the median is reported (default 5, 2 quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes: seconds instead of minutes (for tests; ratios then mean little)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the results as JSON to PATH",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=KEYS,
+        default=None,
+        metavar="KEY",
+        help=f"measure only these keys: {', '.join(KEYS)}",
+    )
+    parser.add_argument(
+        "--notebooks",
+        action="store_true",
+        help="also time the execution of every notebook (notebooks_s)",
+    )
+    parser.add_argument(
+        "--notebooks-dir",
+        type=Path,
+        default=None,
+        help="folder of the notebooks (default: notebooks/ of this checkout)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch intra-op threads during the measurements",
+    )
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    keys = (
+        list(args.only)
+        if args.only
+        else [*DEFAULT_KEYS] + (["notebooks_s"] if args.notebooks else [])
+    )
+    keys = list(dict.fromkeys(keys))
+    result = run_bench(
+        keys,
+        quick=args.quick,
+        repeats=args.repeats,
+        threads=args.threads,
+        notebooks_dir=args.notebooks_dir,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    print(format_table(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
