@@ -29,7 +29,7 @@ DEFAULTS = {
     "02_adding_task": (["adding problem, T = 50", "all checks passed"], True),
     "03_pixel_mnist": (["pixel_mnist (offline)", "all checks passed"], True),
     "04_har2": (["all checks passed"], True),
-    "05_reproduce_paper": (["table 3, scale smoke", "all checks passed"], True),
+    "05_reproduce_paper": (["runs/reproduce/table3-smoke-seed0", "all checks passed"], True),
     "table_row": (["Ours K=5"], False),
 }
 
@@ -75,7 +75,7 @@ OVERRIDES = {
     ),
     "05_reproduce_paper": (
         {"rows": "sgd", "jobs": 2, "out_dir": "runs/override"},
-        ["1 rows x 2 tasks -> runs/override/table3-smoke-seed0", "all checks passed"],
+        ["runs/override/table3-smoke-seed0", "SGD ", "all checks passed"],
     ),
     "table_row": ({"method": "sgd", "task": "noisy_har2"}, ["SGD", "noisy_basicmotions"]),
 }
