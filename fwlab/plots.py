@@ -349,7 +349,7 @@ def trajectory_figure(
         specs=[[{"rowspan": 2}, {}], [None, {}]],
         vertical_spacing=0.14,
         horizontal_spacing=0.08,
-        subplot_titles=("", "F(ω_t) − F*", "Frank-Wolfe gap ⟨∇F, Δω_{k−1} − s_k⟩"),
+        subplot_titles=("", "F(ω_t) − F*", "FW gap ⟨∇F, Δω_{k−1} − s_k⟩"),
     )
     traces: dict[str, go.BaseTraceType] = {
         "contour": go.Contour(
