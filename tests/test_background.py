@@ -27,7 +27,6 @@ CONFIG = TrainConfig(hidden_size=8, batch_size=25, steps=40, lr=1e-2, delta=1e-2
 WAIT = 120  # seconds; generous, the machine is shared
 
 
-
 @pytest.fixture(scope="module")
 def data():
     return load_task("adding", seq_len=12, n_train=300, n_test=100)

@@ -20,7 +20,6 @@ from widgets.dashboard import TrainingDashboard
 CONFIG = TrainConfig(hidden_size=8, batch_size=25, steps=20, lr=1e-2)
 
 
-
 @pytest.fixture(scope="module")
 def data():
     # 500 / 25 = 20 batches per epoch: steps=20 is exactly one epoch (one evaluation at the end)
