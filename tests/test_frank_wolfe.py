@@ -528,3 +528,32 @@ def test_at_omega_shows_the_iterate_and_restores_the_shifted_point():
     with pytest.raises(KeyError), opt.at_omega():
         raise KeyError("restored even on errors")
     assert torch.equal(w, shifted)
+
+
+def test_tiny_gradient_whose_squares_underflow_stays_in_the_ball():
+    # |g| = 1e-25 in float32: g**2 underflows, so torch's norm of g reads 0
+    w = nn.Parameter(torch.zeros(4))
+    opt = FrankWolfe([w], lr=1.0, delta=0.1, K=1, p=2)
+    w.grad = torch.full((4,), 1e-25)
+    opt.step()
+    assert torch.allclose(w.data, torch.full((4,), -0.05))
+    assert opt.stats[0]["dw_norm"] <= 0.1 * (1 + 1e-6)
+
+
+def test_adam_outer_with_lr_scheduled_to_zero_stays_finite():
+    # tie_delta_to_lr: lr = 0 gives delta_t = 0 and dw = 0; -dw / delta_t must not be NaN
+    w = nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = FrankWolfe([w], lr=0.1, delta=0.1, K=2, outer="adam")
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=3, eta_min=0.0)
+    for _ in range(5):
+
+        def closure():
+            opt.zero_grad()
+            loss = (w**2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        sched.step()
+    assert torch.isfinite(w).all()
+    assert all(torch.isfinite(v).all() for v in opt.state[w].values() if torch.is_tensor(v))

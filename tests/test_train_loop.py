@@ -295,3 +295,20 @@ def test_fw_optimizer_settings_come_from_the_method(adding):
         0.3,
         1e-2,
     )
+
+
+def test_k_switch_happens_once_and_a_later_k_set_by_a_callback_stays():
+    from fwlab.data import load_task
+    from fwlab.train import TrainConfig, fit, get_method
+
+    data = load_task("adding", seq_len=10, n_train=100, n_test=50)
+    method = get_method("fw_decay_k5").replace(K_switch=(4, 5))
+
+    def set_k(event, run):
+        if event == "step" and run.step == 14:
+            run.set_hyperparameters(K=2)
+
+    h = fit(method, data, TrainConfig(hidden_size=8, batch_size=25, steps=30),
+            callbacks=[set_k], progress=False)
+    assert [e["kind"] for e in h["events"]] == ["K_switch", "set"]
+    assert h["optimizer"]["step"] == [1, 2, 3, 4, 9, 14, 16, 18, 20, 22, 24, 26, 28, 30]

@@ -102,10 +102,18 @@ def _lmo_tensors(
     if p == 2.0:
         if norms is None:
             norms = torch.stack(torch._foreach_norm(grads, 2.0))
-        if bool(torch.isfinite(norms).all()):
+        # below sqrt(tiny) the squares in ||g|| may have underflowed (||g|| reads 0 or too
+        # small for a nonzero g): such tensors take the scaled path of ``lmo``
+        small = norms < math.sqrt(torch.finfo(norms.dtype).tiny)
+        finite, any_small = torch.stack([torch.isfinite(norms).all(), small.any()]).tolist()
+        if finite:
             # s = -radius * g / ||g||, with a zero gradient mapped to zero (never 0/0)
             scales = norms.clamp_min(torch.finfo(norms.dtype).tiny).reciprocal().mul_(-radius)
-            return torch._foreach_mul(grads, list(scales.unbind()))
+            s = list(torch._foreach_mul(grads, list(scales.unbind())))
+            if any_small:
+                for i in small.nonzero().flatten().tolist():
+                    s[i] = lmo(grads[i], p, radius)
+            return s
     elif math.isinf(p):
         s = torch._foreach_sign(grads)
         torch._foreach_mul_(s, -radius)
@@ -529,7 +537,9 @@ class FrankWolfe(Optimizer):
         if group["outer"] == "sgd":
             _outer_sgd_(params, dw, lr=lr, weight_decay=float(group["weight_decay"]))
         else:
-            pseudo = torch._foreach_div(dw, -delta)
+            # δ_t = 0 (a tied lr scheduled down to 0) gives Δω = 0: its pseudo-gradient is 0,
+            # not 0/0 = NaN
+            pseudo = torch._foreach_div(dw, -delta) if delta > 0 else torch._foreach_mul(dw, 0.0)
             exp_avgs, exp_avg_sqs, steps = [], [], []
             for prm in params:
                 st = self.state[prm]

@@ -569,6 +569,8 @@ def _apply_k_switch(run: Run) -> None:
     opt = run.optimizer
     if not switch or not isinstance(opt, FrankWolfe) or run.step < switch[0]:
         return
+    if any(e.get("kind") == "K_switch" for e in run.history["events"]):
+        return  # switched once; a later K set by a callback or control stays
     if opt.inner_step() == 0 and opt.param_groups[0]["K"] != switch[1]:
         for group in opt.param_groups:
             group["K"] = switch[1]
