@@ -308,7 +308,23 @@ def test_k_switch_happens_once_and_a_later_k_set_by_a_callback_stays():
         if event == "step" and run.step == 14:
             run.set_hyperparameters(K=2)
 
-    h = fit(method, data, TrainConfig(hidden_size=8, batch_size=25, steps=30),
-            callbacks=[set_k], progress=False)
+    h = fit(
+        method,
+        data,
+        TrainConfig(hidden_size=8, batch_size=25, steps=30),
+        callbacks=[set_k],
+        progress=False,
+    )
     assert [e["kind"] for e in h["events"]] == ["K_switch", "set"]
     assert h["optimizer"]["step"] == [1, 2, 3, 4, 9, 14, 16, 18, 20, 22, 24, 26, 28, 30]
+
+
+def test_lr_schedule_waits_for_the_outer_step_boundary(motions):
+    # 5 batches per epoch, K = 3: epochs end mid outer step; delta must not change inside one
+    cfg = TrainConfig(hidden_size=8, batch_size=8, lr=1e-2, epochs=3, lr_step=1, lr_gamma=0.5)
+    h = fit(get_method("fw_k1", K=3), motions, cfg, progress=False)
+    lrs = h["train"]["lr"]
+    # the lr in use changes only right after an outer step (every 3rd batch)
+    changes = [i for i in range(1, len(lrs)) if lrs[i] != lrs[i - 1]]
+    assert changes and all(i % 3 == 0 for i in changes), changes
+    assert h["optimizer"]["delta"] == pytest.approx([1e-2] * 2 + [5e-3] * 2 + [2.5e-3])

@@ -13,7 +13,8 @@ as an uninterrupted run.
 
 The history is plain data (JSON): ``train`` (per batch: step, loss, lr), ``eval`` (per
 evaluation: step, epoch, train_loss, test_loss, test_acc for classification, seconds),
-``optimizer`` (per Frank-Wolfe outer step: step, fw_gap, dw_norm, angle_deg, delta),
+``optimizer`` (per Frank-Wolfe outer step, of the first param group: step, fw_gap, dw_norm,
+angle_deg, delta),
 ``events`` (changes made while running, e.g. K switched) and ``summary`` (final and best test
 accuracy or loss, steps, epochs, wall time).
 
@@ -276,6 +277,7 @@ class Run:
         self.batch_in_epoch = 0
         self.stop_requested = False
         self.last_loss = math.nan
+        self.pending_lr_steps = 0  # epochs ended mid outer step whose scheduler step waits
 
     def request_stop(self) -> None:
         self.stop_requested = True
@@ -379,7 +381,13 @@ def _checkpoint(run: Run, out_dir: Path) -> None:
         "optimizer": run.optimizer.state_dict(),
         "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
         "rng": torch.get_rng_state(),
-        "counters": {"step": run.step, "epoch": run.epoch, "batch_in_epoch": run.batch_in_epoch},
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "counters": {
+            "step": run.step,
+            "epoch": run.epoch,
+            "batch_in_epoch": run.batch_in_epoch,
+            "pending_lr_steps": run.pending_lr_steps,
+        },
         "history": json.loads(json.dumps(run.history)),
     }
     _atomic_torch_save(state, out_dir / CHECKPOINT)
@@ -444,10 +452,13 @@ def fit(
         if scheduler is not None and ckpt["scheduler"] is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["rng"])
+        if ckpt.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         run.history = history = ckpt["history"]
         run.step = ckpt["counters"]["step"]
         run.epoch = ckpt["counters"]["epoch"]
         run.batch_in_epoch = ckpt["counters"]["batch_in_epoch"]
+        run.pending_lr_steps = ckpt["counters"].get("pending_lr_steps", 0)
     else:
         torch.manual_seed(config.seed + 1)  # dropout stream, independent of the init stream
 
@@ -492,6 +503,7 @@ def fit(
             pieces = x.split(method.tbptt, dim=1) if method.tbptt else (x,)
             state = None
             for piece in pieces:
+                _apply_pending_lr_steps(run)
                 _apply_k_switch(run)
                 optimizer.zero_grad(set_to_none=True)
                 if method.tbptt:
@@ -538,7 +550,8 @@ def fit(
             run.epoch += 1
             run.batch_in_epoch = 0
             if scheduler is not None:
-                scheduler.step()
+                run.pending_lr_steps += 1
+                _apply_pending_lr_steps(run)
             if not (config.eval_every and history["eval"]["step"][-1:] == [run.step]):
                 record_eval()
     bar.close()
@@ -562,6 +575,15 @@ def _total_steps(config: TrainConfig, per_epoch_steps: int) -> int:
     if config.epochs is not None:
         totals.append(config.epochs * per_epoch_steps)
     return min(totals)
+
+
+def _apply_pending_lr_steps(run: Run) -> None:
+    """Step the LR scheduler for the epochs that ended, at an outer-step boundary only: a
+    Frank-Wolfe outer step never mixes two radii δ_t (nor divides by another δ in its Adam step).
+    """
+    while run.pending_lr_steps and run.inner_step == 0:
+        run.scheduler.step()
+        run.pending_lr_steps -= 1
 
 
 def _apply_k_switch(run: Run) -> None:
