@@ -370,6 +370,7 @@ def run_notebook(
             execution_timeout=timeout,
             cwd=str(Path(cwd).resolve() if cwd is not None else nb_path.parent),
             progress_bar=False,
+            kernel_manager_class=_ipc_kernel_manager(),
         )
         status["status"] = "ok"
     except Exception as err:  # noqa: BLE001 - a failed notebook is a result, not a crash
@@ -384,6 +385,36 @@ def run_notebook(
     status["finished"] = _now()
     _write_json(out / STATUS_FILE, status)
     return status
+
+
+def _ipc_kernel_manager() -> type:
+    """A KernelManager whose kernel talks over Unix sockets named after its connection file.
+
+    With TCP, each manager picks "free" ports and the kernel binds them later; two sweep workers
+    starting kernels at the same moment can pick the same port and one kernel dies with
+    "Address already in use". IPC socket paths are unique per kernel, so that race is gone (and
+    so is ipykernel's warning about unencrypted TCP).
+    """
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+
+    class IPCKernelManager(KernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            if self.transport != "ipc":
+                return super()._ip_default()
+            # jupyter_client's default ("kernel-ipc" in the working directory) is shared by
+            # every kernel started from the same folder; the socket files are <ip>-<port>
+            return os.path.join(tempfile.gettempdir(), f"fwlab-kernel-{uuid.uuid4().hex[:16]}")
+
+    return IPCKernelManager
 
 
 def _run_point(task: dict[str, Any]) -> dict[str, Any]:
