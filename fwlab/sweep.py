@@ -53,6 +53,7 @@ __all__ = [
     "RESULTS_ENV",
     "RESULTS_FILE",
     "STATUS_FILE",
+    "check_kernel",
     "format_table",
     "gather",
     "grid",
@@ -700,9 +701,27 @@ def configure_run_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_kernel(name: str) -> None:
+    """Raise ``ValueError`` saying how to get the Jupyter kernel ``name`` if it is not installed."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        if name == DEFAULT_KERNEL:
+            hint = (
+                "run `bash .ci/setup` (it registers it) or `python -m ipykernel install --user "
+                "--name fwlab`, or pass --kernel NAME"
+            )
+        else:
+            hint = "pass --kernel with a name that `jupyter kernelspec list` shows"
+        raise ValueError(f"no Jupyter kernel named {name!r}: {hint}") from None
+
+
 def run_run_cli(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / args.notebook.stem
     try:
+        check_kernel(args.kernel)
         status = run_notebook(
             args.notebook,
             out,
@@ -753,6 +772,7 @@ def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:
 def run_sweep_cli(args: argparse.Namespace) -> int:
     out = args.out or Path("sweeps") / args.notebook.stem
     try:
+        check_kernel(args.kernel)
         rows = run_sweep(
             args.notebook,
             out,

@@ -358,3 +358,14 @@ def test_sweep_force_and_changed_fixed_parameters_rerun(nb, tmp_path, capsys):
     rows = gather(out)
     assert len(rows) == 1 and rows[0]["mode"] == "adam" and rows[0]["status"] == "ok"
     assert "K  log_dir" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_missing_kernel_is_a_usage_error_that_says_how_to_get_one(nb, tmp_path, capsys, command):
+    argv = [command, str(nb), "--kernel", "no-such-kernel", "--out", str(tmp_path / "out")]
+    if command == "sweep":
+        argv += ["--grid", "K=1,2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no Jupyter kernel named 'no-such-kernel'" in err and "jupyter kernelspec list" in err
+    assert not (tmp_path / "out").exists()
