@@ -53,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if not getattr(args, "_passthrough", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.extra = unknown  # e.g. `fwlab lab --no-browser --port 8899`: for jupyter lab
     if getattr(args, "_missing", False):
         parser.error(f"'{args._command}' is not available in this installation")
     module = importlib.import_module(args._module)

@@ -33,7 +33,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=Path(__file__).resolve().parent.parent / "notebooks",
         help="folder with the notebooks (default: the notebooks/ folder of this checkout)",
     )
-    parser.add_argument("extra", nargs=argparse.REMAINDER, help="arguments for `jupyter lab`")
+    parser.epilog = "Other arguments go to `jupyter lab`: `fwlab lab --no-browser --port 8899`."
+    # fwlab.cli hands the arguments this parser does not know to `extra`, in their order
+    parser.set_defaults(extra=[], _passthrough=True)
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -48,3 +48,20 @@ def test_console_script_runs():
         [sys.executable, "-m", "fwlab.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "usage: fwlab" in out.stdout
+
+
+def test_lab_passes_unknown_options_to_jupyter(monkeypatch):
+    import fwlab.lab
+
+    seen = []
+    monkeypatch.setattr(fwlab.lab.subprocess, "call", lambda cmd: seen.append(cmd) or 0)
+    assert main(["lab", "--no-browser", "--port", "8899"]) == 0
+    assert seen[0][-3:] == ["--no-browser", "--port", "8899"]
+    assert seen[0][4].endswith("01_trust_region_playground.ipynb")
+
+
+def test_other_commands_still_reject_unknown_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--no-such-option"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
