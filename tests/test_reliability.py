@@ -44,7 +44,7 @@ from fwlab.data import (
     subset_dataset,
 )
 from fwlab.data.har import UCI_HAR_ZIPNAME, download_uci_har
-from fwlab.data.mnist import OFFLINE_SUBDIR, write_idx
+from fwlab.data.mnist import OFFLINE_SUBDIR, RAW_FILES, write_idx
 from fwlab.models import IndRNN, SequenceModel
 from fwlab.optim import FrankWolfe, NonFiniteError, lmo
 from fwlab.train import TrainConfig, get_method
@@ -525,12 +525,6 @@ def test_crash_inside_torch_save_keeps_the_old_checkpoint(tmp_path, monkeypatch)
 
 
 # ------------------------------------------------------------------------ corrupt MNIST IDX files
-RAW_NAMES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
 
 
 @pytest.fixture(scope="module")
@@ -570,22 +564,22 @@ IDX_DAMAGE = [
 )
 def test_damaged_idx_file_is_named_and_the_fix_works(mnist_copy, mnist_cache, name, damage, match):
     root, raw = mnist_copy
-    before = {n: (raw / n).read_bytes() for n in RAW_NAMES}
+    before = {n: (raw / n).read_bytes() for n in RAW_FILES}
     (raw / name).write_bytes(damage(before[name]))
     with pytest.raises(DataFileError, match=match) as e:
         load_pixel_mnist(root)
     message = str(e.value)
     assert name in message and f"Delete {raw}" in message
     # nothing else was touched and nothing half-written was added
-    assert sorted(p.name for p in raw.iterdir()) == sorted(RAW_NAMES)
-    for n in RAW_NAMES:
+    assert sorted(p.name for p in raw.iterdir()) == sorted(RAW_FILES)
+    for n in RAW_FILES:
         if n != name:
             assert (raw / n).read_bytes() == before[n]
     # following the message repairs the cache: the same files as a fresh build
     shutil.rmtree(raw)
     data = load_pixel_mnist(root)
     assert len(data.train) == 4000 and len(data.test) == 1000
-    for n in RAW_NAMES:
+    for n in RAW_FILES:
         assert (raw / n).read_bytes() == (
             mnist_cache / OFFLINE_SUBDIR / "MNIST" / "raw" / n
         ).read_bytes()
@@ -612,9 +606,9 @@ def test_truncated_torchvision_mnist_names_the_file_and_how_to_fix(tmp_path):
 def test_missing_offline_file_is_rebuilt_alone(mnist_copy, mnist_cache):
     root, raw = mnist_copy
     (raw / "t10k-labels-idx1-ubyte").unlink()
-    kept = {n: (raw / n).stat().st_mtime_ns for n in RAW_NAMES[:3]}
+    kept = {n: (raw / n).stat().st_mtime_ns for n in RAW_FILES[:3]}
     load_pixel_mnist(root, subset=20, test_subset=10)
-    assert {n: (raw / n).stat().st_mtime_ns for n in RAW_NAMES[:3]} == kept
+    assert {n: (raw / n).stat().st_mtime_ns for n in RAW_FILES[:3]} == kept
     ref = mnist_cache / OFFLINE_SUBDIR / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
     assert (raw / "t10k-labels-idx1-ubyte").read_bytes() == ref.read_bytes()
 

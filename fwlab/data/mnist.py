@@ -55,6 +55,7 @@ __all__ = [
     "MNIST_STD",
     "DEFAULT_PERMUTATION_SEED",
     "OFFLINE_SUBDIR",
+    "RAW_FILES",
     "write_idx",
     "check_idx",
     "prepare_offline_mnist",
@@ -77,6 +78,8 @@ _FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+#: the four uncompressed IDX files torchvision's MNIST reads from ``<root>/MNIST/raw/``
+RAW_FILES: tuple[str, ...] = (*_FILES[True], *_FILES[False])
 _FULL_SIZES = {True: 60_000, False: 10_000}
 
 
