@@ -174,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.save(results, args.out / f"rank{rank}.pt")
         if rank == 0:
             print(f"{world} process(es), {len(results)} configurations -> {args.out}", flush=True)
+        if world > 1:
+            # tear gloo down together: a rank that destroys its group while the other is still
+            # talking can abort the other ("terminate called without an active exception")
+            torch.distributed.barrier()
     finally:
         cleanup_distributed()
     return 0
