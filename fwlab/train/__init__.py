@@ -19,6 +19,7 @@ from fwlab.train.loop import (
 )
 from fwlab.train.methods import METHODS, PAPER_RESULTS, TABLE_II, TABLE_III, Method, get_method
 from fwlab.train.recorder import BallSpec, ParamSlice, TrajectoryRecorder
+from fwlab.train.tensorboard import TensorBoardLogger, load_histories, read_tensorboard_run
 
 __all__ = [
     "BackgroundRun",
@@ -43,4 +44,7 @@ __all__ = [
     "load_checkpoint",
     "loss_kind",
     "save_history",
+    "TensorBoardLogger",
+    "load_histories",
+    "read_tensorboard_run",
 ]

@@ -24,6 +24,7 @@ from fwlab.data import TASKS, load_task, subset_dataset
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.loop import LOSSES, TrainConfig, fit
 from fwlab.train.methods import METHODS, get_method
+from fwlab.train.tensorboard import TensorBoardLogger
 
 __all__ = ["configure_parser", "run_cli", "shrink", "task_options"]
 
@@ -187,6 +188,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="write a checkpoint every N batches (needs --out)",
     )
     g.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    g.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write losses, metrics, eta_t, delta_t, FW diagnostics and hyperparameters "
+        "as a TensorBoard run into DIR (see fwlab.train.tensorboard)",
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -232,9 +241,18 @@ def run_cli(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2
+    callbacks = []
+    if args.tensorboard is not None:
+        if args.tensorboard.exists() and not args.tensorboard.is_dir():
+            print(
+                f"fwlab train: --tensorboard {args.tensorboard} is a file; give a folder",
+                file=sys.stderr,
+            )
+            return 2
+        callbacks.append(TensorBoardLogger(args.tensorboard))
     try:
         history = fit(method, data, config, out_dir=args.out, resume=args.resume,
-                      progress=not args.no_progress)  # fmt: skip
+                      callbacks=callbacks, progress=not args.no_progress)  # fmt: skip
     except ValueError as err:  # e.g. --resume from the checkpoint of another run
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2

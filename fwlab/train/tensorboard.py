@@ -1,0 +1,362 @@
+r"""TensorBoard: a :func:`fwlab.train.fit` callback that writes a run's history as scalars, and
+loaders that turn TensorBoard runs or ``history.json`` files back into histories.
+
+:class:`TensorBoardLogger` writes, at the batch count of each point (TensorBoard's ``step``):
+
+=================== =========================================================================
+tag                 history series
+=================== =========================================================================
+``train/loss``      per-batch training loss (``history["train"]["loss"]``)
+``train/lr``        η_t, the learning rate in use at each batch
+``eval/train_loss`` mean training loss over the last epoch's batches, at each evaluation
+``eval/test_loss``  test loss at each evaluation
+``eval/test_acc``   test accuracy (%) at each evaluation (classification only)
+``fw/delta``        δ_t, the trust-region radius, at each Frank-Wolfe outer step
+``fw/gap``          FW gap :math:`\langle\nabla F, \Delta\omega_{K-1} - s_K\rangle`
+``fw/dw_norm``      :math:`\lVert\Delta\omega_K\rVert_2`
+``fw/angle_deg``    angle between :math:`\Delta\omega_K` and :math:`-\nabla F(\omega)`, degrees
+=================== =========================================================================
+
+plus the run's hyperparameters through TensorBoard's hparams plugin (task, method, K, p, scope,
+outer, hidden size, batch size, lr, δ, seed, ...; metrics ``eval/test_loss`` and, for
+classification, ``eval/test_acc``), so runs compare in a stock ``tensorboard --logdir``. The
+run's task/method/config, its recorded events (steering) and its summary go in as text summaries
+under ``fwlab/``, so :func:`read_tensorboard_run` gives back the history (values in float32,
+TensorBoard's precision).
+
+A resumed run (``fit(..., resume=True)``) continues the same log folder: the logger opens the
+writer with ``purge_step`` = the resumed step + 1, so points that the killed process wrote after
+its last checkpoint are hidden rather than shown twice.
+
+Example:
+    >>> import tempfile
+    >>> from fwlab.data import load_task
+    >>> from fwlab.train import TrainConfig, fit, get_method
+    >>> data = load_task("adding", seq_len=10, n_train=100, n_test=50)
+    >>> logdir = tempfile.mkdtemp()
+    >>> h = fit(get_method("fw_k1"), data, TrainConfig(hidden_size=8, batch_size=25, steps=8),
+    ...         callbacks=[TensorBoardLogger(logdir)], progress=False)
+    >>> back = read_tensorboard_run(logdir)
+    >>> back["train"]["step"] == h["train"]["step"], back["method"]["name"]
+    (True, 'fw_k1')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from fwlab.train.loop import HISTORY
+
+__all__ = [
+    "SCALAR_TAGS",
+    "TensorBoardLogger",
+    "hparams_of",
+    "history_scalars",
+    "is_tensorboard_run",
+    "load_histories",
+    "read_tensorboard_run",
+]
+
+# (history part, key) -> TensorBoard tag; the part's "step" list gives the x of each point
+SCALAR_TAGS: dict[tuple[str, str], str] = {
+    ("train", "loss"): "train/loss",
+    ("train", "lr"): "train/lr",
+    ("eval", "train_loss"): "eval/train_loss",
+    ("eval", "test_loss"): "eval/test_loss",
+    ("eval", "test_acc"): "eval/test_acc",
+    ("eval", "epoch"): "eval/epoch",
+    ("eval", "seconds"): "eval/seconds",
+    ("optimizer", "delta"): "fw/delta",
+    ("optimizer", "fw_gap"): "fw/gap",
+    ("optimizer", "dw_norm"): "fw/dw_norm",
+    ("optimizer", "angle_deg"): "fw/angle_deg",
+}
+_PARTS = ("train", "eval", "optimizer")
+_RUN_TEXT, _EVENTS_TEXT, _SUMMARY_TEXT = "fwlab/run", "fwlab/events", "fwlab/summary"
+_RUN_KEYS = ("task", "method", "config", "data")
+
+
+def history_scalars(
+    history: Mapping[str, Any], start: Mapping[str, int] | None = None
+) -> tuple[list[tuple[str, float, int]], dict[str, int]]:
+    """The scalars of ``history`` not yet written: ``([(tag, value, step), ...], cursor)``.
+
+    ``start`` maps each part (``"train"``, ``"eval"``, ``"optimizer"``) to how many of its points
+    were written before (``None``: none); the returned cursor is where the next call starts.
+    ``None`` values (``test_acc`` of a regression task) are skipped.
+
+    Example:
+        >>> h = {"train": {"step": [1, 2], "loss": [0.5, 0.25], "lr": [0.1, 0.1]},
+        ...      "eval": {"step": [], "test_loss": []}, "optimizer": {"step": []}}
+        >>> history_scalars(h, {"train": 1})
+        ([('train/loss', 0.25, 2), ('train/lr', 0.1, 2)], {'train': 2, 'eval': 0, 'optimizer': 0})
+    """
+    start = dict(start or {})
+    out: list[tuple[str, float, int]] = []
+    cursor: dict[str, int] = {}
+    for part in _PARTS:
+        block = history.get(part, {})
+        keys = [k for (p, k) in SCALAR_TAGS if p == part and k in block]
+        # a history being written by a training thread may have one list a value longer
+        n = min([len(block.get("step", []))] + [len(block[k]) for k in keys])
+        first = start.get(part, 0)
+        for i in range(first, n):
+            for key in keys:
+                value = block[key][i]
+                if value is not None:
+                    out.append((SCALAR_TAGS[part, key], float(value), int(block["step"][i])))
+        cursor[part] = max(n, first)
+    return out, cursor
+
+
+def hparams_of(history: Mapping[str, Any]) -> dict[str, int | float | str | bool]:
+    """The hyperparameters of a run for TensorBoard's hparams plugin: the task, the method's
+    name and settings, and the config, as numbers, strings and bools (``p`` as a string, so
+    ``"inf"`` and ``"2.0"`` share one column; the resolved δ, ``= lr`` when not set).
+
+    Example:
+        >>> from fwlab.train import TrainConfig, get_method
+        >>> h = {"task": "adding", "method": get_method("fw_k5").to_dict(),
+        ...      "config": TrainConfig(steps=5, lr=0.01).to_dict()}
+        >>> hp = hparams_of(h)
+        >>> hp["method"], hp["K"], hp["p"], hp["delta"], hp["steps"]
+        ('fw_k5', 5, '2.0', 0.01, 5)
+    """
+    method = dict(history["method"])
+    config = dict(history["config"])
+    hp: dict[str, Any] = {"task": history["task"], "method": method.pop("name")}
+    method.pop("label", None)
+    method["p"] = str(method["p"])
+    if config.get("delta") is None:
+        config["delta"] = config.get("lr")
+    for key, value in {**method, **config}.items():
+        if isinstance(value, (bool, int, float, str)):
+            hp[key] = value
+        elif isinstance(value, (list, tuple)):
+            hp[key] = ",".join(str(v) for v in value)  # K_switch: "15000,5"
+    return hp
+
+
+class TensorBoardLogger:
+    """A :func:`fwlab.train.fit` callback writing the run to ``log_dir`` for TensorBoard.
+
+    Args:
+        log_dir: the run's folder (one folder per run; ``tensorboard --logdir`` on its parent
+            compares runs). Created if missing.
+        flush_secs: the writer flushes at least this often (and at every evaluation and at the
+            end, so a killed run loses at most the batches since its last evaluation).
+
+    Example: ``fit(method, data, config, callbacks=[TensorBoardLogger("tb/fw_k5")])``.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike, *, flush_secs: float = 10.0) -> None:
+        if not isinstance(log_dir, (str, os.PathLike)):
+            raise TypeError(f"log_dir must be a path, got {type(log_dir).__name__}")
+        path = Path(log_dir)
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"log_dir {str(path)!r} is a file, not a folder; give a folder path")
+        if not (isinstance(flush_secs, (int, float)) and flush_secs > 0):
+            raise ValueError(f"flush_secs must be a number > 0, got {flush_secs!r}")
+        self.log_dir = path
+        self.flush_secs = float(flush_secs)
+        self._writer: Any = None
+        self._cursor: dict[str, int] = {}
+        self._events = 0
+
+    def __call__(self, event: str, run: Any) -> None:
+        history = run.history
+        if event == "begin":
+            self._open(history, run.step, run.data.task == "classification")
+            return
+        if self._writer is None:
+            return
+        self._write_new(history)
+        if event == "eval":
+            self._writer.flush()
+        elif event == "end":
+            self._close(history)
+
+    def _open(self, history: Mapping[str, Any], step: int, classification: bool) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard.summary import hparams
+
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = SummaryWriter(
+            str(self.log_dir),
+            purge_step=step + 1 if step else None,
+            flush_secs=max(1, round(self.flush_secs)),
+        )
+        if step:  # resumed: what is in the history was written by the first process
+            _, self._cursor = history_scalars(history)
+            self._events = len(history["events"])
+            return
+        self._cursor, self._events = {}, 0
+        metrics = {"eval/test_loss": math.nan}
+        if classification:
+            metrics["eval/test_acc"] = math.nan
+        exp, ssi, _ = hparams(hparams_of(history), metrics)
+        file_writer = self._writer._get_file_writer()
+        file_writer.add_summary(exp)
+        file_writer.add_summary(ssi)
+        run_info = {k: history[k] for k in _RUN_KEYS if k in history}
+        self._writer.add_text(_RUN_TEXT, _code(run_info), 0)
+
+    def _write_new(self, history: Mapping[str, Any]) -> None:
+        scalars, self._cursor = history_scalars(history, self._cursor)
+        for tag, value, step in scalars:
+            self._writer.add_scalar(tag, value, step)
+        events = history["events"]
+        for e in events[self._events :]:
+            self._writer.add_text(_EVENTS_TEXT, _code(e), int(e.get("step", 0)))
+        self._events = len(events)
+
+    def _close(self, history: Mapping[str, Any]) -> None:
+        from torch.utils.tensorboard.summary import hparams
+
+        summary = history.get("summary", {})
+        steps = int(summary.get("steps", 0))
+        self._writer.add_text(_SUMMARY_TEXT, _code(summary), steps)
+        _, _, end = hparams({}, {})  # session end info with STATUS_SUCCESS: fit returned
+        self._writer._get_file_writer().add_summary(end, steps)
+        self.close()
+
+    def close(self) -> None:
+        """Flush and close the writer (``fit`` closes it at the run's end)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _code(obj: Any) -> str:
+    # markdown code block: TensorBoard's text tab shows it verbatim; _uncode reads it back
+    return "```\n" + json.dumps(obj, allow_nan=True) + "\n```"
+
+
+def _uncode(text: str) -> Any:
+    return json.loads(text.strip().removeprefix("```").removesuffix("```"))
+
+
+# ---------------------------------------------------------------------------- reading back
+def is_tensorboard_run(path: str | os.PathLike) -> bool:
+    """Whether the folder ``path`` holds TensorBoard event files (``events.out.tfevents.*``)."""
+    path = Path(path)
+    return path.is_dir() and any(p.name.startswith("events.out.tfevents") for p in path.iterdir())
+
+
+def read_tensorboard_run(path: str | os.PathLike) -> dict[str, Any]:
+    """The history of a run written by :class:`TensorBoardLogger` into the folder ``path``.
+
+    Scalars come back in float32 (TensorBoard's precision); ``task``/``method``/``config``,
+    ``events`` and ``summary`` come from the ``fwlab/`` text summaries. A folder written by
+    another program gives the scalars of :data:`SCALAR_TAGS` that it has and empty metadata.
+    """
+    from tensorboard.backend.event_processing import event_accumulator as ea
+    from tensorboard.util import tensor_util
+
+    path = Path(path)
+    if not is_tensorboard_run(path):
+        raise FileNotFoundError(
+            f"no TensorBoard event files (events.out.tfevents.*) in {str(path)!r}; give the "
+            "folder passed to --tensorboard or TensorBoardLogger"
+        )
+    acc = ea.EventAccumulator(str(path), size_guidance={ea.SCALARS: 0, ea.TENSORS: 0})
+    acc.Reload()
+    tags = acc.Tags()
+
+    def texts(tag: str) -> list[Any]:
+        tag += "/text_summary"  # the suffix SummaryWriter.add_text gives its tags
+        if tag not in tags.get("tensors", []):
+            return []
+        out = []
+        for ev in acc.Tensors(tag):
+            value = tensor_util.make_ndarray(ev.tensor_proto).reshape(-1)[0]
+            out.append(_uncode(value.decode() if isinstance(value, bytes) else str(value)))
+        return out
+
+    run_info = (texts(_RUN_TEXT) or [{}])[-1]
+    history: dict[str, Any] = {
+        "task": run_info.get("task"),
+        "method": run_info.get("method", {}),
+        "config": run_info.get("config", {}),
+        "data": run_info.get("data", {}),
+    }
+    scalars = set(tags.get("scalars", []))
+    for part in _PARTS:
+        series = {
+            key: {ev.step: ev.value for ev in acc.Scalars(tag)}
+            for (p, key), tag in SCALAR_TAGS.items()
+            if p == part and tag in scalars
+        }
+        steps = sorted({s for values in series.values() for s in values})
+        block: dict[str, list] = {"step": steps}
+        for (p, key), _tag in SCALAR_TAGS.items():
+            if p == part:
+                values = series.get(key, {})
+                block[key] = [values.get(s) for s in steps]
+        history[part] = block
+    if "epoch" in history["eval"]:
+        history["eval"]["epoch"] = [None if e is None else int(e) for e in history["eval"]["epoch"]]
+    history["events"] = texts(_EVENTS_TEXT)
+    history["summary"] = (texts(_SUMMARY_TEXT) or [{}])[-1]
+    return history
+
+
+def _runs(root: Path) -> Iterator[tuple[str, Path, str]]:
+    """``(name, path, kind)`` of every run under ``root``; ``kind`` is ``"tensorboard"`` or
+    ``"json"``; names are the run folders relative to ``root`` (``"."`` for ``root`` itself)."""
+    for folder, _dirs, files in sorted(os.walk(root)):
+        here = Path(folder)
+        name = here.relative_to(root).as_posix()
+        if any(f.startswith("events.out.tfevents") for f in files):
+            yield name, here, "tensorboard"
+        elif HISTORY in files:
+            yield name, here / HISTORY, "json"
+
+
+def load_histories(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """``name → history`` of every run under ``path``: TensorBoard run folders (written by
+    :class:`TensorBoardLogger` or ``fwlab train --tensorboard``) and ``history.json`` files (of
+    ``fwlab train --out`` or a sweep), named by their folder relative to ``path``; show them with
+    ``TrainingDashboard(histories=...)`` or :func:`fwlab.plots.training_figure`.
+
+    ``path`` may also be one ``history.json`` file or one run folder (named by its folder name).
+    A folder holding both a TensorBoard run and a ``history.json`` is read from TensorBoard.
+    Raises ``FileNotFoundError`` when there is no run under ``path``.
+    """
+    root = Path(path)
+    if root.is_file():
+        if root.suffix != ".json":
+            raise ValueError(
+                f"{str(root)!r} is neither a folder nor a history .json file; give a run folder, "
+                "a folder of runs or a history.json"
+            )
+        return {root.parent.name or ".": _read_json(root)}
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such folder or file: {str(root)!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, run_path, kind in _runs(root):
+        if name == ".":
+            name = root.resolve().name
+        read = read_tensorboard_run if kind == "tensorboard" else _read_json
+        out[name] = read(run_path)
+    if not out:
+        raise FileNotFoundError(
+            f"no runs under {str(root)!r}: no TensorBoard event files and no {HISTORY}"
+        )
+    return out
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        history = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not a history (not JSON: {err})") from err
+    if not isinstance(history, dict) or not all(k in history for k in _PARTS):
+        raise ValueError(f"{str(path)!r} is not a fwlab history: it needs the keys {list(_PARTS)}")
+    return history
