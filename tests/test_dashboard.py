@@ -343,10 +343,15 @@ def test_constructor_validates():
 
 
 def test_displaying_the_dashboard_displays_its_widget(monkeypatch):
-    import widgets.dashboard as mod
+    import widgets._display as mod
 
     dash = TrainingDashboard()
     shown = []
-    monkeypatch.setattr(mod, "display", shown.append)
+    monkeypatch.setattr(mod, "display", lambda bundle, raw: shown.append(bundle))
     dash._ipython_display_()
-    assert shown == [dash.widget]
+    (bundle,) = shown
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == dash.widget.model_id
+    assert (
+        bundle["text/plain"].startswith("[TrainingDashboard:")
+        and "VBox" not in bundle["text/plain"]
+    )

@@ -156,9 +156,13 @@ def test_recompute_and_redraw_is_fast_compared_with_a_torch_optimizer():
 
 
 def test_displaying_the_explorer_displays_its_widget(ex, monkeypatch):
-    import widgets.explorer as mod
+    import widgets._display as mod
 
     shown = []
-    monkeypatch.setattr(mod, "display", shown.append)
+    monkeypatch.setattr(mod, "display", lambda bundle, raw: shown.append(bundle))
     ex._ipython_display_()
-    assert shown == [ex.widget]
+    (bundle,) = shown
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ex.widget.model_id
+    # headless front ends show a sentence, not VBox(children=(HBox(...
+    assert bundle["text/plain"].startswith("[TrajectoryExplorer:")
+    assert "static_figure()" in bundle["text/plain"] and "VBox" not in bundle["text/plain"]

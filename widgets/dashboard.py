@@ -62,7 +62,6 @@ from typing import Any
 
 import ipywidgets as W
 import plotly.graph_objects as go
-from IPython.display import display
 
 from fwlab.data.sequence_data import SequenceData
 from fwlab.plots import (
@@ -74,7 +73,13 @@ from fwlab.plots import (
     training_trace_data,
 )
 from fwlab.train import BackgroundRun, Method, Run, RunControl, TrainConfig, fit, get_method
+from widgets._display import display_widget
 from widgets.explorer import P_OPTIONS
+
+_HEADLESS_TEXT = (
+    "[TrainingDashboard: live curves and controls; they need a running kernel with a widget "
+    "front end. static_figure() draws the same curves.]"
+)
 
 __all__ = ["TrainingDashboard"]
 
@@ -421,7 +426,7 @@ class TrainingDashboard:
         )
 
     def _ipython_display_(self) -> None:
-        display(self.widget)
+        display_widget(self.widget, _HEADLESS_TEXT)
 
     # --- controls ------------------------------------------------------------------------------
 

@@ -41,7 +41,6 @@ from typing import Any
 
 import ipywidgets as W
 import plotly.graph_objects as go
-from IPython.display import display
 
 from fwlab.optim import as_p
 from fwlab.plots import (
@@ -51,6 +50,7 @@ from fwlab.plots import (
     trajectory_trace_data,
 )
 from fwlab.toy import Trajectory, get_loss, loss_names, trajectory
+from widgets._display import display_widget
 
 __all__ = ["TrajectoryExplorer", "P_OPTIONS"]
 
@@ -87,6 +87,11 @@ def _check_control(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be {kind} in [{lo:g}, {hi:g}] (the slider's range), "
                          f"got {value!r}")  # fmt: skip
 
+
+_HEADLESS_TEXT = (
+    "[TrajectoryExplorer: sliders and a live figure; they need a running kernel with a widget "
+    "front end. explorer.static_figure() draws the same state.]"
+)
 
 _TOGGLES = {"show_gd": "gd", "show_ngd": "ngd", "show_adam": "adam"}
 
@@ -307,7 +312,7 @@ class TrajectoryExplorer:
         )
 
     def _ipython_display_(self) -> None:
-        display(self.widget)
+        display_widget(self.widget, _HEADLESS_TEXT)
 
     # --- callbacks -----------------------------------------------------------------------
 
