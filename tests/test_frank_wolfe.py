@@ -98,6 +98,25 @@ def vector_grad_fn(model, loss_fn):
     return grad_fn
 
 
+def snapshot(opt, model):
+    """Parameters and a deep copy of the state dict, to compare bit for bit."""
+    return [q.detach().clone() for q in model.parameters()], copy.deepcopy(opt.state_dict())
+
+
+def assert_bit_identical(opt, model, snap):
+    params0, state0 = snap
+    for q, q0 in zip(model.parameters(), params0):
+        assert torch.equal(q, q0)
+    state1 = opt.state_dict()
+    assert state1["state"].keys() == state0["state"].keys()
+    for i, st in state0["state"].items():
+        assert st.keys() == state1["state"][i].keys()
+        for key, val in st.items():
+            other = state1["state"][i][key]
+            assert torch.equal(val, other) if torch.is_tensor(val) else val == other
+    assert state1["param_groups"] == state0["param_groups"]
+
+
 # ---------------------------------------------------------------- exactness
 @pytest.mark.parametrize("make", [least_squares, tiny_rnn])
 @pytest.mark.parametrize("p", PS)
@@ -429,8 +448,7 @@ def test_nonfinite_gradient_leaves_everything_bit_identical(bad, at_k, outer):
     model, loss_fn = tiny_rnn(6)
     opt = FrankWolfe(model.parameters(), lr=0.1, delta=0.1, K=3, outer=outer)
     opt.step(closure_for(opt, loss_fn))  # some Adam state first
-    params0 = [q.detach().clone() for q in model.parameters()]
-    state0 = copy.deepcopy(opt.state_dict())
+    snap = snapshot(opt, model)
     calls = []
 
     def closure():
@@ -445,15 +463,7 @@ def test_nonfinite_gradient_leaves_everything_bit_identical(bad, at_k, outer):
     with pytest.raises(NonFiniteError, match="non-finite gradient"):
         opt.step(closure)
     assert len(calls) == at_k
-    for q, q0 in zip(model.parameters(), params0):
-        assert torch.equal(q, q0)
-    state1 = opt.state_dict()
-    assert state1["state"].keys() == state0["state"].keys()
-    for i, st in state0["state"].items():
-        assert st.keys() == state1["state"][i].keys()
-        for key, val in st.items():
-            other = state1["state"][i][key]
-            assert torch.equal(val, other) if torch.is_tensor(val) else val == other
+    assert_bit_identical(opt, model, snap)
     # the optimizer is usable afterwards
     opt.step(closure_for(opt, loss_fn))
 
@@ -557,3 +567,157 @@ def test_adam_outer_with_lr_scheduled_to_zero_stays_finite():
         sched.step()
     assert torch.isfinite(w).all()
     assert all(torch.isfinite(v).all() for v in opt.state[w].values() if torch.is_tensor(v))
+
+
+# ---------------------------------------------------------------- exceptions mid-step
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+@pytest.mark.parametrize("at_k", [1, 2, 3])
+@pytest.mark.parametrize("outer", ["sgd", "adam"])
+def test_exception_in_closure_leaves_omega_and_state_then_resumes_in_lock_step(error, at_k, outer):
+    m1, f1 = tiny_rnn(8)
+    m2 = copy.deepcopy(m1)
+    f2 = lambda: f1(m2)  # noqa: E731
+    kw = dict(lr=0.1, delta=0.1, K=3, outer=outer)
+    o1, o2 = FrankWolfe(m1.parameters(), **kw), FrankWolfe(m2.parameters(), **kw)
+    for o, f in ((o1, f1), (o2, f2)):
+        o.step(closure_for(o, f))  # Adam moments and a step count to protect
+    snap = snapshot(o1, m1)
+    calls = []
+
+    def failing():
+        calls.append(1)
+        loss = closure_for(o1, f1)()
+        if len(calls) == at_k:
+            raise error("interrupted inside the closure")
+        return loss
+
+    with pytest.raises(error, match="inside the closure"):
+        o1.step(failing)
+    assert len(calls) == at_k and o1.inner_step() == 0
+    assert_bit_identical(o1, m1, snap)
+    for o, f in ((o1, f1), (o2, f2)):  # not refused; continues as if never interrupted
+        for _ in range(2):
+            o.step(closure_for(o, f))
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("at_k", [1, 2])
+def test_reset_inner_abandons_a_streaming_step_after_user_code_failed(at_k):
+    m1, f1 = tiny_rnn(9)
+    m2 = copy.deepcopy(m1)
+    f2 = lambda: f1(m2)  # noqa: E731
+    o1 = FrankWolfe(m1.parameters(), lr=0.1, delta=0.1, K=3, outer="adam")
+    o2 = FrankWolfe(m2.parameters(), lr=0.1, delta=0.1, K=3, outer="adam")
+    for o, f in ((o1, f1), (o2, f2)):
+        for _ in range(3):
+            o.zero_grad()
+            f().backward()
+            o.step()
+    snap = snapshot(o1, m1)
+    for _ in range(at_k):  # user code fails after at_k inner iterations
+        o1.zero_grad()
+        f1().backward()
+        o1.step()
+    assert not torch.equal(next(m1.parameters()), snap[0][0])  # at the shifted point
+    with pytest.raises(RuntimeError, match="middle of a streaming outer step.*reset_inner"):
+        o1.step(closure_for(o1, f1))
+    assert o1.reset_inner() is True
+    assert_bit_identical(o1, m1, snap)
+    assert o1.reset_inner() is False
+    for o, f in ((o1, f1), (o2, f2)):
+        for _ in range(3):
+            o.zero_grad()
+            f().backward()
+            o.step()
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_error_raised_by_step_itself_mid_streaming_rolls_back_to_omega():
+    w = nn.Parameter(torch.tensor([1.0, 2.0]))
+    opt = FrankWolfe([w], lr=1.0, delta=0.1, K=3)
+    w.grad = torch.ones(2)
+    opt.step()
+    opt.param_groups[0]["delta"] = -1.0  # a callback set an invalid value mid-step
+    w.grad = torch.ones(2)
+    with pytest.raises(ValueError, match="^delta must"):
+        opt.step()
+    assert torch.equal(w, torch.tensor([1.0, 2.0])) and opt.inner_step() == 0 and not opt.state
+
+
+@pytest.mark.parametrize("mode", ["closure", "streaming"])
+def test_ctrl_c_during_the_outer_update_is_delivered_after_it(mode, monkeypatch):
+    import signal
+
+    import fwlab.optim.frank_wolfe as fw
+
+    real = fw._outer_sgd_
+
+    def interrupted(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C between the update's kernels
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(fw, "_outer_sgd_", interrupted)
+    w = nn.Parameter(torch.tensor([1.0, 0.0], dtype=torch.float64))
+    opt = FrankWolfe([w], lr=1.0, delta=0.5, K=2)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w**2).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(KeyboardInterrupt):
+        if mode == "closure":
+            opt.step(closure)
+        else:
+            for _ in range(2):
+                closure()
+                opt.step()
+    # the step is complete, not half applied: w = 1 - 0.5 (K=2 on a straight line), counted
+    assert torch.allclose(w.detach(), torch.tensor([0.5, 0.0], dtype=torch.float64))
+    assert opt.inner_step() == 0 and opt.stats[0]["step"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# ---------------------------------------------------------------- the radius is kept
+def ball_norms(tensors, p, scope):
+    if scope == "global":
+        return [float(torch.linalg.vector_norm(flat(tensors), ord=p))]
+    return [float(torch.linalg.vector_norm(t.reshape(-1), ord=p)) for t in tensors]
+
+
+@pytest.mark.parametrize("p", PS)
+@pytest.mark.parametrize("scope", ["tensor", "global"])
+def test_scheduler_stepped_every_batch_cannot_widen_the_trust_region(p, scope):
+    torch.manual_seed(3)
+    model = nn.Linear(4, 2).double()
+    x, y = torch.randn(16, 4, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
+    opt = FrankWolfe(model.parameters(), lr=0.02, delta=0.05, K=5, p=p, scope=scope)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=60, pct_start=0.5)
+    params = list(model.parameters())
+    worst, outer_steps = 0.0, 0
+    for _ in range(59):
+        if opt.inner_step() == 0:  # an outer step begins: its radius and lr
+            omega = [q.detach().clone() for q in params]
+            delta0 = float(opt.param_groups[0]["delta"]) * (
+                opt.param_groups[0]["lr"] / opt.param_groups[0]["initial_lr"]
+            )
+            lr0 = opt.param_groups[0]["lr"]
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+        sched.step()  # every batch, in the middle of outer steps too
+        moved = [q.detach() - o for q, o in zip(params, omega)]
+        if opt.inner_step() == 0:  # the outer update: omega + lr0 * dw_K
+            outer_steps += 1
+            assert opt.stats[0]["delta"] == pytest.approx(delta0, rel=1e-12)
+            assert opt.stats[0]["lr"] == lr0
+            bound = lr0 * delta0
+        else:
+            bound = delta0
+        for n in ball_norms(moved, p, scope):
+            assert n <= bound * (1 + 1e-6)
+            worst = max(worst, n / bound)
+    assert outer_steps == 11 and worst > 0.5  # the ball was really used

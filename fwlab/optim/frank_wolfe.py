@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -27,6 +29,9 @@ _OUTERS = ("sgd", "adam")
 _NONFINITE = ("raise", "skip")
 # keys that live in a parameter's state only while an outer step is under way
 _TRANSIENT = ("omega", "dw", "g0")
+# the same for the group's counters (kept in the state of the group's first parameter): the
+# inner counter, the loss at omega, the diagnostics, and the radius and lr the step began with
+_TRANSIENT_GROUP = ("fw_k", "fw_loss", "fw_diag_t", "fw_delta", "fw_lr")
 
 
 class NonFiniteError(FloatingPointError):
@@ -151,6 +156,32 @@ def _scalar_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back SIGINT (Ctrl-C) for the duration of the block, then deliver it.
+
+    The outer update changes parameters and Adam moments in several kernels: a
+    ``KeyboardInterrupt`` between two of them would leave a step half applied, so a Ctrl-C
+    that arrives meanwhile is raised again, to the handler that was in place, right after the
+    block. Signals reach Python's main thread only; elsewhere the block runs unguarded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except (ValueError, OSError):  # no signal handling here (an embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
+
+
 def _outer_sgd_(params: list[Tensor], dw: list[Tensor], *, lr: float, weight_decay: float) -> None:
     r"""In place :math:`\omega \leftarrow \omega + \eta\,\Delta\omega_K - \eta\lambda\omega`."""
     if weight_decay:
@@ -216,11 +247,22 @@ class FrankWolfe(Optimizer):
       evaluated there and ordinary ``loss.backward(); opt.step()`` loops work unchanged.
 
     Per-group settings, LR schedulers and ``state_dict`` work as for any torch optimizer: all
-    hyperparameters are read from ``param_groups`` at every step. While an outer step is under
-    way (streaming mode), a parameter's state holds ``omega`` (:math:`\omega`), ``dw``
-    (:math:`\Delta\omega_k`) and ``g0`` (the gradient at :math:`\omega`, K > 1); the group's
-    inner counter ``fw_k`` and its count of outer steps ``fw_steps`` live in the state of the
-    group's first parameter (as :class:`torch.optim.LBFGS` keeps its counters).
+    hyperparameters are read from ``param_groups`` at every step. An outer step keeps the
+    radius :math:`\delta_t` and the lr it began with for all its inner iterations and its
+    outer update, so a scheduler stepped every batch (in the middle of an outer step) cannot
+    widen the trust region: every :math:`\|\Delta\omega_{t,k}\|_p \le \delta_t`; its new
+    value takes effect at the next outer step.
+
+    If anything raises during an outer step (the closure, ``KeyboardInterrupt`` included, or
+    the optimizer), the parameters go back to ω and the state to what it was before the outer
+    step; in streaming mode, call :meth:`reset_inner` when your own code fails between
+    ``step()`` calls.
+
+    While an outer step is under way (streaming mode), a parameter's state holds ``omega``
+    (:math:`\omega`), ``dw`` (:math:`\Delta\omega_k`) and ``g0`` (the gradient at
+    :math:`\omega`, K > 1); the group's inner counter ``fw_k``, the radius ``fw_delta`` and lr
+    ``fw_lr`` of the step under way and its count of outer steps ``fw_steps`` live in the state
+    of the group's first parameter (as :class:`torch.optim.LBFGS` keeps its counters).
 
     After each outer step ``optimizer.stats[i]`` describes group i: ``fw_gap`` (the
     Frank-Wolfe gap :math:`\langle \nabla F, \Delta\omega_{K-1} - s_K\rangle \ge 0` of the
@@ -338,15 +380,40 @@ class FrankWolfe(Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor | float] | None = None) -> Tensor | float | None:
         """Closure mode (all K inner iterations) or, without a closure, one streaming inner
-        iteration. See the class docstring."""
-        if closure is None:
-            self._advance(self.param_groups, loss=None, defer_outer=False)
-            return None
-        if any(self.inner_step(i) for i in range(len(self.param_groups))):
+        iteration. See the class docstring.
+
+        Any exception raised during the call (by the closure at any inner iteration,
+        ``KeyboardInterrupt`` included, or by the optimizer itself) abandons the outer step
+        under way, as :meth:`reset_inner` does: the parameters are back at ω and the optimizer
+        state is bit-identical to what it was before the outer step began; then it propagates.
+        The outer update itself is the commit point: a Ctrl-C that arrives while it is applied
+        is delivered right after it, with the step complete.
+        """
+        if closure is not None:
+            self._refuse_mid_streaming()
+        try:
+            if closure is None:
+                self._advance(self.param_groups, loss=None, defer_outer=False)
+                return None
+            return self._closure_step(closure)
+        except BaseException:
+            self.reset_inner()
+            raise
+
+    def _refuse_mid_streaming(self) -> None:
+        busy = [i for i in range(len(self.param_groups)) if self.inner_step(i)]
+        if busy:
+            i = busy[0]
             raise RuntimeError(
-                "step(closure) was called in the middle of a streaming outer step; finish it "
-                "with step() calls (or call reset_inner()) before switching to closure mode"
+                f"step(closure) was called in the middle of a streaming outer step (param "
+                f"group {i} has done {self.inner_step(i)} of its "
+                f"K={self.param_groups[i]['K']} inner iterations through step() calls "
+                "without a closure; the parameters hold the shifted point omega + dw, not "
+                "the iterate omega); finish it with step() calls, or call reset_inner() to "
+                "abandon it and put the parameters back at omega"
             )
+
+    def _closure_step(self, closure: Callable[[], Tensor | float]) -> Tensor | float | None:
         first_loss = None
         max_k = max(int(g["K"]) for g in self.param_groups)
         for k in range(1, max_k + 1):
@@ -357,8 +424,9 @@ class FrankWolfe(Optimizer):
             active = [g for g in self.param_groups if int(g["K"]) >= k]
             if not self._advance(active, loss=loss, defer_outer=True, first_loss=first_loss):
                 return first_loss  # non-finite with nonfinite="skip": step cancelled
-        for group in self.param_groups:
-            self._outer(group)
+        with _interrupts_deferred():
+            for group in self.param_groups:
+                self._outer(group)
         return first_loss
 
     @contextlib.contextmanager
@@ -395,11 +463,35 @@ class FrankWolfe(Optimizer):
                     prm.copy_(value)
 
     @torch.no_grad()
-    def reset_inner(self) -> None:
-        """Abandon the outer step under way: parameters go back to ω and the transient state
-        is dropped (a no-op between outer steps)."""
+    def reset_inner(self) -> bool:
+        """Abandon the outer step under way; return whether there was one.
+
+        The parameters go back to ω (the iterate the outer step started from) and the step's
+        transient state (``omega``, ``dw``, ``g0``, the inner counter and the radius and lr it
+        began with) is dropped, so the optimizer state is bit-identical to what it was before
+        the outer step's first inner iteration: the next ``step()`` starts a fresh outer step
+        from ω. Between outer steps it changes nothing and returns ``False``.
+
+        Call it when user code fails between streaming ``step()`` calls (an exception or
+        Ctrl-C in the forward/backward of an inner iteration) to leave the model at ω, for
+        example before saving a checkpoint. ``step()`` itself calls it when an exception is
+        raised inside it.
+
+        Example:
+            >>> w = torch.nn.Parameter(torch.tensor([1.0, 0.0]))
+            >>> opt = FrankWolfe([w], lr=1.0, delta=0.5, K=2)
+            >>> w.grad = torch.tensor([1.0, 0.0]); opt.step()   # inner 1 of 2
+            >>> w.data
+            tensor([0.5000, 0.0000])
+            >>> opt.reset_inner(), w.data, opt.inner_step()
+            (True, tensor([1., 0.]), 0)
+            >>> opt.reset_inner()
+            False
+        """
+        busy = any(self.inner_step(i) for i in range(len(self.param_groups)))
         for group in self.param_groups:
             self._rollback(group)
+        return busy
 
     def _rollback(self, group: dict[str, Any]) -> None:
         for prm in group["params"]:
@@ -412,7 +504,7 @@ class FrankWolfe(Optimizer):
                 st.pop(key, None)
         gst = self.state.get(group["params"][0])
         if gst is not None:
-            for key in ("fw_k", "fw_loss", "fw_gap_t", "fw_diag_t"):
+            for key in _TRANSIENT_GROUP:
                 gst.pop(key, None)
         for prm in group["params"]:
             if prm in self.state and not self.state[prm]:
@@ -467,7 +559,7 @@ class FrankWolfe(Optimizer):
         if not finite:
             self._nonfinite("gradient")
             return False
-        start = 0
+        start, complete = 0, []
         for group, params, grads in collected:
             self._inner(group, params, grads, norms[start : start + len(grads)])
             start += len(grads)
@@ -475,7 +567,11 @@ class FrankWolfe(Optimizer):
             if first_loss is not None and "fw_loss" not in gst:
                 gst["fw_loss"] = float(first_loss)
             if gst["fw_k"] >= int(group["K"]) and not defer_outer:
-                self._outer(group)
+                complete.append(group)
+        if complete:
+            with _interrupts_deferred():
+                for group in complete:
+                    self._outer(group)
         return True
 
     def _inner(
@@ -486,7 +582,10 @@ class FrankWolfe(Optimizer):
         K = int(group["K"])
         if group["maximize"]:
             grads = torch._foreach_neg(grads)
-        delta = effective_delta(group)
+        if k == 1:  # the radius and lr of the whole outer step, whoever changes lr meanwhile
+            gst["fw_delta"] = effective_delta(group)
+            gst["fw_lr"] = float(group["lr"])
+        delta = gst.get("fw_delta", effective_delta(group))
         s = _lmo_tensors(list(grads), group["p"], delta, group["scope"], norms)
 
         states = [self.state[prm] for prm in params]
@@ -533,7 +632,8 @@ class FrankWolfe(Optimizer):
             return
         params = [prm for prm in group["params"] if "dw" in self.state.get(prm, {})]
         dw = [self.state[prm]["dw"] for prm in params]
-        lr, delta = float(group["lr"]), effective_delta(group)
+        lr = gst.pop("fw_lr", float(group["lr"]))
+        delta = gst.pop("fw_delta", effective_delta(group))
         if group["outer"] == "sgd":
             _outer_sgd_(params, dw, lr=lr, weight_decay=float(group["weight_decay"]))
         else:
