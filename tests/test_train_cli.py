@@ -7,8 +7,15 @@ import pytest
 
 from fwlab.cli import main
 from fwlab.data import load_task
+from fwlab.figure_files import find_browser
 from fwlab.train.cli import shrink
-from fwlab.train.reproduce import format_table, load_table_task, reproduce, table_plan
+from fwlab.train.reproduce import (
+    format_table,
+    load_table_task,
+    reproduce,
+    table_plan,
+    write_table_figure,
+)
 
 ADDING = ["train", "--task", "adding", "--seq-len", "8", "--subset", "64", "--test-subset", "32",
           "--hidden", "8", "--batch-size", "16", "--no-progress"]  # fmt: skip
@@ -118,6 +125,17 @@ def test_reproduce_smoke_rows_and_table(tmp_path, monkeypatch, capsys):
         assert r["paper_acc"] in (87.66, 74.38, 94.11, 89.36)
         assert math.isfinite(r["hours"])
     assert (tmp_path / "table3-smoke" / "table.csv").read_text().count("\n") == 5
+    html = (tmp_path / "table3-smoke" / "table.html").read_text()  # the comparison figure
+    assert "Plotly.newPlot" in html and '"paper (har2)"' in html and "Ours K=5" in html
+    if find_browser() is not None:
+        png = (tmp_path / "table3-smoke" / "table.png").read_bytes()
+        assert png.startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="figure format must be one of"):
+        write_table_figure(results, tmp_path, formats=["gif"])
+    assert write_table_figure(results, tmp_path / "none", formats=()) == []
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--table", "3", "--figure", "png,gif"])
+    assert "figure formats must be among" in capsys.readouterr().err
     text = format_table(results)
     assert "Ours K=5" in text and "(94.11)" in text and "basicmotions" in text
     assert main(["reproduce", "--table", "3", "--rows", "nothing", "--out", str(tmp_path),

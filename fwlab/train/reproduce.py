@@ -20,11 +20,14 @@ import argparse
 import csv
 import json
 import sys
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fwlab.data import load_task, with_noise
 from fwlab.data.sequence_data import SequenceData
+from fwlab.figure_files import FIGURE_FORMATS
 from fwlab.train.cli import shrink
 from fwlab.train.loop import TrainConfig, fit
 from fwlab.train.methods import PAPER_RESULTS, TABLE_II, TABLE_III, get_method
@@ -35,6 +38,7 @@ __all__ = [
     "table_tasks",
     "reproduce",
     "format_table",
+    "write_table_figure",
     "row_notebook",
     "configure_parser",
     "run_cli",
@@ -138,13 +142,16 @@ def reproduce(
     progress: bool = True,
     rows: list[str] | None = None,
     tasks: list[str] | None = None,
+    figure_formats: Sequence[str] = ("html", "png"),
 ) -> list[dict[str, Any]]:
     """Train every run of :func:`table_plan` and return one result dict per (row, task).
 
     ``rows`` keeps only the rows named (method names such as ``"fw_k5"`` or the paper's labels)
     and ``tasks`` only those columns (``"har2"``, ...). Each result holds ``label``, ``method``,
     ``task``, ``data`` (the data actually used), ``best_acc``, ``final_acc`` (%), ``hours``,
-    ``paper_acc``, ``paper_hours`` and ``steps``.
+    ``paper_acc``, ``paper_hours`` and ``steps``. With ``out_dir``, the table is written as
+    ``table.json``/``table.csv`` and its comparison figure beside them
+    (:func:`write_table_figure` in ``figure_formats``).
     """
     settings = SETTINGS[(number, scale)]
     results, cache = [], {}
@@ -186,7 +193,35 @@ def reproduce(
             writer = csv.DictWriter(f, fieldnames=list(results[0]) if results else ["label"])
             writer.writeheader()
             writer.writerows(results)
+        write_table_figure(results, base, formats=figure_formats)
     return results
+
+
+def write_table_figure(
+    results: list[dict[str, Any]], folder: str | Path, *, formats: Sequence[str] = ("html", "png")
+) -> list[Path]:
+    """The comparison figure of a reproduced table (:func:`fwlab.plots.table_figure`: our best
+    accuracy beside the paper's) as ``folder/table.<format>`` for each of ``formats``
+    (:data:`fwlab.figure_files.FIGURE_FORMATS`). Image formats need Chrome or Chromium; without
+    one they are left out with a warning and the others are written."""
+    from fwlab.figure_files import find_browser, save_figures
+    from fwlab.plots import table_figure
+
+    for fmt in formats:
+        if fmt not in FIGURE_FORMATS:
+            raise ValueError(f"figure format must be one of {list(FIGURE_FORMATS)}, got {fmt!r}")
+    if find_browser() is None and any(FIGURE_FORMATS[f] for f in formats):
+        left = [f for f in formats if FIGURE_FORMATS[f]]
+        warnings.warn(
+            f"table.{'/'.join(left)} not written: no Chrome/Chromium found (install one or set "
+            "BROWSER_PATH)",
+            stacklevel=2,
+        )
+        formats = [f for f in formats if not FIGURE_FORMATS[f]]
+    if not results or not formats:
+        return []
+    fig = table_figure(results)
+    return save_figures({Path(folder) / f"table.{fmt}": fig for fmt in formats})
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
@@ -220,6 +255,16 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def _formats(value: str) -> tuple[str, ...]:
+    formats = tuple(f.strip().lower().lstrip(".") for f in value.split(",") if f.strip())
+    bad = [f for f in formats if f not in FIGURE_FORMATS]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"figure formats must be among {','.join(FIGURE_FORMATS)}, got {','.join(bad)}"
+        )
+    return formats
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument(
@@ -245,7 +290,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=Path("runs/reproduce"),
-        help="folder for each row's history and the table (CSV, JSON)",
+        help="folder for each row's history and the table (CSV, JSON) and its figure",
+    )
+    parser.add_argument(
+        "--figure",
+        type=_formats,
+        default=("html", "png"),
+        metavar="FORMATS",
+        help="comma-separated formats of the table's comparison figure, from "
+        f"{','.join(FIGURE_FORMATS)}; '' for none (png/svg/pdf need Chrome or Chromium)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every run")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
@@ -262,6 +315,7 @@ def run_cli(args: argparse.Namespace) -> int:
         results = reproduce(
             args.table, args.scale, out_dir=args.out, seed=args.seed, device=args.device,
             download=args.download, progress=not args.no_progress, rows=args.rows,
+            figure_formats=args.figure,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
         print(f"fwlab reproduce: {err}", file=sys.stderr)
