@@ -12,7 +12,7 @@ batches, so one run also answers every shorter budget (a multiple of ``eval_ever
 of each method on each seed up to that budget, the seconds the three methods took, and whether
 the effect held under the rule of :func:`effect_holds`.
 
-Command (writes the table stored in the repository; ~15 min on one thread)::
+Command (writes the table stored in the repository; ~40 min on one thread of a loaded machine)::
 
     OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration \
         --out fwlab/experiments/data/calibration_adding.json
@@ -46,7 +46,7 @@ __all__ = [
 
 #: the sweep: sequence length, hidden units, seeds, batches, data sizes, lr = δ, batch size
 GRID: dict[str, Any] = dict(
-    seq_len=(20, 30),
+    seq_len=(30, 45),
     hidden_size=(16, 32),
     seeds=(0, 1),
     steps=3000,

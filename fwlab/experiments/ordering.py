@@ -1,0 +1,126 @@
+r"""Orderings computed from runs over seeds, by a stated rule: "A beats B" is a result, not prose.
+
+Two rules, both on one number per run (e.g. its best test MSE, or the test accuracy at the best
+validation accuracy):
+
+* ``"every_seed"``: A is *better* than B when A's value is better than B's on every seed both
+  were run with (paired by seed), *worse* when B's is better on every seed; otherwise
+  *undecided*. Needs at least ``min_seeds`` common seeds, else *undecided*.
+* ``"mean_std"``: A is *better* when the intervals mean ± std (sample std, ``ddof=1``) of A and B
+  do not overlap and A's mean is better; *worse* symmetrically; otherwise *undecided*. Needs at
+  least ``min_seeds`` values of each.
+
+"Better" is "lower" for losses and "higher" for accuracies (``higher_is_better``).
+
+Example:
+    >>> order({0: 0.05, 1: 0.06}, {0: 0.16, 1: 0.17}).verdict
+    'better'
+    >>> order({0: 0.05, 1: 0.20}, {0: 0.16, 1: 0.17}).verdict
+    'undecided'
+    >>> order({0: 90.0, 1: 91.0}, {0: 80.0, 1: 92.0}, higher_is_better=True).verdict
+    'undecided'
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RULES", "VERDICTS", "Ordering", "order", "seed_values", "summary_value"]
+
+RULES = ("every_seed", "mean_std")
+VERDICTS = ("better", "worse", "undecided")
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """The result of :func:`order`: ``verdict`` of A against B, the ``rule`` and the numbers."""
+
+    verdict: str
+    rule: str
+    a: dict[int, float]
+    b: dict[int, float]
+    higher_is_better: bool
+
+    def describe(self, name_a: str = "A", name_b: str = "B", what: str = "value") -> str:
+        """One sentence with the verdict, the rule and the per-seed values."""
+
+        def fmt(values: dict[int, float]) -> str:
+            return ", ".join(f"{v:.4g}" for _, v in sorted(values.items()))
+
+        rule = (
+            "on every seed"
+            if self.rule == "every_seed"
+            else "mean ± std not overlapping (sample std)"
+        )
+        verb = {"better": "beats", "worse": "loses to", "undecided": "is not ordered against"}
+        return (
+            f"{name_a} {verb[self.verdict]} {name_b} by {what} ({rule}): "
+            f"{name_a} [{fmt(self.a)}] vs {name_b} [{fmt(self.b)}]"
+        )
+
+
+def _check_values(name: str, values: Mapping[int, float]) -> dict[int, float]:
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{name} must be a mapping seed -> value, got {type(values).__name__}")
+    out = {}
+    for seed, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+            raise ValueError(f"{name}[{seed!r}] must be a number (not NaN), got {v!r}")
+        out[int(seed)] = float(v)
+    return out
+
+
+def order(
+    a: Mapping[int, float],
+    b: Mapping[int, float],
+    *,
+    rule: str = "every_seed",
+    higher_is_better: bool = False,
+    min_seeds: int = 2,
+) -> Ordering:
+    """Is A better than B? ``a``, ``b``: seed → value (see the module docstring for the rules).
+
+    Raises:
+        ValueError: an unknown ``rule``, ``min_seeds`` < 1, or a value that is not a number.
+    """
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    if isinstance(min_seeds, bool) or not isinstance(min_seeds, int) or min_seeds < 1:
+        raise ValueError(f"min_seeds must be an integer >= 1, got {min_seeds!r}")
+    a, b = _check_values("a", a), _check_values("b", b)
+    sign = 1.0 if higher_is_better else -1.0
+    verdict = "undecided"
+    if rule == "every_seed":
+        common = sorted(set(a) & set(b))
+        if len(common) >= min_seeds:
+            diffs = [sign * (a[s] - b[s]) for s in common]
+            if all(d > 0 for d in diffs):
+                verdict = "better"
+            elif all(d < 0 for d in diffs):
+                verdict = "worse"
+    elif len(a) >= max(min_seeds, 2) and len(b) >= max(min_seeds, 2):
+        ma, mb = statistics.mean(a.values()), statistics.mean(b.values())
+        sa, sb = statistics.stdev(a.values()), statistics.stdev(b.values())
+        if ma + sa < mb - sb or mb + sb < ma - sa:
+            verdict = "better" if sign * (ma - mb) > 0 else "worse"
+    return Ordering(verdict, rule, a, b, higher_is_better)
+
+
+def summary_value(history: Mapping[str, Any], key: str) -> float | None:
+    """``history["summary"][key]`` (``None`` when the run did not record it)."""
+    value = history.get("summary", {}).get(key)
+    return None if value is None else float(value)
+
+
+def seed_values(histories: Mapping[int, Mapping[str, Any]], key: str) -> dict[int, float]:
+    """seed → ``summary[key]`` of each history that has it (e.g. ``"best_test_loss"``)."""
+    out = {}
+    for seed, h in histories.items():
+        v = summary_value(h, key)
+        if v is not None:
+            out[int(seed)] = v
+    return out
