@@ -1,0 +1,75 @@
+"""Tests of fwlab/experiments/ordering.py: the rules on synthetic runs with known answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from fwlab.experiments.ordering import order, seed_values
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rule", "higher", "verdict"),
+    [
+        ({0: 0.05, 1: 0.06, 2: 0.04}, {0: 0.16, 1: 0.17, 2: 0.15}, "every_seed", False, "better"),
+        ({0: 0.16, 1: 0.17}, {0: 0.05, 1: 0.06}, "every_seed", False, "worse"),
+        ({0: 0.05, 1: 0.20}, {0: 0.16, 1: 0.17}, "every_seed", False, "undecided"),
+        ({0: 0.05, 1: 0.06}, {0: 0.05, 1: 0.07}, "every_seed", False, "undecided"),  # a tie
+        ({0: 95.0, 1: 96.0}, {0: 90.0, 1: 91.0}, "every_seed", True, "better"),
+        ({0: 95.0, 1: 96.0}, {0: 90.0, 1: 91.0}, "every_seed", False, "worse"),
+        # paired by seed: A wins on each seed though the ranges overlap
+        ({0: 0.10, 1: 0.20}, {0: 0.15, 1: 0.25}, "every_seed", False, "better"),
+        ({0: 0.10, 1: 0.20}, {0: 0.15, 1: 0.25}, "mean_std", False, "undecided"),
+        ({0: 0.10, 1: 0.11}, {0: 0.15, 1: 0.16}, "mean_std", False, "better"),
+        ({0: 0.10, 1: 0.11}, {0: 0.15, 1: 0.16}, "mean_std", True, "worse"),
+    ],
+)
+def test_known_answers(a, b, rule, higher, verdict):
+    assert order(a, b, rule=rule, higher_is_better=higher).verdict == verdict
+
+
+def test_unpaired_seeds_and_too_few_seeds_are_undecided():
+    assert order({0: 0.1, 1: 0.1}, {2: 0.2, 3: 0.2}).verdict == "undecided"
+    assert order({0: 0.1}, {0: 0.2}).verdict == "undecided"
+    assert order({0: 0.1}, {0: 0.2}, min_seeds=1).verdict == "better"
+    assert order({0: 0.1}, {0: 0.2}, rule="mean_std", min_seeds=1).verdict == "undecided"
+
+
+def test_swapping_a_and_b_swaps_the_verdict():
+    a, b = {0: 0.05, 1: 0.06}, {0: 0.16, 1: 0.17}
+    for rule in ("every_seed", "mean_std"):
+        assert (order(a, b, rule=rule).verdict, order(b, a, rule=rule).verdict) == (
+            "better",
+            "worse",
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(rule="median"), "rule must be one of"),
+        (dict(min_seeds=0), "min_seeds must be an integer >= 1"),
+        (dict(b={0: float("nan")}), r"b\[0\] must be a number"),
+        (dict(a=[0.1, 0.2]), "a must be a mapping seed -> value"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    args = dict(a={0: 0.1}, b={0: 0.2}) | kwargs
+    a, b = args.pop("a"), args.pop("b")
+    with pytest.raises(ValueError, match=match):
+        order(a, b, **args)
+
+
+def test_describe_names_rule_and_values():
+    text = order({0: 0.05, 1: 0.06}, {0: 0.16, 1: 0.17}).describe("FW", "BPTT", "best test MSE")
+    assert text == (
+        "FW beats BPTT by best test MSE (on every seed): FW [0.05, 0.06] vs BPTT [0.16, 0.17]"
+    )
+
+
+def test_seed_values_from_histories():
+    hs = {
+        0: {"summary": {"best_test_loss": 0.1}},
+        1: {"summary": {}},
+        2: {"summary": {"best_test_loss": 0.3}},
+    }
+    assert seed_values(hs, "best_test_loss") == {0: 0.1, 2: 0.3}

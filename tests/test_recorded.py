@@ -1,0 +1,137 @@
+"""Tests of fwlab/train/record.py and fwlab/train/recorded.py: resumable recorded comparisons,
+their compaction into the stored format, and loading it back."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from fwlab.train import fit
+from fwlab.train.record import COMPARISONS, record, run_folder, run_state
+from fwlab.train.recorded import (
+    compact_comparison,
+    compact_history,
+    load_recorded,
+    seed_histories,
+    write_recorded,
+)
+
+TINY = dataclasses.replace(
+    COMPARISONS["adding-paper"],
+    name="tiny",
+    task_options=dict(seq_len=6, n_train=120, n_test=30),
+    n_valid=20,
+    config=COMPARISONS["adding-paper"].config.replace(
+        hidden_size=4, steps=12, eval_every=3, checkpoint_every=4
+    ),
+    methods=(("bptt_adam", "sgd", {}), ("fw_k2", "fw_k1", {"K": 2})),
+    seeds=(0, 1),
+    lead=1,
+)
+
+
+def test_queue_runs_core_methods_on_two_seeds_first():
+    q = COMPARISONS["adding-paper"].queue()
+    assert q[:3] == [("bptt_adam", 0), ("fw_k1", 0), ("sgd_clip", 0)]
+    assert q[3:6] == [("bptt_adam", 1), ("fw_k1", 1), ("sgd_clip", 1)]
+    assert len(q) == len(set(q)) == 15
+
+
+def test_record_trains_skips_done_and_compacts(tmp_path):
+    first = record(TINY, tmp_path)
+    assert [(r["run"], r["seed"], r["state"]) for r in first] == [
+        ("bptt_adam", 0, "trained"), ("bptt_adam", 1, "trained"),
+        ("fw_k2", 0, "trained"), ("fw_k2", 1, "trained"),
+    ]  # fmt: skip
+    folder = run_folder(tmp_path, TINY, "fw_k2", 1)
+    h = json.loads((folder / "history.json").read_text())
+    assert h["method"]["K"] == 2 and h["data"]["n_valid"] == 20 and h["summary"]["steps"] == 12
+    prov = json.loads((folder / "provenance.json").read_text())
+    assert prov["command"] == TINY.command() and prov["wall_seconds"] >= 0
+    assert {r["state"] for r in record(TINY, tmp_path)} == {"done"}
+
+    recorded = compact_comparison(tmp_path, TINY, points=5)
+    assert recorded["not_recorded"] == []
+    path = write_recorded(recorded, tmp_path / "tiny.json")
+    loaded = load_recorded(path)
+    by_seed = seed_histories(loaded, "fw_k2")
+    assert sorted(by_seed) == [0, 1]
+    assert by_seed[1]["summary"] == h["summary"]
+    assert len(by_seed[1]["train"]["loss"]) == 5 and by_seed[1]["train"]["step"][-1] == 12
+    assert by_seed[1]["provenance"]["command"] == TINY.command()
+
+
+def test_a_stopped_run_resumes_and_unfinished_runs_are_listed(tmp_path):
+    folder = run_folder(tmp_path, TINY, "bptt_adam", 0)
+
+    def stop_at_8(event, run):
+        if event == "step" and run.step == 8:
+            run.request_stop()
+
+    fit(TINY.method("bptt_adam"), TINY.data(0), TINY.config.replace(seed=0), out_dir=folder,
+        callbacks=[stop_at_8], progress=False)  # fmt: skip
+    assert run_state(folder, 12) == "partial"
+    record(TINY, tmp_path, only=["bptt_adam"], seeds=[0])
+    assert run_state(folder, 12) == "done"
+    resumed = json.loads((folder / "history.json").read_text())
+    record(TINY, tmp_path / "fresh", only=["bptt_adam"], seeds=[0])
+    fresh = json.loads(
+        (run_folder(tmp_path / "fresh", TINY, "bptt_adam", 0) / "history.json").read_text()
+    )
+    assert resumed["train"]["loss"] == fresh["train"]["loss"]
+    listed = compact_comparison(tmp_path, TINY)["not_recorded"]
+    assert [(r["run"], r["seed"], r["state"]) for r in listed] == [
+        ("bptt_adam", 1, "todo"), ("fw_k2", 0, "todo"), ("fw_k2", 1, "todo"),
+    ]  # fmt: skip
+    assert listed[0]["command"].startswith("OMP_NUM_THREADS=1 nice -n 10 fwlab record tiny")
+
+
+def test_a_second_recorder_on_the_same_folder_stops_at_once(tmp_path):
+    from filelock import FileLock
+
+    (tmp_path / "tiny").mkdir()
+    with FileLock(str(tmp_path / "tiny" / ".lock")):
+        with pytest.raises(RuntimeError, match="holds .*lock; wait for it"):
+            record(TINY, tmp_path)
+
+
+def test_a_file_where_the_runs_folder_should_be(tmp_path):
+    (tmp_path / "tiny").write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match="is a file; pass --runs a folder"):
+        record(TINY, tmp_path)
+
+
+def test_compact_history_bins_and_keeps_the_best_evaluation():
+    n = 1000
+    h = {
+        "train": {"step": list(range(1, n + 1)), "loss": [float(i % 10) for i in range(n)]},
+        "eval": {"step": list(range(10, n + 1, 10)), "test_loss": [1.0] * 100},
+        "optimizer": {"step": [], "fw_gap": []},
+        "summary": {"steps": n},
+    }
+    h["eval"]["test_loss"][37] = 0.01
+    c = compact_history(h, points=10)
+    assert c["train"]["step"] == list(range(100, n + 1, 100))
+    assert c["train"]["loss"] == [4.5] * 10  # mean of 0..9
+    assert 0.01 in c["eval"]["test_loss"] and c["eval"]["step"][-1] == n
+    assert c["summary"] == h["summary"] and c["compacted"]["batches"] == n
+    with pytest.raises(ValueError, match="points must be an integer >= 2"):
+        compact_history(h, points=1)
+
+
+def test_load_recorded_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no recorded comparison at"):
+        load_recorded("no-such-comparison")
+    with pytest.raises(FileNotFoundError, match="is a folder"):
+        load_recorded(tmp_path)
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="is not JSON"):
+        load_recorded(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(ValueError, match="is not a recorded comparison"):
+        load_recorded(tmp_path / "other.json")
+    (tmp_path / "ok.json").write_text('{"runs": {}, "not_recorded": []}')
+    with pytest.raises(ValueError, match="run_name must be one of"):
+        seed_histories(load_recorded(tmp_path / "ok.json"), "fw_k1")
