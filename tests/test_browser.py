@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,35 +18,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_tools import CHROMIUM_ARGS, free_port, sync_playwright
+from browser_tools import chromium as _chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01_trust_region_playground.ipynb"
 SCREENSHOT = ROOT / "test-output" / "browser_notebook01.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
-
-
-def _chromium() -> str:
-    path = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
-    path = path or shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("no Chromium: install Debian's `chromium` (bash .ci/setup --browser does)")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -62,7 +40,7 @@ def lab(tmp_path):
     )
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false"}))
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         # the kernel imports fwlab/widgets from this checkout, whatever is installed
@@ -125,10 +103,6 @@ def _trace_paths(plot) -> list[str]:
 
 def test_notebook_01_in_jupyterlab_slider_redraws_the_figure_widget(lab):
     chromium = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Python playwright is not installed (pip install playwright; no browser)")
     url, token = lab
     SCREENSHOT.parent.mkdir(exist_ok=True)
     errors: list[str] = []

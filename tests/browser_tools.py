@@ -1,0 +1,45 @@
+"""What the browser tests share: the system Chromium (never downloaded), its flags, a free port.
+
+Tests skip, with the reason, when Chromium or Python playwright is missing.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from fwlab.figure_files import find_browser
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium() -> str:
+    """The Chromium to drive (Debian's /usr/bin/chromium, or $BROWSER_PATH); skips if none."""
+    path = find_browser()
+    if path is None:
+        pytest.skip("no Chromium: install Debian's `chromium` (bash .ci/setup --browser does)")
+    return path
+
+
+def sync_playwright():
+    """playwright's ``sync_playwright`` (skips when Python playwright is not installed)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Python playwright is not installed (pip install playwright; no browser)")
+    return sync_playwright()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
