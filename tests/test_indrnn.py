@@ -304,3 +304,120 @@ def test_forward_validation():
         rnn(torch.randn(4, 1, 2), torch.zeros(1, 1, 3))
     with pytest.raises(ValueError, match="3-D"):
         rnn(torch.randn(4, 1, 1, 2))
+
+
+# ---------------------------------------------------------------- the recurrent bound and autograd
+@pytest.mark.parametrize("recurrence", ["fused", "reference"])
+def test_two_forwards_share_one_backward_with_a_bound(recurrence):
+    """The clamp before a training forward must not invalidate an earlier forward's graph."""
+    torch.manual_seed(0)
+    rnn = IndRNN(2, 5, num_layers=2, seq_len_hint=20, recurrence=recurrence).double()
+    assert rnn.recurrent_max is not None and rnn.training
+    x1, x2 = torch.randn(20, 3, 2, dtype=torch.float64), torch.randn(20, 3, 2, dtype=torch.float64)
+    loss = rnn(x1)[0].square().mean() + rnn(x2)[0].square().mean()
+    versions = [u._version for u in rnn.recurrent_weights()]
+    loss.backward()  # raised "modified by an inplace operation" when forward clamped in place
+    both = [p.grad.clone() for p in rnn.parameters()]
+    rnn.zero_grad()
+    rnn(x1)[0].square().mean().backward()
+    rnn(x2)[0].square().mean().backward()
+    for got, want in zip(both, [p.grad for p in rnn.parameters()], strict=True):
+        torch.testing.assert_close(got, want)
+    assert [u._version for u in rnn.recurrent_weights()] == versions  # nothing was written
+
+
+@pytest.mark.parametrize("recurrence", ["fused", "reference"])
+def test_tbptt_without_detaching_equals_one_pass(recurrence):
+    torch.manual_seed(1)
+    rnn = IndRNN(3, 4, num_layers=2, recurrent_max=1.05, recurrence=recurrence).double()
+    x = torch.randn(30, 2, 3, dtype=torch.float64)
+    out, _ = rnn(x)
+    out.sum().backward()
+    whole = [p.grad.clone() for p in rnn.parameters()]
+    rnn.zero_grad()
+    h, total = None, 0
+    for chunk in x.split(7):  # 7, 7, 7, 7, 2 steps; the state is carried, not detached
+        out, h = rnn(chunk, h)
+        total = total + out.sum()
+    total.backward()
+    for got, want in zip([p.grad for p in rnn.parameters()], whole, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_clamp_writes_only_out_of_bound_weights():
+    rnn = IndRNN(1, 3, num_layers=2, recurrent_max=1.0)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(torch.tensor([0.5, -0.9, 1.0]))
+        rnn.weight_hh_l1.copy_(torch.tensor([2.0, -3.0, 0.1]))
+    v0, v1 = rnn.weight_hh_l0._version, rnn.weight_hh_l1._version
+    rnn(torch.randn(4, 2, 1))
+    assert rnn.weight_hh_l0._version == v0  # inside the bound: untouched
+    assert rnn.weight_hh_l1._version > v1
+    assert rnn.weight_hh_l1.detach().tolist() == [1.0, -1.0, pytest.approx(0.1)]
+
+
+def test_graph_across_a_clamping_step_is_refused_not_wrong():
+    """An optimizer step that leaves the ball changes u; a graph saved before must then fail
+    (as it does for any parameter an optimizer moved), never give gradients of the old u."""
+    rnn = IndRNN(1, 2, recurrent_max=1.0, recurrence="fused")
+    out1, _ = rnn(torch.randn(5, 1, 1))
+    with torch.no_grad():
+        rnn.weight_hh_l0.fill_(3.0)
+    rnn(torch.randn(5, 1, 1))  # clamps: u changed in place
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out1.sum().backward()
+
+
+# ---------------------------------------------------------------- hostile inputs
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(batch_first="yes"), r"batch_first must be True or False, got 'yes'"),
+        (dict(bias=1), r"bias must be True or False, got 1"),
+        (dict(batch_norm=None), r"batch_norm must be True or False, got None"),
+        (dict(nonlinearity=None), r"nonlinearity must be one of \['relu', 'tanh'\], got None"),
+        (dict(recurrence="cuda"), r"recurrence must be one of \['auto', 'fused', 'reference'\]"),
+        (dict(num_layers=True), r"num_layers must be an integer >= 1, got True; pass e\.g\."),
+        (dict(dropout="0.5"), r"dropout must be a number in \[0, 1\), got '0.5'"),
+        (dict(recurrent_max=float("nan")), r"recurrent_max must be a finite number > 0"),
+    ],
+)
+def test_constructor_rejects_hostile_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IndRNN(2, 3, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: ([[0.0, 1.0]] * 4, None), r"input must be a torch.Tensor, got list; convert it"),
+        (lambda: (torch.ones(4, 1, 2, dtype=torch.long), None), r"floating-point.*input\.to\("),
+        (lambda: (torch.ones(4, 1, 2, dtype=torch.float64), None), r"input is torch.float64 on "),
+        (lambda: (torch.ones(4, 1, 5), None), r"input has 5 features .* input_size=2"),
+        (lambda: (torch.ones(2), None), r"input must be 3-D \(T, N, F\) or 2-D \(T, F\), got"),
+        (lambda: (torch.ones(0, 3, 2), None), r"at least one time step, got T=0"),
+        (lambda: (torch.ones(4, 0, 2), None), r"empty batch \(N=0"),
+        (lambda: (torch.ones(4, 3, 2), torch.zeros(2, 1, 3)), r"hx must have shape .* \(2, 3, 3\)"),
+        (lambda: (torch.ones(4, 3, 2), torch.zeros(2, 3)), r"hx must have shape .* = \(2, 3, 3\)"),
+        (lambda: (torch.ones(4, 2), torch.zeros(2, 1, 3)), r"\(num_layers, H\) for 2-D input"),
+        (lambda: (torch.ones(4, 3, 2), [[0.0]]), r"hx must be a torch.Tensor of shape \(2, 3, 3\)"),
+        (
+            lambda: (torch.ones(4, 3, 2), torch.zeros(2, 3, 3, dtype=torch.float64)),
+            r"hx is torch.float64 .* use hx\.to\(input\)",
+        ),
+    ],
+)
+def test_forward_rejects_hostile_inputs(make, match):
+    rnn = IndRNN(2, 3, num_layers=2)
+    x, hx = make()
+    with pytest.raises(ValueError, match=match):
+        rnn(x, hx)
+
+
+def test_bad_inputs_leave_the_parameters_alone():
+    rnn = IndRNN(2, 3, recurrent_max=1.0)
+    with torch.no_grad():
+        rnn.weight_hh_l0.fill_(5.0)
+    with pytest.raises(ValueError):
+        rnn(torch.ones(4, 1, 7))
+    assert torch.all(rnn.weight_hh_l0 == 5.0)  # validation runs before the clamp

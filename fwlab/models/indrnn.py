@@ -8,7 +8,12 @@ One layer :math:`k` maps a sequence :math:`x_1..x_T` to :math:`h_1..h_T` with
 where :math:`W_k \in \mathbb{R}^{H \times F}` (``weight_ih_l{k}``), :math:`u_k \in \mathbb{R}^H`
 (``weight_hh_l{k}``, a *vector*: each unit only sees its own past) and
 :math:`b_k \in \mathbb{R}^H` (``bias_l{k}``). :math:`W_k x_t + b_k` is computed for all steps in
-one matmul; only the element-wise recurrence is iterated (:func:`indrnn_recurrence`).
+one matmul; only the element-wise recurrence is iterated: by
+:func:`fwlab.models.indrnn_layer_fused` (projection and recurrence in one autograd Function with
+hand-written forward and backward loops, no graph per step; ``recurrence="auto"`` or
+``"fused"``), or by :func:`indrnn_recurrence`, the
+plain autograd loop kept as the reference (``recurrence="reference"``, and what ``"auto"`` uses
+under ``torch.func`` transforms, which custom autograd Functions do not support here).
 
 The stack follows the IndRNN reference (``Sunnydreamrain/IndRNN_pytorch``, plain net on
 pixel-MNIST) that the FW-RNN paper copies:
@@ -18,7 +23,10 @@ pixel-MNIST) that the FW-RNN paper copies:
   :math:`u \sim U(5^{-1/T}, U_{\max})` so that the top layer keeps long memory from the start;
   input weights ``kaiming_uniform_(a=8)``; biases 0;
 * constraint: :math:`|u| \le U_{\max}`, enforced by clamping *before every forward in training
-  mode* (the reference's ``--constrain_U``); :meth:`IndRNN.clamp_recurrent_` does it on demand;
+  mode* (the reference's ``--constrain_U``); :meth:`IndRNN.clamp_recurrent_` does it on demand.
+  The clamp runs outside the autograd graph and writes only when some :math:`|u|` is out of
+  bounds, so two forwards sharing one backward (or truncated BPTT without detaching the state)
+  work: nothing a saved graph depends on changes unless the optimizer moved it;
 * ``batch_norm=True``: ``BatchNorm1d`` over the hidden features after each layer's activation
   ("bn_after"), its statistics shared over batch *and* time;
 * ``dropout``: between layers (not after the last, as :class:`torch.nn.RNN`), with one Bernoulli
@@ -44,9 +52,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["IndRNN", "indrnn_recurrence", "NONLINEARITIES"]
+from fwlab.models.indrnn_fused import indrnn_layer_fused
+
+__all__ = ["IndRNN", "indrnn_recurrence", "NONLINEARITIES", "RECURRENCES"]
 
 NONLINEARITIES: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu, "tanh": torch.tanh}
+
+#: how :class:`IndRNN` iterates the recurrence (see the module docstring)
+RECURRENCES = ("auto", "fused", "reference")
 
 #: the reference's ``MAG``: |u|^T ≤ MAG bounds how much a unit can amplify over T steps
 _MAG = 5.0
@@ -94,7 +107,15 @@ _IN_PLACE: dict[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]] = {
 
 def _check_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}, got {value!r}; pass e.g. {name}={minimum}"
+        )
+    return value
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
     return value
 
 
@@ -117,6 +138,9 @@ class IndRNN(nn.Module):
         seq_len_hint: the sequence length :math:`T` the initialization is tuned for.
         last_layer_init: with a known :math:`T`, draw the last layer's :math:`u` from
             :math:`U(5^{-1/T}, U_{\max})` (the reference's ``--u_lastlayer_ini``).
+        recurrence: ``"auto"`` (the fused loop, or the reference under ``torch.func``
+            transforms), ``"fused"`` or ``"reference"``; the same numbers either way, see the
+            module docstring.
 
     Without any bound, :math:`u \sim U(0, 1)`.
 
@@ -148,15 +172,25 @@ class IndRNN(nn.Module):
         *,
         seq_len_hint: int | None = None,
         last_layer_init: bool = True,
+        recurrence: str = "auto",
     ) -> None:
         super().__init__()
         _check_int("input_size", input_size, 1)
         _check_int("hidden_size", hidden_size, 1)
         _check_int("num_layers", num_layers, 1)
-        if nonlinearity not in NONLINEARITIES:
+        if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
             raise ValueError(
                 f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
             )
+        if not isinstance(recurrence, str) or recurrence not in RECURRENCES:
+            raise ValueError(f"recurrence must be one of {list(RECURRENCES)}, got {recurrence!r}")
+        for name, flag in (
+            ("batch_first", batch_first),
+            ("bias", bias),
+            ("batch_norm", batch_norm),
+            ("last_layer_init", last_layer_init),
+        ):
+            _check_bool(name, flag)
         if (
             isinstance(dropout, bool)
             or not isinstance(dropout, (int, float))
@@ -189,6 +223,7 @@ class IndRNN(nn.Module):
         self.recurrent_max = recurrent_max
         self.seq_len_hint = seq_len_hint
         self.last_layer_init = bool(last_layer_init)
+        self.recurrence = recurrence
 
         for k in range(num_layers):
             fan_in = input_size if k == 0 else hidden_size
@@ -225,13 +260,18 @@ class IndRNN(nn.Module):
     def clamp_recurrent_(self) -> None:
         """Clamp every ``weight_hh_l{k}`` to ``[-recurrent_max, recurrent_max]`` in place.
 
-        A no-op without a bound. :meth:`forward` calls it in training mode; call it after
-        ``optimizer.step()`` as well if the parameters must satisfy the bound at all times.
+        A no-op without a bound, and a tensor inside the bound is not written at all: its
+        version counter stays, so autograd graphs that saved it (an earlier forward whose
+        backward has not run yet) stay valid. :meth:`forward` calls it in training mode; call
+        it after ``optimizer.step()`` as well if the parameters must satisfy the bound at all
+        times.
         """
         if self.recurrent_max is None:
             return
         for k in range(self.num_layers):
-            getattr(self, f"weight_hh_l{k}").clamp_(-self.recurrent_max, self.recurrent_max)
+            u = getattr(self, f"weight_hh_l{k}")
+            if bool((u.abs() > self.recurrent_max).any()):
+                u.clamp_(-self.recurrent_max, self.recurrent_max)
 
     def recurrent_weights(self) -> list[nn.Parameter]:
         """The vectors ``u`` of all layers (e.g. to exclude them from weight decay)."""
@@ -245,41 +285,15 @@ class IndRNN(nn.Module):
         ``hx`` must be to continue the sequence in a next call (truncated BPTT).
         In training mode :meth:`clamp_recurrent_` runs first.
         """
-        batched = input.dim() == 3
-        if input.dim() not in (2, 3):
-            raise ValueError(
-                f"input must be 3-D (T, N, F) / (N, T, F) or 2-D (T, F), got shape "
-                f"{tuple(input.shape)}"
-            )
-        if input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"input has {input.shape[-1]} features, expected input_size={self.input_size}"
-            )
-        if not input.is_floating_point():
-            raise ValueError(
-                f"input must be a floating-point tensor, got {input.dtype}; use input.float()"
-            )
-        if not batched:
-            input = input.unsqueeze(1)  # (T, 1, F)
-            if hx is not None:
-                hx = hx.unsqueeze(1)
-            time_dim = 0
-        else:
-            time_dim = 1 if self.batch_first else 0
-        if input.shape[time_dim] == 0:
-            raise ValueError("input must have at least one time step, got T=0")
+        input, hx, time_dim, batched = self._check_inputs(input, hx)
         n = input.shape[1 - time_dim]
         if hx is None:
             hx = input.new_zeros(self.num_layers, n, self.hidden_size)
-        elif tuple(hx.shape) != (self.num_layers, n, self.hidden_size):
-            raise ValueError(
-                f"hx must have shape (num_layers, N, H) = {(self.num_layers, n, self.hidden_size)}"
-                f", got {tuple(hx.shape)}"
-            )
-        elif not hx.is_floating_point():
-            raise ValueError(f"hx must be a floating-point tensor, got {hx.dtype}; use hx.float()")
         if self.training:
             self.clamp_recurrent_()
+        fused = self.recurrence == "fused" or (
+            self.recurrence == "auto" and not torch._C._are_functorch_transforms_active()
+        )
 
         activation = NONLINEARITIES[self.nonlinearity]
         # work time-major whatever the layout: the projection then writes (T, N, H) contiguously
@@ -290,8 +304,12 @@ class IndRNN(nn.Module):
         for k in range(self.num_layers):
             w = getattr(self, f"weight_ih_l{k}")
             b = getattr(self, f"bias_l{k}") if self.bias else None
-            z = nn.functional.linear(x, w, b)  # every step in one matmul
-            x = indrnn_recurrence(z, getattr(self, f"weight_hh_l{k}"), hx[k], activation, 0)
+            u = getattr(self, f"weight_hh_l{k}")
+            if fused:  # projection + recurrence, forward and backward hand-written
+                x = indrnn_layer_fused(x, w, b, u, hx[k], self.nonlinearity)
+            else:
+                z = nn.functional.linear(x, w, b)  # every step in one matmul
+                x = indrnn_recurrence(z, u, hx[k], activation, 0)
             h_last.append(x[-1])
             if self.bn is not None:
                 # one set of statistics over batch and time ("bn_after")
@@ -307,6 +325,73 @@ class IndRNN(nn.Module):
             return x.squeeze(1), h_n.squeeze(1)
         return x, h_n
 
+    def _check_inputs(self, input: object, hx: object) -> tuple[Tensor, Tensor | None, int, bool]:
+        """Validate ``input``/``hx``; returns them batched (hx ``(L, N, H)``), time_dim, batched."""
+        if not isinstance(input, Tensor):
+            raise ValueError(
+                f"input must be a torch.Tensor, got {type(input).__name__}; "
+                "convert it with torch.as_tensor(input, dtype=torch.float32)"
+            )
+        if input.dim() not in (2, 3):
+            raise ValueError(
+                f"input must be 3-D ({'N, T' if self.batch_first else 'T, N'}, F) or 2-D (T, F), "
+                f"got shape {tuple(input.shape)}; reshape it, e.g. x.unsqueeze(-1) for one feature"
+            )
+        if input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"input has {input.shape[-1]} features (last dimension of shape "
+                f"{tuple(input.shape)}), expected input_size={self.input_size}; build the model "
+                f"with input_size={input.shape[-1]} or fix the input's layout"
+            )
+        w = self.weight_ih_l0
+        if not input.is_floating_point():
+            raise ValueError(
+                f"input must be a floating-point tensor, got {input.dtype}; use input.to({w.dtype})"
+            )
+        if input.dtype != w.dtype or input.device != w.device:
+            raise ValueError(
+                f"input is {input.dtype} on {input.device} but the parameters are {w.dtype} on "
+                f"{w.device}; use input.to({w.dtype}) / input.to({str(w.device)!r}) or "
+                "model.to(...) so that they match"
+            )
+        batched = input.dim() == 3
+        time_dim = (1 if self.batch_first else 0) if batched else 0
+        if input.shape[time_dim] == 0:
+            raise ValueError(
+                f"input must have at least one time step, got T=0 (shape {tuple(input.shape)})"
+            )
+        n = input.shape[1 - time_dim] if batched else 1
+        if n == 0:
+            raise ValueError(f"input has an empty batch (N=0, shape {tuple(input.shape)})")
+        if hx is not None:
+            want = (
+                (self.num_layers, n, self.hidden_size)
+                if batched
+                else (
+                    self.num_layers,
+                    self.hidden_size,
+                )
+            )
+            if not isinstance(hx, Tensor):
+                raise ValueError(
+                    f"hx must be a torch.Tensor of shape {want} or None, got {type(hx).__name__}"
+                )
+            if tuple(hx.shape) != want:
+                layout = "(num_layers, N, H)" if batched else "(num_layers, H) for 2-D input"
+                raise ValueError(
+                    f"hx must have shape {layout} = {want}, got {tuple(hx.shape)}; pass the h_n "
+                    "of a previous call on the same batch, or None for zeros"
+                )
+            if hx.dtype != input.dtype or hx.device != input.device:
+                raise ValueError(
+                    f"hx is {hx.dtype} on {hx.device} but input is {input.dtype} on "
+                    f"{input.device}; use hx.to(input)"
+                )
+        if not batched:
+            input = input.unsqueeze(1)  # (T, 1, F)
+            hx = hx.unsqueeze(1) if hx is not None else None
+        return input, hx, time_dim, batched
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
         s += f", nonlinearity={self.nonlinearity!r}, batch_first={self.batch_first}"
@@ -318,4 +403,6 @@ class IndRNN(nn.Module):
             s += ", batch_norm=True"
         if self.recurrent_max is not None:
             s += f", recurrent_max={self.recurrent_max:.6g}"
+        if self.recurrence != "auto":
+            s += f", recurrence={self.recurrence!r}"
         return s
