@@ -299,3 +299,25 @@ def test_fast_path_is_much_faster_than_autograd_and_a_torch_optimizer():
     slow = best_of(2, slow_fn)
     print(f"\n100 x K=10 trajectory: fast path {fast * 1e3:.2f} ms, {label} {slow * 1e3:.1f} ms")
     assert slow > 5 * fast
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, math.inf])
+def test_delta_decay_shrinks_the_ball_and_makes_the_path_summable(p):
+    r = trajectory("rosenbrock", lr=0.5, delta=0.5, K=5, p=p, steps=200, delta_decay=0.97)
+    assert r.delta_decay == 0.97
+    assert np.allclose(r.deltas, 0.5 * 0.97 ** np.arange(200), rtol=1e-14)
+    assert np.all(_pnorm(r.dw, p) <= r.deltas[:, None] * (1 + 1e-9))
+    assert np.all(_pnorm(r.moves, p) <= 0.5 * r.deltas * (1 + 1e-9))
+    assert _pnorm(r.moves, p).sum() <= 0.5 * 0.5 / (1 - 0.97)
+    # a fixed delta is the default and reproduces the old run bit for bit
+    fixed = trajectory("rosenbrock", lr=0.5, delta=0.5, K=5, p=p, steps=20)
+    again = trajectory("rosenbrock", lr=0.5, delta=0.5, K=5, p=p, steps=20, delta_decay=1.0)
+    assert np.array_equal(fixed.iterates, again.iterates) and np.all(fixed.deltas == 0.5)
+
+
+def test_delta_decay_applies_to_normalized_gd_and_is_validated():
+    r = trajectory("quadratic", method="ngd", lr=1.0, delta=0.4, steps=10, delta_decay=0.5)
+    assert np.allclose(np.linalg.norm(r.moves, axis=1), 0.4 * 0.5 ** np.arange(10))
+    for bad in (0.0, 1.5, -0.1, math.nan):
+        with pytest.raises(ValueError, match=r"delta_decay must be a number in \(0, 1\]"):
+            trajectory("quadratic", delta_decay=bad)

@@ -12,6 +12,11 @@ Frank-Wolfe, for :math:`t = 1..T` (``steps``), from :math:`\omega_0 = x_0`:
 Every :math:`\Delta\omega_{t,k}` is a convex combination of LMO vertices, so it stays in the
 ball of radius δ; the outer move :math:`\eta\Delta\omega_{t,K}` is at most ηδ long in the p-norm.
 
+With ``delta_decay`` γ < 1 the radius shrinks geometrically, :math:`\delta_t = \delta\gamma^{t-1}`
+(the paper decreases δ_t together with the learning rate): the moves are then summable,
+:math:`\sum_t \|\omega_t - \omega_{t-1}\|_p \le \eta\delta/(1-\gamma)`, so the path converges
+instead of bouncing between two points as it can at a fixed δ.
+
 Baselines on the same loss (no inner loop):
 
 * ``"gd"``: :math:`\omega_t = \omega_{t-1} - \eta \nabla F` (``torch.optim.SGD(lr=η)``);
@@ -64,6 +69,7 @@ class Trajectory:
         method: ``"fw"``, ``"gd"``, ``"ngd"`` or ``"adam"``.
         loss: the loss name.
         lr, delta, K, p: the settings used (``K = 0`` for the baselines, which have no inner loop).
+        delta_decay: γ of the radius schedule δ_t = δ γ^(t−1) (1: a fixed δ).
         iterates: outer iterates :math:`\\omega_0..\\omega_T`, shape ``(steps + 1, 2)``.
         losses: :math:`F(\\omega_t)`, shape ``(steps + 1,)``.
         inner: inner points :math:`\\omega_{t-1} + \\Delta\\omega_{t,k}`, ``k = 1..K``,
@@ -90,6 +96,12 @@ class Trajectory:
     vertices: np.ndarray
     gaps: np.ndarray
     diverged: int | None = None
+    delta_decay: float = 1.0
+
+    @property
+    def deltas(self) -> np.ndarray:
+        """The radius of each outer step, :math:`\\delta_t = \\delta\\gamma^{t-1}`, (steps,)."""
+        return self.delta * self.delta_decay ** np.arange(self.steps, dtype=np.float64)
 
     @property
     def steps(self) -> int:
@@ -153,7 +165,7 @@ def lmo_2d(gx: float, gy: float, p: float, radius: float) -> tuple[float, float]
     return _sign(gx) * ux ** (q - 1.0) * c, _sign(gy) * uy ** (q - 1.0) * c
 
 
-def _check(lr: float, delta: float, K: int, steps: int, method: str) -> None:
+def _check(lr: float, delta: float, K: int, steps: int, method: str, decay: float) -> None:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not (isinstance(lr, int | float) and math.isfinite(lr) and lr >= 0):
@@ -164,6 +176,10 @@ def _check(lr: float, delta: float, K: int, steps: int, method: str) -> None:
         raise ValueError(f"K must be an integer >= 1, got {K!r}")
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if not (isinstance(decay, int | float) and 0 < decay <= 1):
+        raise ValueError(
+            f"delta_decay must be a number in (0, 1] (1: a fixed delta), got {decay!r}"
+        )
 
 
 def trajectory(
@@ -176,6 +192,7 @@ def trajectory(
     K: int = 1,
     p: float | str = 2.0,
     steps: int = 100,
+    delta_decay: float = 1.0,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
 ) -> Trajectory:
@@ -191,6 +208,7 @@ def trajectory(
         K: FW inner iterations.
         p: norm of the FW ball, in ``[1, inf]`` (``"inf"`` accepted).
         steps: outer steps T.
+        delta_decay: γ in (0, 1]; step t uses the radius δ_t = δ γ^(t−1) (FW and NGD).
         betas, eps: Adam's coefficients (``method="adam"`` only).
 
     Returns:
@@ -202,7 +220,7 @@ def trajectory(
     """
     spec = get_loss(loss)
     delta = spec.delta if delta is None else delta
-    _check(lr, delta, K, steps, method)
+    _check(lr, delta, K, steps, method, delta_decay)
     p = as_p(p)
     w0 = spec.start if x0 is None else x0
     w = np.asarray(w0, dtype=np.float64).reshape(-1)
@@ -210,14 +228,14 @@ def trajectory(
         raise ValueError(f"x0 must be two finite numbers, got {w0!r}")
     x, y = float(w[0]), float(w[1])
     grad = _FUNCS[spec.name][1]
-    lr, delta, steps = float(lr), float(delta), int(steps)
+    lr, delta, steps, decay = float(lr), float(delta), int(steps), float(delta_decay)
 
     if method == "fw":
         K = int(K)
-        pts, inner, verts, gaps, diverged = _run_fw(grad, x, y, lr, delta, K, p, steps)
+        pts, inner, verts, gaps, diverged = _run_fw(grad, x, y, lr, delta, K, p, steps, decay)
     else:
         K = 0
-        pts, diverged = _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps)
+        pts, diverged = _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps, decay)
         inner = verts = np.empty((steps, 0, 2))
         gaps = np.empty((steps, 0))
     iterates = np.array(pts, dtype=np.float64).reshape(-1, 2)
@@ -238,10 +256,11 @@ def trajectory(
         vertices=verts,
         gaps=gaps,
         diverged=diverged,
+        delta_decay=decay,
     )
 
 
-def _run_fw(grad, x, y, lr, delta, K, p, steps):
+def _run_fw(grad, x, y, lr, delta, K, p, steps, decay=1.0):
     pts = [x, y]
     inner = np.empty((steps, K, 2))
     verts = np.empty((steps, K, 2))
@@ -252,11 +271,14 @@ def _run_fw(grad, x, y, lr, delta, K, p, steps):
     ver: list[float] = []
     gap: list[float] = []
     lmo = lmo_2d
-    for _ in range(steps):
+    radius = delta
+    for t in range(steps):
+        if decay != 1.0:
+            radius = delta * decay**t
         dx = dy = 0.0
         for k in range(1, K + 1):
             gx, gy = grad(x + dx, y + dy)
-            sx, sy = lmo(gx, gy, p, delta)
+            sx, sy = lmo(gx, gy, p, radius)
             gap.append(gx * (dx - sx) + gy * (dy - sy))
             a = 1.0 - 1.0 / k
             b = 1.0 / k
@@ -278,7 +300,7 @@ def _run_fw(grad, x, y, lr, delta, K, p, steps):
     return pts, inner, verts, gaps, None
 
 
-def _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps):
+def _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps, decay=1.0):
     pts = [x, y]
     b1, b2 = betas
     mx = my = vx = vy = 0.0
@@ -292,7 +314,7 @@ def _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps):
                 gmax = max(abs(gx), abs(gy))
                 if gmax > _TINY:
                     sx, sy = gx / gmax, gy / gmax
-                    c = lr * delta / math.sqrt(sx * sx + sy * sy)
+                    c = lr * delta * decay ** (t - 1) / math.sqrt(sx * sx + sy * sy)
                     x = x - c * sx
                     y = y - c * sy
             else:  # adam, in torch.optim.Adam's order of operations (single-tensor path)
