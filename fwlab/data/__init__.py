@@ -39,6 +39,7 @@ from fwlab.data.noise import with_noise
 from fwlab.data.sequence_data import (
     DataFileError,
     SequenceData,
+    data_root,
     default_data_root,
     standardize_channels,
     subset_dataset,
@@ -55,6 +56,7 @@ __all__ = [
     "DataFileError",
     "SequenceData",
     "adding_problem",
+    "data_root",
     "default_data_root",
     "download_uci_har",
     "har2_labels",

@@ -51,7 +51,7 @@ from torch.utils.data import TensorDataset
 from fwlab.data.sequence_data import (
     DataFileError,
     SequenceData,
-    default_data_root,
+    data_root,
     standardize_channels,
 )
 
@@ -140,7 +140,7 @@ def download_uci_har(
     Returns the path of the verified zip. An existing zip is kept unless ``force=True``.
     ``url`` may be a ``file://`` URL; ``urlopen`` is injectable for tests.
     """
-    base = Path(root) if root is not None else default_data_root()
+    base = data_root(root)
     target = base / UCI_HAR_ZIPNAME
     if target.is_file() and not force:
         return target
@@ -415,7 +415,9 @@ def load_har2(
         d = load_har2(download=True)          # 7352 / 2947 windows, x (N, 128, 9)
     """
     noise_std = _check_noise(noise_std)
-    base = Path(root) if root is not None else default_data_root()
+    if not isinstance(download, bool):
+        raise ValueError(f"download must be True or False, got {download!r}")
+    base = data_root(root)
     splits = read_uci_har(_locate(base, path, download))
     x_train, y_train = (torch.from_numpy(a) for a in splits["train"])
     x_test, y_test = (torch.from_numpy(a) for a in splits["test"])

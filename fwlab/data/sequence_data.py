@@ -34,6 +34,8 @@ __all__ = [
     "SequenceData",
     "DataFileError",
     "default_data_root",
+    "data_root",
+    "check_cache_folder",
     "atomic_write",
     "stratified_indices",
     "standardize_channels",
@@ -116,6 +118,43 @@ def default_data_root() -> Path:
     """The cache root: ``$FWLAB_DATA`` if set, otherwise ``~/.cache/fwlab`` (read at each call)."""
     env = os.environ.get("FWLAB_DATA")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "fwlab"
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The cache root a loader uses: ``root``, or :func:`default_data_root` when ``None``.
+
+    Raises ``ValueError`` naming ``root`` (or ``$FWLAB_DATA``), what was given and the fix when
+    it is not a path, or when a file stands where the folder (or one of its parents) should be.
+
+    Example:
+        >>> data_root(3)
+        Traceback (most recent call last):
+        ...
+        ValueError: root must be a folder path (str or pathlib.Path) or None, got int 3
+    """
+    if root is None:
+        base, name = default_data_root(), "$FWLAB_DATA" if os.environ.get("FWLAB_DATA") else "root"
+    elif isinstance(root, (str, os.PathLike)) and not isinstance(root, bytes):
+        base, name = Path(root).expanduser(), "root"
+    else:
+        raise ValueError(
+            f"root must be a folder path (str or pathlib.Path) or None, got "
+            f"{type(root).__name__} {root!r}"
+        )
+    return check_cache_folder(base, name)
+
+
+def check_cache_folder(folder: str | os.PathLike, name: str = "root") -> Path:
+    """``folder`` as a Path; ``ValueError`` naming ``name`` if a file stands where it or one of
+    its parents must be a folder (the cache cannot be written or read there)."""
+    folder = Path(folder)
+    for part in [folder, *folder.parents]:
+        if part.exists() and not part.is_dir():
+            raise ValueError(
+                f"{name} {folder} cannot be a data folder: {part} is a file; move or delete that "
+                "file, or pass another root (or set $FWLAB_DATA to a folder)"
+            )
+    return folder
 
 
 def atomic_write(path: str | os.PathLike, chunks: bytes | Iterable[bytes]) -> Path:

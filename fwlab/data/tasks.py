@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from fwlab.data.adding import load_adding
@@ -45,4 +46,11 @@ def load_task(name: str, **options) -> SequenceData:
         loader = TASKS[name]
     except KeyError:
         raise ValueError(f"name must be one of {sorted(TASKS)}, got {name!r}") from None
+    accepted = inspect.signature(loader).parameters
+    for option in options:
+        if option not in accepted:
+            raise ValueError(
+                f"load_task({name!r}) has no option {option!r}; its options are "
+                f"{', '.join(accepted)} (see help(fwlab.data.{loader.__name__}))"
+            )
     return loader(**options)
