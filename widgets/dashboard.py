@@ -72,7 +72,9 @@ from fwlab.plots import (
     training_panel_titles,
     training_trace_data,
 )
+from fwlab.plots_recorded import add_recorded, recorded_metric
 from fwlab.train import BackgroundRun, Method, Run, RunControl, TrainConfig, fit, get_method
+from fwlab.train.recorded import load_recorded
 from widgets._display import display_widget
 from widgets.explorer import P_OPTIONS
 
@@ -141,6 +143,7 @@ class TrainingDashboard:
         self._clock = clock
         self._histories: dict[str, dict[str, Any]] = {}
         self._names: list[str] = []  # runs in the order they were started
+        self._recorded: list[tuple[Mapping[str, Any], str, list[str] | None]] = []
         self.jobs: dict[str, BackgroundRun] = {}
         self.redraws = 0
         self._controls_of: dict[str, RunControl] = {}  # every run seen → its control
@@ -411,11 +414,34 @@ class TrainingDashboard:
                 y=self.reference_loss, line=line, row=1, col=col, exclude_empty_subplots=False
             )
 
+    def add_recorded(
+        self, recorded: Mapping[str, Any] | str, *, runs: list[str] | None = None
+    ) -> list[str]:
+        """Overlay recorded runs: mean (dashed) and min..max spread (band) across seeds in the
+        loss and metric panels, against batches (= gradient evaluations).
+
+        Args:
+            recorded: a recorded comparison (:func:`fwlab.train.recorded.load_recorded`), or
+                its name or path.
+            runs: only these recorded run names (default: all recorded).
+
+        Returns the ``meta`` of the traces added (``"recorded:<panel>:<run>:<lo|hi|mean>"``).
+        """
+        if not isinstance(recorded, Mapping):
+            recorded = load_recorded(recorded)
+        metric = self.metric if self.metric != "auto" else recorded_metric(recorded)
+        with self._lock:
+            metas = add_recorded(self.figure, recorded, metric, runs=runs)
+            self._recorded.append((recorded, metric, runs))
+        return metas
+
     def static_figure(self) -> go.Figure:
-        """The curves of every run so far as a static ``go.Figure`` (papermill, nbval, HTML)."""
+        """The curves of every run so far, and the recorded runs added with
+        :meth:`add_recorded`, as a static ``go.Figure`` (papermill, nbval, HTML)."""
         with self._lock:
             histories = self.histories
-        return training_figure(
+            recorded = list(self._recorded)
+        fig = training_figure(
             histories,
             metric=self.metric,
             smooth=self.smooth,
@@ -424,6 +450,9 @@ class TrainingDashboard:
             title=self.figure.layout.title.text,
             height=self.figure.layout.height or 560,
         )
+        for rec, metric, runs in recorded:
+            add_recorded(fig, rec, metric, runs=runs)
+        return fig
 
     def _ipython_display_(self) -> None:
         display_widget(self.widget, _HEADLESS_TEXT)

@@ -36,6 +36,7 @@ from fwlab.train.loop import CHECKPOINT, HISTORY, TrainConfig, fit
 from fwlab.train.methods import Method, get_method
 
 __all__ = [
+    "RUN_LABELS",
     "Comparison",
     "COMPARISONS",
     "run_folder",
@@ -44,6 +45,18 @@ __all__ = [
     "configure_parser",
     "run_cli",
 ]
+
+
+#: what each recorded run is, in words (figures and tables)
+RUN_LABELS = {
+    "bptt_adam": "BPTT+Adam",
+    "sgd_clip": "BPTT+Adam, clip 1",
+    "fw_k1": "Frank-Wolfe K=1",
+    "fw_k5": "Frank-Wolfe K=5",
+    "fw_decay_k5": "Frank-Wolfe K=1, K=5 from batch 15k",
+    "indrnn": "IndRNN+Adam",
+    "indrnn_fw": "IndRNN+Frank-Wolfe K=5",
+}
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def compact_history(history: dict[str, Any], *, points: int = 200) -> dict[str, 
 def compact_comparison(runs: str | os.PathLike, comparison: Any, *, points: int = 200) -> dict:
     """The recorded form of ``comparison`` (a :class:`fwlab.train.record.Comparison`) from its
     raw runs under ``runs``: finished runs compacted, unfinished ones listed as not recorded."""
-    from fwlab.train.record import run_folder, run_state
+    from fwlab.train.record import RUN_LABELS, run_folder, run_state
 
     result: dict[str, Any] = {
         "name": comparison.name,
@@ -110,6 +110,7 @@ def compact_comparison(runs: str | os.PathLike, comparison: Any, *, points: int 
         "task": comparison.task,
         "config": comparison.config.to_dict(),
         "command": comparison.command(),
+        "labels": {name: RUN_LABELS.get(name, name) for name, _, _ in comparison.methods},
         "runs": {},
         "not_recorded": [],
     }

@@ -1,0 +1,224 @@
+r"""``compare``: train a set of methods on one task side by side, the notebooks' one call.
+
+:func:`compare` trains every method on the same data with the same config (so the same seed:
+same initialisation scheme, same batches), on a dashboard when one is given (any object with
+``start``/``fit``/``wait`` such as ``widgets.TrainingDashboard``; fwlab never imports widgets),
+records the trajectory of the first Frank-Wolfe run (:class:`fwlab.train.TrajectoryRecorder`:
+weights at every outer step and the inner points), draws its loss landscape
+(:func:`fwlab.landscape.landscape`) and records the summary metrics for ``fwlab sweep``
+(:func:`fwlab.sweep.record`). :func:`run_problems` lists what is wrong with the runs (steps,
+finite losses, one outer step every K batches, ‖Δω‖ inside the trust region, a non-negative FW
+gap, angles in [0°, 180°]), so a notebook asserts ``not run_problems(result)``.
+
+Example:
+    >>> from fwlab.data import load_task
+    >>> from fwlab.train import TrainConfig, get_method
+    >>> data = load_task("adding", seq_len=8, n_train=100, n_test=40)
+    >>> result = compare([get_method("sgd"), get_method("fw_k1", K=2)], data,
+    ...                  TrainConfig(hidden_size=4, batch_size=20, steps=6), landscape_resolution=3)
+    >>> list(result.histories), result.landscape.losses.shape, run_problems(result)
+    (['SGD', 'Ours K=2'], (3, 3), [])
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from fwlab.data.sequence_data import SequenceData
+from fwlab.train.loop import TrainConfig, build_model, criterion, fit, loss_kind
+from fwlab.train.methods import Method
+from fwlab.train.recorder import TrajectoryRecorder
+
+__all__ = ["ComparisonResult", "compare", "run_problems", "SUMMARY_KEYS"]
+
+#: the summary values recorded per method, by task kind
+SUMMARY_KEYS = {
+    "regression": ("final_test_loss", "best_test_loss", "steps", "wall_time"),
+    "classification": ("final_test_acc", "best_test_acc", "steps", "wall_time"),
+}
+
+
+@dataclass
+class ComparisonResult:
+    """What :func:`compare` returns.
+
+    Attributes:
+        methods, data, config: what was trained.
+        histories: run name (:func:`fwlab.plots.run_title`) → history, in the order of methods.
+        recorder, fw_model: the first Frank-Wolfe run's trajectory and model (``None`` without).
+        landscape: its :class:`fwlab.landscape.Landscape` (``None`` when not drawn).
+        eval_batch: the fixed test batch the landscape's loss was evaluated on.
+        metrics: the values given to :func:`fwlab.sweep.record` (``"<method>/<key>"``).
+    """
+
+    methods: list[Method]
+    data: SequenceData
+    config: TrainConfig
+    histories: dict[str, dict[str, Any]]
+    recorder: TrajectoryRecorder | None = None
+    fw_model: nn.Module | None = None
+    landscape: Any = None
+    eval_batch: tuple[Any, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fw_method(self) -> Method | None:
+        """The Frank-Wolfe method whose trajectory was recorded."""
+        return next((m for m in self.methods if m.optimizer == "fw"), None)
+
+    def history(self, method: Method) -> dict[str, Any]:
+        from fwlab.plots import run_title
+
+        return self.histories[run_title(method)]
+
+
+def compare(
+    methods: Sequence[Method],
+    data: SequenceData,
+    config: TrainConfig,
+    *,
+    dashboard: Any = None,
+    background: bool = False,
+    trajectory: bool = True,
+    landscape_resolution: int = 15,
+    landscape_samples: int = 256,
+    record_metrics: bool = True,
+) -> ComparisonResult:
+    """Train ``methods`` on ``data`` with ``config`` and gather histories, landscape, metrics.
+
+    Args:
+        methods: :class:`fwlab.train.Method` instances (distinct run names).
+        data, config: the task and the shared training config.
+        dashboard: an object with ``start(method, data, config, **kw)``, ``fit(...)`` and
+            ``wait() -> histories`` (``widgets.TrainingDashboard``); ``None`` trains here.
+        background: with a dashboard, train in background threads (``dashboard.start``) so its
+            controls work; ``compare`` returns after ``dashboard.wait()``.
+        trajectory: record the first Frank-Wolfe run's trajectory and draw its landscape
+            (``landscape_resolution`` points per axis, loss on ``landscape_samples`` test
+            samples, with the training loss of the task).
+        record_metrics: pass :data:`SUMMARY_KEYS` of every run to :func:`fwlab.sweep.record`.
+
+    Raises:
+        ValueError: no methods, two methods with the same run name, or a dashboard without the
+            methods named above.
+    """
+    from fwlab.plots import run_title
+
+    methods = list(methods)
+    if not methods or not all(isinstance(m, Method) for m in methods):
+        raise ValueError(f"methods must be a non-empty list of Method, got {methods!r}")
+    names = [run_title(m) for m in methods]
+    if len(set(names)) != len(names):
+        raise ValueError(f"methods must have distinct run names, got {names}")
+    if dashboard is not None:
+        missing = [a for a in ("start", "fit", "wait") if not callable(getattr(dashboard, a, None))]
+        if missing:
+            raise ValueError(
+                f"dashboard must have start/fit/wait (a widgets.TrainingDashboard), "
+                f"{type(dashboard).__name__} lacks {missing}"
+            )
+    recorder = TrajectoryRecorder(inner=True) if trajectory else None
+    fw_model = None
+    histories: dict[str, dict[str, Any]] = {}
+    for method in methods:
+        extra: dict[str, Any] = {}
+        if recorder is not None and method.optimizer == "fw" and fw_model is None:
+            fw_model = build_model(method, data, config)
+            extra = dict(model=fw_model, callbacks=[recorder])
+        if dashboard is None:
+            histories[run_title(method)] = fit(method, data, config, progress=False, **extra)
+        elif background:
+            dashboard.start(method, data, config, **extra)
+        else:
+            dashboard.fit(method, data, config, **extra)
+    if dashboard is not None:
+        waited = dashboard.wait()
+        histories = {name: waited[name] for name in names}
+    result = ComparisonResult(methods, data, config, histories, recorder, fw_model)
+    if fw_model is not None:
+        from fwlab.landscape import landscape
+
+        x, y = (t[:landscape_samples] for t in data.test.tensors)
+        result.eval_batch = (x, y)
+        result.landscape = landscape(
+            fw_model,
+            recorder,
+            (x, y),
+            functools.partial(criterion, loss_kind(config, data)),
+            resolution=landscape_resolution,
+            threads=1,
+        )
+    if record_metrics:
+        from fwlab.sweep import record
+
+        keys = SUMMARY_KEYS[data.task]
+        result.metrics = record(
+            {
+                f"{h['method']['name']}/{key}": h["summary"].get(key)
+                for h in histories.values()
+                for key in keys
+            }
+        )
+    return result
+
+
+def run_problems(result: ComparisonResult) -> list[str]:
+    """What is wrong with the runs of ``result`` (empty when nothing is); see the module doc.
+
+    Checks per run: it ran its planned batches (unless stopped from the dashboard) with finite
+    training losses and a final evaluation; for a Frank-Wolfe run without steering events, one
+    outer step every K batches, ‖Δω_K‖₂ ≤ δ·√(number of tensors), FW gap ≥ 0, angles in
+    [0°, 180°]. For the landscape: the explained share in (0, 1], finite losses, and the loss at
+    the plane's origin equal to the final weights' loss on the same batch.
+    """
+    import torch
+
+    problems = []
+    config, data = result.config, result.data
+    for method in result.methods:
+        name = next(n for n, h in result.histories.items() if h["method"] == method.to_dict())
+        h = result.histories[name]
+        s = h["summary"]
+        if s.get("stopped_early"):
+            continue
+        if config.steps is not None and config.epochs is None and s["steps"] != config.steps:
+            problems.append(f"{name}: ran {s['steps']} batches, not {config.steps}")
+        if not all(math.isfinite(v) for v in h["train"]["loss"]):
+            problems.append(f"{name}: a non-finite training loss")
+        if not h["eval"]["step"] or h["eval"]["step"][-1] != s["steps"]:
+            problems.append(f"{name}: no evaluation at the last batch")
+        if method.optimizer == "fw" and not h["events"] and not method.tbptt:
+            op = h["optimizer"]
+            if op["step"] != list(range(method.K, s["steps"] + 1, method.K)):
+                problems.append(f"{name}: outer steps are not every K={method.K} batches")
+            n_tensors = len(list(build_model(method, data, config).parameters()))
+            delta = config.delta if config.delta is not None else config.lr
+            if op["dw_norm"] and max(op["dw_norm"]) > delta * math.sqrt(n_tensors) * (1 + 1e-5):
+                problems.append(f"{name}: a step left the trust region")
+            if any(g < -1e-6 for g in op["fw_gap"]):
+                problems.append(f"{name}: a negative FW gap")
+            if not all(0.0 <= a <= 180.0 for a in op["angle_deg"] if not math.isnan(a)):
+                problems.append(f"{name}: an angle outside [0, 180] degrees")
+    land = result.landscape
+    if land is not None:
+        if not 0.0 < land.plane.explained_total <= 1.0 + 1e-9:
+            problems.append(f"landscape: explained share {land.plane.explained_total}")
+        if not torch.isfinite(torch.as_tensor(land.losses)).all():
+            problems.append("landscape: non-finite losses")
+        # the final weights sit at the plane's origin, on a grid node, with their own loss
+        x, y = result.eval_batch
+        model = result.fw_model
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            direct = float(criterion(loss_kind(config, data), model(x), y))
+        model.train(was_training)
+        if abs(land.loss_at_origin - direct) > 1e-4 * max(1.0, abs(direct)):
+            problems.append(f"landscape: loss at origin {land.loss_at_origin} != {direct}")
+    return problems

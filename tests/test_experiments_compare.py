@@ -1,0 +1,60 @@
+"""Tests of fwlab/experiments/compare.py: one call trains methods side by side, on a dashboard or
+not, records the Frank-Wolfe trajectory and landscape, and lists what is wrong with the runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from fwlab.data import load_task
+from fwlab.experiments.compare import compare, run_problems
+from fwlab.train import TrainConfig, get_method
+from widgets import TrainingDashboard
+
+DATA = load_task("adding", seq_len=6, n_train=80, n_test=30)
+CONFIG = TrainConfig(hidden_size=4, batch_size=20, steps=6, eval_every=3)
+
+
+def test_compare_on_a_dashboard_records_trajectory_landscape_and_metrics(monkeypatch):
+    recorded = {}
+    monkeypatch.setattr("fwlab.sweep.record", lambda values: recorded.update(values) or values)
+    dash = TrainingDashboard(throttle_seconds=0.0)
+    methods = [get_method("sgd"), get_method("fw_k1", K=3), get_method("fw_k1")]
+    result = compare(methods, DATA, CONFIG, dashboard=dash, background=True,
+                     landscape_resolution=3)  # fmt: skip
+    assert list(result.histories) == ["SGD", "Ours K=3", "Ours K=1"]
+    assert list(dash.histories) == list(result.histories)
+    assert result.fw_method.K == 3  # the first Frank-Wolfe run's trajectory
+    assert result.recorder.outer_steps == [0, 1, 2]  # 6 batches = 2 outer steps of K = 3
+    assert result.landscape.losses.shape == (3, 3)
+    assert recorded == result.metrics and result.metrics["sgd/steps"] == 6
+    assert set(result.metrics) == {
+        f"{n}/{k}" for n in ("sgd", "fw_k1")
+        for k in ("final_test_loss", "best_test_loss", "steps", "wall_time")
+    }  # fmt: skip
+    assert run_problems(result) == []
+
+
+def test_run_problems_finds_a_step_outside_the_trust_region_and_a_nan():
+    result = compare([get_method("fw_k1")], DATA, CONFIG, trajectory=False,
+                     record_metrics=False)  # fmt: skip
+    h = result.histories["Ours K=1"]
+    h["optimizer"]["dw_norm"][0] = 1.0
+    h["train"]["loss"][2] = float("nan")
+    assert run_problems(result) == [
+        "Ours K=1: a non-finite training loss",
+        "Ours K=1: a step left the trust region",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("methods", "kwargs", "match"),
+    [
+        ([], {}, "methods must be a non-empty list of Method"),
+        (["sgd"], {}, "methods must be a non-empty list of Method"),
+        ([get_method("sgd"), get_method("sgd")], {}, "distinct run names"),
+        ([get_method("sgd")], {"dashboard": object()}, "dashboard must have start/fit/wait"),
+    ],
+)
+def test_bad_arguments(methods, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        compare(methods, DATA, CONFIG, **kwargs)

@@ -1,0 +1,72 @@
+"""Tests of the recorded-run overlay: fwlab/plots_recorded.py and TrainingDashboard.add_recorded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fwlab.data import load_task
+from fwlab.plots_recorded import recorded_band_traces
+from fwlab.train import TrainConfig, fit, get_method
+from fwlab.train.recorded import write_recorded
+from widgets import TrainingDashboard
+
+
+def _h(offset):
+    steps = list(range(1, 11))
+    return {
+        "train": {"step": steps, "loss": [1.0 / s + offset for s in steps], "lr": [1e-3] * 10},
+        "eval": {
+            "step": [5, 10],
+            "test_loss": [0.5 + offset, 0.2 + offset],
+            "test_acc": [None] * 2,
+        },
+        "optimizer": {"step": [], "fw_gap": [], "dw_norm": [], "angle_deg": [], "delta": []},
+        "events": [],
+        "summary": {"steps": 10},
+    }
+
+
+RECORDED = {
+    "runs": {"bptt_adam": {"0": _h(0.0), "1": _h(0.1), "2": _h(0.2)}, "fw_k1": {"0": _h(-0.1)}},
+    "labels": {"bptt_adam": "BPTT+Adam", "fw_k1": "Frank-Wolfe K=1"},
+    "not_recorded": [],
+}
+
+
+def test_band_traces_are_mean_and_spread_over_seeds():
+    traces = {t.meta: t for t in recorded_band_traces(RECORDED, "test_loss")}
+    assert len(traces) == 2 * 2 * 3  # runs x panels x (lo, hi, mean)
+    np.testing.assert_allclose(traces["recorded:metric:bptt_adam:mean"].y, [0.6, 0.3])
+    np.testing.assert_allclose(traces["recorded:metric:bptt_adam:lo"].y, [0.5, 0.2])
+    np.testing.assert_allclose(traces["recorded:metric:bptt_adam:hi"].y, [0.7, 0.4])
+    assert traces["recorded:metric:bptt_adam:hi"].fill == "tonexty"
+    assert list(traces["recorded:loss:bptt_adam:mean"].x) == list(range(1, 11))
+    assert "3 seeds" in traces["recorded:loss:bptt_adam:mean"].name
+    assert "Frank-Wolfe K=1 (1 seeds)" in traces["recorded:loss:fw_k1:mean"].name
+    with pytest.raises(ValueError, match="runs must be recorded runs"):
+        recorded_band_traces(RECORDED, runs=["sgd_clip"])
+    with pytest.raises(ValueError, match="metric must be"):
+        recorded_band_traces(RECORDED, "accuracy")
+
+
+def test_dashboard_overlays_recorded_runs_from_disk_beside_a_live_run(tmp_path):
+    path = write_recorded(RECORDED, tmp_path / "rec.json")
+    dash = TrainingDashboard(throttle_seconds=0.0, metric="test_loss")
+    metas = dash.add_recorded(str(path), runs=["bptt_adam"])
+    assert len(metas) == 6
+    data = load_task("adding", seq_len=6, n_train=60, n_test=20)
+    fit(get_method("sgd"), data, TrainConfig(hidden_size=4, batch_size=20, steps=3),
+        callbacks=[dash], progress=False)  # fmt: skip
+    by_meta = {t.meta: t for t in dash.figure.data}
+    assert "loss:SGD" in by_meta and len(by_meta["loss:SGD"].y) == 3  # the live run is drawn
+    mean = by_meta["recorded:metric:bptt_adam:mean"]
+    assert mean.xaxis == "x2" and mean.yaxis == "y2"  # the metric panel
+    assert by_meta["recorded:loss:bptt_adam:mean"].xaxis == "x"
+    static = {t.meta for t in dash.static_figure().data}
+    assert set(metas) <= static and "metric:SGD" in static
+
+
+def test_add_recorded_from_a_missing_name_names_the_fix():
+    with pytest.raises(FileNotFoundError, match="no recorded comparison"):
+        TrainingDashboard().add_recorded("no-such-comparison")
