@@ -520,7 +520,9 @@ def test_sparse_gradient_rejected_and_complex_parameter_rejected():
     emb(torch.tensor([1])).sum().backward()
     with pytest.raises(RuntimeError, match="sparse"):
         opt.step()
-    with pytest.raises(ValueError, match="real tensors"):
+    with pytest.raises(
+        ValueError, match="real floating-point tensors, got a torch.complex64.*view_as_real"
+    ):
         FrankWolfe([nn.Parameter(torch.ones(2, dtype=torch.complex64))])
 
 

@@ -8,6 +8,7 @@ delegates the arithmetic to the pure functions of this module (``_lmo_tensors``,
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import signal
 import threading
@@ -20,6 +21,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.adam import adam as _adam
 
+from fwlab.optim import _checks
 from fwlab.optim.lmo import as_p, lmo, lmo_global
 
 __all__ = ["FrankWolfe", "NonFiniteError"]
@@ -42,42 +44,35 @@ class NonFiniteError(FloatingPointError):
     """
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 def _validate_group(group: dict[str, Any]) -> None:
-    """Raise ``ValueError`` naming the first invalid hyperparameter of a param group."""
-    lr, delta, K = group["lr"], group["delta"], group["K"]
-    if not _is_number(lr) or not lr >= 0.0:
-        raise ValueError(f"lr must be a number >= 0, got {lr!r}")
-    if not _is_number(delta) or not delta > 0.0 or math.isinf(delta):
-        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
-    if isinstance(K, bool) or not isinstance(K, int) or K < 1:
-        raise ValueError(f"K must be an integer >= 1, got {K!r}")
+    """Raise ``ValueError`` naming the first invalid hyperparameter of a param group; store the
+    valid ones as plain Python values (a tensor lr stays a tensor)."""
+    group["lr"] = _checks.lr(group["lr"])
+    group["delta"] = _checks.delta(group["delta"])
+    group["K"] = _checks.integer("K", group["K"], 1)
     group["p"] = as_p(group["p"])
-    if group["scope"] not in _SCOPES:
-        raise ValueError(f"scope must be one of {_SCOPES}, got {group['scope']!r}")
-    if group["outer"] not in _OUTERS:
-        raise ValueError(f"outer must be one of {_OUTERS}, got {group['outer']!r}")
-    betas = group["betas"]
-    if (
-        not isinstance(betas, (tuple, list))
-        or len(betas) != 2
-        or not all(_is_number(b) and 0.0 <= b < 1.0 for b in betas)
-    ):
-        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
-    eps = group["eps"]
-    if not _is_number(eps) or not eps > 0.0:
-        raise ValueError(f"eps must be a number > 0, got {eps!r}")
-    wd = group["weight_decay"]
-    if not _is_number(wd) or not wd >= 0.0:
-        raise ValueError(f"weight_decay must be a number >= 0, got {wd!r}")
-    for flag in ("tie_delta_to_lr", "maximize"):
-        if not isinstance(group[flag], bool):
-            raise ValueError(f"{flag} must be True or False, got {group[flag]!r}")
-    if group["nonfinite"] not in _NONFINITE:
-        raise ValueError(f"nonfinite must be one of {_NONFINITE}, got {group['nonfinite']!r}")
+    group["scope"] = _checks.choice("scope", group["scope"], _SCOPES)
+    group["outer"] = _checks.choice("outer", group["outer"], _OUTERS)
+    group["betas"] = _checks.betas(group["betas"])
+    group["eps"] = _checks.eps(group["eps"])
+    group["weight_decay"] = _checks.weight_decay(group["weight_decay"])
+    for name in ("tie_delta_to_lr", "maximize"):
+        group[name] = _checks.flag(name, group[name])
+    group["nonfinite"] = _checks.choice("nonfinite", group["nonfinite"], _NONFINITE)
+
+
+def _check_adam_eps(group: dict[str, Any]) -> None:
+    """Adam's eps must not round to 0 in the parameters' dtype (1e-8 does in float16): Adam
+    would divide by zero where a pseudo-gradient entry is tiny and write inf into them."""
+    if group["outer"] != "adam":
+        return
+    for prm in group["params"]:
+        if prm.is_floating_point() and group["eps"] < torch.finfo(prm.dtype).tiny:
+            raise ValueError(
+                f"eps must be >= {torch.finfo(prm.dtype).tiny:.3g} for {prm.dtype} parameters "
+                f"with outer='adam', got {group['eps']!r} (it rounds to 0 there and Adam divides "
+                "by zero); pass eps=1e-4, or keep the parameters in float32"
+            )
 
 
 def effective_delta(group: dict[str, Any]) -> float:
@@ -88,9 +83,9 @@ def effective_delta(group: dict[str, Any]) -> float:
     LR schedulers use), so a scheduler shrinks the trust region with the learning rate.
     """
     delta = float(group["delta"])
-    lr0 = group.get("initial_lr", group["lr"])
+    lr0 = float(group.get("initial_lr", group["lr"]))
     if group["tie_delta_to_lr"] and lr0 > 0:
-        delta *= float(group["lr"]) / float(lr0)
+        delta *= float(group["lr"]) / lr0
     return delta
 
 
@@ -145,10 +140,25 @@ def _fw_average_(dw: list[Tensor], s: list[Tensor], k: int) -> None:
 
 
 def _flat(tensors: list[Tensor]) -> Tensor:
-    """``tensors`` as one vector: one reduction over it replaces one per tensor."""
+    """``tensors`` as one vector, in float32 or wider: one reduction over it replaces one per
+    tensor, and the diagnostics of float16/bfloat16 parameters neither overflow nor round
+    to NaN."""
     if not tensors:
         return torch.zeros(())
-    return torch.cat([t.reshape(-1) for t in tensors])
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors), torch.float32)
+    return torch.cat([t.reshape(-1).to(dtype) for t in tensors])
+
+
+def _loss_value(loss: Any) -> float:
+    """The closure's loss as a float; a clear error for anything that is not one number."""
+    value = _checks.as_real(loss)
+    if value is None:
+        shape = f" of shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else ""
+        raise ValueError(
+            f"the closure must return the loss as a number or a 1-element tensor (or None), "
+            f"got {type(loss).__name__}{shape}; reduce it with .mean() or .sum()"
+        )
+    return value
 
 
 def _scalar_dtype() -> torch.dtype:
@@ -212,8 +222,10 @@ class FrankWolfe(Optimizer):
 
     Args:
         params: iterable of parameters or of dicts defining parameter groups.
-        lr: :math:`\eta`, the outer step size (``>= 0``).
-        delta: :math:`\delta`, the trust-region radius (``> 0``).
+        lr: :math:`\eta`, the outer step size: a finite number ``>= 0``, or a 1-element tensor
+            (kept as given, as torch's optimizers do; LR schedulers update it in place and
+            ``initial_lr`` is a copy).
+        delta: :math:`\delta`, the trust-region radius (a finite number ``> 0``).
         K: inner Frank-Wolfe iterations per outer step (integer ``>= 1``).
         p: norm of the ball, in ``[1, inf]``; ``math.inf`` or ``"inf"`` for the max-norm.
         scope: ``"tensor"``: one ball of radius δ per parameter tensor (the authors' code);
@@ -229,8 +241,15 @@ class FrankWolfe(Optimizer):
             shrinks the trust region with the learning rate, as the paper does.
         maximize: maximize the objective instead of minimizing it.
         nonfinite: ``"raise"`` a :class:`NonFiniteError` or ``"skip"`` (warn) when a loss or
-            gradient is NaN/inf; either way the outer step is cancelled and every parameter
-            and state tensor is left bit-identical to before it.
+            gradient is NaN/inf; either way the outer step of every group is cancelled and
+            every parameter and state tensor is left bit-identical to before it. Per group: a
+            non-finite loss concerns every group, a non-finite gradient the groups it belongs
+            to; the step raises unless all groups concerned say ``"skip"``.
+
+    Numbers may be given as Python or numpy scalars or 1-element tensors; they are stored in
+    ``param_groups`` as plain Python numbers (except a tensor lr), so a state dict loads with
+    ``torch.load(weights_only=True)``. Parameters must be real floating point; with
+    ``outer="adam"`` and float16 parameters, eps must not round to 0 there (use 1e-4).
 
     Two ways to drive it:
 
@@ -343,14 +362,14 @@ class FrankWolfe(Optimizer):
         group = self.param_groups[-1]
         try:
             _validate_group(group)
+            _checks.real_params(group["params"], "FrankWolfe")
+            _check_adam_eps(group)
         except ValueError:
             self.param_groups.pop()
             raise
-        for prm in group["params"]:
-            if prm.is_complex():
-                self.param_groups.pop()
-                raise ValueError("params must be real tensors; FrankWolfe has no complex LMO")
-        group.setdefault("initial_lr", group["lr"])
+        # a copy: a scheduler updates a tensor lr in place, initial_lr must stay eta_0
+        lr = group["lr"]
+        group.setdefault("initial_lr", lr.clone() if isinstance(lr, Tensor) else lr)
         self.stats.append({})
 
     def __getstate__(self) -> dict[str, Any]:
@@ -361,10 +380,47 @@ class FrankWolfe(Optimizer):
         self.__dict__.setdefault("stats", [{} for _ in self.param_groups])
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict saved by :meth:`state_dict` (of this or an earlier fwlab).
+
+        A state dict of another optimizer (its param groups lack ``delta``, ``K``, ...) or with
+        invalid hyperparameters is refused with a ``ValueError`` before anything is changed.
+        Hyperparameters added to FrankWolfe after the state dict was saved take their
+        defaults; an Adam ``step`` saved as a plain number (older checkpoints) becomes a tensor,
+        as :class:`torch.optim.Adam` does on load.
+        """
+        self._check_loadable(state_dict)
         super().load_state_dict(state_dict)
         for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
             _validate_group(group)
+        for st in self.state.values():
+            if "step" in st and not torch.is_tensor(st["step"]):
+                st["step"] = torch.tensor(float(st["step"]), dtype=_scalar_dtype())
         self.stats = [{} for _ in self.param_groups]
+
+    def _check_loadable(self, state_dict: Any) -> None:
+        groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
+        if not isinstance(groups, list) or "state" not in state_dict:
+            raise ValueError(
+                "state_dict must be a dict with 'state' and 'param_groups', as "
+                f"FrankWolfe.state_dict() returns, got {type(state_dict).__name__}"
+                + (f" with keys {sorted(state_dict)}" if isinstance(state_dict, dict) else "")
+            )
+        for i, saved in enumerate(groups):
+            missing = [key for key in ("delta", "K", "p", "outer") if key not in saved]
+            if missing:
+                raise ValueError(
+                    f"state_dict is not a FrankWolfe state dict: its param group {i} has no "
+                    f"{', '.join(missing)} (its keys: {', '.join(sorted(map(str, saved)))}); "
+                    "it was saved by another optimizer. Load it into that optimizer, or start "
+                    "FrankWolfe afresh and load only the model's state dict"
+                )
+            trial = {**self.defaults, **{k: v for k, v in saved.items() if k != "params"}}
+            try:
+                _validate_group(trial)
+            except ValueError as err:
+                raise ValueError(f"state_dict param group {i}: {err}") from None
 
     # ------------------------------------------------------------------ counters
     def _gstate(self, group: dict[str, Any]) -> dict[str, Any]:
@@ -510,7 +566,9 @@ class FrankWolfe(Optimizer):
             if prm in self.state and not self.state[prm]:
                 del self.state[prm]
 
-    def _nonfinite(self, what: str) -> None:
+    def _nonfinite(self, what: str, concerned: Sequence[dict[str, Any]]) -> None:
+        """Cancel the outer step of every group; raise unless every group ``concerned`` (those
+        whose loss or gradients were non-finite) says ``nonfinite="skip"``."""
         for group in self.param_groups:
             self._rollback(group)
         msg = (
@@ -518,7 +576,7 @@ class FrankWolfe(Optimizer):
             "parameter and optimizer state is as before it. Lower lr/delta, clip the inputs, "
             "or check the loss for log(0) and division by zero."
         )
-        if self.param_groups[0]["nonfinite"] == "skip":
+        if all(group["nonfinite"] == "skip" for group in concerned):
             warnings.warn(msg, RuntimeWarning, stacklevel=4)
             return
         raise NonFiniteError(msg)
@@ -532,8 +590,8 @@ class FrankWolfe(Optimizer):
         first_loss: Tensor | float | None = None,
     ) -> bool:
         """One inner iteration for each group in ``groups``; False if it was cancelled."""
-        if loss is not None and not math.isfinite(float(loss)):
-            self._nonfinite("loss")
+        if loss is not None and not math.isfinite(_loss_value(loss)):
+            self._nonfinite("loss", groups)
             return False
         collected = []
         for group in groups:
@@ -557,7 +615,8 @@ class FrankWolfe(Optimizer):
             return True
         norms, finite = _grad_norms(all_grads)
         if not finite:
-            self._nonfinite("gradient")
+            bad = [group for group, _, grads in collected if not _grad_norms(grads)[1]]
+            self._nonfinite("gradient", bad)
             return False
         start, complete = 0, []
         for group, params, grads in collected:
@@ -637,6 +696,7 @@ class FrankWolfe(Optimizer):
         if group["outer"] == "sgd":
             _outer_sgd_(params, dw, lr=lr, weight_decay=float(group["weight_decay"]))
         else:
+            _check_adam_eps(group)
             # δ_t = 0 (a tied lr scheduled down to 0) gives Δω = 0: its pseudo-gradient is 0,
             # not 0/0 = NaN
             pseudo = torch._foreach_div(dw, -delta) if delta > 0 else torch._foreach_mul(dw, 0.0)

@@ -43,6 +43,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from fwlab.optim._checks import as_real
+
 __all__ = ["as_p", "dual_exponent", "lp_norm", "lmo", "lmo_global"]
 
 
@@ -60,12 +62,10 @@ def as_p(p: float | int | str) -> float:
         if p.strip().lower() in ("inf", "infinity", "+inf"):
             return math.inf
         raise ValueError(f"p must be a number >= 1 or 'inf', got {p!r}")
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
+    value = as_real(p)  # numbers, numpy scalars, 1-element tensors; not bools
+    if value is None or math.isnan(value) or value < 1.0:
         raise ValueError(f"p must be a number >= 1 or 'inf', got {p!r}")
-    p = float(p)
-    if math.isnan(p) or p < 1.0:
-        raise ValueError(f"p must be a number >= 1 or 'inf', got {p!r}")
-    return p
+    return value
 
 
 def dual_exponent(p: float | str) -> float:
@@ -143,9 +143,17 @@ def lmo(grad: Tensor, p: float | str, radius: float) -> Tensor:
         (1.0, -3.5387)
     """
     p = as_p(p)
-    if not (isinstance(radius, (int, float)) and radius >= 0) or isinstance(radius, bool):
-        raise ValueError(f"radius must be a number >= 0, got {radius!r}")
-    return _lmo_flat(grad.reshape(-1), p, float(radius)).view_as(grad)
+    r = as_real(radius)
+    if r is None or not math.isfinite(r) or r < 0:
+        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
+    if not isinstance(grad, Tensor):
+        raise ValueError(f"grad must be a torch.Tensor, got {type(grad).__name__}")
+    if not grad.is_floating_point():
+        raise ValueError(
+            f"grad must be a real floating-point tensor, got {grad.dtype}; convert it with "
+            ".float() (a complex gradient: torch.view_as_real(grad))"
+        )
+    return _lmo_flat(grad.reshape(-1), p, r).view_as(grad)
 
 
 def lmo_global(grads: Sequence[Tensor], p: float | str, radius: float) -> list[Tensor]:
@@ -164,4 +172,5 @@ def lmo_global(grads: Sequence[Tensor], p: float | str, radius: float) -> list[T
         return []
     flat = torch.cat([g.reshape(-1) for g in grads])
     s = lmo(flat, p, radius)
-    return [t.view_as(g) for t, g in zip(s.split([g.numel() for g in grads]), grads)]
+    # torch.cat promotes mixed dtypes: each piece goes back to its gradient's dtype
+    return [t.view_as(g).to(g.dtype) for t, g in zip(s.split([g.numel() for g in grads]), grads)]
