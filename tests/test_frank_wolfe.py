@@ -78,6 +78,20 @@ def closure_for(opt, loss_fn):
     return closure
 
 
+def lock_step(runs, steps, gamma=None, step_size=1):
+    """``steps`` closure steps of each ``(optimizer, loss_fn)`` in ``runs``, side by side; with
+    ``gamma``, a StepLR scheduler on each, stepped after every step."""
+    scheds = [
+        torch.optim.lr_scheduler.StepLR(o, step_size=step_size, gamma=gamma)
+        for o, _ in (runs if gamma is not None else [])
+    ]
+    for _ in range(steps):
+        for o, f in runs:
+            o.step(closure_for(o, f))
+        for s in scheds:
+            s.step()
+
+
 def vector_grad_fn(model, loss_fn):
     params = list(model.parameters())
 

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from test_frank_wolfe import closure_for
+from test_frank_wolfe import closure_for, lock_step
 from torch import nn
 
 from fwlab.optim import FrankWolfe, NonFiniteError, lmo, lmo_global
@@ -160,12 +160,7 @@ def test_tensor_lr_moves_like_a_float_lr_and_initial_lr_is_a_copy(shape):
     assert o1.param_groups[0]["lr"] is lr
     initial = o1.param_groups[0]["initial_lr"]
     assert torch.is_tensor(initial) and initial is not lr
-    s1 = torch.optim.lr_scheduler.StepLR(o1, step_size=1, gamma=0.5)
-    s2 = torch.optim.lr_scheduler.StepLR(o2, step_size=1, gamma=0.5)
-    for _ in range(3):
-        for o, f, s in ((o1, f1, s1), (o2, f2, s2)):
-            o.step(closure_for(o, f))
-            s.step()
+    lock_step([(o1, f1), (o2, f2)], 3, gamma=0.5)
     assert o1.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.0625)  # in place
     assert float(o1.param_groups[0]["initial_lr"]) == 0.5  # not moved by the scheduler
     assert o1.stats[0]["delta"] == pytest.approx(o2.stats[0]["delta"])

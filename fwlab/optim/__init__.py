@@ -1,11 +1,14 @@
-"""Frank-Wolfe trust-region optimizer and the LMOs of p-norm balls."""
+"""Frank-Wolfe trust-region optimizer, the LMOs of p-norm balls, and the normalized-Adam
+baseline."""
 
 from fwlab.optim.frank_wolfe import FrankWolfe, NonFiniteError, effective_delta
 from fwlab.optim.lmo import as_p, dual_exponent, lmo, lmo_global, lp_norm
+from fwlab.optim.normalized_adam import NormalizedAdam
 
 __all__ = [
     "FrankWolfe",
     "NonFiniteError",
+    "NormalizedAdam",
     "as_p",
     "dual_exponent",
     "effective_delta",
