@@ -24,8 +24,8 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("fwlab.lab", "open JupyterLab on the notebooks (the trust-region playground first)"),
     "train": ("fwlab.train.cli", "train one method on one task and write its history"),
-    "run": ("fwlab.sweep", "execute a notebook with papermill, with parameters"),
-    "sweep": ("fwlab.sweep", "execute a notebook over a parameter grid and gather the results"),
+    "run": ("fwlab.sweep.cli", "execute a notebook with papermill, with parameters"),
+    "sweep": ("fwlab.sweep.cli", "execute a notebook over a parameter grid and gather the results"),
     "record": ("fwlab.train.record", "train a recorded comparison's runs (resumable)"),
     "reproduce": ("fwlab.train.reproduce", "run a table of the paper and print it beside ours"),
     "bench": ("fwlab.bench", "measure fwlab's speed ratios and print/write them"),

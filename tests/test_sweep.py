@@ -1,4 +1,4 @@
-"""`fwlab run` / `fwlab sweep` (fwlab/sweep.py): papermill runs, grids, records, gathering."""
+"""`fwlab run` / `fwlab sweep` (fwlab/sweep/): papermill runs, grids, records, gathering."""
 
 from __future__ import annotations
 

@@ -1,0 +1,151 @@
+"""``fwlab run`` and ``fwlab sweep``: their options and what they do."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fwlab.sweep._files import CSV_FILE, DEFAULT_KERNEL
+from fwlab.sweep.grid import parse_grid, parse_value
+from fwlab.sweep.results import format_table, gather
+from fwlab.sweep.runner import check_kernel, run_notebook, run_sweep
+
+
+def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument("notebook", type=Path, help="the notebook to execute (.ipynb)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        nargs=2,
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter of the notebook's 'parameters' cell; VALUE is parsed as "
+        "True/False/None, int, float, a Python literal ([..], (..), {..}, '..') or else a string",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output folder (default: {default_out}/<notebook name>)",
+    )
+    parser.add_argument(
+        "--kernel", default=DEFAULT_KERNEL, help=f"Jupyter kernel name (default: {DEFAULT_KERNEL})"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="per-cell execution timeout in seconds (default: none)",
+    )
+    parser.add_argument(
+        "--cwd",
+        type=Path,
+        default=None,
+        help="the kernel's working directory (default: the notebook's folder)",
+    )
+
+
+def _fixed(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+    fixed: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in fixed:
+            raise ValueError(f"-p {name} is given twice")
+        fixed[name] = parse_value(value)
+    return fixed
+
+
+def configure_run_parser(parser: argparse.ArgumentParser) -> None:
+    _add_common(parser, "runs")
+    parser.epilog = (
+        "Writes the executed notebook, status.json and results.json (what the notebook passed to "
+        "fwlab.sweep.record) into the output folder. Exit status 1 if the notebook failed."
+    )
+
+
+def run_run_cli(args: argparse.Namespace) -> int:
+    out = args.out or Path("runs") / args.notebook.stem
+    try:
+        check_kernel(args.kernel)
+        status = run_notebook(
+            args.notebook,
+            out,
+            _fixed(args.parameters),
+            kernel=args.kernel,
+            timeout=args.timeout,
+            cwd=args.cwd,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"fwlab run: error: {err}", file=sys.stderr)
+        return 2
+    print(format_table(gather(out)))
+    if status["status"] != "ok":
+        print(
+            f"\nFAILED: {args.notebook.name} raised {status['error']}\n{status['traceback']}",
+            file=sys.stderr,
+        )
+        print(
+            f"the executed notebook with the traceback is in {Path(out) / args.notebook.name}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"\nok: {Path(out).resolve()}")
+    return 0
+
+
+def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="NAME=v1,v2",
+        help="a grid axis (repeat for more; the points are their cartesian product)",
+    )
+    _add_common(parser, "sweeps")
+    parser.add_argument("--jobs", type=int, default=2, help="points run at a time (default: 2)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="re-run points that already finished ok (default: skip them)",
+    )
+    parser.epilog = (
+        "Each point gets a folder named after its grid values, holding the executed notebook, "
+        "status.json and results.json; results.csv gathers them. Exit status 1 if any point failed."
+    )
+
+
+def run_sweep_cli(args: argparse.Namespace) -> int:
+    out = args.out or Path("sweeps") / args.notebook.stem
+    try:
+        check_kernel(args.kernel)
+        rows = run_sweep(
+            args.notebook,
+            out,
+            parse_grid(args.grid),
+            _fixed(args.parameters),
+            jobs=args.jobs,
+            kernel=args.kernel,
+            timeout=args.timeout,
+            cwd=args.cwd,
+            force=args.force,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"fwlab sweep: error: {err}", file=sys.stderr)
+        return 2
+    print()
+    print(format_table(rows))
+    print(f"\nresults: {Path(out).resolve() / CSV_FILE}")
+    failed = [r for r in rows if r["status"] != "ok"]
+    if failed:
+        print(
+            f"\nFAILED: {len(failed)} of {len(rows)} points; see status.json and the executed "
+            f"notebook in each failed point's folder",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,323 @@
+"""Executing notebooks with papermill: one run or a grid of runs, and their Jupyter kernel."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import sys
+import time
+import traceback as _tb
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from fwlab.sweep._files import (
+    CSV_FILE,
+    DEFAULT_KERNEL,
+    RESULTS_ENV,
+    RESULTS_FILE,
+    STATUS_FILE,
+    _read_json,
+    _write_json,
+)
+from fwlab.sweep.grid import grid, point_name
+from fwlab.sweep.results import gather, write_csv
+
+_TRACEBACK_LINES = 30
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The parameters declared in the notebook's cell tagged ``parameters``.
+
+    Returns ``{name: {"name", "inferred_type_name", "default", "help"}}`` (papermill's
+    ``inspect_notebook``). Raises ``ValueError`` if there is no such cell.
+    """
+    import nbformat
+    import papermill
+
+    path = Path(notebook)
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook not found: {path}")
+    nb = nbformat.read(path, as_version=4)
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+        raise ValueError(
+            f"{path.name} has no cell tagged 'parameters'; tag the cell of defaults "
+            "(View > Cell Toolbar > Tags in Jupyter) so that papermill can override them"
+        )
+    return papermill.inspect_notebook(str(path))
+
+
+def _check_names(notebook: Path, names: Iterable[str]) -> None:
+    declared = notebook_parameters(notebook)
+    for name in names:
+        if name not in declared:
+            valid = ", ".join(declared) or "(none)"
+            raise ValueError(
+                f"unknown parameter {name!r} for {notebook.name}; its parameters cell "
+                f"declares: {valid}"
+            )
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _error_fields(err: BaseException) -> tuple[str, str]:
+    """``("Type: message", traceback tail)`` of an exception, from the notebook when it has one."""
+    ename = getattr(err, "ename", None)
+    if ename is not None:  # papermill.PapermillExecutionError: the error raised in a cell
+        message = f"{ename}: {err.evalue}"
+        lines = "\n".join(err.traceback or []).splitlines()
+    else:
+        message = f"{type(err).__name__}: {err}"
+        lines = "".join(_tb.format_exception(type(err), err, err.__traceback__)).splitlines()
+    lines = [_ANSI.sub("", line) for line in lines]
+    return message, "\n".join(lines[-_TRACEBACK_LINES:])
+
+
+def run_notebook(
+    notebook: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel: str = DEFAULT_KERNEL,
+    timeout: float | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    index: int | None = None,
+    check_names: bool = True,
+) -> dict[str, Any]:
+    """Execute ``notebook`` with papermill into ``out_dir`` and return its status dict.
+
+    Writes ``out_dir/<notebook name>`` (the executed notebook), ``results.json`` (through
+    :func:`record` in the notebook) and ``status.json``; a previous ``results.json`` is removed
+    first. A failure inside the notebook does not raise: it comes back as ``status="failed"`` with
+    ``error`` and ``traceback``. ``timeout`` is papermill's per-cell execution timeout in seconds
+    (``None``: no limit); ``cwd`` is the kernel's working directory (default: the notebook's folder,
+    as in JupyterLab). Unknown parameter names raise ``ValueError`` before anything runs.
+
+    Sets ``FWLAB_RESULTS_DIR`` in this process's environment for the kernel while it runs (and
+    restores it after), so call it from one thread at a time per process.
+    """
+    import papermill
+
+    nb_path = Path(notebook).resolve()
+    out = Path(out_dir).resolve()
+    params = dict(parameters or {})
+    if check_names:
+        _check_names(nb_path, params)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RESULTS_FILE).unlink(missing_ok=True)
+    status: dict[str, Any] = {
+        "status": "running",
+        "notebook": str(nb_path),
+        "params": params,
+        "point": out.name,
+        "index": index,
+        "kernel": kernel,
+        "output": nb_path.name,
+        "started": _now(),
+        "finished": None,
+        "seconds": None,
+        "error": None,
+        "traceback": None,
+    }
+    _write_json(out / STATUS_FILE, status)
+    previous = os.environ.get(RESULTS_ENV)
+    os.environ[RESULTS_ENV] = str(out)
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(nb_path),
+            str(out / nb_path.name),
+            parameters=params,
+            kernel_name=kernel,
+            execution_timeout=timeout,
+            cwd=str(Path(cwd).resolve() if cwd is not None else nb_path.parent),
+            progress_bar=False,
+            kernel_manager_class=_ipc_kernel_manager(),
+        )
+        status["status"] = "ok"
+    except Exception as err:  # noqa: BLE001 - a failed notebook is a result, not a crash
+        status["status"] = "failed"
+        status["error"], status["traceback"] = _error_fields(err)
+    finally:
+        if previous is None:
+            os.environ.pop(RESULTS_ENV, None)
+        else:
+            os.environ[RESULTS_ENV] = previous
+    status["seconds"] = round(time.perf_counter() - t0, 3)
+    status["finished"] = _now()
+    _write_json(out / STATUS_FILE, status)
+    return status
+
+
+def _ipc_kernel_manager() -> type:
+    """A KernelManager whose kernel talks over Unix sockets named after its connection file.
+
+    With TCP, each manager picks "free" ports and the kernel binds them later; two sweep workers
+    starting kernels at the same moment can pick the same port and one kernel dies with
+    "Address already in use". IPC socket paths are unique per kernel, so that race is gone (and
+    so is ipykernel's warning about unencrypted TCP).
+    """
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+
+    class IPCKernelManager(KernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            if self.transport != "ipc":
+                return super()._ip_default()
+            # jupyter_client's default ("kernel-ipc" in the working directory) is shared by
+            # every kernel started from the same folder; the socket files are <ip>-<port>
+            return os.path.join(tempfile.gettempdir(), f"fwlab-kernel-{uuid.uuid4().hex[:16]}")
+
+    return IPCKernelManager
+
+
+def _run_point(task: dict[str, Any]) -> dict[str, Any]:
+    """Worker-process entry of a sweep: one grid point (top level so that it pickles)."""
+    try:
+        return run_notebook(**task, check_names=False)
+    except Exception as err:  # noqa: BLE001 - e.g. an unwritable folder: still one row
+        message, tb = _error_fields(err)
+        return {
+            "status": "failed",
+            "params": task["parameters"],
+            "point": Path(task["out_dir"]).name,
+            "index": task["index"],
+            "error": message,
+            "traceback": tb,
+            "seconds": None,
+        }
+
+
+def run_sweep(
+    notebook: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    axes: Mapping[str, Sequence[Any]],
+    fixed: Mapping[str, Any] | None = None,
+    *,
+    jobs: int = 2,
+    kernel: str = DEFAULT_KERNEL,
+    timeout: float | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    log: Any = None,
+) -> list[dict[str, Any]]:
+    """Run ``notebook`` at every point of ``grid(axes)`` (with the ``fixed`` parameters too).
+
+    Each point runs in ``out_dir/<point_name(grid values)>`` via :func:`run_notebook`, ``jobs`` at
+    a time in worker processes. A point whose ``status.json`` says ``"ok"`` for the same notebook
+    and the same parameters (fixed ones included) is skipped unless ``force``. A failing point is
+    recorded and the others go on. Returns the :func:`gather` rows of this sweep's points, in grid
+    order, after writing them to ``out_dir/results.csv`` (folders of other sweeps in ``out_dir``
+    are left out of both). ``log`` (a file, default stdout) gets one line per point.
+    """
+    log = sys.stdout if log is None else log
+    nb_path = Path(notebook).resolve()
+    out = Path(out_dir).resolve()
+    fixed = dict(fixed or {})
+    clash = sorted(set(fixed) & set(axes))
+    if clash:
+        raise ValueError(f"parameter(s) {', '.join(clash)} given both as --grid and as -p")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    _check_names(nb_path, [*axes, *fixed])
+    points = grid(axes)
+    names = [point_name(p) for p in points]
+    tasks, skipped = [], 0
+    for i, (point, name) in enumerate(zip(points, names)):
+        params = {**point, **fixed}
+        old = _read_json(out / name / STATUS_FILE) or {}
+        same = old.get("params") == json.loads(json.dumps(params)) and old.get("notebook") == str(
+            nb_path
+        )
+        if not force and same and old.get("status") == "ok":
+            skipped += 1
+            print(f"[skip] {name}: already ok ({old.get('seconds')} s)", file=log, flush=True)
+            continue
+        tasks.append(
+            dict(
+                notebook=str(nb_path),
+                out_dir=str(out / name),
+                parameters=params,
+                kernel=kernel,
+                timeout=timeout,
+                cwd=None if cwd is None else str(cwd),
+                index=i,
+            )
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"sweep {nb_path.name}: {len(points)} points, {len(tasks)} to run, {skipped} already ok, "
+        f"{min(jobs, max(len(tasks), 1))} at a time -> {out}",
+        file=log,
+        flush=True,
+    )
+    if tasks:
+        # spawn: a clean interpreter per worker, no fork of a process that may hold threads
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn")
+        ) as pool:
+            futures = {pool.submit(_run_point, t): t for t in tasks}
+            for done, fut in enumerate(as_completed(futures), 1):
+                try:
+                    st = fut.result()
+                except Exception as err:  # noqa: BLE001 - e.g. a worker process was killed
+                    task = futures[fut]
+                    st = {
+                        "status": "failed",
+                        "point": Path(task["out_dir"]).name,
+                        "seconds": None,
+                        "error": _error_fields(err)[0],
+                    }
+                line = f"[{done}/{len(tasks)}] {st['point']}: {st['status']}"
+                if st.get("seconds") is not None:
+                    line += f" ({st['seconds']:.1f} s)"
+                if st["status"] != "ok":
+                    line += f" - {st['error']}"
+                print(line, file=log, flush=True)
+    by_point = {r["point"]: r for r in gather(out)}
+    rows = []
+    for point, name in zip(points, names):
+        if name not in by_point:  # the worker could not even write status.json
+            by_point[name] = {
+                **point,
+                **fixed,
+                "status": "failed",
+                "seconds": None,
+                "error": "no status.json was written",
+                "point": name,
+            }
+        rows.append(by_point[name])
+    write_csv(rows, out / CSV_FILE)
+    return rows
+
+
+def check_kernel(name: str) -> None:
+    """Raise ``ValueError`` saying how to get the Jupyter kernel ``name`` if it is not installed."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        if name == DEFAULT_KERNEL:
+            hint = (
+                "run `bash .ci/setup` (it registers it) or `python -m ipykernel install --user "
+                "--name fwlab`, or pass --kernel NAME"
+            )
+        else:
+            hint = "pass --kernel with a name that `jupyter kernelspec list` shows"
+        raise ValueError(f"no Jupyter kernel named {name!r}: {hint}") from None
