@@ -456,7 +456,7 @@ _SAVER = textwrap.dedent(
     """
     import sys, torch
     from pathlib import Path
-    from fwlab.train.loop import _atomic_torch_save
+    from fwlab.train.checkpoint import _atomic_torch_save
 
     path = Path(sys.argv[1])
     for version in range(1, 1000):
@@ -504,10 +504,10 @@ def test_sigkill_during_a_large_save_leaves_the_previous_checkpoint_whole(tmp_pa
 
 
 def test_crash_inside_torch_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
-    import fwlab.train.loop as loop
+    import fwlab.train.checkpoint as checkpoint
 
     path = tmp_path / "checkpoint.pt"
-    loop._atomic_torch_save({"version": 1, "w": torch.ones(3)}, path)
+    checkpoint._atomic_torch_save({"version": 1, "w": torch.ones(3)}, path)
     good = path.read_bytes()
     real_save = torch.save
 
@@ -516,9 +516,9 @@ def test_crash_inside_torch_save_keeps_the_old_checkpoint(tmp_path, monkeypatch)
         f.truncate(10)  # a torn write ...
         raise KeyboardInterrupt  # ... then the process is interrupted before the rename
 
-    monkeypatch.setattr(loop.torch, "save", save_then_die)
+    monkeypatch.setattr(checkpoint.torch, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        loop._atomic_torch_save({"version": 2, "w": torch.zeros(3)}, path)
+        checkpoint._atomic_torch_save({"version": 2, "w": torch.zeros(3)}, path)
     assert path.read_bytes() == good and os.listdir(tmp_path) == ["checkpoint.pt"]
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["version"] == 1 and torch.equal(ckpt["w"], torch.ones(3))

@@ -1,4 +1,4 @@
-"""fit, evaluate, checkpoints and callbacks (fwlab/train/loop.py)."""
+"""fit, evaluate, checkpoints and callbacks (fwlab/train/: loop, build, checkpoint, history)."""
 
 import json
 import math

@@ -6,19 +6,15 @@ from fwlab.train.background import (
     replay_callback,
     start_fit,
 )
-from fwlab.train.loop import (
-    Run,
-    TrainConfig,
-    build_model,
-    build_optimizer,
-    evaluate,
-    fit,
-    load_checkpoint,
-    loss_kind,
-    save_history,
-)
+from fwlab.train.build import build_model, build_optimizer, build_scheduler
+from fwlab.train.checkpoint import load_checkpoint
+from fwlab.train.config import TrainConfig
+from fwlab.train.history import save_history
+from fwlab.train.loop import fit
+from fwlab.train.losses import evaluate, loss_kind
 from fwlab.train.methods import METHODS, PAPER_RESULTS, TABLE_II, TABLE_III, Method, get_method
 from fwlab.train.recorder import BallSpec, ParamSlice, TrajectoryRecorder
+from fwlab.train.run import Run
 from fwlab.train.tensorboard import TensorBoardLogger, load_histories, read_tensorboard_run
 
 __all__ = [
@@ -38,6 +34,7 @@ __all__ = [
     "TrajectoryRecorder",
     "build_model",
     "build_optimizer",
+    "build_scheduler",
     "evaluate",
     "fit",
     "get_method",

@@ -68,8 +68,11 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.optim import FrankWolfe
 from fwlab.optim.frank_wolfe import effective_delta
 from fwlab.optim.lmo import as_p
-from fwlab.train.loop import Callback, Run, TrainConfig, build_model, fit
+from fwlab.train.build import build_model
+from fwlab.train.config import TrainConfig
+from fwlab.train.loop import fit
 from fwlab.train.methods import Method
+from fwlab.train.run import Callback, Run
 
 __all__ = [
     "CONTROLLABLE",

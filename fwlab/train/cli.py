@@ -22,7 +22,8 @@ from typing import Any
 from fwlab.argtypes import fraction, int_at_least, nonnegative_float, positive_float, positive_int
 from fwlab.data import TASKS, load_task, subset_dataset
 from fwlab.data.sequence_data import SequenceData
-from fwlab.train.loop import LOSSES, TrainConfig, fit
+from fwlab.train.config import LOSSES, TrainConfig
+from fwlab.train.loop import fit
 from fwlab.train.methods import METHODS, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 

@@ -29,7 +29,8 @@ from fwlab.data import load_task, with_noise
 from fwlab.data.sequence_data import SequenceData
 from fwlab.figure_files import FIGURE_FORMATS
 from fwlab.train.cli import shrink
-from fwlab.train.loop import TrainConfig, fit
+from fwlab.train.config import TrainConfig
+from fwlab.train.loop import fit
 from fwlab.train.methods import PAPER_RESULTS, TABLE_II, TABLE_III, get_method
 
 __all__ = [

@@ -1,0 +1,67 @@
+"""Checkpoints of a run: atomic ``torch.save`` and a ``weights_only`` load."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fwlab.train.run import Run
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`fit` with ``torch.load(weights_only=True)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train without resume first")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise RuntimeError(
+            f"checkpoint {path} cannot be read ({first}); delete it and train from the start"
+        ) from err
+
+
+def _checkpoint(run: Run, out_dir: Path) -> None:
+    state = {
+        "format": 1,
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "counters": {
+            "step": run.step,
+            "epoch": run.epoch,
+            "batch_in_epoch": run.batch_in_epoch,
+            "pending_lr_steps": run.pending_lr_steps,
+        },
+        "history": json.loads(json.dumps(run.history)),
+    }
+    _atomic_torch_save(state, out_dir / CHECKPOINT)
+
+
+def _same_run(saved: dict[str, Any], history: dict[str, Any]) -> bool:
+    return all(saved.get(k) == history.get(k) for k in ("task", "method", "config", "data"))

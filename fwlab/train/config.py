@@ -1,0 +1,86 @@
+"""``TrainConfig``: the numbers of a run that do not depend on the method, and their checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+LOSSES = ("auto", "mse", "ce", "sigmoid_mse")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The numbers of a run that do not depend on the method.
+
+    Attributes:
+        hidden_size: units per recurrent layer (paper: 128 MNIST/adding, 80 HAR-2).
+        batch_size: mini-batch size.
+        lr: the learning rate :math:`\\eta` (Adam's lr for ``outer="adam"``).
+        delta: the trust-region radius :math:`\\delta`; ``None`` means ``delta = lr`` as in the
+            paper.
+        epochs: passes over the training set; ``steps``: stop after this many batches (each
+            forward/backward counts one; a TBPTT chunk counts one). At least one must be set;
+            with both, the first reached ends the run.
+        lr_step, lr_gamma: ``StepLR`` every ``lr_step`` epochs by ``lr_gamma`` (``None``: off);
+            Frank-Wolfe's :math:`\\delta` follows the lr (``tie_delta_to_lr``).
+        loss: ``"mse"`` (regression), ``"ce"`` (cross-entropy), ``"sigmoid_mse"`` (one sigmoid
+            output and MSE against the 0/1 label, the paper's choice for binary tasks) or
+            ``"auto"`` (mse for regression, sigmoid_mse for 2 classes, ce otherwise).
+        eval_every: also evaluate every this many batches (``None``: at epoch ends only).
+        eval_batch_size: batch size of evaluation.
+        seed: seeds the model initialisation, the shuffling and dropout.
+        checkpoint_every: write ``checkpoint.pt`` every this many batches (and at the end) when
+            an output folder is given.
+        device: ``"cpu"``, ``"cuda"``, ...
+    """
+
+    hidden_size: int = 128
+    batch_size: int = 50
+    lr: float = 1e-3
+    delta: float | None = None
+    epochs: int | None = None
+    steps: int | None = None
+    lr_step: int | None = None
+    lr_gamma: float = 0.1
+    loss: str = "auto"
+    eval_every: int | None = None
+    eval_batch_size: int = 1000
+    seed: int = 0
+    checkpoint_every: int | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_size", "batch_size", "eval_batch_size"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("epochs", "steps", "lr_step", "eval_every", "checkpoint_every"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 1)
+        if self.epochs is None and self.steps is None:
+            raise ValueError("epochs or steps must be set (how long to train), got neither")
+        if not _number(self.lr) or self.lr < 0:
+            raise ValueError(f"lr must be a number >= 0, got {self.lr!r}")
+        if self.delta is not None and (not _number(self.delta) or not self.delta > 0):
+            raise ValueError(f"delta must be None or a number > 0, got {self.delta!r}")
+        if not _number(self.lr_gamma) or not 0 < self.lr_gamma <= 1:
+            raise ValueError(f"lr_gamma must be a number in (0, 1], got {self.lr_gamma!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
