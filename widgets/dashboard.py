@@ -52,10 +52,7 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import html
-import math
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -75,7 +72,9 @@ from fwlab.plots import (
 from fwlab.plots_recorded import add_recorded, recorded_metric
 from fwlab.train import BackgroundRun, Method, Run, RunControl, TrainConfig, fit, get_method
 from fwlab.train.recorded import load_recorded
+from fwlab.train.registry import ALL, RunRegistry
 from widgets._display import display_widget
+from widgets._throttle import OwnerThreadCaller, Throttle
 from widgets.explorer import P_OPTIONS
 
 _HEADLESS_TEXT = (
@@ -85,7 +84,6 @@ _HEADLESS_TEXT = (
 
 __all__ = ["TrainingDashboard"]
 
-ALL = "all"
 _SLIDERS = ("delta", "K", "p", "lr")
 
 
@@ -110,6 +108,8 @@ class TrainingDashboard:
         controls: ``name → widget`` (see the module docstring).
         histories: ``name → history`` of every run seen (live while it trains).
         jobs: ``name → BackgroundRun`` of the runs started with :meth:`start`.
+        runs: the :class:`fwlab.train.registry.RunRegistry` behind ``histories``, ``jobs`` and
+            :meth:`status` (no UI in it).
         redraws: how many times the figure was redrawn.
     """
 
@@ -128,41 +128,24 @@ class TrainingDashboard:
     ) -> None:
         if metric not in ("auto", "test_acc", "test_loss"):
             raise ValueError(f"metric must be 'auto', 'test_acc' or 'test_loss', got {metric!r}")
-        if isinstance(throttle_steps, bool) or not isinstance(throttle_steps, int):
-            raise ValueError(f"throttle_steps must be an integer >= 1, got {throttle_steps!r}")
-        if throttle_steps < 1:
-            raise ValueError(f"throttle_steps must be an integer >= 1, got {throttle_steps!r}")
-        if not throttle_seconds >= 0:
-            raise ValueError(f"throttle_seconds must be >= 0, got {throttle_seconds!r}")
+        self._throttle = Throttle(steps=throttle_steps, seconds=throttle_seconds, clock=clock)
+        self.throttle_steps = self._throttle.steps
+        self.throttle_seconds = self._throttle.seconds
         self.metric = metric
         self.smooth = smooth
         self.max_points = max_points
         self.reference_loss = reference_loss
-        self.throttle_steps = throttle_steps
-        self.throttle_seconds = float(throttle_seconds)
-        self._clock = clock
-        self._histories: dict[str, dict[str, Any]] = {}
-        self._names: list[str] = []  # runs in the order they were started
+        self.runs = RunRegistry()
+        self.jobs = self.runs.jobs
         self._recorded: list[tuple[Mapping[str, Any], str, list[str] | None]] = []
-        self.jobs: dict[str, BackgroundRun] = {}
         self.redraws = 0
-        self._controls_of: dict[str, RunControl] = {}  # every run seen → its control
-        self._runs: dict[str, Run] = {}
-        self._errors: dict[str, str] = {}
+        self._lock = self.runs.lock
         self._traced: list[str] = []  # names whose traces are in the figure
-        self._since: dict[str, int] = {}  # batches since the last redraw, per run
-        self._last_redraw = -math.inf
-        self._lock = threading.RLock()
         self._hold = False
         self._shown: dict[str, Any] = {}
         self._message = ""
-        self._dirty = False
-        self._scheduled = False
-        self._owner = threading.get_ident()
-        try:  # inside a Jupyter kernel: the kernel's loop runs redraws requested by threads
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        # training threads only ask; the redraw runs on this (the kernel's) thread
+        self._redrawer = OwnerThreadCaller(lambda: self.redraw())
 
         self.figure = go.FigureWidget(
             training_figure(
@@ -242,17 +225,7 @@ class TrainingDashboard:
         return self._callback_for(name)
 
     def _callback_for(self, name: str, control: RunControl | None = None):
-        def callback(event: str, run: Run) -> None:
-            ctl = control
-            if ctl is None:
-                with self._lock:
-                    ctl = self._controls_of.get(name)
-                    if event == "begin" or ctl is None or ctl.run is not run:
-                        ctl = self._controls_of[name] = RunControl()
-                ctl(event, run)
-            self._observe(name, event, run)
-
-        return callback
+        return self.runs.callback(name, control, on_event=self._observe)
 
     def fit(
         self,
@@ -288,10 +261,7 @@ class TrainingDashboard:
         job = BackgroundRun(method, data, config, name=name, **options)
         job.add_callback(self._callback_for(name, control=job))
         job.add_done_callback(self._on_job_done)
-        with self._lock:
-            self.jobs[name] = job
-            self._controls_of[name] = job
-            self._register(name)
+        self.runs.add_job(name, job)
         self._refresh_targets()
         return job.start()
 
@@ -302,10 +272,10 @@ class TrainingDashboard:
         deadline = None if timeout is None else time.monotonic() + timeout
         for job in list(self.jobs.values()):
             while not job.wait(0.05):
-                self._flush()
+                self._redrawer.flush()
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError(f"{job.name!r} is still training (step {job.step})")
-        self._flush()
+        self._redrawer.flush()
         for job in self.jobs.values():
             job.join()
         self.redraw()
@@ -317,64 +287,19 @@ class TrainingDashboard:
     def histories(self) -> dict[str, dict[str, Any]]:
         """``name → history`` of every run that has begun, in the order the runs were started
         (live while they train)."""
-        with self._lock:
-            return {n: self._histories[n] for n in self._names if n in self._histories}
-
-    def _register(self, name: str) -> None:
-        if name not in self._names:
-            self._names.append(name)
+        return self.runs.histories
 
     def _observe(self, name: str, event: str, run: Run) -> None:
-        force = False
+        """After the registry recorded ``event``: pick the metric, redraw when due."""
         with self._lock:
-            if event == "begin":
-                self._runs[name] = run
-                self._errors.pop(name, None)
-                if self.metric == "auto":
-                    self.metric = "test_acc" if run.data.task == "classification" else "test_loss"
-                force = True
-            self._register(name)
-            self._histories[name] = run.history
-            if event == "step":
-                self._since[name] = self._since.get(name, 0) + 1
-                if self._since[name] < self.throttle_steps:
-                    return
-            if event == "end":
-                force = True
-            if not force and self._clock() - self._last_redraw < self.throttle_seconds:
-                return
-            self._since[name] = 0
-            self._last_redraw = self._clock()
-        self._request_redraw()
+            if event == "begin" and self.metric == "auto":
+                self.metric = "test_acc" if run.data.task == "classification" else "test_loss"
+        if self._throttle.due(name, event):
+            self._redrawer.request()
 
     def _on_job_done(self, job: BackgroundRun) -> None:
-        with self._lock:
-            if job.error is not None:
-                self._errors[job.name] = f"{type(job.error).__name__}: {job.error}"
-            if job.history is not None:
-                self._histories[job.name] = job.history
-        self._request_redraw()
-
-    def _request_redraw(self) -> None:
-        if self._loop is None or threading.get_ident() == self._owner:
-            self.redraw()
-            return
-        with self._lock:  # another thread: let the kernel's loop (or wait()) draw
-            self._dirty = True
-            if self._scheduled:
-                return
-            self._scheduled = True
-        try:
-            self._loop.call_soon_threadsafe(self._flush)
-        except RuntimeError:  # the loop is closed: draw here
-            self.redraw()
-
-    def _flush(self) -> None:
-        with self._lock:
-            self._scheduled = False
-            dirty, self._dirty = self._dirty, False
-        if dirty:
-            self.redraw()
+        self.runs.job_done(job)
+        self._redrawer.request()
 
     def redraw(self) -> None:
         """Refresh every trace from the histories (inside ``batch_update``), the status line
@@ -387,7 +312,7 @@ class TrainingDashboard:
                 self.figure.update_yaxes(type=kind, row=1, col=2)
                 if self.metric == "test_loss":
                     self._add_reference("metric")
-            for name in self._names:
+            for name in self.runs.names:
                 if name not in self._traced:
                     add_training_traces(self.figure, name, len(self._traced))
                     self._traced.append(name)
@@ -461,15 +386,10 @@ class TrainingDashboard:
 
     def _targets(self) -> list[RunControl]:
         """The controls of the runs the widgets act on now (not yet ended)."""
-        target = self.controls["target"].value
-        with self._lock:
-            items = dict(self._controls_of)
-        if target != ALL:
-            items = {target: items[target]} if target in items else {}
-        return [c for c in items.values() if not c.ended]
+        return self.runs.targets(self.controls["target"].value)
 
     def _refresh_targets(self) -> None:
-        names = [ALL, *self._controls_of]
+        names = [ALL, *self.runs.controls]
         dd = self.controls["target"]
         if list(dd.options) != names:
             self._hold = True
@@ -552,46 +472,15 @@ class TrainingDashboard:
         for c in targets:
             getattr(c, action)()
         if targets:
-            self._message = f"{action}: " + ", ".join(self._name_of(c) for c in targets)
+            self._message = f"{action}: " + ", ".join(self.runs.name_of(c) for c in targets)
         self._update_status()
-
-    def _name_of(self, control: RunControl) -> str:
-        return next((n for n, c in self._controls_of.items() if c is control), "?")
 
     # --- status --------------------------------------------------------------------------------
 
-    def _state(self, name: str) -> str:
-        c = self._controls_of.get(name)
-        if name in self._errors:
-            return "error"
-        if c is None:
-            return "done"
-        if c.ended:
-            return "stopped" if c.stop_requested else "done"
-        if c.run is None:
-            return "starting"
-        if c.parked:
-            return "paused"
-        return "stopping" if c.stop_requested else "training"
-
     def status(self) -> dict[str, dict[str, Any]]:
-        """Per run: ``state``, ``step``, ``loss`` (last batch), values in use, ``pending``."""
-        out = {}
-        with self._lock:
-            names = list(self._names)
-            for name in names:
-                c = self._controls_of.get(name)
-                run = self._runs.get(name) or (c.run if c is not None else None)
-                out[name] = {
-                    "state": self._state(name),
-                    "step": run.step if run is not None else 0,
-                    "loss": run.last_loss if run is not None else math.nan,
-                    **(c.in_use() if c is not None else {}),
-                    "pending": c.pending() if c is not None else {},
-                }
-                if name in self._errors:
-                    out[name]["error"] = self._errors[name]
-        return out
+        """Per run: ``state``, ``step``, ``loss`` (last batch), values in use, ``pending``
+        (:meth:`fwlab.train.registry.RunRegistry.status`)."""
+        return self.runs.status()
 
     def _update_status(self) -> None:
         rows = []
