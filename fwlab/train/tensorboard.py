@@ -50,7 +50,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from fwlab.train.loop import HISTORY
+from fwlab.train.history import HISTORY
 
 __all__ = [
     "SCALAR_TAGS",
