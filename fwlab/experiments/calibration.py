@@ -30,7 +30,8 @@ from typing import Any
 
 from fwlab.data import STALLED_MSE, load_task
 from fwlab.experiments.provenance import provenance
-from fwlab.train.loop import TrainConfig, fit
+from fwlab.train.config import TrainConfig
+from fwlab.train.loop import fit
 from fwlab.train.methods import get_method
 
 __all__ = [

@@ -32,7 +32,10 @@ from typing import Any
 from fwlab.data import load_task, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.experiments.provenance import provenance
-from fwlab.train.loop import CHECKPOINT, HISTORY, TrainConfig, fit
+from fwlab.train.checkpoint import CHECKPOINT
+from fwlab.train.config import TrainConfig
+from fwlab.train.history import HISTORY
+from fwlab.train.loop import fit
 from fwlab.train.methods import Method, get_method
 
 __all__ = [
