@@ -21,6 +21,8 @@ def test_compare_on_a_dashboard_records_trajectory_landscape_and_metrics(monkeyp
     methods = [get_method("sgd"), get_method("fw_k1", K=3), get_method("fw_k1")]
     result = compare(methods, DATA, CONFIG, dashboard=dash, background=True,
                      landscape_resolution=3)  # fmt: skip
+    assert not result.finished and result.landscape is None  # returned at once
+    assert result.finish() is result and result.finished
     assert list(result.histories) == ["SGD", "Ours K=3", "Ours K=1"]
     assert list(dash.histories) == list(result.histories)
     assert result.fw_method.K == 3  # the first Frank-Wolfe run's trajectory

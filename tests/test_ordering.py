@@ -73,3 +73,17 @@ def test_seed_values_from_histories():
         2: {"summary": {"best_test_loss": 0.3}},
     }
     assert seed_values(hs, "best_test_loss") == {0: 0.1, 2: 0.3}
+
+
+def test_order_recorded_uses_each_recorded_seed():
+    from fwlab.experiments.ordering import order_recorded
+
+    def h(v):
+        return {"summary": {"test_loss_at_best_valid": v}}
+
+    rec = {
+        "runs": {"fw_k1": {"0": h(0.05), "1": h(0.06)}, "bptt_adam": {"0": h(0.16), "1": h(0.17)}},
+        "not_recorded": [{"run": "sgd_clip", "seed": 0}],
+    }
+    assert order_recorded(rec, "fw_k1", "bptt_adam").verdict == "better"
+    assert order_recorded(rec, "sgd_clip", "fw_k1").verdict == "undecided"  # nothing recorded

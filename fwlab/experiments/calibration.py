@@ -42,6 +42,12 @@ __all__ = [
     "effect_holds",
     "calibration_rows",
     "run_calibration",
+    "CALIBRATION_FILE",
+    "load_calibration",
+    "calibration_row",
+    "cheapest_effect",
+    "notebook_parameters",
+    "best_by_method",
     "main",
 ]
 
@@ -120,6 +126,74 @@ def calibration_rows(runs: list[dict[str, Any]], budgets: list[int]) -> list[dic
             )
         )
     return rows
+
+
+#: the stored table (written by the command in the module docstring)
+CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration_adding.json"
+
+
+def load_calibration(path: str | Path = CALIBRATION_FILE) -> dict[str, Any]:
+    """The stored calibration table: ``grid``, ``methods``, ``rule``, ``rows``, ``provenance``.
+
+    Raises:
+        FileNotFoundError: no table at ``path`` (the message gives the command that writes it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no calibration table at {path}; write it with `python -m "
+            f"fwlab.experiments.calibration --out {path}`"
+        )
+    return json.loads(path.read_text())
+
+
+def calibration_row(
+    table: dict[str, Any], seq_len: int, hidden_size: int, budget: int
+) -> dict[str, Any] | None:
+    """The row of ``table`` for (T, hidden, budget in batches), or ``None`` if not measured."""
+    for row in table["rows"]:
+        if (row["seq_len"], row["hidden_size"], row["budget"]) == (seq_len, hidden_size, budget):
+            return row
+    return None
+
+
+def cheapest_effect(table: dict[str, Any]) -> dict[str, Any] | None:
+    """The row with the effect that took the fewest seconds (``None`` if no row shows it)."""
+    rows = [r for r in table["rows"] if r["effect"]]
+    return min(rows, key=lambda r: r["seconds"]) if rows else None
+
+
+def notebook_parameters(row: dict[str, Any], grid: dict[str, Any] = GRID) -> dict[str, Any]:
+    """Notebook 02's parameters that reproduce ``row`` of the calibration (without the seed).
+
+    Example:
+        >>> p = notebook_parameters({"seq_len": 45, "hidden_size": 16, "budget": 1500})
+        >>> p["seq_len"], p["steps"], p["methods"], p["delta"]
+        (45, 1500, ['sgd', 'sgd_clip', 'fw_k1'], 0.001)
+    """
+    return dict(
+        seq_len=row["seq_len"],
+        hidden_size=row["hidden_size"],
+        steps=row["budget"],
+        methods=list(CALIBRATION_METHODS.values()),
+        K=1,
+        lr=grid["lr"],
+        delta=grid["lr"],
+        batch_size=grid["batch_size"],
+        n_train=grid["n_train"],
+        n_test=grid["n_test"],
+    )
+
+
+def best_by_method(histories: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
+    """Calibration name → [best test MSE] of the histories trained with its preset."""
+    out: dict[str, list[float]] = {}
+    for shown, preset in CALIBRATION_METHODS.items():
+        for h in histories.values():
+            m = h["method"]
+            if m["name"] == preset and (m["optimizer"] != "fw" or m["K"] == 1):
+                out.setdefault(shown, []).append(h["summary"]["best_test_loss"])
+    return out
 
 
 def run_calibration(grid: dict[str, Any] = GRID) -> list[dict[str, Any]]:

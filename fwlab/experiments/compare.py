@@ -66,11 +66,56 @@ class ComparisonResult:
     landscape: Any = None
     eval_batch: tuple[Any, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    _pending: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def fw_method(self) -> Method | None:
         """The Frank-Wolfe method whose trajectory was recorded."""
         return next((m for m in self.methods if m.optimizer == "fw"), None)
+
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`finish` has run (histories, landscape and metrics are final)."""
+        return not self._pending
+
+    def finish(self) -> ComparisonResult:
+        """Wait for background runs, then draw the landscape and record the metrics (once).
+
+        :func:`compare` calls it, except for background runs on a dashboard: there it returns at
+        once so the dashboard's controls work, and the notebook calls ``result.finish()`` in a
+        later cell (it blocks until every run has finished, like ``dashboard.wait()``).
+        """
+        if not self._pending:
+            return self
+        p, self._pending = self._pending, {}
+        if p["dashboard"] is not None:
+            waited = p["dashboard"].wait()
+            self.histories = {name: waited[name] for name in p["names"]}
+        if self.fw_model is not None:
+            from fwlab.landscape import landscape
+
+            x, y = (t[: p["landscape_samples"]] for t in self.data.test.tensors)
+            self.eval_batch = (x, y)
+            self.landscape = landscape(
+                self.fw_model,
+                self.recorder,
+                (x, y),
+                functools.partial(criterion, loss_kind(self.config, self.data)),
+                resolution=p["landscape_resolution"],
+                threads=1,
+            )
+        if p["record_metrics"]:
+            from fwlab.sweep import record
+
+            keys = SUMMARY_KEYS[self.data.task]
+            self.metrics = record(
+                {
+                    f"{h['method']['name']}/{key}": h["summary"].get(key)
+                    for h in self.histories.values()
+                    for key in keys
+                }
+            )
+        return self
 
     def history(self, method: Method) -> dict[str, Any]:
         from fwlab.plots import run_title
@@ -97,8 +142,8 @@ def compare(
         data, config: the task and the shared training config.
         dashboard: an object with ``start(method, data, config, **kw)``, ``fit(...)`` and
             ``wait() -> histories`` (``widgets.TrainingDashboard``); ``None`` trains here.
-        background: with a dashboard, train in background threads (``dashboard.start``) so its
-            controls work; ``compare`` returns after ``dashboard.wait()``.
+        background: with a dashboard, train in background threads (``dashboard.start``) and
+            return at once, so its controls work; call ``result.finish()`` later.
         trajectory: record the first Frank-Wolfe run's trajectory and draw its landscape
             (``landscape_resolution`` points per axis, loss on ``landscape_samples`` test
             samples, with the training loss of the task).
@@ -137,34 +182,16 @@ def compare(
             dashboard.start(method, data, config, **extra)
         else:
             dashboard.fit(method, data, config, **extra)
-    if dashboard is not None:
-        waited = dashboard.wait()
-        histories = {name: waited[name] for name in names}
     result = ComparisonResult(methods, data, config, histories, recorder, fw_model)
-    if fw_model is not None:
-        from fwlab.landscape import landscape
-
-        x, y = (t[:landscape_samples] for t in data.test.tensors)
-        result.eval_batch = (x, y)
-        result.landscape = landscape(
-            fw_model,
-            recorder,
-            (x, y),
-            functools.partial(criterion, loss_kind(config, data)),
-            resolution=landscape_resolution,
-            threads=1,
-        )
-    if record_metrics:
-        from fwlab.sweep import record
-
-        keys = SUMMARY_KEYS[data.task]
-        result.metrics = record(
-            {
-                f"{h['method']['name']}/{key}": h["summary"].get(key)
-                for h in histories.values()
-                for key in keys
-            }
-        )
+    result._pending = dict(
+        dashboard=dashboard,
+        names=names,
+        landscape_resolution=landscape_resolution,
+        landscape_samples=landscape_samples,
+        record_metrics=record_metrics,
+    )
+    if dashboard is None or not background:
+        result.finish()
     return result
 
 

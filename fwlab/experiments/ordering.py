@@ -29,7 +29,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RULES", "VERDICTS", "Ordering", "order", "seed_values", "summary_value"]
+__all__ = [
+    "RULES",
+    "VERDICTS",
+    "Ordering",
+    "order",
+    "order_recorded",
+    "seed_values",
+    "summary_value",
+]
 
 RULES = ("every_seed", "mean_std")
 VERDICTS = ("better", "worse", "undecided")
@@ -124,3 +132,24 @@ def seed_values(histories: Mapping[int, Mapping[str, Any]], key: str) -> dict[in
         if v is not None:
             out[int(seed)] = v
     return out
+
+
+def order_recorded(
+    recorded: Mapping[str, Any],
+    a: str,
+    b: str,
+    key: str = "test_loss_at_best_valid",
+    *,
+    rule: str = "every_seed",
+    higher_is_better: bool = False,
+) -> Ordering:
+    """:func:`order` of two runs of a recorded comparison (:mod:`fwlab.train.recorded`) by the
+    summary value ``key`` of each recorded seed."""
+    from fwlab.train.recorded import seed_histories
+
+    return order(
+        seed_values(seed_histories(recorded, a), key),
+        seed_values(seed_histories(recorded, b), key),
+        rule=rule,
+        higher_is_better=higher_is_better,
+    )

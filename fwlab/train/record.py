@@ -18,6 +18,7 @@ Example::
 
     OMP_NUM_THREADS=1 nice -n 10 fwlab record adding-paper --runs /work/runs
     fwlab record adding-paper --runs /work/runs --list       # the queue and each run's state
+    fwlab record adding-paper --runs /work/runs --compact fwlab/experiments/data/adding-paper.json
 """
 
 from __future__ import annotations
@@ -256,6 +257,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="*", default=None, help="only these run names")
     parser.add_argument("--seeds", type=int, nargs="*", default=None, help="only these seeds")
     parser.add_argument("--list", action="store_true", help="print the queue and exit")
+    parser.add_argument(
+        "--compact",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="write the finished runs in the stored format (fwlab.train.recorded) to JSON and "
+        "exit (the recorded comparisons shipped with fwlab: fwlab/experiments/data/NAME.json)",
+    )
     parser.add_argument("--progress", action="store_true", help="show progress bars")
 
 
@@ -265,6 +274,18 @@ def run_cli(args: argparse.Namespace) -> int:
         for run_name, seed in comparison.queue():
             folder = run_folder(args.runs, comparison, run_name, seed)
             print(f"{run_state(folder, comparison.config.steps):8s} {run_name} seed{seed}")
+        return 0
+    if args.compact is not None:
+        from fwlab.train.recorded import compact_comparison, write_recorded
+
+        if args.compact.is_dir():
+            print(f"fwlab record: --compact {args.compact} is a folder; give a .json path",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        recorded = compact_comparison(args.runs, comparison)
+        write_recorded(recorded, args.compact)
+        done = sum(len(v) for v in recorded["runs"].values())
+        print(f"{args.compact}: {done} runs recorded, {len(recorded['not_recorded'])} not yet")
         return 0
     try:
         results = record(

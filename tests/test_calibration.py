@@ -1,0 +1,66 @@
+"""Tests of fwlab/experiments/calibration.py: the rule, the rows read off long runs, the stored
+table's loader and the notebook parameters of a row."""
+
+from __future__ import annotations
+
+import pytest
+
+from fwlab.experiments.calibration import (
+    best_by_method,
+    calibration_rows,
+    cheapest_effect,
+    effect_holds,
+    load_calibration,
+    notebook_parameters,
+)
+
+
+def _run(T, method, seed, losses, seconds_per_eval=1.0):
+    steps = [100 * (i + 1) for i in range(len(losses))]
+    h = {"eval": {"step": steps, "test_loss": losses,
+                  "seconds": [seconds_per_eval * (i + 1) for i in range(len(losses))]}}  # fmt: skip
+    return dict(seq_len=T, hidden_size=16, seed=seed, method=method, history=h)
+
+
+def test_rows_read_each_budget_off_the_long_runs():
+    runs = []
+    for seed in (0, 1):
+        runs.append(_run(30, "BPTT+Adam", seed, [0.17, 0.16, 0.15, 0.16]))
+        runs.append(_run(30, "Frank-Wolfe K=1", seed, [0.17, 0.15, 0.08, 0.05]))
+    rows = calibration_rows(runs, [200, 400])
+    assert [(r["budget"], r["effect"]) for r in rows] == [(200, False), (400, True)]
+    assert rows[1]["best"] == {"BPTT+Adam": [0.15, 0.15], "Frank-Wolfe K=1": [0.05, 0.05]}
+    assert rows[1]["seconds"] == 8.0 and rows[0]["seconds"] == 4.0  # two methods, one seed
+    assert cheapest_effect({"rows": rows}) is rows[1]
+    assert cheapest_effect({"rows": rows[:1]}) is None
+
+
+@pytest.mark.parametrize(
+    ("best", "holds"),
+    [
+        ({"BPTT+Adam": [0.16, 0.14], "clip": [0.05, 0.09]}, True),
+        ({"BPTT+Adam": [0.16, 0.13], "clip": [0.05, 0.09]}, False),  # 0.13 < 0.8 / 6
+        ({"BPTT+Adam": [0.16, 0.14], "clip": [0.05, 0.10]}, False),  # 0.10 is not < 0.1
+    ],
+)
+def test_effect_rule(best, holds):
+    assert effect_holds(best) is holds
+
+
+def test_best_by_method_keeps_k1_frank_wolfe_and_the_baselines():
+    def h(name, K, optimizer, best):
+        return {"method": {"name": name, "K": K, "optimizer": optimizer},
+                "summary": {"best_test_loss": best}}  # fmt: skip
+
+    hs = {"a": h("sgd", 1, "adam", 0.16), "b": h("fw_k1", 1, "fw", 0.05),
+          "c": h("fw_k1", 5, "fw", 0.01), "d": h("sgd_clip", 1, "adam", 0.06)}  # fmt: skip
+    assert best_by_method(hs) == {
+        "BPTT+Adam": [0.16], "BPTT+Adam, clip 1": [0.06], "Frank-Wolfe K=1": [0.05]
+    }  # fmt: skip
+
+
+def test_notebook_parameters_and_missing_table(tmp_path):
+    p = notebook_parameters({"seq_len": 30, "hidden_size": 32, "budget": 2000})
+    assert (p["seq_len"], p["hidden_size"], p["steps"], p["n_train"]) == (30, 32, 2000, 2000)
+    with pytest.raises(FileNotFoundError, match="python -m fwlab.experiments.calibration --out"):
+        load_calibration(tmp_path / "none.json")
