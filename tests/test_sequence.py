@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -136,3 +137,47 @@ def test_trains_on_a_tiny_problem():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.3 * losses[0]
+
+
+FORWARD_ERRORS = [
+    (lambda m: m(np.zeros((2, 3, 3), dtype=np.float32)), r"^x must be a torch.Tensor of shape"),
+    (lambda m: m(torch.randn(7, 3)), r"got shape \(7, 3\); for one sequence use x.unsqueeze"),
+    (lambda m: m(torch.randn(2, 7, 4)), r"x has 4 features per step but the model has input_"),
+    (lambda m: m(torch.randn(0, 7, 3)), r"^x must hold at least one sequence, got N=0"),
+    (lambda m: m(torch.randn(2, 0, 3)), r"^x must have at least one time step, got T=0"),
+    (lambda m: m(torch.ones(2, 7, 3, dtype=torch.long)), r"^x must be a floating-point"),
+    (lambda m: m(torch.randn(2, 7, 3, dtype=torch.float64)), r"x has dtype torch.float64 but"),
+    (lambda m: m(torch.empty(2, 7, 3, device="meta")), r"x is on meta but the model is on cpu"),
+    (lambda m: m(torch.randn(2, 7, 3), torch.zeros(1, 2, 5)), r"\(num_layers, N, hidden_size\)"),
+    (lambda m: m(torch.randn(2, 7, 3), [torch.zeros(1, 2, 8)]), r"^state must hold tensors"),
+    (
+        lambda m: m(torch.randn(2, 7, 3), torch.zeros(1, 2, 8, dtype=torch.float64)),
+        r"^state must have the dtype and device of x",
+    ),
+]
+
+
+@pytest.mark.parametrize("call,regex", FORWARD_ERRORS)
+def test_forward_errors_name_the_argument_the_shape_given_and_the_expected_one(call, regex):
+    m = SequenceModel("rnn", 3, 8, 2)
+    with pytest.raises(ValueError, match=regex):
+        call(m)
+
+
+def test_lstm_state_must_be_a_pair_and_batch_norm_needs_two_sequences():
+    m = SequenceModel("lstm", 3, 8, 2, batch_norm=True)
+    h = torch.zeros(1, 2, 8)
+    with pytest.raises(ValueError, match=r"^state for cell='lstm' must be a tuple \(h, c\)"):
+        m(torch.randn(2, 5, 3), (h, h, h))
+    with pytest.raises(ValueError, match=r"at least 2 sequences.*got N=1.*model.eval\(\)"):
+        m(torch.randn(1, 5, 3))
+    assert m.eval()(torch.randn(1, 5, 3)).shape == (1, 2)
+
+
+def test_numpy_integers_are_sizes_and_bad_flags_are_refused():
+    m = SequenceModel("rnn", np.int64(3), np.int32(8), np.int64(2), num_layers=np.int64(2))
+    assert m(torch.randn(2, 4, 3)).shape == (2, 2) and type(m.hidden_size) is int
+    with pytest.raises(ValueError, match=r"^hidden_size must be an integer >= 1, got 8.0"):
+        SequenceModel("rnn", 3, 8.0, 2)
+    with pytest.raises(ValueError, match=r"^batch_norm must be True or False, got 'no'"):
+        SequenceModel("rnn", 3, 8, 2, batch_norm="no")

@@ -44,6 +44,10 @@ Example:
 
 from __future__ import annotations
 
+import numbers
+from typing import Any
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -100,20 +104,29 @@ class SequenceModel(nn.Module):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        sizes = {}
         for name, value in (
             ("input_size", input_size),
             ("hidden_size", hidden_size),
             ("output_size", output_size),
             ("num_layers", num_layers),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            # Python or numpy integers; not bools, not 8.0
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            sizes[name] = int(value)
+        input_size, hidden_size, output_size, num_layers = sizes.values()
         if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
+            isinstance(dropout, (bool, np.bool_))
+            or not isinstance(dropout, numbers.Real)
             or not 0.0 <= dropout < 1.0
         ):
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        for name, value in (("batch_norm", batch_norm), ("bias", bias)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
         if cell == "lstm" and nonlinearity is not None:
             raise ValueError(
                 f"nonlinearity is fixed for cell='lstm'; leave it None, got {nonlinearity!r}"
@@ -184,8 +197,28 @@ class SequenceModel(nn.Module):
         Returns the head's output ``(N, output_size)`` at the last step, and with
         ``return_state=True`` also the final state of the body (to carry to the next chunk).
         """
+        self._check_input(x)
+        if state is not None:
+            self._check_state(state, x)
+        out, new_state = self.body(x, state)
+        y = self.head(self.norm(out[:, -1]))
+        return (y, new_state) if return_state else y
+
+    def _check_input(self, x: Tensor) -> None:
+        """Refuse an input the body would fail on deep inside torch, naming what to change."""
+        F = self.input_size
+        if not isinstance(x, Tensor):
+            raise ValueError(
+                f"x must be a torch.Tensor of shape (N, T, {F}), got {type(x).__name__}; "
+                "convert it with torch.as_tensor(x, dtype=torch.float32)"
+            )
         if x.dim() != 3:
-            raise ValueError(f"x must be batch-first (N, T, F), got shape {tuple(x.shape)}")
+            hint = "; for one sequence use x.unsqueeze(0)" if x.dim() == 2 else ""
+            raise ValueError(
+                f"x must be batch-first (N, T, F) = (N, T, {F}), got shape {tuple(x.shape)}{hint}"
+            )
+        if x.shape[0] == 0:
+            raise ValueError(f"x must hold at least one sequence, got N=0 (shape {tuple(x.shape)})")
         if x.shape[1] == 0:
             raise ValueError("x must have at least one time step, got T=0")
         if x.shape[2] != self.input_size:
@@ -196,21 +229,44 @@ class SequenceModel(nn.Module):
             )
         if not x.is_floating_point():
             raise ValueError(f"x must be a floating-point tensor, got {x.dtype}; use x.float()")
-        if self.cell == "lstm" and state is not None and not isinstance(state, tuple):
-            raise ValueError("state for cell='lstm' must be a tuple (h, c)")
+        p = self.head.weight
+        if x.dtype != p.dtype:
+            raise ValueError(
+                f"x has dtype {x.dtype} but the model's parameters are {p.dtype}; pass "
+                f"x.to({p.dtype}) or convert the model with model.to({x.dtype})"
+            )
+        if x.device != p.device:
+            raise ValueError(
+                f"x is on {x.device} but the model is on {p.device}; pass x.to('{p.device}')"
+            )
+        if self.training and isinstance(self.norm, nn.BatchNorm1d) and x.shape[0] == 1:
+            raise ValueError(
+                f"x must hold at least 2 sequences to train cell={self.cell!r} with "
+                "batch_norm=True (the norm before the head needs a batch statistic), got N=1; "
+                "use a larger batch or model.eval()"
+            )
+
+    def _check_state(self, state: Any, x: Tensor) -> None:
+        if self.cell == "lstm" and not (isinstance(state, tuple) and len(state) == 2):
+            raise ValueError(
+                f"state for cell='lstm' must be a tuple (h, c), got {type(state).__name__}"
+            )
         if self.cell != "lstm" and isinstance(state, tuple):
             raise ValueError(f"state for cell={self.cell!r} must be a tensor h, not a tuple")
-        if state is not None:
-            expected = (self.num_layers, x.shape[0], self.hidden_size)
-            for s in state if isinstance(state, tuple) else (state,):
-                if tuple(s.shape) != expected:
-                    raise ValueError(
-                        f"state must have shape (num_layers, N, hidden_size) = {expected}, got "
-                        f"{tuple(s.shape)}; pass None for a zero state or model.init_state(N)"
-                    )
-        out, new_state = self.body(x, state)
-        y = self.head(self.norm(out[:, -1]))
-        return (y, new_state) if return_state else y
+        expected = (self.num_layers, x.shape[0], self.hidden_size)
+        for s in state if isinstance(state, tuple) else (state,):
+            if not isinstance(s, Tensor):
+                raise ValueError(f"state must hold tensors, got {type(s).__name__}")
+            if tuple(s.shape) != expected:
+                raise ValueError(
+                    f"state must have shape (num_layers, N, hidden_size) = {expected}, got "
+                    f"{tuple(s.shape)}; pass None for a zero state or model.init_state(N)"
+                )
+            if s.dtype != x.dtype or s.device != x.device:
+                raise ValueError(
+                    f"state must have the dtype and device of x ({x.dtype} on {x.device}), got "
+                    f"{s.dtype} on {s.device}; pass model.init_state(N) or s.to(x)"
+                )
 
     @staticmethod
     def detach_state(state: State | None) -> State | None:
