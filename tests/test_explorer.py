@@ -166,3 +166,19 @@ def test_displaying_the_explorer_displays_its_widget(ex, monkeypatch):
     # headless front ends show a sentence, not VBox(children=(HBox(...
     assert bundle["text/plain"].startswith("[TrajectoryExplorer:")
     assert "static_figure()" in bundle["text/plain"] and "VBox" not in bundle["text/plain"]
+
+
+def test_delta_decay_control_shrinks_the_balls_and_stops_the_bounce():
+    ex = TrajectoryExplorer("rosenbrock", K=5, p="inf", steps=100)
+    assert ex.controls["delta_decay"].value == 1.0
+    fixed = ex.result.iterates[-20:]
+    assert len({tuple(np.round(x, 9)) for x in fixed}) == 2  # bounces between two points
+    ex.set(delta_decay=0.97)
+    assert ex.result.delta_decay == 0.97 and ex.baselines["ngd"].delta_decay == 0.97
+    assert np.allclose(ex.result.deltas, ex.result.delta * 0.97 ** np.arange(100))
+    assert len({tuple(np.round(x, 9)) for x in ex.result.iterates[-20:]}) == 20
+    assert "δ_t = δ·0.97^(t−1)" in ex.figure.layout.title.text
+    with pytest.raises(ValueError, match=r"delta_decay must be a number in \[0.9, 1\]"):
+        ex.set(delta_decay=0.5)
+    with pytest.raises(ValueError, match="delta_decay"):
+        TrajectoryExplorer("rosenbrock", delta_decay=1.2)

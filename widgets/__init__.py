@@ -2,5 +2,6 @@
 
 from widgets.dashboard import TrainingDashboard
 from widgets.explorer import TrajectoryExplorer
+from widgets.step_zoom import LmoExplorer, StepZoomExplorer
 
-__all__ = ["TrainingDashboard", "TrajectoryExplorer"]
+__all__ = ["LmoExplorer", "StepZoomExplorer", "TrainingDashboard", "TrajectoryExplorer"]

@@ -9,6 +9,7 @@ Controls (``explorer.controls[name]``):
 
 ========== ================================================================================
 delta      δ, radius of the trust region ‖Δω‖_p ≤ δ (log slider)
+delta_decay γ: step t uses δ_t = δ γ^(t−1) (1: a fixed δ; < 1 stops the bouncing of a fixed δ)
 K          inner Frank-Wolfe iterations per outer step
 p          the norm of the ball: 1, 1.5, 2, 3, ∞
 lr         η, the outer step ω ← ω + ηΔω_K (each step ≤ ηδ)
@@ -63,16 +64,31 @@ P_OPTIONS: tuple[tuple[str, float], ...] = (
     ("∞", math.inf),
 )
 
-_RECOMPUTE_ON = ("delta", "K", "p", "lr", "steps", "x0", "y0", "gd_lr")
+_RECOMPUTE_ON = ("delta", "delta_decay", "K", "p", "lr", "steps", "x0", "y0", "gd_lr")
 #: the sliders' ranges; a value outside would be clamped by the slider without a word, so the
 #: constructor and set() refuse it instead
 RANGES: dict[str, tuple[float, float]] = {
     "delta": (1e-3, 10**0.5),
+    "delta_decay": (0.9, 1.0),
     "K": (1, 30),
     "lr": (0.05, 2.0),
     "steps": (0, 300),
     "gd_lr": (1e-5, 1.0),
 }
+
+
+def delta_slider(value: float, **kwargs: Any) -> W.FloatLogSlider:
+    """The δ slider every playground widget uses: log scale over ``RANGES["delta"]``."""
+    return W.FloatLogSlider(
+        value=value,
+        base=10,
+        min=math.log10(RANGES["delta"][0]),
+        max=math.log10(RANGES["delta"][1]),
+        step=0.01,
+        description="δ (radius)",
+        readout_format=".3g",
+        **kwargs,
+    )
 
 
 def _check_control(name: str, value: Any) -> None:
@@ -106,6 +122,7 @@ class TrajectoryExplorer:
         K, p, lr, steps: initial inner iterations, norm, η and outer steps.
         x0: initial start point (``None``: the loss's default start).
         gd_lr: learning rate of the GD baseline (``None``: the loss's ``gd_lr``).
+        delta_decay: γ of the radius schedule δ_t = δ γ^(t−1) (FW and normalized GD).
         show_gd, show_ngd, show_adam: which baselines are drawn.
         grid: contour resolution (points per axis).
 
@@ -133,12 +150,13 @@ class TrajectoryExplorer:
         show_ngd: bool = True,
         show_adam: bool = False,
         grid: int = 120,
+        delta_decay: float = 1.0,
     ) -> None:
         spec = get_loss(loss)
         delta = spec.delta if delta is None else delta
         gd_lr = spec.gd_lr if gd_lr is None else gd_lr
         for name, value in (("delta", delta), ("K", K), ("lr", lr), ("steps", steps),
-                            ("gd_lr", gd_lr)):  # fmt: skip
+                            ("gd_lr", gd_lr), ("delta_decay", delta_decay)):  # fmt: skip
             _check_control(name, value)
         start = spec.start if x0 is None else _start_point(x0)
         p_value = _p_option(p)
@@ -148,14 +166,14 @@ class TrajectoryExplorer:
         slider = {"continuous_update": True, "style": style}
         self.controls: dict[str, W.ValueWidget] = {
             "loss": W.Dropdown(options=loss_names(), value=spec.name, description="loss"),
-            "delta": W.FloatLogSlider(
-                value=delta,
-                base=10,
-                min=-3,
-                max=0.5,
-                step=0.01,
-                description="δ (radius)",
-                readout_format=".3g",
+            "delta": delta_slider(delta, **slider),
+            "delta_decay": W.FloatSlider(
+                value=delta_decay,
+                min=0.9,
+                max=1.0,
+                step=0.005,
+                description="δ decay γ",
+                readout_format=".3f",
                 **slider,
             ),
             "K": W.IntSlider(value=K, min=1, max=30, description="K (inner)", **slider),
@@ -202,7 +220,7 @@ class TrajectoryExplorer:
                 W.HBox(
                     [
                         W.VBox([c["loss"], c["delta"], c["K"], c["p"]]),
-                        W.VBox([c["lr"], c["steps"], c["x0"], c["y0"]]),
+                        W.VBox([c["lr"], c["delta_decay"], c["steps"], c["x0"], c["y0"]]),
                         W.VBox(
                             [
                                 W.HTML("<b>baselines</b>"),
@@ -238,6 +256,7 @@ class TrajectoryExplorer:
             K=int(self._value("K")),
             p=self._value("p"),
             steps=int(self._value("steps")),
+            delta_decay=float(self._value("delta_decay")),
         )
 
     def _run_baselines(self) -> dict[str, Trajectory]:
@@ -249,7 +268,15 @@ class TrajectoryExplorer:
         )
         return {
             "gd": trajectory(name, x0, method="gd", lr=float(self._value("gd_lr")), steps=steps),
-            "ngd": trajectory(name, x0, method="ngd", lr=lr, delta=delta, steps=steps),
+            "ngd": trajectory(
+                name,
+                x0,
+                method="ngd",
+                lr=lr,
+                delta=delta,
+                steps=steps,
+                delta_decay=float(self._value("delta_decay")),
+            ),
             "adam": trajectory(name, x0, method="adam", lr=lr * delta, steps=steps),
         }
 
@@ -347,6 +374,7 @@ class TrajectoryExplorer:
         return (
             f"{get_loss(r.loss).title} — Frank-Wolfe δ = {r.delta:.3g}, K = {r.K}, "
             f"p = {format_p(r.p)}, η = {r.lr:g}, {r.steps} steps"
+            + (f", δ_t = δ·{r.delta_decay:g}^(t−1)" if r.delta_decay != 1.0 else "")
         )
 
     def _status_html(self) -> str:

@@ -8,7 +8,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 from fwlab.optim.lmo import as_p
-from fwlab.plots._style import format_p
 
 
 def unit_ball(p: float | str, n: int = 49) -> np.ndarray:
@@ -48,66 +47,18 @@ def balls_xy(
     return flat[:, 0], flat[:, 1]
 
 
-_P_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
-
-
 def lmo_ball_figure(
     grad: tuple[float, float] = (1.0, 0.4),
     ps: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf),
     radius: float = 1.0,
     height: int = 420,
 ) -> go.Figure:
-    r"""The p-balls of ``radius`` and, on each, the LMO vertex
-    :math:`s = \operatorname{argmin}_{\|s\|_p \le \delta} \langle s, g\rangle` for ``grad``.
-
-    The −g direction is drawn for reference: the vertex is −g's direction only for p = 2; for
-    p = 1 it is a corner on the axis of the largest |g_i|, for p = ∞ the corner sign(−g).
+    r"""The p-balls of ``radius`` and, on each, the labelled LMO vertex
+    :math:`s = \operatorname{argmin}_{\|s\|_p \le \delta} \langle s, g\rangle` for ``grad``:
+    :func:`fwlab.toy.figures.lmo_figure` at the gradient's direction (the LMO depends only on it).
     Each trace's ``meta`` is ``"ball:<p>"``, ``"lmo:<p>"`` or ``"-grad"``.
     """
-    from fwlab.toy.trajectory import lmo_2d
+    from fwlab.toy.figures import lmo_figure
 
-    gx, gy = float(grad[0]), float(grad[1])
-    fig = go.Figure()
-    for p, color in zip(ps, _P_COLORS * (len(ps) // len(_P_COLORS) + 1), strict=False):
-        label = format_p(p)
-        ring = radius * unit_ball(p, 97)
-        fig.add_scatter(
-            x=ring[:, 0],
-            y=ring[:, 1],
-            mode="lines",
-            line={"color": color},
-            name=f"‖s‖_{label} ≤ δ",
-            legendgroup=label,
-            meta=f"ball:{label}",
-        )
-        sx, sy = lmo_2d(gx, gy, as_p(p), radius)
-        fig.add_scatter(
-            x=[0.0, sx],
-            y=[0.0, sy],
-            mode="lines+markers",
-            line={"color": color, "width": 3},
-            marker={"size": [0, 10], "symbol": "circle"},
-            name=f"LMO, p = {label}",
-            legendgroup=label,
-            showlegend=False,
-            meta=f"lmo:{label}",
-        )
-    n = math.hypot(gx, gy) or 1.0
-    fig.add_scatter(
-        x=[0.0, -1.3 * radius * gx / n],
-        y=[0.0, -1.3 * radius * gy / n],
-        mode="lines",
-        line={"color": "black", "dash": "dash"},
-        name="−∇F direction",
-        meta="-grad",
-    )
-    lim = 1.45 * radius
-    fig.update_xaxes(range=[-lim, lim], zeroline=True)
-    fig.update_yaxes(range=[-lim, lim], scaleanchor="x", scaleratio=1, zeroline=True)
-    fig.update_layout(
-        title=f"LMO of the p-balls for ∇F = ({gx:g}, {gy:g})",
-        height=height,
-        template="plotly_white",
-        margin={"l": 30, "r": 20, "t": 50, "b": 30},
-    )
-    return fig
+    direction = math.degrees(math.atan2(float(grad[1]), float(grad[0])))
+    return lmo_figure(direction, radius, ps, height=height)

@@ -1,0 +1,206 @@
+r"""Live versions of notebook 01's step-zoom and LMO figures.
+
+``StepZoomExplorer``: one trust-region step at a point, solved exactly, by projected gradient and
+by Frank-Wolfe (:func:`fwlab.toy.step_zoom`), with a **k** slider that walks through the inner
+iterations. ``LmoExplorer``: the LMO vertices of the p-balls with a slider for the gradient's
+direction. Both redraw a ``go.FigureWidget`` from the same ``*_trace_data`` functions that build
+the static figures (:mod:`fwlab.toy.figures`), and both have ``static_figure()`` for headless
+runs.
+
+Example:
+    >>> z = StepZoomExplorer("himmelblau", delta=0.5, p=2.0, K=10, k=2)
+    >>> z.set(k=7); z.figure.layout.title.text.endswith("k = 7")
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import ipywidgets as W
+import plotly.graph_objects as go
+
+from fwlab.toy import get_loss, loss_names, step_zoom
+from fwlab.toy.figures import (
+    lmo_figure,
+    lmo_trace_data,
+    step_zoom_figure,
+    step_zoom_title,
+    step_zoom_trace_data,
+)
+from fwlab.toy.trust_region import StepZoom
+from widgets._display import display_widget
+from widgets.explorer import P_OPTIONS, _check_control, _p_option, _start_point, delta_slider
+
+__all__ = ["LmoExplorer", "StepZoomExplorer"]
+
+
+class StepZoomExplorer:
+    """Controls for the loss, the point ω, δ, p and the inner iteration k of one step.
+
+    Args:
+        loss: the toy loss; ``omega``: the point (``None``: the loss's start).
+        delta, p: the ball; ``K``: inner iterations computed; ``k``: the one shown (1..K).
+
+    Attributes:
+        zoom: the current :class:`fwlab.toy.StepZoom`; ``figure``: the ``go.FigureWidget``;
+        controls: ``name → widget`` (``loss``, ``delta``, ``p``, ``k``, ``x0``, ``y0``).
+    """
+
+    def __init__(
+        self,
+        loss: str = "rosenbrock",
+        *,
+        omega: tuple[float, float] | None = None,
+        delta: float = 0.5,
+        p: float | str = 2.0,
+        K: int = 30,
+        k: int = 5,
+    ) -> None:
+        spec = get_loss(loss)
+        _check_control("delta", delta)
+        _check_control("K", K)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= K:
+            raise ValueError(f"k must be an integer in [1, K = {K}], got {k!r}")
+        w = spec.start if omega is None else _start_point(omega)
+        self.K = int(K)
+        self._hold = False
+        style = {"description_width": "initial"}
+        self.controls: dict[str, W.ValueWidget] = {
+            "loss": W.Dropdown(options=loss_names(), value=spec.name, description="loss"),
+            "delta": delta_slider(delta, style=style),
+            "p": W.SelectionSlider(
+                options=list(P_OPTIONS), value=_p_option(p), description="p (norm)", style=style
+            ),
+            "k": W.IntSlider(value=k, min=1, max=self.K, description="k (inner)", style=style),
+            "x0": W.FloatText(value=w[0], description="ω x", style=style),
+            "y0": W.FloatText(value=w[1], description="ω y", style=style),
+        }
+        self.zoom: StepZoom = self._compute()
+        self.figure = go.FigureWidget(step_zoom_figure(self.zoom, k))
+        self._traces = {t.meta: t for t in self.figure.data}
+        for name in ("delta", "p", "x0", "y0"):
+            self.controls[name].observe(self._on_change, names="value")
+        self.controls["k"].observe(self._on_k, names="value")
+        self.controls["loss"].observe(self._on_loss, names="value")
+        c = self.controls
+        self.widget = W.VBox(
+            [W.HBox([W.VBox([c["loss"], c["delta"], c["p"]]), W.VBox([c["k"], c["x0"], c["y0"]])]),
+             self.figure]
+        )  # fmt: skip
+
+    def _compute(self) -> StepZoom:
+        c = self.controls
+        return step_zoom(
+            c["loss"].value,
+            (float(c["x0"].value), float(c["y0"].value)),
+            delta=float(c["delta"].value),
+            p=c["p"].value,
+            K=self.K,
+        )
+
+    def redraw(self) -> None:
+        """Redraw the figure from :attr:`zoom` at the k of the slider."""
+        k = int(self.controls["k"].value)
+        data = step_zoom_trace_data(self.zoom, k)
+        (cx, cy), half = self.zoom.omega, 1.35 * self.zoom.delta
+        with self.figure.batch_update():
+            for key, props in data.items():
+                self._traces[key].update(props)
+            self.figure.layout.title.text = step_zoom_title(self.zoom, k)
+            self.figure.layout.xaxis.range = [cx - half, cx + half]
+            self.figure.layout.yaxis.range = [cy - half, cy + half]
+
+    def set(self, **values: Any) -> None:
+        """Set several controls at once (``z.set(delta=0.2, k=10)``), recomputing once."""
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise ValueError(f"unknown controls {sorted(unknown)}; known: {sorted(self.controls)}")
+        if "delta" in values:
+            _check_control("delta", values["delta"])
+        if "k" in values and not (
+            isinstance(values["k"], int) and not isinstance(values["k"], bool)
+            and 1 <= values["k"] <= self.K
+        ):  # fmt: skip
+            raise ValueError(f"k must be an integer in [1, K = {self.K}], got {values['k']!r}")
+        self._hold = True
+        try:
+            for name, v in values.items():
+                self.controls[name].value = _p_option(v) if name == "p" else v
+        finally:
+            self._hold = False
+        self.zoom = self._compute()
+        self.redraw()
+
+    def static_figure(self) -> go.Figure:
+        """The current state as a static ``go.Figure``."""
+        return step_zoom_figure(self.zoom, int(self.controls["k"].value))
+
+    def _on_change(self, change: Any) -> None:
+        if not self._hold:
+            self.zoom = self._compute()
+            self.redraw()
+
+    def _on_k(self, change: Any) -> None:
+        if not self._hold:
+            self.redraw()
+
+    def _on_loss(self, change: Any) -> None:
+        spec = get_loss(change["new"])
+        self._hold = True
+        try:
+            self.controls["x0"].value, self.controls["y0"].value = spec.start
+        finally:
+            self._hold = False
+        self.zoom = self._compute()
+        self.redraw()
+
+    def _ipython_display_(self) -> None:
+        display_widget(
+            self.widget,
+            "[StepZoomExplorer: sliders for one trust-region step; they need a running kernel "
+            "with a widget front end. static_figure() draws the same state.]",
+        )
+
+
+class LmoExplorer:
+    """A direction slider (degrees) and a δ slider driving :func:`fwlab.toy.figures.lmo_figure`."""
+
+    def __init__(self, direction_deg: float = 20.0, delta: float = 1.0) -> None:
+        _check_control("delta", delta)
+        if not (isinstance(direction_deg, int | float) and math.isfinite(direction_deg)):
+            raise ValueError(f"direction_deg must be a finite number, got {direction_deg!r}")
+        self.controls = {
+            "direction": W.FloatSlider(
+                value=float(direction_deg) % 360.0, min=0.0, max=359.0, step=1.0,
+                description="∇F direction (°)", style={"description_width": "initial"},
+            ),
+            "delta": delta_slider(delta),
+        }  # fmt: skip
+        self.figure = go.FigureWidget(self.static_figure())
+        self._traces = {t.meta: t for t in self.figure.data}
+        for c in self.controls.values():
+            c.observe(self._on_change, names="value")
+        self.widget = W.VBox([W.HBox(list(self.controls.values())), self.figure])
+
+    def static_figure(self) -> go.Figure:
+        """The current state as a static ``go.Figure``."""
+        return lmo_figure(self.controls["direction"].value, self.controls["delta"].value)
+
+    def _on_change(self, change: Any) -> None:
+        d = self.controls["delta"].value
+        data = lmo_trace_data(self.controls["direction"].value, d)
+        with self.figure.batch_update():
+            for key, props in data.items():
+                self._traces[key].update(props)
+            self.figure.layout.title.text = self.static_figure().layout.title.text
+            self.figure.layout.xaxis.range = [-1.5 * d, 1.5 * d]
+            self.figure.layout.yaxis.range = [-1.5 * d, 1.5 * d]
+
+    def _ipython_display_(self) -> None:
+        display_widget(
+            self.widget,
+            "[LmoExplorer: a slider for the gradient's direction; it needs a running kernel with "
+            "a widget front end. static_figure() draws the same state.]",
+        )
