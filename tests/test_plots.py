@@ -140,3 +140,16 @@ def test_lmo_ball_figure_draws_each_ball_and_its_vertex():
         assert s @ g == pytest.approx(-0.5 * np.linalg.norm(g, ord=q))  # Hölder equality
     assert (tr["lmo:1"].x[1], tr["lmo:1"].y[1]) == (-0.5, 0.0)
     assert (tr["lmo:∞"].x[1], tr["lmo:∞"].y[1]) == (-0.5, -0.5)
+
+
+def test_balls_are_thinned_and_drawn_at_the_decayed_radius():
+    fw = trajectory("rosenbrock", lr=0.5, delta=0.5, K=5, p=2, steps=100, delta_decay=0.97)
+    data = trajectory_trace_data("rosenbrock", fw, max_balls=25)
+    bx = np.asarray(data["balls"]["x"]).reshape(25, -1)[:, :-1]
+    by = np.asarray(data["balls"]["y"]).reshape(25, -1)[:, :-1]
+    for i, t in enumerate(range(0, 100, 4)):
+        ring = np.stack([bx[i], by[i]], axis=1) - fw.centers[t]
+        np.testing.assert_allclose(np.linalg.norm(ring, axis=1), 0.5 * 0.97**t, rtol=1e-9)
+    assert (
+        "δ_t = 0.5·0.97^(t−1)" in data["balls"]["name"] and "every 4th t" in data["balls"]["name"]
+    )

@@ -35,13 +35,14 @@ def unit_ball(p: float | str, n: int = 49) -> np.ndarray:
 
 
 def balls_xy(
-    centers: np.ndarray, radius: float, p: float | str, n: int = 49
+    centers: np.ndarray, radius: float | np.ndarray, p: float | str, n: int = 49
 ) -> tuple[np.ndarray, np.ndarray]:
-    """x and y of the boundaries of the p-balls of ``radius`` around ``centers`` (m, 2), as one
-    polyline with NaN breaks between balls (one scatter trace draws them all)."""
+    """x and y of the boundaries of the p-balls of ``radius`` (one number, or one per centre)
+    around ``centers`` (m, 2), as one polyline with NaN breaks between balls (one scatter trace
+    draws them all)."""
     centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
-    ring = radius * unit_ball(p, n)
-    pts = centers[:, None, :] + ring[None, :, :]
+    r = np.broadcast_to(np.asarray(radius, dtype=np.float64), (centers.shape[0],))
+    pts = centers[:, None, :] + r[:, None, None] * unit_ball(p, n)[None, :, :]
     gap = np.full((centers.shape[0], 1, 2), np.nan)
     flat = np.concatenate([pts, gap], axis=1).reshape(-1, 2)
     return flat[:, 0], flat[:, 1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -57,6 +58,7 @@ def trajectory_trace_data(
     *,
     visible: Mapping[str, bool] | None = None,
     ball_points: int = 49,
+    max_balls: int = 25,
 ) -> dict[str, dict[str, object]]:
     """Properties of the traces of :func:`trajectory_figure` (not the contour): ``key → props``.
 
@@ -68,6 +70,8 @@ def trajectory_trace_data(
             empty and hidden.
         visible: optional ``method → bool`` to hide a baseline that is present.
         ball_points: points per ball boundary (finite p).
+        max_balls: balls drawn at most, around every ceil(T / max_balls)-th centre, each at
+            that step's radius δ_t.
     """
     spec = get_loss(loss)
     baselines = dict(baselines or {})
@@ -82,11 +86,18 @@ def trajectory_trace_data(
 
     mins = np.array(spec.minima, dtype=np.float64).reshape(-1, 2)
     out["minima"] = {"x": mins[:, 0], "y": mins[:, 1]}
-    bx, by = balls_xy(fw.centers, delta, p, ball_points)
+    # at most max_balls balls, evenly spaced in t: a hundred overlapping ones bury the path
+    every = max(1, math.ceil(fw.steps / max_balls))
+    shown = np.arange(0, fw.steps, every)
+    bx, by = balls_xy(fw.centers[shown], fw.deltas[shown], p, ball_points)
+    radius = (
+        f"δ = {delta:g}" if fw.delta_decay == 1.0 else f"δ_t = {delta:g}·{fw.delta_decay:g}^(t−1)"
+    )
     out["balls"] = {
         "x": bx,
         "y": by,
-        "name": f"‖Δω‖_{format_p(p)} ≤ δ = {delta:g} around ω_t",
+        "name": f"‖Δω‖_{format_p(p)} ≤ {radius} around ω_t"
+        + (f" (every {every}th t)" if every > 1 else ""),
     }
     v = (fw.centers[:, None, :] + fw.vertices).reshape(-1, 2)
     out["vertices"] = {"x": v[:, 0], "y": v[:, 1]}
