@@ -1,4 +1,4 @@
-"""Tests of the recorded-run overlay: fwlab/plots_recorded.py and TrainingDashboard.add_recorded."""
+"""Tests of the recorded-run overlay: fwlab/plots/recorded.py and TrainingDashboard.add_recorded."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fwlab.data import load_task
-from fwlab.plots_recorded import recorded_band_traces
+from fwlab.plots.recorded import recorded_band_traces
 from fwlab.train import TrainConfig, fit, get_method
 from fwlab.train.recorded import write_recorded
 from widgets import TrainingDashboard

@@ -69,7 +69,7 @@ from fwlab.plots import (
     training_panel_titles,
     training_trace_data,
 )
-from fwlab.plots_recorded import add_recorded, recorded_metric
+from fwlab.plots.recorded import add_recorded, recorded_metric
 from fwlab.train import BackgroundRun, Method, Run, RunControl, TrainConfig, fit, get_method
 from fwlab.train.recorded import load_recorded
 from fwlab.train.registry import ALL, RunRegistry

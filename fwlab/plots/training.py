@@ -301,7 +301,8 @@ def style_training_figure(
     fig.update_yaxes(rangemode="tozero", row=2, col=2)
     fig.update_yaxes(type="linear" if metric == "test_acc" else "log", row=1, col=2)
     fig.update_yaxes(range=[0, 180], row=2, col=3)
-    fig.update_xaxes(title_text="batch", row=2)
+    # a batch is one gradient evaluation: K>1 Frank-Wolfe is compared at equal cost on this axis
+    fig.update_xaxes(title_text="batches (= gradient evaluations)", row=2)
     if reference_loss is not None:
         for col in (1, 2) if metric == "test_loss" else (1,):
             fig.add_hline(

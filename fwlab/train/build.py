@@ -9,7 +9,7 @@ from torch import nn
 
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
-from fwlab.optim import FrankWolfe
+from fwlab.optim import FrankWolfe, NormalizedAdam
 from fwlab.train.config import TrainConfig
 from fwlab.train.losses import _output_size, loss_kind
 from fwlab.train.methods import Method
@@ -50,10 +50,13 @@ def _param_groups(model: nn.Module, method: Method) -> list[dict[str, Any]]:
 
 
 def build_optimizer(model: nn.Module, method: Method, config: TrainConfig) -> torch.optim.Optimizer:
-    """Adam, or FrankWolfe with the method's K, p, scope and outer step; δ = lr unless set."""
+    """Adam, NormalizedAdam, or FrankWolfe with the method's K, p, scope and outer step;
+    δ = lr unless set."""
     groups = _param_groups(model, method)
     if method.optimizer == "adam":
         return torch.optim.Adam(groups, lr=config.lr)
+    if method.optimizer == "normalized_adam":
+        return NormalizedAdam(groups, lr=config.lr)
     delta = config.delta if config.delta is not None else config.lr
     return FrankWolfe(
         groups,

@@ -23,8 +23,11 @@ name            paper's row          what it is
 ``indrnn_fw``   IndRNN+Ours          IndRNN, FW (K=5 in Table III, K=1/5 in Table II)
 ==============  ===================  ==========================================================
 
-``fw_k1_alg1`` runs Algorithm 1 exactly as printed (one global ball, outer="sgd") for
-comparison, and ``fw_decay_k5``/``fw_decay_k10`` are the adding task's "decay K" curves (K=1,
+``normalized_adam`` is Adam on per-tensor normalized gradients
+(:class:`fwlab.optim.NormalizedAdam`): the algorithm of ``fw_k1`` written without a trust region,
+the baseline that shows what K > 1 adds beyond gradient normalization. ``fw_k1_alg1`` runs
+Algorithm 1 exactly as printed (one global ball, outer="sgd") for comparison, and
+``fw_decay_k5``/``fw_decay_k10`` are the adding task's "decay K" curves (K=1,
 then K=5 or 10 after 15,000 batches).
 
 Example:
@@ -52,7 +55,7 @@ __all__ = [
 ]
 
 CELLS = ("rnn", "lstm", "indrnn")
-OPTIMIZERS = ("adam", "fw")
+OPTIMIZERS = ("adam", "fw", "normalized_adam")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class Method:
         name: registry key.
         label: the row's name in the paper.
         cell: recurrent body, ``"rnn"``, ``"lstm"`` or ``"indrnn"``.
-        optimizer: ``"adam"`` (the paper's baseline) or ``"fw"`` (:class:`fwlab.optim.FrankWolfe`).
+        optimizer: ``"adam"`` (the paper's baseline), ``"fw"`` (:class:`fwlab.optim.FrankWolfe`)
+            or ``"normalized_adam"`` (:class:`fwlab.optim.NormalizedAdam`).
         K, p, scope, outer: FrankWolfe settings (``optimizer="fw"`` only).
         K_switch: ``(batches, K)``: set K to this value after that many batches (adding task).
         clip_norm: clip the gradient's global 2-norm to this value before each step.
@@ -145,6 +149,11 @@ METHODS: dict[str, Method] = {
         Method("lstm_fw", "LSTM+Ours", cell="lstm", K=1, **_FW),
         Method("indrnn", "IndRNN", cell="indrnn", clip_value=10.0),
         Method("indrnn_fw", "IndRNN+Ours", cell="indrnn", clip_value=10.0, K=5, **_FW),
+        Method(
+            "normalized_adam",
+            "Adam on per-tensor normalized gradients",
+            optimizer="normalized_adam",
+        ),
         Method("fw_k1_alg1", "Algorithm 1, K=1", optimizer="fw", K=1, scope="global", outer="sgd"),
         Method("fw_decay_k5", "Decay K to 5 after 15000 batches", K=1, K_switch=(15000, 5), **_FW),
         Method(
