@@ -13,7 +13,7 @@ import torch
 from test_frank_wolfe import closure_for, lock_step
 from torch import nn
 
-from fwlab.optim import FrankWolfe, NonFiniteError, lmo, lmo_global
+from fwlab.optim import FrankWolfe, NonFiniteError, NormalizedAdam, lmo, lmo_global
 
 
 def linear(seed=0, dtype=torch.float64):
@@ -84,6 +84,14 @@ ERRORS = [
     (lambda: FrankWolfe([W], scope=None), ValueError, "^scope must be one of"),
     (lambda: FrankWolfe([W], outer=1), ValueError, "^outer must be one of"),
     (lambda: FrankWolfe([W], nonfinite=None), ValueError, "^nonfinite must be one of"),
+    # step and the counters
+    (lambda: FrankWolfe([W]).step(torch.tensor(1.0)), ValueError, "^closure must be a function"),
+    (
+        lambda: FrankWolfe([W]).inner_step(1),
+        ValueError,
+        r"^group_index must be an integer in \[0, 1\)",
+    ),
+    (lambda: NormalizedAdam([W]).step(1.0), ValueError, "^closure must be a function"),
     # the functional LMO
     (lambda: lmo(torch.ones(3), p=0.5, radius=1.0), ValueError, "^p must be a number >= 1"),
     (lambda: lmo(torch.ones(3), p=2, radius=-1.0), ValueError, "^radius must be a finite numb"),

@@ -99,6 +99,17 @@ def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
     return value
 
 
+def closure(value: Any) -> None:
+    """``step``'s closure: a callable or None (a common slip passes the loss itself)."""
+    if value is not None and not callable(value):
+        raise ValueError(
+            f"closure must be a function that zeroes the grads, computes the loss, calls "
+            f"backward() and returns the loss (or None), got {type(value).__name__}; to step "
+            "from gradients already computed, call loss.backward() and then step() without "
+            "arguments"
+        )
+
+
 def real_params(params: list[Tensor], optimizer: str) -> None:
     """Refuse complex (or integer) parameters, naming the first one and the fix."""
     for i, prm in enumerate(params):

@@ -429,6 +429,16 @@ class FrankWolfe(Optimizer):
     def inner_step(self, group_index: int = 0) -> int:
         """How many inner iterations of the current outer step group ``group_index`` has done
         (0 between outer steps)."""
+        n = len(self.param_groups)
+        if (
+            isinstance(group_index, bool)
+            or not isinstance(group_index, int)
+            or not -n <= group_index < n
+        ):
+            raise ValueError(
+                f"group_index must be an integer in [0, {n}) (the optimizer has {n} param "
+                f"groups), got {group_index!r}"
+            )
         first = self.param_groups[group_index]["params"][0]
         return int(self.state.get(first, {}).get("fw_k", 0))
 
@@ -445,6 +455,7 @@ class FrankWolfe(Optimizer):
         The outer update itself is the commit point: a Ctrl-C that arrives while it is applied
         is delivered right after it, with the step complete.
         """
+        _checks.closure(closure)
         if closure is not None:
             self._refuse_mid_streaming()
         try:

@@ -105,6 +105,7 @@ class NormalizedAdam(Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor | float] | None = None) -> Tensor | float | None:
         """One update from the gradients in ``.grad`` (computed by ``closure`` if given)."""
+        _checks.closure(closure)
         loss = None
         if closure is not None:
             with torch.enable_grad():
