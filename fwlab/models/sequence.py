@@ -268,6 +268,15 @@ class SequenceModel(nn.Module):
                     f"{s.dtype} on {s.device}; pass model.init_state(N) or s.to(x)"
                 )
 
+    def constrain_(self) -> None:
+        """Put the parameters back into the model's constraint set, in place: IndRNN's
+        :math:`|u| \\le` ``recurrent_max`` (:meth:`fwlab.models.IndRNN.clamp_recurrent_`); a
+        no-op for the other cells. :func:`fwlab.train.fit` calls it after every outer step.
+        """
+        clamp = getattr(self.body, "clamp_recurrent_", None)
+        if clamp is not None:
+            clamp()
+
     @staticmethod
     def detach_state(state: State | None) -> State | None:
         """The same state cut from the autograd graph (for truncated BPTT between chunks)."""

@@ -65,13 +65,13 @@ from typing import Any
 from torch import nn
 
 from fwlab.data.sequence_data import SequenceData
-from fwlab.optim import FrankWolfe
 from fwlab.optim.frank_wolfe import effective_delta
 from fwlab.optim.lmo import as_p
 from fwlab.train.build import build_model
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import Method
+from fwlab.train.outer_steps import takes_outer_steps
 from fwlab.train.run import Callback, Run
 
 __all__ = [
@@ -133,7 +133,7 @@ def hyperparameters_in_use(optimizer: Any) -> dict[str, Any]:
     """η_t, δ_t (the effective radius), K and p of the first param group: what the controls
     show. Adam gives ``lr`` only."""
     group = optimizer.param_groups[0]
-    if not isinstance(optimizer, FrankWolfe):
+    if not takes_outer_steps(optimizer):
         return {"lr": float(group["lr"])}
     return {
         "lr": float(group["lr"]),
@@ -317,7 +317,7 @@ class RunControl:
 
     def _optimizer_kind(self) -> str:
         if self.run is not None:
-            return "fw" if isinstance(self.run.optimizer, FrankWolfe) else "adam"
+            return "fw" if takes_outer_steps(self.run.optimizer) else "adam"
         return self._kind or "fw"
 
     # --- the callback (training thread) --------------------------------------------------------

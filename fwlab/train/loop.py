@@ -42,7 +42,6 @@ from torch import Tensor, nn
 
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
-from fwlab.optim import FrankWolfe
 from fwlab.train.build import build_model, build_optimizer, build_scheduler
 from fwlab.train.checkpoint import CHECKPOINT, _checkpoint, _same_run, load_checkpoint
 from fwlab.train.config import TrainConfig
@@ -56,6 +55,13 @@ from fwlab.train.history import (
 )
 from fwlab.train.losses import criterion, evaluate, loss_kind
 from fwlab.train.methods import Method
+from fwlab.train.outer_steps import (
+    abandon_outer_step,
+    at_iterate,
+    inner_step,
+    outer_stats,
+    takes_outer_steps,
+)
 from fwlab.train.run import Callback, Run
 
 # fit, and (re-exported) the names this module held before config/build/checkpoint/history
@@ -96,7 +102,9 @@ def fit(
         method: a :class:`fwlab.train.Method` (e.g. ``get_method("fw_k5")``).
         data: a :class:`fwlab.data.SequenceData` (e.g. ``load_task("adding")``).
         config: a :class:`TrainConfig`.
-        model: train this model instead of :func:`build_model`'s.
+        model: train this model instead of :func:`build_model`'s; if it has a
+            ``constrain_()`` method (:meth:`fwlab.models.SequenceModel.constrain_`), it is called
+            after every outer step.
         callbacks: functions ``callback(event, run)`` called with ``event`` in
             ``"begin"``, ``"step"`` (after every batch), ``"eval"``, ``"end"``; ``run`` is the
             :class:`Run` (model, optimizer, history, counters, ``request_stop()``).
@@ -151,7 +159,7 @@ def fit(
         cb("begin", run)
 
     def record_eval() -> None:
-        with _at_omega(optimizer):
+        with at_iterate(optimizer):
             test = evaluate(
                 model, data.test, kind, batch_size=config.eval_batch_size, device=device
             )
@@ -204,16 +212,16 @@ def fit(
                 optimizer.step()
                 if method.tbptt:
                     state = SequenceModel.detach_state(state)
-                if method.cell == "indrnn" and run.inner_step == 0:
-                    model.body.clamp_recurrent_()
+                if run.inner_step == 0 and hasattr(model, "constrain_"):
+                    model.constrain_()  # e.g. IndRNN's |u| <= bound, after each outer step
                 run.step += 1
                 run.last_loss = loss.item()
                 tr = history["train"]
                 tr["step"].append(run.step)
                 tr["loss"].append(run.last_loss)
                 tr["lr"].append(optimizer.param_groups[0]["lr"])
-                if isinstance(optimizer, FrankWolfe) and run.inner_step == 0:
-                    st = optimizer.stats[0]
+                st = outer_stats(optimizer)
+                if st is not None:
                     op = history["optimizer"]
                     op["step"].append(run.step)
                     for key in ("fw_gap", "dw_norm", "angle_deg", "delta"):
@@ -240,8 +248,7 @@ def fit(
             if not (config.eval_every and history["eval"]["step"][-1:] == [run.step]):
                 record_eval()
     bar.close()
-    if isinstance(optimizer, FrankWolfe) and run.inner_step:
-        optimizer.reset_inner()  # stopped mid outer step: back to the iterate omega
+    abandon_outer_step(optimizer)  # stopped mid outer step: back to the iterate omega
     if not history["eval"]["step"] or history["eval"]["step"][-1] != run.step:
         record_eval()
     history["summary"] = _summary(history, run, time.perf_counter() - t_start)
@@ -274,25 +281,13 @@ def _apply_pending_lr_steps(run: Run) -> None:
 def _apply_k_switch(run: Run) -> None:
     switch = run.method.K_switch
     opt = run.optimizer
-    if not switch or not isinstance(opt, FrankWolfe) or run.step < switch[0]:
+    if not switch or not takes_outer_steps(opt) or run.step < switch[0]:
         return
     if any(e.get("kind") == "K_switch" for e in run.history["events"]):
         return  # switched once; a later K set by a callback or control stays
-    if opt.inner_step() == 0 and opt.param_groups[0]["K"] != switch[1]:
+    if inner_step(opt) == 0 and opt.param_groups[0]["K"] != switch[1]:
         for group in opt.param_groups:
             group["K"] = switch[1]
         run.history["events"].append(
             {"step": run.step, "kind": "K_switch", "values": {"K": switch[1]}}
         )
-
-
-class _NullContext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
-def _at_omega(optimizer: torch.optim.Optimizer):
-    return optimizer.at_omega() if isinstance(optimizer, FrankWolfe) else _NullContext()

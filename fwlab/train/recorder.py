@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -48,8 +47,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from fwlab.optim import FrankWolfe
 from fwlab.optim.frank_wolfe import effective_delta
+from fwlab.train.outer_steps import at_iterate, takes_outer_steps
 
 __all__ = ["BallSpec", "ParamSlice", "TrajectoryRecorder"]
 
@@ -185,7 +184,7 @@ class TrajectoryRecorder:
                 f"parameters ({self.bytes_per_point} bytes each); it must hold at least 2 (the "
                 f"start and the end): use max_bytes >= {2 * self.bytes_per_point}"
             )
-        with _at_omega(optimizer):
+        with at_iterate(optimizer):
             self._append(_flat(model, self.dtype), step)
 
     def _step(self, run: Any) -> None:
@@ -209,7 +208,7 @@ class TrajectoryRecorder:
         if self.outer_steps and self.outer_steps[-1] == self._outer:
             return
         self._make_room(allow_drop_inner=True)
-        with _at_omega(run.optimizer):
+        with at_iterate(run.optimizer):
             self._append(_flat(run.model, self.dtype), run.step)
 
     # ------------------------------------------------------------------ storage
@@ -259,7 +258,7 @@ class TrajectoryRecorder:
 
         The optimizer's stats after the outer step give the δ it used (authoritative); during
         the step the group's current effective δ is used."""
-        if not isinstance(opt, FrankWolfe) or not self._kept(outer):
+        if not takes_outer_steps(opt) or not self._kept(outer):
             return
         if not from_stats and outer in self.balls:
             return
@@ -280,7 +279,3 @@ def _as_float_p(p: float | str) -> float:
 def _flat(model: nn.Module, dtype: torch.dtype) -> Tensor:
     with torch.no_grad():
         return torch.cat([p.detach().reshape(-1).to("cpu", dtype) for p in model.parameters()])
-
-
-def _at_omega(optimizer: torch.optim.Optimizer) -> contextlib.AbstractContextManager:
-    return optimizer.at_omega() if isinstance(optimizer, FrankWolfe) else contextlib.nullcontext()

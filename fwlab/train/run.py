@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from fwlab.optim import FrankWolfe
+from fwlab.train.outer_steps import inner_step
 
 
 class Run:
@@ -49,8 +49,7 @@ class Run:
 
     @property
     def inner_step(self) -> int:
-        opt = self.optimizer
-        return opt.inner_step() if isinstance(opt, FrankWolfe) else 0
+        return inner_step(self.optimizer)
 
 
 Callback = Callable[[str, Run], Any]
