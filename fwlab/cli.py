@@ -1,5 +1,5 @@
 """The ``fwlab`` command: ``fwlab lab | train | record | run | sweep | reproduce | bench |
-export-playground``.
+present | export-playground``.
 
 Each sub-command lives in the module of its concept, which provides two functions:
 ``configure_parser(parser)`` (adds its options to an ``argparse`` sub-parser) and
@@ -10,7 +10,7 @@ wires them.
 Example:
     >>> from fwlab.cli import build_parser
     >>> sorted(build_parser()._subparsers._group_actions[0].choices)
-    ['bench', 'export-playground', 'lab', 'record', 'reproduce', 'run', 'sweep', 'train']
+    ['bench', 'export-playground', 'lab', 'present', 'record', 'reproduce', 'run', 'sweep', 'train']
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("fwlab.train.record", "train a recorded comparison's runs (resumable)"),
     "reproduce": ("fwlab.train.reproduce", "run a table of the paper and print it beside ours"),
     "bench": ("fwlab.bench", "measure fwlab's speed ratios and print/write them"),
+    "present": (
+        "fwlab.present",
+        "serve a notebook as an app (Voila): code hidden, widgets live",
+    ),
     "export-playground": (
         "fwlab.playground_export",
         "write the trust-region playground as one self-contained HTML page (sliders, no Python)",

@@ -1,0 +1,143 @@
+"""``fwlab present [NOTEBOOK]``: serve a notebook as an app with Voilà, for teaching.
+
+Voilà runs the notebook in a fresh kernel and shows its outputs only: markdown, figures and live
+widgets (the playground's sliders redraw its figure as in JupyterLab), with the code cells
+hidden. The default notebook is the trust-region playground (notebook 01); ``NOTEBOOK`` may be a
+path or a number/prefix such as ``02`` (looked up in the notebooks folder).
+
+The server listens on a free port (or ``--port``) on ``127.0.0.1`` (``--host 0.0.0.0`` to serve
+a classroom) and prints its address. A browser is opened unless ``--no-browser`` or running as
+root (a browser refuses to start as root; open the printed address yourself). Ctrl-C stops the
+server and its kernels. Options it does not know go to ``voila``
+(``fwlab present --theme=dark``).
+
+Example::
+
+    fwlab present                 # notebook 01, a free port, opens the browser
+    fwlab present 02 --no-browser --port 8866
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from fwlab.lab import PLAYGROUND
+
+__all__ = ["find_notebook", "free_port", "present_command", "configure_parser", "run_cli"]
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def find_notebook(name: str | os.PathLike | None, folder: Path = NOTEBOOKS) -> Path:
+    """The notebook to present: ``None`` → the playground; an existing path as given; else the
+    one notebook in ``folder`` whose file name starts with ``name`` (``"02"``, ``"02_adding"``).
+
+    Example:
+        >>> find_notebook(None).name, find_notebook("05").name
+        ('01_trust_region_playground.ipynb', '05_reproduce_paper.ipynb')
+    """
+    if name is None:
+        return folder / PLAYGROUND
+    path = Path(name)
+    if path.is_file():
+        if path.suffix != ".ipynb":
+            raise ValueError(f"{str(path)!r} is not a notebook (.ipynb)")
+        return path
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder; give a notebook (.ipynb) or its number")
+    matches = sorted(folder.glob(f"{name}*.ipynb")) if folder.is_dir() else []
+    if len(matches) != 1:
+        known = ", ".join(p.name for p in sorted(folder.glob("*.ipynb"))) or "none"
+        what = "no notebook" if not matches else f"{len(matches)} notebooks"
+        raise ValueError(f"{what} in {folder} matches {str(name)!r}; the notebooks: {known}")
+    return matches[0]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def present_command(
+    notebook: Path,
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    open_browser: bool = True,
+    extra: list[str] | None = None,
+) -> list[str]:
+    """The ``voila`` command line that serves ``notebook`` (code hidden, widgets live).
+
+    Example:
+        >>> present_command(Path("nb.ipynb"), port=8870, open_browser=False)[3:]
+        ['nb.ipynb', '--port=8870', '--Voila.ip=127.0.0.1', '--no-browser']
+    """
+    cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={host}"]
+    if not open_browser:
+        cmd.append("--no-browser")
+    return cmd + list(extra or [])
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "notebook",
+        nargs="?",
+        default=None,
+        metavar="NOTEBOOK",
+        help="a notebook path, or a number such as 02 (default: 01, the playground)",
+    )
+    parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole network)"
+    )
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.epilog = "Other arguments go to `voila`: `fwlab present 01 --theme=dark`."
+    parser.set_defaults(extra=[], _passthrough=True)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    try:
+        notebook = find_notebook(args.notebook)
+    except ValueError as err:
+        print(f"fwlab present: {err}", file=sys.stderr)
+        return 2
+    try:
+        import voila  # noqa: F401
+    except ImportError:
+        print(
+            "fwlab present: Voilà is not installed: run `bash .ci/setup` "
+            "(or pip install 'fwlab[lab]')",
+            file=sys.stderr,
+        )
+        return 1
+    if args.port is not None and not 0 < args.port < 65536:
+        print(f"fwlab present: --port must be in 1..65535, got {args.port}", file=sys.stderr)
+        return 2
+    port = args.port or free_port(args.host if args.host != "0.0.0.0" else "127.0.0.1")
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    browser = not (args.no_browser or is_root)
+    cmd = present_command(
+        notebook.resolve(), port=port, host=args.host, open_browser=browser, extra=args.extra
+    )
+    shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
+    print(f"fwlab present: {notebook.name} at http://{shown}:{port}/ (Ctrl-C stops it)")
+    sys.stdout.flush()
+    proc = subprocess.Popen(cmd, cwd=notebook.parent)
+    # `kill` of this command stops the server (and Voilà its kernels), leaving no orphan
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached voila too; let it shut its kernels down
+        try:
+            return proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            return proc.wait()
