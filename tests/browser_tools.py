@@ -6,6 +6,9 @@ Tests skip, with the reason, when Chromium or Python playwright is missing.
 from __future__ import annotations
 
 import socket
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -43,3 +46,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_serving(server, url: str, what: str, log_name: str, timeout: float = 120) -> None:
+    """Return once ``url`` answers (any HTTP status); fail the test if ``server`` (a Popen)
+    exits first or nothing answers within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"{what} exited ({server.returncode}); see {log_name}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not answer within {timeout:.0f} s; see {log_name}")
+            time.sleep(0.5)

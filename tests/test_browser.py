@@ -13,12 +13,10 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_tools import CHROMIUM_ARGS, free_port, sync_playwright
+from browser_tools import CHROMIUM_ARGS, free_port, sync_playwright, wait_until_serving
 from browser_tools import chromium as _chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,19 +68,8 @@ def lab(tmp_path):
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited ({server.returncode}); see {log.name}")
-            try:
-                urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2
-                )
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer within 120 s; see {log.name}")
-                time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}/api/status?token={token}"
+        wait_until_serving(server, url, "JupyterLab", log.name, timeout=120)
         yield f"http://127.0.0.1:{port}", token
     finally:
         server.terminate()

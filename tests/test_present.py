@@ -9,12 +9,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_tools import CHROMIUM_ARGS, chromium, free_port, sync_playwright
+from browser_tools import (
+    CHROMIUM_ARGS,
+    chromium,
+    free_port,
+    sync_playwright,
+    wait_until_serving,
+)
 
 from fwlab.cli import main
 from fwlab.present import NOTEBOOKS, find_notebook, present_command
@@ -68,20 +72,8 @@ def served(tmp_path):
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"fwlab present exited ({server.returncode}): {log.name}")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=2)
-            except urllib.error.HTTPError:
-                break  # the server answers
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"Voilà did not answer within 90 s; see {log.name}")
-                time.sleep(0.5)
-            else:
-                break
+        url = f"http://127.0.0.1:{port}/voila/static/"
+        wait_until_serving(server, url, "fwlab present", log.name, timeout=90)
         yield f"http://127.0.0.1:{port}/"
     finally:
         server.terminate()  # fwlab present forwards it to voila, which stops its kernel
