@@ -197,3 +197,34 @@ def test_cuda_fused_equals_cpu_reference(nonlinearity):
         assert_close(got.cpu(), want)
     for name in b[4]:
         assert_close(a[4][name].cpu(), b[4][name], msg=name)
+
+
+def test_autocast_auto_takes_the_reference_and_fused_computes_in_the_parameter_dtype():
+    torch.manual_seed(0)
+    fused, ref = _pair(torch.float32, input_size=3, hidden_size=8, num_layers=2, batch_first=True)
+    auto = IndRNN(3, 8, num_layers=2, batch_first=True)
+    auto.load_state_dict(ref.state_dict())
+    x = torch.randn(4, 40, 3)
+    results = {}
+    for name, model in (("fused", fused), ("ref", ref), ("auto", auto)):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out, _ = model(x)
+            out.float().square().sum().backward()  # backward inside autocast too
+        results[name] = (out.detach().float(), model.weight_hh_l0.grad)
+    assert torch.equal(results["auto"][0], results["ref"][0])  # auto = the reference
+    assert torch.equal(results["auto"][1], results["ref"][1])
+    # fused ran in float32 (no bfloat16 projection): the numbers of a float32 run
+    fused.zero_grad()
+    out32, _ = fused(x)
+    out32.square().sum().backward()
+    torch.testing.assert_close(results["fused"][0], out32.detach())
+    torch.testing.assert_close(results["fused"][1], fused.weight_hh_l0.grad)
+    assert not torch.allclose(results["ref"][0], out32.detach())  # the reference used bfloat16
+
+
+def test_sizes_accept_numpy_integers():
+    import numpy as np
+
+    rnn = IndRNN(np.int64(3), np.int32(4), num_layers=np.int64(2), seq_len_hint=np.int64(10))
+    assert (rnn.input_size, rnn.hidden_size, rnn.num_layers) == (3, 4, 2)
+    assert type(rnn.hidden_size) is int and rnn(torch.randn(5, 2, 3))[0].shape == (5, 2, 4)

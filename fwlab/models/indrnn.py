@@ -13,7 +13,8 @@ one matmul; only the element-wise recurrence is iterated: by
 hand-written forward and backward loops, no graph per step; ``recurrence="auto"`` or
 ``"fused"``), or by :func:`indrnn_recurrence`, the
 plain autograd loop kept as the reference (``recurrence="reference"``, and what ``"auto"`` uses
-under ``torch.func`` transforms, which custom autograd Functions do not support here).
+under ``torch.func`` transforms, which custom autograd Functions do not support here, and
+under autocast, whose mixed dtypes it handles as it always did).
 
 The stack follows the IndRNN reference (``Sunnydreamrain/IndRNN_pytorch``, plain net on
 pixel-MNIST) that the FW-RNN paper copies:
@@ -47,8 +48,10 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -106,17 +109,22 @@ _IN_PLACE: dict[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]] = {
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """Python or numpy integers >= minimum (not bools, not 8.0), returned as int."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+    ):
         raise ValueError(
             f"{name} must be an integer >= {minimum}, got {value!r}; pass e.g. {name}={minimum}"
         )
-    return value
+    return int(value)
 
 
 def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
+    if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
+    return bool(value)
 
 
 class IndRNN(nn.Module):
@@ -138,9 +146,10 @@ class IndRNN(nn.Module):
         seq_len_hint: the sequence length :math:`T` the initialization is tuned for.
         last_layer_init: with a known :math:`T`, draw the last layer's :math:`u` from
             :math:`U(5^{-1/T}, U_{\max})` (the reference's ``--u_lastlayer_ini``).
-        recurrence: ``"auto"`` (the fused loop, or the reference under ``torch.func``
-            transforms), ``"fused"`` or ``"reference"``; the same numbers either way, see the
-            module docstring.
+        recurrence: ``"auto"`` (the fused loop; the reference under ``torch.func``
+            transforms and under autocast, whose mixed dtypes the reference handles as before),
+            ``"fused"`` (under autocast it computes in the parameters' dtype) or
+            ``"reference"``; the same numbers either way, see the module docstring.
 
     Without any bound, :math:`u \sim U(0, 1)`.
 
@@ -175,9 +184,9 @@ class IndRNN(nn.Module):
         recurrence: str = "auto",
     ) -> None:
         super().__init__()
-        _check_int("input_size", input_size, 1)
-        _check_int("hidden_size", hidden_size, 1)
-        _check_int("num_layers", num_layers, 1)
+        input_size = _check_int("input_size", input_size, 1)
+        hidden_size = _check_int("hidden_size", hidden_size, 1)
+        num_layers = _check_int("num_layers", num_layers, 1)
         if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
             raise ValueError(
                 f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
@@ -192,19 +201,19 @@ class IndRNN(nn.Module):
         ):
             _check_bool(name, flag)
         if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
+            isinstance(dropout, (bool, np.bool_))
+            or not isinstance(dropout, numbers.Real)
             or not 0.0 <= dropout < 1.0
         ):
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if seq_len_hint is not None:
-            _check_int("seq_len_hint", seq_len_hint, 1)
+            seq_len_hint = _check_int("seq_len_hint", seq_len_hint, 1)
         if recurrent_max is None and seq_len_hint is not None:
             recurrent_max = _MAG ** (1.0 / seq_len_hint)
         if recurrent_max is not None:
             if (
-                isinstance(recurrent_max, bool)
-                or not isinstance(recurrent_max, (int, float))
+                isinstance(recurrent_max, (bool, np.bool_))
+                or not isinstance(recurrent_max, numbers.Real)
                 or not (recurrent_max > 0 and math.isfinite(recurrent_max))
             ):
                 raise ValueError(
@@ -292,7 +301,9 @@ class IndRNN(nn.Module):
         if self.training:
             self.clamp_recurrent_()
         fused = self.recurrence == "fused" or (
-            self.recurrence == "auto" and not torch._C._are_functorch_transforms_active()
+            self.recurrence == "auto"
+            and not torch._C._are_functorch_transforms_active()
+            and not torch.is_autocast_enabled(input.device.type)
         )
 
         activation = NONLINEARITIES[self.nonlinearity]

@@ -170,11 +170,15 @@ class _IndRNNLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, u, h0, nonlinearity):  # type: ignore[override]
-        if weight is None:
-            out = x.clone(memory_format=torch.contiguous_format)
-        else:
-            out = torch.nn.functional.linear(x, weight, bias).contiguous()
-        _forward_loop(out, u, h0, nonlinearity)
+        # autocast would make the projection bfloat16/half while u, h0 and the saved weight stay
+        # float32; the loops run in the dtype of their inputs instead (IndRNN's "auto" picks
+        # the reference under autocast)
+        with torch.autocast(x.device.type, enabled=False):
+            if weight is None:
+                out = x.clone(memory_format=torch.contiguous_format)
+            else:
+                out = torch.nn.functional.linear(x, weight, bias).contiguous()
+            _forward_loop(out, u, h0, nonlinearity)
         ctx.nonlinearity = nonlinearity
         ctx.has_weight = weight is not None
         if weight is None:
@@ -189,10 +193,12 @@ class _IndRNNLayer(torch.autograd.Function):
         x, weight = xw if ctx.has_weight else (None, None)
         saved = _Saved(out, u, h0, x, weight, ctx.nonlinearity)
         needs = tuple(ctx.needs_input_grad[:5])
-        if torch.is_grad_enabled():  # create_graph=True: a backward autograd can see through
-            grads = _backward_differentiable(grad, saved, needs)
-        else:
-            grads = _backward_loop(grad, saved, needs)
+        with torch.autocast(out.device.type, enabled=False):
+            grad = grad.to(out.dtype)
+            if torch.is_grad_enabled():  # create_graph=True: a backward autograd can see through
+                grads = _backward_differentiable(grad, saved, needs)
+            else:
+                grads = _backward_loop(grad, saved, needs)
         return (*grads, None)
 
 
