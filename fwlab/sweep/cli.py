@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fwlab.argtypes import positive_float, positive_int
 from fwlab.sweep._files import CSV_FILE, DEFAULT_KERNEL
 from fwlab.sweep.grid import parse_grid, parse_value
+from fwlab.sweep.params import parse_typed
 from fwlab.sweep.results import format_table, gather
-from fwlab.sweep.runner import check_kernel, run_notebook, run_sweep
+from fwlab.sweep.runner import check_kernel, notebook_parameters, run_notebook, run_sweep
 
 
 def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
@@ -24,8 +26,9 @@ def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
         nargs=2,
         default=[],
         metavar=("NAME", "VALUE"),
-        help="set a parameter of the notebook's 'parameters' cell; VALUE is parsed as "
-        "True/False/None, int, float, a Python literal ([..], (..), {..}, '..') or else a string",
+        help="set a parameter of the notebook's 'parameters' cell; VALUE is parsed by the type "
+        "the cell declares (K: int = 5 refuses 'abc'; tag: str = 'a' keeps '007' as text); an "
+        "undeclared type reads True/False/None, int, float, a Python literal or else a string",
     )
     parser.add_argument(
         "--out",
@@ -38,10 +41,10 @@ def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="S",
-        help="per-cell execution timeout in seconds (default: none)",
+        help="per-cell execution timeout in seconds, > 0 (default: no limit)",
     )
     parser.add_argument(
         "--cwd",
@@ -51,12 +54,15 @@ def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
     )
 
 
-def _fixed(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+def _fixed(
+    pairs: Sequence[Sequence[str]], declared: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The ``-p NAME VALUE`` pairs, each value parsed by the notebook's declared type."""
     fixed: dict[str, Any] = {}
     for name, value in pairs:
         if name in fixed:
             raise ValueError(f"-p {name} is given twice")
-        fixed[name] = parse_value(value)
+        fixed[name] = parse_typed(name, value, declared.get(name), fallback=parse_value)
     return fixed
 
 
@@ -71,11 +77,13 @@ def configure_run_parser(parser: argparse.ArgumentParser) -> None:
 def run_run_cli(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / args.notebook.stem
     try:
+        declared = notebook_parameters(args.notebook)
+        fixed = _fixed(args.parameters, declared)
         check_kernel(args.kernel)
         status = run_notebook(
             args.notebook,
             out,
-            _fixed(args.parameters),
+            fixed,
             kernel=args.kernel,
             timeout=args.timeout,
             cwd=args.cwd,
@@ -107,7 +115,9 @@ def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:
         help="a grid axis (repeat for more; the points are their cartesian product)",
     )
     _add_common(parser, "sweeps")
-    parser.add_argument("--jobs", type=int, default=2, help="points run at a time (default: 2)")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=2, help="points run at a time (default: 2)"
+    )
     parser.add_argument(
         "--force",
         action="store_true",
@@ -122,12 +132,14 @@ def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:
 def run_sweep_cli(args: argparse.Namespace) -> int:
     out = args.out or Path("sweeps") / args.notebook.stem
     try:
+        declared = notebook_parameters(args.notebook)
+        axes, fixed = parse_grid(args.grid, declared), _fixed(args.parameters, declared)
         check_kernel(args.kernel)
         rows = run_sweep(
             args.notebook,
             out,
-            parse_grid(args.grid),
-            _fixed(args.parameters),
+            axes,
+            fixed,
             jobs=args.jobs,
             kernel=args.kernel,
             timeout=args.timeout,

@@ -39,34 +39,62 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas that are outside brackets and quotes: ``"[1,2],3"`` -> two items."""
-    items, depth, quote, current = [], 0, "", []
+def _split_top_level(text: str, spec: str = "") -> list[str]:
+    """Split on commas that are outside brackets and quotes: ``"[1,2],3"`` -> two items.
+
+    Unbalanced brackets and an unclosed quote raise ``ValueError`` naming ``spec``.
+    """
+    closing = {"(": ")", "[": "]", "{": "}"}
+    items, stack, quote, current = [], [], "", []
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
         elif ch in "'\"":
             quote = ch
-        elif ch in "([{":
-            depth += 1
+        elif ch in closing:
+            stack.append(closing[ch])
         elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
+            if not stack or stack.pop() != ch:
+                raise ValueError(
+                    f"--grid {spec}: unbalanced brackets (an unexpected {ch!r}); quote a value "
+                    "that holds brackets as text"
+                )
+        elif ch == "," and not stack:
             items.append("".join(current))
             current = []
             continue
         current.append(ch)
+    if stack:
+        raise ValueError(f"--grid {spec}: unbalanced brackets ({stack[-1]!r} is missing)")
+    if quote:
+        raise ValueError(
+            f"--grid {spec}: unclosed quote {quote}; close it, or quote the whole value with the "
+            "other kind of quote"
+        )
     items.append("".join(current))
     return items
 
 
-def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
-    """Parse ``--grid NAME=v1,v2`` options into ``{NAME: [v1, v2]}`` (values: :func:`parse_value`).
+def parse_grid(
+    specs: Iterable[str], declared: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, list[Any]]:
+    """Parse ``--grid NAME=v1,v2`` options into ``{NAME: [v1, v2]}``.
+
+    Values are split at the commas outside brackets and quotes. With ``declared`` (a notebook's
+    :func:`fwlab.sweep.notebook_parameters`), each value is parsed by its parameter's declared
+    type (:func:`fwlab.sweep.params.parse_typed`: ``K: int`` refuses ``abc``, ``tag: str`` keeps
+    ``007``); without it, or for an undeclared name, by :func:`parse_value`. An empty value
+    (``K=1,``), unbalanced brackets or an unclosed quote raise ``ValueError``.
 
     Example:
         >>> parse_grid(["K=1,5,10", "p=2,inf", "hidden=[8,8],[16]"])
         {'K': [1, 5, 10], 'p': [2, inf], 'hidden': [[8, 8], [16]]}
+        >>> parse_grid(["tag=007,a"], {"tag": {"inferred_type_name": "str", "default": "'x'"}})
+        {'tag': ['007', 'a']}
     """
+    from fwlab.sweep.params import parse_typed
+
+    declared = declared or {}
     axes: dict[str, list[Any]] = {}
     for spec in specs:
         name, sep, values = spec.partition("=")
@@ -75,7 +103,10 @@ def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
             raise ValueError(f"--grid expects NAME=v1,v2,..., got {spec!r}")
         if name in axes:
             raise ValueError(f"--grid {name} is given twice; put all its values in one option")
-        parsed = [parse_value(v.strip()) for v in _split_top_level(values)]
+        parsed = [
+            parse_typed(name, v.strip(), declared.get(name), fallback=parse_value, option="--grid")
+            for v in _split_top_level(values, spec)
+        ]
         for a, b in itertools.combinations(parsed, 2):
             if a == b and type(a) is type(b):
                 raise ValueError(f"--grid {name} lists the value {a!r} twice")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import math
 import os
 import re
 import sys
+import tempfile
 import time
 import traceback as _tb
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from fwlab.outdir import lock_output_dir
 from fwlab.sweep._files import (
     CSV_FILE,
     DEFAULT_KERNEL,
@@ -25,6 +29,7 @@ from fwlab.sweep._files import (
     _write_json,
 )
 from fwlab.sweep.grid import grid, point_name
+from fwlab.sweep.kernel import die_with_parent, kernel_manager_class
 from fwlab.sweep.results import gather, write_csv
 
 _TRACEBACK_LINES = 30
@@ -34,22 +39,33 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """The parameters declared in the notebook's cell tagged ``parameters``.
 
-    Returns ``{name: {"name", "inferred_type_name", "default", "help"}}`` (papermill's
-    ``inspect_notebook``). Raises ``ValueError`` if there is no such cell.
+    Returns ``{name: {"name", "inferred_type_name", "default", "help"}}`` in the format of
+    papermill's ``inspect_notebook``, read by :func:`fwlab.sweep.params.cell_parameters` (Python's
+    own parser: lines papermill's reader drops, such as a comment with an apostrophe or an
+    ``int | None`` annotation, are kept). Raises ``ValueError`` if there is no such cell or the
+    file is not a notebook.
     """
     import nbformat
-    import papermill
+
+    from fwlab.sweep.params import cell_parameters
 
     path = Path(notebook)
     if not path.is_file():
         raise FileNotFoundError(f"notebook not found: {path}")
-    nb = nbformat.read(path, as_version=4)
-    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # noqa: BLE001 - JSON errors, validation errors, bad encodings
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(
+            f"{path} is not a Jupyter notebook that can be read ({first[:200]}); pass an .ipynb"
+        ) from None
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
         raise ValueError(
             f"{path.name} has no cell tagged 'parameters'; tag the cell of defaults "
             "(View > Cell Toolbar > Tags in Jupyter) so that papermill can override them"
         )
-    return papermill.inspect_notebook(str(path))
+    return cell_parameters(cells[0].source)
 
 
 def _check_names(notebook: Path, names: Iterable[str]) -> None:
@@ -97,24 +113,62 @@ def run_notebook(
     :func:`record` in the notebook) and ``status.json``; a previous ``results.json`` is removed
     first. A failure inside the notebook does not raise: it comes back as ``status="failed"`` with
     ``error`` and ``traceback``. ``timeout`` is papermill's per-cell execution timeout in seconds
-    (``None``: no limit); ``cwd`` is the kernel's working directory (default: the notebook's folder,
-    as in JupyterLab). Unknown parameter names raise ``ValueError`` before anything runs.
+    (``None``: no limit; otherwise a number > 0); ``cwd`` is the kernel's working directory
+    (default: the notebook's folder, as in JupyterLab). Unknown parameter names, a bad timeout
+    and an ``out_dir`` that cannot be a writable folder raise ``ValueError`` before anything runs.
+
+    ``out_dir`` is locked while the notebook runs (:func:`fwlab.outdir.lock_output_dir`): a
+    second run into it fails at once. ``status.json`` records the SHA-256 of the notebook file
+    (``notebook_sha256``), which :func:`run_sweep` uses to tell an edited notebook. A kernel that
+    dies (killed, out of memory) fails the run within seconds with ``DeadKernelError``.
 
     Sets ``FWLAB_RESULTS_DIR`` in this process's environment for the kernel while it runs (and
     restores it after), so call it from one thread at a time per process.
     """
-    import papermill
-
     nb_path = Path(notebook).resolve()
-    out = Path(out_dir).resolve()
     params = dict(parameters or {})
+    _check_timeout(timeout)
     if check_names:
         _check_names(nb_path, params)
-    out.mkdir(parents=True, exist_ok=True)
+    with lock_output_dir(out_dir) as out:
+        return _run_locked(nb_path, out, params, kernel, timeout, cwd, index)
+
+
+def _check_timeout(timeout: Any) -> None:
+    if timeout is None:
+        return
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not (math.isfinite(timeout) and timeout > 0)
+    ):
+        raise ValueError(
+            f"timeout must be None (no limit) or a finite number of seconds > 0, got {timeout!r}"
+        )
+
+
+def notebook_digest(notebook: str | os.PathLike[str]) -> str:
+    """The SHA-256 of the notebook file's bytes: what a sweep compares to skip a finished point."""
+    return hashlib.sha256(Path(notebook).read_bytes()).hexdigest()
+
+
+def _run_locked(
+    nb_path: Path,
+    out: Path,
+    params: dict[str, Any],
+    kernel: str,
+    timeout: float | None,
+    cwd: str | os.PathLike[str] | None,
+    index: int | None,
+) -> dict[str, Any]:
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
     (out / RESULTS_FILE).unlink(missing_ok=True)
     status: dict[str, Any] = {
         "status": "running",
         "notebook": str(nb_path),
+        "notebook_sha256": notebook_digest(nb_path),
         "params": params,
         "point": out.name,
         "index": index,
@@ -131,17 +185,27 @@ def run_notebook(
     os.environ[RESULTS_ENV] = str(out)
     t0 = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(nb_path),
-            str(out / nb_path.name),
-            parameters=params,
-            kernel_name=kernel,
-            execution_timeout=timeout,
-            cwd=str(Path(cwd).resolve() if cwd is not None else nb_path.parent),
-            progress_bar=False,
-            kernel_manager_class=_ipc_kernel_manager(),
-        )
+        # the kernel's Unix sockets live in a private folder, removed with it even when the
+        # kernel died without cleaning up
+        with tempfile.TemporaryDirectory(prefix="fwlab-kernel-") as sockets:
+            papermill.execute_notebook(
+                str(nb_path),
+                str(out / nb_path.name),
+                parameters=params,
+                kernel_name=kernel,
+                execution_timeout=timeout,
+                cwd=str(Path(cwd).resolve() if cwd is not None else nb_path.parent),
+                progress_bar=False,
+                kernel_manager_class=kernel_manager_class(sockets),
+            )
         status["status"] = "ok"
+    except DeadKernelError as err:
+        status["status"] = "failed"
+        status["error"] = (
+            f"DeadKernelError: the kernel died while running the notebook ({err}): killed by a "
+            "signal, or out of memory; the executed notebook shows the cell it was running"
+        )
+        status["traceback"] = _error_fields(err)[1]
     except Exception as err:  # noqa: BLE001 - a failed notebook is a result, not a crash
         status["status"] = "failed"
         status["error"], status["traceback"] = _error_fields(err)
@@ -154,36 +218,6 @@ def run_notebook(
     status["finished"] = _now()
     _write_json(out / STATUS_FILE, status)
     return status
-
-
-def _ipc_kernel_manager() -> type:
-    """A KernelManager whose kernel talks over Unix sockets named after its connection file.
-
-    With TCP, each manager picks "free" ports and the kernel binds them later; two sweep workers
-    starting kernels at the same moment can pick the same port and one kernel dies with
-    "Address already in use". IPC socket paths are unique per kernel, so that race is gone (and
-    so is ipykernel's warning about unencrypted TCP).
-    """
-    import tempfile
-    import uuid
-
-    from jupyter_client.manager import KernelManager
-    from traitlets import default
-
-    class IPCKernelManager(KernelManager):
-        @default("transport")
-        def _default_transport(self) -> str:
-            return "ipc" if os.name == "posix" else "tcp"
-
-        @default("ip")
-        def _default_ip(self) -> str:
-            if self.transport != "ipc":
-                return super()._ip_default()
-            # jupyter_client's default ("kernel-ipc" in the working directory) is shared by
-            # every kernel started from the same folder; the socket files are <ip>-<port>
-            return os.path.join(tempfile.gettempdir(), f"fwlab-kernel-{uuid.uuid4().hex[:16]}")
-
-    return IPCKernelManager
 
 
 def _run_point(task: dict[str, Any]) -> dict[str, Any]:
@@ -219,30 +253,51 @@ def run_sweep(
     """Run ``notebook`` at every point of ``grid(axes)`` (with the ``fixed`` parameters too).
 
     Each point runs in ``out_dir/<point_name(grid values)>`` via :func:`run_notebook`, ``jobs`` at
-    a time in worker processes. A point whose ``status.json`` says ``"ok"`` for the same notebook
-    and the same parameters (fixed ones included) is skipped unless ``force``. A failing point is
-    recorded and the others go on. Returns the :func:`gather` rows of this sweep's points, in grid
-    order, after writing them to ``out_dir/results.csv`` (folders of other sweeps in ``out_dir``
-    are left out of both). ``log`` (a file, default stdout) gets one line per point.
+    a time in worker processes that die with this process (even by SIGKILL; their kernels follow
+    them). ``out_dir`` is locked while the sweep runs. A point whose ``status.json`` says ``"ok"``
+    for a notebook of the same content (SHA-256, wherever the file lives) and the same
+    parameters (fixed ones included) is skipped unless ``force``; an edited notebook re-runs. A
+    failing point is recorded and the others go on. Returns the :func:`gather` rows of this
+    sweep's points, in grid order, after writing them to ``out_dir/results.csv`` (folders of
+    other sweeps in ``out_dir`` are left out of both). ``log`` (a file, default stdout) gets one
+    line per point.
     """
     log = sys.stdout if log is None else log
     nb_path = Path(notebook).resolve()
-    out = Path(out_dir).resolve()
     fixed = dict(fixed or {})
     clash = sorted(set(fixed) & set(axes))
     if clash:
         raise ValueError(f"parameter(s) {', '.join(clash)} given both as --grid and as -p")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    _check_timeout(timeout)
     _check_names(nb_path, [*axes, *fixed])
+    with lock_output_dir(out_dir) as out:
+        return _sweep_locked(nb_path, out, axes, fixed, jobs, kernel, timeout, cwd, force, log)
+
+
+def _sweep_locked(
+    nb_path: Path,
+    out: Path,
+    axes: Mapping[str, Sequence[Any]],
+    fixed: dict[str, Any],
+    jobs: int,
+    kernel: str,
+    timeout: float | None,
+    cwd: str | os.PathLike[str] | None,
+    force: bool,
+    log: Any,
+) -> list[dict[str, Any]]:
+    digest = notebook_digest(nb_path)
     points = grid(axes)
     names = [point_name(p) for p in points]
     tasks, skipped = [], 0
     for i, (point, name) in enumerate(zip(points, names)):
         params = {**point, **fixed}
         old = _read_json(out / name / STATUS_FILE) or {}
-        same = old.get("params") == json.loads(json.dumps(params)) and old.get("notebook") == str(
-            nb_path
+        same = (
+            old.get("params") == json.loads(json.dumps(params))
+            and old.get("notebook_sha256") == digest
         )
         if not force and same and old.get("status") == "ok":
             skipped += 1
@@ -259,7 +314,6 @@ def run_sweep(
                 index=i,
             )
         )
-    out.mkdir(parents=True, exist_ok=True)
     print(
         f"sweep {nb_path.name}: {len(points)} points, {len(tasks)} to run, {skipped} already ok, "
         f"{min(jobs, max(len(tasks), 1))} at a time -> {out}",
@@ -269,7 +323,10 @@ def run_sweep(
     if tasks:
         # spawn: a clean interpreter per worker, no fork of a process that may hold threads
         with ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn")
+            max_workers=min(jobs, len(tasks)),
+            mp_context=get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
         ) as pool:
             futures = {pool.submit(_run_point, t): t for t in tasks}
             for done, fut in enumerate(as_completed(futures), 1):

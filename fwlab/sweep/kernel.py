@@ -1,0 +1,62 @@
+"""The Jupyter kernels that ``fwlab run`` and ``fwlab sweep`` start, and sweep workers that die
+with the sweep.
+
+* :func:`kernel_manager_class`: papermill's kernels run under jupyter_client's
+  ``AsyncKernelManager`` (the one papermill and nbclient use by default), so a kernel that dies
+  (SIGKILL, out of memory) ends the run with ``DeadKernelError`` within seconds; the synchronous
+  ``KernelManager`` waited for it forever. The kernel talks over Unix sockets in a private
+  folder: two kernels started at the same moment can never race for a TCP port.
+* :func:`die_with_parent`: a sweep's worker process asks Linux (``PR_SET_PDEATHSIG``) to be
+  killed when the sweep process dies, even by SIGKILL; its kernel then exits too (ipykernel polls
+  its parent, ``JPY_PARENT_PID``), so no orphan keeps writing into folders a re-run uses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+__all__ = ["die_with_parent", "kernel_manager_class"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def kernel_manager_class(socket_dir: str | os.PathLike[str]) -> type:
+    """An ``AsyncKernelManager`` class whose kernels use Unix sockets under ``socket_dir``.
+
+    ``socket_dir`` must exist and be private to one run (the socket files are
+    ``<socket_dir>/kernel-<port>``); remove it when the run is over. Off POSIX the kernels use
+    TCP on localhost.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    prefix = os.path.join(os.fspath(socket_dir), "kernel")
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return prefix if self.transport == "ipc" else super()._ip_default()
+
+    return IPCKernelManager
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have this process killed (SIGKILL) when its parent ``parent_pid`` dies (Linux only).
+
+    Meant as a worker's initializer: ``ProcessPoolExecutor(initializer=die_with_parent,
+    initargs=(os.getpid(),))``. If the parent is already gone, exits at once. A no-op where
+    ``prctl`` is not available (the worker then finishes its current point and exits).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)

@@ -1,0 +1,115 @@
+"""fwlab/outdir.py: output folders checked before work starts, locked while a run writes them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fwlab.outdir import check_output_dir, lock_holder, lock_output_dir
+
+HOLD = (
+    "import sys, time\n"
+    "from fwlab.outdir import lock_output_dir\n"
+    "with lock_output_dir(sys.argv[1]):\n"
+    "    print('locked', flush=True)\n"
+    "    time.sleep(120)\n"
+)
+
+
+def test_check_creates_the_folder_and_its_parents(tmp_path):
+    folder = check_output_dir(tmp_path / "a" / "b")
+    assert folder == (tmp_path / "a" / "b").resolve() and folder.is_dir()
+    assert list(folder.iterdir()) == []  # the write probe is gone
+
+
+@pytest.mark.parametrize("where", ["at", "above"])
+def test_a_file_in_the_way_is_named(tmp_path, where):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    target = blocker if where == "at" else blocker / "run"
+    with pytest.raises(ValueError, match=rf"--out .*cannot be a folder: {blocker} is a file"):
+        check_output_dir(target)
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_refused(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(ValueError, match="not a writable folder"):
+            check_output_dir(ro)
+    finally:
+        ro.chmod(0o700)
+
+
+@pytest.mark.parametrize("bad", [3, None, b"bytes", True])
+def test_a_path_of_the_wrong_type_names_the_option(bad):
+    with pytest.raises(ValueError, match=r"out_dir must be a folder path .*got"):
+        check_output_dir(bad, option="out_dir")
+
+
+def test_another_thread_is_refused_the_holding_thread_nests(tmp_path):
+    errors = []
+
+    def other_thread():
+        try:
+            with lock_output_dir(tmp_path / "run"):
+                pass
+        except ValueError as err:
+            errors.append(str(err))
+
+    with lock_output_dir(tmp_path / "run") as folder:
+        with lock_output_dir(tmp_path / "run" / ".." / "run"):  # the same folder, nested
+            pass
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert lock_holder(folder).startswith(f"pid {os.getpid()} (")  # still held
+    assert len(errors) == 1 and "in use by another thread of this process" in errors[0]
+    thread = threading.Thread(target=other_thread)  # released on exit: now it gets it
+    thread.start()
+    thread.join()
+    assert len(errors) == 1
+    assert list(folder.iterdir()) == []  # no lock file left in the folder
+
+
+def _holder(folder: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_another_process_is_named_and_sigkill_frees_the_lock(tmp_path):
+    folder = tmp_path / "run"
+    proc = _holder(folder)
+    try:
+        assert lock_holder(folder).startswith(f"pid {proc.pid} (")
+        t0 = time.monotonic()
+        with pytest.raises(ValueError, match=rf"in use by pid {proc.pid} .*pass another --out"):
+            with lock_output_dir(folder):
+                pass
+        assert time.monotonic() - t0 < 5  # fails fast, does not wait
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with lock_output_dir(folder):  # the OS dropped the dead holder's lock
+        assert lock_holder(folder).startswith(f"pid {os.getpid()} (")
+
+
+def test_holder_of_an_unlocked_folder_is_unknown(tmp_path):
+    assert lock_holder(tmp_path) == "another process"
+    assert lock_holder(tmp_path / "missing") == "another process"
