@@ -12,10 +12,11 @@ batches, so one run also answers every shorter budget (a multiple of ``eval_ever
 of each method on each seed up to that budget, the seconds the three methods took, and whether
 the effect held under the rule of :func:`effect_holds`.
 
-Command (writes the table stored in the repository; ~40 min on one thread of a loaded machine)::
+Command (writes the table stored in the repository; ~40 min on one thread of a loaded machine;
+with ``--cache DIR`` two processes, one of them with ``--reverse``, share the runs)::
 
     OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration \
-        --out fwlab/experiments/data/calibration_adding.json
+        --out fwlab/experiments/data/calibration_adding.json --cache CACHE
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +197,26 @@ def best_by_method(histories: dict[str, dict[str, Any]]) -> dict[str, list[float
     return out
 
 
-def run_calibration(grid: dict[str, Any] = GRID) -> list[dict[str, Any]]:
-    """Train every (T, hidden, seed, method) of ``grid``; one dict per run with its history."""
+def _point_name(T: int, H: int, seed: int, preset: str) -> str:
+    return f"T{T}-H{H}-seed{seed}-{preset}.json"
+
+
+def run_calibration(
+    grid: dict[str, Any] = GRID, *, cache: str | Path | None = None, reverse: bool = False
+) -> list[dict[str, Any]]:
+    """Train every (T, hidden, seed, method) of ``grid``; one dict per run with its history.
+
+    With ``cache`` (a folder) each finished run is written there and reused by the next call,
+    and a run another process is training (its lock is held) is skipped, so several processes
+    (``reverse=True`` walks the grid from the end) share the work; the runs missing from the
+    returned list are the ones still in progress elsewhere.
+    """
+    from filelock import FileLock, Timeout
+
+    points = list(itertools.product(grid["seq_len"], grid["hidden_size"], grid["seeds"]))
     runs = []
-    for T, H, seed in itertools.product(grid["seq_len"], grid["hidden_size"], grid["seeds"]):
-        data = load_task(
-            "adding", seq_len=T, n_train=grid["n_train"], n_test=grid["n_test"], seed=seed
-        )
+    for T, H, seed in reversed(points) if reverse else points:
+        data = None
         config = TrainConfig(
             hidden_size=H,
             batch_size=grid["batch_size"],
@@ -212,8 +226,31 @@ def run_calibration(grid: dict[str, Any] = GRID) -> list[dict[str, Any]]:
             seed=seed,
         )
         for name, preset in CALIBRATION_METHODS.items():
-            h = fit(get_method(preset), data, config, progress=False)
-            runs.append(dict(seq_len=T, hidden_size=H, seed=seed, method=name, history=h))
+            point = dict(seq_len=T, hidden_size=H, seed=seed, method=name)
+            path = Path(cache) / _point_name(T, H, seed, preset) if cache else None
+            if path is not None and path.is_file():
+                runs.append(dict(point, history=json.loads(path.read_text())))
+                continue
+            lock = FileLock(str(path) + ".lock") if path is not None else None
+            if lock is not None:
+                try:
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    continue  # another process trains it
+            try:
+                if data is None:
+                    data = load_task(
+                        "adding", seq_len=T, n_train=grid["n_train"], n_test=grid["n_test"],
+                        seed=seed,
+                    )  # fmt: skip
+                h = fit(get_method(preset), data, config, progress=False)
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(h))
+            finally:
+                if lock is not None:
+                    lock.release()
+            runs.append(dict(point, history=h))
             print(
                 f"T={T} H={H} seed={seed} {name}: best {h['summary']['best_test_loss']:.4f} "
                 f"({h['summary']['wall_time']:.1f} s)",
@@ -225,11 +262,23 @@ def run_calibration(grid: dict[str, Any] = GRID) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the JSON table to write")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder of finished runs: reused, and shared by processes run in parallel",
+    )
+    parser.add_argument("--reverse", action="store_true", help="walk the grid from its end")
     args = parser.parse_args(argv)
     if args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; give a .json file path")
-    started = time.time()
-    runs = run_calibration()
+    runs = run_calibration(cache=args.cache, reverse=args.reverse)
+    expected = math.prod(len(GRID[k]) for k in ("seq_len", "hidden_size", "seeds"))
+    if len(runs) < expected * len(CALIBRATION_METHODS):
+        print(f"{len(runs)} runs finished here; the others are in progress elsewhere: run the "
+              "same command again when they are done to write the table")  # fmt: skip
+        return 0
+    runs.sort(key=lambda r: (r["seq_len"], r["hidden_size"], r["seed"]))
     budgets = list(range(500, GRID["steps"] + 1, 500))
     table = dict(
         what="notebook 02 calibration: best test MSE per method and seed, adding problem",
@@ -240,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         rows=calibration_rows(runs, budgets),
         provenance=provenance(
             "OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration "
-            f"--out {args.out}",
-            wall_seconds=time.time() - started,
+            f"--out {args.out} --cache CACHE",
+            wall_seconds=sum(r["history"]["summary"]["wall_time"] for r in runs),
         ),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
