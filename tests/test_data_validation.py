@@ -92,3 +92,14 @@ def test_fit_without_validation_records_none():
     data = load_task("adding", seq_len=8, n_train=100, n_test=20)
     h = fit(get_method("sgd"), data, TrainConfig(hidden_size=4, steps=4), progress=False)
     assert set(h["eval"]["valid_loss"]) == {None} and "test_loss_at_best_valid" not in h["summary"]
+
+
+def test_validation_size():
+    from fwlab.data import validation_size
+
+    assert [validation_size(n) for n in (2, 5, 40, 4000)] == [1, 1, 4, 400]
+    assert validation_size(10, 0.5) == 5
+    with pytest.raises(ValueError, match="n_train must be an integer >= 2"):
+        validation_size(1)
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\)"):
+        validation_size(10, 1.0)

@@ -122,6 +122,7 @@ def test_reproduce_smoke_rows_and_table(tmp_path, monkeypatch, capsys):
     ]  # fmt: skip
     for r in results:
         assert 0 <= r["best_acc"] <= 100 and r["best_acc"] >= r["final_acc"]
+        assert 0 <= r["acc_at_best_valid"] <= r["best_acc"]  # selected on 4 held-out series
         assert r["paper_acc"] in (87.66, 74.38, 94.11, 89.36)
         assert math.isfinite(r["hours"])
     assert (tmp_path / "table3-smoke" / "table.csv").read_text().count("\n") == 5
@@ -138,5 +139,6 @@ def test_reproduce_smoke_rows_and_table(tmp_path, monkeypatch, capsys):
     assert "figure formats must be among" in capsys.readouterr().err
     text = format_table(results)
     assert "Ours K=5" in text and "(94.11)" in text and "basicmotions" in text
+    assert "ours best/at best valid/final" in text
     assert main(["reproduce", "--table", "3", "--rows", "nothing", "--out", str(tmp_path),
                  "--no-progress"]) == 2  # fmt: skip

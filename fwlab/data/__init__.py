@@ -45,7 +45,7 @@ from fwlab.data.sequence_data import (
     subset_dataset,
 )
 from fwlab.data.tasks import TASKS, load_task
-from fwlab.data.validation import validation_indices, with_validation
+from fwlab.data.validation import validation_indices, validation_size, with_validation
 
 __all__ = [
     "with_noise",
@@ -74,5 +74,6 @@ __all__ = [
     "standardize_channels",
     "subset_dataset",
     "validation_indices",
+    "validation_size",
     "with_validation",
 ]

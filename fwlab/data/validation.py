@@ -23,7 +23,22 @@ from torch.utils.data import TensorDataset
 
 from fwlab.data.sequence_data import SequenceData, stratified_indices
 
-__all__ = ["with_validation", "validation_indices"]
+__all__ = ["with_validation", "validation_indices", "validation_size"]
+
+
+def validation_size(n_train: int, fraction: float = 0.1) -> int:
+    """How many of ``n_train`` samples to hold out: ``round(fraction * n_train)``, at least 1
+    and leaving at least 1 for training.
+
+    Example:
+        >>> validation_size(4000), validation_size(40), validation_size(5)
+        (400, 4, 1)
+    """
+    if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 2:
+        raise ValueError(f"n_train must be an integer >= 2 to hold some out, got {n_train!r}")
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+    return min(max(1, round(fraction * n_train)), n_train - 1)
 
 
 def validation_indices(y: torch.Tensor, n_valid: int, seed: int = 0) -> torch.Tensor:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.data import load_task, with_noise
+from fwlab.data import load_task, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.figure_files import FIGURE_FORMATS
 from fwlab.train.cli import shrink
@@ -149,8 +149,11 @@ def reproduce(
 
     ``rows`` keeps only the rows named (method names such as ``"fw_k5"`` or the paper's labels)
     and ``tasks`` only those columns (``"har2"``, ...). Each result holds ``label``, ``method``,
-    ``task``, ``data`` (the data actually used), ``best_acc``, ``final_acc`` (%), ``hours``,
-    ``paper_acc``, ``paper_hours`` and ``steps``. With ``out_dir``, the table is written as
+    ``task``, ``data`` (the data actually used), ``best_acc`` (the best test accuracy over
+    training, the paper's selection), ``acc_at_best_valid`` (the test accuracy at the best
+    accuracy on a validation split of 10 % of the training set,
+    :func:`fwlab.data.with_validation`), ``final_acc`` (%), ``hours``, ``paper_acc``,
+    ``paper_hours`` and ``steps``. With ``out_dir``, the table is written as
     ``table.json``/``table.csv`` and its comparison figure beside them
     (:func:`write_table_figure` in ``figure_formats``).
     """
@@ -169,6 +172,8 @@ def reproduce(
             data = load_table_task(task, scale, seed=seed, **opts)
             if "subset" in settings:
                 data = shrink(data, *settings["subset"], seed=seed)
+            # selection on held-out training data, beside the paper's best-test selection
+            data = with_validation(data, validation_size(len(data.train)), seed=seed)
             cache[task] = data
         data = cache[task]
         config = run["config"].replace(seed=seed, device=device)
@@ -182,6 +187,7 @@ def reproduce(
             dict(
                 label=run["label"], method=run["method"].name, task=task, data=data.name,
                 best_acc=s.get("best_test_acc"), final_acc=s.get("final_test_acc"),
+                acc_at_best_valid=s.get("test_acc_at_best_valid"),
                 hours=s["wall_time"] / 3600, paper_acc=paper[0], paper_hours=paper[1],
                 steps=s["steps"],
             )
@@ -226,13 +232,15 @@ def write_table_figure(
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
-    """A text table: one line per row, per task ours (best / final) beside the paper's."""
+    """A text table: one line per row, per task ours (best test / test at the best validation
+    accuracy / final) beside the paper's (best test)."""
     tasks = list(dict.fromkeys(r["task"] for r in results))
     labels = list(dict.fromkeys(r["label"] for r in results))
     by = {(r["label"], r["task"]): r for r in results}
     names = {t: next(r["data"] for r in results if r["task"] == t) for t in tasks}
     head = ["method"]
-    head += [f"{names[t]}: ours best/final (paper, {t})" for t in tasks] + ["seconds"]
+    head += [f"{names[t]}: ours best/at best valid/final (paper, {t})" for t in tasks]
+    head += ["seconds"]
     lines = [head]
     for label in labels:
         cells, secs = [label], 0.0
@@ -242,7 +250,8 @@ def format_table(results: list[dict[str, Any]]) -> str:
                 cells.append("-")
                 continue
             paper = f"{r['paper_acc']:.2f}" if r["paper_acc"] is not None else "-"
-            cells.append(f"{_pct(r['best_acc'])}/{_pct(r['final_acc'])} ({paper})")
+            at_valid = _pct(r.get("acc_at_best_valid"))
+            cells.append(f"{_pct(r['best_acc'])}/{at_valid}/{_pct(r['final_acc'])} ({paper})")
             secs += r["hours"] * 3600
         cells.append(f"{secs:.0f}")
         lines.append(cells)
