@@ -55,6 +55,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import math
@@ -316,20 +317,31 @@ def _rnn_settings(cfg: BenchConfig) -> str:
 
 
 def bench_indrnn_vs_rnn(cfg: BenchConfig) -> tuple[float, dict[str, Any]]:
-    """Forward+backward of fwlab's IndRNN / nn.RNN(relu), one layer."""
+    """Forward+backward of fwlab's IndRNN / nn.RNN(relu), one layer.
+
+    The same IndRNN with ``recurrence="reference"`` (the plain autograd loop) is timed in the
+    same rounds, as ``reference_vs_rnn`` in the details: the fused loop's gain, measured here.
+    """
     ind, rnn, fwd_bwd = _rnn_pair(cfg)
-    ratios, t_ind, t_rnn = [], [], []
+    ref = copy.deepcopy(ind)
+    ref.recurrence = "reference"
+    fwd_bwd(ref)
+    ratios, ref_ratios, t_ind, t_rnn, t_ref = [], [], [], [], []
     for _ in range(cfg.repeats):
-        pairs = []
-        for i in range(cfg.rnn_pairs):  # A B, B A, A B, ...: a drift in load favours neither
-            order = [(ind, t_ind), (rnn, t_rnn)][:: -1 if i % 2 else 1]
+        pairs, ref_pairs = [], []
+        for i in range(cfg.rnn_pairs):  # A B C, C B A, ...: a drift in load favours none
+            order = [(ind, t_ind), (rnn, t_rnn), (ref, t_ref)][:: -1 if i % 2 else 1]
             for m, acc in order:
                 acc.append(_timed(lambda m=m: fwd_bwd(m), cfg.device))
             pairs.append(t_ind[-1] / t_rnn[-1])
+            ref_pairs.append(t_ref[-1] / t_rnn[-1])
         ratios.append(_median(pairs))
+        ref_ratios.append(_median(ref_pairs))
     details = {
         "indrnn_ms": 1e3 * _median(t_ind),
         "rnn_ms": 1e3 * _median(t_rnn),
+        "reference_ms": 1e3 * _median(t_ref),
+        "reference_vs_rnn": _median(ref_ratios),
         "settings": _rnn_settings(cfg),
     }
     return _median(ratios), details
@@ -396,8 +408,6 @@ def bench_indrnn6(cfg: BenchConfig) -> dict[str, tuple[float, dict[str, Any]]]:
     step of K calls under FrankWolfe and K calls under Adam run back to back, in alternating
     order. Returns ``indrnn6_step_ms`` (FrankWolfe, mean per call) and ``indrnn6_fw_vs_adam``.
     """
-    import copy
-
     from fwlab.models import SequenceModel
     from fwlab.optim import FrankWolfe
 
@@ -585,6 +595,10 @@ def run_bench(
     ``meta`` holds the settings, the targets, ``passed`` per key and ``details`` per key
     (absolute times, the FW mid-step and K-th step ratios, per-notebook seconds).
     """
+    if isinstance(keys, str):
+        raise ValueError(
+            f"keys must be a list of bench keys, got the string {keys!r}; use [{keys!r}]"
+        )
     unknown = [k for k in keys if k not in TARGETS]
     if unknown:
         raise ValueError(f"unknown bench keys {unknown}; choose from {list(KEYS)}")
@@ -663,6 +677,22 @@ def format_table(result: dict[str, Any]) -> str:
             f"{'':<22} FW mid-step / Adam {d['mid_step_vs_adam']:.3f}, K-th step / "
             f"Adam {d['kth_step_vs_adam']:.3f} (Adam step {d['adam_us']:.0f} us)"
         )
+    d = result["meta"]["details"].get("indrnn_vs_rnn")
+    if d:
+        lines.append(
+            f"{'':<22} IndRNN {d['indrnn_ms']:.1f} ms, nn.RNN {d['rnn_ms']:.1f} ms; the reference "
+            f"autograd loop {d['reference_ms']:.1f} ms = {d['reference_vs_rnn']:.3f} x nn.RNN"
+        )
+    d = result["meta"]["details"].get("indrnn_memory_vs_rnn")
+    if d:
+        lines.append(
+            f"{'':<22} peak memory IndRNN {d['indrnn_mib']:.1f} MiB, nn.RNN {d['rnn_mib']:.1f} MiB"
+        )
+    d = result["meta"]["details"].get("indrnn6_step_ms")
+    if d:
+        lines.append(
+            f"{'':<22} 6-layer step: FW {d['fw_step_ms']:.0f} ms, Adam {d['adam_step_ms']:.0f} ms"
+        )
     meta = result["meta"]
     lines.append(
         f"median of {meta['config']['repeats']} repeats; torch {meta['torch']}, "
@@ -727,6 +757,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _json_path_problem(path: Path) -> str | None:
+    """Why the results could not be written to ``path`` (None if they can)."""
+    if path.is_dir():
+        return "is a folder; give a file name, e.g. bench.json inside it"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "is not writable; choose another path"
+    return None
+
+
 def run_cli(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():  # before minutes of CPU figures
         print(
@@ -735,6 +779,11 @@ def run_cli(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.json is not None:  # refuse an unusable --json now, not after minutes of measuring
+        problem = _json_path_problem(args.json)
+        if problem:
+            print(f"fwlab bench: error: --json {args.json}: {problem}", file=sys.stderr)
+            return 2
     keys = (
         list(args.only)
         if args.only

@@ -71,6 +71,9 @@ def test_only_measures_the_keys_asked_for_and_restores_threads():
     assert torch.get_num_threads() == threads
     table = format_table(result)
     assert "indrnn_vs_rnn" in table and "toy_recompute_ms" not in table
+    d = result["meta"]["details"]["indrnn_vs_rnn"]  # the reference loop timed in the same rounds
+    assert d["reference_ms"] > 0 and d["reference_vs_rnn"] > 0
+    assert "the reference autograd loop" in table
 
 
 @pytest.mark.parametrize(
@@ -80,6 +83,7 @@ def test_only_measures_the_keys_asked_for_and_restores_threads():
         ({"repeats": 0}, r"repeats must be an integer >= 1, got 0"),
         ({"threads": 0}, r"threads must be an integer >= 1, got 0"),
         ({"device": "tpu"}, r"device must be one of \['cpu', 'cuda'\], got 'tpu'"),
+        ({"keys": "indrnn_vs_rnn"}, r"keys must be a list of bench keys, got the string"),
     ],
 )
 def test_bad_arguments(kwargs, match):
@@ -172,3 +176,23 @@ def test_cuda_bench_runs_the_model_figures_on_the_gpu():
     _check_figures(result, keys)
     assert result["meta"]["device"] == "cuda" and result["meta"]["gpu"]
     assert result["meta"]["details"]["indrnn_memory_vs_rnn"]["how"].startswith("torch.cuda")
+
+
+@pytest.mark.parametrize("case", ["folder", "under_a_file", "read_only"])
+def test_unusable_json_path_is_refused_before_measuring(tmp_path, case, capsys, monkeypatch):
+    import fwlab.bench as bench
+    from fwlab.cli import main
+
+    target = {"folder": tmp_path, "under_a_file": tmp_path / "f" / "b.json"}.get(case)
+    if case == "under_a_file":
+        (tmp_path / "f").write_text("")
+    if case == "read_only":
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        target = ro / "b.json"
+        if os.access(ro, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root: a read-only folder is writable")
+    monkeypatch.setattr(bench, "run_bench", lambda *a, **k: pytest.fail("measured anyway"))
+    assert main(["bench", "--quick", "--json", str(target)]) == 2
+    assert f"--json {target}" in capsys.readouterr().err
