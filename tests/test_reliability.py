@@ -96,7 +96,7 @@ def _seq(cell: str) -> SequenceModel:
 
 API_CASES = [
     # optimizer
-    ("optim-lr", lambda: _fw(lr=-1.0), ValueError, r"lr must be a number >= 0, got -1"),
+    ("optim-lr", lambda: _fw(lr=-1.0), ValueError, r"lr must be a finite number >= 0, got -1"),
     ("optim-delta-0", lambda: _fw(delta=0.0), ValueError, r"delta must be a finite number > 0"),
     ("optim-delta-inf", lambda: _fw(delta=math.inf), ValueError, r"delta must be a finite"),
     ("optim-K-0", lambda: _fw(K=0), ValueError, r"K must be an integer >= 1, got 0"),
@@ -106,22 +106,27 @@ API_CASES = [
     ("optim-scope", lambda: _fw(scope="row"), ValueError, r"scope must be one of .*'global'"),
     ("optim-outer", lambda: _fw(outer="momentum"), ValueError, r"outer must be one of .*'adam'"),
     ("optim-betas", lambda: _fw(betas=(0.9, 1.0)), ValueError, r"betas must be a pair .*\[0, 1\)"),
-    ("optim-eps", lambda: _fw(eps=0.0), ValueError, r"eps must be a number > 0"),
+    ("optim-eps", lambda: _fw(eps=0.0), ValueError, r"eps must be a finite number > 0"),
     ("optim-wd", lambda: _fw(weight_decay=-1e-4), ValueError, r"weight_decay must be .* >= 0"),
     ("optim-nonfinite", lambda: _fw(nonfinite="ignore"), ValueError, r"nonfinite must be one of"),
     (
         "optim-complex",
         lambda: FrankWolfe([torch.nn.Parameter(torch.ones(2, dtype=torch.cfloat))]),
         ValueError,
-        r"params must be real tensors",
+        r"params must be real floating-point tensors, got a torch.complex64",
     ),
-    ("optim-group-lr", _group_with_bad_lr, ValueError, r"lr must be a number >= 0, got -0.5"),
+    (
+        "optim-group-lr",
+        _group_with_bad_lr,
+        ValueError,
+        r"lr must be a finite number >= 0, got -0.5",
+    ),
     ("optim-state-dict-K", _state_dict_with_bad_K, ValueError, r"K must be an integer >= 1"),
     (
         "optim-closure-mid-stream",
         _closure_mid_streaming,
         RuntimeError,
-        r"middle of a streaming outer step; finish it with step\(\) calls .*reset_inner",
+        r"middle of a streaming outer step \(param group 0 has done 1 of its K=3.*reset_inner",
     ),
     ("optim-nan-grad", _nan_gradient, NonFiniteError, r"non-finite gradient.*Lower lr/delta"),
     ("lmo-radius", lambda: lmo(torch.ones(3), 2, -1.0), ValueError, r"radius must be .* >= 0"),
