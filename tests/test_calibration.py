@@ -64,3 +64,25 @@ def test_notebook_parameters_and_missing_table(tmp_path):
     assert (p["seq_len"], p["hidden_size"], p["steps"], p["n_train"]) == (30, 32, 2000, 2000)
     with pytest.raises(FileNotFoundError, match="python -m fwlab.experiments.calibration --out"):
         load_calibration(tmp_path / "none.json")
+
+
+def test_partial_table_keeps_complete_settings_and_lists_the_rest(tmp_path):
+    import json
+
+    from fwlab.experiments.calibration import GRID, _point_name, main
+
+    T, H = GRID["seq_len"][0], GRID["hidden_size"][0]
+    for seed in GRID["seeds"]:
+        for preset, loss in (("sgd", 0.16), ("sgd_clip", 0.05), ("fw_k1", 0.04)):
+            h = {"eval": {"step": [500, 3000], "test_loss": [0.2, loss], "seconds": [1.0, 6.0]},
+                 "summary": {"wall_time": 6.0}}  # fmt: skip
+            (tmp_path / _point_name(T, H, seed, preset)).write_text(json.dumps(h))
+    out = tmp_path / "table.json"
+    assert main(["--out", str(out), "--cache", str(tmp_path), "--partial"]) == 0
+    table = json.loads(out.read_text())
+    assert {(r["seq_len"], r["hidden_size"]) for r in table["rows"]} == {(T, H)}
+    assert len(table["not_run"]) == len(GRID["seq_len"]) * len(GRID["hidden_size"]) - 1
+    row = next(r for r in table["rows"] if r["budget"] == 3000)
+    assert row["effect"] and row["seconds"] == 18.0
+    assert table["provenance"]["wall_seconds"] == 36.0  # 6 runs x 6 s
+    assert "--partial" in table["provenance"]["command"]

@@ -259,6 +259,17 @@ def run_calibration(
     return runs
 
 
+def _cached_runs(cache: Path, grid: dict[str, Any] = GRID) -> list[dict[str, Any]]:
+    runs = []
+    for T, H, seed in itertools.product(grid["seq_len"], grid["hidden_size"], grid["seeds"]):
+        for name, preset in CALIBRATION_METHODS.items():
+            path = Path(cache) / _point_name(T, H, seed, preset)
+            if path.is_file():
+                point = dict(seq_len=T, hidden_size=H, seed=seed, method=name)
+                runs.append(dict(point, history=json.loads(path.read_text())))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the JSON table to write")
@@ -269,12 +280,35 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of finished runs: reused, and shared by processes run in parallel",
     )
     parser.add_argument("--reverse", action="store_true", help="walk the grid from its end")
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="write the table from the finished runs in --cache only (settings with a run "
+        "missing are listed as not run); trains nothing",
+    )
     args = parser.parse_args(argv)
     if args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; give a .json file path")
-    runs = run_calibration(cache=args.cache, reverse=args.reverse)
+    if args.partial and args.cache is None:
+        parser.error("--partial reads the finished runs of --cache; give --cache")
+    runs = (
+        _cached_runs(args.cache) if args.partial else run_calibration(cache=args.cache,
+                                                                      reverse=args.reverse)
+    )  # fmt: skip
     expected = math.prod(len(GRID[k]) for k in ("seq_len", "hidden_size", "seeds"))
-    if len(runs) < expected * len(CALIBRATION_METHODS):
+    missing: list[str] = []
+    if args.partial:  # keep only the (T, hidden) settings whose every run is finished
+        n = len(GRID["seeds"]) * len(CALIBRATION_METHODS)
+        count: dict[tuple[int, int], int] = {}
+        for r in runs:
+            count[(r["seq_len"], r["hidden_size"])] = (
+                count.get((r["seq_len"], r["hidden_size"]), 0) + 1
+            )
+        complete = {k for k, v in count.items() if v == n}
+        settings = itertools.product(GRID["seq_len"], GRID["hidden_size"])
+        missing = [f"T={T} H={H}" for T, H in settings if (T, H) not in complete]
+        runs = [r for r in runs if (r["seq_len"], r["hidden_size"]) in complete]
+    elif len(runs) < expected * len(CALIBRATION_METHODS):
         print(f"{len(runs)} runs finished here; the others are in progress elsewhere: run the "
               "same command again when they are done to write the table")  # fmt: skip
         return 0
@@ -287,9 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         rule=f"effect: BPTT+Adam best > {STALL_FRACTION} * 1/6 on every seed and every other "
         f"method best < {LEFT_MSE} on every seed",
         rows=calibration_rows(runs, budgets),
+        not_run=missing,
         provenance=provenance(
             "OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration "
-            f"--out {args.out} --cache CACHE",
+            f"--out {args.out} --cache CACHE" + (" --partial" if args.partial else ""),
             wall_seconds=sum(r["history"]["summary"]["wall_time"] for r in runs),
         ),
     )
