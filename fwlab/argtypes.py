@@ -29,6 +29,7 @@ __all__ = [
     "nonnegative_float",
     "positive_float",
     "fraction",
+    "norm_exponent",
 ]
 
 
@@ -87,3 +88,19 @@ def positive_float(value: str) -> float:
 def fraction(value: str) -> float:
     """A number in ``(0, 1]`` (a decay factor)."""
     return _float(value, lambda x: 0 < x <= 1, "a number in (0, 1]")
+
+
+def norm_exponent(value: str) -> float:
+    """A norm exponent: a number ``>= 1`` or ``inf`` (the rule of :func:`fwlab.optim.as_p`)."""
+    from fwlab.optim.lmo import as_p
+
+    try:
+        number: float | str = float(value)
+    except ValueError:
+        number = value  # as_p knows "inf"/"infinity" and refuses other words
+    try:
+        return as_p(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"p must be a number >= 1 or 'inf', got {value!r}"
+        ) from None

@@ -30,18 +30,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
+from fwlab.checks import check_int
 from fwlab.data.sequence_data import SequenceData
 
 __all__ = ["adding_problem", "load_adding", "STALLED_MSE"]
 
 #: MSE of the constant predictor 1 (= Var of the target)
 STALLED_MSE = 1.0 / 6.0
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def adding_problem(
@@ -53,8 +48,8 @@ def adding_problem(
         ``x`` of shape ``(n, seq_len, 2)`` and ``y`` of shape ``(n, 1)`` (see module docstring).
         The same ``(n, seq_len, seed)`` always gives the same tensors.
     """
-    _check_int("n", n, 1)
-    _check_int("seq_len", seq_len, 2)
+    n = check_int("n", n, 1)
+    seq_len = check_int("seq_len", seq_len, 2)
     g = torch.Generator().manual_seed(int(seed))
     half = seq_len // 2
     values = torch.rand(n, seq_len, generator=g, dtype=torch.float64)
@@ -81,9 +76,9 @@ def load_adding(
         >>> d.name, d.task, d.seq_len, d.input_size, d.output_size
         ('adding', 'regression', 20, 2, 1)
     """
-    _check_int("n_train", n_train, 1)
-    _check_int("n_test", n_test, 1)
-    _check_int("seed", seed, 0)
+    n_train = check_int("n_train", n_train, 1)
+    n_test = check_int("n_test", n_test, 1)
+    seed = check_int("seed", seed, 0)
     train_seed, test_seed = (
         int(s.generate_state(1)[0]) for s in np.random.SeedSequence(int(seed)).spawn(2)
     )

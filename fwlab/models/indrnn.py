@@ -55,6 +55,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fwlab.checks import check_bool, check_int
 from fwlab.models.indrnn_fused import indrnn_layer_fused
 
 __all__ = ["IndRNN", "indrnn_recurrence", "NONLINEARITIES", "RECURRENCES"]
@@ -106,25 +107,6 @@ _IN_PLACE: dict[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]] = {
     torch.relu: torch.relu_,
     torch.tanh: torch.tanh_,
 }
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """Python or numpy integers >= minimum (not bools, not 8.0), returned as int."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}, got {value!r}; pass e.g. {name}={minimum}"
-        )
-    return int(value)
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 class IndRNN(nn.Module):
@@ -184,9 +166,9 @@ class IndRNN(nn.Module):
         recurrence: str = "auto",
     ) -> None:
         super().__init__()
-        input_size = _check_int("input_size", input_size, 1)
-        hidden_size = _check_int("hidden_size", hidden_size, 1)
-        num_layers = _check_int("num_layers", num_layers, 1)
+        input_size = check_int("input_size", input_size, 1)
+        hidden_size = check_int("hidden_size", hidden_size, 1)
+        num_layers = check_int("num_layers", num_layers, 1)
         if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
             raise ValueError(
                 f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
@@ -199,7 +181,7 @@ class IndRNN(nn.Module):
             ("batch_norm", batch_norm),
             ("last_layer_init", last_layer_init),
         ):
-            _check_bool(name, flag)
+            check_bool(name, flag)
         if (
             isinstance(dropout, (bool, np.bool_))
             or not isinstance(dropout, numbers.Real)
@@ -207,7 +189,7 @@ class IndRNN(nn.Module):
         ):
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if seq_len_hint is not None:
-            seq_len_hint = _check_int("seq_len_hint", seq_len_hint, 1)
+            seq_len_hint = check_int("seq_len_hint", seq_len_hint, 1)
         if recurrent_max is None and seq_len_hint is not None:
             recurrent_max = _MAG ** (1.0 / seq_len_hint)
         if recurrent_max is not None:

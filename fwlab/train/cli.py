@@ -14,12 +14,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from fwlab.argtypes import fraction, int_at_least, nonnegative_float, positive_float, positive_int
+from fwlab.argtypes import (
+    fraction,
+    int_at_least,
+    nonnegative_float,
+    norm_exponent,
+    positive_float,
+    positive_int,
+)
 from fwlab.data import TASKS, load_task, subset_dataset
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.config import LOSSES, TrainConfig
@@ -66,20 +72,6 @@ def task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:
         if task == "noisy_har2" and args.noise_std is not None:
             opts["noise_std"] = args.noise_std
     return opts
-
-
-def _p(value: str) -> float:
-    if value.lower() in ("inf", "infinity"):
-        return math.inf
-    try:
-        p = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"p must be a number >= 1 or 'inf', got {value!r}"
-        ) from None
-    if not p >= 1:
-        raise argparse.ArgumentTypeError(f"p must be a number >= 1 or 'inf', got {value!r}")
-    return p
 
 
 def _device(value: str) -> str:
@@ -141,7 +133,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--K", type=positive_int, default=None, help="inner Frank-Wolfe iterations (FW methods)"
     )
-    g.add_argument("--p", type=_p, default=None, help="norm of the trust region, >= 1 or 'inf'")
+    g.add_argument(
+        "--p", type=norm_exponent, default=None, help="norm of the trust region, >= 1 or 'inf'"
+    )
     g.add_argument(
         "--scope",
         choices=("tensor", "global"),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
+
+from fwlab.checks import check_int, is_finite_number
 
 LOSSES = ("auto", "mse", "ce", "sigmoid_mse")
 
@@ -52,18 +53,19 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        # stored as plain ints (a numpy integer would not survive the history's JSON)
         for name in ("hidden_size", "batch_size", "eval_batch_size"):
-            _check_int(name, getattr(self, name), 1)
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
         for name in ("epochs", "steps", "lr_step", "eval_every", "checkpoint_every"):
             if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
+                object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
         if self.epochs is None and self.steps is None:
             raise ValueError("epochs or steps must be set (how long to train), got neither")
-        if not _number(self.lr) or self.lr < 0:
+        if not is_finite_number(self.lr) or self.lr < 0:
             raise ValueError(f"lr must be a number >= 0, got {self.lr!r}")
-        if self.delta is not None and (not _number(self.delta) or not self.delta > 0):
+        if self.delta is not None and (not is_finite_number(self.delta) or not self.delta > 0):
             raise ValueError(f"delta must be None or a number > 0, got {self.delta!r}")
-        if not _number(self.lr_gamma) or not 0 < self.lr_gamma <= 1:
+        if not is_finite_number(self.lr_gamma) or not 0 < self.lr_gamma <= 1:
             raise ValueError(f"lr_gamma must be a number in (0, 1], got {self.lr_gamma!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
@@ -75,12 +77,3 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
-
-
-def _number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
