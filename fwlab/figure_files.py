@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from fwlab.data.sequence_data import atomic_write
+from fwlab.atomic import atomic_write
 
 __all__ = ["FIGURE_FORMATS", "find_browser", "figure_bytes", "save_figure", "save_figures"]
 

@@ -227,7 +227,7 @@ def playground_html(loss: str = "rosenbrock", **options: Any) -> str:
 
 def export_playground(path: str | os.PathLike, loss: str = "rosenbrock", **options: Any) -> Path:
     """Write :func:`playground_html` to ``path`` atomically; returns the path."""
-    from fwlab.data.sequence_data import atomic_write
+    from fwlab.atomic import atomic_write
 
     path = Path(path)
     if path.is_dir():

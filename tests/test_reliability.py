@@ -504,7 +504,7 @@ def test_sigkill_during_a_large_save_leaves_the_previous_checkpoint_whole(tmp_pa
     assert load_checkpoint(path)["version"] == ckpt["version"]
     # what the kill can leave is an orphan temp file beside it, never a torn checkpoint.pt
     assert {p.name for p in tmp_path.iterdir()} - {"checkpoint.pt"} <= {
-        p.name for p in tmp_path.glob("checkpoint.pt*.tmp")
+        p.name for p in tmp_path.glob(".checkpoint.pt.*.tmp")
     }
 
 

@@ -19,8 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
+
+from fwlab.atomic import atomic_write  # re-exported: the data cache's writer
 
 __all__ = [
     "SequenceData",
@@ -155,40 +156,6 @@ def check_cache_folder(folder: str | os.PathLike, name: str = "root") -> Path:
                 "file, or pass another root (or set $FWLAB_DATA to a folder)"
             )
     return folder
-
-
-def atomic_write(path: str | os.PathLike, chunks: bytes | Iterable[bytes]) -> Path:
-    """Write ``chunks`` to ``path`` so that ``path`` is either absent/old or complete.
-
-    The bytes go to a temporary file in the same directory, are flushed to disk and then
-    renamed over ``path`` with :func:`os.replace` (atomic on POSIX and Windows). If anything
-    fails, the temporary file is removed and an existing ``path`` is left untouched.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
-        >>> atomic_write(p, [b"ab", b"c"]).read_bytes()
-        b'abc'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(chunks, (bytes, bytearray, memoryview)):
-        chunks = [bytes(chunks)]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
 
 
 def stratified_indices(labels: Tensor | np.ndarray, n: int, seed: int = 0) -> Tensor:

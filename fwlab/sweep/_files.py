@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from fwlab.atomic import atomic_write_text
 
 RESULTS_ENV = "FWLAB_RESULTS_DIR"
 RESULTS_FILE = "results.json"
@@ -16,9 +17,7 @@ DEFAULT_KERNEL = "fwlab"
 
 def _write_json(path: Path, data: Any) -> None:
     """Write JSON atomically: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def _read_json(path: Path) -> Any:

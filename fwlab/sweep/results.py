@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fwlab.atomic import atomic_open
 from fwlab.sweep._files import RESULTS_FILE, STATUS_FILE, _read_json
 
 _STATUS_COLUMNS = ("status", "seconds", "error", "point")
@@ -73,13 +74,11 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -
     """Write ``rows`` (from :func:`gather`) as a CSV with the union of their columns."""
     path = Path(path)
     cols = _columns(rows)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", newline="") as fh:
+    with atomic_open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(cols)
         for row in rows:
             writer.writerow([_cell(row.get(c)) for c in cols])
-    os.replace(tmp, path)
     return path
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from fwlab.atomic import atomic_open
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.config import TrainConfig
 from fwlab.train.methods import Method
@@ -48,16 +48,8 @@ def _new_history(method: Method, config: TrainConfig, data: SequenceData) -> dic
 def save_history(history: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write ``history`` as JSON atomically (temp file + rename); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(history, f, allow_nan=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "w") as f:
+        json.dump(history, f, allow_nan=True)
     return path
 
 

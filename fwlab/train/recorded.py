@@ -132,7 +132,7 @@ def compact_comparison(runs: str | os.PathLike, comparison: Any, *, points: int 
 
 def write_recorded(recorded: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write a recorded comparison as compact JSON (atomically)."""
-    from fwlab.data.sequence_data import atomic_write
+    from fwlab.atomic import atomic_write
 
     text = json.dumps(recorded, separators=(",", ":"), allow_nan=True)
     return atomic_write(Path(path), text.encode())
