@@ -27,6 +27,13 @@ step and no graph; the backward computes :math:`\sigma'_t \odot g_t` and
 dispatch is what bounds a recurrence of tiny element-wise ops, so the kernel count is what
 matters.
 
+Mechanism, chosen by measurement (the forward loop alone, T = 784, N = 32, H = 128, one CPU
+thread, on the project's shared 2-core machine): in-place ``addcmul_`` + ``relu_`` on ``unbind``
+views of one buffer 16–18 ms; the same with a new tensor per step and a final ``stack`` 26 ms;
+``torch.addcmul(..., out=view)`` 57 ms (``out=`` is slow per call); a TorchScript loop 14 ms, but
+TorchScript is deprecated and warns on use. ``torch.compile`` needs a C compiler at run time and
+was left out. Plain PyTorch ops it is: nothing to build, nothing to fall back from.
+
 Memory: the forward keeps the output (and, for the layer, its input); the backward works in two
 buffers of ``_CHUNK`` steps and never holds :math:`\partial L / \partial z` for all steps. The
 code is device-agnostic (CPU and CUDA tensors alike; on CUDA it is still one launch per kernel
@@ -246,7 +253,9 @@ def indrnn_recurrence_fused(
     r""":math:`h_t = \sigma(z_t + u \odot h_{t-1})` for all t, forward and backward hand-written.
 
     The same function as :func:`fwlab.models.indrnn_recurrence` (the reference it is tested
-    against), several times faster on a CPU; see the module docstring for the math.
+    against), about 3× faster on a CPU (forward+backward of one layer, B = 32, T = 784,
+    H = 128, one thread: 0.17 vs 0.56 of ``nn.RNN``'s time in one ``fwlab bench`` run); see the
+    module docstring for the math.
 
     Args:
         z: pre-activations :math:`W x_t + b`, shape ``(T, N, H)`` (``time_dim=0``) or
