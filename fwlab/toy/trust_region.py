@@ -114,6 +114,13 @@ def project_ball(v: Sequence[float] | np.ndarray, p: float | str, radius: float)
 
 
 def _project_l1(v: np.ndarray, r: float) -> np.ndarray:
+    if v.shape[-1] == 2:
+        # 2-D without cancellation: |v_i| - theta would lose digits when |v| >> r
+        a1, a2 = np.abs(v[..., 0]), np.abs(v[..., 1])
+        d = a1 - a2
+        x1 = np.where(d >= r, r, np.where(d <= -r, 0.0, 0.5 * (r + d)))
+        x2 = np.where(d >= r, 0.0, np.where(d <= -r, r, 0.5 * (r - d)))
+        return np.stack([np.sign(v[..., 0]) * x1, np.sign(v[..., 1]) * x2], axis=-1)
     a = np.abs(v)
     u = -np.sort(-a, axis=-1)  # descending
     css = np.cumsum(u, axis=-1)
@@ -252,11 +259,12 @@ def projected_gradient_steps(
 
     :math:`\Delta_0 = 0`, :math:`\Delta_k = P(\Delta_{k-1} - \alpha_k g_{k-1})` with
     :math:`g_{k-1} = \nabla F(\omega + \Delta_{k-1})` and :math:`P` = :func:`project_ball`. The
-    step :math:`\alpha_k` backtracks (halving) from twice the previous one, the first trial being
-    :math:`\delta/\|g_0\|_2` (a move across the ball), until the sufficient-decrease test
-    :math:`F(\Delta_k) \le F(\Delta_{k-1}) + \langle g_{k-1}, \Delta_k - \Delta_{k-1}\rangle +
-    \|\Delta_k - \Delta_{k-1}\|_2^2 / (2\alpha_k)` holds (Beck & Teboulle's rule), so F never
-    increases. Each iterate costs one gradient and one or more projections and F evaluations.
+    step :math:`\alpha_k` backtracks (halving) from twice the previous one (at most 1024 times
+    the first trial, :math:`\delta/\|g_0\|_2`, a move across the ball), until the
+    sufficient-decrease test :math:`F(\Delta_k) \le F(\Delta_{k-1})
+    + \langle g_{k-1}, \Delta_k - \Delta_{k-1}\rangle
+    + \|\Delta_k - \Delta_{k-1}\|_2^2 / (2\alpha_k)` holds (Beck & Teboulle's rule), so F
+    never increases. Each iterate costs one gradient and one or more projections and F evaluations.
     """
     spec = get_loss(loss)
     p = as_p(p)
@@ -269,10 +277,11 @@ def projected_gradient_steps(
     g0 = spec.grad_at(w)
     n0 = float(np.hypot(*g0))
     alpha = delta / n0 if n0 > 0 else 1.0
+    alpha_max = 1024.0 * alpha  # a trial step past this only lands on the boundary anyway
     out = np.empty((int(K), 2))
     for k in range(int(K)):
         g = spec.grad_at(w + d)
-        alpha *= 2.0
+        alpha = min(2.0 * alpha, alpha_max)
         for _ in range(80):
             new = project_ball(d - alpha * g, p, delta)
             step = new - d
