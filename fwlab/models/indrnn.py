@@ -259,9 +259,12 @@ class IndRNN(nn.Module):
         """
         if self.recurrent_max is None:
             return
-        for k in range(self.num_layers):
-            u = getattr(self, f"weight_hh_l{k}")
-            if bool((u.abs() > self.recurrent_max).any()):
+        us = self.recurrent_weights()
+        # one host-device sync for all layers (on CUDA each .item() would wait for the GPU)
+        peaks = [u.detach().abs().amax().to(us[0].device, torch.float64) for u in us]
+        outside = (torch.stack(peaks) > self.recurrent_max).tolist()
+        for u, out in zip(us, outside, strict=True):
+            if out:
                 u.clamp_(-self.recurrent_max, self.recurrent_max)
 
     def recurrent_weights(self) -> list[nn.Parameter]:
