@@ -13,7 +13,7 @@ import torch
 from test_frank_wolfe import closure_for, lock_step
 from torch import nn
 
-from fwlab.optim import FrankWolfe, NonFiniteError, NormalizedAdam, lmo, lmo_global
+from fwlab.optim import FrankWolfe, NonFiniteError, NormalizedAdam, lmo, lmo_global, lp_norm
 
 
 def linear(seed=0, dtype=torch.float64):
@@ -101,6 +101,8 @@ ERRORS = [
     (lambda: lmo(torch.ones(2, dtype=torch.complex64), 2, 1.0), ValueError, "view_as_real"),
     (lambda: lmo([1.0, 2.0], p=2, radius=1.0), ValueError, "^grad must be a torch.Tensor, got l"),
     (lambda: lmo_global([torch.ones(2)], p="two", radius=1.0), ValueError, "^p must be a number"),
+    (lambda: lp_norm([3.0, 4.0], 2), ValueError, "^x must be a floating-point tensor, got list"),
+    (lambda: lp_norm(torch.ones(2), -1), ValueError, "^p must be a number >= 1"),
 ]
 
 

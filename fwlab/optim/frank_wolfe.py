@@ -346,7 +346,7 @@ class FrankWolfe(Optimizer):
             p=p,
             scope=scope,
             outer=outer,
-            betas=tuple(betas) if isinstance(betas, list) else betas,
+            betas=betas,
             eps=eps,
             weight_decay=weight_decay,
             tie_delta_to_lr=tie_delta_to_lr,

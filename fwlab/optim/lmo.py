@@ -90,7 +90,11 @@ def lp_norm(x: Tensor, p: float | str) -> Tensor:
         >>> lp_norm(torch.tensor([[3.0], [-4.0]]), 2)
         tensor(5.)
     """
-    return torch.linalg.vector_norm(x, ord=as_p(p))
+    p = as_p(p)
+    if not isinstance(x, Tensor) or not (x.is_floating_point() or x.is_complex()):
+        given = x.dtype if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must be a floating-point tensor, got {given}; use torch.as_tensor(x)")
+    return torch.linalg.vector_norm(x, ord=p)
 
 
 def _lmo_flat(g: Tensor, p: float, radius: float) -> Tensor:
