@@ -6,9 +6,8 @@ import math
 import pytest
 
 from fwlab.cli import main
-from fwlab.data import load_task
+from fwlab.data import load_task, shrink
 from fwlab.figure_files import find_browser
-from fwlab.train.cli import shrink
 from fwlab.train.reproduce import (
     format_table,
     load_table_task,

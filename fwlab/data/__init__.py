@@ -41,6 +41,7 @@ from fwlab.data.sequence_data import (
     SequenceData,
     data_root,
     default_data_root,
+    shrink,
     standardize_channels,
     subset_dataset,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "prepare_offline_mnist",
     "read_uci_har",
     "standardize_channels",
+    "shrink",
     "subset_dataset",
     "validation_indices",
     "validation_size",

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "atomic_write",
     "stratified_indices",
     "standardize_channels",
+    "shrink",
     "subset_dataset",
 ]
 
@@ -212,6 +214,30 @@ def subset_dataset(
         g = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(x), generator=g)[:n].sort().values
     return TensorDataset(x[idx], y[idx])
+
+
+def shrink(
+    data: SequenceData, n_train: int | None, n_test: int | None, seed: int = 0
+) -> SequenceData:
+    """``data`` with at most ``n_train`` / ``n_test`` training / test samples (stratified for
+    class labels, seeded; ``None`` or 0 keeps a split whole), recorded in ``info``.
+
+    Example:
+        >>> from fwlab.data import load_task
+        >>> small = shrink(load_task("adding", seq_len=10, n_train=100, n_test=50), 20, 10)
+        >>> len(small.train), len(small.test), small.info["subset"]
+        (20, 10, 20)
+    """
+    train = (
+        subset_dataset(data.train, min(n_train, len(data.train)), seed=seed)
+        if n_train
+        else data.train
+    )
+    test = (
+        subset_dataset(data.test, min(n_test, len(data.test)), seed=seed) if n_test else data.test
+    )
+    info = {**dict(data.info), "subset": n_train, "test_subset": n_test}
+    return dataclasses.replace(data, train=train, test=test, info=info)
 
 
 def standardize_channels(

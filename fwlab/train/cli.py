@@ -12,7 +12,6 @@ killed run from its checkpoint and ends with the same history as an uninterrupte
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -26,30 +25,15 @@ from fwlab.argtypes import (
     positive_float,
     positive_int,
 )
-from fwlab.data import TASKS, load_task, subset_dataset
-from fwlab.data.sequence_data import SequenceData
+from fwlab.data import TASKS, load_task
+from fwlab.data.sequence_data import shrink
 from fwlab.train.config import LOSSES, TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import METHODS, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 
+# shrink is re-exported: it lived here before it moved to fwlab.data.sequence_data
 __all__ = ["configure_parser", "run_cli", "shrink", "task_options"]
-
-
-def shrink(
-    data: SequenceData, n_train: int | None, n_test: int | None, seed: int = 0
-) -> SequenceData:
-    """``data`` with at most ``n_train`` / ``n_test`` samples (stratified for class labels)."""
-    train = (
-        subset_dataset(data.train, min(n_train, len(data.train)), seed=seed)
-        if n_train
-        else data.train
-    )
-    test = (
-        subset_dataset(data.test, min(n_test, len(data.test)), seed=seed) if n_test else data.test
-    )
-    info = {**dict(data.info), "subset": n_train, "test_subset": n_test}
-    return dataclasses.replace(data, train=train, test=test, info=info)
 
 
 def task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:

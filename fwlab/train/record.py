@@ -122,7 +122,7 @@ class Comparison:
             options["seed"] = seed
         data = load_task(self.task, **options)
         if self.subset is not None:
-            from fwlab.train.cli import shrink
+            from fwlab.data import shrink
 
             data = shrink(data, *self.subset, seed=seed)
         return with_validation(data, self.n_valid, seed=seed)

@@ -25,10 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.data import load_task, validation_size, with_noise, with_validation
+from fwlab.data import load_task, shrink, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.figure_files import FIGURE_FORMATS
-from fwlab.train.cli import shrink
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import PAPER_RESULTS, TABLE_II, TABLE_III, get_method
