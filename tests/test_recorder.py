@@ -169,3 +169,46 @@ def test_a_reused_recorder_starts_afresh(adding):
     run(get_method("fw_k1"), adding, 3, rec)
     assert first == [0, 2, 4, 6] and rec.outer_steps == [0, 2, 3]
     assert not math.isnan(float(rec.points.sum()))
+
+
+def _stop_at(step):
+    def callback(event, run):
+        if event == "step" and run.step >= step and run.inner_step == 0:
+            run.request_stop()
+
+    return callback
+
+
+@pytest.mark.parametrize("stop", [3, 9])  # stopped at an outer-step boundary
+def test_a_resumed_run_keeps_the_earlier_path(adding, tmp_path, stop):
+    cfg = TrainConfig(steps=12, checkpoint_every=1, **TINY)
+    whole = TrajectoryRecorder(inner=True)
+    fit(FW_GLOBAL, adding, cfg, callbacks=[whole], progress=False)
+
+    rec = TrajectoryRecorder(inner=True)
+    stopper = _stop_at(stop)
+    fit(FW_GLOBAL, adding, cfg, callbacks=[rec, stopper], out_dir=tmp_path, progress=False)
+    first = list(rec.steps)
+    assert first[0] == 0 and first[-1] < 12
+    fit(FW_GLOBAL, adding, cfg, callbacks=[rec], out_dir=tmp_path, resume=True, progress=False)
+    assert rec.steps == whole.steps == [0, 3, 6, 9, 12]
+    assert rec.outer_steps == whole.outer_steps
+    assert rec.inner_outer == whole.inner_outer and rec.inner_k == whole.inner_k
+    torch.testing.assert_close(rec.points, whole.points)
+    torch.testing.assert_close(rec.inner_points, whole.inner_points)
+    assert rec.balls == whole.balls
+
+
+def test_a_fresh_recorder_on_a_resumed_run_counts_outer_steps_from_the_run(adding, tmp_path):
+    cfg = TrainConfig(steps=12, checkpoint_every=1, **TINY)
+    fit(FW_GLOBAL, adding, cfg, callbacks=[_stop_at(6)], out_dir=tmp_path, progress=False)
+    rec = TrajectoryRecorder()
+    fit(FW_GLOBAL, adding, cfg, callbacks=[rec], out_dir=tmp_path, resume=True, progress=False)
+    assert rec.steps == [6, 9, 12] and rec.outer_steps == [2, 3, 4]
+
+
+def test_a_new_run_with_the_same_recorder_starts_a_new_path(adding):
+    rec = TrajectoryRecorder()
+    run(FW_GLOBAL, adding, 6, rec)
+    run(FW_GLOBAL, adding, 3, rec)
+    assert rec.steps == [0, 3] and rec.outer_steps == [0, 1]

@@ -159,33 +159,50 @@ class TrajectoryRecorder:
     # ------------------------------------------------------------------ callback
     def __call__(self, event: str, run: Any) -> None:
         if event == "begin":
-            self._begin(run.model, run.optimizer, run.step)
+            self._begin(run)
         elif event == "step":
             self._step(run)
         elif event == "end":
             self._end(run)
 
-    def _begin(self, model: nn.Module, optimizer: torch.optim.Optimizer, step: int) -> None:
-        self._reset()
-        group_of = {
-            id(prm): i for i, group in enumerate(optimizer.param_groups) for prm in group["params"]
-        }
-        offset = 0
-        for name, prm in model.named_parameters():
-            n = prm.numel()
-            self.layout.append(
-                ParamSlice(name, tuple(prm.shape), offset, n, group_of.get(id(prm), -1))
-            )
-            offset += n
-        self._capacity = self.max_bytes // max(self.bytes_per_point, 1)
-        if self._capacity < 2:
-            raise ValueError(
-                f"max_bytes={self.max_bytes} holds {self._capacity} points of {self.n_params} "
-                f"parameters ({self.bytes_per_point} bytes each); it must hold at least 2 (the "
-                f"start and the end): use max_bytes >= {2 * self.bytes_per_point}"
-            )
+    def _begin(self, run: Any) -> None:
+        model, optimizer, step = run.model, run.optimizer, run.step
+        layout = _layout(model, optimizer)
+        outer = _outer_steps_done(run)
+        if step > 0 and self._vecs and layout == self.layout and self.steps[0] <= step:
+            # the same run resumed (e.g. fit(..., resume=True) after a stop): keep the path
+            # up to where it resumes; anything recorded past that point is redone
+            self._truncate(step, outer)
+            if self.steps[-1] == step:
+                return  # its iterate is the last point already recorded
+        else:
+            self._reset()
+            self.layout = layout
+            self._outer = outer  # a fresh recorder on a resumed run counts from the run's t
+            self._capacity = self.max_bytes // max(self.bytes_per_point, 1)
+            if self._capacity < 2:
+                raise ValueError(
+                    f"max_bytes={self.max_bytes} holds {self._capacity} points of "
+                    f"{self.n_params} parameters ({self.bytes_per_point} bytes each); it must "
+                    f"hold at least 2 (the start and the end): use max_bytes >= "
+                    f"{2 * self.bytes_per_point}"
+                )
+        self._make_room(allow_drop_inner=True)
         with at_iterate(optimizer):
             self._append(_flat(model, self.dtype), step)
+
+    def _truncate(self, step: int, outer: int) -> None:
+        """Forget what was recorded after batch ``step`` (outer step ``outer``)."""
+        keep = [i for i, s in enumerate(self.steps) if s <= step]
+        self._vecs = [self._vecs[i] for i in keep]
+        self.outer_steps = [self.outer_steps[i] for i in keep]
+        self.steps = [self.steps[i] for i in keep]
+        keep_in = [i for i, o in enumerate(self.inner_outer) if o < outer]
+        self._inner_vecs = [self._inner_vecs[i] for i in keep_in]
+        self.inner_outer = [self.inner_outer[i] for i in keep_in]
+        self.inner_k = [self.inner_k[i] for i in keep_in]
+        self.balls = {o: b for o, b in self.balls.items() if o < outer}
+        self._outer = outer
 
     def _step(self, run: Any) -> None:
         opt = run.optimizer
@@ -270,6 +287,26 @@ class TrajectoryRecorder:
             deltas = tuple(effective_delta(g) for g in groups)
             ps = tuple(_as_float_p(g["p"]) for g in groups)
         self.balls[outer] = BallSpec(deltas, ps, tuple(str(g["scope"]) for g in groups))
+
+
+def _layout(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[ParamSlice]:
+    group_of = {
+        id(prm): i for i, group in enumerate(optimizer.param_groups) for prm in group["params"]
+    }
+    layout, offset = [], 0
+    for name, prm in model.named_parameters():
+        n = prm.numel()
+        layout.append(ParamSlice(name, tuple(prm.shape), offset, n, group_of.get(id(prm), -1)))
+        offset += n
+    return layout
+
+
+def _outer_steps_done(run: Any) -> int:
+    """Outer steps the run has completed: one per Frank-Wolfe diagnostics entry of the
+    history, or one per batch for an optimizer without inner steps."""
+    if takes_outer_steps(run.optimizer):
+        return len(run.history["optimizer"]["step"])
+    return int(run.step)
 
 
 def _as_float_p(p: float | str) -> float:
