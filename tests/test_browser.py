@@ -109,7 +109,8 @@ def test_notebook_01_in_jupyterlab_slider_redraws_the_figure_widget(lab):
             )
 
             # the explorer: ipywidgets VBox holding sliders and the plotly FigureWidget
-            explorer = page.locator(".widget-vbox").filter(has_text="δ (radius)").first
+            # (the step-zoom and LMO widgets above it have a δ slider too; "steps T" is its own)
+            explorer = page.locator(".widget-vbox").filter(has_text="steps T").first
             plot = explorer.locator(".js-plotly-plot").first
             plot.wait_for(state="visible", timeout=60_000)
             title = plot.locator(".gtitle")
