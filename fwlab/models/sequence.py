@@ -51,6 +51,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fwlab.checks import check_bool, check_int
 from fwlab.models.indrnn import NONLINEARITIES, IndRNN
 
 __all__ = ["SequenceModel", "State", "CELLS"]
@@ -104,29 +105,18 @@ class SequenceModel(nn.Module):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
-        sizes = {}
-        for name, value in (
-            ("input_size", input_size),
-            ("hidden_size", hidden_size),
-            ("output_size", output_size),
-            ("num_layers", num_layers),
-        ):
-            # Python or numpy integers; not bools, not 8.0
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-            sizes[name] = int(value)
-        input_size, hidden_size, output_size, num_layers = sizes.values()
+        input_size = check_int("input_size", input_size, 1)
+        hidden_size = check_int("hidden_size", hidden_size, 1)
+        output_size = check_int("output_size", output_size, 1)
+        num_layers = check_int("num_layers", num_layers, 1)
         if (
             isinstance(dropout, (bool, np.bool_))
             or not isinstance(dropout, numbers.Real)
             or not 0.0 <= dropout < 1.0
         ):
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        for name, value in (("batch_norm", batch_norm), ("bias", bias)):
-            if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {value!r}")
+        batch_norm = check_bool("batch_norm", batch_norm)
+        bias = check_bool("bias", bias)
         if cell == "lstm" and nonlinearity is not None:
             raise ValueError(
                 f"nonlinearity is fixed for cell='lstm'; leave it None, got {nonlinearity!r}"

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from fwlab.checks import check_int
+
 
 def as_real(value: Any) -> float | None:
     """``value`` as a float if it is one real number (not a bool), else None."""
@@ -77,20 +79,11 @@ def betas(value: Any) -> tuple[float, float]:
 
 
 def integer(name: str, value: Any, minimum: int) -> int:
-    """An integer ``>= minimum`` (a Python or numpy integer; not a bool, not 2.0)."""
+    """An integer ``>= minimum``: :func:`fwlab.checks.check_int`'s rule, plus 1-element integer
+    tensors."""
     if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
         value = value.item() if value.dtype != torch.bool else True  # bool: refused below
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
+    return check_int(name, value, minimum)
 
 
 def choice(name: str, value: Any, options: tuple[str, ...]) -> str:

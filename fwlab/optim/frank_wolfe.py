@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.adam import adam as _adam
 
+from fwlab.checks import check_bool
 from fwlab.optim import _checks
 from fwlab.optim.lmo import as_p, lmo, lmo_global
 
@@ -57,7 +58,7 @@ def _validate_group(group: dict[str, Any]) -> None:
     group["eps"] = _checks.eps(group["eps"])
     group["weight_decay"] = _checks.weight_decay(group["weight_decay"])
     for name in ("tie_delta_to_lr", "maximize"):
-        group[name] = _checks.flag(name, group[name])
+        group[name] = check_bool(name, group[name])
     group["nonfinite"] = _checks.choice("nonfinite", group["nonfinite"], _NONFINITE)
 
 

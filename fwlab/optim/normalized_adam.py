@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from fwlab.checks import check_bool
 from fwlab.optim import _checks
 
 __all__ = ["NormalizedAdam", "normalized"]
@@ -141,4 +142,4 @@ def _validate(group: dict[str, Any]) -> None:
     group["betas"] = _checks.betas(group["betas"])
     group["eps"] = _checks.eps(group["eps"])
     group["weight_decay"] = _checks.weight_decay(group["weight_decay"])
-    group["maximize"] = _checks.flag("maximize", group["maximize"])
+    group["maximize"] = check_bool("maximize", group["maximize"])
