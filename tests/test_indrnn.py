@@ -421,3 +421,19 @@ def test_bad_inputs_leave_the_parameters_alone():
     with pytest.raises(ValueError):
         rnn(torch.ones(4, 1, 7))
     assert torch.all(rnn.weight_hh_l0 == 5.0)  # validation runs before the clamp
+
+
+def test_paper_preset_model_two_forwards_one_backward():
+    """Issue 13 item 8 at the level users meet it: the pixel-MNIST IndRNN (BN, dropout, bound)."""
+    from fwlab.models import SequenceModel
+
+    torch.manual_seed(0)
+    model = SequenceModel(
+        "indrnn", 1, 8, 10, num_layers=3, batch_norm=True, dropout=0.1, seq_len_hint=30
+    )
+    assert model.body.recurrent_max is not None
+    x = torch.randn(4, 30, 1)
+    y = torch.randint(0, 10, (4,))
+    loss = sum(torch.nn.functional.cross_entropy(model(x[i : i + 2]), y[i : i + 2]) for i in (0, 2))
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
