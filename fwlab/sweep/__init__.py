@@ -25,7 +25,9 @@ and gathers them with :func:`gather` into ``results.csv`` and a printed table.
 
 Grid points run in separate worker processes (``--jobs``): papermill changes the working directory
 of the process that drives a kernel and the results folder reaches the kernel through its
-environment, so neither can be shared between threads.
+environment, so neither can be shared between threads. With ``--scheduler tcp://HOST:8786`` (or
+``FWLAB_DASK_SCHEDULER``) the points go to the workers of a Dask cluster instead, with the same
+guarantees (:mod:`fwlab.sweep.executors`).
 """
 
 from fwlab.sweep._files import CSV_FILE, DEFAULT_KERNEL, RESULTS_ENV, RESULTS_FILE, STATUS_FILE
@@ -35,6 +37,7 @@ from fwlab.sweep.cli import (
     run_run_cli,
     run_sweep_cli,
 )
+from fwlab.sweep.executors import SCHEDULER_ENV
 from fwlab.sweep.grid import grid, parse_grid, parse_value, point_name
 from fwlab.sweep.record import record
 from fwlab.sweep.results import format_table, gather, write_csv
@@ -45,6 +48,7 @@ __all__ = [
     "DEFAULT_KERNEL",
     "RESULTS_ENV",
     "RESULTS_FILE",
+    "SCHEDULER_ENV",
     "STATUS_FILE",
     "check_kernel",
     "configure_run_parser",

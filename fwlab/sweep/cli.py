@@ -10,6 +10,7 @@ from typing import Any
 
 from fwlab.argtypes import positive_float, positive_int
 from fwlab.sweep._files import CSV_FILE, DEFAULT_KERNEL
+from fwlab.sweep.executors import SCHEDULER_ENV
 from fwlab.sweep.grid import parse_grid, parse_value
 from fwlab.sweep.params import parse_typed
 from fwlab.sweep.results import format_table, gather
@@ -116,7 +117,14 @@ def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:
     )
     _add_common(parser, "sweeps")
     parser.add_argument(
-        "--jobs", type=positive_int, default=2, help="points run at a time (default: 2)"
+        "--jobs", type=positive_int, default=2, help="points run at a time locally (default: 2)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the points on the Dask cluster of this scheduler (tcp://HOST:8786; "
+        f"default: ${SCHEDULER_ENV} if set, else the local pool; 'local' forces it)",
     )
     parser.add_argument(
         "--force",
@@ -145,6 +153,7 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             cwd=args.cwd,
             force=args.force,
+            scheduler=args.scheduler,
         )
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab sweep: error: {err}", file=sys.stderr)

@@ -10,11 +10,11 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 import traceback as _tb
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,13 @@ from fwlab.sweep._files import (
     _read_json,
     _write_json,
 )
+from fwlab.sweep.executors import point_executor, resolve_scheduler
 from fwlab.sweep.grid import grid, point_name
-from fwlab.sweep.kernel import die_with_parent, kernel_manager_class
+from fwlab.sweep.kernel import kernel_manager_class
 from fwlab.sweep.results import gather, write_csv
 
 _TRACEBACK_LINES = 30
+_ENVIRON_LOCK = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -221,9 +223,12 @@ def _run_locked(
 
 
 def _run_point(task: dict[str, Any]) -> dict[str, Any]:
-    """Worker-process entry of a sweep: one grid point (top level so that it pickles)."""
+    """Worker entry of a sweep: one grid point (top level so that it pickles). One point at a
+    time per process: run_notebook hands the results folder to its kernel via os.environ (a Dask
+    worker may run several threads)."""
     try:
-        return run_notebook(**task, check_names=False)
+        with _ENVIRON_LOCK:
+            return run_notebook(**task, check_names=False)
     except Exception as err:  # noqa: BLE001 - e.g. an unwritable folder: still one row
         message, tb = _error_fields(err)
         return {
@@ -249,6 +254,7 @@ def run_sweep(
     cwd: str | os.PathLike[str] | None = None,
     force: bool = False,
     log: Any = None,
+    scheduler: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``notebook`` at every point of ``grid(axes)`` (with the ``fixed`` parameters too).
 
@@ -261,6 +267,11 @@ def run_sweep(
     sweep's points, in grid order, after writing them to ``out_dir/results.csv`` (folders of
     other sweeps in ``out_dir`` are left out of both). ``log`` (a file, default stdout) gets one
     line per point.
+
+    ``scheduler``: a Dask scheduler address (``"tcp://HOST:8786"``) sends the points to that
+    cluster instead of the local pool; ``None`` uses ``$FWLAB_DASK_SCHEDULER`` when set;
+    ``"local"`` forces the local pool (:mod:`fwlab.sweep.executors`). The guarantees are the
+    same; a point whose worker dies is run again on another worker.
     """
     log = sys.stdout if log is None else log
     nb_path = Path(notebook).resolve()
@@ -271,9 +282,12 @@ def run_sweep(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     _check_timeout(timeout)
+    scheduler = resolve_scheduler(scheduler)
     _check_names(nb_path, [*axes, *fixed])
     with lock_output_dir(out_dir) as out:
-        return _sweep_locked(nb_path, out, axes, fixed, jobs, kernel, timeout, cwd, force, log)
+        return _sweep_locked(
+            nb_path, out, axes, fixed, jobs, kernel, timeout, cwd, force, log, scheduler
+        )
 
 
 def _sweep_locked(
@@ -287,6 +301,7 @@ def _sweep_locked(
     cwd: str | os.PathLike[str] | None,
     force: bool,
     log: Any,
+    scheduler: str | None,
 ) -> list[dict[str, Any]]:
     digest = notebook_digest(nb_path)
     points = grid(axes)
@@ -315,19 +330,14 @@ def _sweep_locked(
             )
         )
     print(
-        f"sweep {nb_path.name}: {len(points)} points, {len(tasks)} to run, {skipped} already ok, "
-        f"{min(jobs, max(len(tasks), 1))} at a time -> {out}",
+        f"sweep {nb_path.name}: {len(points)} points, {len(tasks)} to run, {skipped} already ok "
+        f"-> {out}",
         file=log,
         flush=True,
     )
     if tasks:
-        # spawn: a clean interpreter per worker, no fork of a process that may hold threads
-        with ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)),
-            mp_context=get_context("spawn"),
-            initializer=die_with_parent,
-            initargs=(os.getpid(),),
-        ) as pool:
+        with point_executor(jobs, len(tasks), scheduler) as (pool, where):
+            print(f"running {len(tasks)} points {where}", file=log, flush=True)
             futures = {pool.submit(_run_point, t): t for t in tasks}
             for done, fut in enumerate(as_completed(futures), 1):
                 try:
