@@ -204,3 +204,25 @@ def test_train_cli_tensorboard_option(tmp_path, capsys):
     (tmp_path / "f").write_text("")
     assert main(["train", "--steps", "1", "--tensorboard", str(tmp_path / "f")]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_dashboard_shows_loaded_runs_beside_live_ones(adding, tmp_path):
+    from widgets.dashboard import TrainingDashboard
+
+    cfg = TrainConfig(**TINY, steps=4)
+    fit(get_method("fw_k1"), adding, cfg, callbacks=[TensorBoardLogger(tmp_path / "tb/fw")],
+        progress=False)  # fmt: skip
+    b = fit(get_method("sgd"), adding, cfg, out_dir=tmp_path / "runs/sgd", progress=False)
+    dash = TrainingDashboard(throttle_seconds=0.0)
+    live = dash.fit(get_method("sgd"), adding, cfg.replace(steps=3), name="live", progress=False)
+    assert dash.add_histories(tmp_path) == ["runs/sgd", "tb/fw"]
+    assert list(dash.histories) == ["live", "runs/sgd", "tb/fw"]
+    traces = {t.meta: t for t in dash.figure.data}
+    assert list(traces["loss:runs/sgd"].y) == pytest.approx(b["train"]["loss"])
+    assert len(traces["fw_gap:tb/fw"].y) == 4 and len(traces["loss:live"].y) == 3
+    status = dash.status()
+    assert status["tb/fw"]["state"] == "loaded" and status["tb/fw"]["step"] == 4
+    assert status["live"]["state"] == "done" and live["summary"]["steps"] == 3
+    with pytest.raises(ValueError, match="already shown"):
+        dash.add_histories({"live": b})
+    assert {t.meta for t in dash.static_figure().data} >= {"loss:tb/fw", "loss:live"}

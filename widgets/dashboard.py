@@ -53,6 +53,7 @@ Example:
 from __future__ import annotations
 
 import html
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -66,6 +67,7 @@ from fwlab.plots import (
     format_p,
     run_title,
     training_figure,
+    training_metric,
     training_panel_titles,
     training_trace_data,
 )
@@ -73,6 +75,7 @@ from fwlab.plots.recorded import add_recorded, recorded_metric
 from fwlab.train import BackgroundRun, Method, Run, RunControl, TrainConfig, fit, get_method
 from fwlab.train.recorded import load_recorded
 from fwlab.train.registry import ALL, RunRegistry
+from fwlab.train.tensorboard import load_histories
 from widgets._display import display_widget
 from widgets._throttle import OwnerThreadCaller, Throttle
 from widgets.explorer import P_OPTIONS
@@ -338,6 +341,23 @@ class TrainingDashboard:
             self.figure.add_hline(
                 y=self.reference_loss, line=line, row=1, col=col, exclude_empty_subplots=False
             )
+
+    def add_histories(
+        self, histories: Mapping[str, Mapping[str, Any]] | str | os.PathLike
+    ) -> list[str]:
+        """Show finished runs beside the live ones: ``name → history``, or a path that
+        :func:`fwlab.train.load_histories` reads (a TensorBoard run written by
+        ``fwlab train --tensorboard``, a folder of ``history.json`` files, or one of them).
+        Returns the names added (state ``"loaded"`` in the status table)."""
+        if not isinstance(histories, Mapping):
+            histories = load_histories(histories)
+        with self._lock:
+            for name, history in histories.items():
+                self.runs.add_history(name, history)
+            if self.metric == "auto" and histories:
+                self.metric = training_metric(histories)
+        self.redraw()
+        return list(histories)
 
     def add_recorded(
         self, recorded: Mapping[str, Any] | str, *, runs: list[str] | None = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fwlab.train.background import BackgroundRun, RunControl
@@ -49,6 +49,7 @@ class RunRegistry:
         self._runs: dict[str, Run] = {}
         self._controls: dict[str, RunControl] = {}  # every run seen → its control
         self._errors: dict[str, str] = {}
+        self._loaded: set[str] = set()  # finished runs added from files, not trained here
 
     # --- feeding it ------------------------------------------------------------------------------
 
@@ -90,6 +91,19 @@ class RunRegistry:
         with self.lock:
             if name not in self._names:
                 self._names.append(name)
+
+    def add_history(self, name: str, history: Mapping[str, Any]) -> None:
+        """Show a finished run's ``history`` (e.g. from :func:`fwlab.train.load_histories`)
+        under ``name``; its state is ``"loaded"``. ``ValueError`` if ``name`` is a run of this
+        session."""
+        with self.lock:
+            if name in self._names and name not in self._loaded:
+                raise ValueError(
+                    f"a run named {name!r} is already shown; load it under another name"
+                )
+            self._loaded.add(name)
+            self.register(name)
+            self._histories[name] = dict(history)
 
     def add_job(self, name: str, job: BackgroundRun) -> None:
         """Register a background run; ``ValueError`` if a run of that name is still training."""
@@ -146,6 +160,8 @@ class RunRegistry:
             c = self._controls.get(name)
             if name in self._errors:
                 return "error"
+            if name in self._loaded:
+                return "loaded"
         if c is None:
             return "done"
         if c.ended:
@@ -164,10 +180,13 @@ class RunRegistry:
             for name in self._names:
                 c = self._controls.get(name)
                 run = self._runs.get(name) or (c.run if c is not None else None)
+                train = self._histories.get(name, {}).get("train", {})
                 out[name] = {
                     "state": self.state(name),
-                    "step": run.step if run is not None else 0,
-                    "loss": run.last_loss if run is not None else math.nan,
+                    "step": run.step if run is not None else (train.get("step") or [0])[-1],
+                    "loss": run.last_loss
+                    if run is not None
+                    else (train.get("loss") or [math.nan])[-1],
                     **(c.in_use() if c is not None else {}),
                     "pending": c.pending() if c is not None else {},
                 }

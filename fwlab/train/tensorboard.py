@@ -77,6 +77,8 @@ SCALAR_TAGS: dict[tuple[str, str], str] = {
     ("optimizer", "angle_deg"): "fw/angle_deg",
 }
 _PARTS = ("train", "eval", "optimizer")
+#: tag prefix of the other series of each part (e.g. ``eval/valid_loss``)
+_PREFIX = {"train": "train", "eval": "eval", "optimizer": "fw"}
 _RUN_TEXT, _EVENTS_TEXT, _SUMMARY_TEXT = "fwlab/run", "fwlab/events", "fwlab/summary"
 _RUN_KEYS = ("task", "method", "config", "data")
 
@@ -101,7 +103,7 @@ def history_scalars(
     cursor: dict[str, int] = {}
     for part in _PARTS:
         block = history.get(part, {})
-        keys = [k for (p, k) in SCALAR_TAGS if p == part and k in block]
+        keys = [k for k in block if k != "step" and isinstance(block[k], list)]
         # a history being written by a training thread may have one list a value longer
         n = min([len(block.get("step", []))] + [len(block[k]) for k in keys])
         first = start.get(part, 0)
@@ -109,9 +111,22 @@ def history_scalars(
             for key in keys:
                 value = block[key][i]
                 if value is not None:
-                    out.append((SCALAR_TAGS[part, key], float(value), int(block["step"][i])))
+                    out.append((_tag(part, key), float(value), int(block["step"][i])))
         cursor[part] = max(n, first)
     return out, cursor
+
+
+def _tag(part: str, key: str) -> str:
+    return SCALAR_TAGS.get((part, key)) or f"{_PREFIX[part]}/{key}"
+
+
+def _part_and_key(tag: str) -> tuple[str, str] | None:
+    for (part, key), known in SCALAR_TAGS.items():
+        if known == tag:
+            return part, key
+    prefix, _, key = tag.partition("/")
+    part = next((p for p, pre in _PREFIX.items() if pre == prefix), None)
+    return (part, key) if part is not None and key else None
 
 
 def hparams_of(history: Mapping[str, Any]) -> dict[str, int | float | str | bool]:
@@ -205,6 +220,8 @@ class TensorBoardLogger:
         file_writer.add_summary(exp)
         file_writer.add_summary(ssi)
         run_info = {k: history[k] for k in _RUN_KEYS if k in history}
+        # the series of each part, so that reading back restores the ones never written
+        run_info["layout"] = {p: list(history[p]) for p in _PARTS if p in history}
         self._writer.add_text(_RUN_TEXT, _code(run_info), 0)
 
     def _write_new(self, history: Mapping[str, Any]) -> None:
@@ -286,20 +303,20 @@ def read_tensorboard_run(path: str | os.PathLike) -> dict[str, Any]:
         "config": run_info.get("config", {}),
         "data": run_info.get("data", {}),
     }
-    scalars = set(tags.get("scalars", []))
+    layout = run_info.get("layout", {})
+    series: dict[str, dict[str, dict[int, float]]] = {part: {} for part in _PARTS}
+    for tag in tags.get("scalars", []):
+        where = _part_and_key(tag)
+        if where is not None:
+            series[where[0]][where[1]] = {ev.step: ev.value for ev in acc.Scalars(tag)}
     for part in _PARTS:
-        series = {
-            key: {ev.step: ev.value for ev in acc.Scalars(tag)}
-            for (p, key), tag in SCALAR_TAGS.items()
-            if p == part and tag in scalars
+        steps = sorted({s for values in series[part].values() for s in values})
+        keys = list(layout.get(part, ["step"] + [k for (p, k) in SCALAR_TAGS if p == part]))
+        keys += [k for k in series[part] if k not in keys]
+        history[part] = {
+            key: steps if key == "step" else [series[part].get(key, {}).get(s) for s in steps]
+            for key in keys
         }
-        steps = sorted({s for values in series.values() for s in values})
-        block: dict[str, list] = {"step": steps}
-        for (p, key), _tag in SCALAR_TAGS.items():
-            if p == part:
-                values = series.get(key, {})
-                block[key] = [values.get(s) for s in steps]
-        history[part] = block
     if "epoch" in history["eval"]:
         history["eval"]["epoch"] = [None if e is None else int(e) for e in history["eval"]["epoch"]]
     history["events"] = texts(_EVENTS_TEXT)
