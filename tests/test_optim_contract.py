@@ -329,6 +329,41 @@ def test_step_hooks_fire_once_per_step_call(mode):
     assert len(calls) in (2, 6)
 
 
+def test_global_and_local_step_hooks_fire_in_torch_order():
+    from torch.optim.optimizer import (
+        register_optimizer_step_post_hook,
+        register_optimizer_step_pre_hook,
+    )
+
+    model, loss_fn = linear(14)
+    opt = FrankWolfe(model.parameters(), lr=0.1, delta=0.1, K=2)
+    order = []
+    handles = [
+        register_optimizer_step_pre_hook(lambda o, a, k: order.append("global pre")),
+        register_optimizer_step_post_hook(lambda o, a, k: order.append("global post")),
+        opt.register_step_pre_hook(lambda o, a, k: order.append("pre")),
+        opt.register_step_post_hook(lambda o, a, k: order.append("post")),
+    ]
+    try:
+        opt.step(closure_for(opt, loss_fn))
+    finally:
+        for h in handles:
+            h.remove()
+    assert order == ["global pre", "pre", "post", "global post"]
+
+
+def test_adam_step_counter_follows_the_default_dtype():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model, loss_fn = linear(15)
+        opt = FrankWolfe(model.parameters(), lr=0.1, delta=0.1, outer="adam")
+        opt.step(closure_for(opt, loss_fn))
+    finally:
+        torch.set_default_dtype(previous)
+    assert {st["step"].dtype for st in opt.state.values()} == {torch.float64}
+
+
 def test_state_dict_hooks_fire():
     model, loss_fn = linear(10)
     opt = FrankWolfe(model.parameters(), lr=0.1, delta=0.1)
