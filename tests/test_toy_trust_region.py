@@ -65,6 +65,8 @@ def test_projection_closed_forms():
     [
         ({"v": [1.0, 1.0], "p": 2, "radius": 0.0}, "delta must be a finite number > 0"),
         ({"v": [1.0, 1.0], "p": 2, "radius": math.inf}, "delta"),
+        ({"v": [1.0, 1.0], "p": 2, "radius": True}, "delta must be a finite number > 0"),
+        ({"v": [1.0, 1.0], "p": 2, "radius": "1"}, "delta must be a finite number > 0"),
         ({"v": [math.nan, 1.0], "p": 2, "radius": 1.0}, "v must hold finite points"),
         ({"v": [1.0, 1.0], "p": 0.5, "radius": 1.0}, "p"),
     ],

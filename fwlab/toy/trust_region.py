@@ -70,7 +70,8 @@ def p_norm(v: np.ndarray, p: float) -> np.ndarray:
 
 
 def _check_radius(radius: float) -> float:
-    if not (isinstance(radius, int | float) and math.isfinite(radius) and radius > 0):
+    ok = isinstance(radius, int | float) and not isinstance(radius, bool)
+    if not (ok and math.isfinite(radius) and radius > 0):
         raise ValueError(f"delta must be a finite number > 0, got {radius!r}")
     return float(radius)
 
