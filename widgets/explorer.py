@@ -7,20 +7,20 @@ milliseconds, not an autograd loop.
 
 Controls (``explorer.controls[name]``):
 
-========== ================================================================================
-delta      δ, radius of the trust region ‖Δω‖_p ≤ δ (log slider)
-delta_decay γ: step t uses δ_t = δ γ^(t−1) (1: a fixed δ; < 1 stops the bouncing of a fixed δ)
-K          inner Frank-Wolfe iterations per outer step
-p          the norm of the ball: 1, 1.5, 2, 3, ∞
-lr         η, the outer step ω ← ω + ηΔω_K (each step ≤ ηδ)
-steps      outer steps T
-loss       the toy loss (:data:`fwlab.toy.LOSSES`); switching resets start point, δ and GD lr
-x0, y0     start point (also set by clicking on the contour)
-show_gd    plain gradient descent with learning rate ``gd_lr``
-show_ngd   normalized GD, step ηδ (= FW with K = 1, p = 2)
-show_adam  Adam with learning rate ηδ (its per-coordinate steps are ≈ ηδ, comparable to FW ∞)
-gd_lr      learning rate of the GD baseline (log slider)
-========== ================================================================================
+=========== ===============================================================================
+delta       δ, radius of the trust region ‖Δω‖_p ≤ δ (log slider)
+delta_decay γ: step t uses δ_t = δ γ^(t−1) (1: a fixed δ; < 1 ends the bounce of a fixed δ)
+K           inner Frank-Wolfe iterations per outer step
+p           the norm of the ball: 1, 1.5, 2, 3, ∞
+lr          η, the outer step ω ← ω + ηΔω_K (each step ≤ ηδ)
+steps       outer steps T
+loss        the toy loss (:data:`fwlab.toy.LOSSES`); switching resets start point, δ and GD lr
+x0, y0      start point (also set by clicking on the contour)
+show_gd     plain gradient descent with learning rate ``gd_lr``
+show_ngd    normalized GD, step ηδ (= FW with K = 1, p = 2)
+show_adam   Adam with learning rate ηδ (its per-coordinate steps are ≈ ηδ, comparable to FW ∞)
+gd_lr       learning rate of the GD baseline (log slider)
+=========== ===============================================================================
 
 Without a widget front end (papermill, nbval, a static HTML export) use
 :meth:`TrajectoryExplorer.static_figure`, which returns the same figure as a ``go.Figure``.
