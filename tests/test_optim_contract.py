@@ -45,6 +45,12 @@ ERRORS = [
     (lambda: FrankWolfe([W], lr=torch.tensor([1e-3, 1e-3])), ValueError, "^Tensor lr must be 1"),
     (lambda: FrankWolfe([("w", W), one_param(1)]), ValueError, "with/without names"),
     (lambda: FrankWolfe([]), ValueError, "empty parameter list"),
+    (
+        lambda: FrankWolfe(nn.Linear(2, 1)),
+        TypeError,
+        r"got the module Linear; pass FrankWolfe\(model",
+    ),
+    (lambda: NormalizedAdam(nn.Linear(2, 1)), TypeError, r"pass NormalizedAdam\(model.parameters"),
     # complex and integer parameters
     (
         lambda: FrankWolfe([nn.Parameter(torch.ones(2, dtype=torch.complex64))]),
@@ -101,6 +107,9 @@ ERRORS = [
     (lambda: lmo(torch.ones(2, dtype=torch.complex64), 2, 1.0), ValueError, "view_as_real"),
     (lambda: lmo([1.0, 2.0], p=2, radius=1.0), ValueError, "^grad must be a torch.Tensor, got l"),
     (lambda: lmo_global([torch.ones(2)], p="two", radius=1.0), ValueError, "^p must be a number"),
+    (lambda: lmo(torch.tensor([math.nan, 1.0]), 1.5, 1.0), ValueError, "^grad must be finite"),
+    (lambda: lmo(torch.tensor([math.inf, 1.0]), 2, 1.0), ValueError, "^grad must be finite"),
+    (lambda: lmo_global(torch.ones(3, 2), 2, 1.0), ValueError, r"^grads must be a list of tensors"),
     (lambda: lp_norm([3.0, 4.0], 2), ValueError, "^x must be a floating-point tensor, got list"),
     (lambda: lp_norm(torch.ones(2), -1), ValueError, "^p must be a number >= 1"),
 ]

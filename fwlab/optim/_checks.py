@@ -103,6 +103,16 @@ def closure(value: Any) -> None:
         )
 
 
+def params_given(value: Any, optimizer: str) -> None:
+    """Refuse a module passed where its parameters are meant (torch would iterate its
+    submodules and complain about them instead)."""
+    if isinstance(value, torch.nn.Module):
+        raise TypeError(
+            f"params must be an iterable of parameters or of param-group dicts, got the module "
+            f"{type(value).__name__}; pass {optimizer}(model.parameters(), ...)"
+        )
+
+
 def real_params(params: list[Tensor], optimizer: str) -> None:
     """Refuse complex (or integer) parameters, naming the first one and the fix."""
     for i, prm in enumerate(params):

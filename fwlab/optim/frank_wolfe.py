@@ -356,6 +356,7 @@ class FrankWolfe(Optimizer):
         )
         _validate_group(defaults)
         self.stats: list[dict[str, float]] = []
+        _checks.params_given(params, "FrankWolfe")
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:

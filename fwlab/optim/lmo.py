@@ -102,8 +102,14 @@ def _lmo_flat(g: Tensor, p: float, radius: float) -> Tensor:
     if g.numel() == 0:
         return torch.zeros_like(g)
     gmax = g.abs().max()
+    gmax_value = float(gmax)
+    if not math.isfinite(gmax_value):  # NaN would otherwise read as "below tiny": s = 0
+        raise ValueError(
+            "grad must be finite, got NaN or inf entries; the LMO of a non-finite gradient is "
+            "undefined (FrankWolfe cancels such a step: see its nonfinite option)"
+        )
     # below this the gradient is treated as exactly zero: s = 0 is optimal and finite
-    if not bool(gmax > _tiny(g)):
+    if not gmax_value > _tiny(g):
         return torch.zeros_like(g)
     if p == 1.0:
         i = int(torch.argmax(g.abs()))  # first index among ties
@@ -171,6 +177,11 @@ def lmo_global(grads: Sequence[Tensor], p: float | str, radius: float) -> list[T
         >>> [t.tolist() for t in s]
         [[-0.6000000238418579], [[-0.800000011920929]]]
     """
+    if isinstance(grads, Tensor):  # iterating it would give its rows, one ball each: wrong
+        raise ValueError(
+            f"grads must be a list of tensors, got one tensor of shape {tuple(grads.shape)}; "
+            "pass [grad] for one tensor, or call lmo(grad, p, radius)"
+        )
     grads = list(grads)
     if not grads:
         return []

@@ -92,6 +92,7 @@ class NormalizedAdam(Optimizer):
     ) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
         _validate(defaults)
+        _checks.params_given(params, "NormalizedAdam")
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
