@@ -98,12 +98,15 @@ def _best_up_to(history: dict[str, Any], budget: int) -> tuple[float, float]:
     return min(ev["test_loss"][i] for i in idx), ev["seconds"][idx[-1]]
 
 
-def calibration_rows(runs: list[dict[str, Any]], budgets: list[int]) -> list[dict[str, Any]]:
+def calibration_rows(
+    runs: list[dict[str, Any]], budgets: list[int], seeds: int | None = None
+) -> list[dict[str, Any]]:
     """One row per (T, hidden, budget) from the raw runs of :func:`run_calibration`.
 
     A row holds ``seq_len``, ``hidden_size``, ``budget`` (batches), ``best`` (method -> best test
     MSE per seed), ``seconds`` (the three methods' time to that budget, summed, worst seed) and
-    ``effect`` (:func:`effect_holds`).
+    ``effect`` (:func:`effect_holds`; ``False`` for a setting with fewer than ``seeds``
+    finished runs of a method, marked ``complete: False``).
     """
     rows = []
     settings = sorted({(r["seq_len"], r["hidden_size"]) for r in runs})
@@ -116,6 +119,9 @@ def calibration_rows(runs: list[dict[str, Any]], budgets: list[int]) -> list[dic
             b, s = _best_up_to(r["history"], budget)
             best.setdefault(r["method"], []).append(b)
             secs[r["seed"]] = secs.get(r["seed"], 0.0) + s
+        complete = seeds is None or (
+            len(best) == len(CALIBRATION_METHODS) and all(len(v) == seeds for v in best.values())
+        )
         rows.append(
             dict(
                 seq_len=T,
@@ -123,7 +129,8 @@ def calibration_rows(runs: list[dict[str, Any]], budgets: list[int]) -> list[dic
                 budget=budget,
                 best=best,
                 seconds=max(secs.values()),
-                effect=effect_holds(best),
+                effect=complete and "BPTT+Adam" in best and effect_holds(best),
+                complete=complete,
             )
         )
     return rows
@@ -202,18 +209,25 @@ def _point_name(T: int, H: int, seed: int, preset: str) -> str:
 
 
 def run_calibration(
-    grid: dict[str, Any] = GRID, *, cache: str | Path | None = None, reverse: bool = False
+    grid: dict[str, Any] = GRID,
+    *,
+    cache: str | Path | None = None,
+    reverse: bool = False,
+    settings: list[tuple[int, int]] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every (T, hidden, seed, method) of ``grid``; one dict per run with its history.
 
     With ``cache`` (a folder) each finished run is written there and reused by the next call,
     and a run another process is training (its lock is held) is skipped, so several processes
     (``reverse=True`` walks the grid from the end) share the work; the runs missing from the
-    returned list are the ones still in progress elsewhere.
+    returned list are the ones still in progress elsewhere. ``settings`` keeps only those
+    (T, hidden) pairs.
     """
     from filelock import FileLock, Timeout
 
     points = list(itertools.product(grid["seq_len"], grid["hidden_size"], grid["seeds"]))
+    if settings is not None:  # only these (T, hidden) settings
+        points = [p for p in points if (p[0], p[1]) in settings]
     runs = []
     for T, H, seed in reversed(points) if reverse else points:
         data = None
@@ -259,6 +273,15 @@ def run_calibration(
     return runs
 
 
+def _settings(parser: argparse.ArgumentParser, text: str | None) -> list[tuple[int, int]] | None:
+    if text is None:
+        return None
+    try:
+        return [tuple(int(v) for v in item.split("x")) for item in text.split(",")]  # type: ignore[misc]
+    except ValueError:
+        parser.error(f"--settings must look like 45x16,30x32 (T x hidden), got {text!r}")
+
+
 def _cached_runs(cache: Path, grid: dict[str, Any] = GRID) -> list[dict[str, Any]]:
     runs = []
     for T, H, seed in itertools.product(grid["seq_len"], grid["hidden_size"], grid["seeds"]):
@@ -281,10 +304,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--reverse", action="store_true", help="walk the grid from its end")
     parser.add_argument(
+        "--settings",
+        default=None,
+        help="only these (T, hidden) settings, e.g. 45x16,30x32 (default: the whole grid)",
+    )
+    parser.add_argument(
         "--partial",
         action="store_true",
         help="write the table from the finished runs in --cache only (settings with a run "
-        "missing are listed as not run); trains nothing",
+        "missing are marked incomplete and listed as not run); trains nothing",
     )
     args = parser.parse_args(argv)
     if args.out.is_dir():
@@ -292,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.partial and args.cache is None:
         parser.error("--partial reads the finished runs of --cache; give --cache")
     runs = (
-        _cached_runs(args.cache) if args.partial else run_calibration(cache=args.cache,
-                                                                      reverse=args.reverse)
+        _cached_runs(args.cache) if args.partial else run_calibration(
+            cache=args.cache, reverse=args.reverse, settings=_settings(parser, args.settings))
     )  # fmt: skip
     expected = math.prod(len(GRID[k]) for k in ("seq_len", "hidden_size", "seeds"))
     missing: list[str] = []
@@ -307,7 +335,6 @@ def main(argv: list[str] | None = None) -> int:
         complete = {k for k, v in count.items() if v == n}
         settings = itertools.product(GRID["seq_len"], GRID["hidden_size"])
         missing = [f"T={T} H={H}" for T, H in settings if (T, H) not in complete]
-        runs = [r for r in runs if (r["seq_len"], r["hidden_size"]) in complete]
     elif len(runs) < expected * len(CALIBRATION_METHODS):
         print(f"{len(runs)} runs finished here; the others are in progress elsewhere: run the "
               "same command again when they are done to write the table")  # fmt: skip
@@ -320,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         methods=CALIBRATION_METHODS,
         rule=f"effect: BPTT+Adam best > {STALL_FRACTION} * 1/6 on every seed and every other "
         f"method best < {LEFT_MSE} on every seed",
-        rows=calibration_rows(runs, budgets),
+        rows=calibration_rows(runs, budgets, seeds=len(GRID["seeds"])),
         not_run=missing,
         provenance=provenance(
             "OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration "
