@@ -26,12 +26,16 @@ EXECUTED_ELSEWHERE = ("01_trust_region_playground",)  # tests/test_notebook_01.p
 
 # per notebook: what a run on the defaults prints, and whether it shows a plotly figure
 DEFAULTS = {
-    "02_adding_task": (["adding problem, T = 50", "all checks passed"], True),
+    "02_adding_task": (["adding problem, T = 30", "all checks passed"], True),
     "03_pixel_mnist": (["pixel_mnist (offline)", "all checks passed"], True),
     "04_har2": (["all checks passed"], True),
     "05_reproduce_paper": (["runs/reproduce/table3-smoke-seed0", "all checks passed"], True),
     "table_row": (["Ours K=5"], False),
 }
+
+# notebook 02's defaults are a calibrated ~1-minute live run (3 x 3,000 batches); the suite runs
+# them with a shorter budget (its calibrated claim is asserted only at the full defaults)
+DEFAULT_BUDGETS = {"02_adding_task": {"steps": 150, "n_train": 500, "n_test": 200}}
 
 # cheap overrides per notebook, and what the run must print with them
 OVERRIDES = {
@@ -116,7 +120,7 @@ def test_committed_notebook_is_clean_with_one_typed_parameters_cell(path):
         assert last.source.count("assert ") >= 3 and "all checks passed" in last.source
         text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         assert "TrainingDashboard(" in text and "static_figure()" in text
-        assert "record(" in text
+        assert "compare(" in text and "run_problems(" in text  # fwlab.experiments, shared
 
 
 def _run(path, tmp_path, monkeypatch, **parameters):
@@ -157,7 +161,7 @@ def _run(path, tmp_path, monkeypatch, **parameters):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", EXECUTED, ids=_id)
 def test_notebook_runs_headless_with_its_defaults(path, tmp_path, monkeypatch):
-    text, mimes, recorded = _run(path, tmp_path, monkeypatch)
+    text, mimes, recorded = _run(path, tmp_path, monkeypatch, **DEFAULT_BUDGETS.get(path.stem, {}))
     expected, has_figure = DEFAULTS[path.stem]
     for line in expected:
         assert line in text
