@@ -81,3 +81,15 @@ def test_final_loss_grid_depends_only_on_lr_times_delta_when_K_is_1():
     b = final_loss_grid(spec, spec.start, lrs=[0.2, 0.4], deltas=[0.4, 0.2], K=5, p=2, steps=30)
     assert b[0, 0] != pytest.approx(b[1, 1], rel=1e-6)
     assert np.all(p_norm(np.zeros((1, 2)), 2) == 0)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, math.inf])
+def test_final_loss_grid_matches_trajectory(p):
+    lrs, deltas = [0.1, 0.7], [0.05, 0.3, 1.0]
+    grid = final_loss_grid("quadratic", (-2.5, -2.0), lrs=lrs, deltas=deltas, K=4, p=p, steps=40)
+    ref = [
+        [trajectory("quadratic", (-2.5, -2.0), lr=a, delta=d, K=4, p=p, steps=40).losses[-1]
+         for d in deltas]
+        for a in lrs
+    ]  # fmt: skip
+    assert np.allclose(grid, ref, rtol=1e-9, atol=1e-12)
