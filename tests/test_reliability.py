@@ -154,7 +154,7 @@ API_CASES = [
         "indrnn-features",
         lambda: IndRNN(2, 4)(torch.randn(7, 5, 3)),
         ValueError,
-        r"input has 3 features, expected input_size=2",
+        r"input has 3 features \(last dimension of shape \(7, 5, 3\)\), expected input_size=2",
     ),
     (
         "indrnn-hx-shape",
@@ -166,7 +166,7 @@ API_CASES = [
         "indrnn-int-input",
         lambda: IndRNN(2, 4)(torch.ones(7, 5, 2, dtype=torch.long)),
         ValueError,
-        r"input must be a floating-point tensor, got torch.int64; use input.float\(\)",
+        r"input must be a floating-point tensor, got torch.int64; use input.to\(torch.float32\)",
     ),
     (
         "indrnn-T0",
@@ -178,7 +178,7 @@ API_CASES = [
         "indrnn-hx-dtype",
         lambda: IndRNN(2, 4)(torch.randn(7, 5, 2), torch.zeros(1, 5, 4).long()),
         ValueError,
-        r"hx must be a floating-point tensor",
+        r"hx is torch.int64 on cpu but input is torch.float32 on cpu; use hx.to\(input\)",
     ),
     ("seq-cell", lambda: SequenceModel("gru", 2, 4, 3), ValueError, r"cell must be one of"),
     (
