@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_frank_wolfe import closure_for, lock_step
 from torch import nn
 
@@ -204,8 +206,8 @@ def test_adam_step_saved_as_a_plain_number_loads_and_continues_in_lock_step():
     for _ in range(3):
         o1.step(closure_for(o1, f1))
     sd = copy.deepcopy(o1.state_dict())
-    for st in sd["state"].values():
-        st["step"] = float(st["step"])  # as older checkpoints have it
+    for saved in sd["state"].values():
+        saved["step"] = float(saved["step"])  # as older checkpoints have it
     m2 = copy.deepcopy(m1)
     f2 = lambda: f1(m2)  # noqa: E731
     o2 = FrankWolfe(m2.parameters(), **kw)
@@ -487,3 +489,41 @@ def test_diagnostics_of_half_precision_parameters_match_float32(dtype, K, outer,
         assert half[key] == pytest.approx(ref[key], rel=1e-2, abs=0.5 if key == "angle_deg" else 0)
     bound = 0.5 * (math.sqrt(2) if scope == "tensor" else 1.0)  # two balls of 0.5, or one
     assert half["dw_norm"] <= bound * 1.01
+
+
+# ---------------------------------------------------------------- property: validation
+HOSTILE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.floats(-2, 2).map(np.float32),
+    st.integers(-3, 3).map(np.int64),
+    st.floats(-2, 2).map(torch.tensor),
+    st.text(max_size=3),
+    st.just((0.9, 0.999)),
+)
+RULES = {
+    "lr": lambda v: math.isfinite(v) and v >= 0,
+    "delta": lambda v: math.isfinite(v) and v > 0,
+    "eps": lambda v: math.isfinite(v) and v > 0,
+    "weight_decay": lambda v: math.isfinite(v) and v >= 0,
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=st.sampled_from([*RULES, "K"]), value=HOSTILE)
+def test_any_value_is_stored_as_a_valid_plain_number_or_refused_by_name(name, value):
+    try:
+        opt = FrankWolfe([W], **{name: value})
+    except ValueError as err:
+        assert str(err).startswith(f"{name} must be ")
+        return
+    stored = opt.param_groups[0][name]
+    assert not isinstance(value, (bool, np.bool_, str)) and value is not None
+    if name == "K":
+        assert type(stored) is int and stored >= 1 and stored == value
+    elif name == "lr" and torch.is_tensor(value):
+        assert stored is value and RULES["lr"](float(value))
+    else:
+        assert type(stored) is float and RULES[name](stored) and stored == float(value)
