@@ -3,6 +3,7 @@ back with TensorBoard's own event reader and compared to the history ``fit`` ret
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,3 +227,49 @@ def test_dashboard_shows_loaded_runs_beside_live_ones(adding, tmp_path):
     with pytest.raises(ValueError, match="already shown"):
         dash.add_histories({"live": b})
     assert {t.meta for t in dash.static_figure().data} >= {"loss:tb/fw", "loss:live"}
+
+
+def test_environment_loggers_pick_a_folder_per_run(tmp_path, monkeypatch):
+    from fwlab.sweep._files import TENSORBOARD_ENV as SWEEP_ENV
+    from fwlab.train.tensorboard import TENSORBOARD_ENV, environment_loggers
+
+    assert SWEEP_ENV == TENSORBOARD_ENV  # the sweep sets what fit reads
+    monkeypatch.delenv(TENSORBOARD_ENV, raising=False)
+    assert environment_loggers("sgd", 0) == []
+    monkeypatch.setenv(TENSORBOARD_ENV, str(tmp_path))
+    first = environment_loggers("sgd", 3)[0].log_dir
+    assert first == tmp_path / "sgd-seed3"
+    first.mkdir()
+    (first / "events.out.tfevents.1").write_bytes(b"")
+    assert environment_loggers("sgd", 3)[0].log_dir == tmp_path / "sgd-seed3-2"
+    assert environment_loggers("sgd", 3, resume=True)[0].log_dir == first
+
+
+def test_sweep_tensorboard_option_logs_every_fit_of_every_point(tmp_path, monkeypatch):
+    import nbformat
+
+    from fwlab.sweep import run_sweep
+
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('method = "sgd"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "from fwlab.data import load_task\n"
+            "from fwlab.train import TrainConfig, fit, get_method\n"
+            'data = load_task("adding", seq_len=6, n_train=32, n_test=16)\n'
+            "h = fit(get_method(method), data, TrainConfig(hidden_size=4, batch_size=16, "
+            "steps=3), progress=False)"
+        ),
+    ]
+    nb.metadata["kernelspec"] = {"name": "fwlab", "display_name": "fwlab", "language": "python"}
+    path = tmp_path / "fit.ipynb"
+    nbformat.write(nb, path)
+    rows = run_sweep(path, tmp_path / "sweep", {"method": ["sgd", "fw_k1"]},
+                     tensorboard=tmp_path / "tb")  # fmt: skip
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    runs = load_histories(tmp_path / "tb")
+    assert sorted(runs) == ["method=fw_k1/fw_k1-seed0", "method=sgd/sgd-seed0"]
+    assert runs["method=fw_k1/fw_k1-seed0"]["optimizer"]["step"] == [1, 2, 3]

@@ -9,6 +9,8 @@ from typing import Any
 from fwlab.atomic import atomic_write_text
 
 RESULTS_ENV = "FWLAB_RESULTS_DIR"
+#: read by fwlab.train.fit in the kernel (fwlab.train.tensorboard.TENSORBOARD_ENV)
+TENSORBOARD_ENV = "FWLAB_TENSORBOARD_DIR"
 RESULTS_FILE = "results.json"
 STATUS_FILE = "status.json"
 CSV_FILE = "results.csv"

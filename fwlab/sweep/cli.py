@@ -53,6 +53,14 @@ def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
         default=None,
         help="the kernel's working directory (default: the notebook's folder)",
     )
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="every fwlab.train.fit in the notebook also writes a TensorBoard run under DIR "
+        "(a sweep: under DIR/<point>)",
+    )
 
 
 def _fixed(
@@ -88,6 +96,7 @@ def run_run_cli(args: argparse.Namespace) -> int:
             kernel=args.kernel,
             timeout=args.timeout,
             cwd=args.cwd,
+            tensorboard=args.tensorboard,
         )
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab run: error: {err}", file=sys.stderr)
@@ -153,6 +162,7 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             cwd=args.cwd,
             force=args.force,
+            tensorboard=args.tensorboard,
             scheduler=args.scheduler,
         )
     except (ValueError, FileNotFoundError) as err:

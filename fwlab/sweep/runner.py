@@ -25,6 +25,7 @@ from fwlab.sweep._files import (
     RESULTS_ENV,
     RESULTS_FILE,
     STATUS_FILE,
+    TENSORBOARD_ENV,
     _read_json,
     _write_json,
 )
@@ -108,6 +109,7 @@ def run_notebook(
     cwd: str | os.PathLike[str] | None = None,
     index: int | None = None,
     check_names: bool = True,
+    tensorboard: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Execute ``notebook`` with papermill into ``out_dir`` and return its status dict.
 
@@ -124,8 +126,13 @@ def run_notebook(
     (``notebook_sha256``), which :func:`run_sweep` uses to tell an edited notebook. A kernel that
     dies (killed, out of memory) fails the run within seconds with ``DeadKernelError``.
 
-    Sets ``FWLAB_RESULTS_DIR`` in this process's environment for the kernel while it runs (and
-    restores it after), so call it from one thread at a time per process.
+    ``tensorboard``: a folder; every :func:`fwlab.train.fit` in the notebook also writes a
+    TensorBoard run under it (through ``FWLAB_TENSORBOARD_DIR``,
+    :func:`fwlab.train.tensorboard.environment_loggers`).
+
+    Sets ``FWLAB_RESULTS_DIR`` (and ``FWLAB_TENSORBOARD_DIR``) in this process's environment for
+    the kernel while it runs (and restores them after), so call it from one thread at a time per
+    process.
     """
     nb_path = Path(notebook).resolve()
     params = dict(parameters or {})
@@ -133,7 +140,7 @@ def run_notebook(
     if check_names:
         _check_names(nb_path, params)
     with lock_output_dir(out_dir) as out:
-        return _run_locked(nb_path, out, params, kernel, timeout, cwd, index)
+        return _run_locked(nb_path, out, params, kernel, timeout, cwd, index, tensorboard)
 
 
 def _check_timeout(timeout: Any) -> None:
@@ -162,6 +169,7 @@ def _run_locked(
     timeout: float | None,
     cwd: str | os.PathLike[str] | None,
     index: int | None,
+    tensorboard: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     import papermill
     from nbclient.exceptions import DeadKernelError
@@ -183,8 +191,11 @@ def _run_locked(
         "traceback": None,
     }
     _write_json(out / STATUS_FILE, status)
-    previous = os.environ.get(RESULTS_ENV)
-    os.environ[RESULTS_ENV] = str(out)
+    kernel_env = {RESULTS_ENV: str(out), TENSORBOARD_ENV: None}
+    if tensorboard is not None:
+        kernel_env[TENSORBOARD_ENV] = str(Path(tensorboard).resolve())
+    previous = {name: os.environ.get(name) for name in kernel_env}
+    _set_environ(kernel_env)
     t0 = time.perf_counter()
     try:
         # the kernel's Unix sockets live in a private folder, removed with it even when the
@@ -212,14 +223,19 @@ def _run_locked(
         status["status"] = "failed"
         status["error"], status["traceback"] = _error_fields(err)
     finally:
-        if previous is None:
-            os.environ.pop(RESULTS_ENV, None)
-        else:
-            os.environ[RESULTS_ENV] = previous
+        _set_environ(previous)
     status["seconds"] = round(time.perf_counter() - t0, 3)
     status["finished"] = _now()
     _write_json(out / STATUS_FILE, status)
     return status
+
+
+def _set_environ(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _run_point(task: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +271,7 @@ def run_sweep(
     force: bool = False,
     log: Any = None,
     scheduler: str | None = None,
+    tensorboard: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``notebook`` at every point of ``grid(axes)`` (with the ``fixed`` parameters too).
 
@@ -271,7 +288,8 @@ def run_sweep(
     ``scheduler``: a Dask scheduler address (``"tcp://HOST:8786"``) sends the points to that
     cluster instead of the local pool; ``None`` uses ``$FWLAB_DASK_SCHEDULER`` when set;
     ``"local"`` forces the local pool (:mod:`fwlab.sweep.executors`). The guarantees are the
-    same; a point whose worker dies is run again on another worker.
+    same; a point whose worker dies is run again on another worker. ``tensorboard``: every
+    ``fit`` of point ``<name>`` also logs to TensorBoard under ``tensorboard/<name>``.
     """
     log = sys.stdout if log is None else log
     nb_path = Path(notebook).resolve()
@@ -286,8 +304,9 @@ def run_sweep(
     _check_names(nb_path, [*axes, *fixed])
     with lock_output_dir(out_dir) as out:
         return _sweep_locked(
-            nb_path, out, axes, fixed, jobs, kernel, timeout, cwd, force, log, scheduler
-        )
+            nb_path, out, axes, fixed, jobs, kernel, timeout, cwd, force, log, scheduler,
+            None if tensorboard is None else Path(tensorboard).resolve(),
+        )  # fmt: skip
 
 
 def _sweep_locked(
@@ -302,6 +321,7 @@ def _sweep_locked(
     force: bool,
     log: Any,
     scheduler: str | None,
+    tensorboard: Path | None,
 ) -> list[dict[str, Any]]:
     digest = notebook_digest(nb_path)
     points = grid(axes)
@@ -327,6 +347,7 @@ def _sweep_locked(
                 timeout=timeout,
                 cwd=None if cwd is None else str(cwd),
                 index=i,
+                tensorboard=None if tensorboard is None else str(tensorboard / name),
             )
         )
     print(

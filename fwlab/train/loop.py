@@ -63,6 +63,7 @@ from fwlab.train.outer_steps import (
     takes_outer_steps,
 )
 from fwlab.train.run import Callback, Run
+from fwlab.train.tensorboard import environment_loggers
 
 # fit, and (re-exported) the names this module held before config/build/checkpoint/history
 # became modules of their own
@@ -125,6 +126,8 @@ def fit(
     history = _new_history(method, config, data)
     run = Run(model, optimizer, scheduler, history, config, method, data)
     out = Path(out_dir) if out_dir is not None else None
+    # under `fwlab run/sweep --tensorboard DIR` every run also logs to TensorBoard
+    callbacks = [*callbacks, *environment_loggers(method.name, config.seed, resume=resume)]
 
     if resume and out is not None and (out / CHECKPOINT).exists():
         ckpt = load_checkpoint(out / CHECKPOINT)

@@ -54,6 +54,8 @@ from fwlab.train.history import HISTORY
 
 __all__ = [
     "SCALAR_TAGS",
+    "TENSORBOARD_ENV",
+    "environment_loggers",
     "TensorBoardLogger",
     "hparams_of",
     "history_scalars",
@@ -81,6 +83,8 @@ _PARTS = ("train", "eval", "optimizer")
 _PREFIX = {"train": "train", "eval": "eval", "optimizer": "fw"}
 _RUN_TEXT, _EVENTS_TEXT, _SUMMARY_TEXT = "fwlab/run", "fwlab/events", "fwlab/summary"
 _RUN_KEYS = ("task", "method", "config", "data")
+#: set (by ``fwlab run/sweep --tensorboard``) for a notebook's kernel: every ``fit`` in it logs
+TENSORBOARD_ENV = "FWLAB_TENSORBOARD_DIR"
 
 
 def history_scalars(
@@ -248,6 +252,38 @@ class TensorBoardLogger:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def environment_loggers(
+    method_name: str, seed: int, *, resume: bool = False
+) -> list[TensorBoardLogger]:
+    """``[TensorBoardLogger($FWLAB_TENSORBOARD_DIR/<method>-seed<seed>)]`` when the variable
+    :data:`TENSORBOARD_ENV` is set, else ``[]``; :func:`fwlab.train.fit` adds it to its
+    callbacks, so ``fwlab sweep --tensorboard DIR`` logs every run of every point (in
+    ``DIR/<point>/<method>-seed<seed>``) without the notebook knowing. A second fresh run of the
+    same method and seed gets the next free folder (``-2``, ``-3``, ...); a resumed run continues
+    the last one.
+
+    Example:
+        >>> import os, tempfile
+        >>> os.environ[TENSORBOARD_ENV] = tempfile.mkdtemp()
+        >>> environment_loggers("fw_k5", 0)[0].log_dir.name
+        'fw_k5-seed0'
+        >>> del os.environ[TENSORBOARD_ENV]
+        >>> environment_loggers("fw_k5", 0)
+        []
+    """
+    root = os.environ.get(TENSORBOARD_ENV)
+    if not root:
+        return []
+    base = Path(root) / f"{method_name}-seed{seed}"
+    path, n = base, 1
+    while is_tensorboard_run(path):
+        nxt = base.with_name(f"{base.name}-{n + 1}")
+        if resume and not is_tensorboard_run(nxt):
+            break  # the last run of this name: continue it
+        path, n = nxt, n + 1
+    return [TensorBoardLogger(path)]
 
 
 def _code(obj: Any) -> str:
