@@ -90,3 +90,14 @@ def test_sigkill_mid_write_leaves_a_whole_file(tmp_path):
     assert data == version * 1_000_000  # one complete version, never a mix or a truncation
     leftovers = {p.name for p in tmp_path.iterdir()} - {"big.bin"}
     assert all(n.startswith(".big.bin.") and n.endswith(".tmp") for n in leftovers)
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX file modes")
+def test_written_files_get_the_mode_open_would_give_not_mkstemps_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert (atomic_write(tmp_path / "page.html", b"x").stat().st_mode & 0o777) == 0o644
+        os.umask(0o077)
+        assert (atomic_write(tmp_path / "private", b"x").stat().st_mode & 0o777) == 0o600
+    finally:
+        os.umask(old)
