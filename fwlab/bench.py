@@ -521,16 +521,20 @@ def bench_toy_recompute_ms(cfg: BenchConfig) -> tuple[float, dict[str, Any]]:
 
 
 def notebook_paths(folder: str | os.PathLike | None = None) -> list[Path]:
-    """The notebooks the bench executes: ``notebooks/*.ipynb`` beside the ``fwlab`` package."""
-    root = Path(folder) if folder is not None else Path(__file__).resolve().parents[1] / "notebooks"
+    """The notebooks the bench executes: ``*.ipynb`` of ``folder`` (default: fwlab's own,
+    :func:`fwlab.notebook_dir.notebooks_dir`)."""
+    from fwlab.notebook_dir import notebooks_dir
+
+    root = Path(folder) if folder is not None else notebooks_dir()
     return sorted(root.glob("*.ipynb"))
 
 
 def bench_notebooks_s(
     cfg: BenchConfig, folder: str | os.PathLike | None = None
 ) -> tuple[float, dict[str, Any]]:
-    """Seconds to execute every notebook with its default parameters (papermill, one pass)."""
-    import papermill as pm
+    """Seconds to execute every notebook with its default parameters (one pass through the
+    sweep runner, :func:`fwlab.sweep.run_notebook`: papermill with its IPC kernel sockets)."""
+    from fwlab.sweep.runner import run_notebook
 
     paths = notebook_paths(folder)
     if not paths:
@@ -546,16 +550,23 @@ def bench_notebooks_s(
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for path in paths:
+                status: dict[str, Any] = {}
                 per_notebook[path.name] = _timed(
-                    lambda path=path: pm.execute_notebook(
-                        str(path),
-                        str(Path(tmp) / path.name),
-                        kernel_name=NOTEBOOK_KERNEL,
-                        cwd=str(path.parent),
-                        progress_bar=False,
-                        execution_timeout=600,
+                    lambda path=path, status=status: status.update(
+                        run_notebook(
+                            path,
+                            Path(tmp) / path.stem,
+                            kernel=NOTEBOOK_KERNEL,
+                            timeout=600,
+                            check_names=False,
+                        )
                     )
                 )
+                if status["status"] != "ok":
+                    raise RuntimeError(
+                        f"{path.name} failed under the bench: {status['error']}\n"
+                        f"{status['traceback']}"
+                    )
     finally:
         if env_before is None:
             os.environ.pop("PYTHONPATH", None)

@@ -1,41 +1,108 @@
-"""The ``fwlab`` command: ``fwlab lab | train | record | run | sweep | reproduce | bench |
-present | export-playground``.
+"""The ``fwlab`` command: one sub-command per row of :data:`COMMANDS`.
 
-Each sub-command lives in the module of its concept, which provides two functions:
-``configure_parser(parser)`` (adds its options to an ``argparse`` sub-parser) and
-``run_cli(args) -> int`` (does the work, returns the exit status); a module that serves two
-sub-commands names them ``configure_<command>_parser`` / ``run_<command>_cli``. This file only
-wires them.
+Each row names, explicitly, the two functions of its sub-command: ``configure(parser)`` adds
+the options to an ``argparse`` sub-parser and ``run(args) -> int`` does the work and returns
+the exit status. The functions live in the module of their concept and are imported when the
+parser is built (inside a loader per command, so that a module whose optional dependency is not
+installed only disables its own command); grep finds every handler's caller here.
 
 Example:
     >>> from fwlab.cli import build_parser
-    >>> sorted(build_parser()._subparsers._group_actions[0].choices)
-    ['bench', 'export-playground', 'lab', 'present', 'record', 'reproduce', 'run', 'sweep', 'train']
+    >>> names = sorted(build_parser()._subparsers._group_actions[0].choices)
+    >>> names[:5], names[5:]
+    (['bench', 'export-playground', 'lab', 'notebooks', 'present'], ['record', 'reproduce', \
+'run', 'sweep', 'train'])
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-# sub-command -> (module providing configure_parser/run_cli, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "lab": ("fwlab.lab", "open JupyterLab on the notebooks (the trust-region playground first)"),
-    "train": ("fwlab.train.cli", "train one method on one task and write its history"),
-    "run": ("fwlab.sweep.cli", "execute a notebook with papermill, with parameters"),
-    "sweep": ("fwlab.sweep.cli", "execute a notebook over a parameter grid and gather the results"),
-    "record": ("fwlab.train.record", "train a recorded comparison's runs (resumable)"),
-    "reproduce": ("fwlab.train.reproduce", "run a table of the paper and print it beside ours"),
-    "bench": ("fwlab.bench", "measure fwlab's speed ratios and print/write them"),
-    "present": (
-        "fwlab.present",
-        "serve a notebook as an app (Voila): code hidden, widgets live",
-    ),
+
+class Command(NamedTuple):
+    """A sub-command's two functions."""
+
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _lab() -> Command:
+    from fwlab import lab
+
+    return Command(lab.configure_parser, lab.run_cli)
+
+
+def _notebooks() -> Command:
+    from fwlab import notebook_dir
+
+    return Command(notebook_dir.configure_parser, notebook_dir.run_cli)
+
+
+def _train() -> Command:
+    from fwlab.train import cli
+
+    return Command(cli.configure_parser, cli.run_cli)
+
+
+def _run() -> Command:
+    from fwlab.sweep import cli
+
+    return Command(cli.configure_run_parser, cli.run_run_cli)
+
+
+def _sweep() -> Command:
+    from fwlab.sweep import cli
+
+    return Command(cli.configure_sweep_parser, cli.run_sweep_cli)
+
+
+def _record() -> Command:
+    from fwlab.train import record
+
+    return Command(record.configure_parser, record.run_cli)
+
+
+def _reproduce() -> Command:
+    from fwlab.train import reproduce
+
+    return Command(reproduce.configure_parser, reproduce.run_cli)
+
+
+def _bench() -> Command:
+    from fwlab import bench
+
+    return Command(bench.configure_parser, bench.run_cli)
+
+
+def _present() -> Command:
+    from fwlab import present
+
+    return Command(present.configure_parser, present.run_cli)
+
+
+def _export_playground() -> Command:
+    from fwlab import playground_export
+
+    return Command(playground_export.configure_parser, playground_export.run_cli)
+
+
+#: sub-command -> (one-line help, the loader of its two functions)
+COMMANDS: dict[str, tuple[str, Callable[[], Command]]] = {
+    "lab": ("open JupyterLab on the notebooks (the trust-region playground first)", _lab),
+    "notebooks": ("copy fwlab's notebooks into a folder to edit them", _notebooks),
+    "train": ("train one method on one task and write its history", _train),
+    "run": ("execute a notebook with papermill, with parameters", _run),
+    "sweep": ("execute a notebook over a parameter grid and gather the results", _sweep),
+    "record": ("train a recorded comparison's runs (resumable)", _record),
+    "reproduce": ("run a table of the paper and print it beside ours", _reproduce),
+    "bench": ("measure fwlab's speed ratios and print/write them", _bench),
+    "present": ("serve a notebook as an app (Voila): code hidden, widgets live", _present),
     "export-playground": (
-        "fwlab.playground_export",
         "write the trust-region playground as one self-contained HTML page (sliders, no Python)",
+        _export_playground,
     ),
 }
 
@@ -46,18 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Frank-Wolfe trust-region training of RNNs (Yue et al., ICPR 2020).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, (help_text, load) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module_name, _command=name)
         try:
-            module = importlib.import_module(module_name)
+            command = load()
         except ModuleNotFoundError as err:
-            if err.name is None or not module_name.startswith(err.name):
-                raise
-            p.set_defaults(_missing=True)
+            if err.name is None or err.name.split(".")[0] == "fwlab":
+                raise  # fwlab's own module is missing: a broken installation, not an extra
+            p.set_defaults(_missing=f"{err.name} is not installed")
             continue
-        configure = getattr(module, f"configure_{name}_parser", None) or module.configure_parser
-        configure(p)
+        command.configure(p)
+        p.set_defaults(_run=command.run)
     return parser
 
 
@@ -68,11 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "_passthrough", False):
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         args.extra = unknown  # e.g. `fwlab lab --no-browser --port 8899`: for jupyter lab
-    if getattr(args, "_missing", False):
-        parser.error(f"'{args._command}' is not available in this installation")
-    module = importlib.import_module(args._module)
-    run = getattr(module, f"run_{args._command}_cli", None) or module.run_cli
-    return int(run(args) or 0)
+    missing = getattr(args, "_missing", None)
+    if missing:
+        parser.error(f"'{args.command}' is not available in this installation ({missing})")
+    return int(args._run(args) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

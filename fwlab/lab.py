@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PLAYGROUND = "01_trust_region_playground.ipynb"
+from fwlab.notebook_dir import PLAYGROUND, notebooks_dir
 
 
 def lab_command(notebooks: Path, extra: list[str], *, is_root: bool) -> list[str]:
@@ -30,8 +30,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--notebooks",
         type=Path,
-        default=Path(__file__).resolve().parent.parent / "notebooks",
-        help="folder with the notebooks (default: the notebooks/ folder of this checkout)",
+        default=None,
+        help="folder with the notebooks (default: fwlab's own, see `fwlab notebooks`)",
     )
     parser.epilog = "Other arguments go to `jupyter lab`: `fwlab lab --no-browser --port 8899`."
     # fwlab.cli hands the arguments this parser does not know to `extra`, in their order
@@ -43,4 +43,9 @@ def run_cli(args: argparse.Namespace) -> int:
         print("jupyter is not installed: run `bash .ci/setup` (or pip install 'fwlab[lab]')")
         return 1
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    return subprocess.call(lab_command(args.notebooks, args.extra, is_root=is_root))
+    try:
+        folder = args.notebooks if args.notebooks is not None else notebooks_dir()
+    except FileNotFoundError as err:
+        print(f"fwlab lab: error: {err}", file=sys.stderr)
+        return 2
+    return subprocess.call(lab_command(folder, args.extra, is_root=is_root))

@@ -27,21 +27,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fwlab.lab import PLAYGROUND
+from fwlab.notebook_dir import PLAYGROUND, notebooks_dir
 
 __all__ = ["find_notebook", "free_port", "present_command", "configure_parser", "run_cli"]
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
-
-def find_notebook(name: str | os.PathLike | None, folder: Path = NOTEBOOKS) -> Path:
+def find_notebook(name: str | os.PathLike | None, folder: Path | None = None) -> Path:
     """The notebook to present: ``None`` → the playground; an existing path as given; else the
-    one notebook in ``folder`` whose file name starts with ``name`` (``"02"``, ``"02_adding"``).
+    one notebook in ``folder`` (default: fwlab's, :func:`fwlab.notebook_dir.notebooks_dir`)
+    whose file name starts with ``name`` (``"02"``, ``"02_adding"``).
 
     Example:
         >>> find_notebook(None).name, find_notebook("05").name
         ('01_trust_region_playground.ipynb', '05_reproduce_paper.ipynb')
     """
+    folder = notebooks_dir() if folder is None else folder
     if name is None:
         return folder / PLAYGROUND
     path = Path(name)

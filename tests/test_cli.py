@@ -65,3 +65,32 @@ def test_other_commands_still_reject_unknown_options(capsys):
         main(["train", "--no-such-option"])
     assert exc.value.code == 2
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+def test_a_command_whose_extra_is_missing_says_so_and_the_others_work(monkeypatch, capsys):
+    import fwlab.cli as cli
+
+    def load():
+        raise ModuleNotFoundError("No module named 'voila'", name="voila")
+
+    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", load))
+    with pytest.raises(SystemExit) as exc:
+        main(["present"])
+    assert exc.value.code == 2
+    assert "'present' is not available in this installation (voila is not installed)" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit) as exc:
+        main(["notebooks", "--help"])
+    assert exc.value.code == 0
+
+
+def test_a_missing_fwlab_module_is_not_hidden(monkeypatch):
+    import fwlab.cli as cli
+
+    def load():
+        raise ModuleNotFoundError("No module named 'fwlab.gone'", name="fwlab.gone")
+
+    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", load))
+    with pytest.raises(ModuleNotFoundError, match="fwlab.gone"):
+        build_parser()

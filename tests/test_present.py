@@ -21,7 +21,10 @@ from browser_tools import (
 )
 
 from fwlab.cli import main
-from fwlab.present import NOTEBOOKS, find_notebook, present_command
+from fwlab.notebook_dir import notebooks_dir
+from fwlab.present import find_notebook, present_command
+
+NOTEBOOKS = notebooks_dir()
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "test-output" / "present_notebook01.png"

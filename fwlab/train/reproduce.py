@@ -28,6 +28,7 @@ from typing import Any
 from fwlab.data import load_task, shrink, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.figure_files import FIGURE_FORMATS
+from fwlab.notebook_dir import notebook_path
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import PAPER_RESULTS, TABLE_II, TABLE_III, get_method
@@ -93,7 +94,7 @@ def row_notebook() -> Path:
     here = Path.cwd() / "table_row.ipynb"
     if here.is_file():
         return here
-    return Path(__file__).resolve().parents[2] / "notebooks" / "table_row.ipynb"
+    return notebook_path("table_row.ipynb")
 
 
 def load_table_task(task: str, scale: str, seed: int = 0, **options: Any) -> SequenceData:

@@ -1,0 +1,89 @@
+"""Where fwlab's notebooks are, in a checkout and in an installed package.
+
+In a checkout (and an editable install) the notebooks are the repository's ``notebooks/``
+folder beside the ``fwlab`` package. A wheel ships the same files as package data,
+``fwlab/notebooks/*.ipynb``. :func:`notebooks_dir` finds whichever exists; every command that
+needs a notebook (``fwlab lab``, ``fwlab reproduce``, ``fwlab bench --notebooks``) asks it, and
+``fwlab notebooks DIR`` copies them out (:func:`copy_notebooks`) to a folder you can edit.
+
+Example:
+    >>> (notebooks_dir() / PLAYGROUND).is_file()
+    True
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["PLAYGROUND", "copy_notebooks", "notebook_path", "notebooks_dir"]
+
+#: the first notebook (``fwlab lab`` opens it); its presence marks a notebooks folder
+PLAYGROUND = "01_trust_region_playground.ipynb"
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def notebooks_dir() -> Path:
+    """The folder of fwlab's notebooks: the copy installed with the package, else the
+    checkout's ``notebooks/``; ``FileNotFoundError`` saying what to do if neither exists."""
+    for candidate in (_PACKAGE / "notebooks", _PACKAGE.parent / "notebooks"):
+        if (candidate / PLAYGROUND).is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"fwlab's notebooks are not installed (looked in {_PACKAGE / 'notebooks'} and "
+        f"{_PACKAGE.parent / 'notebooks'}); reinstall fwlab from a wheel or a checkout, or pass "
+        "the folder of the notebooks explicitly"
+    )
+
+
+def notebook_path(name: str) -> Path:
+    """The path of fwlab's notebook ``name`` (e.g. ``"table_row.ipynb"``)."""
+    path = notebooks_dir() / name
+    if not path.is_file():
+        known = ", ".join(p.name for p in sorted(notebooks_dir().glob("*.ipynb")))
+        raise FileNotFoundError(f"fwlab has no notebook {name!r}; it has: {known}")
+    return path
+
+
+def copy_notebooks(dest: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
+    """Copy fwlab's notebooks into ``dest`` (created if missing); returns the copies.
+
+    An existing notebook of the same name is kept (``FileExistsError`` naming it) unless
+    ``force``; nothing is copied then.
+    """
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise NotADirectoryError(f"{dest} is a file; pass a folder to copy the notebooks into")
+    sources = sorted(notebooks_dir().glob("*.ipynb"))
+    clash = [dest / s.name for s in sources if (dest / s.name).exists()]
+    if clash and not force:
+        raise FileExistsError(
+            f"{', '.join(str(c) for c in clash)} already exist; pass --force to overwrite them "
+            "or copy into another folder"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy2(s, dest / s.name)) for s in sources]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dest", type=Path, help="folder to copy the notebooks into")
+    parser.add_argument("--force", action="store_true", help="overwrite notebooks already there")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    try:
+        copied = copy_notebooks(args.dest, force=args.force)
+    except (FileExistsError, FileNotFoundError, NotADirectoryError) as err:
+        print(f"fwlab notebooks: error: {err}", file=sys.stderr)
+        return 2
+    for path in copied:
+        print(path)
+    print(
+        f"{len(copied)} notebooks in {args.dest.resolve()}; open them with `fwlab lab "
+        f"--notebooks {args.dest}`"
+    )
+    return 0
