@@ -86,3 +86,19 @@ def test_partial_table_keeps_complete_settings_and_lists_the_rest(tmp_path):
     assert row["effect"] and row["seconds"] == 18.0
     assert table["provenance"]["wall_seconds"] == 36.0  # 6 runs x 6 s
     assert "--partial" in table["provenance"]["command"]
+
+
+def test_cheapest_partial_effect_names_who_left():
+    from fwlab.experiments.calibration import left_plateau, stalls
+
+    rows = [
+        {"best": {"BPTT+Adam": [0.15, 0.14], "clip": [0.08, 0.11], "fw": [0.08, 0.07]},
+         "seconds": 50.0, "effect": False, "complete": True},
+        {"best": {"BPTT+Adam": [0.15, 0.14], "clip": [0.08, 0.09], "fw": [0.08, 0.07]},
+         "seconds": 90.0, "effect": True, "complete": True},
+        {"best": {"BPTT+Adam": [0.15], "clip": [0.01], "fw": [0.01]},
+         "seconds": 10.0, "effect": False, "complete": False},
+    ]  # fmt: skip
+    assert cheapest_effect({"rows": rows}) is rows[1]
+    assert cheapest_effect({"rows": rows}, partial=True) is rows[0]  # incomplete rows never count
+    assert left_plateau(rows[0]["best"]) == ["fw"] and stalls(rows[0]["best"])

@@ -48,6 +48,8 @@ __all__ = [
     "calibration_row",
     "cheapest_effect",
     "notebook_parameters",
+    "stalls",
+    "left_plateau",
     "best_by_method",
     "main",
 ]
@@ -165,10 +167,42 @@ def calibration_row(
     return None
 
 
-def cheapest_effect(table: dict[str, Any]) -> dict[str, Any] | None:
-    """The row with the effect that took the fewest seconds (``None`` if no row shows it)."""
-    rows = [r for r in table["rows"] if r["effect"]]
+def cheapest_effect(table: dict[str, Any], *, partial: bool = False) -> dict[str, Any] | None:
+    """The row with the effect that took the fewest seconds (``None`` if no row shows it).
+
+    ``partial=True``: the cheapest complete row where BPTT+Adam stalls (:func:`stalls`) and at
+    least one other method left the plateau on every seed (:func:`left_plateau`), whether or
+    not all of them did.
+    """
+    if partial:
+        rows = [
+            r
+            for r in table["rows"]
+            if r.get("complete", True) and stalls(r["best"]) and left_plateau(r["best"])
+        ]
+    else:
+        rows = [r for r in table["rows"] if r["effect"]]
     return min(rows, key=lambda r: r["seconds"]) if rows else None
+
+
+def stalls(best: dict[str, list[float]], method: str = "BPTT+Adam") -> bool:
+    """``method`` stayed above ``STALL_FRACTION`` · 1/6 on every seed (``False`` if absent).
+
+    Example:
+        >>> stalls({"BPTT+Adam": [0.16, 0.14]}), stalls({"BPTT+Adam": [0.16, 0.12]})
+        (True, False)
+    """
+    return method in best and min(best[method]) > STALL_FRACTION * STALLED_MSE
+
+
+def left_plateau(best: dict[str, list[float]], stalled: str = "BPTT+Adam") -> list[str]:
+    """The methods other than ``stalled`` whose best test MSE is below ``LEFT_MSE`` on every seed.
+
+    Example:
+        >>> left_plateau({"BPTT+Adam": [0.16, 0.14], "a": [0.05, 0.11], "b": [0.08, 0.07]})
+        ['b']
+    """
+    return [k for k, v in best.items() if k != stalled and max(v) < LEFT_MSE]
 
 
 def notebook_parameters(row: dict[str, Any], grid: dict[str, Any] = GRID) -> dict[str, Any]:
