@@ -145,7 +145,7 @@ def test_checkpoint_is_atomic_and_loads_weights_only(adding, tmp_path, monkeypat
 
     monkeypatch.setattr(loop_module.torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        fit(get_method("fw_k1"), adding, cfg, out_dir=tmp_path, progress=False)
+        fit(get_method("fw_k1"), adding, cfg, out_dir=tmp_path, resume=True, progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json"]
 

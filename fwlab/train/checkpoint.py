@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from fwlab.atomic import atomic_open
+from fwlab.train.outer_steps import at_iterate, inner_step
 from fwlab.train.run import Run
 
 CHECKPOINT = "checkpoint.pt"
@@ -35,9 +36,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _checkpoint(run: Run, out_dir: Path) -> None:
+    """Write ``checkpoint.pt``: ``model`` holds the iterate ω (what one evaluates or deploys);
+    mid outer step, ``inner_point`` also holds the shifted point ω + Δω_k the optimizer's state
+    continues from (``None`` between outer steps)."""
+    with at_iterate(run.optimizer):
+        omega = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
     state = {
-        "format": 1,
-        "model": run.model.state_dict(),
+        "format": 2,
+        "model": omega,
+        "inner_point": run.model.state_dict() if inner_step(run.optimizer) else None,
         "optimizer": run.optimizer.state_dict(),
         "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
         "rng": torch.get_rng_state(),
@@ -51,6 +58,12 @@ def _checkpoint(run: Run, out_dir: Path) -> None:
         "history": json.loads(json.dumps(run.history)),
     }
     _atomic_torch_save(state, out_dir / CHECKPOINT)
+
+
+def _model_to_resume(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The model state a resumed run continues from: the inner point mid outer step, else ω
+    (format 1 checkpoints saved the live, possibly shifted, parameters as ``model``)."""
+    return ckpt.get("inner_point") or ckpt["model"]
 
 
 def _same_run(saved: dict[str, Any], history: dict[str, Any]) -> bool:

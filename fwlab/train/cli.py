@@ -6,12 +6,17 @@ Example::
     fwlab train --task pixel_mnist --method indrnn_fw --K 5 --subset 1000 --epochs 2
 
 The run writes ``history.json`` and ``checkpoint.pt`` into ``--out``; ``--resume`` continues a
-killed run from its checkpoint and ends with the same history as an uninterrupted run.
+killed or interrupted run from its checkpoint and ends with the same history as an uninterrupted
+run. ``--out`` is checked and locked before the data is loaded: a file in the way, a second run
+into the same folder (named with its pid), a folder that already holds a run (unless
+``--overwrite`` or ``--resume``) and ``--resume`` without a checkpoint exit with status 2. Ctrl-C
+finishes the batch, writes a checkpoint at the iterate ω and exits with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -27,9 +32,12 @@ from fwlab.argtypes import (
 )
 from fwlab.data import TASKS, load_task
 from fwlab.data.sequence_data import shrink
+from fwlab.outdir import claim_run_dir, lock_output_dir
+from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import LOSSES, TrainConfig
+from fwlab.train.history import HISTORY
 from fwlab.train.loop import fit
-from fwlab.train.methods import METHODS, get_method
+from fwlab.train.methods import METHODS, Method, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 
 # shrink is re-exported: it lived here before it moved to fwlab.data.sequence_data
@@ -168,6 +176,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (default: refuse a folder that holds anything)",
+    )
+    g.add_argument(
         "--tensorboard",
         type=Path,
         default=None,
@@ -179,7 +192,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    for option, given in (("--resume", args.resume), ("--checkpoint-every", args.checkpoint_every)):
+    needs_out = (
+        ("--resume", args.resume),
+        ("--overwrite", args.overwrite),
+        ("--checkpoint-every", args.checkpoint_every),
+    )
+    for option, given in needs_out:
         if given and args.out is None:
             print(
                 f"fwlab train: error: {option} needs --out (the folder of the checkpoint)",
@@ -214,6 +232,23 @@ def run_cli(args: argparse.Namespace) -> int:
             loss=args.loss, eval_every=args.eval_every, seed=args.seed,
             checkpoint_every=args.checkpoint_every, device=args.device,
         )  # fmt: skip
+    except (ValueError, FileNotFoundError) as err:
+        print(f"fwlab train: {err}", file=sys.stderr)
+        return 2
+    try:
+        with contextlib.ExitStack() as held:
+            if args.out is not None:  # checked and locked before the data load and training
+                held.enter_context(lock_output_dir(args.out))
+                claim_run_dir(args.out, resume=args.resume, overwrite=args.overwrite,
+                              checkpoint=CHECKPOINT, outputs=(CHECKPOINT, HISTORY))  # fmt: skip
+            return _train(args, method, config)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"fwlab train: {err}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace, method: Method, config: TrainConfig) -> int:
+    try:
         data = load_task(args.task, **task_options(args.task, args))
         if args.task != "adding" and (args.subset or args.test_subset):
             data = shrink(data, args.subset, args.test_subset, seed=args.seed)
@@ -231,9 +266,14 @@ def run_cli(args: argparse.Namespace) -> int:
         callbacks.append(TensorBoardLogger(args.tensorboard))
     try:
         history = fit(method, data, config, out_dir=args.out, resume=args.resume,
-                      callbacks=callbacks, progress=not args.no_progress)  # fmt: skip
-    except ValueError as err:  # e.g. --resume from the checkpoint of another run
+                      overwrite=args.overwrite, callbacks=callbacks,
+                      progress=not args.no_progress)  # fmt: skip
+    except (ValueError, FileNotFoundError) as err:  # e.g. the checkpoint of another run
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:
+        said = str(err) or "interrupted; the last periodic checkpoint (if any) is kept"
+        print(f"fwlab train: {said}", file=sys.stderr)
+        return 130
     print(json.dumps({"task": data.name, "method": method.name, **history["summary"]}))
     return 0

@@ -42,8 +42,15 @@ from torch import Tensor, nn
 
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
+from fwlab.outdir import claim_run_dir, lock_output_dir
 from fwlab.train.build import build_model, build_optimizer, build_scheduler
-from fwlab.train.checkpoint import CHECKPOINT, _checkpoint, _same_run, load_checkpoint
+from fwlab.train.checkpoint import (
+    CHECKPOINT,
+    _checkpoint,
+    _model_to_resume,
+    _same_run,
+    load_checkpoint,
+)
 from fwlab.train.config import TrainConfig
 from fwlab.train.history import (
     HISTORY,
@@ -53,6 +60,7 @@ from fwlab.train.history import (
     save_history,
     selected_by_validation,
 )
+from fwlab.train.interrupt import DeferredInterrupt
 from fwlab.train.losses import criterion, evaluate, loss_kind
 from fwlab.train.methods import Method
 from fwlab.train.outer_steps import (
@@ -95,6 +103,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train ``method`` on ``data`` and return the history (see the module docstring).
@@ -110,13 +119,49 @@ def fit(
             ``"begin"``, ``"step"`` (after every batch), ``"eval"``, ``"end"``; ``run`` is the
             :class:`Run` (model, optimizer, history, counters, ``request_stop()``).
         out_dir: where ``history.json`` and ``checkpoint.pt`` go (nothing is written if None).
-        resume: continue from ``out_dir/checkpoint.pt`` if it exists (the method, config and
-            task must match the checkpoint's).
+            It is checked (a file in the way, not writable: ``ValueError``) and locked before
+            training (:func:`fwlab.outdir.lock_output_dir`: a second run into it, in another
+            process or thread, fails at once naming the holder). A folder that holds anything
+            is refused unless ``resume`` or ``overwrite``.
+        resume: continue from ``out_dir/checkpoint.pt`` (``FileNotFoundError`` if there is
+            none; the method, config and task must match the checkpoint's).
+        overwrite: replace the run in ``out_dir`` (its ``checkpoint.pt`` and ``history.json``
+            are removed first; other files are kept).
         progress: show a ``tqdm`` progress bar.
-    """
-    from tqdm.auto import tqdm
 
-    kind = loss_kind(config, data)
+    Ctrl-C (SIGINT in the main thread) or a ``KeyboardInterrupt`` raised by a callback stops
+    the run at the end of the batch: the checkpoint is written (with ``out_dir``), the model is
+    put back at the iterate ω (an outer step under way is abandoned) and ``KeyboardInterrupt`` is
+    raised, saying at which step. Resuming from that checkpoint gives the history of an
+    uninterrupted run. A second Ctrl-C interrupts at once (the model is still put back at ω, the
+    last checkpoint is kept); so does any other exception.
+    """
+    if out_dir is None:
+        if resume or overwrite:
+            raise ValueError(
+                f"{'resume' if resume else 'overwrite'}=True needs out_dir (the folder of the "
+                "run); pass out_dir"
+            )
+        with DeferredInterrupt() as interrupt:
+            return _fit(method, data, config, model, callbacks, None, False, progress, interrupt)
+    with lock_output_dir(out_dir, option="out_dir") as out, DeferredInterrupt() as interrupt:
+        claim_run_dir(out, resume=resume, overwrite=overwrite, checkpoint=CHECKPOINT,
+                      outputs=(CHECKPOINT, HISTORY))  # fmt: skip
+        return _fit(method, data, config, model, callbacks, out, resume, progress, interrupt)
+
+
+def _fit(
+    method: Method,
+    data: SequenceData,
+    config: TrainConfig,
+    model: nn.Module | None,
+    callbacks: Sequence[Callback],
+    out: Path | None,
+    resume: bool,
+    progress: bool,
+    interrupt: DeferredInterrupt,
+) -> dict[str, Any]:
+    loss_kind(config, data)  # a loss that does not fit the task fails before anything is built
     device = config.device
     if model is None:
         model = build_model(method, data, config)
@@ -125,9 +170,29 @@ def fit(
     scheduler = build_scheduler(optimizer, config)
     history = _new_history(method, config, data)
     run = Run(model, optimizer, scheduler, history, config, method, data)
-    out = Path(out_dir) if out_dir is not None else None
     # under `fwlab run/sweep --tensorboard DIR` every run also logs to TensorBoard
     callbacks = [*callbacks, *environment_loggers(method.name, config.seed, resume=resume)]
+    try:
+        return _train(run, callbacks, out, resume, progress, interrupt)
+    except BaseException:
+        abandon_outer_step(optimizer)  # the model the caller holds is at the iterate ω
+        raise
+
+
+def _train(
+    run: Run,
+    callbacks: Sequence[Callback],
+    out: Path | None,
+    resume: bool,
+    progress: bool,
+    interrupt: DeferredInterrupt,
+) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    model, optimizer, scheduler, history = run.model, run.optimizer, run.scheduler, run.history
+    data, config, method = run.data, run.config, run.method
+    kind = loss_kind(config, data)
+    device = config.device
 
     if resume and out is not None and (out / CHECKPOINT).exists():
         ckpt = load_checkpoint(out / CHECKPOINT)
@@ -136,7 +201,7 @@ def fit(
                 f"the checkpoint in {out} belongs to another run (task, method or config "
                 "differ); use another out_dir or resume=False"
             )
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(_model_to_resume(ckpt))
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None and ckpt["scheduler"] is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
@@ -180,8 +245,7 @@ def fit(
         ev["test_loss"].append(test["loss"])
         ev["test_acc"].append(test.get("acc"))
         ev["seconds"].append(time.perf_counter() - t_start)
-        for cb in callbacks:
-            cb("eval", run)
+        _notify(callbacks, "eval", run, interrupt)
 
     def done() -> bool:
         if run.stop_requested:
@@ -230,8 +294,7 @@ def fit(
                     for key in ("fw_gap", "dw_norm", "angle_deg", "delta"):
                         op[key].append(st[key])
                 bar.update(1)
-                for cb in callbacks:
-                    cb("step", run)
+                _notify(callbacks, "step", run, interrupt)
                 if config.eval_every and run.step % config.eval_every == 0:
                     record_eval()
                 if done():
@@ -242,6 +305,9 @@ def fit(
                 history["summary"]["wall_time"] = time.perf_counter() - t_start
                 _checkpoint(run, out)
                 last_checkpoint = run.step
+            if interrupt.requested:  # Ctrl-C: stop here, where the run is consistent
+                bar.close()
+                _stop_interrupted(run, out, t_start)
         if run.batch_in_epoch >= per_epoch:
             run.epoch += 1
             run.batch_in_epoch = 0
@@ -250,6 +316,9 @@ def fit(
                 _apply_pending_lr_steps(run)
             if not (config.eval_every and history["eval"]["step"][-1:] == [run.step]):
                 record_eval()
+            if interrupt.requested and not done():
+                bar.close()
+                _stop_interrupted(run, out, t_start)
     bar.close()
     abandon_outer_step(optimizer)  # stopped mid outer step: back to the iterate omega
     if not history["eval"]["step"] or history["eval"]["step"][-1] != run.step:
@@ -261,6 +330,30 @@ def fit(
     for cb in callbacks:
         cb("end", run)
     return history
+
+
+def _notify(
+    callbacks: Sequence[Callback], event: str, run: Run, interrupt: DeferredInterrupt
+) -> None:
+    """Call the callbacks; a ``KeyboardInterrupt`` from one stops the run at the batch's end."""
+    for cb in callbacks:
+        try:
+            cb(event, run)
+        except KeyboardInterrupt:
+            interrupt.request()
+
+
+def _stop_interrupted(run: Run, out: Path | None, t_start: float) -> None:
+    """Checkpoint the run where it stands (model at ω, optimizer state with the outer step under
+    way), put the model back at ω and raise ``KeyboardInterrupt`` saying how to continue."""
+    if out is not None:
+        run.history["summary"]["wall_time"] = time.perf_counter() - t_start
+        _checkpoint(run, out)
+        where = f"; {out / CHECKPOINT} continues it with resume=True (fwlab train --resume)"
+    else:
+        where = " (no out_dir: nothing was saved)"
+    abandon_outer_step(run.optimizer)
+    raise KeyboardInterrupt(f"interrupted at step {run.step}{where}")
 
 
 def _total_steps(config: TrainConfig, per_epoch_steps: int) -> int:

@@ -269,8 +269,9 @@ def record(
                 cache.clear()
                 cache[seed] = comparison.data(seed)
             method = comparison.method(run_name)
+            resume = (folder / CHECKPOINT).is_file()  # a stopped run continues
             history = fit(
-                method, cache[seed], config, out_dir=folder, resume=True, progress=progress
+                method, cache[seed], config, out_dir=folder, resume=resume, progress=progress
             )
             prov = provenance(comparison.command(), wall_seconds=history["summary"]["wall_time"])
             (folder / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n")

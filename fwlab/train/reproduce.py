@@ -180,7 +180,11 @@ def reproduce(
         folder = None
         if out_dir is not None:
             folder = Path(out_dir) / f"table{number}-{scale}" / f"{run['method'].name}-{task}"
-        history = fit(run["method"], data, config, out_dir=folder, progress=progress)
+        # a table is re-trained whole: its runs replace the ones a previous call left there
+        history = fit(
+            run["method"], data, config, out_dir=folder, overwrite=folder is not None,
+            progress=progress,
+        )  # fmt: skip
         paper = PAPER_RESULTS[number].get(run["label"], {}).get(task, (None, None))
         s = history["summary"]
         results.append(
