@@ -663,7 +663,9 @@ def test_error_raised_by_step_itself_mid_streaming_rolls_back_to_omega():
 
 
 @pytest.mark.parametrize("mode", ["closure", "streaming"])
-def test_ctrl_c_during_the_outer_update_is_delivered_after_it(mode, monkeypatch):
+def test_ctrl_c_during_the_outer_update_is_delivered_after_it(
+    mode, monkeypatch, interactive_sigint
+):
     import signal
 
     import fwlab.optim.frank_wolfe as fw

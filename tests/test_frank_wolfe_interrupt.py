@@ -14,12 +14,15 @@ import time
 import pytest
 
 CHILD = r"""
-import copy, json, sys
+import copy, json, signal, sys
 import torch
 from torch import nn
 from fwlab.optim import FrankWolfe
 
 torch.set_num_threads(1)
+# a shell that starts jobs in the background (nohup, &, CI runners) makes them ignore SIGINT,
+# and Python then installs no KeyboardInterrupt handler: restore the interactive behaviour
+signal.signal(signal.SIGINT, signal.default_int_handler)
 mode = sys.argv[1]
 
 
@@ -83,6 +86,7 @@ print(json.dumps(dict(done=done, same_params=same_params, same_state=same_state,
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("mode", ["closure", "streaming"])
 def test_sigint_at_an_arbitrary_moment_leaves_a_replayable_state(mode):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
