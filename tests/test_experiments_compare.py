@@ -60,3 +60,14 @@ def test_run_problems_finds_a_step_outside_the_trust_region_and_a_nan():
 def test_bad_arguments(methods, kwargs, match):
     with pytest.raises(ValueError, match=match):
         compare(methods, DATA, CONFIG, **kwargs)
+
+
+def test_background_runs_train_like_runs_in_the_foreground():
+    """Models are initialised before the threads start: background runs repeat foreground ones."""
+    methods = [get_method("sgd"), get_method("sgd_clip"), get_method("fw_k1")]
+    here = compare(methods, DATA, CONFIG, trajectory=False, record_metrics=False)
+    dash = TrainingDashboard(throttle_seconds=0.0)
+    there = compare(methods, DATA, CONFIG, dashboard=dash, background=True, trajectory=False,
+                    record_metrics=False).finish()  # fmt: skip
+    for name, h in here.histories.items():
+        assert there.histories[name]["train"]["loss"] == h["train"]["loss"], name

@@ -172,10 +172,12 @@ def compare(
     fw_model = None
     histories: dict[str, dict[str, Any]] = {}
     for method in methods:
-        extra: dict[str, Any] = {}
+        # every model is initialised here, in order, from the seed: runs started in background
+        # threads would otherwise race on torch's global RNG while they initialise
+        extra: dict[str, Any] = dict(model=build_model(method, data, config))
         if recorder is not None and method.optimizer == "fw" and fw_model is None:
-            fw_model = build_model(method, data, config)
-            extra = dict(model=fw_model, callbacks=[recorder])
+            fw_model = extra["model"]
+            extra["callbacks"] = [recorder]
         if dashboard is None:
             histories[run_title(method)] = fit(method, data, config, progress=False, **extra)
         elif background:
