@@ -9,6 +9,7 @@ import json
 import os
 import re
 
+import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
@@ -18,7 +19,9 @@ from fwlab import plots
 from fwlab.data import load_task
 from fwlab.figure_files import find_browser, save_figure, save_figures
 from fwlab.landscape import landscape
-from fwlab.toy import trajectory
+from fwlab.toy import figures as toy_figures
+from fwlab.toy import step_zoom, trajectory
+from fwlab.toy.lesson import k_sweep
 from fwlab.train import TrainConfig, TrajectoryRecorder, build_model, fit, get_method
 
 pytestmark = pytest.mark.slow
@@ -63,24 +66,49 @@ BUILDERS = {
 }
 
 
-def figure_functions() -> set[str]:
+#: and of fwlab.toy.figures (the lesson's figures)
+TOY_BUILDERS = {
+    "step_zoom_figure": lambda: toy_figures.step_zoom_figure(
+        step_zoom("rosenbrock", delta=0.5, p=2, K=4), 2
+    ),
+    "lmo_figure": lambda: toy_figures.lmo_figure(30.0, 1.0),
+    "k_sweep_figure": lambda: toy_figures.k_sweep_figure(
+        k_sweep(
+            "quadratic",
+            trajectory("quadratic", lr=0.5, delta=0.2, K=2, steps=5).centers,
+            delta=0.5,
+            p=2,
+            Ks=(1, 2),
+        )  # fmt: skip
+    ),
+    "paths_figure": lambda: toy_figures.paths_figure(
+        "quadratic", {"K=2": trajectory("quadratic", lr=0.5, delta=0.2, K=2, steps=5)}
+    ),
+    "lr_delta_figure": lambda: toy_figures.lr_delta_figure(
+        {"K = 1": np.array([[1.0, 2.0], [3.0, 4.0]])}, [0.1, 1.0], [0.1, 1.0]
+    ),
+}
+
+
+def figure_functions(module) -> set[str]:
     return {
         name
-        for name, obj in vars(plots).items()
+        for name, obj in vars(module).items()
         if name.endswith("_figure")
         and not name.startswith(("_", "style_"))
         and inspect.isfunction(obj)
-        and "return" in obj.__annotations__
+        and obj.__module__.startswith(module.__name__)
     }
 
 
 @pytest.fixture(scope="module")
 def figures():
-    return {name: build() for name, build in BUILDERS.items()}
+    return {name: build() for name, build in {**BUILDERS, **TOY_BUILDERS}.items()}
 
 
 def test_the_builders_cover_every_figure_function():
-    assert set(BUILDERS) == figure_functions()
+    assert set(BUILDERS) == figure_functions(plots)
+    assert set(TOY_BUILDERS) == figure_functions(toy_figures)
 
 
 def test_every_figure_saves_as_html_and_json_offline(figures, tmp_path):

@@ -108,15 +108,15 @@ def test_presented_playground_slider_redraws_the_figure(served):
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
             page.on("pageerror", lambda err: errors.append(f"{err}\n{err.stack}"))
             page.goto(served, timeout=120_000)
-            # the explorer: a widget box holding sliders and the FigureWidget
+            # the trajectory explorer: the widget box with the η slider and the FigureWidget
             explorer = (
                 page.locator(".widget-vbox")
-                .filter(has=page.locator(".widget-slider"))
+                .filter(has=page.locator(".widget-slider").filter(has_text="η (outer lr)"))
                 .filter(has=page.locator(".js-plotly-plot"))
                 .first
             )
             explorer.wait_for(state="visible", timeout=180_000)
-            slider = explorer.locator(".widget-slider").filter(has_text="δ").first
+            slider = explorer.locator(".widget-slider").filter(has_text="δ (radius)").first
             plot = explorer.locator(".js-plotly-plot").first
             plot.wait_for(state="visible", timeout=60_000)
             title = plot.locator(".gtitle")

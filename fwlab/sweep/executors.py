@@ -89,6 +89,8 @@ def point_executor(
     try:
         threads = sum(client.nthreads().values())
         where = f"on the Dask cluster at {scheduler} ({threads} worker threads now)"
+        if not threads:
+            where += "; no worker yet: the points wait until workers join"
         # pure=False: every point is its own task, even with equal arguments
         yield client.get_executor(pure=False), where
     finally:
