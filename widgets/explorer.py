@@ -50,10 +50,10 @@ from fwlab.plots import (
     trajectory_figure,
     trajectory_trace_data,
 )
-from fwlab.toy import Trajectory, get_loss, loss_names, trajectory
+from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
 from widgets._display import display_widget
 
-__all__ = ["TrajectoryExplorer", "P_OPTIONS"]
+__all__ = ["TrajectoryExplorer", "P_OPTIONS", "check_parameters"]
 
 #: the p slider's options: (label, value)
 P_OPTIONS: tuple[tuple[str, float], ...] = (
@@ -104,6 +104,40 @@ def _check_control(name: str, value: Any) -> None:
                          f"got {value!r}")  # fmt: skip
 
 
+def check_parameters(
+    loss: str = "rosenbrock",
+    *,
+    delta: float | None = None,
+    K: int = 5,
+    p: float | str = 2.0,
+    lr: float = 0.5,
+    steps: int = 100,
+    x0: tuple[float, float] | None = None,
+    gd_lr: float | None = None,
+    delta_decay: float = 1.0,
+) -> tuple[ToyLoss, float, tuple[float, float], float, float]:
+    """Check the playground's values against its controls, as :class:`TrajectoryExplorer` does.
+
+    Raises ``ValueError`` naming the first value no control can show (the slider's range, the
+    p options, a finite start point). Returns ``(spec, delta, start, p, gd_lr)`` with the loss's
+    defaults filled in for ``None``.
+
+    Example:
+        >>> check_parameters("quadratic", K=31)
+        Traceback (most recent call last):
+        ...
+        ValueError: K must be an integer in [1, 30] (the slider's range), got 31
+    """
+    spec = get_loss(loss)
+    delta = spec.delta if delta is None else delta
+    gd_lr = spec.gd_lr if gd_lr is None else gd_lr
+    for name, value in (("delta", delta), ("K", K), ("lr", lr), ("steps", steps),
+                        ("gd_lr", gd_lr), ("delta_decay", delta_decay)):  # fmt: skip
+        _check_control(name, value)
+    start = spec.start if x0 is None else _start_point(x0)
+    return spec, delta, start, _p_option(p), gd_lr
+
+
 _HEADLESS_TEXT = (
     "[TrajectoryExplorer: sliders and a live figure; they need a running kernel with a widget "
     "front end. explorer.static_figure() draws the same state.]"
@@ -152,14 +186,10 @@ class TrajectoryExplorer:
         grid: int = 120,
         delta_decay: float = 1.0,
     ) -> None:
-        spec = get_loss(loss)
-        delta = spec.delta if delta is None else delta
-        gd_lr = spec.gd_lr if gd_lr is None else gd_lr
-        for name, value in (("delta", delta), ("K", K), ("lr", lr), ("steps", steps),
-                            ("gd_lr", gd_lr), ("delta_decay", delta_decay)):  # fmt: skip
-            _check_control(name, value)
-        start = spec.start if x0 is None else _start_point(x0)
-        p_value = _p_option(p)
+        spec, delta, start, p_value, gd_lr = check_parameters(
+            loss, delta=delta, K=K, p=p, lr=lr, steps=steps, x0=x0, gd_lr=gd_lr,
+            delta_decay=delta_decay,
+        )  # fmt: skip
         self._grid = grid
         self._hold = False
         style = {"description_width": "initial"}
