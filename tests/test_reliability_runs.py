@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -211,7 +212,7 @@ def test_run_refuses_a_value_of_the_wrong_type(nb, tmp_path, capsys, args, match
     assert main(["run", str(nb), *args, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fwlab run: error: ") and len(err.splitlines()) == 1
-    assert __import__("re").search(match, err), err
+    assert re.search(match, err), err
     assert not (tmp_path / "o" / "status.json").exists()  # refused before running
 
 
@@ -229,7 +230,7 @@ def test_run_refuses_a_value_of_the_wrong_type(nb, tmp_path, capsys, args, match
 def test_sweep_refuses_a_bad_grid(nb, tmp_path, capsys, spec, match):
     assert main(["sweep", str(nb), "--grid", spec, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert __import__("re").search(match, err), err
+    assert re.search(match, err), err
     assert not (tmp_path / "o").exists()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,3 +216,22 @@ def test_sigint_to_fwlab_train_checkpoints_and_resumes_to_the_same_history(tmp_p
     resumed = json.loads((cut / "history.json").read_text())
     uninterrupted = json.loads((whole / "history.json").read_text())
     assert without_wall_clock(resumed) == without_wall_clock(uninterrupted)
+
+
+# ------------------------------------------------------------------ absurd values
+@pytest.mark.parametrize(
+    "extra, code, message",
+    [
+        (["--hidden", "100000000"], 1, r"out of memory \(.*\); lower --hidden \(100000000\)"),
+        (["--lr", "1e308"], 1, r"training diverged: FrankWolfe met a non-finite"),
+        (["--subset", "100000000"], 2, r"100000000 adding sequences .* need about .* GiB, more "
+         r"than the .* GiB of memory available; lower the number of samples"),
+        (["--seq-len", "100000000"], 2, r"seq_len=100000000 need about"),
+    ],
+)  # fmt: skip
+def test_absurd_values_end_with_a_message_not_a_traceback(tmp_path, capsys, extra, code, message):
+    argv = ["train", "--task", "adding", "--seq-len", "10", "--steps", "3", "--no-progress"]
+    assert main([*argv, *extra, "--out", str(tmp_path / "run")]) == code
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err

@@ -25,6 +25,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -50,6 +52,7 @@ def adding_problem(
     """
     n = check_int("n", n, 1)
     seq_len = check_int("seq_len", seq_len, 2)
+    _check_fits_in_memory(n, seq_len)
     g = torch.Generator().manual_seed(int(seed))
     half = seq_len // 2
     values = torch.rand(n, seq_len, generator=g, dtype=torch.float64)
@@ -61,6 +64,25 @@ def adding_problem(
     mask[rows, second] = 1.0
     y = (values[rows, first] + values[rows, second]).unsqueeze(1)
     return torch.stack([values, mask], dim=2).to(dtype), y.to(dtype)
+
+
+def _available_bytes() -> int | None:
+    """Memory available to a new allocation (Linux ``sysconf``); None where it is unknown."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_fits_in_memory(n: int, seq_len: int) -> None:
+    # the float64 values and mask plus the stacked float32 output: about 40 bytes per step
+    need, free = 40 * n * seq_len, _available_bytes()
+    if free is not None and need > free:
+        raise ValueError(
+            f"{n} adding sequences of length seq_len={seq_len} need about {need / 2**30:.1f} GiB, "
+            f"more than the {free / 2**30:.1f} GiB of memory available; lower the number of "
+            "samples (n_train / n_test, fwlab train --subset / --test-subset) or seq_len"
+        )
 
 
 def load_adding(

@@ -32,6 +32,7 @@ from fwlab.argtypes import (
 )
 from fwlab.data import TASKS, load_task
 from fwlab.data.sequence_data import shrink
+from fwlab.optim import NonFiniteError
 from fwlab.outdir import claim_run_dir, lock_output_dir
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import LOSSES, TrainConfig
@@ -247,6 +248,13 @@ def run_cli(args: argparse.Namespace) -> int:
         return 2
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    text = str(err)
+    return (
+        isinstance(err, MemoryError) or "can't allocate memory" in text or "out of memory" in text
+    )
+
+
 def _train(args: argparse.Namespace, method: Method, config: TrainConfig) -> int:
     try:
         data = load_task(args.task, **task_options(args.task, args))
@@ -275,5 +283,18 @@ def _train(args: argparse.Namespace, method: Method, config: TrainConfig) -> int
         said = str(err) or "interrupted; the last periodic checkpoint (if any) is kept"
         print(f"fwlab train: {said}", file=sys.stderr)
         return 130
+    except NonFiniteError as err:
+        print(f"fwlab train: training diverged: {err}", file=sys.stderr)
+        return 1
+    except (MemoryError, RuntimeError) as err:
+        if not _out_of_memory(err):
+            raise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
+        print(
+            f"fwlab train: out of memory ({first}); lower --hidden ({args.hidden}), --layers, "
+            f"--batch-size ({args.batch_size}), --seq-len or --subset",
+            file=sys.stderr,
+        )
+        return 1
     print(json.dumps({"task": data.name, "method": method.name, **history["summary"]}))
     return 0
