@@ -1,7 +1,7 @@
 """Interactive ipywidgets + plotly front ends built on :mod:`fwlab`."""
 
-from widgets.dashboard import TrainingDashboard
-from widgets.explorer import TrajectoryExplorer
-from widgets.step_zoom import LmoExplorer, StepZoomExplorer
+from .dashboard import TrainingDashboard
+from .explorer import TrajectoryExplorer
+from .step_zoom import LmoExplorer, StepZoomExplorer
 
 __all__ = ["LmoExplorer", "StepZoomExplorer", "TrainingDashboard", "TrajectoryExplorer"]

@@ -76,9 +76,10 @@ from fwlab.train import BackgroundRun, Method, Run, RunControl, TrainConfig, fit
 from fwlab.train.recorded import load_recorded
 from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
-from widgets._display import display_widget
-from widgets._throttle import OwnerThreadCaller, Throttle
-from widgets.explorer import P_OPTIONS
+
+from ._display import display_widget
+from ._throttle import OwnerThreadCaller, Throttle
+from .explorer import P_OPTIONS
 
 _HEADLESS_TEXT = (
     "[TrainingDashboard: live curves and controls; they need a running kernel with a widget "

@@ -51,7 +51,8 @@ from fwlab.plots import (
     trajectory_trace_data,
 )
 from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
-from widgets._display import display_widget
+
+from ._display import display_widget
 
 __all__ = ["TrajectoryExplorer", "P_OPTIONS", "check_parameters"]
 

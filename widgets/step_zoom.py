@@ -30,8 +30,9 @@ from fwlab.toy.figures import (
     step_zoom_trace_data,
 )
 from fwlab.toy.trust_region import StepZoom
-from widgets._display import display_widget
-from widgets.explorer import P_OPTIONS, _check_control, _p_option, _start_point, delta_slider
+
+from ._display import display_widget
+from .explorer import P_OPTIONS, _check_control, _p_option, _start_point, delta_slider
 
 __all__ = ["LmoExplorer", "StepZoomExplorer"]
 

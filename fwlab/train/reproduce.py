@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fwlab.atomic import atomic_open, atomic_write_text
 from fwlab.data import load_task, shrink, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.figure_files import FIGURE_FORMATS
@@ -199,8 +200,8 @@ def reproduce(
     if out_dir is not None:
         base = Path(out_dir) / f"table{number}-{scale}"
         base.mkdir(parents=True, exist_ok=True)
-        (base / "table.json").write_text(json.dumps(results, indent=1))
-        with open(base / "table.csv", "w", newline="") as f:
+        atomic_write_text(base / "table.json", json.dumps(results, indent=1))
+        with atomic_open(base / "table.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(results[0]) if results else ["label"])
             writer.writeheader()
             writer.writerows(results)
