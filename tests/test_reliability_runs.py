@@ -260,3 +260,64 @@ def test_out_under_a_file_is_refused_before_any_kernel_starts(nb, tmp_path, caps
     err = capsys.readouterr().err
     assert f"--out {blocker / 'o'} cannot be a folder: {blocker} is a file" in err
     assert blocker.read_text() == "x"
+
+
+# ------------------------------------------------------------------ hostile inputs
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: p.mkdir(), r"is a folder; pass the notebook file"),
+        (lambda p: p.write_text("hello"), r"is not a Jupyter notebook that can be read \(Note"),
+        (lambda p: p.write_text('{"x": 1}'), r"is not a Jupyter notebook that can be read"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_notebook_that_is_not_one_is_a_usage_error(tmp_path, capsys, command, make, match):
+    target = tmp_path / "bad.ipynb"
+    make(target)
+    grid = ["--grid", "K=1"] if command == "sweep" else []
+    assert main([command, str(target), *grid, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_cwd_that_is_a_file_is_refused_before_running(nb, tmp_path, capsys, command):
+    grid = ["--grid", "K=1"] if command == "sweep" else []
+    args = [command, str(nb), *grid, "--cwd", str(nb), "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    assert f"--cwd {nb} is a file" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "status.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_fwlab_run_and_its_status_says_so(nb, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fwlab.cli", "run", str(nb), "-p", "nap", "600", "--out", str(out)],
+        cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    kernels: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 180
+        while not kernels:
+            kernels = [p for p in _descendants(proc.pid) if "ipykernel" in " ".join(p.cmdline())]
+            assert proc.poll() is None and time.monotonic() < deadline, "no kernel within 180 s"
+            time.sleep(0.5)
+        time.sleep(3)  # inside the long cell
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    # the dying kernel and asyncio may print their own tracebacks; ours is one line
+    assert f"fwlab run: interrupted; status.json in {out} says what finished" in err, err
+    st = status(out)
+    assert st["status"] == "failed" and st["error"].startswith("KeyboardInterrupt"), st
+    deadline = time.monotonic() + 10
+    while any(_alive(k) for k in kernels) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(k) for k in kernels)

@@ -101,6 +101,12 @@ def run_run_cli(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab run: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"fwlab run: interrupted; status.json in {Path(out).resolve()} says what finished",
+            file=sys.stderr,
+        )
+        return 130
     print(format_table(gather(out)))
     if status["status"] != "ok":
         print(
@@ -168,6 +174,12 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab sweep: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"fwlab sweep: interrupted; status.json in {Path(out).resolve()} says what finished",
+            file=sys.stderr,
+        )
+        return 130
     print()
     print(format_table(rows))
     print(f"\nresults: {Path(out).resolve() / CSV_FILE}")

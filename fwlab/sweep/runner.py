@@ -53,6 +53,8 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str,
     from fwlab.sweep.params import cell_parameters
 
     path = Path(notebook)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; pass the notebook file (.ipynb) to run")
     if not path.is_file():
         raise FileNotFoundError(f"notebook not found: {path}")
     try:
@@ -137,10 +139,19 @@ def run_notebook(
     nb_path = Path(notebook).resolve()
     params = dict(parameters or {})
     _check_timeout(timeout)
+    _check_cwd(cwd)
     if check_names:
         _check_names(nb_path, params)
     with lock_output_dir(out_dir) as out:
         return _run_locked(nb_path, out, params, kernel, timeout, cwd, index, tensorboard)
+
+
+def _check_cwd(cwd: str | os.PathLike[str] | None) -> None:
+    if cwd is not None and not Path(cwd).is_dir():
+        what = "a file" if Path(cwd).exists() else "missing"
+        raise ValueError(
+            f"--cwd {cwd} is {what}; the kernel's working directory must be an existing folder"
+        )
 
 
 def _check_timeout(timeout: Any) -> None:
@@ -222,6 +233,11 @@ def _run_locked(
     except Exception as err:  # noqa: BLE001 - a failed notebook is a result, not a crash
         status["status"] = "failed"
         status["error"], status["traceback"] = _error_fields(err)
+    except KeyboardInterrupt:  # Ctrl-C: the folder says so, then the caller stops
+        status.update(status="failed", error="KeyboardInterrupt: interrupted (Ctrl-C)")
+        status.update(seconds=round(time.perf_counter() - t0, 3), finished=_now())
+        _write_json(out / STATUS_FILE, status)
+        raise
     finally:
         _set_environ(previous)
     status["seconds"] = round(time.perf_counter() - t0, 3)
@@ -300,6 +316,7 @@ def run_sweep(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     _check_timeout(timeout)
+    _check_cwd(cwd)
     scheduler = resolve_scheduler(scheduler)
     _check_names(nb_path, [*axes, *fixed])
     with lock_output_dir(out_dir) as out:
