@@ -141,3 +141,21 @@ def test_reproduce_smoke_rows_and_table(tmp_path, monkeypatch, capsys):
     assert "ours best/at best valid/final" in text
     assert main(["reproduce", "--table", "3", "--rows", "nothing", "--out", str(tmp_path),
                  "--no-progress"]) == 2  # fmt: skip
+
+
+def test_fwlab_reproduce_runs_rows_through_the_sweep_runner_and_resumes(tmp_path, capsys):
+    argv = ["reproduce", "--table", "3", "--rows", "sgd", "--figure", "", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    base = tmp_path / "table3-smoke-seed0"
+    rows = json.loads((base / "table.json").read_text())
+    assert [(r["method"], r["task"]) for r in rows] == [("sgd", "har2"), ("sgd", "noisy_har2")]
+    assert all(0.0 <= r["best_acc"] <= 100.0 and r["label"] == "SGD" for r in rows)
+    points = sorted(p.name for p in base.iterdir() if p.is_dir())
+    assert points == ["method=sgd__task=har2", "method=sgd__task=noisy_har2"]
+    assert (base / points[0] / "table_row.ipynb").is_file()  # the executed row notebook
+    capsys.readouterr()
+    assert main(argv) == 0  # resumable: both rows are already ok, nothing is retrained
+    out = capsys.readouterr().out
+    assert out.count("[skip]") == 2 and "0 to run" in out
+    assert json.loads((base / "table.json").read_text()) == rows
+    assert not list(base.glob(".table.json.*"))  # no temp file left by the atomic write

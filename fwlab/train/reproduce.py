@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fwlab.argtypes import positive_int
 from fwlab.atomic import atomic_open, atomic_write_text
 from fwlab.data import load_task, shrink, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
@@ -39,6 +40,8 @@ __all__ = [
     "table_plan",
     "table_tasks",
     "reproduce",
+    "reproduce_table",
+    "write_table",
     "format_table",
     "write_table_figure",
     "row_notebook",
@@ -198,15 +201,76 @@ def reproduce(
             )
         )  # fmt: skip
     if out_dir is not None:
-        base = Path(out_dir) / f"table{number}-{scale}"
-        base.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(base / "table.json", json.dumps(results, indent=1))
-        with atomic_open(base / "table.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(results[0]) if results else ["label"])
-            writer.writeheader()
-            writer.writerows(results)
-        write_table_figure(results, base, formats=figure_formats)
+        write_table(results, Path(out_dir) / f"table{number}-{scale}", figure_formats)
     return results
+
+
+#: the columns of a reproduced table, in order
+RESULT_KEYS = (
+    "label", "method", "task", "data", "best_acc", "final_acc", "acc_at_best_valid", "hours",
+    "paper_acc", "paper_hours", "steps",
+)  # fmt: skip
+
+
+def reproduce_table(
+    number: int,
+    scale: str,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    rows: list[str] | None = None,
+    tasks: list[str] | None = None,
+    jobs: int = 2,
+    force: bool = False,
+    kernel: str = "fwlab",
+    figure_formats: Sequence[str] = ("html", "png"),
+    log: Any = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Reproduce a table through the sweep runner: one run of ``notebooks/table_row.ipynb`` per
+    (row, task) (:func:`fwlab.sweep.run_sweep`), the way ``fwlab reproduce`` and notebook 05 do.
+
+    Resumable (a point already finished with the same parameters is skipped unless ``force``)
+    and failure-isolated (a failing point is reported, the others go on). The points live in
+    ``out_dir/table<number>-<scale>-seed<seed>/``, beside ``table.json``/``table.csv``
+    (written atomically, the finished rows only) and the figure. Returns ``(results,
+    failed)``: the result dicts (keys :data:`RESULT_KEYS`) and the failed sweep rows.
+    """
+    from fwlab.sweep import run_sweep
+
+    all_rows = list(dict.fromkeys(name for _, name, _ in _table(number)["rows"]))
+    labels = {name: label for label, name, _ in _table(number)["rows"]}
+    methods = [m for m in all_rows if not rows or m in rows or labels[m] in rows]
+    unknown = sorted(set(rows or ()) - set(all_rows) - set(labels.values()))
+    if unknown or not methods:
+        raise ValueError(
+            f"rows {unknown or rows} are not in table {number}; choose from {all_rows}"
+        )
+    columns = [t for t in table_tasks(number) if not tasks or t in tasks]
+    if not columns:
+        raise ValueError(f"tasks {tasks} are not in table {number}: {table_tasks(number)}")
+    base = Path(out_dir) / f"table{number}-{scale}-seed{seed}"
+    sweep = run_sweep(
+        row_notebook(), base, {"method": methods, "task": columns},
+        {"table": number, "scale": scale, "seed": seed, "device": device},
+        jobs=jobs, force=force, kernel=kernel, log=log,
+    )  # fmt: skip
+    results = [{k: r.get(k) for k in RESULT_KEYS} for r in sweep if r["status"] == "ok"]
+    write_table(results, base, figure_formats)
+    return results, [r for r in sweep if r["status"] != "ok"]
+
+
+def write_table(
+    results: list[dict[str, Any]], folder: str | Path, figure_formats: Sequence[str] = ()
+) -> None:
+    """``table.json`` and ``table.csv`` (atomic writes) and the figure of ``results``."""
+    base = Path(folder)
+    atomic_write_text(base / "table.json", json.dumps(results, indent=1))
+    with atomic_open(base / "table.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(results[0]) if results else ["label"])
+        writer.writeheader()
+        writer.writerows(results)
+    write_table_figure(results, base, formats=figure_formats)
 
 
 def write_table_figure(
@@ -323,9 +387,51 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="download MNIST / UCI HAR when missing (paper scale)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")  # fmt: skip
+    parser.add_argument("--jobs", type=positive_int, default=2, help="(row, task) runs at a time")
+    parser.add_argument(
+        "--force", action="store_true", help="re-run rows that already finished (default: skip)"
+    )
+    parser.add_argument("--kernel", default="fwlab", help="Jupyter kernel of the row runs")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="train the rows one after another in this process instead of through the sweep "
+        "runner (no kernels; not resumable)",
+    )
+    parser.epilog = (
+        "By default each (row, task) is one run of notebooks/table_row.ipynb through the sweep "
+        "runner (as `fwlab sweep` and notebook 05 do): resumable (finished rows are skipped), "
+        "failure-isolated, table.json written atomically."
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    if args.in_process:
+        return _run_in_process(args)
+    from fwlab.sweep import check_kernel
+
+    try:
+        check_kernel(args.kernel)
+        if args.download:  # once here, so that the row runs find the data in the cache
+            for task in table_tasks(args.table):
+                opts = {**SETTINGS[(args.table, args.scale)].get("data", {}), "download": True}
+                load_table_task(task, args.scale, seed=args.seed, **opts)
+        results, failed = reproduce_table(
+            args.table, args.scale, args.out, seed=args.seed, device=args.device,
+            rows=args.rows, jobs=args.jobs, force=args.force, kernel=args.kernel,
+            figure_formats=args.figure,
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as err:
+        print(f"fwlab reproduce: {err}", file=sys.stderr)
+        return 2
+    if results:
+        print(format_table(results))
+    for r in failed:
+        print(f"FAILED {r['point']}: {r['error']} (see its folder)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _run_in_process(args: argparse.Namespace) -> int:
     try:
         results = reproduce(
             args.table, args.scale, out_dir=args.out, seed=args.seed, device=args.device,
