@@ -118,3 +118,11 @@ def test_values_follow_the_declared_type(declared, name, text, value):
 def test_values_that_do_not_fit_name_parameter_type_and_value(declared, name, text, match):
     with pytest.raises(ValueError, match=match):
         _p(name, text, declared)
+
+
+def test_grid_values_split_at_top_level_and_follow_the_declared_types(declared):
+    from fwlab.sweep import parse_grid
+
+    axes = parse_grid(["sizes=[1,2],[3,[4,5]]", "tag=007,'a,b'", "K=1, 2"], declared)
+    assert axes == {"sizes": [[1, 2], [3, [4, 5]]], "tag": ["007", "a,b"], "K": [1, 2]}
+    assert [type(v) for v in axes["tag"]] == [str, str]

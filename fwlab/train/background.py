@@ -354,7 +354,8 @@ class BackgroundRun(RunControl):
         callbacks: more ``fit`` callbacks; they run in the training thread after the control.
         model: train this model (default: :func:`fwlab.train.build_model`, built in the thread
             calling :meth:`start`).
-        out_dir, resume, progress: as for ``fit`` (``progress`` defaults to off here).
+        out_dir, resume, overwrite, progress: as for ``fit`` (``progress`` defaults to off
+            here).
         name: a label (default: the method's label).
 
     Attributes:
@@ -372,6 +373,7 @@ class BackgroundRun(RunControl):
         model: nn.Module | None = None,
         out_dir: Any = None,
         resume: bool = False,
+        overwrite: bool = False,
         progress: bool = False,
         name: str | None = None,
     ) -> None:
@@ -380,7 +382,12 @@ class BackgroundRun(RunControl):
         self.name = name or method.label
         self._callbacks = tuple(callbacks)
         self._model = model
-        self._fit_kwargs = {"out_dir": out_dir, "resume": resume, "progress": progress}
+        self._fit_kwargs = {
+            "out_dir": out_dir,
+            "resume": resume,
+            "overwrite": overwrite,
+            "progress": progress,
+        }
         self._result: dict[str, Any] | None = None
         self.error: BaseException | None = None
         self._done_callbacks: list[Callable[[BackgroundRun], Any]] = []
