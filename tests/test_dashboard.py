@@ -51,36 +51,36 @@ def test_as_a_callback_it_updates_the_figure_widget_during_fit(data):
 
     def spy(event, run):
         if event == "step":
-            seen.append((run.step, len(_trace(dash, "loss:Ours K=5").y)))
+            seen.append((run.step, len(_trace(dash, "loss:Frank-Wolfe K=5").y)))
 
     method = get_method("fw_k5")
     h = fit(method, data, CONFIG, callbacks=[dash, spy], progress=False)
     # after every batch the loss trace holds every loss so far
     assert seen == [(s, s) for s in range(1, 21)]
-    np.testing.assert_array_equal(_ys(dash, "loss:Ours K=5"), h["train"]["loss"])
+    np.testing.assert_array_equal(_ys(dash, "loss:Frank-Wolfe K=5"), h["train"]["loss"])
     # FW diagnostics: one point per outer step (every K = 5 batches)
-    assert list(_trace(dash, "fw_gap:Ours K=5").x) == [5, 10, 15, 20]
-    np.testing.assert_allclose(_ys(dash, "angle_deg:Ours K=5"), h["optimizer"]["angle_deg"])
-    np.testing.assert_allclose(_ys(dash, "delta:Ours K=5"), h["optimizer"]["delta"])
-    np.testing.assert_allclose(_ys(dash, "metric:Ours K=5"), h["eval"]["test_loss"])
-    assert dash.histories["Ours K=5"] is h
-    assert [t.meta for t in dash.figure.data] == [f"{s}:Ours K=5" for s in TRAINING_SERIES]
-    assert dash.status()["Ours K=5"]["state"] == "done"
+    assert list(_trace(dash, "fw_gap:Frank-Wolfe K=5").x) == [5, 10, 15, 20]
+    np.testing.assert_allclose(_ys(dash, "angle_deg:Frank-Wolfe K=5"), h["optimizer"]["angle_deg"])
+    np.testing.assert_allclose(_ys(dash, "delta:Frank-Wolfe K=5"), h["optimizer"]["delta"])
+    np.testing.assert_allclose(_ys(dash, "metric:Frank-Wolfe K=5"), h["eval"]["test_loss"])
+    assert dash.histories["Frank-Wolfe K=5"] is h
+    assert [t.meta for t in dash.figure.data] == [f"{s}:Frank-Wolfe K=5" for s in TRAINING_SERIES]
+    assert dash.status()["Frank-Wolfe K=5"]["state"] == "done"
 
 
 def test_several_methods_side_by_side(data):
     dash = TrainingDashboard(throttle_seconds=0.0, throttle_steps=10)
     h_sgd = dash.fit("sgd", data, CONFIG)
     h_fw = dash.fit(get_method("fw_k1"), data, CONFIG, name="FW")
-    assert list(dash.histories) == ["SGD", "FW"]
-    np.testing.assert_array_equal(_ys(dash, "loss:SGD"), h_sgd["train"]["loss"])
+    assert list(dash.histories) == ["BPTT+Adam", "FW"]
+    np.testing.assert_array_equal(_ys(dash, "loss:BPTT+Adam"), h_sgd["train"]["loss"])
     np.testing.assert_array_equal(_ys(dash, "loss:FW"), h_fw["train"]["loss"])
     # Adam has no Frank-Wolfe diagnostics; its lr is drawn per batch
-    assert len(_trace(dash, "fw_gap:SGD").x) == 0 and len(_trace(dash, "fw_gap:FW").x) == 20
-    assert len(_trace(dash, "lr:SGD").x) == 20
-    assert _trace(dash, "loss:SGD").line.color != _trace(dash, "loss:FW").line.color
+    assert len(_trace(dash, "fw_gap:BPTT+Adam").x) == 0 and len(_trace(dash, "fw_gap:FW").x) == 20
+    assert len(_trace(dash, "lr:BPTT+Adam").x) == 20
+    assert _trace(dash, "loss:BPTT+Adam").line.color != _trace(dash, "loss:FW").line.color
     # only the loss traces appear in the legend, one entry per run
-    assert [t.meta for t in dash.figure.data if t.showlegend] == ["loss:SGD", "loss:FW"]
+    assert [t.meta for t in dash.figure.data if t.showlegend] == ["loss:BPTT+Adam", "loss:FW"]
 
 
 def test_stop_button_ends_the_run_after_the_current_batch_at_the_iterate(data):
@@ -99,7 +99,7 @@ def test_stop_button_ends_the_run_after_the_current_batch_at_the_iterate(data):
     assert len(h["train"]["loss"]) == 7 and h["eval"]["step"][-1] == 7
     assert h["events"] == [{"step": 7, "kind": "stop"}]
     assert state["inner"] == 0  # parameters back at ω, no half-finished outer step
-    assert dash.status()["Ours K=5"]["state"] == "stopped"
+    assert dash.status()["Frank-Wolfe K=5"]["state"] == "stopped"
     # a later run under the same dashboard is not stopped by the old click
     h2 = dash.fit(method, data, CONFIG.replace(steps=6), name="again")
     assert h2["summary"]["steps"] == 6 and not h2["summary"]["stopped_early"]
@@ -176,7 +176,7 @@ def test_throttling_by_steps():
     fit(get_method("sgd"), data, CONFIG, callbacks=[dash], progress=False)
     # begin + steps 5, 10, 15, 20 + the evaluation at the epoch's end + end
     assert dash.redraws == 7
-    assert len(_trace(dash, "loss:SGD").y) == 20  # the last redraw shows everything
+    assert len(_trace(dash, "loss:BPTT+Adam").y) == 20  # the last redraw shows everything
 
 
 def test_throttling_by_time_with_a_fake_clock():
@@ -235,8 +235,10 @@ def test_static_figure_has_the_traces_of_every_run(data):
     fig = dash.static_figure()
     assert isinstance(fig, go.Figure) and not isinstance(fig, go.FigureWidget)
     metas = [t.meta for t in fig.data]
-    assert metas == [f"{s}:{n}" for n in ("Ours K=1", "SGD+Clipping") for s in TRAINING_SERIES]
-    loss = next(t for t in fig.data if t.meta == "loss:Ours K=1")
+    assert metas == [
+        f"{s}:{n}" for n in ("Frank-Wolfe K=1", "BPTT+Adam+clip 1") for s in TRAINING_SERIES
+    ]
+    loss = next(t for t in fig.data if t.meta == "loss:Frank-Wolfe K=1")
     np.testing.assert_array_equal(np.asarray(loss.y, dtype=float), h["train"]["loss"])
     # the stalled level is drawn in the training and the test loss panels
     assert [s.y0 for s in fig.layout.shapes] == [STALLED_MSE, STALLED_MSE]
@@ -260,7 +262,7 @@ def test_classification_shows_accuracy():
     dash = TrainingDashboard(throttle_seconds=0.0)
     h = dash.fit("sgd", data, TrainConfig(hidden_size=8, batch_size=20, epochs=1))
     assert dash.figure.layout.annotations[1].text == "test accuracy (%)"
-    np.testing.assert_allclose(_ys(dash, "metric:SGD"), h["eval"]["test_acc"])
+    np.testing.assert_allclose(_ys(dash, "metric:BPTT+Adam"), h["eval"]["test_acc"])
     assert dash.static_figure().layout.annotations[1].text == "test accuracy (%)"
 
 
@@ -270,26 +272,26 @@ def test_background_run_with_pause_resume_stop_buttons(data):
     dash.controls["pause"].click()  # nothing to pause yet: explained
     assert "dashboard.start" in dash._status.value
     job = dash.start("fw_k5", data, cfg)
-    assert list(dash.controls["target"].options) == ["all", "Ours K=5"]
+    assert list(dash.controls["target"].options) == ["all", "Frank-Wolfe K=5"]
     dash.controls["pause"].click()
     assert job.wait_paused(60)
     parked_at = job.step
-    assert dash.status()["Ours K=5"]["state"] == "paused"
+    assert dash.status()["Frank-Wolfe K=5"]["state"] == "paused"
     dash.set(delta=0.02)
-    assert dash.status()["Ours K=5"]["pending"] == {"delta": 0.02}
+    assert dash.status()["Frank-Wolfe K=5"]["pending"] == {"delta": 0.02}
     dash.controls["resume"].click()
     while job.step < parked_at + 12 and job.running:
         job.wait(0.01)
     dash.controls["stop"].click()
     histories = dash.wait(timeout=120)
-    h = histories["Ours K=5"]
+    h = histories["Frank-Wolfe K=5"]
     assert h["summary"]["stopped_early"] and h["summary"]["steps"] < 10_000
     kinds = [e["kind"] for e in h["events"]]
     assert kinds == ["set", "stop"]
     assert h["events"][0]["step"] % 5 == 0 and h["events"][0]["step"] >= parked_at
     assert h["events"][1]["step"] == h["summary"]["steps"]
-    assert dash.status()["Ours K=5"]["state"] == "stopped"
-    assert len(_trace(dash, "loss:Ours K=5").y) == h["summary"]["steps"]
+    assert dash.status()["Frank-Wolfe K=5"]["state"] == "stopped"
+    assert len(_trace(dash, "loss:Frank-Wolfe K=5").y) == h["summary"]["steps"]
 
 
 def test_in_a_kernel_loop_a_background_run_is_drawn_by_the_loop_thread(data):
@@ -313,8 +315,8 @@ def test_in_a_kernel_loop_a_background_run_is_drawn_by_the_loop_thread(data):
 
     dash, drawn_by = asyncio.run(kernel())
     assert drawn_by and set(drawn_by) == {threading.get_ident()}
-    assert len(_trace(dash, "loss:Ours K=1").y) == 20
-    assert dash.status()["Ours K=1"]["state"] == "done"
+    assert len(_trace(dash, "loss:Frank-Wolfe K=1").y) == 20
+    assert dash.status()["Frank-Wolfe K=1"]["state"] == "done"
 
 
 def test_an_error_in_a_background_run_is_shown_and_raised_by_wait(data):
@@ -327,7 +329,7 @@ def test_an_error_in_a_background_run_is_shown_and_raised_by_wait(data):
     dash.start("sgd", data, CONFIG, callbacks=[boom])
     with pytest.raises(ArithmeticError, match="boom at step 3"):
         dash.wait(timeout=60)
-    assert dash.status()["SGD"]["state"] == "error"
+    assert dash.status()["BPTT+Adam"]["state"] == "error"
     assert "ArithmeticError: boom at step 3" in dash._status.value
 
 

@@ -23,7 +23,7 @@ def test_compare_on_a_dashboard_records_trajectory_landscape_and_metrics(monkeyp
                      landscape_resolution=3)  # fmt: skip
     assert not result.finished and result.landscape is None  # returned at once
     assert result.finish() is result and result.finished
-    assert list(result.histories) == ["SGD", "Ours K=3", "Ours K=1"]
+    assert list(result.histories) == ["BPTT+Adam", "Frank-Wolfe K=3", "Frank-Wolfe K=1"]
     assert list(dash.histories) == list(result.histories)
     assert result.fw_method.K == 3  # the first Frank-Wolfe run's trajectory
     assert result.recorder.outer_steps == [0, 1, 2]  # 6 batches = 2 outer steps of K = 3
@@ -39,12 +39,12 @@ def test_compare_on_a_dashboard_records_trajectory_landscape_and_metrics(monkeyp
 def test_run_problems_finds_a_step_outside_the_trust_region_and_a_nan():
     result = compare([get_method("fw_k1")], DATA, CONFIG, trajectory=False,
                      record_metrics=False)  # fmt: skip
-    h = result.histories["Ours K=1"]
+    h = result.histories["Frank-Wolfe K=1"]
     h["optimizer"]["dw_norm"][0] = 1.0
     h["train"]["loss"][2] = float("nan")
     assert run_problems(result) == [
-        "Ours K=1: a non-finite training loss",
-        "Ours K=1: a step left the trust region",
+        "Frank-Wolfe K=1: a non-finite training loss",
+        "Frank-Wolfe K=1: a step left the trust region",
     ]
 
 

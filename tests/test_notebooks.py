@@ -50,7 +50,7 @@ OVERRIDES = {
             "n_test": 100,
             "background": False,
         },
-        ["T = 20", "SGD, Ours K=2; 30 batches each; δ = 0.005", "all checks passed"],
+        ["T = 20", "BPTT+Adam, Frank-Wolfe K=2; 30 batches each; δ = 0.005", "all checks passed"],
     ),
     "03_pixel_mnist": (
         {
@@ -64,7 +64,7 @@ OVERRIDES = {
         },
         [
             "permuted_mnist (offline): 100 train / 50 test",
-            "SGD, Ours K=1; 12 batches each",
+            "BPTT+Adam, Frank-Wolfe K=1; 12 batches each",
             "all checks passed",
         ],
     ),
@@ -73,7 +73,7 @@ OVERRIDES = {
         [
             "BasicMotions (sktime; not HAR-2)",
             "2 methods × 3 epochs",
-            "TBPTT+Ours K=1",
+            "TBPTT(16)+Frank-Wolfe K=1",
             "all checks passed",
         ],
     ),

@@ -59,12 +59,13 @@ def test_dashboard_overlays_recorded_runs_from_disk_beside_a_live_run(tmp_path):
     fit(get_method("sgd"), data, TrainConfig(hidden_size=4, batch_size=20, steps=3),
         callbacks=[dash], progress=False)  # fmt: skip
     by_meta = {t.meta: t for t in dash.figure.data}
-    assert "loss:SGD" in by_meta and len(by_meta["loss:SGD"].y) == 3  # the live run is drawn
+    # the live run is drawn
+    assert "loss:BPTT+Adam" in by_meta and len(by_meta["loss:BPTT+Adam"].y) == 3
     mean = by_meta["recorded:metric:bptt_adam:mean"]
     assert mean.xaxis == "x2" and mean.yaxis == "y2"  # the metric panel
     assert by_meta["recorded:loss:bptt_adam:mean"].xaxis == "x"
     static = {t.meta for t in dash.static_figure().data}
-    assert set(metas) <= static and "metric:SGD" in static
+    assert set(metas) <= static and "metric:BPTT+Adam" in static
 
 
 def test_add_recorded_from_a_missing_name_names_the_fix():

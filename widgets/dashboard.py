@@ -9,7 +9,7 @@ or ends).
 Two ways to feed it:
 
 * **as a callback** of :func:`fwlab.train.fit`: ``fit(..., callbacks=[dash])`` (the run is named
-  by :func:`fwlab.plots.run_title`: the method's label with its K) or
+  by :func:`fwlab.plots.run_title`: what the method is, e.g. "Frank-Wolfe K=5") or
   ``callbacks=[dash.callback("name")]``; ``dash.fit(...)`` does that.
   The curves are live while the cell runs, but a Jupyter kernel handles widget events only
   between cells, so the buttons and sliders act on such a run only from code (a callback).
@@ -47,7 +47,7 @@ Example:
     >>> h = fit(get_method("fw_k1"), data, TrainConfig(hidden_size=8, batch_size=25, steps=8),
     ...         callbacks=[dash], progress=False)
     >>> list(dash.histories), len(dash.figure.data[0].y)
-    (['Ours K=1'], 8)
+    (['Frank-Wolfe K=1'], 8)
 """
 
 from __future__ import annotations
@@ -220,8 +220,8 @@ class TrainingDashboard:
     # --- feeding it ----------------------------------------------------------------------------
 
     def __call__(self, event: str, run: Run) -> None:
-        """A ``fit`` callback; the run is named by :func:`fwlab.plots.run_title` (the method's
-        label with its K)."""
+        """A ``fit`` callback; the run is named by :func:`fwlab.plots.run_title` (what the
+        method is, e.g. "Frank-Wolfe K=5")."""
         self._callback_for(run_title(run.method))(event, run)
 
     def callback(self, name: str) -> Callable[[str, Run], None]:

@@ -17,7 +17,7 @@ Example:
     >>> result = compare([get_method("sgd"), get_method("fw_k1", K=2)], data,
     ...                  TrainConfig(hidden_size=4, batch_size=20, steps=6), landscape_resolution=3)
     >>> list(result.histories), result.landscape.losses.shape, run_problems(result)
-    (['SGD', 'Ours K=2'], (3, 3), [])
+    (['BPTT+Adam', 'Frank-Wolfe K=2'], (3, 3), [])
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -49,22 +48,16 @@ _TRAINING_COLORS = (
 
 
 def run_title(method: object) -> str:
-    """A run's name in training figures: the method's label (the paper's row name, where
-    "Ours" is Frank-Wolfe) with the K actually used, for a :class:`fwlab.train.Method` whose
-    K was changed from its preset.
+    """A run's name in training figures and dashboards: what the method is
+    (:attr:`fwlab.train.Method.title`, with the K actually used), not the paper's row label.
 
     Example:
         >>> from fwlab.train import get_method
         >>> run_title(get_method("fw_k1", K=5)), run_title(get_method("lstm_fw")), run_title(
         ...     get_method("sgd"))
-        ('Ours K=5', 'LSTM+Ours K=1', 'SGD')
+        ('Frank-Wolfe K=5', 'LSTM, Frank-Wolfe K=1', 'BPTT+Adam')
     """
-    label, K = str(method.label), int(method.K)  # type: ignore[attr-defined]
-    if method.optimizer != "fw":  # type: ignore[attr-defined]
-        return label
-    if re.search(r"K\s*=\s*\d+", label):
-        return re.sub(r"K\s*=\s*\d+", f"K={K}", label)
-    return f"{label} K={K}"
+    return str(method.title)  # type: ignore[attr-defined]
 
 
 def training_metric(histories: Mapping[str, Mapping] | Mapping, metric: str = "auto") -> str:

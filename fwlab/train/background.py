@@ -356,7 +356,8 @@ class BackgroundRun(RunControl):
             calling :meth:`start`).
         out_dir, resume, overwrite, progress: as for ``fit`` (``progress`` defaults to off
             here).
-        name: a label (default: the method's label).
+        name: a label (default: the method's title, e.g.
+            "Frank-Wolfe K=5").
 
     Attributes:
         history: the live history (``None`` before the run begins); the final one after it ends.
@@ -379,7 +380,7 @@ class BackgroundRun(RunControl):
     ) -> None:
         super().__init__(method.optimizer)
         self.method, self.data, self.config = method, data, config
-        self.name = name or method.label
+        self.name = name or method.title
         self._callbacks = tuple(callbacks)
         self._model = model
         self._fit_kwargs = {

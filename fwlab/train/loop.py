@@ -221,7 +221,7 @@ def _train(
     per_epoch = math.ceil(n_train / config.batch_size)
     chunks = math.ceil(data.seq_len / method.tbptt) if method.tbptt else 1
     total = _total_steps(config, per_epoch * chunks)
-    bar = tqdm(total=total, initial=run.step, disable=not progress, desc=method.label, leave=False)
+    bar = tqdm(total=total, initial=run.step, disable=not progress, desc=method.title, leave=False)
     t_start = time.perf_counter() - float(history["summary"].get("wall_time", 0.0))
     for cb in callbacks:
         cb("begin", run)

@@ -121,6 +121,41 @@ class Method:
         if not (isinstance(self.p, (int, float)) and (self.p >= 1 or math.isinf(self.p))):
             raise ValueError(f"p must be a number >= 1 or inf, got {self.p!r}")
 
+    @property
+    def title(self) -> str:
+        """The method's name for what it is, for figures, dashboards and histories
+        (``label`` is the paper's row name, kept for the reproduced tables).
+
+        Example:
+            >>> [get_method(n).title for n in ("sgd", "sgd_clip", "fw_k5", "tbptt_fw")]
+            ['BPTT+Adam', 'BPTT+Adam+clip 1', 'Frank-Wolfe K=5', 'TBPTT(16)+Frank-Wolfe K=1']
+            >>> get_method("lstm_fw").title, get_method("indrnn").title
+            ('LSTM, Frank-Wolfe K=1', 'IndRNN, BPTT+Adam+clamp ±10')
+        """
+        if self.optimizer == "fw":
+            opt = f"Frank-Wolfe K={self.K}"
+            if self.p != 2:
+                opt += f" p={'∞' if math.isinf(self.p) else f'{self.p:g}'}"
+            if self.scope == "global":
+                opt += ", one ball"
+            if self.outer == "sgd":
+                opt += ", plain outer step"
+            if self.K_switch:
+                opt += f" → K={self.K_switch[1]} after {self.K_switch[0]} batches"
+        else:
+            opt = "BPTT+" if not self.tbptt else ""
+            opt += {"adam": "Adam", "normalized_adam": "normalized Adam"}[self.optimizer]
+        if self.tbptt:
+            opt = f"TBPTT({self.tbptt})+{opt}"
+        if self.batch_norm:
+            opt += "+BN"
+        if self.clip_norm is not None:
+            opt += f"+clip {self.clip_norm:g}"
+        if self.clip_value is not None:
+            opt += f"+clamp ±{self.clip_value:g}"
+        body = {"rnn": "", "lstm": "LSTM, ", "indrnn": "IndRNN, "}[self.cell]
+        return body + opt
+
     def replace(self, **changes: Any) -> Method:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
