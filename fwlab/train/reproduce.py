@@ -366,6 +366,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="only these rows (method names such as fw_k5, or paper labels)",
     )
     parser.add_argument(
+        "--tasks",
+        nargs="*",
+        default=None,
+        help="only these columns (e.g. har2); default: every task of the table",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path("runs/reproduce"),
@@ -418,7 +424,7 @@ def run_cli(args: argparse.Namespace) -> int:
                 load_table_task(task, args.scale, seed=args.seed, **opts)
         results, failed = reproduce_table(
             args.table, args.scale, args.out, seed=args.seed, device=args.device,
-            rows=args.rows, jobs=args.jobs, force=args.force, kernel=args.kernel,
+            rows=args.rows, tasks=args.tasks, jobs=args.jobs, force=args.force, kernel=args.kernel,
             figure_formats=args.figure,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
@@ -436,7 +442,7 @@ def _run_in_process(args: argparse.Namespace) -> int:
         results = reproduce(
             args.table, args.scale, out_dir=args.out, seed=args.seed, device=args.device,
             download=args.download, progress=not args.no_progress, rows=args.rows,
-            figure_formats=args.figure,
+            tasks=args.tasks, figure_formats=args.figure,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
         print(f"fwlab reproduce: {err}", file=sys.stderr)
