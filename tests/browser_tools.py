@@ -64,3 +64,14 @@ def wait_until_serving(server, url: str, what: str, log_name: str, timeout: floa
             if time.monotonic() > deadline:
                 pytest.fail(f"{what} did not answer within {timeout:.0f} s; see {log_name}")
             time.sleep(0.5)
+
+
+def expect(locator, **kwargs):
+    """playwright's ``expect``: assertions that re-query the locator until they hold.
+
+    A plotly redraw may replace the node a locator found; polling one element handle would then
+    wait for a detached node forever, so the browser tests wait through ``expect``.
+    """
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator, **kwargs)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_tools import CHROMIUM_ARGS, free_port, sync_playwright, wait_until_serving
+from browser_tools import CHROMIUM_ARGS, expect, free_port, sync_playwright, wait_until_serving
 from browser_tools import chromium as _chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def test_notebook_01_in_jupyterlab_slider_redraws_the_figure_widget(lab):
             delta0 = float(readout.text_content())
             # the log slider snaps δ to its grid 10^(0.01 k): 0.5 is shown as 0.501
             assert delta0 == pytest.approx(0.5, rel=0.01)
-            assert f"δ = {delta0:.3g}," in title.text_content()
+            expect(title).to_contain_text(f"δ = {delta0:.3g},", timeout=120_000)
             before = _trace_paths(plot)
             assert len(before) >= 5 and any(before), "the FigureWidget drew its traces"
 
@@ -129,11 +129,7 @@ def test_notebook_01_in_jupyterlab_slider_redraws_the_figure_widget(lab):
             for _ in range(20):  # 20 steps of 0.01 in log10(δ): δ → δ·10^-0.2
                 handle.press("ArrowLeft")
             delta1 = delta0 * 10**-0.2
-            page.wait_for_function(
-                "([el, text]) => el.textContent.includes(text)",
-                arg=[title.element_handle(), f"δ = {delta1:.3g},"],
-                timeout=60_000,
-            )
+            expect(title).to_contain_text(f"δ = {delta1:.3g},", timeout=60_000)
             assert float(readout.text_content()) == pytest.approx(delta1, rel=0.01)
             after = _trace_paths(plot)
             assert after != before, "the trajectory's SVG paths changed"

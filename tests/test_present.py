@@ -15,6 +15,7 @@ import pytest
 from browser_tools import (
     CHROMIUM_ARGS,
     chromium,
+    expect,
     free_port,
     sync_playwright,
     wait_until_serving,
@@ -129,11 +130,8 @@ def test_presented_playground_slider_redraws_the_figure(served):
             handle.focus()
             for _ in range(20):
                 handle.press("ArrowLeft")
-            page.wait_for_function(
-                "([el, text]) => el.textContent !== text",
-                arg=[title.element_handle(), before],
-                timeout=60_000,
-            )
+            # plotly may replace the title's node on redraw: poll the locator, not one node
+            expect(title).not_to_have_text(before, timeout=60_000)
             assert title.text_content() != before and "δ =" in title.text_content()
             # the ball figure, the explorer and its static copy, the timing figure: all drawn
             drawn = page.locator(".js-plotly-plot").filter(has=page.locator(".main-svg"))
