@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from process_tools import interactive_sigint
 
 from fwlab.cli import main
 from fwlab.sweep import RESULTS_ENV, run_sweep
@@ -299,6 +300,7 @@ def test_ctrl_c_stops_fwlab_run_and_its_status_says_so(nb, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "fwlab.cli", "run", str(nb), "-p", "nap", "600", "--out", str(out)],
         cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interactive_sigint,
     )  # fmt: skip
     kernels: list[psutil.Process] = []
     try:

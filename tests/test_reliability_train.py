@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from process_tools import interactive_sigint
 from test_kill_resume import _without_wall_clock as without_wall_clock
 
 from fwlab.cli import main
@@ -41,18 +42,12 @@ ARGS = [
 ]  # fmt: skip
 
 
-def _interactive_sigint() -> None:
-    # a job started in the background (nohup, &, some CI runners) inherits SIGINT ignored, and
-    # so would `fwlab train`, as a nohup'ed command should: start it as a terminal would
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def train(out: Path, *extra: str, steps: int = 240) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "fwlab.cli", "train", *ARGS, "--steps", str(steps),
          "--out", str(out), *extra],
         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=_interactive_sigint,
+        preexec_fn=interactive_sigint,
     )  # fmt: skip
 
 
