@@ -171,12 +171,14 @@ def compare(
     recorder = TrajectoryRecorder(inner=True) if trajectory else None
     fw_model = None
     histories: dict[str, dict[str, Any]] = {}
-    for method in methods:
-        # every model is initialised here, in order, from the seed: runs started in background
-        # threads would otherwise race on torch's global RNG while they initialise
-        extra: dict[str, Any] = dict(model=build_model(method, data, config))
+    # every model is initialised here, in order, from the seed, before any run starts: a run
+    # started in a background thread reseeds torch's global RNG (its dropout stream), which
+    # would otherwise land in the middle of the next model's initialisation
+    models = [build_model(method, data, config) for method in methods]
+    for method, model in zip(methods, models):
+        extra: dict[str, Any] = dict(model=model)
         if recorder is not None and method.optimizer == "fw" and fw_model is None:
-            fw_model = extra["model"]
+            fw_model = model
             extra["callbacks"] = [recorder]
         if dashboard is None:
             histories[run_title(method)] = fit(method, data, config, progress=False, **extra)

@@ -35,9 +35,11 @@ as ``{"step": s, "kind": "stop"}`` (the run ends after ``s`` batches, at the ite
 Pause and resume change nothing in the computation and are not recorded.
 
 **Threads and randomness.** The model is built (from ``config.seed``) in the thread that calls
-:meth:`BackgroundRun.start`, so the initialisation never races with another run; but torch has
-one global random generator, so runs that use it while training (dropout) are reproducible only
-when they do not train concurrently.
+:meth:`BackgroundRun.start`, and seeding plus initialisation hold
+:data:`fwlab.train.build.TORCH_RNG_LOCK`, as does a run reseeding its dropout stream, so an
+initialisation never races with another run; but torch has one global random generator, so runs
+that draw from it while training (dropout) are reproducible only when they do not train
+concurrently.
 
 Example:
     >>> from fwlab.data import load_task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -14,14 +15,31 @@ from fwlab.train.config import TrainConfig
 from fwlab.train.losses import _output_size, loss_kind
 from fwlab.train.methods import Method
 
+#: Held while torch's global RNG is seeded and then drawn from as one unit (a model's
+#: initialisation; a run reseeding its dropout stream), so that a run starting in a background
+#: thread cannot reseed it in the middle of another model's initialisation.
+TORCH_RNG_LOCK = threading.Lock()
+
 
 def build_model(method: Method, data: SequenceData, config: TrainConfig) -> SequenceModel:
-    """The model of ``method`` for ``data``, initialised from ``config.seed``."""
-    torch.manual_seed(config.seed)
+    """The model of ``method`` for ``data``, initialised from ``config.seed``.
+
+    Thread-safe with respect to other :func:`build_model` calls and to runs starting in other
+    threads (both hold :data:`TORCH_RNG_LOCK`).
+    """
     kind = loss_kind(config, data)
     extra: dict[str, Any] = {}
     if method.cell == "indrnn":
         extra["seq_len_hint"] = data.seq_len
+    with TORCH_RNG_LOCK:
+        torch.manual_seed(config.seed)
+        model = _model(method, data, config, kind, extra)
+    return model.to(config.device)
+
+
+def _model(
+    method: Method, data: SequenceData, config: TrainConfig, kind: str, extra: dict[str, Any]
+) -> SequenceModel:
     return SequenceModel(
         method.cell,
         data.input_size,
@@ -31,7 +49,7 @@ def build_model(method: Method, data: SequenceData, config: TrainConfig) -> Sequ
         batch_norm=method.batch_norm,
         dropout=method.dropout,
         **extra,
-    ).to(config.device)
+    )
 
 
 def _param_groups(model: nn.Module, method: Method) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
 from fwlab.outdir import claim_run_dir, lock_output_dir
-from fwlab.train.build import build_model, build_optimizer, build_scheduler
+from fwlab.train.build import TORCH_RNG_LOCK, build_model, build_optimizer, build_scheduler
 from fwlab.train.checkpoint import (
     CHECKPOINT,
     _checkpoint,
@@ -205,16 +205,18 @@ def _train(
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None and ckpt["scheduler"] is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng"])
-        if ckpt.get("cuda_rng") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        with TORCH_RNG_LOCK:
+            torch.set_rng_state(ckpt["rng"])
+            if ckpt.get("cuda_rng") and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         run.history = history = ckpt["history"]
         run.step = ckpt["counters"]["step"]
         run.epoch = ckpt["counters"]["epoch"]
         run.batch_in_epoch = ckpt["counters"]["batch_in_epoch"]
         run.pending_lr_steps = ckpt["counters"].get("pending_lr_steps", 0)
     else:
-        torch.manual_seed(config.seed + 1)  # dropout stream, independent of the init stream
+        with TORCH_RNG_LOCK:  # not in the middle of another thread's model initialisation
+            torch.manual_seed(config.seed + 1)  # dropout stream, independent of the init stream
 
     x_train, y_train = data.train.tensors
     n_train = len(x_train)
