@@ -34,9 +34,10 @@ TINY = dataclasses.replace(
 
 def test_queue_runs_core_methods_on_two_seeds_first():
     q = COMPARISONS["adding-paper"].queue()
-    assert q[:3] == [("bptt_adam", 0), ("fw_k1", 0), ("sgd_clip", 0)]
-    assert q[3:6] == [("bptt_adam", 1), ("fw_k1", 1), ("sgd_clip", 1)]
-    assert len(q) == len(set(q)) == 15
+    core = ["bptt_adam", "fw_k1", "sgd_clip", "normalized_adam"]
+    assert q[:8] == [(n, s) for s in (0, 1) for n in core]
+    assert q[8:10] == [("fw_k5", 0), ("fw_decay_k5", 0)]
+    assert len(q) == len(set(q)) == 18
 
 
 def test_record_trains_skips_done_and_compacts(tmp_path):
@@ -88,13 +89,45 @@ def test_a_stopped_run_resumes_and_unfinished_runs_are_listed(tmp_path):
     assert listed[0]["command"].startswith("OMP_NUM_THREADS=1 nice -n 10 fwlab record tiny")
 
 
-def test_a_second_recorder_on_the_same_folder_stops_at_once(tmp_path):
+def test_a_run_another_recorder_holds_is_skipped_and_trained_by_nobody_else(tmp_path):
     from filelock import FileLock
 
     (tmp_path / "tiny").mkdir()
-    with FileLock(str(tmp_path / "tiny" / ".lock")):
-        with pytest.raises(RuntimeError, match="holds .*lock; wait for it"):
-            record(TINY, tmp_path)
+    with FileLock(str(tmp_path / "tiny" / ".bptt_adam-seed0.lock")):
+        visited = record(TINY, tmp_path)
+    assert [(r["run"], r["seed"], r["state"]) for r in visited] == [
+        ("bptt_adam", 0, "running"), ("bptt_adam", 1, "trained"),
+        ("fw_k2", 0, "trained"), ("fw_k2", 1, "trained"),
+    ]  # fmt: skip
+    assert run_state(run_folder(tmp_path, TINY, "bptt_adam", 0)) == "todo"
+
+
+def test_two_recorders_on_one_folder_share_the_queue(tmp_path):
+    """Two processes of the same command: every run is trained once, by one of them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import dataclasses, json, sys; from fwlab.train.record import COMPARISONS, record; "
+        "base = COMPARISONS['adding-paper']; "
+        "tiny = dataclasses.replace(base, name='tiny', task_options=dict(seq_len=6, n_train=120, "
+        "n_test=30), n_valid=20, config=base.config.replace(hidden_size=4, steps=40, "
+        "eval_every=10, checkpoint_every=20), methods=(('a', 'sgd', {}), ('b', 'fw_k1', {})), "
+        "seeds=(0, 1, 2), lead=1); "
+        "print(json.dumps([(r['run'], r['seed'], r['state']) for r in record(tiny, sys.argv[1])]))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                         text=True)  # fmt: skip
+        for _ in range(2)
+    ]
+    outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    trained = [(run, seed) for out in outs for run, seed, state in out if state == "trained"]
+    assert sorted(trained) == [(r, s) for r in "ab" for s in (0, 1, 2)]  # each run once
+    for run, seed in trained:
+        h = json.loads((tmp_path / "tiny" / run / f"seed{seed}" / "history.json").read_text())
+        assert h["summary"]["steps"] == 40
 
 
 def test_a_file_where_the_runs_folder_should_be(tmp_path):

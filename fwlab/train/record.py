@@ -6,8 +6,9 @@ seed-major (seed 0 of every method first, so the most informative runs finish fi
 ``DIR/NAME/<method>/seed<k>/`` (``history.json`` + ``checkpoint.pt``, a checkpoint every
 ``checkpoint_every`` batches). Run the same command again to resume: finished runs are skipped,
 an interrupted one continues from its checkpoint (SIGKILL loses at most ``checkpoint_every``
-batches). A lock file makes a second concurrent command on the same folder wait for nothing: it
-stops at once, naming the lock. Every task gets a seeded validation split taken out of its
+batches). Each run is claimed with its own lock file (``DIR/NAME/.<method>-seed<k>.lock``,
+released by the operating system when the process dies), so starting the same command twice
+trains two runs at a time: each command skips the runs another one holds and takes the next. Every task gets a seeded validation split taken out of its
 training set (:func:`fwlab.data.with_validation`), so a run records the test value at the best
 validation value beside the best test value.
 
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.data import load_task, validation_size, with_validation
+from fwlab.atomic import atomic_write_text
 from fwlab.data.sequence_data import SequenceData
 from fwlab.experiments.provenance import provenance
 from fwlab.train.checkpoint import CHECKPOINT
@@ -132,8 +134,8 @@ class Comparison:
         first two seeds, then the others on the first seed, then seed-major for the rest.
 
         Example:
-            >>> [f"{n}{s}" for n, s in COMPARISONS["adding-paper"].queue()][:7]
-            ['bptt_adam0', 'fw_k10', 'sgd_clip0', 'bptt_adam1', 'fw_k11', 'sgd_clip1', 'fw_k50']
+            >>> [f"{n}{s}" for n, s in COMPARISONS["adding-paper"].queue()][6:10]
+            ['sgd_clip1', 'normalized_adam1', 'fw_k50', 'fw_decay_k50']
         """
         names = [m[0] for m in self.methods]
         core, rest = names[: self.lead], names[self.lead :]
@@ -184,9 +186,11 @@ COMPARISONS: dict[str, Comparison] = {
                 ("bptt_adam", "sgd", {}),
                 ("fw_k1", "fw_k1", {}),
                 ("sgd_clip", "sgd_clip", {}),
+                ("normalized_adam", "normalized_adam", {}),
                 ("fw_k5", "fw_k5", {}),
                 ("fw_decay_k5", "fw_decay_k5", {}),
             ),
+            lead=4,
         ),
         Comparison(
             "mnist-offline",
@@ -201,6 +205,8 @@ COMPARISONS: dict[str, Comparison] = {
                 ("indrnn_fw", "indrnn_fw", dict(num_layers=2)),
                 ("bptt_adam", "sgd", {}),
                 ("fw_k1", "fw_k1", {}),
+                ("sgd_clip", "sgd_clip", {}),
+                ("normalized_adam", "normalized_adam", {}),
             ),
             lead=4,
         ),
@@ -237,8 +243,10 @@ def record(
 ) -> list[dict[str, Any]]:
     """Train the comparison's runs that are not done, one at a time, in queue order.
 
-    Returns one ``{"run", "seed", "state", "summary"}`` per run visited. Holds
-    ``runs/<comparison>/.lock`` while it works (a second call raises ``RuntimeError``).
+    Returns one ``{"run", "seed", "state", "summary"}`` per run visited; ``state`` is
+    ``"trained"``, ``"done"`` (finished before) or ``"running"`` (another process holds the
+    run's lock ``runs/<comparison>/.<run>-seed<k>.lock``: it is skipped). Several calls on the
+    same folder, in several processes, therefore share the queue without training a run twice.
     """
     from filelock import FileLock, Timeout
 
@@ -246,24 +254,26 @@ def record(
     if base.exists() and not base.is_dir():
         raise NotADirectoryError(f"runs folder {base} is a file; pass --runs a folder")
     base.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(base / ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise RuntimeError(
-            f"another `fwlab record {comparison.name}` holds {base / '.lock'}; wait for it "
-            "(it trains the same queue) or stop it"
-        ) from None
-    done: list[dict[str, Any]] = []
-    try:
-        cache: dict[int, SequenceData] = {}
-        for run_name, seed in comparison.queue():
-            if (only and run_name not in only) or (seeds is not None and seed not in seeds):
-                continue
-            folder = run_folder(runs, comparison, run_name, seed)
-            config = comparison.config.replace(seed=seed)
-            if run_state(folder, config.steps) == "done":
-                done.append(dict(run=run_name, seed=seed, state="done", summary=None))
+    visited: list[dict[str, Any]] = []
+    cache: dict[int, SequenceData] = {}
+    for run_name, seed in comparison.queue():
+        if (only and run_name not in only) or (seeds is not None and seed not in seeds):
+            continue
+        folder = run_folder(runs, comparison, run_name, seed)
+        config = comparison.config.replace(seed=seed)
+        entry = dict(run=run_name, seed=seed, state="done", summary=None)
+        if run_state(folder, config.steps) == "done":
+            visited.append(entry)
+            continue
+        lock = FileLock(str(base / f".{run_name}-seed{seed}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            visited.append({**entry, "state": "running"})
+            continue
+        try:
+            if run_state(folder, config.steps) == "done":  # finished while we looked elsewhere
+                visited.append(entry)
                 continue
             if seed not in cache:
                 cache.clear()
@@ -274,11 +284,11 @@ def record(
                 method, cache[seed], config, out_dir=folder, resume=resume, progress=progress
             )
             prov = provenance(comparison.command(), wall_seconds=history["summary"]["wall_time"])
-            (folder / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n")
-            done.append(dict(run=run_name, seed=seed, state="trained", summary=history["summary"]))
-    finally:
-        lock.release()
-    return done
+            atomic_write_text(folder / "provenance.json", json.dumps(prov, indent=1) + "\n")
+            visited.append({**entry, "state": "trained", "summary": history["summary"]})
+        finally:
+            lock.release()
+    return visited
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
