@@ -117,8 +117,9 @@ def test_two_recorders_on_one_folder_share_the_queue(tmp_path):
         "print(json.dumps([(r['run'], r['seed'], r['state']) for r in record(tiny, sys.argv[1])]))"
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
-                         text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )  # fmt: skip
         for _ in range(2)
     ]
     outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]

@@ -8,9 +8,10 @@ seed-major (seed 0 of every method first, so the most informative runs finish fi
 an interrupted one continues from its checkpoint (SIGKILL loses at most ``checkpoint_every``
 batches). Each run is claimed with its own lock file (``DIR/NAME/.<method>-seed<k>.lock``,
 released by the operating system when the process dies), so starting the same command twice
-trains two runs at a time: each command skips the runs another one holds and takes the next. Every task gets a seeded validation split taken out of its
-training set (:func:`fwlab.data.with_validation`), so a run records the test value at the best
-validation value beside the best test value.
+trains two runs at a time: each command skips the runs another one holds and takes the next.
+Every task gets a seeded validation split taken out of its training set
+(:func:`fwlab.data.with_validation`), so a run records the test value at the best validation
+value beside the best test value.
 
 ``fwlab.train.recorded`` compacts finished raw runs into the small format stored in the
 repository and loads it back.
@@ -31,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fwlab.data import load_task, validation_size, with_validation
 from fwlab.atomic import atomic_write_text
+from fwlab.data import load_task, validation_size, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.experiments.provenance import provenance
 from fwlab.train.checkpoint import CHECKPOINT
