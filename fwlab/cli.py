@@ -1,4 +1,4 @@
-"""The ``fwlab`` command: ``fwlab lab | train | run | sweep | reproduce | bench``.
+"""The ``fwlab`` command: ``fwlab lab | train | record | run | sweep | reproduce | bench``.
 
 Each sub-command lives in the module of its concept, which provides two functions:
 ``configure_parser(parser)`` (adds its options to an ``argparse`` sub-parser) and
@@ -9,7 +9,7 @@ wires them.
 Example:
     >>> from fwlab.cli import build_parser
     >>> sorted(build_parser()._subparsers._group_actions[0].choices)
-    ['bench', 'lab', 'reproduce', 'run', 'sweep', 'train']
+    ['bench', 'lab', 'record', 'reproduce', 'run', 'sweep', 'train']
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("fwlab.train.cli", "train one method on one task and write its history"),
     "run": ("fwlab.sweep", "execute a notebook with papermill, with parameters"),
     "sweep": ("fwlab.sweep", "execute a notebook over a parameter grid and gather the results"),
+    "record": ("fwlab.train.record", "train a recorded comparison's runs (resumable)"),
     "reproduce": ("fwlab.train.reproduce", "run a table of the paper and print it beside ours"),
     "bench": ("fwlab.bench", "measure fwlab's speed ratios and print/write them"),
 }

@@ -44,6 +44,7 @@ from fwlab.data.sequence_data import (
     subset_dataset,
 )
 from fwlab.data.tasks import TASKS, load_task
+from fwlab.data.validation import validation_indices, with_validation
 
 __all__ = [
     "with_noise",
@@ -70,4 +71,6 @@ __all__ = [
     "read_uci_har",
     "standardize_channels",
     "subset_dataset",
+    "validation_indices",
+    "with_validation",
 ]

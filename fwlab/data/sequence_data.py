@@ -59,6 +59,8 @@ class SequenceData:
         n_classes: number of classes (``None`` for regression).
         classes: class names, index = label.
         info: provenance and preprocessing (normalization statistics, seeds, source, ...).
+        valid: a validation ``TensorDataset`` held out of the training set (``None``: no
+            validation split; see :func:`fwlab.data.with_validation`).
 
     ``output_size`` is the head size for the natural loss: 1 for regression (MSE), ``n_classes``
     for classification (cross-entropy). The paper trains binary HAR-2 with one sigmoid output
@@ -72,6 +74,7 @@ class SequenceData:
     n_classes: int | None = None
     classes: tuple[str, ...] = ()
     info: Mapping[str, Any] = field(default_factory=dict)
+    valid: TensorDataset | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASK_KINDS:
@@ -82,16 +85,16 @@ class SequenceData:
             raise ValueError(
                 f"n_classes must be an integer >= 2 for classification, got {self.n_classes!r}"
             )
-        for split in ("train", "test"):
+        splits = ("train", "test") + (("valid",) if self.valid is not None else ())
+        for split in splits:
             x = getattr(self, split).tensors[0]
             if x.dim() != 3:
                 raise ValueError(f"{split} inputs must be (N, T, F), got {tuple(x.shape)}")
-        if self.train.tensors[0].shape[1:] != self.test.tensors[0].shape[1:]:
-            raise ValueError(
-                "train and test inputs must share (T, F), got "
-                f"{tuple(self.train.tensors[0].shape[1:])} and "
-                f"{tuple(self.test.tensors[0].shape[1:])}"
-            )
+            if x.shape[1:] != self.train.tensors[0].shape[1:]:
+                raise ValueError(
+                    f"train and {split} inputs must share (T, F), got "
+                    f"{tuple(self.train.tensors[0].shape[1:])} and {tuple(x.shape[1:])}"
+                )
 
     @property
     def seq_len(self) -> int:

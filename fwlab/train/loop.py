@@ -60,6 +60,7 @@ __all__ = [
     "loss_kind",
     "save_history",
     "load_checkpoint",
+    "selected_by_validation",
 ]
 
 LOSSES = ("auto", "mse", "ce", "sigmoid_mse")
@@ -308,7 +309,12 @@ def _new_history(method: Method, config: TrainConfig, data: SequenceData) -> dic
         "task": data.name,
         "method": method.to_dict(),
         "config": config.to_dict(),
-        "data": {"n_train": len(data.train), "n_test": len(data.test), "seq_len": data.seq_len},
+        "data": {
+            "n_train": len(data.train),
+            "n_test": len(data.test),
+            "n_valid": len(data.valid) if data.valid is not None else 0,
+            "seq_len": data.seq_len,
+        },
         "train": {"step": [], "loss": [], "lr": []},
         "eval": {
             "step": [],
@@ -316,6 +322,8 @@ def _new_history(method: Method, config: TrainConfig, data: SequenceData) -> dic
             "train_loss": [],
             "test_loss": [],
             "test_acc": [],
+            "valid_loss": [],
+            "valid_acc": [],
             "seconds": [],
         },
         "optimizer": {"step": [], "fw_gap": [], "dw_norm": [], "angle_deg": [], "delta": []},
@@ -477,7 +485,14 @@ def fit(
             test = evaluate(
                 model, data.test, kind, batch_size=config.eval_batch_size, device=device
             )
+            valid = (
+                evaluate(model, data.valid, kind, batch_size=config.eval_batch_size, device=device)
+                if data.valid is not None
+                else {}
+            )
         ev = history["eval"]
+        ev["valid_loss"].append(valid.get("loss"))
+        ev["valid_acc"].append(valid.get("acc"))
         ev["step"].append(run.step)
         ev["epoch"].append(run.epoch)
         ev["train_loss"].append(_recent_train_loss(history, per_epoch * chunks))
@@ -632,4 +647,32 @@ def _summary(history: dict[str, Any], run: Run, wall: float) -> dict[str, Any]:
     if accs:
         summary["final_test_acc"] = accs[-1]
         summary["best_test_acc"] = max(accs)
+    summary.update(selected_by_validation(ev))
     return summary
+
+
+def selected_by_validation(ev: dict[str, list]) -> dict[str, Any]:
+    """The test values at the evaluation with the best validation value (first one on ties).
+
+    Classification selects by the highest validation accuracy, regression by the lowest
+    validation loss; returns ``{}`` when the run had no validation split.
+
+    Example:
+        >>> ev = {"step": [1, 2, 3], "test_loss": [0.5, 0.4, 0.1], "test_acc": [None] * 3,
+        ...       "valid_loss": [0.6, 0.3, 0.35], "valid_acc": [None] * 3}
+        >>> selected_by_validation(ev)
+        {'selected_step': 2, 'test_loss_at_best_valid': 0.4}
+    """
+    vl = ev.get("valid_loss") or []
+    if not vl or vl[0] is None:
+        return {}
+    va = ev.get("valid_acc") or []
+    if va and va[0] is not None:
+        i = max(range(len(va)), key=lambda j: (va[j], -j))
+        return {
+            "selected_step": ev["step"][i],
+            "test_acc_at_best_valid": ev["test_acc"][i],
+            "test_loss_at_best_valid": ev["test_loss"][i],
+        }
+    i = min(range(len(vl)), key=lambda j: (vl[j], j))
+    return {"selected_step": ev["step"][i], "test_loss_at_best_valid": ev["test_loss"][i]}
