@@ -1,0 +1,1 @@
+"""Experiments: calibrations, recorded comparisons and the orderings computed from them."""
