@@ -23,14 +23,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from fwlab.data import STALLED_MSE, load_task
+from fwlab.experiments.provenance import provenance
 from fwlab.train.loop import TrainConfig, fit
 from fwlab.train.methods import get_method
 
@@ -42,7 +41,6 @@ __all__ = [
     "effect_holds",
     "calibration_rows",
     "run_calibration",
-    "provenance",
     "main",
 ]
 
@@ -123,32 +121,6 @@ def calibration_rows(runs: list[dict[str, Any]], budgets: list[int]) -> list[dic
     return rows
 
 
-def provenance(command: str, started: float) -> dict[str, Any]:
-    """Command, commit, date, machine and wall time of a recording."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
-    import os
-
-    import torch
-
-    return dict(
-        command=command,
-        commit=commit,
-        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)",
-        wall_seconds=round(time.time() - started, 1),
-    )
-
-
 def run_calibration(grid: dict[str, Any] = GRID) -> list[dict[str, Any]]:
     """Train every (T, hidden, seed, method) of ``grid``; one dict per run with its history."""
     runs = []
@@ -194,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         provenance=provenance(
             "OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration "
             f"--out {args.out}",
-            started,
+            wall_seconds=time.time() - started,
         ),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

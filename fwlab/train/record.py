@@ -31,6 +31,7 @@ from typing import Any
 
 from fwlab.data import load_task, with_validation
 from fwlab.data.sequence_data import SequenceData
+from fwlab.experiments.provenance import provenance
 from fwlab.train.loop import CHECKPOINT, HISTORY, TrainConfig, fit
 from fwlab.train.methods import Method, get_method
 
@@ -58,6 +59,9 @@ class Comparison:
         config: the :class:`TrainConfig` (its ``seed`` is replaced by each run's seed).
         methods: ``(run name, preset name, field changes)`` in queue order.
         seeds: the seeds.
+        lead: how many of the first methods form the core comparison: the queue trains them
+            on the first two seeds before the other methods' first seed (so the comparisons
+            that need several seeds finish first).
     """
 
     name: str
@@ -69,6 +73,7 @@ class Comparison:
     methods: tuple[tuple[str, str, dict[str, Any]], ...]
     seeds: tuple[int, ...] = (0, 1, 2)
     subset: tuple[int, int] | None = field(default=None)
+    lead: int = 3
 
     def method(self, run_name: str) -> Method:
         for name, preset, changes in self.methods:
@@ -92,8 +97,17 @@ class Comparison:
         return with_validation(data, self.n_valid, seed=seed)
 
     def queue(self) -> list[tuple[str, int]]:
-        """``(run name, seed)`` in the order they are trained: seed-major."""
-        return [(name, seed) for seed in self.seeds for name, _, _ in self.methods]
+        """``(run name, seed)`` in the order they are trained: the ``lead`` core methods on the
+        first two seeds, then the others on the first seed, then seed-major for the rest.
+
+        Example:
+            >>> [f"{n}{s}" for n, s in COMPARISONS["adding-paper"].queue()][:7]
+            ['bptt_adam0', 'fw_k10', 'sgd_clip0', 'bptt_adam1', 'fw_k11', 'sgd_clip1', 'fw_k50']
+        """
+        names = [m[0] for m in self.methods]
+        core, rest = names[: self.lead], names[self.lead :]
+        first = [(n, s) for s in self.seeds[:2] for n in core] + [(n, self.seeds[0]) for n in rest]
+        return first + [(n, s) for s in self.seeds for n in names if (n, s) not in first]
 
     def command(self) -> str:
         return f"OMP_NUM_THREADS=1 nice -n 10 fwlab record {self.name} --runs RUNS"
@@ -139,6 +153,7 @@ COMPARISONS: dict[str, Comparison] = {
                 ("bptt_adam", "sgd", {}),
                 ("fw_k1", "fw_k1", {}),
             ),
+            lead=4,
         ),
     ]
 }
@@ -208,7 +223,8 @@ def record(
             history = fit(
                 method, cache[seed], config, out_dir=folder, resume=True, progress=progress
             )
-            (folder / "command.txt").write_text(comparison.command() + "\n")
+            prov = provenance(comparison.command(), wall_seconds=history["summary"]["wall_time"])
+            (folder / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n")
             done.append(dict(run=run_name, seed=seed, state="trained", summary=history["summary"]))
     finally:
         lock.release()
