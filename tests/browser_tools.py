@@ -75,3 +75,28 @@ def expect(locator, **kwargs):
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(locator, **kwargs)
+
+
+def press_until_changed(handle, key: str, title, before: str, *, presses: int = 20,
+                        timeout_s: float = 150.0) -> None:  # fmt: skip
+    """Press ``key`` ``presses`` times on a slider's ``handle`` until the ``title`` locator no
+    longer reads ``before``.
+
+    On a loaded machine the page may drop key presses made before the widget's front end is
+    wired to its kernel; a batch that changed nothing within 10 s is pressed again, until
+    ``timeout_s`` (then the last ``AssertionError`` is raised).
+    """
+    from playwright.sync_api import expect
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        handle.focus()
+        for _ in range(presses):
+            handle.press(key)
+        try:
+            # plotly may replace the title's node on redraw: poll the locator, not one node
+            expect(title).not_to_have_text(before, timeout=10_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise

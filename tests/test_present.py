@@ -15,8 +15,8 @@ import pytest
 from browser_tools import (
     CHROMIUM_ARGS,
     chromium,
-    expect,
     free_port,
+    press_until_changed,
     sync_playwright,
     wait_until_serving,
 )
@@ -127,11 +127,7 @@ def test_presented_playground_slider_redraws_the_figure(served):
             assert "import math" not in text and "TrajectoryExplorer(" not in text  # no code
             handle = slider.locator(".noUi-handle").first
             handle.scroll_into_view_if_needed()
-            handle.focus()
-            for _ in range(20):
-                handle.press("ArrowLeft")
-            # plotly may replace the title's node on redraw: poll the locator, not one node
-            expect(title).not_to_have_text(before, timeout=60_000)
+            press_until_changed(handle, "ArrowLeft", title, before)
             assert title.text_content() != before and "δ =" in title.text_content()
             # the ball figure, the explorer and its static copy, the timing figure: all drawn
             drawn = page.locator(".js-plotly-plot").filter(has=page.locator(".main-svg"))

@@ -1,0 +1,123 @@
+"""What tests/test_notebooks.py and tests/test_notebook_overrides.py share: the notebooks, what a
+run on their defaults and with cheap overrides must print, and :func:`run_notebook`, which executes
+one under papermill in the ``fwlab`` kernel, in a copy of notebooks/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+from jupyter_client.kernelspec import find_kernel_specs
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+KERNEL = "fwlab"  # registered by .ci/setup: python -m ipykernel install --sys-prefix --name fwlab
+PLOTLY = "application/vnd.plotly.v1+json"
+TRAINING = ("02_adding_task", "03_pixel_mnist", "04_har2")  # with the dashboard
+EXECUTED_ELSEWHERE = ("01_trust_region_playground",)  # tests/test_notebook_01.py
+
+# per notebook: what a run on the defaults prints, and whether it shows a plotly figure
+DEFAULTS = {
+    "02_adding_task": (
+        ["adding problem, T = 30", "calibrated setting: True", "all checks passed"],
+        True,
+    ),
+    "03_pixel_mnist": (["pixel_mnist (offline)", "all checks passed"], True),
+    "04_har2": (["all checks passed"], True),
+    "05_reproduce_paper": (["runs/reproduce/table3-smoke-seed0", "all checks passed"], True),
+    "table_row": (["Ours K=5"], False),
+}
+
+
+# cheap overrides per notebook, and what the run must print with them
+OVERRIDES = {
+    "02_adding_task": (
+        {
+            "seq_len": 20,
+            "methods": ["sgd", "fw_k5"],
+            "K": 2,
+            "delta": 5e-3,
+            "steps": 30,
+            "n_train": 300,
+            "n_test": 100,
+            "background": False,
+        },
+        ["T = 20", "BPTT+Adam, Frank-Wolfe K=2; 30 batches each; δ = 0.005", "all checks passed"],
+    ),
+    "03_pixel_mnist": (
+        {
+            "task": "permuted_mnist",
+            "cell": "rnn",
+            "K": 1,
+            "subset": 100,
+            "test_subset": 50,
+            "hidden_size": 16,
+            "steps": 12,
+        },
+        [
+            "permuted_mnist (offline): 100 train / 50 test",
+            "BPTT+Adam, Frank-Wolfe K=1; 12 batches each",
+            "all checks passed",
+        ],
+    ),
+    "04_har2": (
+        {"task": "basicmotions", "methods": ["sgd", "tbptt_fw"], "epochs": 3},
+        [
+            "BasicMotions (sktime; not HAR-2)",
+            "2 methods × 3 epochs",
+            "TBPTT(16)+Frank-Wolfe K=1",
+            "all checks passed",
+        ],
+    ),
+    "05_reproduce_paper": (
+        {"rows": "sgd", "jobs": 2, "out_dir": "runs/override"},
+        ["runs/override/table3-smoke-seed0", "SGD ", "all checks passed"],
+    ),
+    "table_row": ({"method": "sgd", "task": "noisy_har2"}, ["SGD", "noisy_basicmotions"]),
+}
+EXECUTED = [p for p in NOTEBOOKS if p.stem not in EXECUTED_ELSEWHERE]
+
+
+def notebook_id(path: Path) -> str:
+    return path.stem
+
+
+def run_notebook(path, tmp_path, monkeypatch, **parameters):
+    """Execute ``path`` with ``parameters``; its printed text, output MIME types and recorded
+    metrics (``None`` when it records none)."""
+    if KERNEL not in find_kernel_specs():
+        pytest.fail(
+            f"Jupyter kernel {KERNEL!r} is not installed; run `bash .ci/setup` or "
+            f"`python -m ipykernel install --sys-prefix --name {KERNEL}`"
+        )
+    # the kernel imports fwlab/widgets from this checkout, whatever is installed in the venv
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    # tiny models train fastest on one CPU thread (and much faster on a shared machine)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    results = tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setenv("FWLAB_RESULTS_DIR", str(results))  # what fwlab run/sweep set
+    # run in a copy of notebooks/: what a notebook writes (runs/...) stays out of the checkout
+    folder = tmp_path / "notebooks"
+    shutil.copytree(path.parent, folder, ignore=shutil.ignore_patterns("runs", ".ipynb_*"))
+    out = tmp_path / path.name
+    pm.execute_notebook(
+        str(folder / path.name),
+        str(out),
+        parameters=parameters,
+        kernel_name=KERNEL,
+        cwd=str(folder),
+        progress_bar=False,
+        execution_timeout=240,
+    )
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    mimes = {m for o in outputs for m in o.get("data", {})}
+    recorded = results / "results.json"
+    return text, mimes, json.loads(recorded.read_text()) if recorded.exists() else None
