@@ -4,6 +4,7 @@ redrawn, no code shown."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import pytest
 from browser_tools import (
     CHROMIUM_ARGS,
     chromium,
+    expect,
     free_port,
     press_until_changed,
     sync_playwright,
@@ -58,10 +60,11 @@ def test_present_command_and_cli_errors(capsys):
     assert "--port must be in 1..65535" in capsys.readouterr().err
 
 
-@pytest.fixture
-def served(tmp_path):
-    """``fwlab present`` on notebook 01 (a copy) on a free port; stopped (with its kernels)."""
-    root = tmp_path / "notebooks"
+@contextlib.contextmanager
+def _presenting(folder):
+    """``fwlab present`` on notebook 01 (a copy under ``folder``) on a free port; yields its URL;
+    stopped (with its kernels) on exit."""
+    root = folder / "notebooks"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns("runs"))
     port = free_port()
     env = {
@@ -69,7 +72,7 @@ def served(tmp_path):
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "OMP_NUM_THREADS": "1",
     }
-    log = (tmp_path / "present.log").open("w")
+    log = (folder / "present.log").open("w")
     notebook = root / "01_trust_region_playground.ipynb"
     cmd = [sys.executable, "-m", "fwlab.cli", "present", str(notebook), "--no-browser",
            "--port", str(port)]  # fmt: skip
@@ -92,42 +95,79 @@ def served(tmp_path):
         log.close()
     assert (
         "fwlab present: 01_trust_region_playground.ipynb at http://localhost:"
-        in (tmp_path / "present.log").read_text()
+        in (folder / "present.log").read_text()
     )
+
+
+@pytest.fixture
+def served(tmp_path):
+    """``fwlab present`` on notebook 01 (a copy) on a free port; stopped (with its kernels)."""
+    with _presenting(tmp_path) as url:
+        yield url
+
+
+def _explorer(page):
+    """The trajectory explorer: the widget box with the η slider and the FigureWidget."""
+    return (
+        page.locator(".widget-vbox")
+        .filter(has=page.locator(".widget-slider").filter(has_text="η (outer lr)"))
+        .filter(has=page.locator(".js-plotly-plot"))
+        .first
+    )
+
+
+def _playground_title(page):
+    """Wait until Voila has run every cell; the explorer figure's title text and locator."""
+    explorer = _explorer(page)
+    explorer.wait_for(state="visible", timeout=180_000)
+    plot = explorer.locator(".js-plotly-plot").first
+    plot.wait_for(state="visible", timeout=60_000)
+    # Voila shows each cell's output as it runs: the kernel takes the slider's messages once it
+    # has run the last cell (which prints this)
+    expect(page.locator("body")).to_contain_text("all checks passed", timeout=240_000)
+    title = plot.locator(".gtitle")
+    before = title.text_content()
+    assert "δ =" in before
+    return before, title
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_presented_playground_slider_redraws_the_figure(served):
+@pytest.mark.timeout(600)
+def test_presented_playground_slider_redraws_the_figure(tmp_path):
     executable = chromium()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     errors: list[str] = []
-    with sync_playwright() as p:
+    with sync_playwright() as p, contextlib.ExitStack() as stack:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
             page.on("pageerror", lambda err: errors.append(f"{err}\n{err.stack}"))
-            page.goto(served, timeout=120_000)
-            # the trajectory explorer: the widget box with the η slider and the FigureWidget
-            explorer = (
-                page.locator(".widget-vbox")
-                .filter(has=page.locator(".widget-slider").filter(has_text="η (outer lr)"))
-                .filter(has=page.locator(".js-plotly-plot"))
-                .first
-            )
-            explorer.wait_for(state="visible", timeout=180_000)
-            slider = explorer.locator(".widget-slider").filter(has_text="δ (radius)").first
-            plot = explorer.locator(".js-plotly-plot").first
-            plot.wait_for(state="visible", timeout=60_000)
-            title = plot.locator(".gtitle")
-            before = title.text_content()
-            assert "δ =" in before
-            text = page.inner_text("body")
-            assert "import math" not in text and "TrajectoryExplorer(" not in text  # no code
-            handle = slider.locator(".noUi-handle").first
-            handle.scroll_into_view_if_needed()
-            press_until_changed(handle, "ArrowLeft", title, before)
+            for attempt in (1, 2):
+                folder = tmp_path / f"attempt{attempt}"
+                folder.mkdir()
+                server = _presenting(folder)
+                served = server.__enter__()
+                stack.callback(server.__exit__, None, None, None)
+                page.goto(served, timeout=120_000)
+                before, title = _playground_title(page)
+                text = page.inner_text("body")
+                assert "import math" not in text and "TrajectoryExplorer(" not in text  # no code
+                slider = _explorer(page).locator(".widget-slider").filter(has_text="δ (radius)")
+                handle = slider.first.locator(".noUi-handle").first
+                handle.scroll_into_view_if_needed()
+                try:
+                    press_until_changed(handle, "ArrowLeft", title, before, timeout_s=90.0)
+                    break
+                except AssertionError as err:
+                    readout = slider.first.locator(".widget-readout").first.text_content()
+                    note = f"{err}\nδ readout {readout}; page errors: {errors}"
+                    if attempt == 2:
+                        raise AssertionError(note) from None
+                    # on a loaded machine, a Voila 0.5 session sometimes never redraws the
+                    # FigureWidget (a reload in the same server does not help): a user restarts
+                    # `fwlab present`, and so does the test, saying so
+                    print(f"attempt 1 did not redraw, restarting fwlab present: {note}")
             assert title.text_content() != before and "δ =" in title.text_content()
             # the ball figure, the explorer and its static copy, the timing figure: all drawn
             drawn = page.locator(".js-plotly-plot").filter(has=page.locator(".main-svg"))
