@@ -33,23 +33,17 @@ def build_model(method: Method, data: SequenceData, config: TrainConfig) -> Sequ
         extra["seq_len_hint"] = data.seq_len
     with TORCH_RNG_LOCK:
         torch.manual_seed(config.seed)
-        model = _model(method, data, config, kind, extra)
+        model = SequenceModel(
+            method.cell,
+            data.input_size,
+            config.hidden_size,
+            _output_size(kind, data),
+            num_layers=method.num_layers,
+            batch_norm=method.batch_norm,
+            dropout=method.dropout,
+            **extra,
+        )
     return model.to(config.device)
-
-
-def _model(
-    method: Method, data: SequenceData, config: TrainConfig, kind: str, extra: dict[str, Any]
-) -> SequenceModel:
-    return SequenceModel(
-        method.cell,
-        data.input_size,
-        config.hidden_size,
-        _output_size(kind, data),
-        num_layers=method.num_layers,
-        batch_norm=method.batch_norm,
-        dropout=method.dropout,
-        **extra,
-    )
 
 
 def _param_groups(model: nn.Module, method: Method) -> list[dict[str, Any]]:
