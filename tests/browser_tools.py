@@ -25,6 +25,27 @@ CHROMIUM_ARGS = [
 ]
 
 
+# anywidget (0.9-0.11) gives each widget model 2 s, from the moment its comm opens in the page,
+# to load its JavaScript module; past that, the model's `ready` promise is rejected and every
+# later message from the kernel to that model is dropped. plotly's FigureWidget ships its 5 MB
+# bundle inline, parsed once per figure: on 2 busy cores that takes longer than 2 s now and then,
+# and the figure then never follows its sliders (the kernel side recomputes; the status line
+# shows it). Measured: with the deadline cut to 1 ms the explorer never redraws (1 of 1); with it
+# at 120 s it redrew 8 of 8 under the same load; at 2 s it failed 2 of 6. The browser tests test
+# fwlab, not the speed of this machine, so they lift that one deadline (README: Troubleshooting).
+ANYWIDGET_DEADLINE_MS = 2000
+LIFT_ANYWIDGET_DEADLINE = f"""(() => {{
+  const timeout = AbortSignal.timeout.bind(AbortSignal);
+  AbortSignal.timeout = (ms) => timeout(ms === {ANYWIDGET_DEADLINE_MS} ? 300000 : ms);
+}})()"""
+
+
+def lift_anywidget_deadline(page) -> None:
+    """Give anywidget models 300 s instead of 2 s to load their module on ``page`` (see above);
+    call before the page loads."""
+    page.add_init_script(LIFT_ANYWIDGET_DEADLINE)
+
+
 def chromium() -> str:
     """The Chromium to drive (Debian's /usr/bin/chromium, or $BROWSER_PATH); skips if none."""
     path = find_browser()

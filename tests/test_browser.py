@@ -16,7 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_tools import CHROMIUM_ARGS, expect, free_port, sync_playwright, wait_until_serving
+from browser_tools import (
+    CHROMIUM_ARGS,
+    expect,
+    free_port,
+    lift_anywidget_deadline,
+    sync_playwright,
+    wait_until_serving,
+)
 from browser_tools import chromium as _chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +105,7 @@ def test_notebook_01_in_jupyterlab_slider_redraws_the_figure_widget(lab):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda err: errors.append(str(err)))
+            lift_anywidget_deadline(page)
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook", timeout=120_000)
             page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=120_000)
