@@ -10,11 +10,46 @@ The most used names are re-exported here; each lives in the module of its concep
 :mod:`fwlab.sweep` (papermill runs and sweeps, ``record``).
 """
 
-from fwlab.data import load_task
-from fwlab.models import IndRNN, SequenceModel
-from fwlab.optim import FrankWolfe, NonFiniteError, lmo, lmo_global
-from fwlab.sweep import record
-from fwlab.train import METHODS, TrainConfig, fit, get_method
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fwlab.data import load_task
+    from fwlab.models import IndRNN, SequenceModel
+    from fwlab.optim import FrankWolfe, NonFiniteError, lmo, lmo_global
+    from fwlab.sweep import record
+    from fwlab.train import METHODS, TrainConfig, fit, get_method
+
+# name -> module: imported on first use, so that `fwlab sweep`, `fwlab run`, `fwlab present` and
+# the other commands that do not train start without importing torch (about 2 s of CPU each)
+_EXPORTS = {
+    "load_task": "fwlab.data",
+    "IndRNN": "fwlab.models",
+    "SequenceModel": "fwlab.models",
+    "FrankWolfe": "fwlab.optim",
+    "NonFiniteError": "fwlab.optim",
+    "lmo": "fwlab.optim",
+    "lmo_global": "fwlab.optim",
+    "record": "fwlab.sweep",
+    "METHODS": "fwlab.train",
+    "TrainConfig": "fwlab.train",
+    "fit": "fwlab.train",
+    "get_method": "fwlab.train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``fwlab.FrankWolfe`` and the other re-exports, imported from their module when asked."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fwlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __version__ = "0.1.0"
 

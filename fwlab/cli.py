@@ -2,9 +2,10 @@
 
 Each row names, explicitly, the two functions of its sub-command: ``configure(parser)`` adds
 the options to an ``argparse`` sub-parser and ``run(args) -> int`` does the work and returns
-the exit status. The functions live in the module of their concept and are imported when the
-parser is built (inside a loader per command, so that a module whose optional dependency is not
-installed only disables its own command); grep finds every handler's caller here.
+the exit status. The functions live in the module of their concept and are imported by a loader
+per command when that command is chosen (``fwlab run`` never imports torch, which only the
+training commands need; a module whose optional dependency is not installed only disables its
+own command); grep finds every handler's caller here.
 
 Example:
     >>> from fwlab.cli import build_parser
@@ -107,7 +108,10 @@ COMMANDS: dict[str, tuple[str, Callable[[], Command]]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``fwlab`` parser. ``only``: load and configure that sub-command alone (the others are
+    listed with their help line), so that ``fwlab run`` does not import what ``fwlab train``
+    needs (torch); ``None``: every sub-command."""
     parser = argparse.ArgumentParser(
         prog="fwlab",
         description="Frank-Wolfe trust-region training of RNNs (Yue et al., ICPR 2020).",
@@ -115,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, load) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        if only is not None and name != only:
+            continue
         try:
             command = load()
         except ModuleNotFoundError as err:
@@ -128,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else "")
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         if not getattr(args, "_passthrough", False):

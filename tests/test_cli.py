@@ -94,3 +94,25 @@ def test_a_missing_fwlab_module_is_not_hidden(monkeypatch):
     monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", load))
     with pytest.raises(ModuleNotFoundError, match="fwlab.gone"):
         build_parser()
+
+
+def test_commands_that_do_not_train_start_without_torch():
+    """`import fwlab` and the commands that do not train load no torch (about 2 s of CPU per
+    process: `fwlab run`, `fwlab sweep` and their workers start many); `fwlab.FrankWolfe` and
+    the other re-exports still work, imported on first use."""
+    code = (
+        "import sys, contextlib, io\n"
+        "import fwlab, fwlab.cli\n"
+        "for argv in (['--help'], ['run', '--help'], ['sweep', '--help'], ['present', '--help'],\n"
+        "             ['lab', '--help'], ['notebooks', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        fwlab.cli.main(argv)\n"
+        "print('torch' in sys.modules)\n"
+        "print(fwlab.FrankWolfe.__module__, 'torch' in sys.modules, 'record' in dir(fwlab))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["False", "fwlab.optim.frank_wolfe True True"]
+    with pytest.raises(AttributeError, match="module 'fwlab' has no attribute 'nothing'"):
+        import fwlab
+
+        fwlab.nothing  # noqa: B018

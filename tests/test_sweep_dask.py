@@ -163,7 +163,7 @@ def test_sweep_on_dask_survives_a_worker_killed_mid_point(cluster, tmp_path, cap
 
     watcher = threading.Thread(target=kill_the_victim_mid_point, daemon=True)
     watcher.start()
-    fixed = dict(sleep_s=4.0, fail_on=4, log_dir=str(log_dir))
+    fixed = dict(sleep_s=2.0, fail_on=4, log_dir=str(log_dir))  # the kill lands at ~0.6 s
     rows = run_sweep(nb, tmp_path / "sweep", {"x": [1, 2, 3, 4]}, fixed, scheduler=address)
     watcher.join(5)
     out = capsys.readouterr().out
