@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +170,25 @@ def test_load_recorded_errors(tmp_path):
     (tmp_path / "ok.json").write_text('{"runs": {}, "not_recorded": []}')
     with pytest.raises(ValueError, match="run_name must be one of"):
         seed_histories(load_recorded(tmp_path / "ok.json"), "fw_k1")
+
+
+def test_the_readme_counts_the_recorded_runs_that_ship():
+    """README's recorded-state table says how many runs of each comparison are stored: it must
+    be the stored files' count (update the README with each --compact)."""
+    import re
+
+    from fwlab.train.recorded import load_recorded, recorded_names
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- recorded-state -->")[1].split("<!-- /recorded-state -->")[0]
+    said = {
+        name: (int(recorded), int(missing))
+        for name, recorded, missing in re.findall(
+            r"^\| `([\w-]+)` \| (\d+)[^|]*\| (\d+)", block, flags=re.M
+        )
+    }
+    stored = {}
+    for name in recorded_names():
+        r = load_recorded(name)
+        stored[name] = (sum(len(s) for s in r["runs"].values()), len(r["not_recorded"]))
+    assert said == stored
