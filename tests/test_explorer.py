@@ -182,3 +182,68 @@ def test_delta_decay_control_shrinks_the_balls_and_stops_the_bounce():
         ex.set(delta_decay=0.5)
     with pytest.raises(ValueError, match="delta_decay"):
         TrajectoryExplorer("rosenbrock", delta_decay=1.2)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _page_acknowledges(figure, edit_id: int) -> None:
+    """What the page's view sends after drawing update ``edit_id`` (0: its first drawing)."""
+    figure._js2py_traceDeltas = {"trace_deltas": [], "trace_edit_id": edit_id}
+
+
+def test_a_figure_no_page_drew_is_never_replaced(ex):
+    clock = _Clock()
+    ex._acks._clock = clock
+    figure = ex.figure
+    for i in range(3):
+        ex.controls["K"].value = 2 + i
+        clock.t += 60.0
+    assert ex.figure is figure and ex.figures_replaced == 0  # headless: nothing listens, ever
+
+
+def test_a_page_that_acknowledges_keeps_its_figure(ex):
+    clock = _Clock()
+    ex._acks._clock = clock
+    figure = ex.figure
+    _page_acknowledges(figure, 0)
+    for i in range(3):
+        ex.controls["K"].value = 2 + i
+        clock.t += 60.0
+        _page_acknowledges(figure, figure._last_trace_edit_id)
+    assert ex.figure is figure and ex.figures_replaced == 0
+    assert "drawn anew" not in ex._status.value
+
+
+def test_a_figure_the_page_stopped_following_is_replaced_with_the_current_state(ex):
+    clock = _Clock()
+    ex._acks._clock = clock
+    old = ex.figure
+    _page_acknowledges(old, 0)  # drawn once, then every update is dropped by the page
+    ex.controls["K"].value = 3
+    clock.t += 2.0  # within the grace period: wait
+    ex.controls["K"].value = 4
+    assert ex.figure is old
+    clock.t += 2.0  # the first unacknowledged update is 4 s old
+    ex.controls["delta"].value = 0.2
+    new = ex.figure
+    assert new is not old and ex.figures_replaced == 1
+    assert ex.widget.children[-1] is new and old not in ex.widget.children
+    assert old.comm is None  # closed: the page drops its view
+    assert new.layout.title.text == ex._title() and "δ = 0.2, K = 4" in ex._title()
+    assert {t.meta for t in new.data} == {t.meta for t in old.data}
+    assert "drawn anew (1×)" in ex._status.value
+    # the new figure is followed like the first one: clicks move the start, updates go to it
+    ex._on_contour_click(None, Points(point_inds=[0], xs=[0.5], ys=[0.25]), None)
+    assert ex._start() == (0.5, 0.25) and ex.figures_replaced == 1
+    _page_acknowledges(new, new._last_trace_edit_id)
+    ex.controls["K"].value = 6
+    clock.t += 60.0
+    _page_acknowledges(new, new._last_trace_edit_id)
+    ex.controls["K"].value = 7
+    assert ex.figure is new and ex.figures_replaced == 1

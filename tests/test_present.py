@@ -21,6 +21,7 @@ from browser_tools import (
     free_port,
     lift_anywidget_deadline,
     press_until_changed,
+    set_anywidget_deadline,
     sync_playwright,
     wait_until_serving,
 )
@@ -137,6 +138,11 @@ def _playground_title(page):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_presented_playground_slider_redraws_the_figure(served):
+    """The playground as an app: no code shown, a slider redraws the explorer's figure. The page
+    is made to drop every message to the widgets it creates while loading (anywidget's module
+    deadline cut to 1 ms: what a busy machine does now and then), so the first figure never
+    follows the sliders; the explorer notices (no acknowledgement) and draws a new figure,
+    which then follows them."""
     executable = chromium()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     errors: list[str] = []
@@ -145,16 +151,25 @@ def test_presented_playground_slider_redraws_the_figure(served):
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
             page.on("pageerror", lambda err: errors.append(f"{err}\n{err.stack}"))
-            lift_anywidget_deadline(page)
+            lift_anywidget_deadline(page, ms=1)
             page.goto(served, timeout=120_000)
             before, title = _playground_title(page)
+            set_anywidget_deadline(page, 300_000)  # figures created from now on load normally
             text = page.inner_text("body")
             assert "import math" not in text and "TrajectoryExplorer(" not in text  # no code
-            slider = _explorer(page).locator(".widget-slider").filter(has_text="δ (radius)")
+            explorer = _explorer(page)
+            slider = explorer.locator(".widget-slider").filter(has_text="δ (radius)")
             handle = slider.first.locator(".noUi-handle").first
             handle.scroll_into_view_if_needed()
+            # the first presses go unacknowledged; a press 3 s later gets a new figure
             press_until_changed(handle, "ArrowLeft", title, before, timeout_s=120.0)
-            assert title.text_content() != before and "δ =" in title.text_content()
+            expect(explorer).to_contain_text(
+                "the page had stopped following the figure: drawn anew"
+            )
+            healed = title.text_content()
+            assert "δ =" in healed
+            # the new figure follows the slider like any other
+            press_until_changed(handle, "ArrowRight", title, healed, presses=5, timeout_s=60.0)
             # the ball figure, the explorer and its static copy, the timing figure: all drawn
             drawn = page.locator(".js-plotly-plot").filter(has=page.locator(".main-svg"))
             assert drawn.count() >= 3
@@ -162,9 +177,12 @@ def test_presented_playground_slider_redraws_the_figure(served):
             page.screenshot(path=str(SCREENSHOT))
         finally:
             browser.close()
-    # jupyterlab-plotly's renderer (plotly 7.1) throws this inside Voila 0.5 after drawing a
-    # static figure; the figures are drawn (counted above), so only other errors fail the test
-    assert not [e for e in errors if "setData is not a function" not in e], errors
+    # jupyterlab-plotly's renderer (plotly 7.1) throws the first inside Voila 0.5 after drawing
+    # a static figure (the figures are drawn: counted above); the second is the deadline the
+    # test made every widget created on load miss, once per such widget
+    expected = ("setData is not a function", "[anywidget] Failed to initialize model.")
+    assert not [e for e in errors if not e.startswith(expected) and expected[0] not in e], errors
+    assert sum(e.startswith(expected[1]) for e in errors) >= 1  # the figure was made to miss it
     assert SCREENSHOT.stat().st_size > 10_000
 
 

@@ -53,6 +53,7 @@ from fwlab.plots import (
 from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
 
 from ._display import display_widget
+from ._page_acks import PageAcks
 
 __all__ = ["TrajectoryExplorer", "P_OPTIONS", "check_parameters"]
 
@@ -163,7 +164,11 @@ class TrajectoryExplorer:
 
     Attributes:
         controls: ``name → widget`` (see the module docstring for the names).
-        figure: the ``go.FigureWidget``.
+        figure: the ``go.FigureWidget``. If a page drew it but stopped acknowledging its updates
+            (anywidget drops every message to a widget whose module took over 2 s to load: see
+            README, Troubleshooting), the next redraw replaces it with a new one built from the
+            current state, and the status line says so.
+        figures_replaced: how many times that happened.
         widget: the whole UI (controls above the figure); displaying the explorer displays it.
         result: the last Frank-Wolfe :class:`fwlab.toy.Trajectory`.
         baselines: the last baseline trajectories by method (all computed, shown per toggle).
@@ -235,11 +240,10 @@ class TrajectoryExplorer:
         self.last_seconds = math.nan
         self.result: Trajectory = self._run_fw()
         self.baselines: dict[str, Trajectory] = self._run_baselines()
-        self.figure = go.FigureWidget(
+        self.figures_replaced = 0
+        self._new_figure(
             trajectory_figure(spec, self.result, self.baselines, visible=self._visible(), grid=grid)
         )
-        self._traces = {t.meta: t for t in self.figure.data}
-        self._traces["contour"].on_click(self._on_contour_click)
 
         for name in _RECOMPUTE_ON + tuple(_TOGGLES):
             self.controls[name].observe(self._on_change, names="value")
@@ -321,13 +325,18 @@ class TrajectoryExplorer:
         t0 = time.perf_counter()
         self.result = self._run_fw()
         self.baselines = self._run_baselines()
-        data = trajectory_trace_data(
-            self._value("loss"), self.result, self.baselines, visible=self._visible()
-        )
-        with self.figure.batch_update():
-            for uid, props in data.items():
-                self._traces[uid].update(props)
-            self.figure.layout.title.text = self._title()
+        if self._acks.stopped_listening():
+            self._replace_figure()  # drawn from the new state
+        else:
+            data = trajectory_trace_data(
+                self._value("loss"), self.result, self.baselines, visible=self._visible()
+            )
+            with self.figure.batch_update():
+                for uid, props in data.items():
+                    self._traces[uid].update(props)
+                self.figure.layout.title.text = self._title()
+            # plotly numbers each update it sends; the page's view acknowledges that number
+            self._acks.sent(self.figure._last_trace_edit_id)
         self.last_seconds = time.perf_counter() - t0
         self._status.value = self._status_html()
         return self.last_seconds
@@ -358,6 +367,21 @@ class TrajectoryExplorer:
         finally:
             self._hold = False
         return self.recompute()
+
+    def _new_figure(self, figure: go.Figure) -> None:
+        self.figure = go.FigureWidget(figure)
+        self._traces = {t.meta: t for t in self.figure.data}
+        self._traces["contour"].on_click(self._on_contour_click)
+        self._acks = PageAcks(self.figure)
+
+    def _replace_figure(self) -> None:
+        """A new FigureWidget with the current state in place of one the page stopped
+        following (see ``figure`` in the class docstring)."""
+        old = self.figure
+        self._new_figure(self.static_figure())
+        self.widget.children = tuple(self.figure if c is old else c for c in self.widget.children)
+        old.close()
+        self.figures_replaced += 1
 
     def static_figure(self) -> go.Figure:
         """The current state as a static ``go.Figure`` (for papermill/nbval/HTML export)."""
@@ -415,6 +439,12 @@ class TrajectoryExplorer:
             f"outer step ≤ ηδ = {r.lr * r.delta:.3g}; "
             f"recompute + redraw {self.last_seconds * 1e3:.1f} ms "
             "<i>(click on the contour to move the start)</i>"
+            + (
+                f"; the page had stopped following the figure: drawn anew "
+                f"({self.figures_replaced}×)"
+                if self.figures_replaced
+                else ""
+            )
         )
 
 
