@@ -11,6 +11,7 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from widget_tools import Clock, acknowledge
 
 from fwlab.data import STALLED_MSE, load_task
 from fwlab.plots import TRAINING_SERIES
@@ -357,3 +358,27 @@ def test_displaying_the_dashboard_displays_its_widget(monkeypatch):
         bundle["text/plain"].startswith("[TrainingDashboard:")
         and "VBox" not in bundle["text/plain"]
     )
+
+
+def test_a_figure_the_page_stopped_following_is_replaced_with_every_run_drawn(data):
+    dash = TrainingDashboard(throttle_seconds=0.0, reference_loss=STALLED_MSE)
+    clock = Clock()
+    dash._acks._clock = clock
+    old = dash.figure
+    # a page drew it once (edit id 0), then drops every update: the first run's 20 batches go
+    # unacknowledged; after 3 s the next redraw draws a new figure
+    acknowledge(old, 0)
+    fit(get_method("sgd"), data, CONFIG, callbacks=[dash], progress=False)
+    assert dash.figure is old and dash.figures_replaced == 0
+    clock.t += 5.0
+    h = fit(get_method("fw_k5"), data, CONFIG, callbacks=[dash], progress=False)
+    new = dash.figure
+    assert new is not old and dash.figures_replaced == 1 and old.comm is None
+    assert dash.widget.children[-1] is new and old not in dash.widget.children
+    assert "drawn anew (1×)" in dash._status.value
+    # the new figure holds both runs, and later redraws update it like the first figure
+    np.testing.assert_array_equal(_ys(dash, "loss:Frank-Wolfe K=5"), h["train"]["loss"])
+    assert len(_ys(dash, "loss:BPTT+Adam")) == 20
+    static = dash.static_figure()
+    assert [t.meta for t in new.data] == [t.meta for t in static.data]
+    assert len(new.layout.shapes) == len(static.layout.shapes) >= 1  # the reference line

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 from plotly.callbacks import Points
+from widget_tools import Clock, acknowledge
 
 from fwlab.plots import TRAJECTORY_TRACES
 from fwlab.toy import get_loss
@@ -184,21 +185,8 @@ def test_delta_decay_control_shrinks_the_balls_and_stops_the_bounce():
         TrajectoryExplorer("rosenbrock", delta_decay=1.2)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def _page_acknowledges(figure, edit_id: int) -> None:
-    """What the page's view sends after drawing update ``edit_id`` (0: its first drawing)."""
-    figure._js2py_traceDeltas = {"trace_deltas": [], "trace_edit_id": edit_id}
-
-
 def test_a_figure_no_page_drew_is_never_replaced(ex):
-    clock = _Clock()
+    clock = Clock()
     ex._acks._clock = clock
     figure = ex.figure
     for i in range(3):
@@ -208,23 +196,23 @@ def test_a_figure_no_page_drew_is_never_replaced(ex):
 
 
 def test_a_page_that_acknowledges_keeps_its_figure(ex):
-    clock = _Clock()
+    clock = Clock()
     ex._acks._clock = clock
     figure = ex.figure
-    _page_acknowledges(figure, 0)
+    acknowledge(figure, 0)
     for i in range(3):
         ex.controls["K"].value = 2 + i
         clock.t += 60.0
-        _page_acknowledges(figure, figure._last_trace_edit_id)
+        acknowledge(figure, figure._last_trace_edit_id)
     assert ex.figure is figure and ex.figures_replaced == 0
     assert "drawn anew" not in ex._status.value
 
 
 def test_a_figure_the_page_stopped_following_is_replaced_with_the_current_state(ex):
-    clock = _Clock()
+    clock = Clock()
     ex._acks._clock = clock
     old = ex.figure
-    _page_acknowledges(old, 0)  # drawn once, then every update is dropped by the page
+    acknowledge(old, 0)  # drawn once, then every update is dropped by the page
     ex.controls["K"].value = 3
     clock.t += 2.0  # within the grace period: wait
     ex.controls["K"].value = 4
@@ -241,9 +229,9 @@ def test_a_figure_the_page_stopped_following_is_replaced_with_the_current_state(
     # the new figure is followed like the first one: clicks move the start, updates go to it
     ex._on_contour_click(None, Points(point_inds=[0], xs=[0.5], ys=[0.25]), None)
     assert ex._start() == (0.5, 0.25) and ex.figures_replaced == 1
-    _page_acknowledges(new, new._last_trace_edit_id)
+    acknowledge(new, new._last_trace_edit_id)
     ex.controls["K"].value = 6
     clock.t += 60.0
-    _page_acknowledges(new, new._last_trace_edit_id)
+    acknowledge(new, new._last_trace_edit_id)
     ex.controls["K"].value = 7
     assert ex.figure is new and ex.figures_replaced == 1

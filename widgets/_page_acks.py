@@ -72,3 +72,10 @@ class PageAcks:
         if not self.drawn or self._oldest_unacked is None:
             return False
         return self._clock() - self._oldest_unacked[1] > self.grace_s
+
+
+def swap_figure(box: Any, old: Any, new: Any) -> None:
+    """Put the FigureWidget ``new`` in place of ``old`` among ``box``'s children (an ipywidgets
+    container) and close ``old``: the page drops its view and draws ``new``."""
+    box.children = tuple(new if c is old else c for c in box.children)
+    old.close()

@@ -78,6 +78,7 @@ from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
 
 from ._display import display_widget
+from ._page_acks import PageAcks, swap_figure
 from ._throttle import OwnerThreadCaller, Throttle
 from .explorer import P_OPTIONS
 
@@ -151,6 +152,7 @@ class TrainingDashboard:
         # training threads only ask; the redraw runs on this (the kernel's) thread
         self._redrawer = OwnerThreadCaller(lambda: self.redraw())
 
+        self.figures_replaced = 0
         self.figure = go.FigureWidget(
             training_figure(
                 {},
@@ -159,6 +161,7 @@ class TrainingDashboard:
                 height=height,
             )
         )
+        self._acks = PageAcks(self.figure)
         self._metric_shown = metric != "auto"
         self._add_reference("loss")
         if metric == "test_loss":
@@ -309,31 +312,48 @@ class TrainingDashboard:
         """Refresh every trace from the histories (inside ``batch_update``), the status line
         and the sliders (to the values in use of the target run)."""
         with self._lock:
-            if self.metric != "auto" and not self._metric_shown:
-                self._metric_shown = True
-                self.figure.layout.annotations[1].text = training_panel_titles(self.metric)[1]
-                kind = "linear" if self.metric == "test_acc" else "log"
-                self.figure.update_yaxes(type=kind, row=1, col=2)
-                if self.metric == "test_loss":
-                    self._add_reference("metric")
-            for name in self.runs.names:
-                if name not in self._traced:
-                    add_training_traces(self.figure, name, len(self._traced))
-                    self._traced.append(name)
-            data = training_trace_data(
-                self.histories,
-                metric=self.metric if self.metric != "auto" else "test_loss",
-                smooth=self.smooth,
-                max_points=self.max_points,
-            )
-            with self.figure.batch_update():
-                for trace in self.figure.data:
-                    if trace.meta in data:
-                        trace.update(data[trace.meta])
+            if self._acks.stopped_listening():
+                self._replace_figure()  # drawn from the histories as they are now
+            else:
+                if self.metric != "auto" and not self._metric_shown:
+                    self._metric_shown = True
+                    self.figure.layout.annotations[1].text = training_panel_titles(self.metric)[1]
+                    kind = "linear" if self.metric == "test_acc" else "log"
+                    self.figure.update_yaxes(type=kind, row=1, col=2)
+                    if self.metric == "test_loss":
+                        self._add_reference("metric")
+                for name in self.runs.names:
+                    if name not in self._traced:
+                        add_training_traces(self.figure, name, len(self._traced))
+                        self._traced.append(name)
+                data = training_trace_data(
+                    self.histories,
+                    metric=self.metric if self.metric != "auto" else "test_loss",
+                    smooth=self.smooth,
+                    max_points=self.max_points,
+                )
+                with self.figure.batch_update():
+                    for trace in self.figure.data:
+                        if trace.meta in data:
+                            trace.update(data[trace.meta])
+                # plotly numbers each update it sends; the page's view acknowledges that number
+                self._acks.sent(self.figure._last_trace_edit_id)
             self.redraws += 1
             self._refresh_targets()
             self._sync_sliders()
             self._update_status()
+
+    def _replace_figure(self) -> None:
+        """A new FigureWidget with every run drawn, in place of one the page stopped following
+        (anywidget drops every message to a widget whose module took over 2 s to load; README:
+        Troubleshooting). Call with the lock held."""
+        old = self.figure
+        self.figure = go.FigureWidget(self.static_figure())
+        self._acks = PageAcks(self.figure)
+        self._traced = list(self.histories)
+        self._metric_shown = self.metric != "auto"
+        swap_figure(self.widget, old, self.figure)
+        self.figures_replaced += 1
 
     def _add_reference(self, panel: str) -> None:
         if self.reference_loss is not None:
@@ -518,7 +538,13 @@ class TrainingDashboard:
             ]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         table = f"<table>{''.join(rows)}</table>" if rows else "<i>no run yet</i>"
-        self._status.value = table + (f"<div>{self._message}</div>" if self._message else "")
+        message = self._message
+        if self.figures_replaced:
+            message += (
+                f" The page had stopped following the figure: drawn anew "
+                f"({self.figures_replaced}×)."
+            )
+        self._status.value = table + (f"<div>{message.strip()}</div>" if message else "")
 
 
 def _format_values(values: Mapping[str, Any]) -> str:

@@ -53,7 +53,7 @@ from fwlab.plots import (
 from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
 
 from ._display import display_widget
-from ._page_acks import PageAcks
+from ._page_acks import PageAcks, swap_figure
 
 __all__ = ["TrajectoryExplorer", "P_OPTIONS", "check_parameters"]
 
@@ -379,8 +379,7 @@ class TrajectoryExplorer:
         following (see ``figure`` in the class docstring)."""
         old = self.figure
         self._new_figure(self.static_figure())
-        self.widget.children = tuple(self.figure if c is old else c for c in self.widget.children)
-        old.close()
+        swap_figure(self.widget, old, self.figure)
         self.figures_replaced += 1
 
     def static_figure(self) -> go.Figure:
