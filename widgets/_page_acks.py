@@ -6,7 +6,8 @@ step). A page view that has drawn the figure but acknowledges no update for a wh
 stopped listening. That happens on slow or busy machines: anywidget gives each widget 2 s to
 load its JavaScript module and then drops every message to it, and each FigureWidget carries
 plotly's 5 MB bundle (README: Troubleshooting). A new FigureWidget is a new widget, with a new
-2 s: the widgets replace a figure whose page stopped listening (see ``TrajectoryExplorer``).
+2 s: :class:`RecoveringFigure` gives a widget the figure that replaces itself when its page stopped
+listening (the explorer, the step zoom, the LMO widget, the dashboard).
 
 Example:
     >>> import plotly.graph_objects as go
@@ -47,6 +48,7 @@ class PageAcks:
         self.drawn = False  # a page view has drawn the figure at least once
         self.acked = -1  # the highest edit id a page view acknowledged
         self._oldest_unacked: tuple[int, float] | None = None
+        self._figure = figure
         figure.observe(self._on_trace_deltas, names="_js2py_traceDeltas")
 
     def _on_trace_deltas(self, change: Mapping[str, Any]) -> None:
@@ -61,8 +63,11 @@ class PageAcks:
         if self._oldest_unacked is not None and self._oldest_unacked[0] <= self.acked:
             self._oldest_unacked = None
 
-    def sent(self, edit_id: int) -> None:
-        """Update ``edit_id`` was sent to the page now."""
+    def sent(self, edit_id: int | None = None) -> None:
+        """Update ``edit_id`` was sent to the page now (``None``: the last update the figure
+        sent; plotly numbers each update and the page's view acknowledges that number)."""
+        if edit_id is None:
+            edit_id = self._figure._last_trace_edit_id
         if edit_id > self.acked and self._oldest_unacked is None:
             self._oldest_unacked = (edit_id, self._clock())
 
@@ -74,8 +79,37 @@ class PageAcks:
         return self._clock() - self._oldest_unacked[1] > self.grace_s
 
 
-def swap_figure(box: Any, old: Any, new: Any) -> None:
-    """Put the FigureWidget ``new`` in place of ``old`` among ``box``'s children (an ipywidgets
-    container) and close ``old``: the page drops its view and draws ``new``."""
-    box.children = tuple(new if c is old else c for c in box.children)
-    old.close()
+class RecoveringFigure:
+    """Mixin for a widget whose ``figure`` (a ``go.FigureWidget``) sits in the ipywidgets box
+    ``widget`` and whose ``static_figure()`` draws its current state.
+
+    ``_new_figure(fig)`` makes ``figure`` (with ``_traces``: meta → trace, and its
+    :class:`PageAcks`); a redraw asks ``_stopped_listening()`` first and, if so, calls
+    ``_replace_figure()`` (a new figure from ``static_figure()`` in place of the old one, which
+    is closed; ``figures_replaced`` counts them); otherwise it updates ``figure`` and calls
+    ``_acks.sent()``.
+    """
+
+    figures_replaced = 0
+    figure: Any
+    widget: Any
+
+    def static_figure(self) -> Any:
+        raise NotImplementedError
+
+    def _new_figure(self, figure: Any) -> None:
+        import plotly.graph_objects as go
+
+        self.figure = go.FigureWidget(figure)
+        self._traces = {t.meta: t for t in self.figure.data}
+        self._acks = PageAcks(self.figure)
+
+    def _stopped_listening(self) -> bool:
+        return self._acks.stopped_listening()
+
+    def _replace_figure(self) -> None:
+        old = self.figure
+        self._new_figure(self.static_figure())
+        self.widget.children = tuple(self.figure if c is old else c for c in self.widget.children)
+        old.close()  # the page drops its view and draws the new figure
+        self.figures_replaced += 1

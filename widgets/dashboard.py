@@ -78,7 +78,7 @@ from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
 
 from ._display import display_widget
-from ._page_acks import PageAcks, swap_figure
+from ._page_acks import RecoveringFigure
 from ._throttle import OwnerThreadCaller, Throttle
 from .explorer import P_OPTIONS
 
@@ -92,7 +92,7 @@ __all__ = ["TrainingDashboard"]
 _SLIDERS = ("delta", "K", "p", "lr")
 
 
-class TrainingDashboard:
+class TrainingDashboard(RecoveringFigure):
     """Live loss/metric curves and Frank-Wolfe diagnostics of several runs side by side, with
     δ, K, p, η sliders and pause/resume/stop buttons (see the module docstring).
 
@@ -156,8 +156,7 @@ class TrainingDashboard:
         # training threads only ask; the redraw runs on this (the kernel's) thread
         self._redrawer = OwnerThreadCaller(lambda: self.redraw())
 
-        self.figures_replaced = 0
-        self.figure = go.FigureWidget(
+        self._new_figure(
             training_figure(
                 {},
                 metric="test_loss" if metric == "auto" else metric,
@@ -165,7 +164,6 @@ class TrainingDashboard:
                 height=height,
             )
         )
-        self._acks = PageAcks(self.figure)
         self._metric_shown = metric != "auto"
         self._add_reference("loss")
         if metric == "test_loss":
@@ -316,7 +314,7 @@ class TrainingDashboard:
         """Refresh every trace from the histories (inside ``batch_update``), the status line
         and the sliders (to the values in use of the target run)."""
         with self._lock:
-            if self._acks.stopped_listening():
+            if self._stopped_listening():
                 self._replace_figure()  # drawn from the histories as they are now
             else:
                 if self.metric != "auto" and not self._metric_shown:
@@ -340,24 +338,17 @@ class TrainingDashboard:
                     for trace in self.figure.data:
                         if trace.meta in data:
                             trace.update(data[trace.meta])
-                # plotly numbers each update it sends; the page's view acknowledges that number
-                self._acks.sent(self.figure._last_trace_edit_id)
+                self._acks.sent()
             self.redraws += 1
             self._refresh_targets()
             self._sync_sliders()
             self._update_status()
 
     def _replace_figure(self) -> None:
-        """A new FigureWidget with every run drawn, in place of one the page stopped following
-        (anywidget drops every message to a widget whose module took over 2 s to load; README:
-        Troubleshooting). Call with the lock held."""
-        old = self.figure
-        self.figure = go.FigureWidget(self.static_figure())
-        self._acks = PageAcks(self.figure)
+        """A new figure with every run drawn (see ``figure``). Call with the lock held."""
+        super()._replace_figure()
         self._traced = list(self.histories)
         self._metric_shown = self.metric != "auto"
-        swap_figure(self.widget, old, self.figure)
-        self.figures_replaced += 1
 
     def _add_reference(self, panel: str) -> None:
         if self.reference_loss is not None:

@@ -53,7 +53,7 @@ from fwlab.plots import (
 from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
 
 from ._display import display_widget
-from ._page_acks import PageAcks, swap_figure
+from ._page_acks import RecoveringFigure
 
 __all__ = ["TrajectoryExplorer", "P_OPTIONS", "check_parameters"]
 
@@ -148,7 +148,7 @@ _HEADLESS_TEXT = (
 _TOGGLES = {"show_gd": "gd", "show_ngd": "ngd", "show_adam": "adam"}
 
 
-class TrajectoryExplorer:
+class TrajectoryExplorer(RecoveringFigure):
     """Sliders for δ, K, p, η and steps, a loss menu and a clickable start point, driving one
     plotly ``FigureWidget`` (contour + FW path + inner points + δ-balls, loss curves, FW gaps).
 
@@ -240,7 +240,6 @@ class TrajectoryExplorer:
         self.last_seconds = math.nan
         self.result: Trajectory = self._run_fw()
         self.baselines: dict[str, Trajectory] = self._run_baselines()
-        self.figures_replaced = 0
         self._new_figure(
             trajectory_figure(spec, self.result, self.baselines, visible=self._visible(), grid=grid)
         )
@@ -325,7 +324,7 @@ class TrajectoryExplorer:
         t0 = time.perf_counter()
         self.result = self._run_fw()
         self.baselines = self._run_baselines()
-        if self._acks.stopped_listening():
+        if self._stopped_listening():
             self._replace_figure()  # drawn from the new state
         else:
             data = trajectory_trace_data(
@@ -335,8 +334,7 @@ class TrajectoryExplorer:
                 for uid, props in data.items():
                     self._traces[uid].update(props)
                 self.figure.layout.title.text = self._title()
-            # plotly numbers each update it sends; the page's view acknowledges that number
-            self._acks.sent(self.figure._last_trace_edit_id)
+            self._acks.sent()
         self.last_seconds = time.perf_counter() - t0
         self._status.value = self._status_html()
         return self.last_seconds
@@ -369,18 +367,8 @@ class TrajectoryExplorer:
         return self.recompute()
 
     def _new_figure(self, figure: go.Figure) -> None:
-        self.figure = go.FigureWidget(figure)
-        self._traces = {t.meta: t for t in self.figure.data}
+        super()._new_figure(figure)
         self._traces["contour"].on_click(self._on_contour_click)
-        self._acks = PageAcks(self.figure)
-
-    def _replace_figure(self) -> None:
-        """A new FigureWidget with the current state in place of one the page stopped
-        following (see ``figure`` in the class docstring)."""
-        old = self.figure
-        self._new_figure(self.static_figure())
-        swap_figure(self.widget, old, self.figure)
-        self.figures_replaced += 1
 
     def static_figure(self) -> go.Figure:
         """The current state as a static ``go.Figure`` (for papermill/nbval/HTML export)."""

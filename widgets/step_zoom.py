@@ -32,13 +32,13 @@ from fwlab.toy.figures import (
 from fwlab.toy.trust_region import StepZoom
 
 from ._display import display_widget
-from ._page_acks import PageAcks, swap_figure
+from ._page_acks import RecoveringFigure
 from .explorer import P_OPTIONS, _check_control, _p_option, _start_point, delta_slider
 
 __all__ = ["LmoExplorer", "StepZoomExplorer"]
 
 
-class StepZoomExplorer:
+class StepZoomExplorer(RecoveringFigure):
     """Controls for the loss, the point ω, δ, p and the inner iteration k of one step.
 
     Args:
@@ -82,7 +82,6 @@ class StepZoomExplorer:
             "y0": W.FloatText(value=w[1], description="ω y", style=style),
         }
         self.zoom: StepZoom = self._compute()
-        self.figures_replaced = 0  # see _replace_figure
         self._new_figure(step_zoom_figure(self.zoom, k))
         for name in ("delta", "p", "x0", "y0"):
             self.controls[name].observe(self._on_change, names="value")
@@ -104,23 +103,10 @@ class StepZoomExplorer:
             K=self.K,
         )
 
-    def _new_figure(self, figure: go.Figure) -> None:
-        self.figure = go.FigureWidget(figure)
-        self._traces = {t.meta: t for t in self.figure.data}
-        self._acks = PageAcks(self.figure)
-
-    def _replace_figure(self) -> None:
-        """A new FigureWidget with the current state in place of one the page stopped following
-        (widgets/_page_acks.py; README: Troubleshooting)."""
-        old = self.figure
-        self._new_figure(self.static_figure())
-        swap_figure(self.widget, old, self.figure)
-        self.figures_replaced += 1
-
     def redraw(self) -> None:
         """Redraw the figure from :attr:`zoom` at the k of the slider (a new figure if the page
         stopped following this one)."""
-        if self._acks.stopped_listening():
+        if self._stopped_listening():
             self._replace_figure()
             return
         k = int(self.controls["k"].value)
@@ -132,7 +118,7 @@ class StepZoomExplorer:
             self.figure.layout.title.text = step_zoom_title(self.zoom, k)
             self.figure.layout.xaxis.range = [cx - half, cx + half]
             self.figure.layout.yaxis.range = [cy - half, cy + half]
-        self._acks.sent(self.figure._last_trace_edit_id)
+        self._acks.sent()
 
     def set(self, **values: Any) -> None:
         """Set several controls at once (``z.set(delta=0.2, k=10)``), recomputing once."""
@@ -186,7 +172,7 @@ class StepZoomExplorer:
         )
 
 
-class LmoExplorer:
+class LmoExplorer(RecoveringFigure):
     """A direction slider (degrees) and a δ slider driving :func:`fwlab.toy.figures.lmo_figure`."""
 
     def __init__(self, direction_deg: float = 20.0, delta: float = 1.0) -> None:
@@ -200,7 +186,6 @@ class LmoExplorer:
             ),
             "delta": delta_slider(delta),
         }  # fmt: skip
-        self.figures_replaced = 0  # see _replace_figure
         self._new_figure(self.static_figure())
         for c in self.controls.values():
             c.observe(self._on_change, names="value")
@@ -210,11 +195,8 @@ class LmoExplorer:
         """The current state as a static ``go.Figure``."""
         return lmo_figure(self.controls["direction"].value, self.controls["delta"].value)
 
-    _new_figure = StepZoomExplorer._new_figure
-    _replace_figure = StepZoomExplorer._replace_figure
-
     def _on_change(self, change: Any) -> None:
-        if self._acks.stopped_listening():
+        if self._stopped_listening():
             self._replace_figure()  # drawn from the current state
             return
         d = self.controls["delta"].value
@@ -225,7 +207,7 @@ class LmoExplorer:
             self.figure.layout.title.text = self.static_figure().layout.title.text
             self.figure.layout.xaxis.range = [-1.5 * d, 1.5 * d]
             self.figure.layout.yaxis.range = [-1.5 * d, 1.5 * d]
-        self._acks.sent(self.figure._last_trace_edit_id)
+        self._acks.sent()
 
     def _ipython_display_(self) -> None:
         display_widget(
