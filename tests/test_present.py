@@ -4,7 +4,6 @@ redrawn, no code shown."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -63,11 +62,10 @@ def test_present_command_and_cli_errors(capsys):
     assert "--port must be in 1..65535" in capsys.readouterr().err
 
 
-@contextlib.contextmanager
-def _presenting(folder):
-    """``fwlab present`` on notebook 01 (a copy under ``folder``) on a free port; yields its URL;
-    stopped (with its kernels) on exit."""
-    root = folder / "notebooks"
+@pytest.fixture
+def served(tmp_path):
+    """``fwlab present`` on notebook 01 (a copy) on a free port; stopped (with its kernels)."""
+    root = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns("runs"))
     port = free_port()
     env = {
@@ -75,7 +73,7 @@ def _presenting(folder):
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "OMP_NUM_THREADS": "1",
     }
-    log = (folder / "present.log").open("w")
+    log = (tmp_path / "present.log").open("w")
     notebook = root / "01_trust_region_playground.ipynb"
     cmd = [sys.executable, "-m", "fwlab.cli", "present", str(notebook), "--no-browser",
            "--port", str(port)]  # fmt: skip
@@ -98,15 +96,8 @@ def _presenting(folder):
         log.close()
     assert (
         "fwlab present: 01_trust_region_playground.ipynb at http://localhost:"
-        in (folder / "present.log").read_text()
+        in (tmp_path / "present.log").read_text()
     )
-
-
-@pytest.fixture
-def served(tmp_path):
-    """``fwlab present`` on notebook 01 (a copy) on a free port; stopped (with its kernels)."""
-    with _presenting(tmp_path) as url:
-        yield url
 
 
 def _explorer(page):
