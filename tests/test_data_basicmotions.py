@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 from fwlab.data import load_basicmotions, load_task
+from fwlab.data.basicmotions import _ts_file, read_ts
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,8 @@ def test_batch_first_layout_and_labels_match_sktime(raw):
     d = load_basicmotions(normalize=False)
     for split, ds in (("train", d.train), ("test", d.test)):
         x_raw, y_raw = raw[split]
-        np.testing.assert_allclose(ds.tensors[0].numpy(), x_raw.transpose(0, 2, 1), rtol=1e-6)
+        x_sktime = np.asarray(x_raw, dtype=np.float32).transpose(0, 2, 1)
+        np.testing.assert_array_equal(ds.tensors[0].numpy(), x_sktime)  # same parse, same cast
         names = [d.classes[i] for i in ds.tensors[1].tolist()]
         assert names == [str(v) for v in y_raw]
 
@@ -55,3 +60,41 @@ def test_train_statistics_normalization(data, raw):
 def test_load_task(data):
     d = load_task("basicmotions")
     assert torch.equal(d.train.tensors[0], data.train.tensors[0])
+
+
+def test_loading_reads_the_files_without_importing_sktime():
+    code = (
+        "import sys; from fwlab.data import load_task; d = load_task('basicmotions'); "
+        "print(len(d.train), 'sktime' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["40", "False", "False"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("@missing false", "@missing true"),
+        ("@equalLength true", "@equalLength false"),
+        ("@seriesLength 100", "@seriesLength 99"),
+        ("@timeStamps false", "@timeStamps true"),
+        ("@classLabel true", "@classLabel false"),
+    ],
+)
+def test_a_file_with_another_header_is_left_to_sktime(tmp_path, change):
+    src = _ts_file("train")
+    text = src.read_text()
+    assert change[0] in text
+    assert read_ts(src) is not None
+    other = tmp_path / "other.ts"
+    other.write_text(text.replace(change[0], change[1]))
+    assert read_ts(other) is None
+
+
+def test_a_series_of_another_shape_is_left_to_sktime(tmp_path):
+    text = _ts_file("test").read_text()
+    head, _, data = text.partition("@data\n")
+    first, *rest = data.splitlines()
+    other = tmp_path / "short.ts"
+    other.write_text(head + "@data\n" + first.split(":", 1)[1] + "\n" + "\n".join(rest))
+    assert read_ts(other) is None  # 5 channels on the first line

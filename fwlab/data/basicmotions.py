@@ -6,9 +6,18 @@ gyroscope at 10 Hz for 10 s, i.e. 6 channels × 100 steps; 40 train / 40 test wi
 class in each split. Like HAR it is real inertial data, which makes it a good offline demo; its
 numbers are not comparable with the paper's HAR-2 results.
 
-Preprocessing: ``(N, 6, 100)`` from sktime is transposed to batch-first ``(N, 100, 6)`` float32
-and standardized per channel with the training split's mean and std (as HAR-2). Labels are the
-sorted class names mapped to int64 ``0..3``.
+Reading: the two ``.ts`` files sktime ships (``sktime/datasets/data/BasicMotions``) are read
+here, without importing sktime: ``import sktime`` brings in scikit-learn and scipy, 2-3 s of CPU
+in every process (each notebook kernel, each sweep point) that loads this task. The files are in
+sktime's ``.ts`` format, with a header fwlab checks (``@equalLength true``, ``@missing false``,
+``@timeStamps false``, ``@dimensions 6``, ``@seriesLength 100``, ``@classLabel true``) and then
+one line per series: its 6 channels of 100 comma-separated values, separated by ``:``, then the
+class label (lower-cased, as sktime's reader does). A file whose header says anything else is
+read with sktime's own ``load_basic_motions`` instead. The tests check the arrays equal sktime's.
+
+Preprocessing: ``(N, 6, 100)`` (sktime's layout) is transposed to batch-first ``(N, 100, 6)``
+float32 and standardized per channel with the training split's mean and std (as HAR-2). Labels
+are the sorted class names mapped to int64 ``0..3``.
 
 Example:
     >>> d = load_basicmotions()
@@ -17,6 +26,9 @@ Example:
 """
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,8 +41,64 @@ __all__ = ["load_basicmotions", "BASICMOTIONS_CHANNELS"]
 BASICMOTIONS_CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 
 
+#: the header lines of sktime's BasicMotions files that the reader below relies on
+_HEADER = {
+    "@timestamps": "false",
+    "@missing": "false",
+    "@univariate": "false",
+    "@dimensions": "6",
+    "@equallength": "true",
+    "@serieslength": "100",
+    "@classlabel": "true",
+}
+
+
+def _ts_file(split: str) -> Path | None:
+    """sktime's ``BasicMotions_{TRAIN,TEST}.ts``, found without importing sktime (``None`` if
+    sktime is not installed as a folder)."""
+    spec = importlib.util.find_spec("sktime")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return folder / "datasets" / "data" / "BasicMotions" / f"BasicMotions_{split.upper()}.ts"
+
+
+def read_ts(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(x (N, 6, 100) float32, labels (N,) str)`` from an equal-length, labelled ``.ts`` file
+    with the header of BasicMotions (:data:`_HEADER`); ``None`` when the header says anything
+    else (missing values, timestamps, other lengths), which the caller leaves to sktime."""
+    header: dict[str, str] = {}
+    rows: list[list[float]] = []
+    labels: list[str] = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("@"):
+                key, _, value = line.partition(" ")
+                header[key.lower()] = value.strip().split(" ")[0].lower()
+                continue
+            if any(header.get(key) != value for key, value in _HEADER.items()):
+                return None
+            *channels, label = line.split(":")
+            values = [float(v) for c in channels for v in c.split(",")]
+            if len(channels) != 6 or len(values) != 600:
+                return None
+            rows.append(values)
+            labels.append(label.lower())  # as sktime's reader, which lower-cases every line
+    if not rows:
+        return None
+    x = np.asarray(rows, dtype=np.float64).astype(np.float32).reshape(-1, 6, 100)
+    return x, np.asarray(labels, dtype=str)
+
+
 def _split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    from sktime.datasets import load_basic_motions
+    path = _ts_file(split)
+    read = read_ts(path) if path is not None and path.is_file() else None
+    if read is not None:
+        return read
+    from sktime.datasets import load_basic_motions  # not the files read_ts knows: sktime reads
 
     x, y = load_basic_motions(split=split, return_type="numpy3D")
     return np.asarray(x, dtype=np.float32), np.asarray(y).astype(str)
@@ -51,7 +119,8 @@ def load_basicmotions(*, normalize: bool = True) -> SequenceData:
     index = {c: i for i, c in enumerate(classes)}
     xt = torch.from_numpy(x_train).transpose(1, 2).contiguous()
     xs = torch.from_numpy(x_test).transpose(1, 2).contiguous()
-    info: dict = {"channels": BASICMOTIONS_CHANNELS, "source": "sktime load_basic_motions"}
+    source = "sktime's BasicMotions_TRAIN.ts and BasicMotions_TEST.ts"
+    info: dict = {"channels": BASICMOTIONS_CHANNELS, "source": source}
     if normalize:
         (xt, xs), mean, std = standardize_channels(xt, xs)
         info.update(normalization="per channel, train mean/std", mean=mean.tolist(),
