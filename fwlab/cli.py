@@ -147,5 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args._run(args) or 0)
 
 
-if __name__ == "__main__":  # pragma: no cover
+def run() -> None:
+    """The ``fwlab`` console script and ``python -m fwlab.cli``: set up the process
+    (:func:`fwlab.process_start.start_fwlab_process`), then :func:`main` on ``sys.argv``."""
+    from fwlab.process_start import start_fwlab_process
+
+    start_fwlab_process()
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

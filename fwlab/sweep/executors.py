@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
 
+from fwlab.process_start import start_fwlab_process
 from fwlab.sweep.kernel import die_with_parent
 
 __all__ = ["SCHEDULER_ENV", "resolve_scheduler", "point_executor"]
@@ -51,6 +52,12 @@ def resolve_scheduler(scheduler: str | None) -> str | None:
     return scheduler
 
 
+def _start_worker(parent_pid: int) -> None:
+    """A local pool's worker: dies with the sweep process, starts as fwlab's processes do."""
+    die_with_parent(parent_pid)
+    start_fwlab_process()
+
+
 @contextlib.contextmanager
 def point_executor(
     jobs: int, n_tasks: int, scheduler: str | None
@@ -62,11 +69,12 @@ def point_executor(
     if scheduler is None:
         workers = min(jobs, max(n_tasks, 1))
         # spawn: a clean interpreter per worker, no fork of a process that may hold threads;
-        # workers die with this process (even by SIGKILL), and their kernels with them
+        # workers die with this process (even by SIGKILL), and their kernels with them; they
+        # skip jsonschema's IRI grammar (fwlab.process_start)
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=get_context("spawn"),
-            initializer=die_with_parent,
+            initializer=_start_worker,
             initargs=(os.getpid(),),
         ) as pool:
             yield pool, f"{workers} at a time"

@@ -1,0 +1,58 @@
+"""Tests of fwlab/process_start.py: fwlab's own processes skip jsonschema's IRI grammar."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from fwlab.process_start import IRI_GRAMMAR_MODULE
+from fwlab.sweep.executors import point_executor
+
+
+def _python(code: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def _grammar_after_nbformat() -> str:
+    """In this process: import nbformat, then report what jsonschema's IRI grammar module is."""
+    import nbformat  # noqa: F401 - imports jsonschema
+
+    return repr(sys.modules.get(IRI_GRAMMAR_MODULE, "absent"))
+
+
+def test_a_started_process_imports_nbformat_without_the_iri_grammar_and_still_validates():
+    code = (
+        "from fwlab.process_start import start_fwlab_process as s; print(s()); import nbformat, "
+        "jsonschema, sys; nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')]); "
+        "nbformat.validate(nb); print(sys.modules['rfc3987_syntax']); "
+        "print('iri' in jsonschema.FormatChecker().checkers, 'email' in "
+        "jsonschema.FormatChecker().checkers)"
+    )
+    assert _python(code) == ["True", "None", "False", "True"]
+
+
+def test_a_plain_python_process_is_left_alone():
+    code = "import jsonschema, sys; print('rfc3987_syntax' in sys.modules)"
+    assert _python(code) == ["True"]  # installed: jsonschema imports it (what fwlab skips)
+    code = (
+        "import jsonschema; from fwlab.process_start import start_fwlab_process as s; print(s()); "
+        "import sys; print(sys.modules['rfc3987_syntax'] is not None)"
+    )
+    assert _python(code) == ["False", "True"]  # too late: nothing is changed
+
+
+def test_the_fwlab_command_starts_that_way():
+    script = Path(sys.executable).with_name("fwlab").read_text()  # what pip made of pyproject
+    assert "from fwlab.cli import run" in script and "sys.exit(run())" in script
+    code = (
+        "import atexit, sys; atexit.register(lambda: print(sys.modules.get('rfc3987_syntax', "
+        "'absent'))); sys.argv = ['fwlab', 'run', '--help']; import fwlab.cli; fwlab.cli.run()"
+    )
+    assert _python(code)[-1] == "None"
+
+
+def test_a_sweep_worker_starts_that_way():
+    with point_executor(1, 1, None) as (pool, _):
+        assert pool.submit(_grammar_after_nbformat).result(timeout=120) == "None"
