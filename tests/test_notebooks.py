@@ -18,6 +18,7 @@ from notebook_tools import (
     EXECUTED_ELSEWHERE,
     KERNEL,
     NOTEBOOKS,
+    OVERRIDDEN_BY,
     OVERRIDES,
     PLOTLY,
     ROOT,
@@ -28,7 +29,8 @@ from notebook_tools import (
 
 
 def test_every_notebook_is_executed_here_or_in_its_own_test():
-    assert {p.stem for p in EXECUTED} == set(DEFAULTS) == set(OVERRIDES)
+    assert {p.stem for p in EXECUTED} == set(DEFAULTS) == set(OVERRIDES) | set(OVERRIDDEN_BY)
+    assert not set(OVERRIDES) & set(OVERRIDDEN_BY) and set(OVERRIDDEN_BY.values()) <= set(OVERRIDES)
     assert set(TRAINING) <= set(DEFAULTS)
     assert all((ROOT / "tests" / f"test_notebook_{n[:2]}.py").exists() for n in EXECUTED_ELSEWHERE)
 
