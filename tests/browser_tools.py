@@ -109,13 +109,13 @@ def expect(locator, **kwargs):
 
 
 def press_until_changed(handle, key: str, title, before: str, *, presses: int = 20,
-                        timeout_s: float = 150.0) -> None:  # fmt: skip
+                        timeout_s: float = 150.0, batch_s: float = 10.0) -> None:  # fmt: skip
     """Press ``key`` ``presses`` times on a slider's ``handle`` until the ``title`` locator no
     longer reads ``before``.
 
     On a loaded machine the page may drop key presses made before the widget's front end is
-    wired to its kernel; a batch that changed nothing within 10 s is pressed again, until
-    ``timeout_s`` (then the last ``AssertionError`` is raised).
+    wired to its kernel; a batch that changed nothing within ``batch_s`` seconds is pressed
+    again, until ``timeout_s`` (then the last ``AssertionError`` is raised).
     """
     from playwright.sync_api import expect
 
@@ -126,7 +126,7 @@ def press_until_changed(handle, key: str, title, before: str, *, presses: int = 
             handle.press(key)
         try:
             # plotly may replace the title's node on redraw: poll the locator, not one node
-            expect(title).not_to_have_text(before, timeout=10_000)
+            expect(title).not_to_have_text(before, timeout=int(batch_s * 1000))
             return
         except AssertionError:
             if time.monotonic() > deadline:

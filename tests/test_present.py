@@ -152,8 +152,9 @@ def test_presented_playground_slider_redraws_the_figure(served):
             slider = explorer.locator(".widget-slider").filter(has_text="δ (radius)")
             handle = slider.first.locator(".noUi-handle").first
             handle.scroll_into_view_if_needed()
-            # the first presses go unacknowledged; a press 3 s later gets a new figure
-            press_until_changed(handle, "ArrowLeft", title, before, timeout_s=120.0)
+            # the first presses go unacknowledged; a press 3 s later gets a new figure (so a
+            # batch is pressed again after 4 s, not the 10 s given to a page that is loading)
+            press_until_changed(handle, "ArrowLeft", title, before, timeout_s=120.0, batch_s=4.0)
             expect(explorer).to_contain_text(
                 "the page had stopped following the figure: drawn anew"
             )
