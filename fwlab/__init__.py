@@ -10,8 +10,9 @@ The most used names are re-exported here; each lives in the module of its concep
 :mod:`fwlab.sweep` (papermill runs and sweeps, ``record``).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fwlab.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from fwlab.data import load_task
@@ -38,17 +39,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``fwlab.FrankWolfe`` and the other re-exports, imported from their module when asked."""
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fwlab' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __version__ = "0.1.0"

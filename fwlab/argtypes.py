@@ -92,7 +92,7 @@ def fraction(value: str) -> float:
 
 def norm_exponent(value: str) -> float:
     """A norm exponent: a number ``>= 1`` or ``inf`` (the rule of :func:`fwlab.optim.as_p`)."""
-    from fwlab.optim.lmo import as_p
+    from fwlab.exponent import as_p
 
     try:
         number: float | str = float(value)

@@ -3,8 +3,9 @@
 Every check raises ``ValueError`` naming the argument, the rule and the value given, and
 returns the value, so that a constructor can check and store in one line. The optimizers'
 hyperparameters have their own rules in :mod:`fwlab.optim._checks` (they also accept numpy
-scalars and 1-element tensors); norm exponents are checked by :func:`fwlab.optim.as_p`; the
-command line's types are in :mod:`fwlab.argtypes`.
+scalars and 1-element tensors, read by :func:`as_real`); norm exponents are checked by
+:func:`fwlab.optim.as_p` (:mod:`fwlab.exponent`); the command line's types are in
+:mod:`fwlab.argtypes`.
 
 Example:
     >>> check_int("hidden_size", 8, 1)
@@ -21,11 +22,28 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_bool", "check_int", "is_finite_number"]
+__all__ = ["as_real", "check_bool", "check_int", "is_finite_number"]
+
+
+def as_real(value: Any) -> float | None:
+    """``value`` as a float if it is one real number (not a bool), else ``None``: a Python or
+    numpy number, or a 1-element real tensor. Needs no torch: a tensor can only exist once
+    torch is imported, so torch is looked up among the imported modules."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.dtype == torch.bool or value.is_complex():
+            return None
+        return float(value.detach().reshape(()).item())
+    if isinstance(value, numbers.Real):  # int, float, numpy integer and floating scalars
+        return float(value)
+    return None
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:

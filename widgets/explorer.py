@@ -43,7 +43,7 @@ from typing import Any
 import ipywidgets as W
 import plotly.graph_objects as go
 
-from fwlab.optim import as_p
+from fwlab.exponent import as_p
 from fwlab.plots import (
     contour_data,
     format_p,

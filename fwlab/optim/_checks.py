@@ -11,28 +11,13 @@ schedulers update it in place, as for torch's own optimizers).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from fwlab.checks import check_int
-
-
-def as_real(value: Any) -> float | None:
-    """``value`` as a float if it is one real number (not a bool), else None."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, Tensor):
-        if value.numel() != 1 or value.dtype == torch.bool or value.is_complex():
-            return None
-        return float(value.detach().reshape(()).item())
-    if isinstance(value, numbers.Real):  # int, float, numpy integer and floating scalars
-        return float(value)
-    return None
+from fwlab.checks import as_real, check_int
 
 
 def real(name: str, value: Any, rule: str, ok: Callable[[float], bool]) -> float:

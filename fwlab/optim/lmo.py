@@ -43,44 +43,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from fwlab.optim._checks import as_real
+from fwlab.checks import as_real
+from fwlab.exponent import as_p, dual_exponent  # re-exported: the LMOs' exponent
 
 __all__ = ["as_p", "dual_exponent", "lp_norm", "lmo", "lmo_global"]
-
-
-def as_p(p: float | int | str) -> float:
-    """Validate and normalize a norm exponent: a number ``>= 1``, ``math.inf`` or ``"inf"``.
-
-    Raises:
-        ValueError: if ``p`` is not a number in ``[1, inf]`` (NaN, < 1, a bool, another string).
-
-    Example:
-        >>> as_p("inf"), as_p(2)
-        (inf, 2.0)
-    """
-    if isinstance(p, str):
-        if p.strip().lower() in ("inf", "infinity", "+inf"):
-            return math.inf
-        raise ValueError(f"p must be a number >= 1 or 'inf', got {p!r}")
-    value = as_real(p)  # numbers, numpy scalars, 1-element tensors; not bools
-    if value is None or math.isnan(value) or value < 1.0:
-        raise ValueError(f"p must be a number >= 1 or 'inf', got {p!r}")
-    return value
-
-
-def dual_exponent(p: float | str) -> float:
-    """The Hölder conjugate q with 1/p + 1/q = 1 (q = inf for p = 1, q = 1 for p = inf).
-
-    Example:
-        >>> dual_exponent(1), dual_exponent(2), dual_exponent(3), dual_exponent("inf")
-        (inf, 2.0, 1.5, 1.0)
-    """
-    p = as_p(p)
-    if p == 1.0:
-        return math.inf
-    if math.isinf(p):
-        return 1.0
-    return p / (p - 1.0)
 
 
 def lp_norm(x: Tensor, p: float | str) -> Tensor:

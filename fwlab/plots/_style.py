@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from fwlab.optim.lmo import as_p
+from fwlab.exponent import as_p
 
 METHOD_COLORS: dict[str, str] = {
     "fw": "#d62728",

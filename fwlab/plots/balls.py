@@ -7,7 +7,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from fwlab.optim.lmo import as_p
+from fwlab.exponent import as_p
 
 
 def unit_ball(p: float | str, n: int = 49) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.optim.lmo import as_p
+from fwlab.exponent import as_p
 from fwlab.toy.lesson import lmo_rows
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import Trajectory

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fwlab.optim.lmo import as_p
+from fwlab.exponent import as_p
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import _TINY
 from fwlab.toy.trust_region import exact_step, p_norm

@@ -43,13 +43,13 @@ Example:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-import torch
 
 __all__ = ["LOSSES", "ToyLoss", "get_loss", "loss_names"]
 
@@ -57,8 +57,13 @@ Window = tuple[tuple[float, float], tuple[float, float]]
 
 
 def _xp(x: Any) -> ModuleType:
-    """The namespace whose ``sin``/``cos`` accept ``x``: torch, numpy or math (for floats)."""
-    if isinstance(x, torch.Tensor):
+    """The namespace whose ``sin``/``cos`` accept ``x``: torch, numpy or math (for floats).
+
+    torch is looked up among the imported modules (a tensor can only exist once it is): the
+    playground's figures and widgets evaluate the losses on numpy grids without importing it.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
         return torch
     if isinstance(x, np.ndarray | np.generic):
         return np

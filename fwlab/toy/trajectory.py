@@ -49,7 +49,7 @@ from typing import Literal
 
 import numpy as np
 
-from fwlab.optim.lmo import as_p
+from fwlab.exponent import as_p
 from fwlab.toy.losses import _FUNCS, ToyLoss, get_loss
 
 __all__ = ["METHODS", "Trajectory", "trajectory", "lmo_2d"]

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fwlab.optim.lmo import as_p
+from fwlab.exponent import as_p
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import lmo_2d, trajectory
 
