@@ -102,7 +102,27 @@ def figure_bytes(
     with _kaleido_server(), warnings.catch_warnings():
         # plotly passes kaleido options meant for a one-shot browser; the server has its own
         warnings.filterwarnings("ignore", "The kopts argument is ignored", UserWarning)
+        try:
+            return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale)
+        except Exception as err:  # noqa: BLE001 - only kaleido's page race is retried
+            if _SCOPES_MISSING not in str(err):
+                raise
+        # kaleido 1.5 may take the JavaScript context of the tab's blank page for its own
+        # script's (a race between two browser events that a busy machine loses): its
+        # renderer is then "not defined". A new browser draws the figure; a second miss raises.
+        _restart_kaleido_server()
         return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale)
+
+
+#: what kaleido's error says when it called its renderer in the wrong page context
+_SCOPES_MISSING = "kaleido_scopes is not defined"
+
+
+def _restart_kaleido_server() -> None:
+    import kaleido
+
+    kaleido.stop_sync_server(silence_warnings=True)
+    kaleido.start_sync_server(mathjax=False, silence_warnings=True)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ import plotly.io as pio
 import pytest
 from torch.nn import functional as F
 
-from fwlab import plots
+from fwlab import figure_files, plots
 from fwlab.data import load_task
 from fwlab.figure_files import find_browser, save_figure, save_figures
 from fwlab.landscape import landscape
@@ -155,3 +155,47 @@ def test_save_errors_name_the_problem(tmp_path, monkeypatch):
     assert not (tmp_path / "a.html").exists()  # checked before anything is written
     save_figure(fig, tmp_path / "ok.html")  # HTML needs no browser
     json.loads(save_figure(fig, tmp_path / "ok.json").read_text())
+
+
+class _FakeJavascriptError(RuntimeError):
+    """What kaleido raises when its renderer is called in the tab's blank page."""
+
+
+def test_kaleidos_page_race_is_retried_once_in_a_new_browser(monkeypatch):
+    import kaleido
+
+    calls = {"to_image": 0, "start": 0, "stop": 0}
+    monkeypatch.setattr(kaleido._global_server, "is_running", lambda: True)  # the caller's
+    monkeypatch.setattr(kaleido, "start_sync_server", lambda **_: calls.__setitem__(
+        "start", calls["start"] + 1))  # fmt: skip
+    monkeypatch.setattr(kaleido, "stop_sync_server", lambda **_: calls.__setitem__(
+        "stop", calls["stop"] + 1))  # fmt: skip
+    monkeypatch.setattr(figure_files, "_need_browser", lambda fmt: None)
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
+
+    def flaky(fig, **kwargs):
+        calls["to_image"] += 1
+        if calls["to_image"] == 1:
+            raise _FakeJavascriptError("{'description': 'ReferenceError: kaleido_scopes is "
+                                       "not defined\\n    at <anonymous>:1:26'}")  # fmt: skip
+        return b"\x89PNG drawn"
+
+    monkeypatch.setattr(pio, "to_image", flaky)
+    assert figure_files.figure_bytes(fig, "png") == b"\x89PNG drawn"
+    assert calls == {"to_image": 2, "start": 1, "stop": 1}
+
+    def always(fig, **kwargs):
+        raise _FakeJavascriptError("ReferenceError: kaleido_scopes is not defined")
+
+    monkeypatch.setattr(pio, "to_image", always)
+    with pytest.raises(_FakeJavascriptError, match="kaleido_scopes"):  # a second miss raises
+        figure_files.figure_bytes(fig, "png")
+
+    def other(fig, **kwargs):
+        raise ValueError("another kaleido error")
+
+    calls.update(start=0, stop=0)
+    monkeypatch.setattr(pio, "to_image", other)
+    with pytest.raises(ValueError, match="another kaleido error"):  # not retried
+        figure_files.figure_bytes(fig, "png")
+    assert calls["start"] == calls["stop"] == 0
