@@ -27,6 +27,8 @@ from notebook_tools import (
     run_notebook,
 )
 
+from fwlab.sweep.runner import notebook_parameters
+
 
 def test_every_notebook_is_executed_here_or_in_its_own_test():
     assert {p.stem for p in EXECUTED} == set(DEFAULTS) == set(OVERRIDES) | set(OVERRIDDEN_BY)
@@ -47,6 +49,9 @@ def test_committed_notebook_is_clean_with_one_typed_parameters_cell(path):
             assert cell.outputs == [] and cell.execution_count is None, "clear outputs"
     params = pm.inspect_notebook(str(path))
     assert params, "the parameters cell declares parameters"
+    # papermill reads every parameter too: a line it cannot read (a comment holding "=") makes
+    # `papermill -p NAME ...` warn "Passed unknown parameter" and leaves NAME out of --help-notebook
+    assert list(params) == list(notebook_parameters(path))
     for name, p in params.items():
         assert p["inferred_type_name"] not in (None, "None"), f"{name} has no type"
         assert p["help"], f"{name} has no comment"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
+from nbformat.v4 import new_code_cell
+from papermill.translators import PythonTranslator
 
 from fwlab.sweep import parse_value
 from fwlab.sweep.params import cell_parameters, parse_typed
 
 CELL = """\
 K: int = 5  # inner iterations
-lr: float = 1e-3  # η, Adam's learning rate (a quote in the comment)
+lr: float = 1e-3  # η = δ, Adam's learning rate ("=" in the comment)
 tag: str = "run"
 mode = "sgd"  # unannotated, a str default
 seed = 0
@@ -46,9 +48,11 @@ def test_cell_parameters_reads_every_assignment_with_its_type_and_comment(declar
         "default": "5",
         "help": "inner iterations",
     }
-    # papermill's reader drops this line (the apostrophe); ours keeps it
+    # papermill's reader drops this line (the "=" in its comment); ours keeps it
+    papermill_names = [p.name for p in PythonTranslator.inspect(new_code_cell(CELL))]
+    assert "K" in papermill_names and "lr" not in papermill_names
     assert declared["lr"]["inferred_type_name"] == "float"
-    assert declared["lr"]["help"].startswith("η, Adam's")
+    assert declared["lr"]["help"].startswith("η = δ, Adam's")
     assert declared["maybe"]["inferred_type_name"] == "int | None"
     assert declared["mode"]["inferred_type_name"] == "None"
 

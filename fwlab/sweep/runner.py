@@ -44,7 +44,7 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str,
 
     Returns ``{name: {"name", "inferred_type_name", "default", "help"}}`` in the format of
     papermill's ``inspect_notebook``, read by :func:`fwlab.sweep.params.cell_parameters` (Python's
-    own parser: lines papermill's reader drops, such as a comment with an apostrophe or an
+    own parser: lines papermill's reader drops, such as a comment holding ``=`` or an
     ``int | None`` annotation, are kept). Raises ``ValueError`` if there is no such cell or the
     file is not a notebook.
     """
