@@ -25,32 +25,32 @@ def interactive_sigint():
 
 
 # Seconds per test file on an idle 2-core machine (`bash .ci/test --durations=0`, summed per
-# file, 2026-12-02), the slowest first. `.ci/test` hands out whole files to its pytest-xdist
-# workers in collection order (--dist loadfile --no-loadscope-reorder); starting the slowest
-# files first keeps both workers busy until the end instead of leaving one of them finishing a
-# notebook file alone. Files not listed keep their order after these. Only the order changes:
-# a stale table costs minutes, never a test.
+# file, 2026-12-02, commit 82385ee), the slowest first. `.ci/test` hands out whole files to its
+# pytest-xdist workers in collection order (--dist loadfile --no-loadscope-reorder); starting
+# the slowest files first keeps both workers busy until the end instead of leaving one of them
+# finishing a notebook file alone. Files not listed keep their order after these. Only the
+# order changes: a stale table costs minutes, never a test.
 SLOWEST_FILES = {
-    "test_notebooks.py": 126,
-    "test_notebook_overrides.py": 90,
-    "test_reliability_runs.py": 47,
-    "test_present.py": 46,
-    "test_install.py": 44,
-    "test_reliability.py": 42,
-    "test_browser.py": 41,
-    "test_notebook_01.py": 40,
-    "test_reliability_train.py": 32,
-    "test_train_cli.py": 29,
-    "test_sweep_dask.py": 26,
-    "test_sweep.py": 24,
-    "test_tensorboard.py": 20,
-    "test_frank_wolfe_interrupt.py": 16,
-    "test_kill_resume.py": 15,
-    "test_two_clones.py": 14,
-    "test_data_mnist.py": 12,
-    "test_distributed.py": 11,
-    "test_recorded.py": 11,
-    "test_figure_files.py": 10,
+    "test_notebooks.py": 94,
+    "test_notebook_overrides.py": 51,
+    "test_present.py": 39,
+    "test_install.py": 33,
+    "test_browser.py": 32,
+    "test_reliability_runs.py": 29,
+    "test_notebook_01.py": 25,
+    "test_reliability.py": 23,
+    "test_sweep_dask.py": 22,
+    "test_reliability_train.py": 14,
+    "test_frank_wolfe_interrupt.py": 13,
+    "test_sweep.py": 11,
+    "test_train_cli.py": 11,
+    "test_recorded.py": 9,
+    "test_distributed.py": 9,
+    "test_tensorboard.py": 9,
+    "test_two_clones.py": 8,
+    "test_figure_files.py": 7,
+    "test_bench.py": 5,
+    "test_kill_resume.py": 5,
 }
 
 
