@@ -17,6 +17,7 @@ import venv
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,14 +92,27 @@ def test_fwlab_lab_help_and_notebooks(installed):
     assert (installed["work"] / "nb" / "01_trust_region_playground.ipynb").is_file()
 
 
-def test_fwlab_run_executes_notebook_01_in_the_installed_kernel(installed):
+#: a corner of notebook 01's sliders (every other value away from its default)
+CORNER = {"loss": "saddle", "delta": 0.3, "K": 3, "p": float("inf"), "lr": 1.0, "steps": 40,
+          "x0": 1.5, "y0": 0.1, "delta_decay": 0.9, "zoom_k": 30}  # fmt: skip
+
+
+def test_fwlab_run_executes_notebook_01_at_a_corner_in_the_installed_kernel(installed):
+    """The installed notebook under ``fwlab run`` with parameters: the papermill run of notebook
+    01 away from its defaults (tests/test_notebook_01.py runs it at its defaults)."""
     nb = installed["site"] / "fwlab" / "notebooks" / "01_trust_region_playground.ipynb"
     out_dir = installed["work"] / "run01"
+    values = [arg for name, value in CORNER.items() for arg in ("-p", name, str(value))]
     _run([installed["fwlab"], "run", str(nb), "--kernel", KERNEL, "--out", str(out_dir),
-          "--cwd", str(installed["work"]), "-p", "steps", "20"],
+          "--cwd", str(installed["work"]), *values],
          installed["work"], installed["env"], timeout=800)  # fmt: skip
     status = json.loads((out_dir / "status.json").read_text())
-    assert status["status"] == "ok" and status["params"] == {"steps": 20}
+    assert status["status"] == "ok" and status["params"] == CORNER
+    executed = nbformat.read(out_dir / nb.name, as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "Saddle" in text and "start (1.5, 0.1)" in text
+    assert "δ = 0.3, K = 3, p = inf, η = 1.0, T = 40, γ = 0.9" in text
+    assert "after 40 steps" in text and "all checks passed" in text
 
 
 def test_fwlab_reproduce_smoke(installed):
