@@ -114,3 +114,25 @@ def test_fit_keeps_indrnn_u_in_its_bound_through_the_model_hook():
     model.body.clamp_recurrent_ = lambda: None  # forward() clamps in training mode too
     seen, bound = _max_u_at_outer_steps(model)
     assert max(seen) > bound
+
+
+def test_takes_outer_steps_agrees_with_the_protocol_check():
+    class Partial:  # some of the members, not all
+        param_groups: list = []
+        stats: list = []
+
+        def inner_step(self):
+            return 0
+
+    class Duck(Partial):  # every member, no FrankWolfe
+        def at_omega(self):
+            return None
+
+        def reset_inner(self):
+            return False
+
+    w = torch.nn.Parameter(torch.zeros(2))
+    for obj in (_fw()[1], torch.optim.Adam([w]), NormalizedAdam([w], lr=0.1), Partial(), Duck(),
+                object(), None):  # fmt: skip
+        assert takes_outer_steps(obj) == isinstance(obj, OuterStepOptimizer), obj
+    assert takes_outer_steps(Duck()) and not takes_outer_steps(Partial())
