@@ -98,3 +98,49 @@ def test_a_series_of_another_shape_is_left_to_sktime(tmp_path):
     other = tmp_path / "short.ts"
     other.write_text(head + "@data\n" + first.split(":", 1)[1] + "\n" + "\n".join(rest))
     assert read_ts(other) is None  # 5 channels on the first line
+
+
+def _rewrite_first_series(tmp_path, edit):
+    """sktime's test file with its first series' line passed through ``edit``."""
+    text = _ts_file("test").read_text()
+    head, _, data = text.partition("@data\n")
+    first, *rest = data.splitlines()
+    out = tmp_path / "edited.ts"
+    out.write_text(head + "@data\n" + "\n".join([edit(first), *rest]) + "\n")
+    return out
+
+
+def _shift_one_value(line):  # channel 0 loses its last value to channel 1: 99 and 101 values
+    channels = line.split(":")
+    c0, c1 = channels[0].split(","), channels[1].split(",")
+    channels[0], channels[1] = ",".join(c0[:-1]), ",".join([c0[-1], *c1])
+    return ":".join(channels)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _shift_one_value,
+        lambda line: "?" + line[line.index(",") :],  # the first value missing, 100 values
+        lambda line: line.rsplit(":", 1)[0] + ":jogging",  # not a declared class
+    ],
+    ids=["99-and-101-values", "missing-value", "undeclared-label"],
+)
+def test_a_series_sktime_reads_otherwise_is_left_to_sktime(tmp_path, edit):
+    assert read_ts(_rewrite_first_series(tmp_path, edit)) is None
+
+
+def test_spaces_case_and_line_endings_read_as_sktime_reads_them(tmp_path, raw):
+    x_raw, y_raw = raw["test"]
+    path = _rewrite_first_series(tmp_path, lambda line: line.rsplit(":", 1)[0] + ": Badminton ")
+    text = path.read_text().replace("\n", "\r\n")
+    path.write_bytes(text.encode())
+    x, labels = read_ts(path)
+    np.testing.assert_array_equal(x, np.asarray(x_raw, dtype=np.float32))
+    assert labels[0] == "badminton" and labels[1:].tolist() == [str(v) for v in y_raw[1:]]
+
+
+def test_a_file_without_its_data_line_is_left_to_sktime(tmp_path):
+    other = tmp_path / "no-data.ts"
+    other.write_text(_ts_file("test").read_text().replace("@data\n", ""))
+    assert read_ts(other) is None

@@ -12,8 +12,10 @@ in every process (each notebook kernel, each sweep point) that loads this task. 
 sktime's ``.ts`` format, with a header fwlab checks (``@equalLength true``, ``@missing false``,
 ``@timeStamps false``, ``@dimensions 6``, ``@seriesLength 100``, ``@classLabel true``) and then
 one line per series: its 6 channels of 100 comma-separated values, separated by ``:``, then the
-class label (lower-cased, as sktime's reader does). A file whose header says anything else is
-read with sktime's own ``load_basic_motions`` instead. The tests check the arrays equal sktime's.
+class label (lower-cased, as sktime's reader does). A file that differs in anything fwlab checks
+(the header, a missing value, a channel that is not 100 numbers, a label outside the declared
+classes) is read with sktime's own ``load_basic_motions`` instead. The tests check the arrays
+equal sktime's.
 
 Preprocessing: ``(N, 6, 100)`` (sktime's layout) is transposed to batch-first ``(N, 100, 6)``
 float32 and standardized per channel with the training split's mean and std (as HAR-2). Labels
@@ -65,28 +67,44 @@ def _ts_file(split: str) -> Path | None:
 
 def read_ts(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """``(x (N, 6, 100) float32, labels (N,) str)`` from an equal-length, labelled ``.ts`` file
-    with the header of BasicMotions (:data:`_HEADER`); ``None`` when the header says anything
-    else (missing values, timestamps, other lengths), which the caller leaves to sktime."""
+    with the header of BasicMotions (:data:`_HEADER`); ``None`` for anything else (another
+    header, missing values such as ``?``, a channel that is not 100 numbers, a label outside the
+    declared classes, no ``@data`` line), which the caller leaves to sktime's reader."""
     header: dict[str, str] = {}
+    classes: set[str] = set()
     rows: list[list[float]] = []
     labels: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
+    in_data = False
+    with open(path, encoding="utf-8-sig") as f:
+        for raw in f:
+            line = raw.strip().lower()  # sktime's reader lower-cases every line too
             if not line or line.startswith("#"):
                 continue
-            if line.startswith("@"):
+            if not in_data:
+                if not line.startswith("@"):
+                    return None
                 key, _, value = line.partition(" ")
-                header[key.lower()] = value.strip().split(" ")[0].lower()
+                words = value.split()
+                if key == "@data":
+                    in_data = True
+                    if any(header.get(k) != v for k, v in _HEADER.items()):
+                        return None
+                    continue
+                header[key] = words[0] if words else ""
+                if key == "@classlabel":
+                    classes = set(words[1:])
                 continue
-            if any(header.get(key) != value for key, value in _HEADER.items()):
+            *channels, label = (part.strip() for part in line.split(":"))
+            if len(channels) != 6 or label not in classes:
                 return None
-            *channels, label = line.split(":")
-            values = [float(v) for c in channels for v in c.split(",")]
-            if len(channels) != 6 or len(values) != 600:
+            values = [c.split(",") for c in channels]
+            if any(len(v) != 100 for v in values):
                 return None
-            rows.append(values)
-            labels.append(label.lower())  # as sktime's reader, which lower-cases every line
+            try:
+                rows.append([float(x) for v in values for x in v])
+            except ValueError:  # "?" (a missing value) or any other non-number
+                return None
+            labels.append(label)
     if not rows:
         return None
     x = np.asarray(rows, dtype=np.float64).astype(np.float32).reshape(-1, 6, 100)
