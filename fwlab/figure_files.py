@@ -107,15 +107,20 @@ def figure_bytes(
         except Exception as err:  # noqa: BLE001 - only kaleido's page race is retried
             if _SCOPES_MISSING not in str(err):
                 raise
-        # kaleido 1.5 may take the JavaScript context of the tab's blank page for its own
-        # script's (a race between two browser events that a busy machine loses): its
-        # renderer is then "not defined". A new browser draws the figure; a second miss raises.
-        _restart_kaleido_server()
-        return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale)
+            # kaleido 1.5 may take the JavaScript context of the tab's blank page for its own
+            # script's (a race between two browser events that a busy machine loses): its
+            # renderer is then "not defined". One more try, in a new browser when the browser
+            # is fwlab's (a browser the caller started keeps its options); a second miss
+            # raises, with this first one as its context.
+            if _SERVER["ours"]:
+                _restart_kaleido_server()
+            return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale)
 
 
 #: what kaleido's error says when it called its renderer in the wrong page context
 _SCOPES_MISSING = "kaleido_scopes is not defined"
+#: whether the running kaleido browser was started by :func:`_kaleido_server` (not the caller)
+_SERVER = {"ours": False}
 
 
 def _restart_kaleido_server() -> None:
@@ -134,10 +139,12 @@ def _kaleido_server() -> Iterator[None]:
     started = not kaleido._global_server.is_running()  # a server the caller started stays
     if started:
         kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+        _SERVER["ours"] = True
     try:
         yield
     finally:
         if started:
+            _SERVER["ours"] = False
             kaleido.stop_sync_server(silence_warnings=True)
 
 

@@ -161,11 +161,14 @@ class _FakeJavascriptError(RuntimeError):
     """What kaleido raises when its renderer is called in the tab's blank page."""
 
 
-def test_kaleidos_page_race_is_retried_once_in_a_new_browser(monkeypatch):
+@pytest.mark.parametrize("ours", [True, False], ids=["fwlab-browser", "caller-browser"])
+def test_kaleidos_page_race_is_retried_once(monkeypatch, ours):
+    """Retried once: in a new browser when fwlab started the browser, in the same one when the
+    caller did (its options stay); a second miss raises with the first as its context."""
     import kaleido
 
     calls = {"to_image": 0, "start": 0, "stop": 0}
-    monkeypatch.setattr(kaleido._global_server, "is_running", lambda: True)  # the caller's
+    monkeypatch.setattr(kaleido._global_server, "is_running", lambda: not ours)
     monkeypatch.setattr(kaleido, "start_sync_server", lambda **_: calls.__setitem__(
         "start", calls["start"] + 1))  # fmt: skip
     monkeypatch.setattr(kaleido, "stop_sync_server", lambda **_: calls.__setitem__(
@@ -182,14 +185,20 @@ def test_kaleidos_page_race_is_retried_once_in_a_new_browser(monkeypatch):
 
     monkeypatch.setattr(pio, "to_image", flaky)
     assert figure_files.figure_bytes(fig, "png") == b"\x89PNG drawn"
-    assert calls == {"to_image": 2, "start": 1, "stop": 1}
+    # fwlab's browser: started, restarted once (stop + start), stopped; the caller's: untouched
+    expected = {"start": 2, "stop": 2} if ours else {"start": 0, "stop": 0}
+    assert calls == {"to_image": 2, **expected}
+    assert not figure_files._SERVER["ours"]
 
     def always(fig, **kwargs):
-        raise _FakeJavascriptError("ReferenceError: kaleido_scopes is not defined")
+        calls["to_image"] += 1
+        raise _FakeJavascriptError(f"ReferenceError: kaleido_scopes is not defined ({calls})")
 
+    calls.update(to_image=0)
     monkeypatch.setattr(pio, "to_image", always)
-    with pytest.raises(_FakeJavascriptError, match="kaleido_scopes"):  # a second miss raises
+    with pytest.raises(_FakeJavascriptError, match="kaleido_scopes") as second:
         figure_files.figure_bytes(fig, "png")
+    assert calls["to_image"] == 2 and "kaleido_scopes" in str(second.value.__context__)
 
     def other(fig, **kwargs):
         raise ValueError("another kaleido error")
@@ -198,4 +207,4 @@ def test_kaleidos_page_race_is_retried_once_in_a_new_browser(monkeypatch):
     monkeypatch.setattr(pio, "to_image", other)
     with pytest.raises(ValueError, match="another kaleido error"):  # not retried
         figure_files.figure_bytes(fig, "png")
-    assert calls["start"] == calls["stop"] == 0
+    assert calls["start"] == calls["stop"] == (1 if ours else 0)  # only the block's own browser
