@@ -131,8 +131,16 @@ def test_takes_outer_steps_agrees_with_the_protocol_check():
         def reset_inner(self):
             return False
 
+    class Blocked(FrankWolfe):  # a method set to None: not the protocol
+        reset_inner = None
+
+    class Named(OuterStepOptimizer):  # names the protocol as its base, implements nothing
+        pass
+
     w = torch.nn.Parameter(torch.zeros(2))
+    blocked = Blocked([torch.nn.Parameter(torch.zeros(2))], lr=0.1, delta=0.1, K=2)
     for obj in (_fw()[1], torch.optim.Adam([w]), NormalizedAdam([w], lr=0.1), Partial(), Duck(),
-                object(), None):  # fmt: skip
+                blocked, Named(), object(), None):  # fmt: skip
         assert takes_outer_steps(obj) == isinstance(obj, OuterStepOptimizer), obj
     assert takes_outer_steps(Duck()) and not takes_outer_steps(Partial())
+    assert not takes_outer_steps(blocked) and takes_outer_steps(Named())
