@@ -91,15 +91,6 @@ def test_a_file_with_another_header_is_left_to_sktime(tmp_path, change):
     assert read_ts(other) is None
 
 
-def test_a_series_of_another_shape_is_left_to_sktime(tmp_path):
-    text = _ts_file("test").read_text()
-    head, _, data = text.partition("@data\n")
-    first, *rest = data.splitlines()
-    other = tmp_path / "short.ts"
-    other.write_text(head + "@data\n" + first.split(":", 1)[1] + "\n" + "\n".join(rest))
-    assert read_ts(other) is None  # 5 channels on the first line
-
-
 def _rewrite_first_series(tmp_path, edit):
     """sktime's test file with its first series' line passed through ``edit``."""
     text = _ts_file("test").read_text()
@@ -120,11 +111,12 @@ def _shift_one_value(line):  # channel 0 loses its last value to channel 1: 99 a
 @pytest.mark.parametrize(
     "edit",
     [
+        lambda line: line.split(":", 1)[1],  # 5 channels on the first line
         _shift_one_value,
         lambda line: "?" + line[line.index(",") :],  # the first value missing, 100 values
         lambda line: line.rsplit(":", 1)[0] + ":jogging",  # not a declared class
     ],
-    ids=["99-and-101-values", "missing-value", "undeclared-label"],
+    ids=["5-channels", "99-and-101-values", "missing-value", "undeclared-label"],
 )
 def test_a_series_sktime_reads_otherwise_is_left_to_sktime(tmp_path, edit):
     assert read_ts(_rewrite_first_series(tmp_path, edit)) is None
