@@ -27,18 +27,24 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_real", "check_bool", "check_int", "is_finite_number"]
+__all__ = ["as_real", "check_bool", "check_int", "is_finite_number", "is_tensor"]
+
+
+def is_tensor(value: Any) -> bool:
+    """Whether ``value`` is a ``torch.Tensor``, without importing torch: a tensor can only exist
+    once torch is imported, so torch is looked up among the imported modules (the 2D playground
+    never imports it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def as_real(value: Any) -> float | None:
     """``value`` as a float if it is one real number (not a bool), else ``None``: a Python or
-    numpy number, or a 1-element real tensor. Needs no torch: a tensor can only exist once
-    torch is imported, so torch is looked up among the imported modules."""
+    numpy number, or a 1-element real tensor (:func:`is_tensor`: no torch needed)."""
     if isinstance(value, (bool, np.bool_)):
         return None
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.dtype == torch.bool or value.is_complex():
+    if is_tensor(value):
+        if value.numel() != 1 or value.dtype == sys.modules["torch"].bool or value.is_complex():
             return None
         return float(value.detach().reshape(()).item())
     if isinstance(value, numbers.Real):  # int, float, numpy integer and floating scalars

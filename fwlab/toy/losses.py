@@ -51,20 +51,19 @@ from typing import Any
 
 import numpy as np
 
+from fwlab.checks import is_tensor
+
 __all__ = ["LOSSES", "ToyLoss", "get_loss", "loss_names"]
 
 Window = tuple[tuple[float, float], tuple[float, float]]
 
 
 def _xp(x: Any) -> ModuleType:
-    """The namespace whose ``sin``/``cos`` accept ``x``: torch, numpy or math (for floats).
-
-    torch is looked up among the imported modules (a tensor can only exist once it is): the
-    playground's figures and widgets evaluate the losses on numpy grids without importing it.
-    """
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(x, torch.Tensor):
-        return torch
+    """The namespace whose ``sin``/``cos`` accept ``x``: torch, numpy or math (for floats);
+    torch only for a tensor (:func:`fwlab.checks.is_tensor`: the playground's figures and
+    widgets evaluate the losses on numpy grids without importing torch)."""
+    if is_tensor(x):
+        return sys.modules["torch"]
     if isinstance(x, np.ndarray | np.generic):
         return np
     return math
