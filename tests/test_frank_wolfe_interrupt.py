@@ -68,6 +68,11 @@ for mode in sys.argv[1:]:  # one interpreter for every mode: torch starts once
             pass
         inner_after.append(opt.inner_step())  # closure mode: always 0, the step rolled back
         opt.reset_inner()  # streaming: the user's code may have been stopped mid-step
+        # a SIGINT inside torch.no_grad()'s own exit (FrankWolfe.step is decorated with it)
+        # can leave autograd off for the process: torch's context managers are not
+        # signal-safe. That is torch's global state, not the optimizer's (fwlab's fit()
+        # defers Ctrl-C to the end of the batch); the next round starts with it on
+        torch.set_grad_enabled(True)
     done = opt.stats[0].get("step", 0)
     replay, ropt = build()
     for _ in range(done):
