@@ -9,6 +9,8 @@ structure checks only.
 
 from __future__ import annotations
 
+from ast import literal_eval
+
 import nbformat
 import papermill as pm
 import pytest
@@ -27,6 +29,7 @@ from notebook_tools import (
     run_notebook,
 )
 
+from fwlab.sweep.params import cell_parameters
 from fwlab.sweep.runner import notebook_parameters
 
 
@@ -81,11 +84,11 @@ def test_notebook_runs_headless_with_its_defaults(path, tmp_path, monkeypatch):
         point = tmp_path / "notebooks" / "runs" / "reproduce" / "table3-smoke-seed0"
         row = nbformat.read(point / "method=fw_k5__task=har2" / "table_row.ipynb", as_version=4)
         injected = next(c for c in row.cells if "injected-parameters" in c.metadata.get("tags", []))
+        # the values 05's sweep passed, read with fwlab's own parser of a parameters cell
+        passed = cell_parameters(injected.source)
         defaults = notebook_parameters(path.parent / "table_row.ipynb")
-        namespace: dict = {}
-        exec(injected.source, namespace)  # the values 05's sweep passed
-        assert {k: v for k, v in namespace.items() if k in defaults} == {
-            name: eval(p["default"]) for name, p in defaults.items()
+        assert {name: literal_eval(passed[name]["default"]) for name in defaults} == {
+            name: literal_eval(p["default"]) for name, p in defaults.items()
         }
         row_text = "".join(o.get("text", "") for c in row.cells for o in c.get("outputs", []))
         for line in DEFAULTS["table_row"][0]:
