@@ -135,6 +135,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("train", "record"):  # before torch is imported (fwlab.reproducible)
+        from fwlab.reproducible import enter_from_argv
+
+        enter_from_argv(argv)
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else "")
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -4,6 +4,17 @@ Example::
 
     fwlab train --task adding --seq-len 100 --method fw_k5 --steps 2000 --out runs/adding-fw5
     fwlab train --task pixel_mnist --method indrnn_fw --K 5 --subset 1000 --epochs 2
+    fwlab train --task basicmotions --noise-std 2 --valid 4 --method lstm_adam --hidden 32 \
+        --batch-size 8 --lr 0.005 --epochs 40 --seed 1 --reproducible --out r
+
+``--valid N`` holds N training samples out as a validation split (seeded by ``--seed``,
+:func:`fwlab.data.with_validation`), so the history records the test value at the best
+validation value; ``--noise-std`` adds seeded Gaussian noise to any task's inputs (Noisy-HAR-2's
+own noise for ``noisy_har2``); ``--reproducible`` trains in :mod:`fwlab.reproducible`'s mode
+(the same bits on any x86-64 machine with the same torch). With these, every recorded run
+(:mod:`fwlab.train.record`) is re-trained by one ``fwlab train`` command, which its provenance
+carries. With ``--out`` the run's provenance (:mod:`fwlab.experiments.provenance`, taken at the
+start) is written to ``provenance.json``.
 
 The run writes ``history.json`` and ``checkpoint.pt`` into ``--out``; ``--resume`` continues a
 killed or interrupted run from its checkpoint and ends with the same history as an uninterrupted
@@ -30,8 +41,8 @@ from fwlab.argtypes import (
     positive_float,
     positive_int,
 )
-from fwlab.data import TASKS, load_task
-from fwlab.data.sequence_data import shrink
+from fwlab.data import TASKS, load_task, with_noise, with_validation
+from fwlab.data.sequence_data import SequenceData, shrink
 from fwlab.optim import NonFiniteError
 from fwlab.outdir import claim_run_dir, lock_output_dir
 from fwlab.train.checkpoint import CHECKPOINT
@@ -42,7 +53,14 @@ from fwlab.train.methods import METHODS, Method, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 
 # shrink is re-exported: it lived here before it moved to fwlab.data.sequence_data
-__all__ = ["configure_parser", "run_cli", "shrink", "task_options"]
+__all__ = [
+    "configure_parser",
+    "run_cli",
+    "shrink",
+    "task_options",
+    "load_cli_task",
+    "train_command",
+]
 
 
 def task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -65,6 +83,42 @@ def task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:
         if task == "noisy_har2" and args.noise_std is not None:
             opts["noise_std"] = args.noise_std
     return opts
+
+
+def load_cli_task(args: argparse.Namespace) -> SequenceData:
+    """The data the arguments ask for: the task, its noise (``--noise-std`` on a task other than
+    ``noisy_har2``), its subset (``--subset``/``--test-subset``) and validation split
+    (``--valid``), in that order (the order of :class:`fwlab.train.record.Comparison`)."""
+    data = load_task(args.task, **task_options(args.task, args))
+    if args.noise_std is not None and args.task != "noisy_har2":
+        data = with_noise(data, args.noise_std, seed=args.seed, name=f"noisy_{data.name}")
+    if args.task != "adding" and (args.subset or args.test_subset):
+        data = shrink(data, args.subset, args.test_subset, seed=args.seed)
+    if args.valid:
+        data = with_validation(data, args.valid, seed=args.seed)
+    return data
+
+
+def train_command(args: argparse.Namespace) -> str:
+    """The ``fwlab train`` command of the parsed ``args``: every option that differs from its
+    default, in the parser's order (``--no-progress`` left out)."""
+    import shlex
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    words = ["fwlab", "train"]
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help", "no_progress"):
+            continue
+        value = getattr(args, action.dest, action.default)
+        if value == action.default or value is None:
+            continue
+        flag = action.option_strings[0]
+        if isinstance(action, argparse._StoreTrueAction):
+            words.append(flag)
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def _device(value: str) -> str:
@@ -114,7 +168,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=None,
         help="Noisy-HAR-2 noise std (default 2.0, the authors' code; the paper says "
-        "variance 2, i.e. 1.414)",
+        "variance 2, i.e. 1.414); on any other task: add seeded Gaussian noise of this std to "
+        "its inputs (the task is then named noisy_<task>)",
+    )
+    g.add_argument(
+        "--valid",
+        type=int_at_least(0),
+        default=0,
+        metavar="N",
+        help="hold N training samples out as a validation split, seeded by --seed (0: none)",
     )
     g = parser.add_argument_group("method")
     g.add_argument(
@@ -162,6 +224,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-every", type=positive_int, default=None, help="evaluate every N batches")
     g.add_argument("--seed", type=int, default=0, help="seed of data, initialisation, shuffling")
     g.add_argument("--device", type=_device, default="cpu", help="torch device")
+    g.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="the same bits on any x86-64 machine with the same torch: CPU capability "
+        "'default', MKL_CBWR=COMPATIBLE, one thread, oneDNN off (fwlab.reproducible; slower)",
+    )
     g = parser.add_argument_group("output")
     g.add_argument(
         "--out",
@@ -193,6 +261,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    if args.reproducible:
+        from fwlab import reproducible
+
+        try:
+            reproducible.activate()
+        except RuntimeError as err:
+            print(f"fwlab train: --reproducible: {err}", file=sys.stderr)
+            return 2
     needs_out = (
         ("--resume", args.resume),
         ("--overwrite", args.overwrite),
@@ -257,13 +333,15 @@ def _out_of_memory(err: BaseException) -> bool:
 
 def _train(args: argparse.Namespace, method: Method, config: TrainConfig) -> int:
     try:
-        data = load_task(args.task, **task_options(args.task, args))
-        if args.task != "adding" and (args.subset or args.test_subset):
-            data = shrink(data, args.subset, args.test_subset, seed=args.seed)
+        data = load_cli_task(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2
-    callbacks = []
+    callbacks: list[Any] = []
+    if args.out is not None:
+        from fwlab.experiments.provenance import ProvenanceFile
+
+        callbacks.append(ProvenanceFile(args.out, train_command(args), allow_dirty=True))
     if args.tensorboard is not None:
         if args.tensorboard.exists() and not args.tensorboard.is_dir():
             print(

@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from fwlab import reproducible
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
 from fwlab.outdir import claim_run_dir, lock_output_dir
@@ -135,7 +136,13 @@ def fit(
     raised, saying at which step. Resuming from that checkpoint gives the history of an
     uninterrupted run. A second Ctrl-C interrupts at once (the model is still put back at ω, the
     last checkpoint is kept); so does any other exception.
+
+    With ``FWLAB_REPRODUCIBLE=1`` in the environment the run is in :mod:`fwlab.reproducible`'s
+    mode (one thread, oneDNN off; ``RuntimeError`` before anything is built when the process
+    was not started pinned).
     """
+    if reproducible.requested():
+        reproducible.activate()
     if out_dir is None:
         if resume or overwrite:
             raise ValueError(
