@@ -33,7 +33,15 @@ from typing import Any
 
 from fwlab.reproducible import FLAG, PINNED
 
-__all__ = ["MACHINES", "CASES", "first_difference", "retrain_losses", "check", "main"]
+__all__ = [
+    "MACHINES",
+    "CASES",
+    "first_difference",
+    "machine_environ",
+    "retrain_losses",
+    "check",
+    "main",
+]
 
 #: two instruction-set "machines": the kernel choices of an AVX-512 CPU with 2 threads and of an
 #: AVX2 CPU with 1 (MKL_CBWR=AVX2 is the branch MKL takes on an AVX2 Intel CPU)
@@ -99,7 +107,8 @@ def retrain_losses(command: str, *, steps: int, environ: dict[str, str], out: Pa
     return list(history["train"]["loss"])
 
 
-def _environ(machine: dict[str, str]) -> dict[str, str]:
+def machine_environ(machine: dict[str, str]) -> dict[str, str]:
+    """This process's environment without the mode's variables, with ``machine``'s."""
     env = {k: v for k, v in os.environ.items() if k != FLAG and k not in PINNED}
     env.update(machine)
     return env
@@ -125,7 +134,7 @@ def check(
                 for machine, settings in MACHINES.items():
                     out = Path(tmp) / f"{name}-{run_name}-{machine}-{int(mode)}"
                     losses[machine] = retrain_losses(
-                        cmd, steps=steps, environ=_environ(settings), out=out
+                        cmd, steps=steps, environ=machine_environ(settings), out=out
                     )
                 a, b = losses.values()
                 rows.append(

@@ -60,6 +60,7 @@ __all__ = [
     "task_options",
     "load_cli_task",
     "train_command",
+    "method_and_config",
 ]
 
 
@@ -260,6 +261,42 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def method_and_config(args: argparse.Namespace) -> tuple[Method, TrainConfig]:
+    """The method and training config the parsed ``fwlab train`` arguments ask for.
+
+    Raises:
+        ValueError: an option does not apply to the method, or a value is out of range.
+    """
+    changes = {
+        k: v
+        for k, v in (
+            ("K", args.K),
+            ("p", args.p),
+            ("scope", args.scope),
+            ("outer", args.outer),
+            ("num_layers", args.layers),
+        )
+        if v is not None
+    }
+    method = get_method(args.method, **changes)
+    if method.optimizer != "fw":
+        fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
+        if fw_only:
+            raise ValueError(
+                f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "
+                f"{method.name!r} trains with {method.optimizer}; drop the option or pick "
+                "an FW method (fw_k1, fw_k5, indrnn_fw, ...)"
+            )
+    steps = args.steps if (args.steps or args.epochs) else 1000
+    config = TrainConfig(
+        hidden_size=args.hidden, batch_size=args.batch_size, lr=args.lr, delta=args.delta,
+        epochs=args.epochs, steps=steps, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
+        loss=args.loss, eval_every=args.eval_every, seed=args.seed,
+        checkpoint_every=args.checkpoint_every, device=args.device,
+    )  # fmt: skip
+    return method, config
+
+
 def run_cli(args: argparse.Namespace) -> int:
     if args.reproducible:
         from fwlab import reproducible
@@ -281,34 +318,8 @@ def run_cli(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    changes = {
-        k: v
-        for k, v in (
-            ("K", args.K),
-            ("p", args.p),
-            ("scope", args.scope),
-            ("outer", args.outer),
-            ("num_layers", args.layers),
-        )
-        if v is not None
-    }
     try:
-        method = get_method(args.method, **changes)
-        if method.optimizer != "fw":
-            fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
-            if fw_only:
-                raise ValueError(
-                    f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "
-                    f"{method.name!r} trains with {method.optimizer}; drop the option or pick "
-                    "an FW method (fw_k1, fw_k5, indrnn_fw, ...)"
-                )
-        steps = args.steps if (args.steps or args.epochs) else 1000
-        config = TrainConfig(
-            hidden_size=args.hidden, batch_size=args.batch_size, lr=args.lr, delta=args.delta,
-            epochs=args.epochs, steps=steps, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
-            loss=args.loss, eval_every=args.eval_every, seed=args.seed,
-            checkpoint_every=args.checkpoint_every, device=args.device,
-        )  # fmt: skip
+        method, config = method_and_config(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2
