@@ -6,12 +6,14 @@ AMD EPYC with AVX-512 (:mod:`fwlab.experiments.bitcheck`; README, "Evidence"), t
 choices that change the bits of a short training run are:
 
 * ATen's CPU capability (``ATEN_CPU_CAPABILITY``): ``default`` (scalar) against ``avx2``/
-  ``avx512`` changes the adding task's losses from batch 3;
+  ``avx512`` changes BPTT+Adam's losses on the adding task from batch 3 (``avx2`` against
+  ``avx512`` alone changed none of the runs measured);
 * MKL's code branch (``MKL_CBWR``): its Conditional Numerical Reproducibility branch
-  ``COMPATIBLE`` against MKL's own choice changes them from batch 7 (Frank-Wolfe K=1, T=100);
-  MKL documents ``COMPATIBLE`` (SSE2 without the approximate rcpps/rsqrtps) as the branch that
-  gives the same results on Intel and non-Intel processors, and the only one besides ``AUTO``
-  that non-Intel processors support;
+  ``COMPATIBLE`` against MKL's own choice changes Frank-Wolfe K=1's losses (adding task, T=100,
+  hidden 128) from batch 7; MKL documents ``COMPATIBLE`` (SSE2 without the approximate
+  rcpps/rsqrtps) as the branch that gives the same results on Intel and non-Intel processors,
+  and the only one besides ``AUTO`` that non-Intel processors support
+  (``MKL_ENABLE_INSTRUCTIONS`` changed nothing on this AMD processor);
 * oneDNN's instruction set (``ONEDNN_MAX_CPU_ISA``): ``AVX2`` against ``AVX512_CORE`` changes an
   LSTM's losses on BasicMotions from batch 14 (torch runs ``nn.LSTM`` through oneDNN);
 * the thread count (reductions split across threads).
@@ -24,7 +26,8 @@ starts: ``FWLAB_REPRODUCIBLE=1`` in the environment, or ``fwlab train/record ...
 --reproducible``, which the ``fwlab`` command reads before it imports torch. :func:`activate`
 then checks that the process really runs pinned (and sets the thread count and oneDNN), and
 refuses with the fix when it does not. It costs speed: on the machine above, 1.2-1.5x for the
-vanilla-RNN runs and about 2.5-3.5x for LSTMs (oneDNN's LSTM is the fast path it gives up).
+vanilla-RNN runs and about 2.5-3.5x for LSTMs (oneDNN's LSTM is the fast path it gives up;
+wall times on a busy machine).
 
 What it cannot pin: the libc's scalar math functions (``tanhf``, ``expf``) that ATen's
 ``default`` capability calls, so provenance records the libc version beside torch's.
