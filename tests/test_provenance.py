@@ -265,3 +265,26 @@ def test_fwlab_train_reproducible_runs_pinned_and_records_it(tmp_path):
     assert p["torch"]["threads"] == 1 and p["torch"]["mkldnn_enabled"] is False
     assert p["environment"]["MKL_CBWR"] == "COMPATIBLE"
     assert p["command"].endswith("--reproducible --out " + str(out))
+
+
+def test_record_interrupted_gives_its_own_resume_advice(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during `fwlab record` (here a KeyboardInterrupt at batch 5, which fit defers to
+    the batch's end like a SIGINT) names the run and the fwlab record command that resumes it,
+    not fwlab train's options."""
+    import fwlab.train.record as record_module
+
+    _tiny_cli(monkeypatch)
+
+    def interrupt_at_5(event, run):
+        if event == "step" and run.step == 5:
+            raise KeyboardInterrupt
+
+    def fit_interrupted(*args, callbacks=(), **kwargs):
+        return fit(*args, callbacks=[*callbacks, interrupt_at_5], **kwargs)
+
+    monkeypatch.setattr(record_module, "fit", fit_interrupted)
+    rc = main(["record", "tiny", "--runs", str(tmp_path), "--allow-dirty"])
+    err = capsys.readouterr().err
+    assert rc == 130 and "bptt_adam seed 0 interrupted at step 5" in err
+    assert "fwlab record tiny --runs RUNS" in err and "fwlab train" not in err
+    assert run_state(run_folder(tmp_path, TINY, "bptt_adam", 0), 12) == "partial"

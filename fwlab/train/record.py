@@ -455,6 +455,12 @@ def record(
                     f"{run_name} seed {seed} {at}; its checkpoint is kept and "
                     f"`{comparison.command()}` resumes it"
                 ) from None
+            except ValueError as err:  # e.g. a checkpoint of another run in the folder
+                said = str(err).split(";")[0]
+                raise ValueError(
+                    f"{run_name} seed {seed}: {said}; move {folder} elsewhere and run the same "
+                    "fwlab record command again"
+                ) from None
             visited.append({**entry, "state": "trained", "summary": history["summary"]})
         finally:
             lock.release()
