@@ -181,6 +181,10 @@ def test_family_is_holm_adjusted_and_the_noise_floor_stays_out():
     assert fam[("A10", "B10")] is fam.results[1] and fam[("FW K=1", "normalized Adam")].noise_floor
     with pytest.raises(KeyError, match="no comparison"):
         fam[("A", "Z")]
+    assert fam.below_noise_floor(fam.noise_floor) == (
+        "FW K=1 vs normalized Adam (noise floor): |mean difference| 1; "
+        "3 of 3 comparisons on test loss differ by no more"
+    )
     table = fam.table()
     assert list(table["comparison"]) == ["A7 vs B7", "A10 vs B10", "A5 vs B5",
                                          "FW K=1 vs normalized Adam (noise floor)"]  # fmt: skip
@@ -312,3 +316,18 @@ def test_a_changed_stored_file_changes_the_verdict(tmp_path):
     assert before.n == 3 and before.verdict == "not shown"
     assert after.n == 10 and after.verdict == "A better"
     assert after.text == f"{rec['labels']['lstm_fw']} better (p_Holm = 0.00195)"
+
+
+def test_a_pair_with_a_run_not_stored_is_listed_not_compared(tmp_path):
+    rec = json.loads((RECORDED_DIR / "adding-paper.json").read_text())
+    rec["runs"].pop("fw_decay_k5", None)
+    rec["runs"].pop("normalized_adam", None)
+    path = tmp_path / "adding-paper.json"
+    path.write_text(json.dumps(rec))
+    fam = compare_recorded(load_recorded(path), [("fw_k1", "bptt_adam"), ("fw_decay_k5", "fw_k1")])
+    assert [r.key for r in fam.results] == [("fw_k1", "bptt_adam")]
+    assert fam.not_stored == ("adding-paper: fw_decay_k5 vs fw_k1 (fw_decay_k5 not stored)",)
+    assert fam.noise_floor is None
+    text = fam.text()
+    assert "not compared (a run is not stored): adding-paper: fw_decay_k5 vs fw_k1" in text
+    assert "no noise-floor row: fw_k1 and normalized_adam are not both stored" in text

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         paired_test,
         recorded_pairs,
         recorded_values,
+        stored_pairs,
     )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "paired_test",
     "recorded_pairs",
     "recorded_values",
+    "stored_pairs",
 ]
 # name -> module, imported on first use
 _EXPORTS = {name: "fwlab.experiments.protocol" for name in __all__}

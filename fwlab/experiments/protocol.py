@@ -51,6 +51,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -77,6 +78,7 @@ __all__ = [
     "paired_test",
     "recorded_pairs",
     "recorded_values",
+    "stored_pairs",
 ]
 
 #: the significance level of a verdict
@@ -121,8 +123,9 @@ class Metric:
 @dataclass(frozen=True)
 class Pair:
     """One comparison to make: A's and B's values by seed (NaN/inf: a diverged run) under
-    ``metric``; ``a``/``b`` name the methods in the output, ``key`` (default ``(a, b)``) finds
-    the result in its :class:`Family`."""
+    ``metric``; ``a``/``b`` name the methods in the output, ``group`` (e.g. a dataset) is
+    written before them, and ``key`` (default ``(a, b)``) finds the result in its
+    :class:`Family`."""
 
     a: str
     b: str
@@ -130,6 +133,7 @@ class Pair:
     b_values: Mapping[int, float]
     metric: Metric
     key: tuple[str, ...] | None = None
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ class PairedResult:
     ci_median: tuple[float, float] | None
     ci_note: str
     noise_floor: bool
+    group: str
     verdict: str
     text: str = field(repr=False)
 
@@ -183,7 +188,8 @@ class PairedResult:
     @property
     def label(self) -> str:
         tag = " (noise floor)" if self.noise_floor else ""
-        return f"{self.a} vs {self.b}{tag}"
+        group = f"{self.group}: " if self.group else ""
+        return f"{group}{self.a} vs {self.b}{tag}"
 
     def power_note(self) -> str:
         """Why no verdict was reachable, or ``""`` when one was."""
@@ -444,6 +450,7 @@ def _compare(pair: Pair, alternative: str, alpha: float, noise_floor: bool) -> d
         ci_median=ci_median,
         ci_note=note,
         noise_floor=noise_floor,
+        group=pair.group,
     )
 
 
@@ -463,23 +470,30 @@ def _verdict(f: dict[str, Any]) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Family:
-    """The comparisons one notebook prints, Holm-adjusted together, and the noise-floor row."""
+    """The comparisons one notebook prints, Holm-adjusted together, the noise-floor rows beside
+    them, and the pairs that could not be compared because a run is not stored."""
 
     results: tuple[PairedResult, ...]
-    noise_floor: PairedResult | None
+    noise_floors: tuple[PairedResult, ...]
     alpha: float
+    not_stored: tuple[str, ...] = ()
+
+    @property
+    def noise_floor(self) -> PairedResult | None:
+        """The first noise-floor row, or ``None``."""
+        return self.noise_floors[0] if self.noise_floors else None
 
     def __getitem__(self, key: tuple[str, str]) -> PairedResult:
         """The result whose :attr:`Pair.key` is ``key`` (the noise-floor row included)."""
-        for r in (*self.results, *([self.noise_floor] if self.noise_floor else [])):
+        for r in self.all():
             if r.key == tuple(key):
                 return r
         names = [r.key for r in self.all()]
         raise KeyError(f"no comparison {key!r}; the family holds {names}")
 
     def all(self) -> tuple[PairedResult, ...]:
-        """The family's results, then the noise-floor row (when there is one)."""
-        return (*self.results, *([self.noise_floor] if self.noise_floor else []))
+        """The family's results, then the noise-floor rows."""
+        return (*self.results, *self.noise_floors)
 
     def table(self) -> Any:
         """A :class:`pandas.DataFrame`, one row per comparison (the noise floor last)."""
@@ -523,7 +537,13 @@ class Family:
             exact = "" if r.exact else " (65,536 random sign patterns)"
             lines.append(f"  p {_num(r.p)}{adj}{stat}{exact}")
             lines.append(f"  verdict: {r.text}")
-        if self.noise_floor is None:
+        for floor in self.noise_floors:
+            lines.append("")
+            lines.append(self.below_noise_floor(floor))
+        for missing in self.not_stored:
+            lines.append("")
+            lines.append(f"not compared (a run is not stored): {missing}")
+        if not self.noise_floors:
             lines.append("")
             lines.append(
                 f"no noise-floor row: {NOISE_FLOOR[0]} and {NOISE_FLOOR[1]} are not both stored"
@@ -533,16 +553,31 @@ class Family:
     def __str__(self) -> str:
         return self.text()
 
+    def below_noise_floor(self, floor: PairedResult) -> str:
+        """One sentence: how many of the family's comparisons on the noise floor's metric have a
+        mean difference no larger (in magnitude) than the noise floor's, which rounding alone
+        produced."""
+        same = [r for r in self.results if r.metric == floor.metric and r.group == floor.group]
+        size = abs(floor.mean_difference)
+        if math.isnan(size):
+            return f"noise floor {floor.label}: no mean difference (a seed diverged)"
+        below = [r for r in same if abs(r.mean_difference) <= size]
+        return (
+            f"{floor.label}: |mean difference| {_num(size)}; "
+            f"{len(below)} of {len(same)} comparisons on {floor.metric.name} differ by no more"
+        )
+
 
 def compare_family(
     pairs: Sequence[Pair],
     *,
-    noise_floor: Pair | None = None,
+    noise_floor: Pair | Sequence[Pair] | None = None,
     alpha: float = ALPHA,
     alternative: str = "two-sided",
 ) -> Family:
     """The protocol on a family of comparisons (see the module docstring), Holm-adjusted
-    together; ``noise_floor`` is reported beside them, outside the family.
+    together; ``noise_floor`` (one :class:`Pair` or several) is reported beside them, outside
+    the family.
 
     Raises:
         ValueError: no pairs, ``alpha`` outside (0, 1), an unknown ``alternative``, a pair
@@ -554,7 +589,8 @@ def compare_family(
     pairs = list(pairs)
     if not pairs:
         raise ValueError("pairs must hold at least one Pair")
-    for p in (*pairs, *([noise_floor] if noise_floor is not None else [])):
+    floors = [noise_floor] if isinstance(noise_floor, Pair) else list(noise_floor or [])
+    for p in (*pairs, *floors):
         if not isinstance(p, Pair):
             raise ValueError(f"pairs must be Pair objects, got {type(p).__name__}")
     keys = [p.key or (p.a, p.b) for p in pairs]
@@ -567,12 +603,12 @@ def compare_family(
     for f, ph in zip(raw, adjusted):
         f.update(p_holm=ph, family_size=m, min_p_holm=min(1.0, m * f["min_p"]))
         results.append(_result(f))
-    floor = None
-    if noise_floor is not None:
-        f = _compare(noise_floor, alternative, float(alpha), True)
+    rows = []
+    for pair in floors:
+        f = _compare(pair, alternative, float(alpha), True)
         f.update(p_holm=math.nan, family_size=m, min_p_holm=f["min_p"])
-        floor = _result(f)
-    return Family(tuple(results), floor, float(alpha))
+        rows.append(_result(f))
+    return Family(tuple(results), tuple(rows), float(alpha))
 
 
 def _result(fields: dict[str, Any]) -> PairedResult:
@@ -621,41 +657,62 @@ def recorded_values(recorded: Mapping[str, Any], run: str, key: str) -> dict[int
     return out
 
 
+def stored_pairs(
+    recorded: Mapping[str, Any], pairs: Sequence[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """``pairs`` split into those whose two runs the recorded comparison stores (at least one
+    seed each) and a description of each of the others."""
+    stored = {run for run, by_seed in recorded["runs"].items() if by_seed}
+    keep, missing = [], []
+    for a, b in pairs:
+        if a in stored and b in stored:
+            keep.append((a, b))
+        else:
+            absent = " and ".join(r for r in (a, b) if r not in stored)
+            missing.append(f"{recorded.get('name', '')}: {a} vs {b} ({absent} not stored)")
+    return keep, missing
+
+
 def recorded_pairs(
     recorded: Mapping[str, Any],
     pairs: Sequence[tuple[str, str]],
     *,
     metric: Metric | None = None,
-    prefix: str = "",
+    group: str = "",
 ) -> list[Pair]:
     """The :class:`Pair` of each ``(a, b)`` of run names of a recorded comparison, by ``metric``
-    (default: :func:`default_metric`), named by the comparison's labels (after ``prefix``) and
-    keyed ``(a, b)`` (``(prefix, a, b)`` with a prefix)."""
+    (default: :func:`default_metric`), named by the comparison's labels, and keyed ``(a, b)``,
+    or ``(group, a, b)`` with a ``group`` (a name for this comparison in a larger family).
+
+    Raises:
+        ValueError: a run name the comparison does not know, or a ``metric`` key no run has.
+    """
     m = metric or default_metric(recorded)
     labels = recorded.get("labels", {})
     out = []
     for a, b in pairs:
         out.append(
             Pair(
-                prefix + labels.get(a, a),
-                prefix + labels.get(b, b),
+                labels.get(a, a),
+                labels.get(b, b),
                 recorded_values(recorded, a, m.key),
                 recorded_values(recorded, b, m.key),
                 m,
-                key=(prefix.rstrip(": "), a, b) if prefix else (a, b),
+                key=(group, a, b) if group else (a, b),
+                group=group,
             )
         )
     return out
 
 
 def noise_floor_pair(
-    recorded: Mapping[str, Any], *, metric: Metric | None = None, prefix: str = ""
+    recorded: Mapping[str, Any], *, metric: Metric | None = None, group: str = ""
 ) -> Pair | None:
     """The noise-floor :class:`Pair` (``fw_k1`` vs ``normalized_adam``) of a recorded comparison,
     or ``None`` when it does not store both."""
-    if not all(run in recorded["runs"] for run in NOISE_FLOOR):
+    if stored_pairs(recorded, [NOISE_FLOOR])[1]:
         return None
-    return recorded_pairs(recorded, [NOISE_FLOOR], metric=metric, prefix=prefix)[0]
+    return recorded_pairs(recorded, [NOISE_FLOOR], metric=metric, group=group)[0]
 
 
 def compare_recorded(
@@ -671,10 +728,13 @@ def compare_recorded(
     (:func:`fwlab.train.recorded.load_recorded`): ``pairs`` of run names by the pre-declared
     ``metric`` (default: :func:`default_metric`), ``extra`` pairs (e.g. on another metric) in the
     same Holm family, and the noise-floor row wherever ``fw_k1`` and ``normalized_adam`` are
-    both stored. Results are keyed by ``(a, b)``."""
-    return compare_family(
-        [*recorded_pairs(recorded, pairs, metric=metric), *extra],
+    both stored. A pair with a run that is not stored is listed in ``not_stored``, not compared.
+    Results are keyed by ``(a, b)``."""
+    keep, missing = stored_pairs(recorded, pairs)
+    family = compare_family(
+        [*recorded_pairs(recorded, keep, metric=metric), *extra],
         noise_floor=noise_floor_pair(recorded, metric=metric),
         alpha=alpha,
         alternative=alternative,
     )
+    return dataclasses.replace(family, not_stored=tuple(missing))
