@@ -183,7 +183,7 @@ def test_family_is_holm_adjusted_and_the_noise_floor_stays_out():
         fam[("A", "Z")]
     assert fam.below_noise_floor(fam.noise_floor) == (
         "FW K=1 vs normalized Adam (noise floor): |mean difference| 1; "
-        "3 of 3 comparisons on test loss differ by no more"
+        "3 of 3 comparisons on test loss differ by no more than rounding alone did"
     )
     table = fam.table()
     assert list(table["comparison"]) == ["A7 vs B7", "A10 vs B10", "A5 vs B5",

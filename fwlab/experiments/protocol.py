@@ -62,6 +62,7 @@ import numpy as np
 
 __all__ = [
     "ALPHA",
+    "AT_BEST_VALID",
     "MIN_CI_SEEDS",
     "NOISE_FLOOR",
     "Family",
@@ -81,6 +82,11 @@ __all__ = [
     "stored_pairs",
 ]
 
+#: how the default metric is selected, the tie-break included
+AT_BEST_VALID = (
+    "the test value at the evaluation with the best validation {what} (the earliest such "
+    "evaluation on ties), one per run"
+)
 #: the significance level of a verdict
 ALPHA = 0.05
 #: fewer paired seeds than this give no 95 % bootstrap interval (see the module docstring)
@@ -96,12 +102,14 @@ _ALTERNATIVES = ("two-sided", "a_better")
 @dataclass(frozen=True)
 class Metric:
     """The pre-declared number compared per seed: its name (``key``: a ``summary`` key of a run
-    for :func:`recorded_values`), whether higher is better, and how it is written."""
+    for :func:`recorded_values`), whether higher is better, how it is written, and how it is
+    selected (``selection``, e.g. the tie-break; printed with every family that uses it)."""
 
     key: str
     higher_is_better: bool
     label: str = ""
     unit: str = ""
+    selection: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key:
@@ -332,7 +340,9 @@ class SignFlipTest(NamedTuple):
 def paired_test(gains: Sequence[float], alternative: str = "two-sided") -> SignFlipTest:
     """The sign-flip permutation test of per-seed ``gains`` (positive: A better; -inf: A
     diverged and B did not, +inf the reverse). The statistic is the mean gain, or the mean
-    signed rank when a gain is infinite (its magnitude ranks largest).
+    signed rank when a gain is infinite (its magnitude ranks largest; a zero gain keeps its rank
+    and counts 0, Pratt's treatment). Zero gains (ties) flip to themselves, so they make the
+    smallest reachable p larger than :func:`min_p_value`'s.
 
     >>> t = paired_test([0.3, 0.1, 0.2])
     >>> round(t.p, 3), t.statistic, t.exact
@@ -504,10 +514,16 @@ class Family:
     def text(self) -> str:
         """The family as plain text: per comparison the per-seed values, p, p_Holm, the effect
         with its interval, and the verdict; then the noise-floor row and what it means."""
+        alternative = self.all()[0].alternative if self.all() else "two-sided"
         lines = [
-            f"{len(self.results)} comparisons, Holm-adjusted together at α = {self.alpha:g}; "
-            "sign-flip test over the common seeds, two-sided unless stated"
+            f"{len(self.results)} comparison{'s' if len(self.results) != 1 else ''}, "
+            f"Holm-adjusted together at α = {self.alpha:g}; sign-flip test over the common "
+            f"seeds ({alternative}; every sign pattern up to 16 seeds)"
         ]
+        metrics = dict.fromkeys(r.metric for r in self.all())
+        for m in metrics:
+            how = f": {m.selection}" if m.selection else ""
+            lines.append(f"metric: {m.name} ({m.direction}){how}")
         for r in self.all():
             lines.append("")
             head = "noise floor (the same update in exact arithmetic; outside the Holm family)"
@@ -564,7 +580,8 @@ class Family:
         below = [r for r in same if abs(r.mean_difference) <= size]
         return (
             f"{floor.label}: |mean difference| {_num(size)}; "
-            f"{len(below)} of {len(same)} comparisons on {floor.metric.name} differ by no more"
+            f"{len(below)} of {len(same)} comparisons on {floor.metric.name} "
+            "differ by no more than rounding alone did"
         )
 
 
@@ -624,11 +641,21 @@ def default_metric(recorded: Mapping[str, Any]) -> Metric:
     validation accuracy when its runs are classifiers, else the test loss at the best
     validation loss (the earliest evaluation on ties)."""
     summaries = [h.get("summary", {}) for by in recorded["runs"].values() for h in by.values()]
-    if summaries and all(s.get("test_acc_at_best_valid") is not None for s in summaries):
+    if any(s.get("test_acc_at_best_valid") is not None for s in summaries):
         return Metric(
-            "test_acc_at_best_valid", True, "test accuracy at the best validation accuracy", "%"
+            "test_acc_at_best_valid",
+            True,
+            "test accuracy at the best validation accuracy",
+            "%",
+            AT_BEST_VALID.format(what="accuracy"),
         )
-    return Metric("test_loss_at_best_valid", False, "test loss at the best validation loss")
+    return Metric(
+        "test_loss_at_best_valid",
+        False,
+        "test loss at the best validation loss",
+        "",
+        AT_BEST_VALID.format(what="loss"),
+    )
 
 
 def recorded_values(recorded: Mapping[str, Any], run: str, key: str) -> dict[int, float]:
