@@ -151,8 +151,8 @@ def test_unequal_seed_sets_compare_the_common_seeds_and_say_how_many_were_left_o
     assert r.seeds == (2, 3, 4, 5) and r.left_out_a == (0, 1) and r.left_out_b == (6, 7, 8, 9)
     assert r.p == pytest.approx(2**-3)
     text = compare_family([Pair("A", "B", a, b, LOSS)]).text()
-    assert "left out (no pair): A seeds 0, 1" in text
-    assert "left out (no pair): B seeds 6, 7, 8, 9" in text
+    assert "left out (no pair): A, 2 seeds (0, 1)" in text
+    assert "left out (no pair): B, 4 seeds (6, 7, 8, 9)" in text
     assert one({0: 0.1}, {1: 0.2}).text == "not shown (no common seeds; n = 0 seeds: no test)"
 
 

@@ -535,7 +535,10 @@ class Family:
             lines.append(f"  {r.b:>40}: {', '.join(_num(r.b_values[s]) for s in r.seeds)}")
             for name, out in ((r.a, r.left_out_a), (r.b, r.left_out_b)):
                 if out:
-                    lines.append(f"  left out (no pair): {name} seeds {_seeds(out)}")
+                    lines.append(
+                        f"  left out (no pair): {name}, {len(out)} seed"
+                        f"{'s' if len(out) > 1 else ''} ({_seeds(out)})"
+                    )
             for name, div in ((r.a, r.diverged_a), (r.b, r.diverged_b)):
                 if div:
                     lines.append(
