@@ -6,10 +6,15 @@ check of the mode itself, at a tiny size."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from fwlab.experiments.bitcheck import check, first_difference, machine_environ, retrain_losses
 from fwlab.train.recorded import HEAD_BATCHES, load_recorded, recorded_names
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: a shorter prefix where a comparison's batches are slow (pixel MNIST: 784 steps per sequence)
 PREFIX = {"mnist-offline": 50}
@@ -67,6 +72,14 @@ def test_a_stored_run_retrains_bit_for_bit(name, tmp_path):
         )
     run, seed, h = found
     assert "--reproducible" in h["command"] and h["provenance"]["dirty"] is False
+    if (REPO / ".git").exists():  # every reproducible run names a commit this repository holds
+        for commit in {
+            g["provenance"]["commit"]
+            for by_seed in recorded["runs"].values()
+            for g in by_seed.values()
+            if (g.get("provenance") or {}).get("reproducible")
+        }:
+            subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=REPO, check=True)
     n = min(PREFIX.get(name, HEAD_BATCHES), len(h["first_losses"]))
     losses = retrain_losses(h["command"], steps=n, environ=machine_environ({}), out=tmp_path / "r")
     stored = h["first_losses"][:n]
