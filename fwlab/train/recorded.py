@@ -5,10 +5,13 @@ by :func:`compact_history` into a history of the same shape with at most ``point
 series: the per-batch training loss is averaged over equal bins of batches (the bin's last step
 is kept as its step), evaluations are kept at evenly spaced indices (first and last always, and
 the evaluation with the best test value), and the Frank-Wolfe diagnostics are thinned the same
-way. The summary is kept whole. A *recorded comparison* (:func:`compact_comparison`) gathers
-the compacted runs of every method and seed of one :class:`fwlab.train.record.Comparison`, each
-with its provenance (command, commit, date, machine, wall time), and lists the runs that were
-not recorded with the command that records them.
+way. The summary is kept whole, and so are the first :data:`HEAD_BATCHES` per-batch losses
+(``first_losses``, at full precision: what a re-training is checked against bit for bit). A
+*recorded comparison* (:func:`compact_comparison`) gathers the compacted runs of every method
+and seed of one :class:`fwlab.train.record.Comparison`, each with its provenance
+(:mod:`fwlab.experiments.provenance`) and the ``fwlab train`` command that re-trains it
+(``command``), and lists the runs that were not recorded with the command that records them
+(a folder holding a finished run of another configuration is listed as ``"foreign"``).
 
 The x axis of every series is ``step``: batches, i.e. gradient evaluations (each batch is one
 forward/backward pass; a Frank-Wolfe outer step with K inner iterations costs K of them), so
