@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,7 @@ def test_provenance_names_the_commit_machine_kernels_and_environment(monkeypatch
     assert p["environment"]["OPENBLAS_CORETYPE"] == "Haswell"
     assert p["environment"]["MKL_CBWR"] == "COMPATIBLE"
     assert p["environment"]["ONEDNN_MAX_CPU_ISA"] == os.environ.get("ONEDNN_MAX_CPU_ISA")
-    if Path("/proc/cpuinfo").is_file():
+    if Path("/proc/cpuinfo").is_file() and platform.machine() == "x86_64":
         assert p["cpu"]["model"] and p["cpu"]["model"] in p["machine"]
         assert p["cpu"]["flags"] and "sse2" in p["cpu"]["flags"]  # every x86-64 has SSE2
     json.dumps(p)  # plain data
