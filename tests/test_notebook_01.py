@@ -31,6 +31,7 @@ from jupyter_client.kernelspec import find_kernel_specs
 
 from fwlab.toy import loss_names, step_zoom, trajectory
 from fwlab.toy.lesson import lmo_rows
+from fwlab.toy.sliders import DELTA_VALUES
 from fwlab.toy.trust_region import p_norm
 from widgets.explorer import RANGES
 
@@ -54,7 +55,7 @@ DEFAULTS = {
 }
 
 D_MIN, D_MAX = RANGES["delta"]
-D_MID = 10 ** ((math.log10(D_MIN) + math.log10(D_MAX)) / 2)  # the log slider's middle
+D_MID = DELTA_VALUES[len(DELTA_VALUES) // 2]  # the δ slider's middle value
 #: corners of the slider ranges: every loss once, every δ/K/p corner at least once
 CORNERS = [
     dict(loss="rosenbrock", delta=D_MIN, K=1, p=1.0, lr=0.05, steps=0, zoom_k=1),
