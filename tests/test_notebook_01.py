@@ -115,6 +115,17 @@ def test_teaching_apparatus_is_there():
     hidden = [c for c in nb.cells if c.metadata.get("jupyter", {}).get("source_hidden")]
     assert len(hidden) == 3 and all(c.source.startswith("# Solution") for c in hidden)
     assert all("assert " in c.source for c in hidden), "solutions check themselves"
+    assert all("solution" in c.metadata.get("tags", []) for c in hidden)
+    # every prompt is followed by a reveal cell with a checker, its output collapsed
+    cells = nb.cells
+    prompts = [i for i, c in enumerate(cells) if "**Predict, then move the slider.**" in c.source]
+    reveals = [i for i, c in enumerate(cells) if "reveal" in c.metadata.get("tags", [])]
+    assert len(reveals) == len(prompts) == 6
+    for i, j in zip(prompts, reveals, strict=True):
+        assert i < j and "lesson.check_" in cells[j].source and "my_prediction" in cells[j].source
+        assert cells[j].metadata["jupyter"]["outputs_hidden"] is True
+    exercises = text.split("**Exercise ")[1:]
+    assert len(exercises) == 3 and all("lesson.check_" in e for e in exercises)
     assert "## Glossary" in text
     # no reference to files outside the repository (e.g. the background notes in shared/)
     everything = "\n".join(c.source for c in nb.cells)
@@ -249,7 +260,8 @@ def test_notebook_runs_headless_with_its_defaults_and_exports_every_figure(tmp_p
     assert "all checks passed" in text
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
-    assert len(figures) == 6  # step zoom, LMO, K sweep, η × δ, paths, explorer
+    # step zoom, LMO, length vs K, K sweep, η × δ, move vs δ, paths, explorer
+    assert len(figures) == 8
     # no widget repr text (VBox(children=...)) in headless output: a sentence instead
     plain = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
     assert not any("VBox(" in t or "HBox(" in t for t in plain)
