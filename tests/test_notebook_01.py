@@ -274,6 +274,57 @@ def test_notebook_runs_headless_with_its_defaults_and_exports_every_figure(tmp_p
     html, _ = HTMLExporter().from_filename(str(out))
     assert html.count("Plotly.newPlot(") >= len(figures)
     assert "plotly.js v" in html or "plotly-latest" in html or "Plotly" in html[:2_000_000]
+    _offline_page_typesets_its_maths_and_draws_its_figures(out, tmp_path, len(figures))
+
+
+def _offline_page_typesets_its_maths_and_draws_its_figures(executed, tmp_path, n_figures):
+    """fwlab.notebook_html's page of the executed notebook in headless Chromium, every request
+    that is not a file aborted: the formulas are typeset by the inlined MathJax (mjx-container,
+    no raw $$ left, no MathJax error), every figure is drawn, the solutions and answers are
+    folded, and nothing was fetched."""
+    from browser_tools import CHROMIUM_ARGS, chromium, sync_playwright
+
+    from fwlab.notebook_html import export_html
+
+    page_file = export_html(executed, tmp_path / "01.html")
+    executable = chromium()
+    blocked, errors = [], []
+
+    def only_files(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            context.route("**/*", only_files)
+            page = context.new_page()
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            page.goto(page_file.as_uri(), timeout=120_000)
+            page.wait_for_function(
+                "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
+                arg=n_figures, timeout=120_000,
+            )  # fmt: skip
+            page.wait_for_function(
+                "() => document.querySelectorAll('mjx-container').length >= 3", timeout=120_000
+            )
+            assert page.locator("mjx-merror").count() == 0  # every formula parsed
+            text = page.evaluate("() => document.body.innerText")
+            assert "$$" not in text and "\\operatorname" not in text and "\\langle" not in text
+            folded = page.locator("details.fwlab-collapsed")
+            assert folded.count() == 3 + 6 + 3  # solutions' code and output, prompts' answers
+            assert page.locator("details[open]").count() == 0
+            assert not page.get_by_text("Solution 1. The LMO").is_visible()
+            page.locator("details.fwlab-solution summary").first.click()
+            assert page.get_by_text("Solution 1. The LMO").is_visible()  # a click opens it
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert blocked == [], blocked  # nothing was asked of the network
 
 
 # notebook 01 away from its defaults under papermill: tests/test_install.py runs it at a corner of
