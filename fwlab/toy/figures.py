@@ -54,6 +54,7 @@ __all__ = [
 FW_COLOR, PG_COLOR, EXACT_COLOR = "#d62728", "#1f77b4", "#111111"
 LMO_PS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf)
 _P_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
+_PATH_COLORS = (*_P_COLORS, "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 
 
 def _label(p: float) -> str:
@@ -379,6 +380,7 @@ def lines_figure(
     y_title: str,
     title: str = "",
     log_x: bool = False,
+    log_y: bool = False,
     highlight: str | None = None,
     height: int = 360,
 ) -> go.Figure:
@@ -393,7 +395,7 @@ def lines_figure(
             opacity=1.0 if thick else 0.6,
         )  # fmt: skip
     fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear")
-    fig.update_yaxes(title_text=y_title)
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
     fig.update_layout(title=title, height=height, template="plotly_white")
     return fig
 
@@ -404,7 +406,7 @@ def paths_figure(
     *,
     window: tuple[tuple[float, float], tuple[float, float]] | str | None = None,
     title: str = "",
-    height: int = 460,
+    height: int = 560,
 ) -> go.Figure:
     """The outer paths of several runs (``label → Trajectory``) on F's contours; each path's
     ``meta`` is its label. ``window``: the loss's window (``None``), ``"fit"`` (the square
@@ -419,10 +421,10 @@ def paths_figure(
             ncontours=30, opacity=0.6, showscale=False, meta="contour", hoverinfo="skip",
         )
     )  # fmt: skip
-    for (label, r), color in zip(runs.items(), _P_COLORS * len(runs), strict=False):
+    for (label, r), color in zip(runs.items(), _PATH_COLORS * len(runs), strict=False):
         fig.add_scatter(
             x=r.iterates[:, 0], y=r.iterates[:, 1], mode="lines+markers", name=label, meta=label,
-            line={"color": color, "width": 1.5}, marker={"size": 4},
+            line={"color": color, "width": 1.5}, marker={"size": 5},
         )  # fmt: skip
     start = next(iter(runs.values())).iterates[0]
     fig.add_scatter(
@@ -431,7 +433,10 @@ def paths_figure(
     )  # fmt: skip
     fig.update_xaxes(range=[x0, x1], constrain="domain")
     fig.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(title=title, height=height, template="plotly_white")
+    fig.update_layout(
+        title=title, height=height, template="plotly_white",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0},
+    )  # fmt: skip
     return fig
 
 

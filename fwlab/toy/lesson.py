@@ -287,11 +287,19 @@ def ball_claims(settings: Sequence[tuple[str, float, float]], K: int = 30) -> di
       by exactly δ);
     * ``first_gap_error``: the largest relative difference between the gap at k = 1 and
       :math:`\delta\|\nabla F(\omega)\|_q`;
-    * ``min_gap``: the smallest gap, relative to the first (≥ 0 up to rounding).
+    * ``min_gap``: the smallest gap, relative to the first (≥ 0 up to rounding);
+    * ``max_k_step``: :math:`\max k\|\Delta\omega_k - \Delta\omega_{k-1}\|_p/\delta`
+      (≤ 2: the k-th inner step, :math:`(s_k - \Delta\omega_{k-1})/k`, is at most 2δ/k long).
     """
     from fwlab.exponent import dual_exponent
 
-    worst = {"max_length": 0.0, "k1_error": 0.0, "first_gap_error": 0.0, "min_gap": math.inf}
+    worst = {
+        "max_length": 0.0,
+        "k1_error": 0.0,
+        "first_gap_error": 0.0,
+        "min_gap": math.inf,
+        "max_k_step": 0.0,
+    }
     for loss, p, delta in settings:
         spec = get_loss(loss)
         c = path_centres(spec, delta=delta, p=p)
@@ -308,6 +316,9 @@ def ball_claims(settings: Sequence[tuple[str, float, float]], K: int = 30) -> di
             worst["first_gap_error"], float((np.abs(gaps[:, 0] - first) / scale).max())
         )
         worst["min_gap"] = min(worst["min_gap"], float((gaps / scale[:, None]).min()))
+        steps = np.diff(np.concatenate([np.zeros_like(dws[:, :1]), dws], axis=1), axis=1)
+        k_step = p_norm(steps, p) * np.arange(1, K + 1) / delta
+        worst["max_k_step"] = max(worst["max_k_step"], float(k_step.max()))
     return worst
 
 
