@@ -12,7 +12,15 @@ over the corners of the notebook's slider ranges).
 * :func:`identity_model_step`: the trust-region step of the model
   :math:`F + \langle g, \Delta\rangle + \tfrac12\|\Delta\|_2^2`;
 * :func:`tail_points`: how many distinct points the last iterates visit (bouncing);
-* :func:`final_loss_grid`: F after T steps over a grid of (η, δ).
+* :func:`final_loss_grid`: F after T steps over a grid of (η, δ);
+* claims over the sliders' ranges: :func:`slider_settings` (every loss × p × δ of
+  :data:`SLIDER_DELTAS`), :func:`ball_claims` (what Algorithm 1 guarantees, worst case),
+  :func:`length_curves` (‖Δω_K‖/δ against K), :func:`mean_moves` (against δ),
+  :func:`frozen_ks` and :func:`alternating_vertices` (even-K freezing at p = 1 and ∞);
+* checkable reveals: ``check_*_prediction`` for each "predict, then move the slider" prompt and
+  :func:`check_same_path`, :func:`check_projection_l1`, :func:`check_exercise_3` for the
+  exercises. Each returns a :class:`Verdict`: right / not quite for a guess, the computed answer
+  when the guess is ``None``; ``tests/test_toy_lesson.py`` holds their accept/reject tables.
 
 Example:
     >>> import numpy as np
