@@ -84,3 +84,22 @@ def export_html(notebook: str | Path, out: str | Path) -> Path:
     html, _ = offline_exporter().from_filename(str(src))
     atomic_write_text(dst, html)
     return dst
+
+
+def configure_parser(parser: Any) -> None:
+    """``fwlab export-html NOTEBOOK.ipynb PAGE.html``."""
+    parser.add_argument("notebook", type=Path, metavar="NOTEBOOK.ipynb",
+                        help="an executed notebook (e.g. the one `fwlab run` wrote)")  # fmt: skip
+    parser.add_argument("file", type=Path, metavar="PAGE.html", help="the page to write")
+
+
+def run_cli(args: Any) -> int:
+    import sys
+
+    try:
+        path = export_html(args.notebook, args.file)
+    except (ValueError, ImportError) as err:
+        print(f"fwlab export-html: {err}", file=sys.stderr)
+        return 2
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, works offline (MathJax inlined)")
+    return 0

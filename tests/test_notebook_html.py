@@ -9,6 +9,7 @@ import re
 import nbformat
 import pytest
 
+from fwlab.cli import main
 from fwlab.notebook_html import export_html, mathjax_js, offline_exporter
 
 
@@ -72,3 +73,13 @@ def test_export_html_writes_the_file_and_refuses_bad_paths(tmp_path):
         export_html(tmp_path / "missing.ipynb", tmp_path / "x.html")
     with pytest.raises(ValueError, match="out must be an .html file"):
         export_html(src, tmp_path / "page.txt")
+
+
+def test_cli_writes_the_page_and_refuses_bad_paths(tmp_path, capsys):
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(_notebook(), src)
+    assert main(["export-html", str(src), str(tmp_path / "page.html")]) == 0
+    assert "works offline" in capsys.readouterr().out
+    assert (tmp_path / "page.html").read_text(encoding="utf-8").count("<details") == 2
+    assert main(["export-html", str(tmp_path / "none.ipynb"), str(tmp_path / "p.html")]) == 2
+    assert "fwlab export-html: notebook" in capsys.readouterr().err
