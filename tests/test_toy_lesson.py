@@ -261,3 +261,22 @@ def test_prompt_checkers_accept_the_computed_answer_and_reject_the_other():
         assert shown.correct is None and not shown and "the answer" in str(shown)
     with pytest.raises(ValueError, match="must be True, False or None"):
         check_gap_prediction(zq, below="no")
+
+
+@pytest.mark.slow
+def test_parity_is_not_a_rule_over_the_sliders_settings():
+    """'Even K aims well, odd K across the valley' holds at the defaults, not in general: over
+    every loss × p × δ ∈ {0.1, 0.5, 2} (5 path points each) K = 3 aims better than K = 2 at some
+    settings and worse at others, on the quadratic too."""
+    from fwlab.toy.lesson import path_centres, slider_settings
+
+    wins = {}
+    for loss, p, delta in slider_settings(deltas=(0.1, 0.5, 2.0)):
+        c = path_centres(loss, delta=delta, p=p, every=20)
+        a = k_sweep(loss, c, delta=delta, p=p, Ks=(2, 3))["angle"]
+        wins[(loss, p, delta)] = bool(a[1] < a[0])
+    odd = sum(wins.values())
+    assert 0 < odd < len(wins) == 90, odd
+    quad = [v for (loss, _, _), v in wins.items() if loss == "quadratic"]
+    assert sum(quad) > len(quad) / 2  # odd K wins most settings there
+    assert not wins[("rosenbrock", 2.0, 0.5)]  # and loses at the defaults
