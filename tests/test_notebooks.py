@@ -29,8 +29,7 @@ from notebook_tools import (
     run_notebook,
 )
 
-from fwlab.sweep.params import cell_parameters
-from fwlab.sweep.runner import notebook_parameters
+from fwlab.runs.params import cell_parameters, notebook_parameters
 
 
 def test_every_notebook_is_executed_here_or_in_its_own_test():

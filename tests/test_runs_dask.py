@@ -1,4 +1,4 @@
-"""Sweeps on a Dask cluster (fwlab/sweep/executors.py): a real ``dask scheduler`` and two
+"""Sweeps on a Dask cluster (fwlab/runs/executors.py, Dask): a real ``dask scheduler`` and two
 ``dask worker`` processes on localhost, one of them SIGKILLed while it runs a point. The sweep
 still ends with every point run (the killed one again, elsewhere), a failing point isolated,
 one table; a re-run skips what finished; every process the test started is gone at the end."""
@@ -18,9 +18,9 @@ import pytest
 from browser_tools import free_port
 
 from fwlab.cli import main
+from fwlab.runs import executors as executors_module
+from fwlab.runs.executors import SCHEDULER_ENV, resolve_scheduler
 from fwlab.sweep import RESULTS_ENV, format_table, run_sweep
-from fwlab.sweep import executors as executors_module
-from fwlab.sweep.executors import SCHEDULER_ENV, resolve_scheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIDENCE = ROOT / "test-output" / "dask_sweep_killed_worker.txt"
