@@ -6,6 +6,7 @@ They are real targets (importable by name in any worker), not stand-ins: ``squar
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ def square(x: float, seed: int | None = None) -> dict[str, Any]:
 
 
 def nap(seconds: float, run_dir: Path, tag: str = "") -> dict[str, Any]:
-    """Sleep ``seconds`` in steps of 50 ms (a run to interrupt), writing ``started`` into its
-    folder first; returns the seconds slept."""
-    (Path(run_dir) / "started").write_text(tag)
+    """Sleep ``seconds`` in steps of 50 ms (a run to interrupt), writing the pid of the process
+    that runs it into ``started`` in its folder first; returns the seconds slept."""
+    (Path(run_dir) / "started").write_text(str(os.getpid()))
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         time.sleep(0.05)

@@ -36,6 +36,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from multiprocessing import get_context
 from multiprocessing.connection import wait as wait_ready
@@ -244,8 +245,8 @@ class LocalProcesses(Executor):
                 data = self._tasks[key]
                 result = {"point": data["name"], "index": data["index"], "params": data["params"],
                           "status": "failed", "seconds": None,
-                          "error": f"the worker process died (exit code {proc.exitcode}) while "
-                                   "it ran this point: killed, or out of memory"}  # fmt: skip
+                          "error": f"the worker process died (exit code {proc.exitcode}) during "
+                                   "the run: killed, or out of memory"}  # fmt: skip
                 conn.close()
             else:
                 self._idle.append((proc, conn))
@@ -318,12 +319,13 @@ class Dask(Executor):
         return len(self._futures)
 
     def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
-        from distributed import wait as dask_wait
-
         if not self._futures:
             return []
-        with contextlib.suppress(TimeoutError):
-            dask_wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        # polled: distributed.wait needs a default client, and this one is not (a study must
+        # not change the caller's default Dask client)
+        deadline = time.monotonic() + timeout
+        while not any(f.done() for f in self._futures) and time.monotonic() < deadline:
+            time.sleep(0.05)
         finished = []
         for fut in [f for f in self._futures if f.done()]:
             key = self._futures.pop(fut)

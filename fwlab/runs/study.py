@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fwlab.runs.claim import claim
+from fwlab.runs.claim import Claimed, claim
 from fwlab.runs.execute import StopNow, task
 from fwlab.runs.executors import Executor, executor_for
 from fwlab.runs.files import CSV_FILE, STATUS_FILE, STUDY_CLAIM_FILE, _write_json, read_status
@@ -199,22 +199,30 @@ class Study:
             loop.run()
         finally:
             stop_file.unlink(missing_ok=True)
-        rows = self._rows(out)
+        rows = self._rows(out, {k: loop.reported[k] for k in loop.reported})
         outcome = Outcome(rows, [tasks[k]["name"] for k in loop.started])
         if loop.stopping:
             raise Interrupted(self._interrupted_line(loop, rows, resume), outcome)
         write_csv(rows, out / CSV_FILE)
         return outcome
 
-    def _rows(self, out: Path) -> list[dict[str, Any]]:
+    def _rows(
+        self, out: Path, reported: Mapping[int, dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The gathered rows of this study's runs; a run that wrote no ``status.json`` (busy:
+        claimed by another process; or it could not write) gets the row its executor reported,
+        else a failed one."""
         by_point = {r["point"]: r for r in gather(out)}
         rows = []
-        for run in self._runs:
+        for key, run in enumerate(self._runs):
             name = out.name if self.flat else run.name
             row = by_point.get(name)
-            if row is None:  # the run could not even write status.json, or never started
-                row = {**run.arguments, "status": "failed", "seconds": None,
-                       "error": "no status.json was written", "point": name}  # fmt: skip
+            if row is None:
+                st = (reported or {}).get(key) or {}
+                row = {**run.arguments, "status": st.get("status", "failed"),
+                       "seconds": st.get("seconds"),
+                       "error": st.get("error") or "no status.json was written",
+                       "point": name}  # fmt: skip
             rows.append(row)
         return rows
 
@@ -255,6 +263,7 @@ class _Loop:
         self.queue = deque(tasks)
         self.started: list[int] = []
         self.running: set[int] = set()
+        self.reported: dict[int, dict[str, Any]] = {}
         self.interrupted: list[int] = []
         self.failed: list[int] = []
         self.stopping = False
@@ -306,13 +315,16 @@ class _Loop:
 
     def _finished(self, key: int, st: dict[str, Any]) -> None:
         self.running.discard(key)
+        self.reported[key] = st
         state = st.get("status")
         if state == "cancelled":
             self.started.remove(key)
             return
+        if state == "failed":
+            self._record_death(key, st)
         if state == "interrupted":
             self.interrupted.append(key)
-        elif state not in ("ok", "skipped"):
+        elif state not in ("ok", "skipped"):  # failed, or busy: claimed by another process
             self.failed.append(key)
         self.finished += 1
         line = f"[{self.finished}/{len(self.tasks)}] {self.names[key]}: {state}"
@@ -321,6 +333,16 @@ class _Loop:
         if state not in ("ok", "skipped", "interrupted"):
             line += f" - {st.get('error')}"
         print(line, file=self.log, flush=True)
+
+    def _record_death(self, key: int, st: dict[str, Any]) -> None:
+        """A run whose process died mid-run still says "running": write the executor's report
+        (e.g. "the worker process died"), unless another process holds the run meanwhile."""
+        run_dir = Path(self.tasks[key]["run_dir"])
+        with contextlib.suppress(Claimed, OSError, ValueError), claim(run_dir):
+            on_disk = read_status(run_dir)
+            if on_disk is not None and on_disk.get("status") == "running":
+                on_disk.update(status="failed", error=st.get("error"))
+                _write_json(run_dir / STATUS_FILE, on_disk)
 
     def _mark_killed(self) -> None:
         """Runs killed in progress: their status says "running"; say "interrupted"."""
