@@ -118,7 +118,7 @@ def test_fwlab_run_executes_notebook_01_at_a_corner_in_the_installed_kernel(inst
 def test_fwlab_reproduce_smoke(installed):
     out_dir = installed["work"] / "repro"
     cmd = [installed["fwlab"], "reproduce", "--table", "3", "--rows", "sgd", "--tasks", "har2",
-           "--figure", "", "--out", str(out_dir), "--kernel", KERNEL]  # fmt: skip
+           "--figure", "", "--out", str(out_dir)]  # fmt: skip
     out = _run(cmd, installed["work"], installed["env"])
     assert "SGD" in out or "sgd" in out
     rows = json.loads((out_dir / "table3-smoke-seed0" / "table.json").read_text())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -219,5 +220,30 @@ def test_function_runs_in_worker_processes_stop_on_ctrl_c(tmp_path, group):
         st = json.loads((out / f"tag={t}" / "status.json").read_text())
         assert st["status"] == "interrupted" and st["traceback"] is None
     assert not any((out / f"tag={t}").exists() for t in "cdefgh")
+    assert len(seen) >= 2 and survivors == []
+    assert seconds < 60, seconds
+
+
+def test_fwlab_reproduce_stops_on_ctrl_c_with_one_line(tmp_path):
+    out = tmp_path / "repro"
+    base = out / "table3-smoke-seed0"
+    argv = [sys.executable, "-m", "fwlab.cli", "reproduce", "--table", "3", "--rows", "sgd",
+            "fw_k1", "fw_k5", "--figure", "", "--out", str(out)]  # fmt: skip
+    first = ["method=sgd__task=har2", "method=sgd__task=noisy_har2"]
+
+    def training() -> bool:
+        return [_status(base / n) for n in first] == ["running", "running"]
+
+    rc, err, seconds, survivors, seen = _interrupt(argv, training, presses=1, group=True,
+                                                   cwd=tmp_path)  # fmt: skip
+    _evidence("fwlab reproduce, 6 rows, --jobs 2, one Ctrl-C (terminal)", argv[2:], seconds, err)
+    assert rc == 130, err
+    resume = "resume with: " + shlex.join(["fwlab", *argv[3:]])
+    assert err.strip().splitlines() == [
+        "fwlab reproduce: interrupted (Ctrl-C): 0 of 6 runs done, 2 interrupted "
+        f"({', '.join(first)}), 4 not started; {resume}"
+    ]
+    assert [_status(base / n) for n in first] == ["interrupted", "interrupted"]
+    assert sorted(p.name for p in base.iterdir() if p.is_dir()) == first
     assert len(seen) >= 2 and survivors == []
     assert seconds < 60, seconds

@@ -81,7 +81,7 @@ from fwlab.runs.params import notebook_parameters
 from fwlab.runs.record import record
 from fwlab.runs.results import format_table, gather, to_frame, write_csv
 from fwlab.runs.run import Run
-from fwlab.runs.study import Interrupted, Outcome, Study
+from fwlab.runs.study import Interrupted, Outcome, Study, resume_command
 from fwlab.runs.target import Function, Notebook
 
 __all__ = [
@@ -115,6 +115,7 @@ __all__ = [
     "read_status",
     "record",
     "resolve_scheduler",
+    "resume_command",
     "to_frame",
     "write_csv",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -27,7 +28,7 @@ from fwlab.runs.results import gather, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.target import Target, as_target
 
-__all__ = ["Interrupted", "Outcome", "Study"]
+__all__ = ["Interrupted", "Outcome", "Study", "resume_command"]
 
 #: seconds the runs in progress get to stop after the first Ctrl-C before they are killed
 GRACE_S = 10.0
@@ -243,6 +244,16 @@ class Study:
             parts.append(f"{len(failed)} failed{_listed(failed)}")
         parts.append(f"{len(loop.tasks) - len(loop.started)} not started")
         return f"{when}: {', '.join(parts)}; {how}"
+
+
+def resume_command(command: str, out: str | os.PathLike[str]) -> str:
+    """``"resume with: fwlab COMMAND ..."``: the ``fwlab`` command line this process runs
+    (``sys.argv``), with ``--out`` spelled out when it was left to its default; what a
+    command passes as ``resume`` to :meth:`Study.run`."""
+    argv = sys.argv[1:] if sys.argv[1:2] == [command] else [command]
+    if "--out" not in argv and not any(a.startswith("--out=") for a in argv):
+        argv = [*argv, "--out", str(out)]
+    return "resume with: " + shlex.join(["fwlab", *argv])
 
 
 def _listed(names: list[str]) -> str:

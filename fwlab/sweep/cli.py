@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,18 +19,10 @@ from fwlab.runs import (
     notebook_parameters,
     parse_grid,
     parse_value,
+    resume_command,
 )
 from fwlab.runs.params import parse_typed
 from fwlab.sweep.runner import check_kernel, run_notebook, run_sweep
-
-
-def resume_command(command: str, out: Path) -> str:
-    """``resume with: fwlab COMMAND ...``: the command line that was run, with ``--out``
-    spelled out (the default folder depends on the notebook's name and the working folder)."""
-    argv = sys.argv[1:] if sys.argv[1:2] == [command] else [command]
-    if "--out" not in argv and not any(a.startswith("--out=") for a in argv):
-        argv = [*argv, "--out", str(out)]
-    return "resume with: " + shlex.join(["fwlab", *argv])
 
 
 def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
