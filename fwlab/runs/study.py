@@ -50,7 +50,8 @@ class Interrupted(KeyboardInterrupt):
 @dataclass
 class Outcome:
     """The rows of a study's runs (in study order): parameters, results, ``status``,
-    ``seconds``, ``error``, ``point`` (:func:`fwlab.runs.gather`)."""
+    ``seconds``, ``error``, ``point`` (:func:`fwlab.runs.gather`), and the names of the runs
+    this call started (``started``; the others were done already, or cancelled)."""
 
     rows: list[dict[str, Any]]
     started: list[str] = field(default_factory=list)
@@ -175,20 +176,20 @@ class Study:
         identity = self.target.identity()
         stop_file = out / f".stop-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tasks: dict[int, dict[str, Any]] = {}
-        skipped = 0
+        skipped: list[str] = []
         for key, run in enumerate(self._runs):
             run_dir = out if self.flat else out / run.name
             digest = run.digest(identity)
             old = read_status(run_dir) or {}
             if not force and old.get("status") == "ok" and old.get("digest") == digest:
-                skipped += 1
+                skipped.append(run.name)
                 print(f"[skip] {run.name}: already ok ({old.get('seconds')} s)", file=log,
                       flush=True)  # fmt: skip
                 continue
             tasks[key] = task(run, run_dir, digest, stop_file=stop_file, force=force,
                               flat=self.flat)  # fmt: skip
         print(
-            f"{self.target.name}: {len(self._runs)} runs, {len(tasks)} to run, {skipped} "
+            f"{self.target.name}: {len(self._runs)} runs, {len(tasks)} to run, {len(skipped)} "
             f"already ok -> {out}",
             file=log,
             flush=True,
@@ -200,10 +201,10 @@ class Study:
             loop.run()
         finally:
             stop_file.unlink(missing_ok=True)
-        rows = self._rows(out, {k: loop.reported[k] for k in loop.reported})
+        rows = self._rows(out, loop.reported)
         outcome = Outcome(rows, [tasks[k]["name"] for k in loop.started])
         if loop.stopping:
-            raise Interrupted(self._interrupted_line(loop, rows, resume), outcome)
+            raise Interrupted(self._interrupted_line(loop, skipped, rows, resume), outcome)
         write_csv(rows, out / CSV_FILE)
         return outcome
 
@@ -227,14 +228,18 @@ class Study:
             rows.append(row)
         return rows
 
-    def _interrupted_line(self, loop: _Loop, rows: list[dict[str, Any]], resume: str | None) -> str:
+    def _interrupted_line(
+        self, loop: _Loop, skipped: list[str], rows: list[dict[str, Any]], resume: str | None
+    ) -> str:
+        """One line: what finished (done before, or now), what was interrupted or failed, how
+        many runs did not start, and how to resume."""
         how = resume or "run the same study again to resume (finished runs are skipped)"
         when = "ended at once (second Ctrl-C)" if loop.killed else "interrupted (Ctrl-C)"
         if self.flat:
             state = rows[0].get("status")
             return f"{when}: the run {'finished' if state == 'ok' else 'stopped'}; {how}"
-        names = [r.name for r in self._runs]
-        done = [n for n, r in zip(names, rows) if r.get("status") == "ok"]
+        now_ok = {k for k, st in loop.reported.items() if st.get("status") in ("ok", "skipped")}
+        done = [r.name for k, r in enumerate(self._runs) if r.name in skipped or k in now_ok]
         parts = [f"{len(done)} of {len(self._runs)} runs done{_listed(done)}"]
         stopped = [loop.names[k] for k in sorted(loop.interrupted)]
         if stopped:
