@@ -47,7 +47,7 @@ from fwlab.runs.files import (
     is_done,
 )
 
-__all__ = ["execute", "task", "StopNow"]
+__all__ = ["StopNow", "execute", "report", "task"]
 
 _TRACEBACK_LINES = 30
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -90,6 +90,15 @@ def task(
     else:
         data.update(function=target.ref)
     return data
+
+
+def report(
+    data: Mapping[str, Any], status: str, error: str | None = None, traceback: str | None = None
+) -> dict[str, Any]:
+    """The status dict of a run that wrote none (cancelled, busy, or its process died): what an
+    executor returns for it."""
+    return {"point": data["name"], "index": data["index"], "params": data["params"],
+            "status": status, "seconds": None, "error": error, "traceback": traceback}  # fmt: skip
 
 
 def _now() -> str:
@@ -189,9 +198,8 @@ def execute(data: Mapping[str, Any]) -> dict[str, Any]:
     global _CURRENT
     stop_file = Path(data["stop_file"])
     run_dir = Path(data["run_dir"])
-    brief = {"point": data["name"], "index": data["index"], "params": data["params"]}
     if stop_file.exists():
-        return {**brief, "status": "cancelled", "seconds": None, "error": None}
+        return report(data, "cancelled")
     with _ENVIRON_LOCK:
         try:
             with claim(run_dir):
@@ -204,11 +212,9 @@ def execute(data: Mapping[str, Any]) -> dict[str, Any]:
                 finally:
                     _CURRENT = None
         except Claimed as err:
-            return {**brief, "status": "busy", "seconds": None, "error": str(err)}
+            return report(data, "busy", str(err))
         except (OSError, ValueError) as err:  # e.g. an unwritable folder: still one row
-            message, tb = error_fields(err)
-            return {**brief, "status": "failed", "seconds": None, "error": message,
-                    "traceback": tb}  # fmt: skip
+            return report(data, "failed", *error_fields(err))
 
 
 def _execute_claimed(

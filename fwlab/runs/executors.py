@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import signal
@@ -75,7 +76,7 @@ def resolve_scheduler(scheduler: str | None) -> str | None:
     return scheduler
 
 
-class Executor:
+class Executor(abc.ABC):
     """The interface the study drives (see the module docstring). ``description`` says where
     runs execute (``"2 at a time"``, ``"on the Dask cluster at ..."``)."""
 
@@ -87,18 +88,22 @@ class Executor:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @abc.abstractmethod
     def slots(self) -> int:
         """How many more tasks may be submitted now."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def submit(self, key: int, data: dict[str, Any]) -> None:
         """Start the task ``data`` (:func:`fwlab.runs.execute.task`), known as ``key``."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def busy(self) -> int:
         """How many submitted tasks have not been returned by :meth:`wait` yet."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
         """``(key, status)`` of the tasks that finished, waiting up to ``timeout`` seconds for
         the first."""
@@ -109,10 +114,10 @@ class Executor:
         caller, a SIGINT handler, must raise ``KeyboardInterrupt`` into a run in this thread."""
         return False
 
-    def kill(self) -> None:
+    def kill(self) -> None:  # noqa: B027 - nothing to end by default (Inline overrides it)
         """End every run and worker now."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing held by default
         """Release the workers (after :meth:`kill`: at once)."""
 
 
@@ -164,8 +169,7 @@ def _worker_main(conn: Any, parent_pid: int) -> None:
         try:
             result = _execute.execute(data)
         except BaseException as err:  # noqa: BLE001 - a second Ctrl-C, or a stop mid-write
-            result = {"point": data["name"], "index": data["index"], "params": data["params"],
-                      "status": "interrupted", "seconds": None, "error": repr(err)}  # fmt: skip
+            result = _execute.report(data, "interrupted", repr(err))
         try:
             conn.send(result)
         except (BrokenPipeError, OSError):
@@ -242,11 +246,10 @@ class LocalProcesses(Executor):
                 result = None
             if result is None:  # the worker died mid-run
                 proc.join(1)
-                data = self._tasks[key]
-                result = {"point": data["name"], "index": data["index"], "params": data["params"],
-                          "status": "failed", "seconds": None,
-                          "error": f"the worker process died (exit code {proc.exitcode}) during "
-                                   "the run: killed, or out of memory"}  # fmt: skip
+                result = _execute.report(
+                    self._tasks[key], "failed", f"the worker process died (exit code "
+                    f"{proc.exitcode}) during the run: killed, or out of memory",
+                )  # fmt: skip
                 conn.close()
             else:
                 self._idle.append((proc, conn))
@@ -332,10 +335,7 @@ class Dask(Executor):
             try:
                 result = fut.result()
             except Exception as err:  # noqa: BLE001 - e.g. KilledWorker after repeated deaths
-                data = self._tasks[key]
-                result = {"point": data["name"], "index": data["index"], "params": data["params"],
-                          "status": "failed", "seconds": None,
-                          "error": _execute.error_fields(err)[0]}  # fmt: skip
+                result = _execute.report(self._tasks[key], "failed", *_execute.error_fields(err))
             finished.append((key, result))
         return finished
 
