@@ -22,10 +22,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "fwlab-wheel-test"
-IGNORE = shutil.ignore_patterns(
-    ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "runs", "test-output",
+_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "test-output",
     ".pytest_cache", ".ruff_cache",
 )  # fmt: skip
+
+
+def IGNORE(folder: str, names: list[str]) -> set[str]:
+    """What the copy of the checkout leaves out: build and cache folders, and the output
+    folders named runs/ (never the package fwlab/runs/, the run engine)."""
+    ignored = set(_IGNORE(folder, names))
+    if Path(folder).name != "fwlab" and "runs" in names:
+        ignored.add("runs")
+    return ignored
+
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -247,3 +247,20 @@ def test_fwlab_reproduce_stops_on_ctrl_c_with_one_line(tmp_path):
     assert sorted(p.name for p in base.iterdir() if p.is_dir()) == first
     assert len(seen) >= 2 and survivors == []
     assert seconds < 60, seconds
+
+
+def test_fwlab_reproduce_in_process_stops_on_ctrl_c_with_one_line(tmp_path):
+    out = tmp_path / "repro"
+    row = out / "table3-smoke" / "sgd-har2"
+    argv = [sys.executable, "-m", "fwlab.cli", "reproduce", "--table", "3", "--rows", "sgd",
+            "--tasks", "har2", "--in-process", "--no-progress", "--figure", "", "--out",
+            str(out)]  # fmt: skip
+    rc, err, seconds, survivors, _ = _interrupt(argv, row.is_dir, presses=1, group=True,
+                                                cwd=tmp_path)  # fmt: skip
+    _evidence("fwlab reproduce --in-process, one Ctrl-C (terminal)", argv[2:], seconds, err)
+    assert rc == 130, err
+    assert err.strip().splitlines() == [
+        "fwlab reproduce: interrupted (Ctrl-C); --in-process is not resumable: run it again, "
+        "or drop --in-process for a table that resumes"
+    ]  # was: a raw KeyboardInterrupt traceback
+    assert survivors == [] and seconds < 60, seconds

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import threading
 from pathlib import Path
 
 import nbformat
@@ -202,3 +203,30 @@ def test_missing_kernel_is_a_usage_error_that_says_how_to_get_one(nb, tmp_path, 
     err = capsys.readouterr().err
     assert "no Jupyter kernel named 'no-such-kernel'" in err and "jupyter kernelspec list" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_run_into_a_folder_another_process_runs_in_is_refused_at_once(nb, tmp_path, capsys):
+    from fwlab.runs import claim
+
+    out = tmp_path / "point"
+    out.mkdir()
+    (out / "status.json").write_text('{"status": "running"}')  # the other process's run
+    release, held = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with claim(out):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(10)
+        assert main(["run", str(nb), "--out", str(out)]) == 2
+    finally:
+        release.set()
+        holder.join()
+    err = capsys.readouterr().err
+    assert err.startswith(f"fwlab run: error: output folder {out} is in use by pid {os.getpid()}")
+    assert (out / "status.json").read_text() == '{"status": "running"}'  # untouched
+    assert not (out / "target.ipynb").exists()  # no kernel ran

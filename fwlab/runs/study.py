@@ -212,15 +212,15 @@ class Study:
         self, out: Path, reported: Mapping[int, dict[str, Any]] | None = None
     ) -> list[dict[str, Any]]:
         """The gathered rows of this study's runs; a run that wrote no ``status.json`` (busy:
-        claimed by another process; or it could not write) gets the row its executor reported,
-        else a failed one."""
+        claimed by another process, whose status is on disk; or it could not write) gets the
+        row its executor reported, else a failed one."""
         by_point = {r["point"]: r for r in gather(out)}
         rows = []
         for key, run in enumerate(self._runs):
             name = out.name if self.flat else run.name
             row = by_point.get(name)
-            if row is None:
-                st = (reported or {}).get(key) or {}
+            st = (reported or {}).get(key) or {}
+            if row is None or st.get("status") == "busy":  # on disk: the other process's run
                 row = {**run.arguments, "status": st.get("status", "failed"),
                        "seconds": st.get("seconds"),
                        "error": st.get("error") or "no status.json was written",

@@ -9,7 +9,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.runs import DEFAULT_KERNEL, Inline, Notebook, Study, notebook_parameters, read_status
+from fwlab.runs import (
+    DEFAULT_KERNEL,
+    Claimed,
+    Inline,
+    Notebook,
+    Study,
+    notebook_parameters,
+    read_status,
+)
 
 __all__ = ["check_kernel", "notebook_parameters", "run_notebook", "run_sweep"]
 
@@ -51,6 +59,8 @@ def run_notebook(
                       tensorboard=tensorboard)  # fmt: skip
     study = Study(target, out_dir, fixed=parameters, flat=True, check_names=check_names)
     outcome = study.run(executor=Inline(), force=True, log=log or io.StringIO(), resume=resume)
+    if outcome.rows[0]["status"] == "busy":  # the folder is a run another process executes
+        raise Claimed(outcome.rows[0]["error"])
     return read_status(Path(out_dir)) or outcome.rows[0]
 
 
