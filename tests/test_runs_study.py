@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from process_tools import claimed_elsewhere
 
 from fwlab.runs import (
     Claimed,
@@ -23,7 +24,6 @@ from fwlab.runs import (
     Notebook,
     Run,
     Study,
-    claim,
     is_done,
     read_status,
 )
@@ -167,23 +167,9 @@ def test_a_claimed_study_folder_is_refused_naming_the_holder(tmp_path):
 
 def test_a_run_claimed_by_another_process_is_reported_busy_and_not_run(tmp_path):
     out = tmp_path / "s"
-    release = threading.Event()
-    held = threading.Event()
-
-    def hold() -> None:
-        with claim(out / "x=2"):
-            held.set()
-            release.wait(30)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    try:
-        held.wait(10)
-        log = quiet()
+    log = quiet()
+    with claimed_elsewhere(out / "x=2"):
         rows = Study(SQUARE, out, {"x": [1, 2]}).run(executor=Inline(), log=log).rows
-    finally:
-        release.set()
-        t.join()
     assert [r["status"] for r in rows] == ["ok", "busy"]
     assert "is in use by pid" in rows[1]["error"] and "x=2: busy" in log.getvalue()
     assert read_status(out / "x=2") is None  # nothing written into the other's run

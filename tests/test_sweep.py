@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import threading
 from pathlib import Path
 
 import nbformat
 import pytest
+from process_tools import claimed_elsewhere
 
 from fwlab.cli import main
 from fwlab.sweep import (
@@ -206,26 +206,11 @@ def test_missing_kernel_is_a_usage_error_that_says_how_to_get_one(nb, tmp_path, 
 
 
 def test_run_into_a_folder_another_process_runs_in_is_refused_at_once(nb, tmp_path, capsys):
-    from fwlab.runs import claim
-
     out = tmp_path / "point"
     out.mkdir()
     (out / "status.json").write_text('{"status": "running"}')  # the other process's run
-    release, held = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with claim(out):
-            held.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        held.wait(10)
+    with claimed_elsewhere(out):
         assert main(["run", str(nb), "--out", str(out)]) == 2
-    finally:
-        release.set()
-        holder.join()
     err = capsys.readouterr().err
     assert err.startswith(f"fwlab run: error: output folder {out} is in use by pid {os.getpid()}")
     assert (out / "status.json").read_text() == '{"status": "running"}'  # untouched
