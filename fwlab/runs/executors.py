@@ -203,6 +203,7 @@ class LocalProcesses(Executor):
         self._busy: dict[int, tuple[Any, Any]] = {}  # key -> (process, connection)
         self._tasks: dict[int, dict[str, Any]] = {}
         self._killed = False
+        self._interrupted = False
 
     def slots(self) -> int:
         return 0 if self._killed else self.jobs - len(self._busy)
@@ -257,6 +258,7 @@ class LocalProcesses(Executor):
         return finished
 
     def interrupt(self) -> bool:
+        self._interrupted = True
         for proc, _ in self._busy.values():
             with contextlib.suppress(ProcessLookupError, TypeError):
                 os.kill(proc.pid, signal.SIGINT)  # the worker stops its run, once
@@ -275,8 +277,11 @@ class LocalProcesses(Executor):
         for _, conn in workers:
             with contextlib.suppress(OSError, ValueError):
                 conn.send(None)
+        # after Ctrl-C the workers hold nothing (each reported its run, claims released): they
+        # are not waited for (a worker that imported torch takes seconds to shut down)
+        wait_s = 0 if self._killed or self._interrupted else _CLOSE_WAIT_S
         for proc, conn in workers:
-            proc.join(0 if self._killed else _CLOSE_WAIT_S)
+            proc.join(wait_s)
             if proc.is_alive():
                 _kill_tree(proc.pid)
                 proc.join(1)
