@@ -131,9 +131,10 @@ def _one_digit_changed(text):
 
 
 @pytest.mark.slow
-def test_nbval_fails_on_a_one_digit_change_to_a_printed_number(tmp_path):
-    """The golden copy replayed against itself passes; a copy with one digit of one printed
-    number changed fails at that cell, and only there."""
+def test_nbval_fails_on_a_one_digit_change_to_a_printed_number_and_on_a_changed_cell(tmp_path):
+    """In one nbval run, against the outputs of the golden copy itself: the golden copy passes;
+    a copy with one digit of one printed number changed fails at that cell and only there; a
+    copy with one cell's code changed (a stale copy) fails from that cell on."""
     golden = _golden(PLAYGROUND)
     code = [c for c in golden.cells if c.cell_type == "code"]
     index, cell = next(
@@ -142,19 +143,29 @@ def test_nbval_fails_on_a_one_digit_change_to_a_printed_number(tmp_path):
         if any(o.output_type == "stream" and re.search(r"\d\.\d{3}", o.text) for o in c.outputs)
     )
     stream = next(o for o in cell.outputs if o.output_type == "stream")
-    stream.text, number = _one_digit_changed(stream.text)
-    (tmp_path / "changed").mkdir()
+    text = stream.text
+    stream.text, number = _one_digit_changed(text)
     changed = tmp_path / "changed" / f"{PLAYGROUND}.ipynb"
+    changed.parent.mkdir()
     nbformat.write(golden, changed)
-    done = compare([golden_path(PLAYGROUND), changed], golden_path(PLAYGROUND), "-vv")
+    stream.text = text
+    cell.source += "\n# edited"
+    edited = tmp_path / "edited" / f"{PLAYGROUND}.ipynb"
+    edited.parent.mkdir()
+    nbformat.write(golden, edited)
+
+    done = compare([golden_path(PLAYGROUND), changed, edited], golden_path(PLAYGROUND), "-vv")
     report = done.stdout + done.stderr
     assert done.returncode == 1, report
-    # nbval names a cell of the golden copy by its path and a cell of the changed copy (outside
-    # the checkout) by its number only
-    results = re.findall(r"^(\S*)::Cell (\d+) (PASSED|FAILED)", report, flags=re.MULTILINE)
-    original = [r for path, _, r in results if path.startswith(f"tests/golden/{PLAYGROUND}")]
-    assert original == ["PASSED"] * len(code), report
-    assert [(int(i), r) for path, i, r in results if path == ""] == [
-        (i, "FAILED" if i == index else "PASSED") for i in range(len(code))
-    ], report
+    # one line per cell, the three files in turn (nbval names a cell of a copy outside the
+    # checkout by its number only)
+    results = re.findall(r"^\S*::Cell (\d+) (PASSED|FAILED)", report, flags=re.MULTILINE)
+    n = len(code)
+    assert [int(i) for i, _ in results] == list(range(n)) * 3, report
+    verdicts = [r for _, r in results]
+    assert verdicts[:n] == ["PASSED"] * n, report
+    assert verdicts[n : 2 * n] == ["PASSED"] * index + ["FAILED"] + ["PASSED"] * (n - index - 1)
+    assert verdicts[2 * n :] == ["PASSED"] * index + ["FAILED"] * (n - index), report
     assert "Cell outputs differ" in report and number in report
+    assert f"code cell {index} of the executed notebook is not this cell" in report
+    assert "bash .ci/golden" in report

@@ -224,7 +224,7 @@ def compare(golden: Path | list[Path], executed: Path, *pytest_args: str):
         sys.executable, "-c", _PYTEST, *map(str, paths),
         "-p", "tests.golden.nbval_plugin", "-p", "nbval.plugin", "-p", "pytest_timeout",
         "--nbval", "--nbval-kernel-name", KERNEL, "--nbval-sanitize-with", str(SANITIZE),
-        "--noconftest", "-p", "no:cacheprovider", "-q", "-rf", *pytest_args,
+        "--noconftest", "-p", "no:cacheprovider", "--color=no", "-q", "-rf", *pytest_args,
     ]  # fmt: skip
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 

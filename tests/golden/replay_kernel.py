@@ -2,11 +2,11 @@
 in an already executed notebook, so that nbval can compare a golden copy with the outputs of a
 papermill run the notebook tests already made, without executing the notebook a second time.
 
-The executed notebook is named by the environment variable ``FWLAB_REPLAY_NOTEBOOK``. A cell is
-answered with the outputs of the next executed code cell (in order) whose source is the same,
-once the golden copy's ``# NBVAL_IGNORE_OUTPUT`` header is taken off; a cell that the executed
-notebook does not hold is answered with an error, so nbval fails it: the golden copy and the
-notebook that ran are no longer the same notebook (regenerate the golden copies).
+The executed notebook is named by the environment variable ``FWLAB_REPLAY_NOTEBOOK``. The n-th
+cell nbval runs is answered with the outputs of the executed notebook's n-th code cell (papermill's
+injected-parameters cell aside), provided their sources are the same once the golden copy's
+``# NBVAL_IGNORE_OUTPUT`` header is taken off; otherwise with an error, so nbval fails the cell:
+the golden copy and the notebook that ran are no longer the same notebook.
 
 nbval starts it through the kernelspec ``tests/golden/kernels/fwlab-replay/kernel.json``.
 """
@@ -49,7 +49,9 @@ def recorded_cells(path: str) -> list[tuple[str, list[dict]]]:
 
     cells = []
     for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
+        # papermill's injected-parameters cell is the run's, not the notebook's
+        injected = "injected-parameters" in cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "code" and not injected:
             outputs = []
             for out in cell.get("outputs", []):
                 if out["output_type"] == "stream":
@@ -77,28 +79,23 @@ class ReplayKernel(Kernel):
                 self._cells = recorded_cells(path)
             except (OSError, ValueError, KeyError) as e:  # reported by every cell, not a crash
                 self._problem = f"cannot read the executed notebook {path}: {e!r}"
-        self._next = 0  # the executed cells before this one have been replayed or passed over
+        self._next = 0  # the executed code cell that answers the next execute request
 
     def _error(self, ename: str, evalue: str) -> dict:
-        self.send_response(
-            self.iopub_socket, "error", {"ename": ename, "evalue": evalue, "traceback": [evalue]}
-        )
-        return {"status": "error", "execution_count": self.execution_count, "ename": ename,
-                "evalue": evalue, "traceback": [evalue]}  # fmt: skip
+        error = {"ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+        self.send_response(self.iopub_socket, "error", error)
+        return {"status": "error", "execution_count": self.execution_count, **error}
 
     async def do_execute(self, code, silent, store_history=True, user_expressions=None,
                          allow_stdin=False, **kwargs):  # fmt: skip
         if not self._cells:
             return self._error("ReplayError", self._problem)
-        source = strip_header(code)
-        found = next(
-            (i for i in range(self._next, len(self._cells)) if self._cells[i][0] == source), None
-        )
-        if found is None:
+        found = self._next
+        if found >= len(self._cells) or self._cells[found][0] != strip_header(code):
             return self._error(
                 "ReplayError",
-                "this cell is not in the executed notebook (after the cells already replayed): "
-                "the golden copy is stale; regenerate it with `python -m tests.golden.regenerate`",
+                f"code cell {found} of the executed notebook is not this cell: the golden copy "
+                "and the notebook that ran differ; after an intended change run `bash .ci/golden`",
             )
         self._next = found + 1
         for out in self._cells[found][1]:
