@@ -6,7 +6,8 @@
 Each notebook runs under papermill at its defaults in the ``fwlab`` kernel, as the notebook tests
 run it (in a temporary copy of notebooks/, one torch thread), ``--jobs`` at a time; its golden copy
 is written from that run (tests/golden/golden.py: make_golden), and nbval then checks that the new
-copy matches the run it came from. A notebook that fails leaves its old golden copy in place.
+copy matches the run it came from (``--twice``: and a second run). A notebook that fails under
+papermill leaves its old golden copy in place.
 Review the change with ``git diff tests/golden`` before committing: every line that moved is a
 number or a verdict a notebook prints.
 """
@@ -57,8 +58,9 @@ def execute(name: str, work: Path, timeout: int) -> Path:
     return out
 
 
-def regenerate(name: str, work: Path, timeout: int) -> str:
-    """Execute notebook ``name``, write its golden copy, check it with nbval; a summary line."""
+def regenerate(name: str, work: Path, timeout: int, twice: bool = False) -> str:
+    """Execute notebook ``name``, write its golden copy, check it with nbval; a summary line.
+    With ``twice``, a second run must match the new golden copy too."""
     executed = execute(name, work, timeout)
     golden = make_golden(
         name,
@@ -72,6 +74,14 @@ def regenerate(name: str, work: Path, timeout: int) -> str:
     check = compare(target, executed)
     if check.returncode != 0:
         raise RuntimeError(f"nbval rejects the new {target.name}:\n{check.stdout[-4000:]}")
+    if twice:
+        again = compare(target, execute(name, work / "again", timeout))
+        if again.returncode != 0:
+            raise RuntimeError(
+                f"a second run differs from the new {target.name} (written anyway): mark the "
+                "cell in IGNORED (tests/golden/golden.py) if its output cannot repeat, or add "
+                f"what varies to tests/golden/sanitize.cfg:\n{again.stdout[-4000:]}"
+            )
     counted = [line for line in check.stdout.splitlines() if line.startswith("nbval:")]
     return f"{target.relative_to(ROOT)}: {counted[-1] if counted else check.stdout[-200:]}"
 
@@ -83,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"default: all of {NAMES}")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks run at a time (default 2)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    parser.add_argument(
+        "--twice",
+        action="store_true",
+        help="run each notebook a second time and fail where nbval finds that run different "
+        "from the new golden copy (after a notebook gained cells: is their output repeatable?)",
+    )
     args = parser.parse_args(argv)
     names = [n.removesuffix(".ipynb").split("/")[-1] for n in args.names] or list(NAMES)
     unknown = sorted(set(names) - set(NAMES))
@@ -97,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="fwlab-golden-") as tmp:
         with ThreadPoolExecutor(args.jobs) as pool:
-            jobs = {n: pool.submit(regenerate, n, Path(tmp), args.timeout) for n in names}
+            jobs = {
+                n: pool.submit(regenerate, n, Path(tmp), args.timeout, args.twice) for n in names
+            }
             for name, job in jobs.items():
                 try:
                     print(job.result(), flush=True)
