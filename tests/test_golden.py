@@ -39,7 +39,10 @@ def _golden(name):
 def test_every_notebook_with_outputs_at_its_defaults_has_a_golden_copy_and_no_other():
     notebooks = {p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")}
     # table_row.ipynb runs inside notebook 05's sweep: its printed table is in 05's outputs
-    assert set(NAMES) == notebooks - {"table_row"}
+    assert set(NAMES) == notebooks - {"table_row"}, (
+        "a notebook without a golden copy: add it to IGNORED in tests/golden/golden.py, then run "
+        "`bash .ci/golden NAME`"
+    )
     assert {p.stem for p in GOLDEN_DIR.glob("*.ipynb")} == set(NAMES)
 
 
