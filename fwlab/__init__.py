@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from fwlab.models import IndRNN, SequenceModel
     from fwlab.optim import FrankWolfe, NonFiniteError, lmo, lmo_global
     from fwlab.sweep import record
-    from fwlab.train import METHODS, TrainConfig, fit, get_method
+    from fwlab.train import METHODS, Callback, TrainConfig, fit, get_method
 
 # name -> module: imported on first use, so that `fwlab sweep`, `fwlab run`, `fwlab present` and
 # the other commands that do not train start without importing torch (about 2 s of CPU each)
@@ -33,6 +33,7 @@ _EXPORTS = {
     "lmo_global": "fwlab.optim",
     "record": "fwlab.sweep",
     "METHODS": "fwlab.train",
+    "Callback": "fwlab.train",
     "TrainConfig": "fwlab.train",
     "fit": "fwlab.train",
     "get_method": "fwlab.train",
@@ -46,6 +47,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "METHODS",
+    "Callback",
     "FrankWolfe",
     "IndRNN",
     "NonFiniteError",

@@ -1,8 +1,8 @@
 r"""``TrajectoryRecorder``: a :func:`fwlab.train.fit` callback that keeps the parameter trajectory.
 
 It stores the flattened parameters :math:`\omega_t` (all ``model.parameters()`` in order,
-concatenated, on the CPU in ``dtype``) at the start ("begin"), at every ``every``-th outer step
-boundary and at the end, and with ``inner=True`` the inner points
+concatenated, on the CPU in ``dtype``) at the start (``on_train_begin``), at every ``every``-th
+outer step boundary and at the end, and with ``inner=True`` the inner points
 :math:`\omega_{t-1} + \Delta\omega_{t,k}` the Frank-Wolfe optimizer's streaming mode holds between
 its calls. For each stored iterate it also keeps what is needed to draw the trust region of the
 step that *starts* there: :math:`\delta_t`, p and scope of every parameter group.
@@ -48,6 +48,7 @@ import torch
 from torch import Tensor, nn
 
 from fwlab.optim.frank_wolfe import effective_delta
+from fwlab.train.callbacks import Callback
 from fwlab.train.outer_steps import at_iterate, takes_outer_steps
 
 __all__ = ["BallSpec", "ParamSlice", "TrajectoryRecorder"]
@@ -79,7 +80,7 @@ class BallSpec:
     scopes: tuple[str, ...]
 
 
-class TrajectoryRecorder:
+class TrajectoryRecorder(Callback):
     """Record the flattened parameters along a :func:`fwlab.train.fit` run (see the module doc).
 
     Args:
@@ -157,15 +158,7 @@ class TrajectoryRecorder:
         return torch.stack(self._inner_vecs)
 
     # ------------------------------------------------------------------ callback
-    def __call__(self, event: str, run: Any) -> None:
-        if event == "begin":
-            self._begin(run)
-        elif event == "step":
-            self._step(run)
-        elif event == "end":
-            self._end(run)
-
-    def _begin(self, run: Any) -> None:
+    def on_train_begin(self, run: Any) -> None:
         model, optimizer, step = run.model, run.optimizer, run.step
         layout = _layout(model, optimizer)
         outer = _outer_steps_done(run)
@@ -204,7 +197,7 @@ class TrajectoryRecorder:
         self.balls = {o: b for o, b in self.balls.items() if o < outer}
         self._outer = outer
 
-    def _step(self, run: Any) -> None:
+    def on_step_end(self, run: Any) -> None:
         opt = run.optimizer
         k = run.inner_step
         if k == 0:  # an outer step just ended: the parameters hold the new iterate
@@ -221,7 +214,7 @@ class TrajectoryRecorder:
                     self.inner_outer.append(self._outer)
                     self.inner_k.append(k)
 
-    def _end(self, run: Any) -> None:
+    def on_train_end(self, run: Any) -> None:
         if self.outer_steps and self.outer_steps[-1] == self._outer:
             return
         self._make_room(allow_drop_inner=True)
