@@ -243,7 +243,7 @@ def load_callback_states(
             f"{where} holds {' and '.join(said)}; resume with the callbacks of the run that "
             "wrote it to continue them",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 
