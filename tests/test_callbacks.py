@@ -325,3 +325,17 @@ def test_the_readme_callbacks_example_runs_and_saves_its_state(tmp_path, monkeyp
     saved = load_checkpoint(tmp_path / "runs/adding-flat/checkpoint.pt")["callbacks"]
     assert set(saved) == {"StopWhenFlat[0]"}
     assert saved["StopWhenFlat[0]"]["best"] == min(history["eval"]["test_loss"])
+
+
+def test_background_run_refuses_a_bad_callback_in_the_calling_thread(adding):
+    from fwlab.train import BackgroundRun
+
+    cfg = TrainConfig(**TINY, steps=2)
+    with pytest.raises(TypeError, match=r"^callbacks\[0\] must be a fwlab\.train\.Callback"):
+        BackgroundRun(get_method("sgd"), adding, cfg, callbacks=[None])
+    job = BackgroundRun(get_method("sgd"), adding, cfg)
+    with pytest.raises(TypeError, match=r"^fn must be a fwlab\.train\.Callback .* got int$"):
+        job.add_callback(3)
+    counter = StepCounter()
+    job.add_callback(counter)
+    assert job.start().join()["summary"]["steps"] == counter.steps == 2

@@ -70,7 +70,7 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.optim.frank_wolfe import effective_delta
 from fwlab.optim.lmo import as_p
 from fwlab.train.build import build_model
-from fwlab.train.callbacks import Callback
+from fwlab.train.callbacks import Callback, as_callback, as_callbacks
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import Method
@@ -392,7 +392,7 @@ class BackgroundRun(RunControl):
         super().__init__(method.optimizer)
         self.method, self.data, self.config = method, data, config
         self.name = name or method.title
-        self._callbacks = tuple(callbacks)
+        self._callbacks = tuple(as_callbacks(callbacks))  # refused here, not in the thread
         self._model = model
         self._fit_kwargs = {
             "out_dir": out_dir,
@@ -438,11 +438,11 @@ class BackgroundRun(RunControl):
                     if self.error is None:
                         self.error = err
 
-    def add_callback(self, fn: Callback) -> None:
+    def add_callback(self, fn: Callback | Callable[[str, Run], Any]) -> None:
         """Add a ``fit`` callback (after the others); only before :meth:`start`."""
         if self._thread.ident is not None:
             raise RuntimeError(f"{self.name!r} is started; add callbacks before start()")
-        self._callbacks = (*self._callbacks, fn)
+        self._callbacks = (*self._callbacks, as_callback(fn, name="fn"))
 
     def add_done_callback(self, fn: Callable[[BackgroundRun], Any]) -> None:
         """Call ``fn(self)`` in the training thread when it finishes (result or error)."""

@@ -65,7 +65,14 @@ import torch
 if TYPE_CHECKING:
     from fwlab.train.run import Run
 
-__all__ = ["EVENTS", "Callback", "FunctionCallback", "as_callbacks", "state_keys"]
+__all__ = [
+    "EVENTS",
+    "Callback",
+    "FunctionCallback",
+    "as_callback",
+    "as_callbacks",
+    "state_keys",
+]
 
 #: the function form's event names → the hooks they stand for
 EVENTS: dict[str, str] = {
@@ -143,17 +150,34 @@ class FunctionCallback(Callback):
         return f"FunctionCallback({self.fn!r})"
 
 
-def as_callbacks(callbacks: Iterable[Any], *, name: str = "callbacks") -> list[Callback]:
-    """``callbacks`` as a list of :class:`Callback`: functions are wrapped in
-    :class:`FunctionCallback`; anything else raises ``TypeError`` naming it (``name[i]``).
+def as_callback(cb: Any, *, name: str = "callback") -> Callback:
+    """``cb`` as a :class:`Callback`: a function is wrapped in :class:`FunctionCallback`;
+    anything else raises ``TypeError`` naming ``name``.
 
     Example:
-        >>> as_callbacks([print])
-        [FunctionCallback(<built-in function print>)]
-        >>> as_callbacks([print, 3])
+        >>> as_callback(print)
+        FunctionCallback(<built-in function print>)
+        >>> as_callback(3, name="callbacks[1]")
         Traceback (most recent call last):
         TypeError: callbacks[1] must be a fwlab.train.Callback or a function ...
     """
+    if isinstance(cb, Callback):
+        return cb
+    if callable(cb) and not isinstance(cb, type):
+        return FunctionCallback(cb)
+    what = (
+        f"the class {cb.__name__} (pass an instance)"
+        if isinstance(cb, type)
+        else (type(cb).__name__)
+    )
+    raise TypeError(
+        f"{name} must be a fwlab.train.Callback or a function callback(event, run), got {what}"
+    )
+
+
+def as_callbacks(callbacks: Iterable[Any], *, name: str = "callbacks") -> list[Callback]:
+    """A list of callbacks as :class:`Callback` objects (:func:`as_callback` on each, named
+    ``name[i]``); a single callback or a non-iterable raises ``TypeError`` naming ``name``."""
     if isinstance(callbacks, (Callback, str, bytes, Mapping)) or callable(callbacks):
         raise TypeError(
             f"{name} must be a list of callbacks, got a single {type(callbacks).__name__}; "
@@ -165,23 +189,7 @@ def as_callbacks(callbacks: Iterable[Any], *, name: str = "callbacks") -> list[C
         raise TypeError(
             f"{name} must be a list of callbacks, got {type(callbacks).__name__}"
         ) from None
-    out: list[Callback] = []
-    for i, cb in enumerate(items):
-        if isinstance(cb, Callback):
-            out.append(cb)
-        elif callable(cb) and not isinstance(cb, type):
-            out.append(FunctionCallback(cb))
-        else:
-            what = (
-                f"the class {cb.__name__} (pass an instance)"
-                if isinstance(cb, type)
-                else (type(cb).__name__)
-            )
-            raise TypeError(
-                f"{name}[{i}] must be a fwlab.train.Callback or a function {name[:-1]}(event, "
-                f"run), got {what}"
-            )
-    return out
+    return [as_callback(cb, name=f"{name}[{i}]") for i, cb in enumerate(items)]
 
 
 def _has_state(cb: Callback) -> bool:
