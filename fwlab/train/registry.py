@@ -63,8 +63,8 @@ class RunRegistry:
         return _Registration(self, name, control, observer)
 
     def observe(self, name: str, run: Run, *, begin: bool = False) -> None:
-        r"""Record ``run`` (its history; when it ``begin``\ s, the run itself, clearing an old
-        error)."""
+        """Record ``run``'s history under ``name`` (with ``begin``: the run itself too, clearing
+        an old error)."""
         with self.lock:
             if begin:
                 self._runs[name] = run
