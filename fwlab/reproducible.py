@@ -25,9 +25,10 @@ torch is imported (ATen and MKL read them once), so the mode is asked for before
 starts: ``FWLAB_REPRODUCIBLE=1`` in the environment, or ``fwlab train/record ...
 --reproducible``, which the ``fwlab`` command reads before it imports torch. :func:`activate`
 then checks that the process really runs pinned (and sets the thread count and oneDNN), and
-refuses with the fix when it does not. It costs speed: on the machine above, 1.2-1.5x for the
-vanilla-RNN runs and about 2.5-3.5x for LSTMs (oneDNN's LSTM is the fast path it gives up;
-wall times on a busy machine).
+refuses with the fix when it does not. It costs speed: on the machine above, in CPU seconds per
+batch, 1.6x for the adding task's vanilla RNN, 2.3x for pixel MNIST's, 3.0x for the 2-layer
+IndRNN (ATen's scalar elementwise kernels), and about 2.5-3.5x for an LSTM (wall time; oneDNN's
+LSTM is the fast path it gives up).
 
 What it cannot pin: the libc's scalar math functions (``tanhf``, ``expf``) that ATen's
 ``default`` capability calls, so provenance records the libc version beside torch's.
