@@ -21,7 +21,7 @@ import csv
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -255,9 +255,31 @@ def reproduce_table(
         {"table": number, "scale": scale, "seed": seed, "device": device},
         jobs=jobs, force=force, kernel=kernel, log=log,
     )  # fmt: skip
-    results = [{k: r.get(k) for k in RESULT_KEYS} for r in sweep if r["status"] == "ok"]
+    results = sweep_results(sweep)
     write_table(results, base, figure_formats)
     return results, [r for r in sweep if r["status"] != "ok"]
+
+
+def sweep_results(sweep: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The table's rows from the sweep's points that finished: every row a point recorded in
+    ``rows`` (``table_row.ipynb`` records all the rows of its method: ``indrnn_fw`` fills
+    Table II's K = 1 and K = 5), else the point's own columns (a point recorded before
+    ``rows`` existed).
+
+    Example:
+        >>> point = {"status": "ok", "method": "indrnn_fw", "rows": [
+        ...     {"label": "Ours K=1", "method": "indrnn_fw"},
+        ...     {"label": "Ours K=5", "method": "indrnn_fw"}]}
+        >>> [r["label"] for r in sweep_results([point, {"status": "failed"}])]
+        ['Ours K=1', 'Ours K=5']
+    """
+    out = []
+    for point in sweep:
+        if point["status"] != "ok":
+            continue
+        for row in point.get("rows") or [point]:
+            out.append({k: row.get(k) for k in RESULT_KEYS})
+    return out
 
 
 def write_table(
