@@ -60,7 +60,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -426,7 +426,7 @@ def _read_run(client: Any, run: Any) -> dict[str, Any]:
         raise ValueError(
             f"MLflow run {run_id} was not logged by fwlab's MLflowCallback (no {FORMAT_TAG} tag)"
         )
-    with tempfile.TemporaryDirectory(prefix="fwlab-mlflow-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fwlab-mlflow-") as tmp, _no_progress_bars():
         files = {a.path for a in client.list_artifacts(run_id)}
         files |= {a.path for a in client.list_artifacts(run_id, "fwlab")}
 
@@ -449,6 +449,21 @@ def _read_run(client: Any, run: Any) -> dict[str, Any]:
     history["events"] = events
     history["summary"] = {}
     return history
+
+
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """MLflow draws a progress bar per artifact downloaded (one per run loaded, in a notebook's
+    output); off unless the user set ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` themselves."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
 
 
 def load_mlflow_histories(
