@@ -9,7 +9,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 import fwlab.jupyter_kernel as jk
 from fwlab.cli import main
-from fwlab.sweep._files import DEFAULT_KERNEL as SWEEP_DEFAULT
+from fwlab.runs import DEFAULT_KERNEL as SWEEP_DEFAULT
 
 FIX = f"{sys.executable} -m pip install 'fwlab[lab]'"
 

@@ -143,7 +143,7 @@ def test_reproduce_smoke_rows_and_table(tmp_path, monkeypatch, capsys):
                  "--no-progress"]) == 2  # fmt: skip
 
 
-def test_fwlab_reproduce_runs_rows_through_the_sweep_runner_and_resumes(tmp_path, capsys):
+def test_fwlab_reproduce_runs_rows_as_a_study_and_resumes(tmp_path, capsys):
     # one (row, task): notebook 05's tests run both tasks through the same pipeline
     argv = ["reproduce", "--table", "3", "--rows", "sgd", "--tasks", "noisy_har2", "--figure", "",
             "--out", str(tmp_path)]  # fmt: skip
@@ -154,7 +154,10 @@ def test_fwlab_reproduce_runs_rows_through_the_sweep_runner_and_resumes(tmp_path
     assert all(0.0 <= r["best_acc"] <= 100.0 and r["label"] == "SGD" for r in rows)
     points = sorted(p.name for p in base.iterdir() if p.is_dir())
     assert points == ["method=sgd__task=noisy_har2"]
-    assert (base / points[0] / "table_row.ipynb").is_file()  # the executed row notebook
+    status = json.loads((base / points[0] / "status.json").read_text())
+    assert status["status"] == "ok" and status["function"] == "fwlab.train.reproduce:train_row"
+    assert status["params"] == {"method": "sgd", "task": "noisy_har2", "table": 3,
+                                "scale": "smoke", "seed": 0, "device": "cpu"}  # fmt: skip
     capsys.readouterr()
     assert main(argv) == 0  # resumable: the row is already ok, nothing is retrained
     out = capsys.readouterr().out
@@ -165,8 +168,8 @@ def test_fwlab_reproduce_runs_rows_through_the_sweep_runner_and_resumes(tmp_path
 
 @pytest.mark.slow
 def test_a_method_that_fills_two_rows_records_both_through_the_sweep(tmp_path):
-    """Table II's indrnn_fw is two rows (K = 1 and K = 5): its one sweep point trains both and
-    the table gets both, each with its own result."""
+    """Table II's indrnn_fw is two rows (K = 1 and K = 5): its one run of train_row trains both
+    and the table gets both, each with its own result."""
     from fwlab.train.reproduce import reproduce_table
 
     results, failed = reproduce_table(2, "smoke", tmp_path, rows=["indrnn_fw"],
