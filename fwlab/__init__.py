@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from fwlab.models import IndRNN, SequenceModel
     from fwlab.optim import FrankWolfe, NonFiniteError, lmo, lmo_global
     from fwlab.runs import record
-    from fwlab.train import METHODS, TrainConfig, fit, get_method
+    from fwlab.train import METHODS, Callback, TrainConfig, fit, get_method
 
 # name -> module: imported on first use, so that `fwlab sweep`, `fwlab run`, `fwlab present` and
 # the other commands that do not train start without importing torch (about 2 s of CPU each)
@@ -34,6 +34,7 @@ _EXPORTS = {
     "lmo_global": "fwlab.optim",
     "record": "fwlab.runs",
     "METHODS": "fwlab.train",
+    "Callback": "fwlab.train",
     "TrainConfig": "fwlab.train",
     "fit": "fwlab.train",
     "get_method": "fwlab.train",
@@ -47,6 +48,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "METHODS",
+    "Callback",
     "FrankWolfe",
     "IndRNN",
     "NonFiniteError",

@@ -87,6 +87,14 @@ TOY_BUILDERS = {
     "lr_delta_figure": lambda: toy_figures.lr_delta_figure(
         {"K = 1": np.array([[1.0, 2.0], [3.0, 4.0]])}, [0.1, 1.0], [0.1, 1.0]
     ),
+    "lines_figure": lambda: toy_figures.lines_figure(
+        [1, 2, 3],
+        {"a": [1.0, 0.5, 0.7], "b": [1.0, 0.9, 0.8]},
+        x_title="K",
+        y_title="length",
+        highlight="a",
+        log_y=True,
+    ),  # fmt: skip
 }
 
 

@@ -8,7 +8,8 @@ Three layers, cheapest first:
   η, T, γ and k): every assert of the notebook must hold — the same code papermill runs, without
   a kernel start per corner;
 * the claim functions over the full product loss × δ × K × p (cheap invariants only);
-* papermill in the real kernel: the defaults (and the exported HTML shows every figure) and one
+* papermill in the real kernel: the defaults (its outputs compared by nbval with the golden copy
+  tests/golden/01_trust_region_playground.ipynb; the exported HTML shows every figure) and one
   corner.
 """
 
@@ -33,6 +34,7 @@ from fwlab.toy import loss_names, step_zoom, trajectory
 from fwlab.toy.lesson import lmo_rows
 from fwlab.toy.sliders import DELTA_VALUES
 from fwlab.toy.trust_region import p_norm
+from tests.golden.golden import assert_matches_golden
 from widgets.explorer import RANGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,6 +257,8 @@ def _run(tmp_path, monkeypatch, **parameters):
 @pytest.mark.timeout(300)
 def test_notebook_runs_headless_with_its_defaults_and_exports_every_figure(tmp_path, monkeypatch):
     out, nb, text = _run(tmp_path, monkeypatch)
+    # nbval: every printed number of this run against tests/golden/ (no second run)
+    assert_matches_golden(NOTEBOOK.stem, out)
     assert "Rosenbrock" in text and "δ = 0.5, K = 5, p = 2.0, η = 0.5, T = 100" in text
     assert "start (-1.5, 2.0)" in text
     assert "all checks passed" in text

@@ -1,7 +1,8 @@
 """Every notebook in notebooks/: committed clean, one typed parameters cell, and it runs headless
 under papermill (kernel ``fwlab``) on its defaults (tests/test_notebook_overrides.py: with
-parameters overridden). Notebook 02 runs its calibrated ~1-minute defaults, so the calibrated claim
-its last cell asserts is checked here.
+parameters overridden), and nbval finds that run's outputs equal to the notebook's golden copy in
+tests/golden/ (tests/golden/golden.py). Notebook 02 runs its calibrated ~1-minute defaults, so the
+calibrated claim its last cell asserts is checked here.
 
 Notebook 01 is executed by tests/test_notebook_01.py (with more specific checks); here it gets the
 structure checks only.
@@ -30,6 +31,8 @@ from notebook_tools import (
 )
 
 from fwlab.runs.params import notebook_parameters
+from tests.golden.golden import NAMES as GOLDEN
+from tests.golden.golden import assert_matches_golden
 
 
 def test_every_notebook_is_executed_here_or_in_its_own_test():
@@ -78,6 +81,8 @@ def test_notebook_runs_headless_with_its_defaults(path, tmp_path, monkeypatch):
         assert line in text
     # a static plotly figure is in the outputs even without a widget front end
     assert (PLOTLY in mimes) == has_figure
+    if path.stem in GOLDEN:  # nbval: this run's outputs against tests/golden/ (no second run)
+        assert_matches_golden(path.stem, tmp_path / path.name)
     if path.stem == "05_reproduce_paper":  # its har2 point is table_row.ipynb's defaults
         point = tmp_path / "notebooks" / "runs" / "reproduce" / "table3-smoke-seed0"
         status = json.loads((point / "method=fw_k5__task=har2" / "status.json").read_text())

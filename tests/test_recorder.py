@@ -199,11 +199,44 @@ def test_a_resumed_run_keeps_the_earlier_path(adding, tmp_path, stop):
     assert rec.balls == whole.balls
 
 
+def test_a_fresh_recorder_continues_the_path_from_the_checkpoint(adding, tmp_path):
+    """A new process resuming the run: its recorder gets the path from checkpoint.pt (loaded
+    weights-only) and ends with the uninterrupted run's path."""
+    cfg = TrainConfig(steps=12, checkpoint_every=1, **TINY)
+    whole = TrajectoryRecorder(inner=True)
+    fit(FW_GLOBAL, adding, cfg, callbacks=[whole], progress=False)
+    first = TrajectoryRecorder(inner=True)
+    fit(FW_GLOBAL, adding, cfg, callbacks=[first, _stop_at(9)], out_dir=tmp_path,
+        progress=False)  # fmt: skip
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["callbacks"]
+    assert saved["TrajectoryRecorder[0]"]["steps"] == [0, 3, 6, 9]
+    fresh = TrajectoryRecorder(inner=True)
+    fit(FW_GLOBAL, adding, cfg, callbacks=[fresh], out_dir=tmp_path, resume=True, progress=False)
+    assert fresh.steps == whole.steps == [0, 3, 6, 9, 12]
+    assert fresh.outer_steps == whole.outer_steps and fresh.layout == whole.layout
+    assert fresh.inner_outer == whole.inner_outer and fresh.inner_k == whole.inner_k
+    torch.testing.assert_close(fresh.points, whole.points)
+    torch.testing.assert_close(fresh.inner_points, whole.inner_points)
+    assert fresh.balls == whole.balls
+
+
+def test_a_recorder_refuses_a_checkpoint_path_larger_than_its_max_bytes(adding, tmp_path):
+    cfg = TrainConfig(steps=6, checkpoint_every=1, **TINY)
+    fit(FW_GLOBAL, adding, cfg, callbacks=[TrajectoryRecorder(inner=True)], out_dir=tmp_path,
+        progress=False)  # fmt: skip
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["callbacks"]
+    small = TrajectoryRecorder(max_bytes=8 * state["TrajectoryRecorder[0]"]["points"].shape[1])
+    with pytest.raises(ValueError, match=r"holds \d+ points, more than max_bytes=\d+ holds \(2\)"):
+        small.load_state_dict(state["TrajectoryRecorder[0]"])
+
+
 def test_a_fresh_recorder_on_a_resumed_run_counts_outer_steps_from_the_run(adding, tmp_path):
     cfg = TrainConfig(steps=12, checkpoint_every=1, **TINY)
     fit(FW_GLOBAL, adding, cfg, callbacks=[_stop_at(6)], out_dir=tmp_path, progress=False)
     rec = TrajectoryRecorder()
-    fit(FW_GLOBAL, adding, cfg, callbacks=[rec], out_dir=tmp_path, resume=True, progress=False)
+    with pytest.warns(UserWarning, match=r"no state for \['TrajectoryRecorder\[0\]'\]"):
+        fit(FW_GLOBAL, adding, cfg, callbacks=[rec], out_dir=tmp_path, resume=True,
+            progress=False)  # fmt: skip
     assert rec.steps == [6, 9, 12] and rec.outer_steps == [2, 3, 4]
 
 

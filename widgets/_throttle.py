@@ -1,6 +1,6 @@
 """When a live figure redraws, and on which thread.
 
-:class:`Throttle` decides whether a run's event is worth a redraw (at most every ``steps``
+:class:`Throttle` decides whether a moment of a run is worth a redraw (at most every ``steps``
 batches of a run and every ``seconds`` seconds; a run's begin and end always are).
 :class:`OwnerThreadCaller` runs the redraw on the thread that owns the widgets: a training
 thread only marks it due, and the Jupyter kernel's event loop (or an explicit :meth:`flush`)
@@ -8,7 +8,8 @@ runs it, several requests collapsing into one call.
 
 Example:
     >>> t = Throttle(steps=2, seconds=0.0)
-    >>> [t.due("a", e) for e in ("begin", "step", "step", "step", "end")]
+    >>> begin = t.due("a", force=True)
+    >>> [begin, *(t.due("a", batch=True) for _ in range(3)), t.due("a", force=True)]
     [True, False, True, False, True]
 """
 
@@ -24,10 +25,10 @@ __all__ = ["OwnerThreadCaller", "Throttle"]
 
 
 class Throttle:
-    """Whether an event of run ``name`` is due for a redraw (see the module docstring).
+    """Whether a moment of run ``name`` is due for a redraw (see the module docstring).
 
     Args:
-        steps: redraw at most every this many batches (``"step"`` events) of a run ...
+        steps: redraw at most every this many batches (``due(name, batch=True)``) of a run ...
         seconds: ... and at most every this many seconds (by ``clock``).
         clock: the time source (tests pass a fake one).
     """
@@ -46,14 +47,14 @@ class Throttle:
         self._last = -math.inf
         self._lock = threading.Lock()
 
-    def due(self, name: str, event: str) -> bool:
-        """Count ``event`` of run ``name``; ``True`` when a redraw should follow it."""
+    def due(self, name: str, *, batch: bool = False, force: bool = False) -> bool:
+        """``True`` when a redraw should follow this moment of run ``name``: a ``batch`` ended
+        (counted), an evaluation (neither), or its begin or end (``force``: always due)."""
         with self._lock:
-            if event == "step":
+            if batch:
                 self._since[name] = self._since.get(name, 0) + 1
                 if self._since[name] < self.steps:
                     return False
-            force = event in ("begin", "end")
             if not force and self._clock() - self._last < self.seconds:
                 return False
             self._since[name] = 0

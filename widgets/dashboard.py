@@ -72,7 +72,16 @@ from fwlab.plots import (
     training_trace_data,
 )
 from fwlab.plots.recorded import add_recorded, recorded_metric
-from fwlab.train import BackgroundRun, Method, Run, RunControl, TrainConfig, fit, get_method
+from fwlab.train import (
+    BackgroundRun,
+    Callback,
+    Method,
+    Run,
+    RunControl,
+    TrainConfig,
+    fit,
+    get_method,
+)
 from fwlab.train.recorded import load_recorded
 from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
@@ -92,7 +101,7 @@ __all__ = ["TrainingDashboard"]
 _SLIDERS = ("delta", "K", "p", "lr")
 
 
-class TrainingDashboard(RecoveringFigure):
+class TrainingDashboard(RecoveringFigure, Callback):
     """Live loss/metric curves and Frank-Wolfe diagnostics of several runs side by side, with
     δ, K, p, η sliders and pause/resume/stop buttons (see the module docstring).
 
@@ -224,17 +233,26 @@ class TrainingDashboard(RecoveringFigure):
 
     # --- feeding it ----------------------------------------------------------------------------
 
-    def __call__(self, event: str, run: Run) -> None:
-        """A ``fit`` callback; the run is named by :func:`fwlab.plots.run_title` (what the
-        method is, e.g. "Frank-Wolfe K=5")."""
-        self._callback_for(run_title(run.method))(event, run)
+    # a fit callback itself: the run is named by fwlab.plots.run_title (what the method is,
+    # e.g. "Frank-Wolfe K=5")
+    def on_train_begin(self, run: Run) -> None:
+        self._callback_for(run_title(run.method)).on_train_begin(run)
 
-    def callback(self, name: str) -> Callable[[str, Run], None]:
+    def on_step_end(self, run: Run) -> None:
+        self._callback_for(run_title(run.method)).on_step_end(run)
+
+    def on_eval_end(self, run: Run) -> None:
+        self._callback_for(run_title(run.method)).on_eval_end(run)
+
+    def on_train_end(self, run: Run) -> None:
+        self._callback_for(run_title(run.method)).on_train_end(run)
+
+    def callback(self, name: str) -> Callback:
         """A ``fit`` callback that shows its run as ``name`` and lets the controls steer it."""
         return self._callback_for(name)
 
-    def _callback_for(self, name: str, control: RunControl | None = None):
-        return self.runs.callback(name, control, on_event=self._observe)
+    def _callback_for(self, name: str, control: RunControl | None = None) -> Callback:
+        return self.runs.callback(name, control, observer=_Redraw(self, name))
 
     def fit(
         self,
@@ -297,14 +315,6 @@ class TrainingDashboard(RecoveringFigure):
         """``name → history`` of every run that has begun, in the order the runs were started
         (live while they train)."""
         return self.runs.histories
-
-    def _observe(self, name: str, event: str, run: Run) -> None:
-        """After the registry recorded ``event``: pick the metric, redraw when due."""
-        with self._lock:
-            if event == "begin" and self.metric == "auto":
-                self.metric = "test_acc" if run.data.task == "classification" else "test_loss"
-        if self._throttle.due(name, event):
-            self._redrawer.request()
 
     def _on_job_done(self, job: BackgroundRun) -> None:
         self.runs.job_done(job)
@@ -540,6 +550,33 @@ class TrainingDashboard(RecoveringFigure):
                 f"({self.figures_replaced}×)."
             )
         self._status.value = table + (f"<div>{message.strip()}</div>" if message else "")
+
+
+class _Redraw(Callback):
+    """After the registry recorded a hook of run ``name``: pick the metric, redraw when due."""
+
+    def __init__(self, dash: TrainingDashboard, name: str) -> None:
+        self.dash, self.name = dash, name
+
+    def on_train_begin(self, run: Run) -> None:
+        with self.dash._lock:
+            if self.dash.metric == "auto":
+                task = run.data.task
+                self.dash.metric = "test_acc" if task == "classification" else "test_loss"
+        self._redraw_if_due(force=True)
+
+    def on_step_end(self, run: Run) -> None:
+        self._redraw_if_due(batch=True)
+
+    def on_eval_end(self, run: Run) -> None:
+        self._redraw_if_due()
+
+    def on_train_end(self, run: Run) -> None:
+        self._redraw_if_due(force=True)
+
+    def _redraw_if_due(self, **moment: bool) -> None:
+        if self.dash._throttle.due(self.name, **moment):
+            self.dash._redrawer.request()
 
 
 def _format_values(values: Mapping[str, Any]) -> str:

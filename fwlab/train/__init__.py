@@ -1,4 +1,5 @@
-"""Training: the paper's methods as presets, and ``fit`` with history, checkpoints and callbacks."""
+"""Training: the paper's methods as presets, and ``fit`` with history, checkpoints and typed
+callbacks (:class:`Callback`)."""
 
 from fwlab.train.background import (
     BackgroundRun,
@@ -7,6 +8,7 @@ from fwlab.train.background import (
     start_fit,
 )
 from fwlab.train.build import build_model, build_optimizer, build_scheduler
+from fwlab.train.callbacks import Callback, FunctionCallback
 from fwlab.train.checkpoint import load_checkpoint
 from fwlab.train.config import TrainConfig
 from fwlab.train.history import save_history
@@ -19,6 +21,8 @@ from fwlab.train.tensorboard import TensorBoardLogger, load_histories, read_tens
 
 __all__ = [
     "BackgroundRun",
+    "Callback",
+    "FunctionCallback",
     "RunControl",
     "replay_callback",
     "start_fit",

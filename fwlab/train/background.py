@@ -70,11 +70,12 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.optim.frank_wolfe import effective_delta
 from fwlab.optim.lmo import as_p
 from fwlab.train.build import build_model
+from fwlab.train.callbacks import Callback, as_callback, as_callbacks
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import Method
 from fwlab.train.outer_steps import takes_outer_steps
-from fwlab.train.run import Callback, Run
+from fwlab.train.run import Run
 
 __all__ = [
     "CONTROLLABLE",
@@ -198,48 +199,56 @@ def replay_callback(events: Iterable[Mapping[str, Any]]) -> Callback:
         todo.append({k: (dict(v) if k == "values" else v) for k, v in e.items()})
     if any(a["step"] > b["step"] for a, b in zip(todo, todo[1:])):
         raise ValueError("events must be in the order of their steps, as a history records them")
-    pos = 0
+    return _Replay(todo)
 
-    def callback(event: str, run: Run) -> None:
-        nonlocal pos
-        if event == "begin":
-            done = [e for e in run.history["events"] if e.get("kind") in _REPLAYED]
-            if done:
-                if todo[: len(done)] != done:
-                    raise RuntimeError(
-                        "the resumed run's events differ from the ones being replayed"
-                    )
-                pos = len(done)
-        if event in ("begin", "step"):
-            while pos < len(todo) and todo[pos]["step"] == run.step:
-                e = todo[pos]
-                pos += 1
-                if e["kind"] == "set":
-                    run.set_hyperparameters(**e["values"])
-                else:
-                    record_stop(run)
-            if pos < len(todo) and todo[pos]["step"] < run.step:
-                raise RuntimeError(
-                    f"the replay passed step {todo[pos]['step']} without applying {todo[pos]}"
-                )
-        elif event == "end" and pos < len(todo):
+
+class _Replay(Callback):
+    """What :func:`replay_callback` returns: ``todo`` are the events to apply, in order."""
+
+    def __init__(self, todo: list[dict[str, Any]]) -> None:
+        self.todo = todo
+        self.pos = 0
+
+    def on_train_begin(self, run: Run) -> None:
+        done = [e for e in run.history["events"] if e.get("kind") in _REPLAYED]
+        if done:
+            if self.todo[: len(done)] != done:
+                raise RuntimeError("the resumed run's events differ from the ones being replayed")
+            self.pos = len(done)
+        self.on_step_end(run)
+
+    def on_step_end(self, run: Run) -> None:
+        todo = self.todo
+        while self.pos < len(todo) and todo[self.pos]["step"] == run.step:
+            e = todo[self.pos]
+            self.pos += 1
+            if e["kind"] == "set":
+                run.set_hyperparameters(**e["values"])
+            else:
+                record_stop(run)
+        if self.pos < len(todo) and todo[self.pos]["step"] < run.step:
             raise RuntimeError(
-                f"the run ended at step {run.step} with {len(todo) - pos} recorded change(s) "
-                f"not replayed, the first at step {todo[pos]['step']}: {todo[pos]}"
+                f"the replay passed step {todo[self.pos]['step']} without applying {todo[self.pos]}"
             )
 
-    return callback
+    def on_train_end(self, run: Run) -> None:
+        if self.pos < len(self.todo):
+            first = self.todo[self.pos]
+            raise RuntimeError(
+                f"the run ended at step {run.step} with {len(self.todo) - self.pos} recorded "
+                f"change(s) not replayed, the first at step {first['step']}: {first}"
+            )
 
 
 # ----------------------------------------------------------------------------- the control
-class RunControl:
+class RunControl(Callback):
     """A ``fit`` callback that applies changes requested from any thread.
 
     * :meth:`set` queues hyperparameters (merged with anything queued before); they are applied
-      with :meth:`fwlab.train.Run.set_hyperparameters` at the first ``"begin"``/``"step"`` event
+      with :meth:`fwlab.train.Run.set_hyperparameters` at the run's begin or the first batch end
       where ``run.inner_step == 0`` and recorded as one ``"set"`` event.
     * :meth:`stop` ends the run after the current batch (recorded as a ``"stop"`` event).
-    * :meth:`pause` parks the training thread in the next ``"begin"``/``"step"`` event until
+    * :meth:`pause` parks the training thread at the run's begin or next batch end until
       :meth:`resume` or :meth:`stop`; :meth:`wait_paused` waits until it is parked. Pausing is
       only useful when ``fit`` runs in another thread than the one that will resume it.
 
@@ -306,7 +315,7 @@ class RunControl:
 
     @property
     def ended(self) -> bool:
-        """``fit`` has sent its ``"end"`` event."""
+        """``fit`` has called :meth:`on_train_end`."""
         return self._ended.is_set()
 
     @property
@@ -323,14 +332,14 @@ class RunControl:
         return self._kind or "fw"
 
     # --- the callback (training thread) --------------------------------------------------------
-    def __call__(self, event: str, run: Run) -> None:
-        if event == "begin":
-            self.run = run
-        if event == "end":
-            self._ended.set()
-            return
-        if event not in ("begin", "step"):
-            return
+    def on_train_begin(self, run: Run) -> None:
+        self.run = run
+        self.on_step_end(run)
+
+    def on_train_end(self, run: Run) -> None:
+        self._ended.set()
+
+    def on_step_end(self, run: Run) -> None:
         if not self._running.is_set() and not self._stop:
             self._parked.set()
             self._running.wait()
@@ -383,7 +392,7 @@ class BackgroundRun(RunControl):
         super().__init__(method.optimizer)
         self.method, self.data, self.config = method, data, config
         self.name = name or method.title
-        self._callbacks = tuple(callbacks)
+        self._callbacks = tuple(as_callbacks(callbacks))  # refused here, not in the thread
         self._model = model
         self._fit_kwargs = {
             "out_dir": out_dir,
@@ -429,11 +438,11 @@ class BackgroundRun(RunControl):
                     if self.error is None:
                         self.error = err
 
-    def add_callback(self, fn: Callback) -> None:
+    def add_callback(self, fn: Callback | Callable[[str, Run], Any]) -> None:
         """Add a ``fit`` callback (after the others); only before :meth:`start`."""
         if self._thread.ident is not None:
             raise RuntimeError(f"{self.name!r} is started; add callbacks before start()")
-        self._callbacks = (*self._callbacks, fn)
+        self._callbacks = (*self._callbacks, as_callback(fn, name="fn"))
 
     def add_done_callback(self, fn: Callable[[BackgroundRun], Any]) -> None:
         """Call ``fn(self)`` in the training thread when it finishes (result or error)."""

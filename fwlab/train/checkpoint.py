@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from fwlab.atomic import atomic_open
+from fwlab.train.callbacks import Callback, callback_states
 from fwlab.train.outer_steps import at_iterate, inner_step
 from fwlab.train.run import Run
 
@@ -35,10 +37,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         ) from err
 
 
-def _checkpoint(run: Run, out_dir: Path) -> None:
+def _checkpoint(run: Run, out_dir: Path, callbacks: Sequence[Callback] = ()) -> None:
     """Write ``checkpoint.pt``: ``model`` holds the iterate ω (what one evaluates or deploys);
     mid outer step, ``inner_point`` also holds the shifted point ω + Δω_k the optimizer's state
-    continues from (``None`` between outer steps)."""
+    continues from (``None`` between outer steps); ``callbacks`` holds the state of the
+    callbacks that have one, by :func:`fwlab.train.callbacks.state_keys`."""
+    states = callback_states(callbacks)  # a state that is not plain data fails before writing
     with at_iterate(run.optimizer):
         omega = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
     state = {
@@ -56,6 +60,7 @@ def _checkpoint(run: Run, out_dir: Path) -> None:
             "pending_lr_steps": run.pending_lr_steps,
         },
         "history": json.loads(json.dumps(run.history)),
+        "callbacks": states,
     }
     _atomic_torch_save(state, out_dir / CHECKPOINT)
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
 from fwlab.outdir import claim_run_dir, lock_output_dir
 from fwlab.train.build import TORCH_RNG_LOCK, build_model, build_optimizer, build_scheduler
+from fwlab.train.callbacks import Callback, as_callbacks, load_callback_states
 from fwlab.train.checkpoint import (
     CHECKPOINT,
     _checkpoint,
@@ -70,7 +71,7 @@ from fwlab.train.outer_steps import (
     outer_stats,
     takes_outer_steps,
 )
-from fwlab.train.run import Callback, Run
+from fwlab.train.run import Run
 from fwlab.train.tensorboard import environment_loggers
 
 # fit, and (re-exported) the names this module held before config/build/checkpoint/history
@@ -100,7 +101,7 @@ def fit(
     config: TrainConfig,
     *,
     model: nn.Module | None = None,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback | Callable[[str, Run], Any]] = (),
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -115,9 +116,13 @@ def fit(
         model: train this model instead of :func:`build_model`'s; if it has a
             ``constrain_()`` method (:meth:`fwlab.models.SequenceModel.constrain_`), it is called
             after every outer step.
-        callbacks: functions ``callback(event, run)`` called with ``event`` in
-            ``"begin"``, ``"step"`` (after every batch), ``"eval"``, ``"end"``; ``run`` is the
-            :class:`Run` (model, optimizer, history, counters, ``request_stop()``).
+        callbacks: :class:`fwlab.train.Callback` objects, called in order:
+            ``on_train_begin(run)``, ``on_step_end(run)`` after every batch,
+            ``on_eval_end(run)`` after every evaluation, ``on_train_end(run)``; ``run`` is the
+            :class:`Run` (model, optimizer, history, counters, ``request_stop()``). The state of
+            callbacks that define ``state_dict`` rides in the checkpoint and is restored on
+            ``resume`` (:mod:`fwlab.train.callbacks`). A function ``callback(event, run)``
+            (``event`` in ``"begin"``, ``"step"``, ``"eval"``, ``"end"``) works too.
         out_dir: where ``history.json`` and ``checkpoint.pt`` go (nothing is written if None).
             It is checked (a file in the way, not writable: ``ValueError``) and locked before
             training (:func:`fwlab.outdir.lock_output_dir`: a second run into it, in another
@@ -136,6 +141,7 @@ def fit(
     uninterrupted run. A second Ctrl-C interrupts at once (the model is still put back at ω, the
     last checkpoint is kept); so does any other exception.
     """
+    callbacks = as_callbacks(callbacks)  # a bad one fails before the folder is touched
     if out_dir is None:
         if resume or overwrite:
             raise ValueError(
@@ -214,6 +220,7 @@ def _train(
         run.epoch = ckpt["counters"]["epoch"]
         run.batch_in_epoch = ckpt["counters"]["batch_in_epoch"]
         run.pending_lr_steps = ckpt["counters"].get("pending_lr_steps", 0)
+        load_callback_states(callbacks, ckpt.get("callbacks", {}), f"the checkpoint in {out}")
     else:
         with TORCH_RNG_LOCK:  # not in the middle of another thread's model initialisation
             torch.manual_seed(config.seed + 1)  # dropout stream, independent of the init stream
@@ -226,7 +233,7 @@ def _train(
     bar = tqdm(total=total, initial=run.step, disable=not progress, desc=method.title, leave=False)
     t_start = time.perf_counter() - float(history["summary"].get("wall_time", 0.0))
     for cb in callbacks:
-        cb("begin", run)
+        cb.on_train_begin(run)
 
     def record_eval() -> None:
         with at_iterate(optimizer):
@@ -247,7 +254,7 @@ def _train(
         ev["test_loss"].append(test["loss"])
         ev["test_acc"].append(test.get("acc"))
         ev["seconds"].append(time.perf_counter() - t_start)
-        _notify(callbacks, "eval", run, interrupt)
+        _notify(callbacks, "on_eval_end", run, interrupt)
 
     def done() -> bool:
         if run.stop_requested:
@@ -297,7 +304,7 @@ def _train(
                         # a checkpoint written before K was a series: None at its earlier steps
                         op.setdefault(key, [None] * (len(op["step"]) - 1)).append(st[key])
                 bar.update(1)
-                _notify(callbacks, "step", run, interrupt)
+                _notify(callbacks, "on_step_end", run, interrupt)
                 if config.eval_every and run.step % config.eval_every == 0:
                     record_eval()
                 if done():
@@ -306,11 +313,11 @@ def _train(
             every = config.checkpoint_every
             if out is not None and every and run.step // every > last_checkpoint // every:
                 history["summary"]["wall_time"] = time.perf_counter() - t_start
-                _checkpoint(run, out)
+                _checkpoint(run, out, callbacks)
                 last_checkpoint = run.step
             if interrupt.requested:  # Ctrl-C: stop here, where the run is consistent
                 bar.close()
-                _stop_interrupted(run, out, t_start)
+                _stop_interrupted(run, callbacks, out, t_start)
         if run.batch_in_epoch >= per_epoch:
             run.epoch += 1
             run.batch_in_epoch = 0
@@ -321,37 +328,40 @@ def _train(
                 record_eval()
             if interrupt.requested and not done():
                 bar.close()
-                _stop_interrupted(run, out, t_start)
+                _stop_interrupted(run, callbacks, out, t_start)
     bar.close()
     abandon_outer_step(optimizer)  # stopped mid outer step: back to the iterate omega
     if not history["eval"]["step"] or history["eval"]["step"][-1] != run.step:
         record_eval()
     history["summary"] = _summary(history, run, time.perf_counter() - t_start)
     if out is not None:
-        _checkpoint(run, out)
+        _checkpoint(run, out, callbacks)
         save_history(history, out / HISTORY)
     for cb in callbacks:
-        cb("end", run)
+        cb.on_train_end(run)
     return history
 
 
 def _notify(
-    callbacks: Sequence[Callback], event: str, run: Run, interrupt: DeferredInterrupt
+    callbacks: Sequence[Callback], hook: str, run: Run, interrupt: DeferredInterrupt
 ) -> None:
-    """Call the callbacks; a ``KeyboardInterrupt`` from one stops the run at the batch's end."""
+    """Call ``hook`` of each callback; a ``KeyboardInterrupt`` from one stops the run at the
+    batch's end."""
     for cb in callbacks:
         try:
-            cb(event, run)
+            getattr(cb, hook)(run)
         except KeyboardInterrupt:
             interrupt.request()
 
 
-def _stop_interrupted(run: Run, out: Path | None, t_start: float) -> None:
+def _stop_interrupted(
+    run: Run, callbacks: Sequence[Callback], out: Path | None, t_start: float
+) -> None:
     """Checkpoint the run where it stands (model at ω, optimizer state with the outer step under
     way), put the model back at ω and raise ``KeyboardInterrupt`` saying how to continue."""
     if out is not None:
         run.history["summary"]["wall_time"] = time.perf_counter() - t_start
-        _checkpoint(run, out)
+        _checkpoint(run, out, callbacks)
         where = f"; {out / CHECKPOINT} continues it with resume=True (fwlab train --resume)"
     else:
         where = " (no out_dir: nothing was saved)"

@@ -1,11 +1,15 @@
 r"""``TrajectoryRecorder``: a :func:`fwlab.train.fit` callback that keeps the parameter trajectory.
 
 It stores the flattened parameters :math:`\omega_t` (all ``model.parameters()`` in order,
-concatenated, on the CPU in ``dtype``) at the start ("begin"), at every ``every``-th outer step
-boundary and at the end, and with ``inner=True`` the inner points
+concatenated, on the CPU in ``dtype``) at the start (``on_train_begin``), at every ``every``-th
+outer step boundary and at the end, and with ``inner=True`` the inner points
 :math:`\omega_{t-1} + \Delta\omega_{t,k}` the Frank-Wolfe optimizer's streaming mode holds between
 its calls. For each stored iterate it also keeps what is needed to draw the trust region of the
 step that *starts* there: :math:`\delta_t`, p and scope of every parameter group.
+
+Resumed runs. The recorded path rides in :func:`fit`'s checkpoint (:meth:`state_dict`), so a
+recorder passed to ``fit(..., resume=True)``, in this process or a new one, keeps the path up to
+the checkpoint and continues it.
 
 Which points are "outer steps". With :class:`fwlab.optim.FrankWolfe` in streaming mode (the way
 :func:`fit` drives it) an outer step ends after the K-th ``optimizer.step()``, i.e. when
@@ -39,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -48,6 +53,7 @@ import torch
 from torch import Tensor, nn
 
 from fwlab.optim.frank_wolfe import effective_delta
+from fwlab.train.callbacks import Callback
 from fwlab.train.outer_steps import at_iterate, takes_outer_steps
 
 __all__ = ["BallSpec", "ParamSlice", "TrajectoryRecorder"]
@@ -79,7 +85,7 @@ class BallSpec:
     scopes: tuple[str, ...]
 
 
-class TrajectoryRecorder:
+class TrajectoryRecorder(Callback):
     """Record the flattened parameters along a :func:`fwlab.train.fit` run (see the module doc).
 
     Args:
@@ -156,16 +162,48 @@ class TrajectoryRecorder:
             return torch.empty(0, self.n_params, dtype=self.dtype)
         return torch.stack(self._inner_vecs)
 
-    # ------------------------------------------------------------------ callback
-    def __call__(self, event: str, run: Any) -> None:
-        if event == "begin":
-            self._begin(run)
-        elif event == "step":
-            self._step(run)
-        elif event == "end":
-            self._end(run)
+    # ------------------------------------------------------------------ checkpoint state
+    def state_dict(self) -> dict[str, Any]:
+        """The path recorded so far, as plain data for :func:`fwlab.train.fit`'s checkpoint
+        (the stored vectors add up to ``max_bytes`` to ``checkpoint.pt``): a recorder given it
+        on ``resume=True`` continues the path as the recorder of the first process would."""
+        return {
+            "every": self.every,
+            "thinned": self.thinned,
+            "outer": self._outer,
+            "layout": [dataclasses.asdict(s) for s in self.layout],
+            "points": self.points,
+            "outer_steps": list(self.outer_steps),
+            "steps": list(self.steps),
+            "inner_points": self.inner_points,
+            "inner_outer": list(self.inner_outer),
+            "inner_k": list(self.inner_k),
+            "balls": {o: dataclasses.asdict(b) for o, b in self.balls.items()},
+        }
 
-    def _begin(self, run: Any) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` gave (in this recorder's ``dtype``)."""
+        self._reset()
+        self.every, self.thinned, self._outer = state["every"], state["thinned"], state["outer"]
+        self.layout = [ParamSlice(**{**s, "shape": tuple(s["shape"])}) for s in state["layout"]]
+        self._vecs = list(state["points"].to(self.dtype).unbind(0))
+        self.outer_steps, self.steps = list(state["outer_steps"]), list(state["steps"])
+        self._inner_vecs = list(state["inner_points"].to(self.dtype).unbind(0))
+        self.inner_outer, self.inner_k = list(state["inner_outer"]), list(state["inner_k"])
+        self.balls = {
+            int(o): BallSpec(**{k: tuple(v) for k, v in b.items()})
+            for o, b in state["balls"].items()
+        }
+        self._capacity = self.max_bytes // max(self.bytes_per_point, 1)
+        if len(self._vecs) + len(self._inner_vecs) > self._capacity:
+            raise ValueError(
+                f"the checkpoint's trajectory holds {len(self._vecs) + len(self._inner_vecs)} "
+                f"points, more than max_bytes={self.max_bytes} holds ({self._capacity}); resume "
+                "with the max_bytes of the run that wrote it"
+            )
+
+    # ------------------------------------------------------------------ callback
+    def on_train_begin(self, run: Any) -> None:
         model, optimizer, step = run.model, run.optimizer, run.step
         layout = _layout(model, optimizer)
         outer = _outer_steps_done(run)
@@ -204,7 +242,7 @@ class TrajectoryRecorder:
         self.balls = {o: b for o, b in self.balls.items() if o < outer}
         self._outer = outer
 
-    def _step(self, run: Any) -> None:
+    def on_step_end(self, run: Any) -> None:
         opt = run.optimizer
         k = run.inner_step
         if k == 0:  # an outer step just ended: the parameters hold the new iterate
@@ -221,7 +259,7 @@ class TrajectoryRecorder:
                     self.inner_outer.append(self._outer)
                     self.inner_k.append(k)
 
-    def _end(self, run: Any) -> None:
+    def on_train_end(self, run: Any) -> None:
         if self.outer_steps and self.outer_steps[-1] == self._outer:
             return
         self._make_room(allow_drop_inner=True)

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fwlab.train.background import BackgroundRun, RunControl
-from fwlab.train.run import Callback, Run
+from fwlab.train.callbacks import Callback
+from fwlab.train.run import Run
 
 __all__ = ["ALL", "RunRegistry"]
 
@@ -54,33 +55,18 @@ class RunRegistry:
     # --- feeding it ------------------------------------------------------------------------------
 
     def callback(
-        self,
-        name: str,
-        control: RunControl | None = None,
-        on_event: Callable[[str, str, Run], Any] | None = None,
+        self, name: str, control: RunControl | None = None, observer: Callback | None = None
     ) -> Callback:
         """A ``fit`` callback that registers its run as ``name``, steered by ``control`` (a
-        fresh :class:`RunControl` per run when ``None``); ``on_event(name, event, run)`` is
-        called after the registry is updated."""
+        fresh :class:`RunControl` per run when ``None``); each hook of ``observer`` is called
+        after the registry is updated."""
+        return _Registration(self, name, control, observer)
 
-        def callback(event: str, run: Run) -> None:
-            ctl = control
-            if ctl is None:
-                with self.lock:
-                    ctl = self._controls.get(name)
-                    if event == "begin" or ctl is None or ctl.run is not run:
-                        ctl = self._controls[name] = RunControl()
-                ctl(event, run)
-            self.observe(name, event, run)
-            if on_event is not None:
-                on_event(name, event, run)
-
-        return callback
-
-    def observe(self, name: str, event: str, run: Run) -> None:
-        """Record ``run`` (its history; at ``"begin"`` the run itself, clearing an old error)."""
+    def observe(self, name: str, run: Run, *, begin: bool = False) -> None:
+        """Record ``run``'s history under ``name`` (with ``begin``: the run itself too, clearing
+        an old error)."""
         with self.lock:
-            if event == "begin":
+            if begin:
                 self._runs[name] = run
                 self._errors.pop(name, None)
             self.register(name)
@@ -193,3 +179,42 @@ class RunRegistry:
                 if name in self._errors:
                     out[name]["error"] = self._errors[name]
         return out
+
+
+class _Registration(Callback):
+    """What :meth:`RunRegistry.callback` returns: each hook goes to the run's control (when the
+    registry owns it), then to the registry, then to the observer."""
+
+    def __init__(
+        self,
+        registry: RunRegistry,
+        name: str,
+        control: RunControl | None,
+        observer: Callback | None,
+    ) -> None:
+        self.registry, self.name = registry, name
+        self.control, self.observer = control, observer
+
+    def _hook(self, hook: str, run: Run, begin: bool = False) -> None:
+        registry = self.registry
+        if self.control is None:  # a fresh control per run, kept by name
+            with registry.lock:
+                ctl = registry._controls.get(self.name)
+                if begin or ctl is None or ctl.run is not run:
+                    ctl = registry._controls[self.name] = RunControl()
+            getattr(ctl, hook)(run)
+        registry.observe(self.name, run, begin=begin)
+        if self.observer is not None:
+            getattr(self.observer, hook)(run)
+
+    def on_train_begin(self, run: Run) -> None:
+        self._hook("on_train_begin", run, begin=True)
+
+    def on_step_end(self, run: Run) -> None:
+        self._hook("on_step_end", run)
+
+    def on_eval_end(self, run: Run) -> None:
+        self._hook("on_eval_end", run)
+
+    def on_train_end(self, run: Run) -> None:
+        self._hook("on_train_end", run)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from fwlab.train.outer_steps import inner_step
@@ -50,6 +49,3 @@ class Run:
     @property
     def inner_step(self) -> int:
         return inner_step(self.optimizer)
-
-
-Callback = Callable[[str, Run], Any]

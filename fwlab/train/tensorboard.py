@@ -38,6 +38,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from fwlab.train.callbacks import Callback
 from fwlab.train.history import HISTORY
 from fwlab.train.scalars import (
     PARTS,
@@ -65,7 +66,7 @@ _RUN_KEYS = ("task", "method", "config", "data")
 TENSORBOARD_ENV = "FWLAB_TENSORBOARD_DIR"
 
 
-class TensorBoardLogger:
+class TensorBoardLogger(Callback):
     """A :func:`fwlab.train.fit` callback writing the run to ``log_dir`` for TensorBoard.
 
     Args:
@@ -91,18 +92,22 @@ class TensorBoardLogger:
         self._cursor: dict[str, int] = {}
         self._events = 0
 
-    def __call__(self, event: str, run: Any) -> None:
-        history = run.history
-        if event == "begin":
-            self._open(history, run.step, run.data.task == "classification")
-            return
-        if self._writer is None:
-            return
-        self._write_new(history)
-        if event == "eval":
+    def on_train_begin(self, run: Any) -> None:
+        self._open(run.history, run.step, run.data.task == "classification")
+
+    def on_step_end(self, run: Any) -> None:
+        if self._writer is not None:
+            self._write_new(run.history)
+
+    def on_eval_end(self, run: Any) -> None:
+        if self._writer is not None:
+            self._write_new(run.history)
             self._writer.flush()
-        elif event == "end":
-            self._close(history)
+
+    def on_train_end(self, run: Any) -> None:
+        if self._writer is not None:
+            self._write_new(run.history)
+            self._close(run.history)
 
     def _open(self, history: Mapping[str, Any], step: int, classification: bool) -> None:
         from torch.utils.tensorboard import SummaryWriter
