@@ -185,6 +185,37 @@ def test_a_run_that_stopped_is_rebuilt_from_its_metrics(adding, tmp_path):
     assert MlflowClient(tracking_uri(store)).get_run(cb.run_id).info.status == "FAILED"
 
 
+def test_a_resumed_fit_continues_its_mlflow_run(adding, tmp_path):
+    """Killed after its checkpoint at step 4, resumed by a new process's callback: one MLflow
+    run, FINISHED, whose history is the uninterrupted run's (the run id rode in the
+    checkpoint)."""
+    cfg = TrainConfig(**TINY, steps=8, checkpoint_every=4)
+    whole = fit(get_method("fw_k1"), adding, cfg, progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill(event, run):
+        if event == "step" and run.step == 6:
+            raise Killed
+
+    store = tmp_path / "mlflow.db"
+    first = MLflowCallback(store, flush_secs=1e-9, figures=())
+    with pytest.raises(Killed):
+        fit(get_method("fw_k1"), adding, cfg, callbacks=[first, kill], out_dir=tmp_path / "run",
+            progress=False)  # fmt: skip
+    second = MLflowCallback(store, flush_secs=1e-9, figures=())
+    h = fit(get_method("fw_k1"), adding, cfg, callbacks=[second], out_dir=tmp_path / "run",
+            resume=True, progress=False)  # fmt: skip
+    client = MlflowClient(tracking_uri(store))
+    assert second.run_id == first.run_id
+    assert len(client.search_runs([client.get_experiment_by_name("fwlab").experiment_id])) == 1
+    run = client.get_run(second.run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["fwlab.resumed_at_step"] == "4"
+    losses = dict(series(client, second.run_id, "train/loss"))  # steps 5, 6 were sent twice
+    assert [losses[s] for s in range(1, 9)] == whole["train"]["loss"] == h["train"]["loss"]
+
+
 def test_train_cli_mlflow_option_errors(tmp_path, capsys, monkeypatch):
     port = free_port()
     args = ["train", "--steps", "1", "--mlflow", f"http://127.0.0.1:{port}"]

@@ -63,6 +63,9 @@ def test_the_git_filter_strips_an_executed_notebook(tmp_path):
     attr = subprocess.run(["git", "check-attr", "filter", nb_path], cwd=ROOT, capture_output=True,
                           text=True, check=True)  # fmt: skip
     assert attr.stdout.strip().endswith("filter: nbstripout")  # .gitattributes
+    golden = subprocess.run(["git", "check-attr", "filter", "tests/golden/02_adding_task.ipynb"],
+                            cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+    assert golden.stdout.strip().endswith("filter: unset")  # golden copies keep their outputs
     clean = subprocess.run(["git", "config", "filter.nbstripout.clean"], cwd=ROOT,
                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     assert clean, "the nbstripout filter is not defined here: run `bash .ci/setup`"

@@ -23,9 +23,9 @@ that reads MLflow runs back as histories (``pip install 'fwlab[mlflow]'``).
 Metrics are sent in batches: at every evaluation, at least every ``flush_secs`` seconds, and at
 the end. A run that ``fit`` finishes is marked ``FINISHED``; one that stops on an exception
 stays ``RUNNING`` unless the caller marks it with :meth:`MLflowCallback.finish` (``fwlab train
---mlflow`` marks an interrupted run ``KILLED`` and a failed one ``FAILED``). A resumed ``fit``
-(``resume=True``) starts a new MLflow run that logs the whole history, tagged
-``fwlab.resumed_at_step``.
+--mlflow`` marks an interrupted run ``KILLED`` and a failed one ``FAILED``). The MLflow run's
+id rides in ``fit``'s checkpoint, so a resumed ``fit`` (``resume=True``, ``fwlab train --resume
+--mlflow``) continues the same MLflow run, tagged ``fwlab.resumed_at_step``.
 
 :func:`load_mlflow_histories` returns ``name → history`` for the runs an
 :class:`MLflowCallback` logged: ``TrainingDashboard.add_histories`` shows them beside live runs,
@@ -64,6 +64,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fwlab.train.callbacks import Callback
 from fwlab.train.scalars import PARTS, history_parts, history_scalars, hparams_of, series_of_tag
 
 __all__ = [
@@ -161,7 +162,7 @@ def _sqlite_file(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
 
 
-class MLflowCallback:
+class MLflowCallback(Callback):
     """A :func:`fwlab.train.fit` callback logging the run to MLflow (see the module docstring).
 
     Args:
@@ -175,9 +176,9 @@ class MLflowCallback:
             ``"svg"``, ``"pdf"``; the last three need ``fwlab[export]``); ``()`` for none.
         command: the command recorded in the provenance (default: this process's command line).
 
-    Hooks (called by :meth:`__call__` with ``fit``'s events ``begin``/``step``/``eval``/``end``):
-    :meth:`on_train_begin`, :meth:`on_step_end`, :meth:`on_eval_end`, :meth:`on_train_end`.
-    :attr:`run_id` is the MLflow run's id once the run has begun.
+    A :class:`fwlab.train.Callback`: :meth:`on_train_begin`, :meth:`on_step_end`,
+    :meth:`on_eval_end`, :meth:`on_train_end`; its state (:attr:`run_id`, the MLflow run's id
+    once the run has begun) rides in ``fit``'s checkpoint.
 
     Example: ``fit(method, data, config, callbacks=[MLflowCallback("mlflow.db")])``.
     """
@@ -226,21 +227,21 @@ class MLflowCallback:
         self._events = 0
         self._last_flush = 0.0
         self._name = ""
+        self._continue: str | None = None  # the MLflow run of a resumed fit's checkpoint
 
     # ------------------------------------------------------------------ the fit callback
-    def __call__(self, event: str, run: Any) -> None:
-        hook = {
-            "begin": self.on_train_begin,
-            "step": self.on_step_end,
-            "eval": self.on_eval_end,
-            "end": self.on_train_end,
-        }.get(event)
-        if hook is not None:
-            hook(run)
+    def state_dict(self) -> dict[str, Any]:
+        """The MLflow run's id, saved in ``fit``'s checkpoint: a resumed ``fit`` continues it."""
+        return {"run_id": self.run_id}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._continue = state.get("run_id")
 
     def on_train_begin(self, run: Any) -> None:
-        """Create the MLflow run; log the parameters and ``fwlab/run.json`` (and, for a resumed
-        ``fit``, the history so far)."""
+        """Create the MLflow run and log the parameters and ``fwlab/run.json``; a resumed
+        ``fit`` whose checkpoint names an MLflow run of this store continues that run instead
+        (it is marked ``RUNNING`` again and the history so far is sent again: points the killed
+        process sent after its checkpoint appear twice, with the same values)."""
         _import_mlflow()
         from mlflow.entities import Param, RunTag
         from mlflow.tracking import MlflowClient
@@ -254,6 +255,8 @@ class MLflowCallback:
             db = db.resolve()
             db.parent.mkdir(parents=True, exist_ok=True)
         self._client = client = MlflowClient(uri)
+        if run.step and self._continue and self._continued(run):
+            return
         experiment = client.get_experiment_by_name(self.experiment)
         if experiment is not None:
             experiment_id = experiment.experiment_id
@@ -285,6 +288,21 @@ class MLflowCallback:
         self._last_flush = time.monotonic()
         if run.step:  # resumed: log what the history holds so far
             self._flush(history)
+
+    def _continued(self, run: Any) -> bool:
+        """Continue the MLflow run of the checkpoint; ``False`` if this store has no such run."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self._client.get_run(self._continue)
+        except MlflowException:
+            return False
+        self.run_id, self._name = self._continue, found.info.run_name or ""
+        self._client.update_run(self.run_id, status="RUNNING")
+        self._client.set_tag(self.run_id, "fwlab.resumed_at_step", str(run.step))
+        self._cursor, self._events = {}, 0
+        self._flush(run.history)
+        return True
 
     def on_step_end(self, run: Any) -> None:
         """Send the new points if ``flush_secs`` have passed since the last batch sent."""
