@@ -4,10 +4,7 @@ redrawn, no code shown."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,17 +14,16 @@ from browser_tools import (
     CHROMIUM_ARGS,
     chromium,
     expect,
-    free_port,
     lift_anywidget_deadline,
+    presented,
     press_until_changed,
     set_anywidget_deadline,
     sync_playwright,
-    wait_until_serving,
 )
 
 from fwlab.cli import main
 from fwlab.notebook_dir import notebooks_dir
-from fwlab.present import find_notebook, present_command
+from fwlab.present import PROGRESSIVE, find_notebook, present_command
 
 NOTEBOOKS = notebooks_dir()
 
@@ -55,7 +51,7 @@ def test_find_notebook_by_default_number_or_path(tmp_path):
 def test_present_command_and_cli_errors(capsys):
     cmd = present_command(Path("/nb/01.ipynb"), port=9999, host="0.0.0.0", extra=["--theme=dark"])
     assert cmd[1:] == ["-m", "voila", "/nb/01.ipynb", "--port=9999", "--Voila.ip=0.0.0.0",
-                       "--theme=dark"]  # fmt: skip
+                       PROGRESSIVE, "--theme=dark"]  # fmt: skip
     assert main(["present", "nothing-like-this"]) == 2
     assert "no notebook in" in capsys.readouterr().err
     assert main(["present", "--port", "70000"]) == 2
@@ -67,33 +63,8 @@ def served(tmp_path):
     """``fwlab present`` on notebook 01 (a copy) on a free port; stopped (with its kernels)."""
     root = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns("runs"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        "OMP_NUM_THREADS": "1",
-    }
-    log = (tmp_path / "present.log").open("w")
-    notebook = root / "01_trust_region_playground.ipynb"
-    cmd = [sys.executable, "-m", "fwlab.cli", "present", str(notebook), "--no-browser",
-           "--port", str(port)]  # fmt: skip
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}/voila/static/"
-        wait_until_serving(server, url, "fwlab present", log.name, timeout=90)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.terminate()  # fwlab present forwards it to voila, which stops its kernel
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(server.pid, signal.SIGKILL)  # whatever is left of the session
-        except ProcessLookupError:
-            pass
-        log.close()
+    with presented(root / "01_trust_region_playground.ipynb", tmp_path) as url:
+        yield url
     assert (
         "fwlab present: 01_trust_region_playground.ipynb at http://localhost:"
         in (tmp_path / "present.log").read_text()

@@ -583,8 +583,10 @@ class TrainingDashboard(RecoveringFigure):
 
 
 def _style(fig: go.Figure) -> None:
-    """The dashboard's own layout on top of :func:`fwlab.plots.training_figure`'s."""
+    """The dashboard's own layout on top of :func:`fwlab.plots.training_figure`'s: the x
+    titles on two lines, the legend below them."""
     fig.update_xaxes(title_text=_X_TITLE, row=2)
+    fig.update_layout(legend_y=-0.19, margin_b=100)
 
 
 def _format_values(values: Mapping[str, Any]) -> str:
