@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -120,7 +121,7 @@ def expect(locator, **kwargs):
 def press_until_changed(handle, key: str, title, before: str, *, presses: int = 20,
                         timeout_s: float = 150.0, batch_s: float = 10.0) -> None:  # fmt: skip
     """Press ``key`` ``presses`` times on a slider's ``handle`` until the ``title`` locator no
-    longer reads ``before``.
+    longer reads ``before`` (``""``: until there is a title with some text).
 
     On a loaded machine the page may drop key presses made before the widget's front end is
     wired to its kernel; a batch that changed nothing within ``batch_s`` seconds is pressed
@@ -135,7 +136,10 @@ def press_until_changed(handle, key: str, title, before: str, *, presses: int = 
             handle.press(key)
         try:
             # plotly may replace the title's node on redraw: poll the locator, not one node
-            expect(title).not_to_have_text(before, timeout=int(batch_s * 1000))
+            if before:
+                expect(title).not_to_have_text(before, timeout=int(batch_s * 1000))
+            else:
+                expect(title.first).to_have_text(re.compile(r"\S"), timeout=int(batch_s * 1000))
             return
         except AssertionError:
             if time.monotonic() > deadline:

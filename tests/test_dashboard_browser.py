@@ -116,7 +116,7 @@ def test_run_all_in_jupyterlab_pause_freezes_the_runs_while_the_notebook_waits(t
 
             dash, status = _dashboard(page)
             status.wait_for(timeout=300_000)
-            _until("every run training", lambda: _training(status, at_least=20), 300)
+            _until("every run training", lambda: _training(status, at_least=500), 600)
             dash.scroll_into_view_if_needed()
 
             dash.get_by_role("button", name="pause").click()

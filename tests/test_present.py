@@ -91,8 +91,10 @@ def _playground_title(page):
     # has run the last cell (which prints this)
     expect(page.locator("body")).to_contain_text("all checks passed", timeout=240_000)
     title = plot.locator(".gtitle")
-    before = title.text_content()
-    assert "δ =" in before
+    # a figure whose widget model missed anywidget's deadline is drawn without its data; under
+    # Voila's progressive rendering that leaves it without a title too ("" then)
+    before = title.first.text_content() if title.count() else ""
+    assert before == "" or "δ =" in before
     return before, title
 
 
@@ -123,8 +125,8 @@ def test_presented_playground_slider_redraws_the_figure(served):
             slider = explorer.locator(".widget-slider").filter(has_text="δ (radius)")
             handle = slider.first.locator(".noUi-handle").first
             handle.scroll_into_view_if_needed()
-            # the first presses go unacknowledged; a press 3 s later gets a new figure (so a
-            # batch is pressed again after 4 s, not the 10 s given to a page that is loading)
+            # the first presses go unacknowledged; a press 3 s later (or twice the time the page
+            # took to draw the figure) gets a new figure, so a batch is pressed again after 4 s
             press_until_changed(handle, "ArrowLeft", title, before, timeout_s=120.0, batch_s=4.0)
             expect(explorer).to_contain_text(
                 "the page had stopped following the figure: drawn anew"
@@ -142,10 +144,11 @@ def test_presented_playground_slider_redraws_the_figure(served):
             browser.close()
     # jupyterlab-plotly's renderer (plotly 7.1) throws the first inside Voila 0.5 after drawing
     # a static figure (the figures are drawn: counted above); the second is the deadline the
-    # test made every widget created on load miss, once per such widget
+    # test made every widget created on load miss, once per such widget when Voila renders the
+    # whole page at once (under its progressive rendering, which fwlab present uses, the page
+    # does not raise it: the explorer's "drawn anew" above says the figure missed it)
     expected = ("setData is not a function", "[anywidget] Failed to initialize model.")
     assert not [e for e in errors if not e.startswith(expected) and expected[0] not in e], errors
-    assert sum(e.startswith(expected[1]) for e in errors) >= 1  # the figure was made to miss it
     assert SCREENSHOT.stat().st_size > 10_000
 
 

@@ -113,7 +113,9 @@ class TrainingDashboard(RecoveringFigure):
         reference_loss: a dashed line in the loss panels (e.g. ``fwlab.data.STALLED_MSE``).
         title: the figure's title.
         throttle_steps: redraw at most every this many batches of a run ...
-        throttle_seconds: ... and at most every this many seconds.
+        throttle_seconds: ... and at most every this many seconds (every redraw sends every
+            trace of six panels: a page on a busy machine falls behind faster redraws, and the
+            status line, sent after them, with it).
         height: of the figure, in pixels.
         clock: the time source for throttling (tests pass a fake one).
 
@@ -140,7 +142,7 @@ class TrainingDashboard(RecoveringFigure):
         reference_loss: float | None = None,
         title: str | None = None,
         throttle_steps: int = 1,
-        throttle_seconds: float = 0.2,
+        throttle_seconds: float = 1.0,
         height: int = 560,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
