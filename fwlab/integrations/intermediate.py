@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from fwlab.runs.files import RESULTS_ENV, _read_json, _write_json
@@ -29,6 +30,9 @@ __all__ = ["INTERMEDIATE_FILE", "PRUNE_FILE", "read_intermediate", "report", "sh
 
 INTERMEDIATE_FILE = "intermediate.json"
 PRUNE_FILE = "prune"
+#: set by a search while it runs trials in its own process (the Inline executor): called after
+#: each report, so that the pruner judges the run before it goes on
+_IN_PROCESS_POLL: Callable[[], None] | None = None
 
 
 def _run_dir() -> Path | None:
@@ -60,6 +64,8 @@ def report(step: int, values: dict[str, float] | None = None, /, **kwargs: float
     current = _read_json(path) or {}
     current.setdefault(str(step), {}).update({k: _json_number(v) for k, v in clean.items()})
     _write_json(path, current)
+    if _IN_PROCESS_POLL is not None:
+        _IN_PROCESS_POLL()
     return should_prune()
 
 

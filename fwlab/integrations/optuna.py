@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fwlab.integrations import intermediate
 from fwlab.integrations.intermediate import PRUNE_FILE, read_intermediate
 from fwlab.integrations.search_space import distributions
 from fwlab.runs.claim import claim
@@ -261,9 +262,11 @@ def search(
         )
         stop_file = out_dir / f".stop-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         loop = _SearchLoop(state, executor, stop_file, grace, log)
+        intermediate._IN_PROCESS_POLL = lambda: state.poll(loop)
         try:
             loop.run()
         finally:
+            intermediate._IN_PROCESS_POLL = None
             stop_file.unlink(missing_ok=True)
             interrupted = state.interrupt_pending()
         outcome = SearchOutcome(study, state.started)
