@@ -352,3 +352,52 @@ def test_optuna_dashboard_reads_the_study_over_http(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_notebook_target_records_its_value_and_reports_steps(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("x: float = 0.0")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "from fwlab import record\n"
+            "from fwlab.integrations.intermediate import report\n"
+            "for s in range(3):\n"
+            "    report(s, loss=(x - 0.3) ** 2 + 1 / (s + 1))\n"
+            "record(loss=(x - 0.3) ** 2)"
+        ),
+    ]
+    nb.metadata["kernelspec"] = {"name": "fwlab", "display_name": "fwlab", "language": "python"}
+    path = tmp_path / "objective.ipynb"
+    nbformat.write(nb, path)
+    found = search(path, tmp_path / "n", {"x": "cat:0.0,0.5"}, trials=2, metric="loss",
+                   sampler="random", sampler_seed=0, executor=Inline(), log=_quiet())  # fmt: skip
+    assert found.counts == {"COMPLETE": 2}
+    for t in found.study.trials:
+        assert t.value == pytest.approx((t.params["x"] - 0.3) ** 2)
+        assert sorted(t.intermediate_values) == [0, 1, 2]
+        assert (tmp_path / "n" / t.user_attrs["fwlab_run"] / "objective.ipynb").is_file()
+
+
+def test_a_trial_left_running_by_a_killed_search_is_run_again(tmp_path):
+    out = tmp_path / "s"
+    first = search(BOWL, out, {"x": "float:-1:1"}, trials=1, metric="loss", executor=Inline(),
+                   log=_quiet())  # fmt: skip
+    # what a SIGKILLed search leaves: a RUNNING trial whose run said "running"
+    stale = first.study.ask(first.study.trials[0].distributions)
+    stale.set_user_attr("fwlab_run", f"trial-{stale.number:04d}")
+    (out / f"trial-{stale.number:04d}").mkdir()
+    log = io.StringIO()
+    found = search(BOWL, out, {"x": "float:-1:1"}, trials=2, metric="loss", executor=Inline(),
+                   log=log)  # fmt: skip
+    states = [(t.number, t.state.name) for t in found.study.trials]
+    assert states == [(0, "COMPLETE"), (1, "FAIL"), (2, "COMPLETE")]
+    retry = found.study.trials[2]
+    assert retry.params == stale.params and retry.user_attrs["fwlab_run"] == "trial-0001"
+    assert found.study.trials[1].user_attrs["fwlab_interrupted"] is True
+    assert "1 of 2 trials ended, 1 to run" in log.getvalue()

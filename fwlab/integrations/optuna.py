@@ -470,9 +470,14 @@ class _Search:
                     self._tell(p)
 
     def interrupt_pending(self) -> list[str]:
-        """Mark the trials in flight ``FAIL`` (interrupted) and queue them again."""
+        """Mark the trials in flight ``FAIL`` (interrupted) and queue them again (a trial
+        being pruned ends ``PRUNED``); return their names."""
         names = []
         for p in list(self.pending.values()):
+            if p.pruning:  # its runs were told to stop: pruned, whatever they did since
+                self.study.tell(p.trial, state=self.optuna.trial.TrialState.PRUNED)
+                del self.pending[p.trial.number]
+                continue
             _fail_and_retry(self.optuna, self.study, p.trial._trial_id, p.trial.number,
                             p.trial.params, p.prefix)  # fmt: skip
             names.append(f"trial {p.trial.number}")
