@@ -48,6 +48,7 @@ import json
 import math
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -499,8 +500,6 @@ class _SearchLoop(_Loop):
         self.search = search
 
     def _loop(self) -> None:
-        import time
-
         ex, s = self.executor, self.search
         while True:
             while (not self.stopping and ex.slots() > 0 and len(self.running) < s.jobs
