@@ -30,11 +30,13 @@ def interactive_sigint():
 # the slowest files first keeps both workers busy until the end instead of leaving one of them
 # finishing a notebook file alone. Files not listed keep their order after these. Only the
 # order changes: a stale table costs minutes, never a test. test_runs_interrupt, test_runs_study
-# and test_runs_dask (one more cluster) are estimates from single-file runs on a busy machine.
+# and test_runs_dask (one more cluster) are estimates from single-file runs on a busy machine,
+# test_integrations_optuna too (123 s at a load average of 9).
 SLOWEST_FILES = {
     "test_notebooks.py": 94,
     "test_notebook_overrides.py": 51,
     "test_runs_interrupt.py": 45,
+    "test_integrations_optuna.py": 42,
     "test_present.py": 39,
     "test_install.py": 33,
     "test_runs_dask.py": 33,
