@@ -12,7 +12,7 @@ Example:
     >>> names = sorted(build_parser()._subparsers._group_actions[0].choices)
     >>> names[:6], names[6:]
     (['bench', 'export-html', 'export-playground', 'lab', 'notebooks', 'present'], ['record', \
-'reproduce', 'run', 'sweep', 'train'])
+'reproduce', 'run', 'search', 'sweep', 'train'])
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
+
+from fwlab.integrations.search_cli import command as _search
 
 
 class Command(NamedTuple):
@@ -105,6 +107,7 @@ COMMANDS: dict[str, tuple[str, Callable[[], Command]]] = {
     "sweep": ("execute a notebook over a parameter grid and gather the results", _sweep),
     "record": ("train a recorded comparison's runs (resumable)", _record),
     "reproduce": ("run a table of the paper and print it beside ours", _reproduce),
+    "search": ("tune parameters with Optuna, every trial a run (resumable, parallel)", _search),
     "bench": ("measure fwlab's speed ratios and print/write them", _bench),
     "present": ("serve a notebook as an app (Voila): code hidden, widgets live", _present),
     "export-playground": (

@@ -31,6 +31,11 @@ from fwlab.notebook_dir import find_notebook  # re-exported: it lived here first
 
 __all__ = ["find_notebook", "free_port", "present_command", "configure_parser", "run_cli"]
 
+# the page appears at once and shows each cell's output when the cell has run, its widgets live
+# while later cells still run (notebook 02's dashboard while the cell after it awaits the
+# training); without it Voilà shows nothing until the last cell has run
+PROGRESSIVE = "--VoilaConfiguration.progressive_rendering=True"
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port free on ``host`` now (the OS picks it)."""
@@ -50,10 +55,12 @@ def present_command(
     """The ``voila`` command line that serves ``notebook`` (code hidden, widgets live).
 
     Example:
-        >>> present_command(Path("nb.ipynb"), port=8870, open_browser=False)[3:]
-        ['nb.ipynb', '--port=8870', '--Voila.ip=127.0.0.1', '--no-browser']
+        >>> cmd = present_command(Path("nb.ipynb"), port=8870, open_browser=False)
+        >>> cmd[3:6], PROGRESSIVE in cmd, cmd[-1]
+        (['nb.ipynb', '--port=8870', '--Voila.ip=127.0.0.1'], True, '--no-browser')
     """
-    cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={host}"]
+    cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={host}",
+           PROGRESSIVE]  # fmt: skip
     if not open_browser:
         cmd.append("--no-browser")
     return cmd + list(extra or [])
