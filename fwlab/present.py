@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fwlab.notebook_dir import PLAYGROUND, notebooks_dir
+from fwlab.notebook_dir import find_notebook  # re-exported: it lived here first
 
 __all__ = ["find_notebook", "free_port", "present_command", "configure_parser", "run_cli"]
 
@@ -35,33 +35,6 @@ __all__ = ["find_notebook", "free_port", "present_command", "configure_parser", 
 # while later cells still run (notebook 02's dashboard while the cell after it awaits the
 # training); without it Voilà shows nothing until the last cell has run
 PROGRESSIVE = "--VoilaConfiguration.progressive_rendering=True"
-
-
-def find_notebook(name: str | os.PathLike | None, folder: Path | None = None) -> Path:
-    """The notebook to present: ``None`` → the playground; an existing path as given; else the
-    one notebook in ``folder`` (default: fwlab's, :func:`fwlab.notebook_dir.notebooks_dir`)
-    whose file name starts with ``name`` (``"02"``, ``"02_adding"``).
-
-    Example:
-        >>> find_notebook(None).name, find_notebook("05").name
-        ('01_trust_region_playground.ipynb', '05_reproduce_paper.ipynb')
-    """
-    folder = notebooks_dir() if folder is None else folder
-    if name is None:
-        return folder / PLAYGROUND
-    path = Path(name)
-    if path.is_file():
-        if path.suffix != ".ipynb":
-            raise ValueError(f"{str(path)!r} is not a notebook (.ipynb)")
-        return path
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a folder; give a notebook (.ipynb) or its number")
-    matches = sorted(folder.glob(f"{name}*.ipynb")) if folder.is_dir() else []
-    if len(matches) != 1:
-        known = ", ".join(p.name for p in sorted(folder.glob("*.ipynb"))) or "none"
-        what = "no notebook" if not matches else f"{len(matches)} notebooks"
-        raise ValueError(f"{what} in {folder} matches {str(name)!r}; the notebooks: {known}")
-    return matches[0]
 
 
 def free_port(host: str = "127.0.0.1") -> int:

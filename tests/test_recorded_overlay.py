@@ -71,3 +71,21 @@ def test_dashboard_overlays_recorded_runs_from_disk_beside_a_live_run(tmp_path):
 def test_add_recorded_from_a_missing_name_names_the_fix():
     with pytest.raises(FileNotFoundError, match="no recorded comparison"):
         TrainingDashboard().add_recorded("no-such-comparison")
+
+
+def test_mnist_overlay_shows_accuracy_the_metric_notebook_03_reasons_about():
+    """Notebook 03's view of the recorded MNIST runs: the metric panel is the test accuracy (%,
+    linear axis), also before any live run, in the widget and in its static figure."""
+    from fwlab.plots import training_figure
+    from fwlab.train.recorded import load_recorded, seed_histories
+
+    assert training_figure({}, metric="test_acc").layout.annotations[1].text == "test accuracy (%)"
+    recorded = load_recorded("mnist-offline")
+    view = TrainingDashboard(metric="test_acc", title=recorded["title"])
+    view.add_recorded(recorded)
+    for fig in (view.figure, view.static_figure()):
+        assert fig.layout.annotations[1].text == "test accuracy (%)"
+        assert fig.layout.yaxis2.type == "linear"
+    mean = next(t for t in view.figure.data if t.meta == "recorded:metric:indrnn_fw:mean")
+    accs = [h["eval"]["test_acc"][-1] for h in seed_histories(recorded, "indrnn_fw").values()]
+    assert mean.y[-1] == pytest.approx(np.mean(accs)) and 10.0 < mean.y[-1] < 100.0

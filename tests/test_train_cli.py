@@ -164,3 +164,22 @@ def test_fwlab_reproduce_runs_rows_as_a_study_and_resumes(tmp_path, capsys):
     assert out.count("[skip]") == 1 and "0 to run" in out
     assert json.loads((base / "table.json").read_text()) == rows
     assert not list(base.glob(".table.json.*"))  # no temp file left by the atomic write
+
+
+@pytest.mark.slow
+def test_a_method_that_fills_two_rows_records_both_through_the_sweep(tmp_path):
+    """Table II's indrnn_fw is two rows (K = 1 and K = 5): its one run of train_row trains both
+    and the table gets both, each with its own result."""
+    from fwlab.train.reproduce import reproduce_table
+
+    results, failed = reproduce_table(2, "smoke", tmp_path, rows=["indrnn_fw"],
+                                      tasks=["pixel_mnist"], figure_formats=())  # fmt: skip
+    assert failed == []
+    assert [(r["label"], r["method"], r["task"]) for r in results] == [
+        ("Ours K=1", "indrnn_fw", "pixel_mnist"),
+        ("Ours K=5", "indrnn_fw", "pixel_mnist"),
+    ]
+    assert all(0.0 <= r["best_acc"] <= 100.0 and r["steps"] > 0 for r in results)
+    assert results[0]["paper_acc"] != results[1]["paper_acc"]  # the paper's own two numbers
+    table = json.loads((tmp_path / "table2-smoke-seed0" / "table.json").read_text())
+    assert table == results

@@ -189,6 +189,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="also write losses, metrics, eta_t, delta_t, FW diagnostics and hyperparameters "
         "as a TensorBoard run into DIR (see fwlab.train.tensorboard)",
     )
+    g.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="URI",
+        help="also log parameters, metrics per batch, steering events and artifacts to MLflow "
+        "(needs fwlab[mlflow]): a server URL (http://127.0.0.1:5000), an SQLite .db file, a "
+        "folder (gets FOLDER/mlflow.db), or no value for MLflow's default (./mlflow.db); see "
+        "fwlab.integrations.mlflow",
+    )
+    g.add_argument(
+        "--mlflow-experiment", default="fwlab", metavar="NAME", help="the MLflow experiment"
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -237,6 +251,11 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2
     try:
+        args.mlflow_callback = _mlflow_callback(args)
+    except (ValueError, ModuleNotFoundError) as err:
+        print(f"fwlab train: --mlflow: {err}", file=sys.stderr)
+        return 2
+    try:
         with contextlib.ExitStack() as held:
             if args.out is not None:  # checked and locked before the data load and training
                 held.enter_context(lock_output_dir(args.out))
@@ -246,6 +265,17 @@ def run_cli(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2
+
+
+def _mlflow_callback(args: argparse.Namespace) -> Any:
+    """The MLflow logger of ``--mlflow`` (``None`` without it), its store checked first."""
+    if args.mlflow is None:
+        return None
+    from fwlab.integrations.mlflow import MLflowCallback, check_tracking_uri, tracking_uri
+
+    uri = tracking_uri(args.mlflow or None)
+    check_tracking_uri(uri)
+    return MLflowCallback(uri, experiment=args.mlflow_experiment)
 
 
 def _out_of_memory(err: BaseException) -> bool:
@@ -272,10 +302,18 @@ def _train(args: argparse.Namespace, method: Method, config: TrainConfig) -> int
             )
             return 2
         callbacks.append(TensorBoardLogger(args.tensorboard))
+    mlflow = args.mlflow_callback
+    if mlflow is not None:
+        callbacks.append(mlflow)
     try:
-        history = fit(method, data, config, out_dir=args.out, resume=args.resume,
-                      overwrite=args.overwrite, callbacks=callbacks,
-                      progress=not args.no_progress)  # fmt: skip
+        try:
+            history = fit(method, data, config, out_dir=args.out, resume=args.resume,
+                          overwrite=args.overwrite, callbacks=callbacks,
+                          progress=not args.no_progress)  # fmt: skip
+        except BaseException as err:
+            if mlflow is not None:  # an MLflow run begun: say how it ended
+                mlflow.finish("KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+            raise
     except (ValueError, FileNotFoundError) as err:  # e.g. the checkpoint of another run
         print(f"fwlab train: {err}", file=sys.stderr)
         return 2
@@ -297,4 +335,9 @@ def _train(args: argparse.Namespace, method: Method, config: TrainConfig) -> int
         )
         return 1
     print(json.dumps({"task": data.name, "method": method.name, **history["summary"]}))
+    if mlflow is not None:
+        print(
+            f"MLflow run {mlflow.run_id} ({mlflow.experiment!r}) in {mlflow.tracking_uri}",
+            file=sys.stderr,
+        )
     return 0

@@ -39,7 +39,14 @@ def _new_history(method: Method, config: TrainConfig, data: SequenceData) -> dic
             "valid_acc": [],
             "seconds": [],
         },
-        "optimizer": {"step": [], "fw_gap": [], "dw_norm": [], "angle_deg": [], "delta": []},
+        "optimizer": {
+            "step": [],
+            "fw_gap": [],
+            "dw_norm": [],
+            "angle_deg": [],
+            "delta": [],
+            "K": [],
+        },
         "events": [],
         "summary": {},
     }

@@ -14,7 +14,7 @@ as an uninterrupted run.
 The history is plain data (JSON): ``train`` (per batch: step, loss, lr), ``eval`` (per
 evaluation: step, epoch, train_loss, test_loss, test_acc for classification, seconds),
 ``optimizer`` (per Frank-Wolfe outer step, of the first param group: step, fw_gap, dw_norm,
-angle_deg, delta),
+angle_deg, delta, K),
 ``events`` (changes made while running, e.g. K switched) and ``summary`` (final and best test
 accuracy or loss, steps, epochs, wall time).
 
@@ -300,8 +300,9 @@ def _train(
                 if st is not None:
                     op = history["optimizer"]
                     op["step"].append(run.step)
-                    for key in ("fw_gap", "dw_norm", "angle_deg", "delta"):
-                        op[key].append(st[key])
+                    for key in ("fw_gap", "dw_norm", "angle_deg", "delta", "K"):
+                        # a checkpoint written before K was a series: None at its earlier steps
+                        op.setdefault(key, [None] * (len(op["step"]) - 1)).append(st[key])
                 bar.update(1)
                 _notify(callbacks, "on_step_end", run, interrupt)
                 if config.eval_every and run.step % config.eval_every == 0:
