@@ -7,6 +7,10 @@ per command when that command is chosen (``fwlab run`` never imports torch, whic
 training commands need; a module whose optional dependency is not installed only disables its
 own command); grep finds every handler's caller here.
 
+Every failure of every sub-command ends here, in :func:`fwlab.failure.report`: one line naming
+the problem and the fix, and an exit status (``--debug`` or ``FWLAB_DEBUG=1`` for the
+traceback); a command raises, it does not print its own failures.
+
 Example:
     >>> from fwlab.cli import build_parser
     >>> names = sorted(build_parser()._subparsers._group_actions[0].choices)
@@ -21,6 +25,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
+
+from fwlab.failure import DEBUG_ENV, report
 
 
 class Command(NamedTuple):
@@ -116,9 +122,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="fwlab",
         description="Frank-Wolfe trust-region training of RNNs (Yue et al., ICPR 2020).",
     )
+    debug_help = (
+        f"show the traceback of a failure instead of its one-line summary (or set {DEBUG_ENV}=1)"
+    )
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, load) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        # after the sub-command too; SUPPRESS: absent there, it keeps the top level's value
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
         if only is not None and name != only:
             continue
         try:
@@ -135,7 +147,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else "")
+    chosen = next((a for a in argv if a in COMMANDS), "")  # after --debug, say
+    parser = build_parser(only=chosen)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         if not getattr(args, "_passthrough", False):
@@ -144,7 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = getattr(args, "_missing", None)
     if missing:
         parser.error(f"'{args.command}' is not available in this installation ({missing})")
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except BaseException as err:  # noqa: BLE001 - every failure ends in one line (failure.py)
+        if isinstance(err, SystemExit):
+            raise
+        return report(args.command, err, debug=args.debug)
 
 
 def run() -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fwlab.failure import CommandError
 from fwlab.notebook_dir import PLAYGROUND, notebooks_dir
 
 
@@ -40,12 +41,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     if shutil.which("jupyter") is None and not (Path(sys.executable).parent / "jupyter").exists():
-        print("jupyter is not installed: run `bash .ci/setup` (or pip install 'fwlab[lab]')")
-        return 1
+        raise CommandError(
+            "jupyter is not installed: run `bash .ci/setup` (or pip install 'fwlab[lab]')"
+        )
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    try:
-        folder = args.notebooks if args.notebooks is not None else notebooks_dir()
-    except FileNotFoundError as err:
-        print(f"fwlab lab: error: {err}", file=sys.stderr)
-        return 2
+    folder = args.notebooks if args.notebooks is not None else notebooks_dir()
     return subprocess.call(lab_command(folder, args.extra, is_root=is_root))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 from pathlib import Path
 
 __all__ = ["PLAYGROUND", "copy_notebooks", "notebook_path", "notebooks_dir"]
@@ -75,11 +74,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    try:
-        copied = copy_notebooks(args.dest, force=args.force)
-    except (FileExistsError, FileNotFoundError, NotADirectoryError) as err:
-        print(f"fwlab notebooks: error: {err}", file=sys.stderr)
-        return 2
+    copied = copy_notebooks(args.dest, force=args.force)  # failures: one line, fwlab.failure
     for path in copied:
         print(path)
     print(

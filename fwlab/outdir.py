@@ -9,6 +9,8 @@ Two guards, shared by ``fwlab train`` (:func:`fwlab.train.fit`), ``fwlab run`` a
 * :func:`claim_run_dir` decides whether a run may write into a folder: a folder that holds
   anything is refused unless the run continues it (``resume``, which needs its checkpoint) or
   replaces it (``overwrite``, which first removes the previous run's files).
+* :func:`set_aside` moves a previous run's files out of the way of a run that replaces it
+  (``--overwrite``) and puts them back if the new run fails before it has started.
 * :func:`lock_output_dir` holds an exclusive ``flock`` on the folder itself for as long as its
   ``with`` block runs. The operating system drops the lock when the process dies (even by
   SIGKILL), so a crashed run never leaves a stale lock behind, and no lock file is written into the
@@ -34,12 +36,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["check_output_dir", "claim_run_dir", "lock_output_dir", "lock_holder"]
+__all__ = ["check_output_dir", "claim_run_dir", "lock_output_dir", "lock_holder", "set_aside"]
 
 
 def check_output_dir(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
@@ -172,6 +175,7 @@ def claim_run_dir(
     overwrite: bool,
     checkpoint: str,
     outputs: Sequence[str],
+    option: str = "--out",
 ) -> None:
     """Check that a run may write into ``folder``, before it starts (hold its lock first).
 
@@ -211,5 +215,65 @@ def claim_run_dir(
         listed = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
         raise ValueError(
             f"{folder} already holds a run ({listed}); pass overwrite=True (--overwrite) to "
-            "replace it, resume=True (--resume) to continue it, or another output folder"
+            f"replace it, resume=True (--resume) to continue it, or another {option} folder"
         )
+
+
+class _SetAside:
+    """What :func:`set_aside` yields: ``release()`` deletes the files it moved aside."""
+
+    def __init__(self, folder: Path, names: list[str], aside: Path) -> None:
+        self.folder, self.names, self.aside = folder, names, aside
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            shutil.rmtree(self.aside, ignore_errors=True)
+
+    def restore(self) -> None:
+        for name in self.names:
+            new = self.folder / name
+            if new.is_dir() and not new.is_symlink():
+                shutil.rmtree(new)
+            else:
+                new.unlink(missing_ok=True)  # the failed new run's file of that name
+            os.replace(self.aside / name, new)
+        self.aside.rmdir()
+
+
+@contextlib.contextmanager
+def set_aside(folder: str | os.PathLike[str], outputs: Sequence[str] | None) -> Iterator[_SetAside]:
+    """Move a previous run's files out of ``folder`` while a new run replaces it.
+
+    ``outputs``: the names of the run's files (those present are moved), or ``None`` for
+    everything in the folder. They go into a hidden folder inside ``folder`` (a rename: no
+    copy, nothing lost on a full disk). The ``with`` block yields a handle: ``release()``
+    deletes them once the new run has started; if the block raises before that (a failed
+    start, Ctrl-C), the new run's files of those names are removed and the old ones put back.
+    A block that ends normally releases them. Hold the folder's lock (:func:`lock_output_dir`)
+    around it.
+    """
+    folder = Path(folder)
+    present = sorted(
+        p.name
+        for p in folder.iterdir()
+        if not p.name.startswith(_ASIDE_PREFIX) and (outputs is None or p.name in outputs)
+    )
+    aside = Path(tempfile.mkdtemp(prefix=_ASIDE_PREFIX, dir=folder))
+    moved: list[str] = []
+    handle = _SetAside(folder, moved, aside)
+    try:
+        for name in present:
+            os.replace(folder / name, aside / name)
+            moved.append(name)
+        yield handle
+    except BaseException:
+        if not handle.released:
+            handle.restore()
+        raise
+    handle.release()
+
+
+#: the prefix of the hidden folder that holds a replaced run until the new one has started
+_ASIDE_PREFIX = ".fwlab-replaced-"

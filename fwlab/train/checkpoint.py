@@ -21,18 +21,42 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
         torch.save(obj, f)
 
 
+class CheckpointError(ValueError, RuntimeError):
+    """A checkpoint that cannot be read or is not one of fwlab's runs (a ValueError: bad input;
+    a RuntimeError, as earlier fwlab raised)."""
+
+
+#: what every checkpoint written by :func:`fit` holds
+_KEYS = ("model", "optimizer", "scheduler", "rng", "counters", "history")
+
+
+def _unusable(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(
+        f"checkpoint {path} {why}; it is left as it is: keep it aside (rename it, e.g. to "
+        f"{path.name}.bad) and pass --overwrite (overwrite=True) to start a new run in "
+        f"{path.parent}, or resume from a copy of the run you trust"
+    )
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`fit` with ``torch.load(weights_only=True)``."""
+    """Read a checkpoint written by :func:`fit` with ``torch.load(weights_only=True)``.
+
+    A file that cannot be read (truncated, damaged, another program's) or that lacks what
+    ``fit`` writes raises :class:`CheckpointError` naming it; the file is never changed."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train without resume first")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise  # unreadable for the system's reasons (permissions): said as such
     except Exception as err:  # a truncated or foreign file
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise RuntimeError(
-            f"checkpoint {path} cannot be read ({first}); delete it and train from the start"
-        ) from err
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise _unusable(path, f"cannot be read ({first})") from err
+    missing = [k for k in _KEYS if k not in ckpt] if isinstance(ckpt, dict) else list(_KEYS)
+    if missing:
+        raise _unusable(path, f"is not a checkpoint of fwlab's fit (it lacks {', '.join(missing)})")
+    return ckpt
 
 
 def _checkpoint(run: Run, out_dir: Path) -> None:
