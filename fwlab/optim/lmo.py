@@ -50,7 +50,7 @@ __all__ = ["as_p", "dual_exponent", "lp_norm", "lmo", "lmo_global"]
 
 
 def lp_norm(x: Tensor, p: float | str) -> Tensor:
-    """The ℓp norm of ``x`` seen as one flat vector (a 0-dim tensor).
+    r"""The ℓp norm of ``x`` seen as one flat vector (a 0-dim tensor).
 
     Computed as :math:`m\,\|x/m\|_p` with :math:`m = \max_i |x_i|`, so that large p neither
     overflows (:math:`|x_i|^p = \infty` for 4.0 and p = 1e6) nor underflows to 0 (for
