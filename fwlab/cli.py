@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from fwlab.failure import DEBUG_ENV, report
 
@@ -114,11 +114,19 @@ COMMANDS: dict[str, tuple[str, Callable[[], Command]]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too (the problem and where the usage is), not
+    the usage block followed by the error; sub-parsers are of this class as well."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The ``fwlab`` parser. ``only``: load and configure that sub-command alone (the others are
     listed with their help line), so that ``fwlab run`` does not import what ``fwlab train``
     needs (torch); ``None``: every sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fwlab",
         description="Frank-Wolfe trust-region training of RNNs (Yue et al., ICPR 2020).",
     )

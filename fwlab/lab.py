@@ -46,4 +46,9 @@ def run_cli(args: argparse.Namespace) -> int:
         )
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     folder = args.notebooks if args.notebooks is not None else notebooks_dir()
+    if not Path(folder).is_dir():  # before Jupyter starts and says it in its own log format
+        raise ValueError(
+            f"--notebooks {folder} is not a folder; pass the folder `fwlab notebooks DIR` "
+            "copied the notebooks into, or leave --notebooks out for fwlab's own"
+        )
     return subprocess.call(lab_command(folder, args.extra, is_root=is_root))

@@ -42,7 +42,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["check_output_dir", "claim_run_dir", "lock_output_dir", "lock_holder", "set_aside"]
+__all__ = [
+    "check_output_dir",
+    "claim_run_dir",
+    "lock_output_dir",
+    "lock_holder",
+    "restore_leftovers",
+    "set_aside",
+]
 
 
 def check_output_dir(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
@@ -194,6 +201,7 @@ def claim_run_dir(
         ValueError: ... already holds a run (history.json); pass overwrite=True (--overwrite) ...
     """
     folder = Path(folder)
+    restore_leftovers(folder)
     if resume and overwrite:
         raise ValueError(
             "resume and overwrite exclude each other: resume continues the run in the folder, "
@@ -255,6 +263,7 @@ def set_aside(folder: str | os.PathLike[str], outputs: Sequence[str] | None) -> 
     around it.
     """
     folder = Path(folder)
+    restore_leftovers(folder)
     present = sorted(
         p.name
         for p in folder.iterdir()
@@ -277,3 +286,25 @@ def set_aside(folder: str | os.PathLike[str], outputs: Sequence[str] | None) -> 
 
 #: the prefix of the hidden folder that holds a replaced run until the new one has started
 _ASIDE_PREFIX = ".fwlab-replaced-"
+
+
+def restore_leftovers(folder: str | os.PathLike[str]) -> list[str]:
+    """Put back the files a replacing run set aside and never released: it was killed
+    (SIGKILL, power loss) before its first step, so the run it replaced is still the run of
+    the folder. A file of the same name in the folder (the new run got further) wins and the
+    old one stays in its hidden folder. Returns the names put back; call it holding the lock.
+    """
+    folder = Path(folder)
+    back: list[str] = []
+    if not folder.is_dir():
+        return back
+    for aside in sorted(folder.glob(_ASIDE_PREFIX + "*")):
+        if not aside.is_dir():
+            continue
+        for item in sorted(aside.iterdir()):
+            if not (folder / item.name).exists():
+                os.replace(item, folder / item.name)
+                back.append(item.name)
+        with contextlib.suppress(OSError):
+            aside.rmdir()  # only when empty
+    return back
