@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from pathlib import Path
 
 __all__ = ["PLAYGROUND", "copy_notebooks", "notebook_path", "notebooks_dir"]
@@ -65,7 +64,10 @@ def copy_notebooks(dest: str | os.PathLike[str], *, force: bool = False) -> list
             "or copy into another folder"
         )
     dest.mkdir(parents=True, exist_ok=True)
-    return [Path(shutil.copy2(s, dest / s.name)) for s in sources]
+    from fwlab.atomic import atomic_write
+
+    # each notebook whole or not at all (a full disk leaves no half notebook behind)
+    return [atomic_write(dest / s.name, s.read_bytes()) for s in sources]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -17,8 +18,13 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
+    # serialized in memory first: a full disk then fails the file write with OSError ENOSPC
+    # (said as such), where torch's zip writer would raise "RuntimeError: [enforce fail at
+    # inline_container.cc] unexpected pos"
+    buf = io.BytesIO()
+    torch.save(obj, buf)
     with atomic_open(path, "wb") as f:
-        torch.save(obj, f)
+        f.write(buf.getbuffer())
 
 
 class CheckpointError(ValueError, RuntimeError):
