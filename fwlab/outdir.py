@@ -39,7 +39,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -228,11 +228,19 @@ def claim_run_dir(
 
 
 class _SetAside:
-    """What :func:`set_aside` yields: ``release()`` deletes the files it moved aside."""
+    """What :func:`set_aside` yields: ``release()`` deletes the files it moved aside;
+    ``release_if_replaced()`` does so once the ``replaced`` test says the new run can stand
+    in for the old one."""
 
-    def __init__(self, folder: Path, names: list[str], aside: Path) -> None:
-        self.folder, self.names, self.aside = folder, names, aside
+    def __init__(
+        self, folder: Path, names: list[str], aside: Path, replaced: Callable[[], bool]
+    ) -> None:
+        self.folder, self.names, self.aside, self.replaced = folder, names, aside, replaced
         self.released = False
+
+    def release_if_replaced(self) -> None:
+        if not self.released and self.replaced():
+            self.release()
 
     def release(self) -> None:
         if not self.released:
@@ -251,16 +259,24 @@ class _SetAside:
 
 
 @contextlib.contextmanager
-def set_aside(folder: str | os.PathLike[str], outputs: Sequence[str] | None) -> Iterator[_SetAside]:
+def set_aside(
+    folder: str | os.PathLike[str],
+    outputs: Sequence[str] | None,
+    replaced: Callable[[], bool] | None = None,
+) -> Iterator[_SetAside]:
     """Move a previous run's files out of ``folder`` while a new run replaces it.
 
     ``outputs``: the names of the run's files (those present are moved), or ``None`` for
     everything in the folder. They go into a hidden folder inside ``folder`` (a rename: no
-    copy, nothing lost on a full disk). The ``with`` block yields a handle: ``release()``
-    deletes them once the new run has started; if the block raises before that (a failed
-    start, Ctrl-C), the new run's files of those names are removed and the old ones put back.
-    A block that ends normally releases them. Hold the folder's lock (:func:`lock_output_dir`)
-    around it.
+    copy, nothing lost on a full disk). ``replaced()`` says whether the new run can stand in
+    for the old one yet (it has written its checkpoint, say; default: never before the block
+    ends). The ``with`` block yields a handle whose ``release_if_replaced()`` deletes the old
+    files once that holds. If the block raises first (a failed start, Ctrl-C, a crash), the
+    new run's files of those names are removed and the old ones put back; if the new run had
+    replaced it, the old files are deleted. A block that ends normally releases them. A process
+    killed meanwhile leaves them in the hidden folder: :func:`restore_leftovers` (called by
+    :func:`claim_run_dir` and this function) puts them back. Hold the folder's lock
+    (:func:`lock_output_dir`) around it.
     """
     folder = Path(folder)
     restore_leftovers(folder)
@@ -271,13 +287,14 @@ def set_aside(folder: str | os.PathLike[str], outputs: Sequence[str] | None) -> 
     )
     aside = Path(tempfile.mkdtemp(prefix=_ASIDE_PREFIX, dir=folder))
     moved: list[str] = []
-    handle = _SetAside(folder, moved, aside)
+    handle = _SetAside(folder, moved, aside, replaced or (lambda: False))
     try:
         for name in present:
             os.replace(folder / name, aside / name)
             moved.append(name)
         yield handle
     except BaseException:
+        handle.release_if_replaced()
         if not handle.released:
             handle.restore()
         raise
@@ -290,9 +307,10 @@ _ASIDE_PREFIX = ".fwlab-replaced-"
 
 def restore_leftovers(folder: str | os.PathLike[str]) -> list[str]:
     """Put back the files a replacing run set aside and never released: it was killed
-    (SIGKILL, power loss) before its first step, so the run it replaced is still the run of
-    the folder. A file of the same name in the folder (the new run got further) wins and the
-    old one stays in its hidden folder. Returns the names put back; call it holding the lock.
+    (SIGKILL, power loss) before it could stand in for the old run, which is still the run of
+    the folder. If any file of the same name is in the folder (the new run got further), the
+    old files are all left in their hidden folder, never mixed with the new ones. Returns the
+    names put back; call it holding the lock.
     """
     folder = Path(folder)
     back: list[str] = []
@@ -301,10 +319,12 @@ def restore_leftovers(folder: str | os.PathLike[str]) -> list[str]:
     for aside in sorted(folder.glob(_ASIDE_PREFIX + "*")):
         if not aside.is_dir():
             continue
-        for item in sorted(aside.iterdir()):
-            if not (folder / item.name).exists():
-                os.replace(item, folder / item.name)
-                back.append(item.name)
+        items = sorted(aside.iterdir())
+        if any((folder / item.name).exists() for item in items):
+            continue
+        for item in items:
+            os.replace(item, folder / item.name)
+            back.append(item.name)
         with contextlib.suppress(OSError):
             aside.rmdir()  # only when empty
     return back

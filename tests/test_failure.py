@@ -11,6 +11,7 @@ import time
 
 import pytest
 import torch
+from process_tools import interactive_sigint
 
 from fwlab.cli import main
 from fwlab.failure import CommandError, describe
@@ -153,7 +154,8 @@ def test_nan_in_the_data_is_named_as_the_data_not_as_a_step_size(tmp_path):
 def run_cli_process(args, **kwargs):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("FWLAB_DEBUG", None)
-    return subprocess.Popen([*FWLAB, *args], env=env, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen([*FWLAB, *args], env=env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interactive_sigint, **kwargs)  # fmt: skip
 
 
 def test_a_closed_pipe_ends_quietly_in_one_line(tmp_path):

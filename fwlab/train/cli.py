@@ -35,7 +35,7 @@ from fwlab.optim import NonFiniteError
 from fwlab.outdir import claim_run_dir, lock_output_dir, set_aside
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import LOSSES, TrainConfig
-from fwlab.train.loop import check_run_inputs, fit, release_when_started
+from fwlab.train.loop import check_run_inputs, fit, release_when_replaced
 from fwlab.train.methods import METHODS, Method, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 
@@ -256,8 +256,10 @@ def run_cli(args: argparse.Namespace) -> int:
         check_run_inputs(method, data, config)  # the loss against the task, non-finite data
         callbacks: list[Any] = []
         if args.overwrite and args.tensorboard is not None:  # fit sets --out aside itself
-            aside = held.enter_context(set_aside(args.tensorboard, None))
-            callbacks.append(release_when_started(aside))
+            # replaced once the new run's checkpoint exists (with --out), else at its end
+            replaced = (args.out / CHECKPOINT).is_file if args.out is not None else None
+            aside = held.enter_context(set_aside(args.tensorboard, None, replaced))
+            callbacks.append(release_when_replaced(aside))
         if args.tensorboard is not None:
             callbacks.append(TensorBoardLogger(args.tensorboard))
         history = _fit(args, method, data, config, callbacks)

@@ -127,8 +127,9 @@ def fit(
         resume: continue from ``out_dir/checkpoint.pt`` (``FileNotFoundError`` if there is
             none; the method, config and task must match the checkpoint's).
         overwrite: replace the run in ``out_dir``: its ``checkpoint.pt`` and ``history.json``
-            are moved aside (other files are kept), deleted once the new run has taken its
-            first step, and put back if it fails before that. Everything is checked first
+            are moved aside (other files are kept), deleted once the new run has written a
+            checkpoint of its own (the first periodic one, an interrupt's, or the final one),
+            and put back if it fails or is killed before that. Everything is checked first
             (the loss against the task, NaN/inf in the data: ``ValueError``).
         progress: show a ``tqdm`` progress bar.
 
@@ -157,23 +158,24 @@ def fit(
     with contextlib.ExitStack() as held:
         out = held.enter_context(lock_output_dir(out_dir, option="out_dir"))
         interrupt = held.enter_context(DeferredInterrupt())
-        if overwrite:  # moved aside, back in place if the new run fails before its first step
-            aside = held.enter_context(set_aside(out, (CHECKPOINT, HISTORY)))
-            callbacks = [release_when_started(aside), *callbacks]
+        if overwrite:  # moved aside until the new run has a checkpoint of its own
+            checkpointed = (out / CHECKPOINT).is_file
+            aside = held.enter_context(set_aside(out, (CHECKPOINT, HISTORY), checkpointed))
+            callbacks = [release_when_replaced(aside), *callbacks]
         else:
             claim_run_dir(out, resume=resume, overwrite=False, checkpoint=CHECKPOINT,
                           outputs=(CHECKPOINT, HISTORY))  # fmt: skip
         return _fit(method, data, config, model, callbacks, out, resume, progress, interrupt)
 
 
-def release_when_started(*handles: Any) -> Callback:
-    """A callback that releases (deletes) the runs :func:`fwlab.outdir.set_aside` moved away
-    once the new run has taken its first step; before that a failure puts them back."""
+def release_when_replaced(*handles: Any) -> Callback:
+    """A callback that deletes the runs :func:`fwlab.outdir.set_aside` moved away as soon as
+    the new run can stand in for them (its ``replaced`` test, e.g. its checkpoint exists),
+    checked at every event; before that a failure or a killed process puts them back."""
 
     def release(event: str, run: Run) -> None:
-        if event == "step":
-            for handle in handles:
-                handle.release()
+        for handle in handles:
+            handle.release_if_replaced()
 
     return release
 
