@@ -156,7 +156,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if a in COMMANDS), "")  # after --debug, say
-    parser = build_parser(only=chosen)
+    try:  # loading a command imports its modules (torch: seconds): Ctrl-C may come meanwhile
+        parser = build_parser(only=chosen)
+    except KeyboardInterrupt as err:
+        return report(chosen or "", err, debug="--debug" in argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         if not getattr(args, "_passthrough", False):
@@ -176,10 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """The ``fwlab`` console script and ``python -m fwlab.cli``: set up the process
     (:func:`fwlab.process_start.start_fwlab_process`), then :func:`main` on ``sys.argv``."""
-    from fwlab.process_start import start_fwlab_process
+    try:
+        from fwlab.process_start import start_fwlab_process
 
-    start_fwlab_process()
-    sys.exit(main())
+        start_fwlab_process()
+        status = main()
+    except KeyboardInterrupt as err:  # before main could take it (the first imports)
+        status = report("", err, debug="--debug" in sys.argv)
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

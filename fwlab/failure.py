@@ -75,8 +75,7 @@ def describe(err: BaseException) -> tuple[str, int]:
         said = _one_line(str(err))
         return (
             (said or "interrupted (Ctrl-C)")
-            + "; what was written before the interrupt is kept; run the same command again "
-            "to continue",
+            + "; what was written before the interrupt is kept; run the same command again",
             130,
         )
     if isinstance(err, BrokenPipeError):
@@ -140,7 +139,8 @@ def report(command: str, err: BaseException, *, debug: bool = False) -> int:
         except (OSError, ValueError):
             pass
     try:
-        print(f"fwlab {command}: {line}", file=sys.stderr, flush=True)
+        print(f"fwlab {command}: {line}" if command else f"fwlab: {line}", file=sys.stderr,
+              flush=True)  # fmt: skip
     except (OSError, ValueError):  # stderr itself is gone: the status still says it
         pass
     return status

@@ -192,3 +192,14 @@ def test_relative_fwlab_data_is_made_absolute_for_the_processes_fwlab_starts(tmp
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert out.strip() == str(tmp_path / "cache" / "here")
+
+
+@pytest.mark.parametrize("after", [0.3, 1.0])
+def test_ctrl_c_while_a_command_is_still_importing_ends_in_one_line(tmp_path, after):
+    proc = run_cli_process(["train", "--steps", "1", "--no-progress"], stdout=subprocess.DEVNULL)
+    time.sleep(after)  # inside the imports (torch's), before the command has started
+    proc.send_signal(signal.SIGINT)
+    err = proc.stderr.read()
+    assert proc.wait(60) == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "interrupted" in err
