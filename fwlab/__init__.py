@@ -6,8 +6,9 @@ Frank-Wolfe Algorithm", ICPR 2020 (arXiv:2010.05397).
 The most used names are re-exported here; each lives in the module of its concept:
 :mod:`fwlab.optim` (FrankWolfe, lmo), :mod:`fwlab.models` (IndRNN, SequenceModel),
 :mod:`fwlab.data` (load_task and the loaders), :mod:`fwlab.train` (methods, TrainConfig, fit),
-:mod:`fwlab.toy` (2D losses and trajectories), :mod:`fwlab.plots` (plotly figures) and
-:mod:`fwlab.sweep` (papermill runs and sweeps, ``record``).
+:mod:`fwlab.toy` (2D losses and trajectories), :mod:`fwlab.plots` (plotly figures),
+:mod:`fwlab.runs` (the run engine: studies of notebooks and functions, ``record``) and
+:mod:`fwlab.sweep` (`fwlab run` and `fwlab sweep` on it).
 """
 
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from fwlab.data import load_task
     from fwlab.models import IndRNN, SequenceModel
     from fwlab.optim import FrankWolfe, NonFiniteError, lmo, lmo_global
-    from fwlab.sweep import record
+    from fwlab.runs import record
     from fwlab.train import METHODS, TrainConfig, fit, get_method
 
 # name -> module: imported on first use, so that `fwlab sweep`, `fwlab run`, `fwlab present` and
@@ -31,7 +32,7 @@ _EXPORTS = {
     "NonFiniteError": "fwlab.optim",
     "lmo": "fwlab.optim",
     "lmo_global": "fwlab.optim",
-    "record": "fwlab.sweep",
+    "record": "fwlab.runs",
     "METHODS": "fwlab.train",
     "TrainConfig": "fwlab.train",
     "fit": "fwlab.train",

@@ -14,9 +14,9 @@ traceback); a command raises, it does not print its own failures.
 Example:
     >>> from fwlab.cli import build_parser
     >>> names = sorted(build_parser()._subparsers._group_actions[0].choices)
-    >>> names[:5], names[5:]
-    (['bench', 'export-playground', 'lab', 'notebooks', 'present'], ['record', 'reproduce', \
-'run', 'sweep', 'train'])
+    >>> names[:6], names[6:]
+    (['bench', 'export-html', 'export-playground', 'lab', 'notebooks', 'present'], ['record', \
+'reproduce', 'run', 'sweep', 'train'])
 """
 
 from __future__ import annotations
@@ -90,6 +90,12 @@ def _present() -> Command:
     return Command(present.configure_parser, present.run_cli)
 
 
+def _export_html() -> Command:
+    from fwlab import notebook_html
+
+    return Command(notebook_html.configure_parser, notebook_html.run_cli)
+
+
 def _export_playground() -> Command:
     from fwlab import playground_export
 
@@ -110,6 +116,10 @@ COMMANDS: dict[str, tuple[str, Callable[[], Command]]] = {
     "export-playground": (
         "write the trust-region playground as one self-contained HTML page (sliders, no Python)",
         _export_playground,
+    ),
+    "export-html": (
+        "write an executed notebook as one HTML page that works offline (solutions folded)",
+        _export_html,
     ),
 }
 

@@ -29,17 +29,20 @@ def interactive_sigint():
 # pytest-xdist workers in collection order (--dist loadfile --no-loadscope-reorder); starting
 # the slowest files first keeps both workers busy until the end instead of leaving one of them
 # finishing a notebook file alone. Files not listed keep their order after these. Only the
-# order changes: a stale table costs minutes, never a test.
+# order changes: a stale table costs minutes, never a test. test_runs_interrupt, test_runs_study
+# and test_runs_dask (one more cluster) are estimates from single-file runs on a busy machine.
 SLOWEST_FILES = {
     "test_notebooks.py": 94,
     "test_notebook_overrides.py": 51,
+    "test_runs_interrupt.py": 45,
     "test_present.py": 39,
     "test_install.py": 33,
+    "test_runs_dask.py": 33,
     "test_browser.py": 32,
     "test_reliability_runs.py": 29,
     "test_notebook_01.py": 25,
     "test_reliability.py": 23,
-    "test_sweep_dask.py": 22,
+    "test_runs_study.py": 15,
     "test_reliability_train.py": 14,
     "test_frank_wolfe_interrupt.py": 13,
     "test_sweep.py": 11,

@@ -78,12 +78,8 @@ OVERRIDES = {
         {"rows": "sgd", "jobs": 2, "out_dir": "runs/override"},
         ["runs/override/table3-smoke-seed0", "SGD ", "all checks passed"],
     ),
+    "table_row": ({"method": "sgd", "task": "noisy_har2"}, ["SGD ", "noisy_basicmotions"]),
 }
-# notebooks that another notebook's sweep runs, once at their defaults and once overridden:
-# notebook 05 at its defaults runs table_row.ipynb with its own defaults (point method=fw_k5,
-# task=har2); 05's override runs it with method="sgd" on both of Table III's tasks. The tests of
-# notebook 05 check those points; table_row needs no kernel of its own (two fewer).
-RUN_INSIDE = {"table_row": "05_reproduce_paper"}
 EXECUTED = [p for p in NOTEBOOKS if p.stem not in EXECUTED_ELSEWHERE]
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import threading
+from collections.abc import Iterator
 
 
 def interactive_sigint() -> None:
@@ -13,3 +17,26 @@ def interactive_sigint() -> None:
     child start it with this, or the signal never arrives.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def claimed_elsewhere(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold fwlab's claim on ``folder`` (:func:`fwlab.runs.claim`) from another thread while the
+    ``with`` block runs: the engine refuses it as it refuses another process's claim."""
+    from fwlab.runs import claim
+
+    release, held = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with claim(folder):
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10), "the claim was not taken"
+        yield
+    finally:
+        release.set()
+        holder.join()

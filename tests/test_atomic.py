@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from fwlab.atomic import atomic_open, atomic_write, atomic_write_text
-from fwlab.sweep.results import write_csv
+from fwlab.runs.results import write_csv
 from fwlab.train.history import save_history
 
 

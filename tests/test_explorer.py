@@ -43,7 +43,7 @@ def test_public_attributes(ex):
     "name, value, check",
     [
         ("K", 7, lambda ex: ex.result.inner.shape == (ex.result.steps, 7, 2)),
-        ("delta", 0.123, lambda ex: ex.result.delta == pytest.approx(0.123, rel=0.03)),
+        ("delta", 0.125, lambda ex: ex.result.delta == 0.125),
         ("p", math.inf, lambda ex: ex.result.p == math.inf),
         ("lr", 1.5, lambda ex: ex.result.lr == 1.5),
         ("steps", 12, lambda ex: ex.result.iterates.shape == (13, 2)),
@@ -101,6 +101,40 @@ def test_set_validates_names_and_p(ex):
         ex.set(eta=1.0)
     with pytest.raises(ValueError, match="p must be one of"):
         ex.set(p=4)
+
+
+@pytest.mark.parametrize(
+    "name, value, match",
+    [
+        ("delta", 0.123, "delta must be one of the δ slider's values, got 0.123: the nearest "
+                         "are 0.1 and 0.125"),
+        ("delta", 0.501, "the nearest are 0.5 and 0.6"),
+        ("delta", 4.0, r"\(0.001 ... 3\), got 4.0: the nearest is 3"),
+        ("lr", 0.33, "lr must be one of the η slider's values, got 0.33: the nearest are 0.3 "
+                     "and 0.35"),
+    ],
+)  # fmt: skip
+def test_delta_and_lr_take_only_the_values_their_sliders_show(name, value, match):
+    with pytest.raises(ValueError, match=match):
+        TrajectoryExplorer("quadratic", steps=3, **{name: value})
+
+
+def test_the_sliders_hold_the_values_the_lesson_uses_exactly():
+    """ "K = 1: double η, halve δ" gives the same path on the sliders themselves (the δ log
+    slider used to read 0.5 as 0.501 and 0.25 as 0.251: F_T 6.076 vs 6.031)."""
+    ex = TrajectoryExplorer("rosenbrock", K=1, lr=0.5, delta=0.5, steps=100)
+    options = {name: dict(ex.controls[name].options) for name in ("delta", "lr")}
+    for text in ("0.25", "0.5", "1", "2", "3", "0.1", "0.125", "0.3"):
+        assert options["delta"][text] == float(text)
+    for text in ("0.05", "0.15", "0.5", "1", "1.5", "2"):
+        assert options["lr"][text] == float(text)
+    before = ex.result.iterates
+    ex.controls["lr"].value = options["lr"]["1"]  # as a page sets it: an option's value
+    ex.controls["delta"].value = options["delta"]["0.25"]
+    assert (ex.result.lr, ex.result.delta) == (1.0, 0.25)
+    assert np.array_equal(ex.result.iterates, before)
+    ngd = next(t for t in ex.figure.data if t.meta == "path:ngd")
+    assert np.array_equal(np.asarray(ngd.x, float), before[:, 0])  # NGD drawn as FW K = 1
 
 
 def test_switching_the_loss_resets_start_window_and_contour(ex):

@@ -22,10 +22,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "fwlab-wheel-test"
-IGNORE = shutil.ignore_patterns(
-    ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "runs", "test-output",
+_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "test-output",
     ".pytest_cache", ".ruff_cache",
 )  # fmt: skip
+
+
+def IGNORE(folder: str, names: list[str]) -> set[str]:
+    """What the copy of the checkout leaves out: build and cache folders, and the output
+    folders named runs/ (never the package fwlab/runs/, the run engine)."""
+    ignored = set(_IGNORE(folder, names))
+    if Path(folder).name != "fwlab" and "runs" in names:
+        ignored.add("runs")
+    return ignored
+
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -118,7 +128,7 @@ def test_fwlab_run_executes_notebook_01_at_a_corner_in_the_installed_kernel(inst
 def test_fwlab_reproduce_smoke(installed):
     out_dir = installed["work"] / "repro"
     cmd = [installed["fwlab"], "reproduce", "--table", "3", "--rows", "sgd", "--tasks", "har2",
-           "--figure", "", "--out", str(out_dir), "--kernel", KERNEL]  # fmt: skip
+           "--figure", "", "--out", str(out_dir)]  # fmt: skip
     out = _run(cmd, installed["work"], installed["env"])
     assert "SGD" in out or "sgd" in out
     rows = json.loads((out_dir / "table3-smoke-seed0" / "table.json").read_text())

@@ -1,4 +1,4 @@
-"""Tests of fwlab/lazy.py on the packages that use it: fwlab and fwlab.widgets."""
+"""Tests of fwlab/lazy.py on the packages that use it: fwlab, fwlab.widgets, fwlab.experiments."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-LAZY = ["fwlab", "fwlab.widgets"]
+LAZY = ["fwlab", "fwlab.widgets", "fwlab.experiments"]
 
 
 @pytest.mark.parametrize("name", LAZY)

@@ -31,6 +31,7 @@ from jupyter_client.kernelspec import find_kernel_specs
 
 from fwlab.toy import loss_names, step_zoom, trajectory
 from fwlab.toy.lesson import lmo_rows
+from fwlab.toy.sliders import DELTA_VALUES
 from fwlab.toy.trust_region import p_norm
 from widgets.explorer import RANGES
 
@@ -54,7 +55,7 @@ DEFAULTS = {
 }
 
 D_MIN, D_MAX = RANGES["delta"]
-D_MID = 10 ** ((math.log10(D_MIN) + math.log10(D_MAX)) / 2)  # the log slider's middle
+D_MID = DELTA_VALUES[len(DELTA_VALUES) // 2]  # the δ slider's middle value
 #: corners of the slider ranges: every loss once, every δ/K/p corner at least once
 CORNERS = [
     dict(loss="rosenbrock", delta=D_MIN, K=1, p=1.0, lr=0.05, steps=0, zoom_k=1),
@@ -114,6 +115,17 @@ def test_teaching_apparatus_is_there():
     hidden = [c for c in nb.cells if c.metadata.get("jupyter", {}).get("source_hidden")]
     assert len(hidden) == 3 and all(c.source.startswith("# Solution") for c in hidden)
     assert all("assert " in c.source for c in hidden), "solutions check themselves"
+    assert all("solution" in c.metadata.get("tags", []) for c in hidden)
+    # every prompt is followed by a reveal cell with a checker, its output collapsed
+    cells = nb.cells
+    prompts = [i for i, c in enumerate(cells) if "**Predict, then move the slider.**" in c.source]
+    reveals = [i for i, c in enumerate(cells) if "reveal" in c.metadata.get("tags", [])]
+    assert len(reveals) == len(prompts) == 6
+    for i, j in zip(prompts, reveals, strict=True):
+        assert i < j and "lesson.check_" in cells[j].source and "my_prediction" in cells[j].source
+        assert cells[j].metadata["jupyter"]["outputs_hidden"] is True
+    exercises = text.split("**Exercise ")[1:]
+    assert len(exercises) == 3 and all("lesson.check_" in e for e in exercises)
     assert "## Glossary" in text
     # no reference to files outside the repository (e.g. the background notes in shared/)
     everything = "\n".join(c.source for c in nb.cells)
@@ -248,7 +260,8 @@ def test_notebook_runs_headless_with_its_defaults_and_exports_every_figure(tmp_p
     assert "all checks passed" in text
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
-    assert len(figures) == 6  # step zoom, LMO, K sweep, η × δ, paths, explorer
+    # step zoom, LMO, length vs K, K sweep, η × δ, move vs δ, paths, explorer
+    assert len(figures) == 8
     # no widget repr text (VBox(children=...)) in headless output: a sentence instead
     plain = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
     assert not any("VBox(" in t or "HBox(" in t for t in plain)
@@ -261,6 +274,57 @@ def test_notebook_runs_headless_with_its_defaults_and_exports_every_figure(tmp_p
     html, _ = HTMLExporter().from_filename(str(out))
     assert html.count("Plotly.newPlot(") >= len(figures)
     assert "plotly.js v" in html or "plotly-latest" in html or "Plotly" in html[:2_000_000]
+    _offline_page_typesets_its_maths_and_draws_its_figures(out, tmp_path, len(figures))
+
+
+def _offline_page_typesets_its_maths_and_draws_its_figures(executed, tmp_path, n_figures):
+    """fwlab.notebook_html's page of the executed notebook in headless Chromium, every request
+    that is not a file aborted: the formulas are typeset by the inlined MathJax (mjx-container,
+    no raw $$ left, no MathJax error), every figure is drawn, the solutions and answers are
+    folded, and nothing was fetched."""
+    from browser_tools import CHROMIUM_ARGS, chromium, sync_playwright
+
+    from fwlab.notebook_html import export_html
+
+    page_file = export_html(executed, tmp_path / "01.html")
+    executable = chromium()
+    blocked, errors = [], []
+
+    def only_files(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            context.route("**/*", only_files)
+            page = context.new_page()
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            page.goto(page_file.as_uri(), timeout=120_000)
+            page.wait_for_function(
+                "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
+                arg=n_figures, timeout=120_000,
+            )  # fmt: skip
+            page.wait_for_function(
+                "() => document.querySelectorAll('mjx-container').length >= 3", timeout=120_000
+            )
+            assert page.locator("mjx-merror").count() == 0  # every formula parsed
+            text = page.evaluate("() => document.body.innerText")
+            assert "$$" not in text and "\\operatorname" not in text and "\\langle" not in text
+            folded = page.locator("details.fwlab-collapsed")
+            assert folded.count() == 3 + 6 + 3  # solutions' code and output, prompts' answers
+            assert page.locator("details[open]").count() == 0
+            assert not page.get_by_text("Solution 1. The LMO").is_visible()
+            page.locator("details.fwlab-solution summary").first.click()
+            assert page.get_by_text("Solution 1. The LMO").is_visible()  # a click opens it
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert blocked == [], blocked  # nothing was asked of the network
 
 
 # notebook 01 away from its defaults under papermill: tests/test_install.py runs it at a corner of

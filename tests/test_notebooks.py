@@ -9,6 +9,7 @@ structure checks only.
 
 from __future__ import annotations
 
+import json
 from ast import literal_eval
 
 import nbformat
@@ -23,19 +24,16 @@ from notebook_tools import (
     OVERRIDES,
     PLOTLY,
     ROOT,
-    RUN_INSIDE,
     TRAINING,
     notebook_id,
     run_notebook,
 )
 
-from fwlab.sweep.params import cell_parameters
-from fwlab.sweep.runner import notebook_parameters
+from fwlab.runs.params import notebook_parameters
 
 
 def test_every_notebook_is_executed_here_or_in_its_own_test():
-    assert {p.stem for p in EXECUTED} == set(DEFAULTS) == set(OVERRIDES) | set(RUN_INSIDE)
-    assert not set(OVERRIDES) & set(RUN_INSIDE) and set(RUN_INSIDE.values()) <= set(OVERRIDES)
+    assert {p.stem for p in EXECUTED} == set(DEFAULTS) == set(OVERRIDES)
     assert set(TRAINING) <= set(DEFAULTS)
     assert all((ROOT / "tests" / f"test_notebook_{n[:2]}.py").exists() for n in EXECUTED_ELSEWHERE)
 
@@ -72,7 +70,7 @@ def test_committed_notebook_is_clean_with_one_typed_parameters_cell(path):
 
 @pytest.mark.notebooks
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("path", [p for p in EXECUTED if p.stem not in RUN_INSIDE], ids=notebook_id)
+@pytest.mark.parametrize("path", EXECUTED, ids=notebook_id)
 def test_notebook_runs_headless_with_its_defaults(path, tmp_path, monkeypatch):
     text, mimes, recorded = run_notebook(path, tmp_path, monkeypatch)
     expected, has_figure = DEFAULTS[path.stem]
@@ -80,20 +78,19 @@ def test_notebook_runs_headless_with_its_defaults(path, tmp_path, monkeypatch):
         assert line in text
     # a static plotly figure is in the outputs even without a widget front end
     assert (PLOTLY in mimes) == has_figure
-    if path.stem == "05_reproduce_paper":  # its har2 point is table_row.ipynb at its defaults
+    if path.stem == "05_reproduce_paper":  # its har2 point is table_row.ipynb's defaults
         point = tmp_path / "notebooks" / "runs" / "reproduce" / "table3-smoke-seed0"
-        row = nbformat.read(point / "method=fw_k5__task=har2" / "table_row.ipynb", as_version=4)
-        injected = next(c for c in row.cells if "injected-parameters" in c.metadata.get("tags", []))
-        # the values 05's sweep passed, read with fwlab's own parser of a parameters cell
-        passed = cell_parameters(injected.source)
+        status = json.loads((point / "method=fw_k5__task=har2" / "status.json").read_text())
+        assert status["status"] == "ok"
+        assert status["function"] == "fwlab.train.reproduce:train_row"
+        # the values 05's study passed are table_row.ipynb's declared defaults, read with
+        # fwlab's own parser of a parameters cell
         defaults = notebook_parameters(path.parent / "table_row.ipynb")
-        assert {name: literal_eval(passed[name]["default"]) for name in defaults} == {
+        assert status["params"] == {
             name: literal_eval(p["default"]) for name, p in defaults.items()
         }
-        row_text = "".join(o.get("text", "") for c in row.cells for o in c.get("outputs", []))
-        for line in DEFAULTS["table_row"][0]:
-            assert line in row_text
-        assert not any(PLOTLY in o.get("data", {}) for c in row.cells for o in c.get("outputs", []))
+        result = json.loads((point / "method=fw_k5__task=har2" / "results.json").read_text())
+        assert result["label"] == "Ours K=5" and result["data"] == "basicmotions"
     if path.stem in TRAINING:
         assert recorded, "a training notebook records its final metrics for sweeps"
         assert any(k.endswith("/wall_time") for k in recorded)

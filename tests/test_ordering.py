@@ -48,7 +48,7 @@ def test_swapping_a_and_b_swaps_the_verdict():
     [
         (dict(rule="median"), "rule must be one of"),
         (dict(min_seeds=0), "min_seeds must be an integer >= 1"),
-        (dict(b={0: float("nan")}), r"b\[0\] must be a number"),
+        (dict(b={0: "0.2"}), r"b\[0\] must be a number \(NaN/inf for a diverged run\)"),
         (dict(a=[0.1, 0.2]), "a must be a mapping seed -> value"),
     ],
 )
@@ -57,6 +57,26 @@ def test_bad_arguments(kwargs, match):
     a, b = args.pop("a"), args.pop("b")
     with pytest.raises(ValueError, match=match):
         order(a, b, **args)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_mean_std_with_a_diverged_seed_is_undecided_not_a_crash(bad):
+    # statistics.mean raised "'float' object has no attribute 'numerator'" on an infinite value
+    a, b = {0: 0.10, 1: 0.11, 2: bad}, {0: 0.15, 1: 0.16, 2: 0.17}
+    o = order(a, b, rule="mean_std")
+    assert o.verdict == "undecided" and o.diverged == (1, 0)
+    assert order(b, a, rule="mean_std").verdict == "undecided"
+    assert "diverged (NaN/inf, ranked worst): A 1, B 0" in o.describe()
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("higher", [False, True])
+def test_every_seed_ranks_a_diverged_seed_worst(bad, higher):
+    good = {0: 0.5, 1: 0.6}
+    assert order(good, {0: bad, 1: bad}, higher_is_better=higher).verdict == "better"
+    assert order({0: bad, 1: bad}, good, higher_is_better=higher).verdict == "worse"
+    # two diverged runs tie: nothing is better on that seed
+    assert order({0: 0.1, 1: bad}, {0: 0.2, 1: bad}).verdict == "undecided"
 
 
 def test_describe_names_rule_and_values():

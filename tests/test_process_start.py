@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 from fwlab.process_start import IRI_GRAMMAR_MODULE
-from fwlab.sweep.executors import point_executor
+from fwlab.runs import Function, Study
 
 
 def _python(code: str) -> list[str]:
@@ -15,11 +16,11 @@ def _python(code: str) -> list[str]:
     return out.stdout.split()
 
 
-def _grammar_after_nbformat() -> str:
+def grammar_after_nbformat() -> dict[str, str]:
     """In this process: import nbformat, then report what jsonschema's IRI grammar module is."""
     import nbformat  # noqa: F401 - imports jsonschema
 
-    return repr(sys.modules.get(IRI_GRAMMAR_MODULE, "absent"))
+    return {"grammar": repr(sys.modules.get(IRI_GRAMMAR_MODULE, "absent"))}
 
 
 def test_a_started_process_imports_nbformat_without_the_iri_grammar_and_still_validates():
@@ -54,6 +55,7 @@ def test_the_fwlab_command_starts_that_way():
     assert _python(code)[-1] == "None"
 
 
-def test_a_sweep_worker_starts_that_way():
-    with point_executor(1, 1, None) as (pool, _):
-        assert pool.submit(_grammar_after_nbformat).result(timeout=120) == "None"
+def test_a_run_engine_worker_starts_that_way(tmp_path):
+    study = Study(Function(f"{__name__}:grammar_after_nbformat"), tmp_path)
+    rows = study.run(jobs=1, log=io.StringIO()).rows  # a LocalProcesses worker
+    assert [(r["status"], r["grammar"]) for r in rows] == [("ok", "None")]

@@ -317,10 +317,14 @@ def test_ctrl_c_stops_fwlab_run_and_its_status_says_so(nb, tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
-    # the dying kernel and asyncio may print their own tracebacks; ours is one line
-    assert f"fwlab run: interrupted; status.json in {out} says what finished" in err, err
+    # one line: what happened, the command that resumes, where the status is; no traceback
+    assert err.strip().splitlines() == [
+        "fwlab run: interrupted (Ctrl-C): the run stopped; resume with: fwlab run "
+        f"{nb} -p nap 600 --out {out}; status.json in {out}"
+    ], err
     st = status(out)
-    assert st["status"] == "failed" and st["error"].startswith("KeyboardInterrupt"), st
+    assert st["status"] == "interrupted" and st["error"] == "interrupted (Ctrl-C)", st
+    assert st["traceback"] is None and st["seconds"] > 0
     deadline = time.monotonic() + 10
     while any(_alive(k) for k in kernels) and time.monotonic() < deadline:
         time.sleep(0.2)

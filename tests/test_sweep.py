@@ -1,31 +1,24 @@
-"""`fwlab run` / `fwlab sweep` (fwlab/sweep/): papermill runs, grids, records, gathering."""
+"""`fwlab run` / `fwlab sweep` (fwlab/sweep/runner.py, cli.py): notebooks run as studies of the
+run engine (the engine's own parts: tests/test_runs_*.py)."""
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from pathlib import Path
 
 import nbformat
 import pytest
-import torch
+from process_tools import claimed_elsewhere
 
 from fwlab.cli import main
 from fwlab.sweep import (
     RESULTS_ENV,
-    format_table,
     gather,
-    grid,
     notebook_parameters,
-    parse_grid,
-    parse_value,
-    point_name,
-    record,
     run_notebook,
     run_sweep,
-    write_csv,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,165 +69,6 @@ def nb(tmp_path, monkeypatch):
 
 def runs_logged(log_dir: Path) -> list[str]:
     return sorted(p.name.rsplit("-", 1)[0] for p in log_dir.iterdir())
-
-
-# ---------------------------------------------------------------------------- values and names
-@pytest.mark.parametrize(
-    "text, value",
-    [
-        ("5", 5),
-        ("-3", -3),
-        ("1e-3", 1e-3),
-        ("0.5", 0.5),
-        ("True", True),
-        ("False", False),
-        ("None", None),
-        ("inf", math.inf),
-        ("adam", "adam"),
-        ("true", "true"),  # like papermill: only Python's spellings are booleans
-        ("[1, 2]", [1, 2]),
-        ("(8, 16)", (8, 16)),
-        ("{'a': 1}", {"a": 1}),
-        ("'5'", "5"),
-        ('"x y"', "x y"),
-        ("2,adam", "2,adam"),
-        ("", ""),
-    ],
-)
-def test_parse_value(text, value):
-    got = parse_value(text)
-    assert got == value and type(got) is type(value)
-
-
-def test_parse_value_bad_literal_says_to_quote():
-    with pytest.raises(ValueError, match="quote it"):
-        parse_value("[1, 2")
-
-
-def test_parse_grid_splits_outside_brackets_and_quotes():
-    axes = parse_grid(["K=1, 5,10", "p=2,inf", "hidden=[8,8],(16,)", "tag='a,b',c"])
-    assert axes == {"K": [1, 5, 10], "p": [2, math.inf], "hidden": [[8, 8], (16,)],
-                    "tag": ["a,b", "c"]}  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    "specs, match",
-    [
-        (["K"], "NAME=v1,v2"),
-        (["K="], "NAME=v1,v2"),
-        (["=1,2"], "NAME=v1,v2"),
-        (["1x=1"], "NAME=v1,v2"),
-        (["K=1", "K=2"], "given twice"),
-        (["K=1,1"], "twice"),
-    ],
-)
-def test_parse_grid_errors(specs, match):
-    with pytest.raises(ValueError, match=match):
-        parse_grid(specs)
-
-
-def test_grid_is_the_cartesian_product_first_axis_slowest():
-    points = grid({"K": [1, 5, 10], "p": [2, "inf"]})
-    assert len(points) == 6
-    assert points[0] == {"K": 1, "p": 2} and points[1] == {"K": 1, "p": "inf"}
-    assert points[-1] == {"K": 10, "p": "inf"}
-    assert grid({}) == [{}]
-
-
-@pytest.mark.parametrize("axes", [{"K": []}, {"K": "15"}, {"K": 3}])
-def test_grid_rejects_non_lists(axes):
-    with pytest.raises(ValueError, match="'K'"):
-        grid(axes)
-
-
-def test_point_name_is_stable_and_filesystem_safe():
-    assert point_name({"K": 5, "lr": 0.001, "outer": "adam"}) == "K=5__lr=0.001__outer=adam"
-    assert point_name({"p": math.inf, "bn": True, "x": None}) == "p=inf__bn=True__x=None"
-    assert point_name({}) == "default"
-    odd = {"path": "../data sets/*", "dims": [8, 16]}
-    name = point_name(odd)
-    assert name == point_name(dict(odd))  # same input, same folder, every time
-    assert all(c.isalnum() or c in "._=+-" for c in name) and "/" not in name
-    assert not name.startswith(".")
-
-
-def test_point_name_never_merges_different_points():
-    points = [{"tag": "a/b"}, {"tag": "a_b"}, {"tag": "a b"}, {"K": 1}, {"K": 1.0}, {"K": "1"}]
-    names = [point_name(p) for p in points]
-    assert len(set(names)) == len(names)
-    assert point_name({"tag": "a_b"}) == "tag=a_b"  # nothing lost: no hash
-    long = point_name({f"name{i}": "x" * 20 for i in range(10)})
-    assert len(long) <= 96
-
-
-# ---------------------------------------------------------------------------- record
-def test_record_without_the_runner_only_returns(monkeypatch, tmp_path):
-    monkeypatch.delenv(RESULTS_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert record(loss=torch.tensor(0.5), curve=torch.tensor([1.0, 2.0])) == {
-        "loss": 0.5,
-        "curve": [1.0, 2.0],
-    }
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_record_merges_into_results_json(monkeypatch, tmp_path):
-    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "out"))
-    record(loss=1.0, acc=0.5)
-    merged = record({"test/acc": 0.9}, acc=0.75, shape=(2, 3))
-    on_disk = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert on_disk == merged == {"loss": 1.0, "acc": 0.75, "test/acc": 0.9, "shape": [2, 3]}
-
-
-def test_record_rejects_what_json_cannot_hold(monkeypatch, tmp_path):
-    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
-    with pytest.raises(TypeError, match="'model'.*Linear"):
-        record(model=torch.nn.Linear(1, 1))
-    assert not (tmp_path / "results.json").exists()
-
-
-# ---------------------------------------------------------------------------- gather / table
-def fake_point(root: Path, name: str, index, params, status, metrics=None, error=None):
-    folder = root / name
-    folder.mkdir(parents=True)
-    st = {"status": status, "params": params, "index": index, "seconds": 1.5, "error": error}
-    (folder / "status.json").write_text(json.dumps(st))
-    if metrics is not None:
-        (folder / "results.json").write_text(
-            metrics if isinstance(metrics, str) else json.dumps(metrics)
-        )
-
-
-def test_gather_flattens_in_grid_order(tmp_path):
-    fake_point(tmp_path, "K=5", 1, {"K": 5}, "ok", {"loss": 0.1, "K": 50})
-    fake_point(tmp_path, "K=1", 0, {"K": 1}, "ok", {"loss": 0.3, "acc": 0.5})
-    fake_point(tmp_path, "K=9", 2, {"K": 9}, "failed", None, "ValueError: boom")
-    fake_point(tmp_path, "K=7", None, {"K": 7}, "ok", "{not json")
-    (tmp_path / "no_status").mkdir()
-    rows = gather(tmp_path)
-    assert [r["point"] for r in rows] == ["K=1", "K=5", "K=9", "K=7"]
-    assert rows[0] == {"K": 1, "loss": 0.3, "acc": 0.5, "status": "ok", "seconds": 1.5,
-                       "error": None, "point": "K=1"}  # fmt: skip
-    assert rows[1]["K"] == 5 and rows[1]["result.K"] == 50  # a metric never hides a parameter
-    assert rows[2]["status"] == "failed" and rows[2]["error"] == "ValueError: boom"
-    assert "loss" not in rows[2] and "loss" not in rows[3]
-    assert gather(tmp_path / "missing") == []
-
-
-def test_csv_and_table_hold_every_row(tmp_path):
-    fake_point(tmp_path, "a", 0, {"K": 1, "p": "inf"}, "ok", {"loss": 0.123456, "curve": [1, 2]})
-    fake_point(tmp_path, "b", 1, {"K": 5, "p": "inf"}, "failed", None, "ValueError: boom")
-    rows = gather(tmp_path)
-    with write_csv(rows, tmp_path / "results.csv").open() as fh:
-        table = list(csv.DictReader(fh))
-    assert [r["K"] for r in table] == ["1", "5"]
-    assert list(table[0]) == ["K", "p", "loss", "curve", "status", "seconds", "error", "point"]
-    assert table[0]["curve"] == "[1, 2]" and table[1]["loss"] == ""
-    text = format_table(rows)
-    header, rule, first, second = text.splitlines()[:4]
-    assert header.split() == ["K", "p", "loss", "curve", "status", "seconds"]
-    assert first.split()[:3] == ["1", "inf", "0.1235"] and "failed" in second
-    assert "FAILED b: ValueError: boom" in text
 
 
 # ---------------------------------------------------------------------------- notebooks
@@ -369,3 +203,15 @@ def test_missing_kernel_is_a_usage_error_that_says_how_to_get_one(nb, tmp_path, 
     err = capsys.readouterr().err
     assert "no Jupyter kernel named 'no-such-kernel'" in err and "jupyter kernelspec list" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_run_into_a_folder_another_process_runs_in_is_refused_at_once(nb, tmp_path, capsys):
+    out = tmp_path / "point"
+    out.mkdir()
+    (out / "status.json").write_text('{"status": "running"}')  # the other process's run
+    with claimed_elsewhere(out):
+        assert main(["run", str(nb), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fwlab run: error: output folder {out} is in use by pid {os.getpid()}")
+    assert (out / "status.json").read_text() == '{"status": "running"}'  # untouched
+    assert not (out / "target.ipynb").exists()  # no kernel ran

@@ -230,7 +230,7 @@ def test_dashboard_shows_loaded_runs_beside_live_ones(adding, tmp_path):
 
 
 def test_environment_loggers_pick_a_folder_per_run(tmp_path, monkeypatch):
-    from fwlab.sweep._files import TENSORBOARD_ENV as SWEEP_ENV
+    from fwlab.runs.files import TENSORBOARD_ENV as SWEEP_ENV
     from fwlab.train.tensorboard import TENSORBOARD_ENV, environment_loggers
 
     assert SWEEP_ENV == TENSORBOARD_ENV  # the sweep sets what fit reads

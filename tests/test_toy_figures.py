@@ -11,10 +11,12 @@ from fwlab.toy import get_loss, step_zoom, trajectory
 from fwlab.toy.figures import (
     STEP_ZOOM_TRACES,
     k_sweep_figure,
+    lines_figure,
     lmo_figure,
     lmo_trace_data,
     lr_delta_figure,
     paths_figure,
+    paths_window,
     step_zoom_figure,
     step_zoom_trace_data,
 )
@@ -81,6 +83,40 @@ def test_k_sweep_paths_and_lr_delta_figures_have_their_traces():
     grid = np.array([[1.0, 2.0], [3.0, 4.0]])
     lf = lr_delta_figure({"K = 1": grid}, [0.1, 1.0], [0.1, 1.0])
     assert np.allclose(lf.data[0].z, np.log10(grid))
+
+
+def test_k_sweeps_side_by_side_and_lines_figure():
+    fw = trajectory("quadratic", lr=0.5, delta=0.5, K=5, p=2, steps=20)
+    a = k_sweep("quadratic", fw.centers[::5], delta=0.5, p=2, Ks=(1, 2, 3))
+    b = k_sweep("rosenbrock", fw.centers[::5], delta=0.5, p=2, Ks=(1, 2, 3))
+    fig = k_sweep_figure({"q": a, "r": b})
+    assert [t.meta for t in fig.data] == [f"{k}:{n}" for n in "qr" for k in
+                                          ("length", "angle", "downhill")]  # fmt: skip
+    assert list(fig.data[4].y) == list(b["angle"]) and fig.data[0].showlegend
+    lf = lines_figure([1, 2, 3], {"x": [3, 2, 1], "y": [1, 1, 1]}, x_title="K", y_title="L",
+                      log_x=True, log_y=True, highlight="y")  # fmt: skip
+    assert [t.meta for t in lf.data] == ["x", "y"] and lf.layout.xaxis.type == "log"
+    assert lf.data[1].line.width > lf.data[0].line.width and lf.layout.yaxis.type == "log"
+
+
+def test_paths_figure_zooms_to_short_paths():
+    """Section 6's paths stay within 0.14 of the start: in the loss's 4 × 4 window they hid under
+    the start marker; window="fit" draws the square around them."""
+    runs = {
+        f"p = {p:g}": trajectory("rosenbrock", lr=0.5, delta=0.5, K=5, p=p, steps=100)
+        for p in (1.0, math.inf)
+    }
+    (x0, x1), (y0, y1) = paths_window(runs, pad=0.1)
+    pts = np.vstack([r.iterates for r in runs.values()])
+    assert np.all((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1))
+    assert x1 - x0 == pytest.approx(y1 - y0) and x1 - x0 < 0.2  # not the 4 × 4 window
+    fig = paths_figure("rosenbrock", runs, window="fit")
+    assert tuple(fig.layout.xaxis.range) == pytest.approx((x0, x1), rel=0.2)
+    contour = fig.data[0]
+    assert contour.x[0] >= x0 - 0.1 and contour.x[-1] <= x1 + 0.1  # contours of that square
+    still = {"a": trajectory("quadratic", lr=0.5, delta=0.5, K=1, steps=0)}
+    (a0, a1), _ = paths_window(still)  # a single point: a tiny square, not a crash
+    assert 0 < a1 - a0 < 1e-6
 
 
 def test_step_zoom_explorer_k_slider_redraws_without_recomputing():

@@ -157,7 +157,7 @@ def test_reproduce_smoke_rows_and_table(tmp_path, monkeypatch, capsys):
                  "--no-progress"]) == 2  # fmt: skip
 
 
-def test_fwlab_reproduce_runs_rows_through_the_sweep_runner_and_resumes(tmp_path, capsys):
+def test_fwlab_reproduce_runs_rows_as_a_study_and_resumes(tmp_path, capsys):
     # one (row, task): notebook 05's tests run both tasks through the same pipeline
     argv = ["reproduce", "--table", "3", "--rows", "sgd", "--tasks", "noisy_har2", "--figure", "",
             "--out", str(tmp_path)]  # fmt: skip
@@ -168,7 +168,10 @@ def test_fwlab_reproduce_runs_rows_through_the_sweep_runner_and_resumes(tmp_path
     assert all(0.0 <= r["best_acc"] <= 100.0 and r["label"] == "SGD" for r in rows)
     points = sorted(p.name for p in base.iterdir() if p.is_dir())
     assert points == ["method=sgd__task=noisy_har2"]
-    assert (base / points[0] / "table_row.ipynb").is_file()  # the executed row notebook
+    status = json.loads((base / points[0] / "status.json").read_text())
+    assert status["status"] == "ok" and status["function"] == "fwlab.train.reproduce:train_row"
+    assert status["params"] == {"method": "sgd", "task": "noisy_har2", "table": 3,
+                                "scale": "smoke", "seed": 0, "device": "cpu"}  # fmt: skip
     capsys.readouterr()
     assert main(argv) == 0  # resumable: the row is already ok, nothing is retrained
     out = capsys.readouterr().out

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fwlab.optim import dual_exponent, lmo
-from fwlab.toy import METHODS, get_loss, lmo_2d, trajectory
+from fwlab.toy import LOSSES, METHODS, get_loss, lmo_2d, trajectory
 
 P_VALUES = [1.0, 1.5, 2.0, 3.0, math.inf]
 
@@ -265,12 +265,59 @@ def test_baselines_equal_torch_optimizers(name, method, lr):
     np.testing.assert_allclose(r.iterates, expect, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["rosenbrock", "quadratic", "saddle"])
-def test_normalized_gd_is_fw_with_k1_p2(name):
-    ngd = trajectory(name, method="ngd", lr=0.8, delta=0.2, steps=40)
-    fw = trajectory(name, method="fw", lr=0.8, delta=0.2, K=1, p=2, steps=40)
-    np.testing.assert_allclose(ngd.iterates, fw.iterates, rtol=0, atol=1e-13)
-    assert np.allclose(np.linalg.norm(ngd.moves, axis=1), 0.8 * 0.2)
+def _ngd_formula(name, x0, lr, delta, steps):
+    """Normalized GD as its own formula, ω − (ηδ/‖u‖₂)·u with u = ∇F/max|∇F_i| (the explorer's
+    code before it ran normalized GD through Frank-Wolfe's): another order of operations."""
+    grad = get_loss(name).grad
+    x, y = (float(v) for v in x0)
+    pts = [(x, y)]
+    for _ in range(steps):
+        gx, gy = grad(x, y)
+        gmax = max(abs(gx), abs(gy))
+        if gmax > 0:
+            ux, uy = gx / gmax, gy / gmax
+            c = lr * delta / math.sqrt(ux * ux + uy * uy)
+            x, y = x - c * ux, y - c * uy
+        pts.append((x, y))
+    return np.array(pts)
+
+
+def _random_settings(n, seed=0):
+    from fwlab.toy.sliders import DELTA_VALUES, LR_VALUES
+
+    rng = np.random.default_rng(seed)
+    names = list(LOSSES)
+    for _ in range(n):
+        name = names[rng.integers(len(names))]
+        lo, hi = np.array(get_loss(name).window).T
+        x0 = tuple(float(v) for v in rng.uniform(lo, hi))
+        yield name, x0, float(rng.choice(LR_VALUES)), float(rng.choice(DELTA_VALUES))
+
+
+def test_normalized_gd_is_fw_with_k1_p2_to_the_last_bit():
+    """300 random settings of the explorer's sliders: the normalized-GD path the explorer draws
+    is the Frank-Wolfe K = 1, p = 2 path, bit for bit (it is computed by the same code)."""
+    for (name, x0, lr, delta), gamma in zip(_random_settings(300), [1.0, 0.97, 0.9] * 100):
+        kw = dict(lr=lr, delta=delta, steps=100, delta_decay=gamma)
+        ngd = trajectory(name, x0, method="ngd", **kw)
+        fw = trajectory(name, x0, method="fw", K=1, p=2, **kw)
+        assert np.array_equal(ngd.iterates, fw.iterates), (name, x0, kw)
+    assert np.allclose(np.linalg.norm(ngd.moves, axis=1), lr * ngd.deltas)
+
+
+def test_normalized_gd_as_its_own_formula_drifts_apart_by_rounding():
+    """Why the explorer computes normalized GD through Frank-Wolfe's code: the same method
+    written as its own formula agrees for the first steps, but rounding grows along chaotic
+    paths (Rastrigin, Rosenbrock's valley) until the two are drawn apart."""
+    apart = []
+    for name, x0, lr, delta in _random_settings(300):
+        fw = trajectory(name, x0, lr=lr, delta=delta, K=1, p=2, steps=100)
+        own = _ngd_formula(name, x0, lr, delta, 100)
+        scale = 1 + np.abs(fw.iterates[:4]).max()
+        np.testing.assert_allclose(own[:4], fw.iterates[:4], rtol=0, atol=1e-13 * scale)
+        if np.abs(own - fw.iterates).max() > 1e-3:
+            apart.append(name)
+    assert 5 <= len(apart) <= 60 and "rastrigin" in apart, apart  # 23 of 300 when written
 
 
 def test_method_names():

@@ -8,16 +8,19 @@ milliseconds, not an autograd loop.
 Controls (``explorer.controls[name]``):
 
 =========== ===============================================================================
-delta       δ, radius of the trust region ‖Δω‖_p ≤ δ (log slider)
+
+δ and η are selection sliders over exact decimal values, so the value shown is the value used:
+(η, δ) = (0.5, 0.5) and (1, 0.25) are both on the grids, as the lesson's prompts need.
+delta       δ, radius of the trust region ‖Δω‖_p ≤ δ (:data:`fwlab.toy.sliders.DELTA_VALUES`)
 delta_decay γ: step t uses δ_t = δ γ^(t−1) (1: a fixed δ; < 1 ends the bounce of a fixed δ)
 K           inner Frank-Wolfe iterations per outer step
 p           the norm of the ball: 1, 1.5, 2, 3, ∞
-lr          η, the outer step ω ← ω + ηΔω_K (each step ≤ ηδ)
+lr          η, the outer step ω ← ω + ηΔω_K (each step ≤ ηδ; :data:`~fwlab.toy.sliders.LR_VALUES`)
 steps       outer steps T
 loss        the toy loss (:data:`fwlab.toy.LOSSES`); switching resets start point, δ and GD lr
 x0, y0      start point (also set by clicking on the contour)
 show_gd     plain gradient descent with learning rate ``gd_lr``
-show_ngd    normalized GD, step ηδ (= FW with K = 1, p = 2)
+show_ngd    normalized GD, step ηδ (FW with K = 1, p = 2: computed by the same code, drawn under it)
 show_adam   Adam with learning rate ηδ (its per-coordinate steps are ≈ ηδ, comparable to FW ∞)
 gd_lr       learning rate of the GD baseline (log slider)
 =========== ===============================================================================
@@ -51,6 +54,7 @@ from fwlab.plots import (
     trajectory_trace_data,
 )
 from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
+from fwlab.toy.sliders import DELTA_VALUES, LR_VALUES, SLIDER_VALUES, grid_value, label
 
 from ._display import display_widget
 from ._page_acks import RecoveringFigure
@@ -70,31 +74,36 @@ _RECOMPUTE_ON = ("delta", "delta_decay", "K", "p", "lr", "steps", "x0", "y0", "g
 #: the sliders' ranges; a value outside would be clamped by the slider without a word, so the
 #: constructor and set() refuse it instead
 RANGES: dict[str, tuple[float, float]] = {
-    "delta": (1e-3, 10**0.5),
+    "delta": (DELTA_VALUES[0], DELTA_VALUES[-1]),
     "delta_decay": (0.9, 1.0),
     "K": (1, 30),
-    "lr": (0.05, 2.0),
+    "lr": (LR_VALUES[0], LR_VALUES[-1]),
     "steps": (0, 300),
     "gd_lr": (1e-5, 1.0),
 }
 
 
-def delta_slider(value: float, **kwargs: Any) -> W.FloatLogSlider:
-    """The δ slider every playground widget uses: log scale over ``RANGES["delta"]``."""
-    return W.FloatLogSlider(
-        value=value,
-        base=10,
-        min=math.log10(RANGES["delta"][0]),
-        max=math.log10(RANGES["delta"][1]),
-        step=0.01,
-        description="δ (radius)",
-        readout_format=".3g",
+def grid_slider(name: str, value: float, description: str, **kwargs: Any) -> W.SelectionSlider:
+    """A selection slider over :data:`fwlab.toy.sliders.SLIDER_VALUES[name] <fwlab.toy.sliders.
+    SLIDER_VALUES>`: exact decimal values, labelled as typed (``value`` must be one of them)."""
+    return W.SelectionSlider(
+        options=[(label(v), v) for v in SLIDER_VALUES[name]],
+        value=grid_value(name, value),
+        description=description,
         **kwargs,
     )
 
 
+def delta_slider(value: float, **kwargs: Any) -> W.SelectionSlider:
+    """The δ slider every playground widget uses: :data:`fwlab.toy.sliders.DELTA_VALUES`."""
+    return grid_slider("delta", value, "δ (radius)", **kwargs)
+
+
 def _check_control(name: str, value: Any) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``value`` is not a number inside its slider."""
+    """Raise ``ValueError`` naming ``name`` if ``value`` is not a number its slider can show."""
+    if name in SLIDER_VALUES:
+        grid_value(name, value)
+        return
     lo, hi = RANGES[name]
     integer = name in ("K", "steps")
     kind = "an integer" if integer else "a number"
@@ -216,9 +225,7 @@ class TrajectoryExplorer(RecoveringFigure):
             "p": W.SelectionSlider(
                 options=list(P_OPTIONS), value=p_value, description="p (norm)", **slider
             ),
-            "lr": W.FloatSlider(
-                value=lr, min=0.05, max=2.0, step=0.05, description="η (outer lr)", **slider
-            ),
+            "lr": grid_slider("lr", lr, "η (outer lr)", **slider),
             "steps": W.IntSlider(value=steps, min=0, max=300, description="steps T", **slider),
             "x0": W.FloatText(value=start[0], description="x₀", style=style),
             "y0": W.FloatText(value=start[1], description="y₀", style=style),

@@ -1,4 +1,10 @@
-r"""Orderings computed from runs over seeds, by a stated rule: "A beats B" is a result, not prose.
+r"""Two simple ordering rules over seeds, kept for what they are: descriptions, not tests.
+
+**What they cannot show.** Neither rule controls how often it fires by chance: with 3 seeds
+"better on every seed" fires for one of two equal methods 1 time in 4, and "mean ± std disjoint"
+has no stated error rate at all. A claim that one method is better goes through the comparison
+protocol (:mod:`fwlab.experiments.protocol`: a paired sign-flip test, Holm's adjustment, a
+bootstrap interval and a noise-floor row); fwlab's notebooks use only that.
 
 Two rules, both on one number per run (e.g. its best test MSE, or the test accuracy at the best
 validation accuracy):
@@ -10,7 +16,10 @@ validation accuracy):
   do not overlap and A's mean is better; *worse* symmetrically; otherwise *undecided*. Needs at
   least ``min_seeds`` values of each.
 
-"Better" is "lower" for losses and "higher" for accuracies (``higher_is_better``).
+"Better" is "lower" for losses and "higher" for accuracies (``higher_is_better``). A NaN or
+±inf value is a diverged run, an outcome and not a number: ``"every_seed"`` ranks it worse than
+every finite value (two diverged runs tie), ``"mean_std"`` is *undecided* when any seed diverged
+(a mean over a diverged run is not defined), and :meth:`Ordering.describe` counts them.
 
 Example:
     >>> order({0: 0.05, 1: 0.06}, {0: 0.16, 1: 0.17}).verdict
@@ -53,6 +62,14 @@ class Ordering:
     b: dict[int, float]
     higher_is_better: bool
 
+    @property
+    def diverged(self) -> tuple[int, int]:
+        """How many values of A and of B are NaN or ±inf (diverged runs)."""
+        return (
+            sum(not math.isfinite(v) for v in self.a.values()),
+            sum(not math.isfinite(v) for v in self.b.values()),
+        )
+
     def describe(self, name_a: str = "A", name_b: str = "B", what: str = "value") -> str:
         """One sentence with the verdict, the rule and the per-seed values."""
 
@@ -65,10 +82,14 @@ class Ordering:
             else "mean ± std not overlapping (sample std)"
         )
         verb = {"better": "beats", "worse": "loses to", "undecided": "is not ordered against"}
-        return (
+        text = (
             f"{name_a} {verb[self.verdict]} {name_b} by {what} ({rule}): "
             f"{name_a} [{fmt(self.a)}] vs {name_b} [{fmt(self.b)}]"
         )
+        da, db = self.diverged
+        if da or db:
+            text += f"; diverged (NaN/inf, ranked worst): {name_a} {da}, {name_b} {db}"
+        return text
 
 
 def _check_values(name: str, values: Mapping[int, float]) -> dict[int, float]:
@@ -76,8 +97,10 @@ def _check_values(name: str, values: Mapping[int, float]) -> dict[int, float]:
         raise ValueError(f"{name} must be a mapping seed -> value, got {type(values).__name__}")
     out = {}
     for seed, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
-            raise ValueError(f"{name}[{seed!r}] must be a number (not NaN), got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(
+                f"{name}[{seed!r}] must be a number (NaN/inf for a diverged run), got {v!r}"
+            )
         out[int(seed)] = float(v)
     return out
 
@@ -101,16 +124,24 @@ def order(
         raise ValueError(f"min_seeds must be an integer >= 1, got {min_seeds!r}")
     a, b = _check_values("a", a), _check_values("b", b)
     sign = 1.0 if higher_is_better else -1.0
+
+    def good(v: float) -> float:  # larger is better; a diverged run is worst
+        return sign * v if math.isfinite(v) else -math.inf
+
     verdict = "undecided"
     if rule == "every_seed":
         common = sorted(set(a) & set(b))
         if len(common) >= min_seeds:
-            diffs = [sign * (a[s] - b[s]) for s in common]
-            if all(d > 0 for d in diffs):
+            pairs = [(good(a[s]), good(b[s])) for s in common]
+            if all(x > y for x, y in pairs):
                 verdict = "better"
-            elif all(d < 0 for d in diffs):
+            elif all(x < y for x, y in pairs):
                 verdict = "worse"
-    elif len(a) >= max(min_seeds, 2) and len(b) >= max(min_seeds, 2):
+    elif (
+        len(a) >= max(min_seeds, 2)
+        and len(b) >= max(min_seeds, 2)
+        and all(math.isfinite(v) for v in (*a.values(), *b.values()))
+    ):
         ma, mb = statistics.mean(a.values()), statistics.mean(b.values())
         sa, sb = statistics.stdev(a.values()), statistics.stdev(b.values())
         if ma + sa < mb - sb or mb + sb < ma - sa:

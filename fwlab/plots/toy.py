@@ -118,6 +118,8 @@ def trajectory_trace_data(
             continue
         label = METHOD_LABELS[m]
         label += f" (lr {r.lr:.3g})" if m != "ngd" else f" (step ηδ = {r.lr * r.delta:.3g})"
+        if m == "ngd" and r.steps and np.array_equal(r.iterates, fw.iterates):
+            label += ": Frank-Wolfe's path (K = 1, p = 2), drawn under it"
         out[f"path:{m}"] = {
             "x": r.iterates[:, 0],
             "y": r.iterates[:, 1],

@@ -9,12 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.argtypes import positive_float, positive_int
-from fwlab.sweep._files import CSV_FILE, DEFAULT_KERNEL
-from fwlab.sweep.executors import SCHEDULER_ENV
-from fwlab.sweep.grid import parse_grid, parse_value
-from fwlab.sweep.params import parse_typed
-from fwlab.sweep.results import format_table, gather
-from fwlab.sweep.runner import check_kernel, notebook_parameters, run_notebook, run_sweep
+from fwlab.runs import (
+    CSV_FILE,
+    DEFAULT_KERNEL,
+    SCHEDULER_ENV,
+    Interrupted,
+    format_table,
+    gather,
+    notebook_parameters,
+    parse_grid,
+    parse_value,
+    resume_command,
+)
+from fwlab.runs.params import parse_typed
+from fwlab.sweep.runner import check_kernel, run_notebook, run_sweep
 
 
 def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
@@ -79,7 +87,8 @@ def configure_run_parser(parser: argparse.ArgumentParser) -> None:
     _add_common(parser, "runs")
     parser.epilog = (
         "Writes the executed notebook, status.json and results.json (what the notebook passed to "
-        "fwlab.sweep.record) into the output folder. Exit status 1 if the notebook failed."
+        "fwlab.record) into the output folder. Exit status 1 if the notebook failed, 130 if "
+        "interrupted (Ctrl-C: the run stops, status 'interrupted')."
     )
 
 
@@ -97,15 +106,13 @@ def run_run_cli(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             cwd=args.cwd,
             tensorboard=args.tensorboard,
+            resume=resume_command("run", out),
         )
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab run: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            f"fwlab run: interrupted; status.json in {Path(out).resolve()} says what finished",
-            file=sys.stderr,
-        )
+    except Interrupted as err:
+        print(f"fwlab run: {err}; status.json in {Path(out).resolve()}", file=sys.stderr)
         return 130
     print(format_table(gather(out)))
     if status["status"] != "ok":
@@ -148,7 +155,10 @@ def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.epilog = (
         "Each point gets a folder named after its grid values, holding the executed notebook, "
-        "status.json and results.json; results.csv gathers them. Exit status 1 if any point failed."
+        "status.json and results.json; results.csv gathers them. Exit status 1 if any point "
+        "failed. Ctrl-C: the points not started are cancelled, the running ones stop (status "
+        "'interrupted'), and one line says what finished and the command that resumes; a "
+        "second Ctrl-C ends everything at once (exit status 130)."
     )
 
 
@@ -170,15 +180,13 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
             force=args.force,
             tensorboard=args.tensorboard,
             scheduler=args.scheduler,
+            resume=resume_command("sweep", out),
         )
     except (ValueError, FileNotFoundError) as err:
         print(f"fwlab sweep: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            f"fwlab sweep: interrupted; status.json in {Path(out).resolve()} says what finished",
-            file=sys.stderr,
-        )
+    except Interrupted as err:
+        print(f"fwlab sweep: {err}", file=sys.stderr)
         return 130
     print()
     print(format_table(rows))

@@ -42,8 +42,10 @@ __all__ = [
     "k_sweep_figure",
     "lmo_figure",
     "lmo_trace_data",
+    "lines_figure",
     "lr_delta_figure",
     "paths_figure",
+    "paths_window",
     "step_zoom_figure",
     "step_zoom_title",
     "step_zoom_trace_data",
@@ -52,6 +54,7 @@ __all__ = [
 FW_COLOR, PG_COLOR, EXACT_COLOR = "#d62728", "#1f77b4", "#111111"
 LMO_PS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf)
 _P_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
+_PATH_COLORS = (*_P_COLORS, "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 
 
 def _label(p: float) -> str:
@@ -169,7 +172,7 @@ def step_zoom_figure(z: StepZoom, k: int, *, height: int = 520) -> go.Figure:
         subplot_titles=(
             "",
             "distance to the exact step ‖Δ_k − Δ*‖₂",
-            "FW gap g_k vs F(ω+Δω_{k−1}) − F(ω+Δ*)",
+            "FW gap G_k vs F(ω+Δω_{k−1}) − F(ω+Δ*)",
         ),
     )
     traces = {
@@ -222,7 +225,7 @@ def step_zoom_figure(z: StepZoom, k: int, *, height: int = 520) -> go.Figure:
             mode="lines", line={"color": "gray", "dash": "dash"}, showlegend=False, name="k"
         ),
         "gap:fw": go.Scatter(
-            mode="lines+markers", name="FW gap g_k", line={"color": "#9467bd"}, showlegend=False
+            mode="lines+markers", name="FW gap G_k", line={"color": "#9467bd"}, showlegend=False
         ),
         "gap:subopt": go.Scatter(
             mode="lines",
@@ -339,22 +342,60 @@ def lmo_figure(
 # --- K, δ, η ---------------------------------------------------------------------------------
 
 
-def k_sweep_figure(sweep: Mapping[str, np.ndarray], *, title: str = "", height: int = 360):
+def k_sweep_figure(
+    sweep: Mapping[str, np.ndarray] | Mapping[str, Mapping[str, np.ndarray]],
+    *,
+    title: str = "",
+    height: int = 360,
+):
     """Median length ‖Δω_K‖_p/δ, median angle to Δ* and downhill share against K
-    (a :func:`fwlab.toy.lesson.k_sweep` result)."""
-    Ks = np.asarray(sweep["Ks"])
+    (a :func:`fwlab.toy.lesson.k_sweep` result, or ``label → result`` to compare settings side
+    by side: one line per label; a single result's trace ``meta`` is the key, else
+    ``key:label``)."""
+    sweeps = {"": sweep} if "Ks" in sweep else dict(sweep)
     fig = make_subplots(
         rows=1,
         cols=3,
         subplot_titles=("median ‖Δω_K‖_p / δ", "median angle(Δω_K, Δ*) [°]", "share downhill"),
     )
-    for col, key in enumerate(("length", "angle", "downhill"), start=1):
+    for (label, sw), color in zip(sweeps.items(), ("gray", "#2ca02c", "#ff7f0e"), strict=False):
+        Ks = np.asarray(sw["Ks"])
+        for col, key in enumerate(("length", "angle", "downhill"), start=1):
+            fig.add_scatter(
+                x=Ks, y=sw[key], mode="lines+markers", meta=f"{key}:{label}" if label else key,
+                name=label, legendgroup=label, showlegend=bool(label) and col == 1,
+                marker={"color": np.where(Ks % 2 == 0, "#1f77b4", "#d62728")},
+                line={"color": color}, row=1, col=col,
+            )  # fmt: skip
+            fig.update_xaxes(title_text="K (blue: even, red: odd)", row=1, col=col)
+    fig.update_layout(title=title, height=height, template="plotly_white")
+    return fig
+
+
+def lines_figure(
+    x: Sequence[float],
+    lines: Mapping[str, Sequence[float]],
+    *,
+    x_title: str,
+    y_title: str,
+    title: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+    highlight: str | None = None,
+    height: int = 360,
+) -> go.Figure:
+    """One line per ``label → y`` against ``x`` (each trace's ``meta`` is its label); the
+    ``highlight`` label is drawn thick, the others thin."""
+    fig = go.Figure()
+    for label, y in lines.items():
+        thick = highlight is None or label == highlight
         fig.add_scatter(
-            x=Ks, y=sweep[key], mode="lines+markers", meta=key, showlegend=False,
-            marker={"color": np.where(Ks % 2 == 0, "#1f77b4", "#d62728")}, line={"color": "gray"},
-            row=1, col=col,
+            x=np.asarray(x, float), y=np.asarray(y, float), mode="lines+markers", name=label,
+            meta=label, line={"width": 3 if thick else 1}, marker={"size": 6 if thick else 3},
+            opacity=1.0 if thick else 0.6,
         )  # fmt: skip
-        fig.update_xaxes(title_text="K (blue: even, red: odd)", row=1, col=col)
+    fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear")
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
     fig.update_layout(title=title, height=height, template="plotly_white")
     return fig
 
@@ -363,14 +404,15 @@ def paths_figure(
     loss: str | ToyLoss,
     runs: Mapping[str, Trajectory],
     *,
-    window: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    window: tuple[tuple[float, float], tuple[float, float]] | str | None = None,
     title: str = "",
-    height: int = 460,
+    height: int = 560,
 ) -> go.Figure:
     """The outer paths of several runs (``label → Trajectory``) on F's contours; each path's
-    ``meta`` is its label."""
+    ``meta`` is its label. ``window``: the loss's window (``None``), ``"fit"`` (the square
+    around every path, :func:`paths_window`) or ``((x0, x1), (y0, y1))``."""
     spec = get_loss(loss)
-    (x0, x1), (y0, y1) = window or spec.window
+    (x0, x1), (y0, y1) = paths_window(runs) if window == "fit" else window or spec.window
     xs, ys = np.linspace(x0, x1, 120), np.linspace(y0, y1, 120)
     X, Y = np.meshgrid(xs, ys)
     fig = go.Figure(
@@ -379,20 +421,37 @@ def paths_figure(
             ncontours=30, opacity=0.6, showscale=False, meta="contour", hoverinfo="skip",
         )
     )  # fmt: skip
-    for (label, r), color in zip(runs.items(), _P_COLORS * len(runs), strict=False):
+    for (label, r), color in zip(runs.items(), _PATH_COLORS * len(runs), strict=False):
         fig.add_scatter(
             x=r.iterates[:, 0], y=r.iterates[:, 1], mode="lines+markers", name=label, meta=label,
-            line={"color": color, "width": 1.5}, marker={"size": 4},
+            line={"color": color, "width": 1.5}, marker={"size": 5},
         )  # fmt: skip
     start = next(iter(runs.values())).iterates[0]
     fig.add_scatter(
         x=[start[0]], y=[start[1]], mode="markers", name="start", meta="start",
-        marker={"symbol": "star", "size": 14, "color": "gold", "line": {"width": 1}},
+        marker={"symbol": "star-open", "size": 14, "color": "goldenrod", "line": {"width": 2}},
     )  # fmt: skip
     fig.update_xaxes(range=[x0, x1], constrain="domain")
     fig.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(title=title, height=height, template="plotly_white")
+    fig.update_layout(
+        title=title, height=height, template="plotly_white",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0},
+    )  # fmt: skip
     return fig
+
+
+def paths_window(
+    runs: Mapping[str, Trajectory], *, pad: float = 0.15
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The square window around every iterate of ``runs``, widened by ``pad`` × its side on
+    each edge (a side of at least 1e-9), so that short paths are not lost in the loss's
+    window."""
+    pts = np.vstack([r.iterates for r in runs.values()])
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    side = max(float((hi - lo).max()), 1e-9) * (1 + 2 * pad)
+    mid = (lo + hi) / 2
+    return ((mid[0] - side / 2, mid[0] + side / 2), (mid[1] - side / 2, mid[1] + side / 2))
 
 
 def lr_delta_figure(

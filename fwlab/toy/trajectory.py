@@ -21,7 +21,11 @@ Baselines on the same loss (no inner loop):
 
 * ``"gd"``: :math:`\omega_t = \omega_{t-1} - \eta \nabla F` (``torch.optim.SGD(lr=η)``);
 * ``"ngd"``: normalized GD, :math:`\omega_t = \omega_{t-1} - \eta\delta\, \nabla F/\|\nabla F\|_2`,
-  a step of length ηδ (= Frank-Wolfe with K = 1, p = 2);
+  a step of length ηδ. It *is* Frank-Wolfe with K = 1, p = 2 (the vertex of the ℓ2 ball is
+  :math:`-\delta\nabla F/\|\nabla F\|_2`), and it is computed by the same code, so the two
+  paths are equal to the last bit. Written as its own formula (the order of the products
+  changed) it drifts from Frank-Wolfe by rounding, and on a chaotic path (Rastrigin) the drift
+  grows until the two are drawn apart: ``tests/test_trajectory.py`` shows both;
 * ``"adam"``: ``torch.optim.Adam(lr=η, betas, eps)``.
 
 This module is the **fast path**: 2-D points are plain Python floats, the gradient is the loss's
@@ -233,9 +237,14 @@ def trajectory(
     if method == "fw":
         K = int(K)
         pts, inner, verts, gaps, diverged = _run_fw(grad, x, y, lr, delta, K, p, steps, decay)
+    elif method == "ngd":  # Frank-Wolfe with K = 1, p = 2: the same operations, bit for bit
+        K = 0
+        pts, *_, diverged = _run_fw(grad, x, y, lr, delta, 1, 2.0, steps, decay)
+        inner = verts = np.empty((steps, 0, 2))
+        gaps = np.empty((steps, 0))
     else:
         K = 0
-        pts, diverged = _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps, decay)
+        pts, diverged = _run_baseline(method, grad, x, y, lr, steps, betas, eps)
         inner = verts = np.empty((steps, 0, 2))
         gaps = np.empty((steps, 0))
     iterates = np.array(pts, dtype=np.float64).reshape(-1, 2)
@@ -300,7 +309,7 @@ def _run_fw(grad, x, y, lr, delta, K, p, steps, decay=1.0):
     return pts, inner, verts, gaps, None
 
 
-def _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps, decay=1.0):
+def _run_baseline(method, grad, x, y, lr, steps, betas, eps):
     pts = [x, y]
     b1, b2 = betas
     mx = my = vx = vy = 0.0
@@ -310,13 +319,6 @@ def _run_baseline(method, grad, x, y, lr, delta, steps, betas, eps, decay=1.0):
             if method == "gd":
                 x = x - lr * gx
                 y = y - lr * gy
-            elif method == "ngd":
-                gmax = max(abs(gx), abs(gy))
-                if gmax > _TINY:
-                    sx, sy = gx / gmax, gy / gmax
-                    c = lr * delta * decay ** (t - 1) / math.sqrt(sx * sx + sy * sy)
-                    x = x - c * sx
-                    y = y - c * sy
             else:  # adam, in torch.optim.Adam's order of operations (single-tensor path)
                 mx = mx + (gx - mx) * (1.0 - b1)
                 my = my + (gy - my) * (1.0 - b1)

@@ -10,8 +10,9 @@ Two scales:
 * ``paper``: the paper's settings (hidden size, batch, lr, epochs) on the real data; for users
   with the data (``--download``) and a GPU (``--device cuda``).
 
-Each row is trained by :func:`fwlab.train.fit` and writes its ``history.json`` under ``--out``;
-the table (CSV and JSON) gathers the best and final test accuracy and the wall time of each row.
+Each (row, task) is one run of :func:`train_row` (which trains it with :func:`fwlab.train.fit`)
+in a study on the run engine (:func:`reproduce_table`, :mod:`fwlab.runs`); the table (CSV and
+JSON) gathers the best and final test accuracy and the wall time of each row.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "table_tasks",
     "reproduce",
     "reproduce_table",
+    "train_row",
     "write_table",
     "format_table",
     "write_table_figure",
@@ -92,13 +94,31 @@ def table_tasks(number: int) -> tuple[str, ...]:
 
 
 def row_notebook() -> Path:
-    """``notebooks/table_row.ipynb``: trains one (row, task) of a table and records its result;
-    ``notebooks/05_reproduce_paper.ipynb`` sweeps it over a table (:func:`fwlab.sweep.run_sweep`).
-    """
+    """``notebooks/table_row.ipynb``: one (row, task) of a table in a notebook (it calls
+    :func:`train_row` and records the result), e.g. for ``fwlab sweep``."""
     here = Path.cwd() / "table_row.ipynb"
     if here.is_file():
         return here
     return notebook_path("table_row.ipynb")
+
+
+def train_row(
+    table: int, scale: str, method: str, task: str, seed: int = 0, device: str = "cpu"
+) -> dict[str, Any]:
+    """Train one (row, task) of table ``table`` (:func:`reproduce` of that row alone) and return
+    its result (the keys of :data:`RESULT_KEYS` but ``method`` and ``task``): what each run of
+    :func:`reproduce_table` (``fwlab reproduce``, notebook 05) and ``table_row.ipynb`` execute.
+    """
+    if task not in table_tasks(table):
+        raise ValueError(
+            f"task must be one of {table_tasks(table)} for table {table}, got {task!r}"
+        )
+    results = reproduce(
+        table, scale, rows=[method], tasks=[task], seed=seed, device=device, progress=False
+    )
+    if not results:
+        raise ValueError(f"method {method!r} is not a row of table {table}")
+    return {k: v for k, v in results[0].items() if k not in ("method", "task")}
 
 
 def load_table_task(task: str, scale: str, seed: int = 0, **options: Any) -> SequenceData:
@@ -223,20 +243,23 @@ def reproduce_table(
     tasks: list[str] | None = None,
     jobs: int = 2,
     force: bool = False,
-    kernel: str = "fwlab",
     figure_formats: Sequence[str] = ("html", "png"),
     log: Any = None,
+    resume: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Reproduce a table through the sweep runner: one run of ``notebooks/table_row.ipynb`` per
-    (row, task) (:func:`fwlab.sweep.run_sweep`), the way ``fwlab reproduce`` and notebook 05 do.
+    """Reproduce a table as a study on the run engine (:class:`fwlab.runs.Study`): one run of
+    :func:`train_row` per (row, task), ``jobs`` at a time in worker processes, the way
+    ``fwlab reproduce`` and notebook 05 do.
 
-    Resumable (a point already finished with the same parameters is skipped unless ``force``)
-    and failure-isolated (a failing point is reported, the others go on). The points live in
-    ``out_dir/table<number>-<scale>-seed<seed>/``, beside ``table.json``/``table.csv``
-    (written atomically, the finished rows only) and the figure. Returns ``(results,
-    failed)``: the result dicts (keys :data:`RESULT_KEYS`) and the failed sweep rows.
+    Resumable (a point already finished with the same parameters and the same
+    :func:`train_row` is skipped unless ``force``) and failure-isolated (a failing point is
+    reported, the others go on). The points live in ``out_dir/table<number>-<scale>-seed<seed>/``
+    (``status.json`` and ``results.json`` each), beside ``table.json``/``table.csv`` (written
+    atomically, the finished rows only) and the figure. Returns ``(results, failed)``: the
+    result dicts (keys :data:`RESULT_KEYS`) and the failed study rows. Ctrl-C raises
+    :class:`fwlab.runs.Interrupted` (``resume``: the command its one line names).
     """
-    from fwlab.sweep import run_sweep
+    from fwlab.runs import Function, Study
 
     all_rows = list(dict.fromkeys(name for _, name, _ in _table(number)["rows"]))
     labels = {name: label for label, name, _ in _table(number)["rows"]}
@@ -250,14 +273,14 @@ def reproduce_table(
     if not columns:
         raise ValueError(f"tasks {tasks} are not in table {number}: {table_tasks(number)}")
     base = Path(out_dir) / f"table{number}-{scale}-seed{seed}"
-    sweep = run_sweep(
-        row_notebook(), base, {"method": methods, "task": columns},
-        {"table": number, "scale": scale, "seed": seed, "device": device},
-        jobs=jobs, force=force, kernel=kernel, log=log,
+    study = Study(
+        Function(train_row), base, {"method": methods, "task": columns},
+        fixed={"table": number, "scale": scale, "seed": seed, "device": device},
     )  # fmt: skip
-    results = [{k: r.get(k) for k in RESULT_KEYS} for r in sweep if r["status"] == "ok"]
+    rows_run = study.run(jobs=jobs, force=force, log=log, resume=resume).rows
+    results = [{k: r.get(k) for k in RESULT_KEYS} for r in rows_run if r["status"] == "ok"]
     write_table(results, base, figure_formats)
-    return results, [r for r in sweep if r["status"] != "ok"]
+    return results, [r for r in rows_run if r["status"] != "ok"]
 
 
 def write_table(
@@ -397,39 +420,43 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="re-run rows that already finished (default: skip)"
     )
-    parser.add_argument("--kernel", default="fwlab", help="Jupyter kernel of the row runs")
     parser.add_argument(
         "--in-process",
         action="store_true",
-        help="train the rows one after another in this process instead of through the sweep "
-        "runner (no kernels; not resumable)",
+        help="train the rows one after another in this process (fwlab.train.reproduce."
+        "reproduce: progress bars, each row's history under OUT/table<N>-<scale>; not resumable)",
     )
     parser.epilog = (
-        "By default each (row, task) is one run of notebooks/table_row.ipynb through the sweep "
-        "runner (as `fwlab sweep` and notebook 05 do): resumable (finished rows are skipped), "
-        "failure-isolated, table.json written atomically."
+        "By default the table is a study on fwlab's run engine (as notebook 05 runs it): one "
+        "run of fwlab.train.reproduce.train_row per (row, task), --jobs at a time in worker "
+        "processes; resumable (finished rows are skipped), failure-isolated, table.json written "
+        "atomically. Ctrl-C: the rows not started are cancelled, the running ones stop, and one "
+        "line says what finished and the command that resumes; a second Ctrl-C ends everything "
+        "at once (exit status 130)."
     )
 
 
 def run_cli(args: argparse.Namespace) -> int:
     if args.in_process:
         return _run_in_process(args)
-    from fwlab.sweep import check_kernel
+    from fwlab.runs import Interrupted, resume_command
 
     try:
-        check_kernel(args.kernel)
         if args.download:  # once here, so that the row runs find the data in the cache
             for task in table_tasks(args.table):
                 opts = {**SETTINGS[(args.table, args.scale)].get("data", {}), "download": True}
                 load_table_task(task, args.scale, seed=args.seed, **opts)
         results, failed = reproduce_table(
             args.table, args.scale, args.out, seed=args.seed, device=args.device,
-            rows=args.rows, tasks=args.tasks, jobs=args.jobs, force=args.force, kernel=args.kernel,
-            figure_formats=args.figure,
+            rows=args.rows, tasks=args.tasks, jobs=args.jobs, force=args.force,
+            figure_formats=args.figure, resume=resume_command("reproduce", args.out),
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
         print(f"fwlab reproduce: {err}", file=sys.stderr)
         return 2
+    except Interrupted as err:
+        print(f"fwlab reproduce: {err}", file=sys.stderr)
+        return 130
     if results:
         print(format_table(results))
     for r in failed:
@@ -447,6 +474,13 @@ def _run_in_process(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"fwlab reproduce: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # fit checkpointed the row it was training, if it had a folder
+        print(
+            "fwlab reproduce: interrupted (Ctrl-C); --in-process is not resumable: run it "
+            "again, or drop --in-process for a table that resumes",
+            file=sys.stderr,
+        )
+        return 130
     if not results:
         print("fwlab reproduce: no row matched --rows", file=sys.stderr)
         return 2

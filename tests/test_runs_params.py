@@ -1,4 +1,4 @@
-"""fwlab/sweep/params.py: a parameters cell read by Python's parser; values parsed by type."""
+"""fwlab/runs/params.py: a parameters cell read by Python's parser; values parsed by type."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from nbformat.v4 import new_code_cell
 from papermill.translators import PythonTranslator
 
-from fwlab.sweep import parse_value
-from fwlab.sweep.params import cell_parameters, parse_typed
+from fwlab.runs import parse_value
+from fwlab.runs.params import cell_parameters, parse_typed
 
 CELL = """\
 K: int = 5  # inner iterations
@@ -125,7 +125,7 @@ def test_values_that_do_not_fit_name_parameter_type_and_value(declared, name, te
 
 
 def test_grid_values_split_at_top_level_and_follow_the_declared_types(declared):
-    from fwlab.sweep import parse_grid
+    from fwlab.runs import parse_grid
 
     axes = parse_grid(["sizes=[1,2],[3,[4,5]]", "tag=007,'a,b'", "K=1, 2"], declared)
     assert axes == {"sizes": [[1, 2], [3, [4, 5]]], "tag": ["007", "a,b"], "K": [1, 2]}

@@ -25,7 +25,7 @@ default, unannotated)     (``"''"`` is the empty string)
 ``dict``
 ``Optional[X]``/``X|None``  ``None`` or a value of type ``X``                         ``None``
 ``Union[A, B]``           the first of ``A``, ``B`` that accepts it                   ``1``
-anything else             :func:`fwlab.sweep.parse_value`                             ``1e-3``
+anything else             :func:`fwlab.runs.parse_value`                             ``1e-3``
 ========================  ==========================================================  ============
 """
 
@@ -33,10 +33,44 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import tokenize
+from pathlib import Path
 from typing import Any
 
-__all__ = ["cell_parameters", "parse_typed"]
+__all__ = ["cell_parameters", "notebook_parameters", "parse_typed"]
+
+
+def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The parameters declared in the notebook's cell tagged ``parameters``.
+
+    Returns ``{name: {"name", "inferred_type_name", "default", "help"}}`` in the format of
+    papermill's ``inspect_notebook``, read by :func:`cell_parameters` (Python's own parser:
+    lines papermill's reader drops, such as a comment holding ``=`` or an ``int | None``
+    annotation, are kept). Raises ``ValueError`` if there is no such cell or the file is not a
+    notebook, ``FileNotFoundError`` if there is no file.
+    """
+    import nbformat
+
+    path = Path(notebook)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; pass the notebook file (.ipynb) to run")
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook not found: {path}")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # noqa: BLE001 - JSON errors, validation errors, bad encodings
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(
+            f"{path} is not a Jupyter notebook that can be read ({first[:200]}); pass an .ipynb"
+        ) from None
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ValueError(
+            f"{path.name} has no cell tagged 'parameters'; tag the cell of defaults "
+            "(View > Cell Toolbar > Tags in Jupyter) so that papermill can override them"
+        )
+    return cell_parameters(cells[0].source)
 
 
 def _comments(source: str) -> dict[int, str]:
@@ -188,13 +222,13 @@ def parse_typed(
     """Parse the command-line ``text`` of parameter ``name`` by its declared type.
 
     ``declared`` is the parameter's entry from :func:`cell_parameters` (``None``: not declared,
-    parsed by ``fallback``); ``fallback`` parses untyped text (:func:`fwlab.sweep.parse_value`).
+    parsed by ``fallback``); ``fallback`` parses untyped text (:func:`fwlab.runs.parse_value`).
     An unannotated parameter whose default is a string literal is treated as ``str``. Raises
     ``ValueError`` naming ``option``, the parameter, its type and the value when the text does
     not fit, or when it is empty.
 
     Example:
-        >>> from fwlab.sweep import parse_value
+        >>> from fwlab.runs import parse_value
         >>> K = {"inferred_type_name": "int", "default": "5"}
         >>> tag = {"inferred_type_name": "None", "default": '"run"'}
         >>> parse_typed("K", "7", K, fallback=parse_value), parse_typed("tag", "007", tag,

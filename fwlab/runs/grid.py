@@ -81,8 +81,8 @@ def parse_grid(
     """Parse ``--grid NAME=v1,v2`` options into ``{NAME: [v1, v2]}``.
 
     Values are split at the commas outside brackets and quotes. With ``declared`` (a notebook's
-    :func:`fwlab.sweep.notebook_parameters`), each value is parsed by its parameter's declared
-    type (:func:`fwlab.sweep.params.parse_typed`: ``K: int`` refuses ``abc``, ``tag: str`` keeps
+    :func:`fwlab.runs.params.notebook_parameters`), each value is parsed by its parameter's declared
+    type (:func:`fwlab.runs.params.parse_typed`: ``K: int`` refuses ``abc``, ``tag: str`` keeps
     ``007``); without it, or for an undeclared name, by :func:`parse_value`. An empty value
     (``K=1,``), unbalanced brackets or an unclosed quote raise ``ValueError``.
 
@@ -92,7 +92,7 @@ def parse_grid(
         >>> parse_grid(["tag=007,a"], {"tag": {"inferred_type_name": "str", "default": "'x'"}})
         {'tag': ['007', 'a']}
     """
-    from fwlab.sweep.params import parse_typed
+    from fwlab.runs.params import parse_typed
 
     declared = declared or {}
     axes: dict[str, list[Any]] = {}

@@ -1,10 +1,11 @@
-"""Sweeps on a Dask cluster (fwlab/sweep/executors.py): a real ``dask scheduler`` and two
+"""Sweeps on a Dask cluster (fwlab/runs/executors.py, Dask): a real ``dask scheduler`` and two
 ``dask worker`` processes on localhost, one of them SIGKILLed while it runs a point. The sweep
 still ends with every point run (the killed one again, elsewhere), a failing point isolated,
 one table; a re-run skips what finished; every process the test started is gone at the end."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,11 +17,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_tools import free_port
+from process_tools import interactive_sigint
 
 from fwlab.cli import main
+from fwlab.runs import executors as executors_module
+from fwlab.runs.executors import SCHEDULER_ENV, resolve_scheduler
 from fwlab.sweep import RESULTS_ENV, format_table, run_sweep
-from fwlab.sweep import executors as executors_module
-from fwlab.sweep.executors import SCHEDULER_ENV, resolve_scheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIDENCE = ROOT / "test-output" / "dask_sweep_killed_worker.txt"
@@ -219,3 +221,76 @@ def test_scheduler_addresses_and_an_unreachable_cluster(tmp_path, monkeypatch, c
     assert time.monotonic() - t0 < 30
     err = capsys.readouterr().err
     assert f"cannot reach the Dask scheduler at {dead}" in err and "dask scheduler" in err
+
+
+def _kernels_of(workers: list[subprocess.Popen]) -> list[int]:
+    """The pids of the Jupyter kernels the workers started."""
+    import psutil
+
+    pids = []
+    for worker in workers:
+        for child in psutil.Process(worker.pid).children(recursive=True):
+            try:
+                if "ipykernel" in " ".join(child.cmdline()):
+                    pids.append(child.pid)
+            except psutil.Error:
+                continue
+    return pids
+
+
+def _running(out: Path) -> list[str]:
+    """The points of the sweep in ``out`` whose status.json says running."""
+    found = []
+    for folder in out.glob("*/status.json"):
+        try:
+            if json.loads(folder.read_text())["status"] == "running":
+                found.append(folder.parent.name)
+        except (OSError, ValueError, KeyError):
+            continue
+    return found
+
+
+def test_ctrl_c_stops_a_sweep_on_dask_and_its_kernels_and_keeps_the_workers(cluster, tmp_path):
+    address, workers = cluster
+    nb = write_notebook(tmp_path / "target.ipynb")
+    out = tmp_path / "sweep"
+    env = {**os.environ, "PYTHONPATH": os.environ["PYTHONPATH"], "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fwlab.cli", "sweep", str(nb), "--grid", "x=1,2,3,4", "-p",
+         "sleep_s", "600", "--scheduler", address, "--out", str(out)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interactive_sigint,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(_kernels_of(workers)) < 2 or len(_running(out)) < 2:  # both points sleep
+            assert proc.poll() is None and time.monotonic() < deadline, "no kernels in 120 s"
+            time.sleep(0.2)
+        kernels = _kernels_of(workers)
+        time.sleep(1)
+        t0 = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        seconds = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    line = err.strip().splitlines()
+    assert len(line) == 1 and "0 of 4 runs done, 2 interrupted (" in line[0], err
+    assert "2 not started; resume with: fwlab sweep" in line[0], err
+    statuses = {p.name: json.loads((p / "status.json").read_text())["status"]
+                for p in out.iterdir() if (p / "status.json").exists()}  # fmt: skip
+    assert sorted(statuses.values()) == ["interrupted", "interrupted"]
+    assert seconds < 60, seconds
+    deadline = time.monotonic() + 10
+    while any(_alive(k) for k in kernels) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(k) for k in kernels)  # the kernels were stopped
+    assert all(w.poll() is None for w in workers)  # the cluster's workers go on
+    EVIDENCE.parent.mkdir(exist_ok=True)
+    (EVIDENCE.parent / "dask_sweep_ctrl_c.txt").write_text(
+        f"fwlab sweep on Dask, 4 points on 2 one-thread workers, one Ctrl-C: exit {seconds:.2f} s"
+        f" after it\n{err}"
+    )

@@ -1,4 +1,4 @@
-"""Gathering the run folders of a sweep into rows, ``results.csv`` and a printed table."""
+"""Gathering a study's run folders into rows, ``results.csv``, a DataFrame and a text table."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.atomic import atomic_open
-from fwlab.sweep._files import RESULTS_FILE, STATUS_FILE, _read_json
+from fwlab.runs.files import RESULTS_FILE, STATUS_FILE, _read_json
 
 _STATUS_COLUMNS = ("status", "seconds", "error", "point")
 
@@ -112,3 +112,18 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
         lines.append("")
         lines += [f"{r.get('status', '?').upper()} {r['point']}: {r.get('error')}" for r in failed]
     return "\n".join(lines)
+
+
+def to_frame(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """``rows`` (from :func:`gather`) as a :class:`pandas.DataFrame`, the columns in the order
+    of ``results.csv`` (parameters, results, then status, seconds, error, point).
+
+    Example:
+        >>> df = to_frame([{"K": 1, "status": "ok", "seconds": 2.0, "error": None,
+        ...                 "point": "K=1", "loss": 0.5}])
+        >>> list(df.columns), df["loss"].tolist()
+        (['K', 'loss', 'status', 'seconds', 'error', 'point'], [0.5])
+    """
+    import pandas as pd
+
+    return pd.DataFrame(list(rows), columns=_columns(rows))

@@ -1,4 +1,4 @@
-"""``record``: how a notebook reports its results to the runner (see :mod:`fwlab.sweep`)."""
+"""``record``: how a notebook or a function reports results to the engine (:mod:`fwlab.runs`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fwlab.sweep._files import RESULTS_ENV, RESULTS_FILE, _write_json
+from fwlab.runs.files import RESULTS_ENV, RESULTS_FILE, _write_json
 
 
 def _jsonable(value: Any, key: str) -> Any:

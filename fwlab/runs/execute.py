@@ -1,0 +1,357 @@
+"""Executing one run where it lands (this process, a local worker, a Dask worker).
+
+:func:`execute` takes a task (plain data, see :func:`task`), claims the run's folder, writes
+``status.json`` (``"running"``, then ``"ok"``, ``"failed"`` or ``"interrupted"``; atomically),
+runs the notebook or function and returns the final status dict. It never raises for a failed
+run: a failure is a result. It raises only when it is asked to stop at once (a second Ctrl-C).
+
+**Stopping a run** (the engine's first Ctrl-C): the study creates its *stop file*; a watcher
+thread of :func:`execute` sees it within a fraction of a second and
+
+* a notebook run: kills the notebook's kernel (the process whose environment names this run's
+  folder), so papermill ends within about a second (its dead-kernel check);
+* a function run in the main thread of a worker process: raises ``KeyboardInterrupt`` in it
+  (:func:`_thread.interrupt_main`), so a training loop stops as on Ctrl-C. A function run in a
+  Dask worker's thread cannot be interrupted and finishes;
+
+the run is then recorded as ``"interrupted"``, without a traceback. A run that has not started
+when the stop file exists does not start (``"cancelled"``, nothing written). In a worker
+process SIGINT (a terminal's Ctrl-C reaches the whole process group) does the same as the stop
+file, once.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import datetime as _dt
+import logging
+import os
+import re
+import signal
+import threading
+import time
+import traceback as _tb
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from fwlab.runs.claim import Claimed, claim
+from fwlab.runs.files import (
+    RESULTS_ENV,
+    RESULTS_FILE,
+    STATUS_FILE,
+    TENSORBOARD_ENV,
+    _read_json,
+    _write_json,
+    is_done,
+)
+
+__all__ = ["StopNow", "execute", "report", "task"]
+
+_TRACEBACK_LINES = 30
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_WATCH_S = 0.2
+#: one run at a time per process: a run hands its folder to its kernel through os.environ
+_ENVIRON_LOCK = threading.Lock()
+
+
+class StopNow(KeyboardInterrupt):
+    """Raised to end a study at once (the second Ctrl-C); the run is left ``"interrupted"``."""
+
+
+def task(
+    run: Any, run_dir: Path, digest: str, *, stop_file: Path, force: bool, flat: bool = False
+) -> dict[str, Any]:
+    """The plain-data task for :func:`execute`: what a worker needs to execute ``run``
+    (``flat``: the run is its study's only one, in the study's folder)."""
+    target = run.target
+    data: dict[str, Any] = dict(
+        kind=target.kind,
+        params=run.arguments,
+        seed=run.seed,
+        name=run.name,
+        index=run.index,
+        run_dir=str(run_dir),
+        digest=digest,
+        stop_file=str(stop_file),
+        force=force,
+    )
+    if target.kind == "notebook":
+        data.update(
+            notebook=str(target.path),
+            kernel=target.kernel,
+            timeout=target.timeout,
+            cwd=None if target.cwd is None else str(target.cwd),
+            tensorboard=None
+            if target.tensorboard is None
+            else str(target.tensorboard if flat else target.tensorboard / run.name),  # fmt: skip
+        )
+    else:
+        data.update(function=target.ref)
+    return data
+
+
+def report(
+    data: Mapping[str, Any], status: str, error: str | None = None, traceback: str | None = None
+) -> dict[str, Any]:
+    """The status dict of a run that wrote none (cancelled, busy, or its process died): what an
+    executor returns for it."""
+    return {"point": data["name"], "index": data["index"], "params": data["params"],
+            "status": status, "seconds": None, "error": error, "traceback": traceback}  # fmt: skip
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def error_fields(err: BaseException) -> tuple[str, str]:
+    """``("Type: message", traceback tail)`` of an exception, from the notebook when it has one."""
+    ename = getattr(err, "ename", None)
+    if ename is not None:  # papermill.PapermillExecutionError: the error raised in a cell
+        message = f"{ename}: {err.evalue}"  # type: ignore[attr-defined]
+        lines = "\n".join(err.traceback or []).splitlines()  # type: ignore[attr-defined]
+    else:
+        message = f"{type(err).__name__}: {err}"
+        lines = "".join(_tb.format_exception(type(err), err, err.__traceback__)).splitlines()
+    lines = [_ANSI.sub("", line) for line in lines]
+    return message, "\n".join(lines[-_TRACEBACK_LINES:])
+
+
+class _Execution:
+    """The run this process is executing, for the watcher and the SIGINT handler."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.stop_requested = threading.Event()
+        self.main_thread = threading.current_thread() is threading.main_thread()
+
+    def stop(self) -> bool:
+        """Stop this run (once); ``True`` when the caller, in the main thread, should raise
+        ``KeyboardInterrupt`` into it (a function run)."""
+        if self.stop_requested.is_set():
+            return False
+        self.stop_requested.set()
+        if self.data["kind"] == "notebook":
+            kill_kernels(self.data["run_dir"])
+            return False
+        return self.main_thread
+
+
+_CURRENT: _Execution | None = None
+#: set in fwlab's own worker processes: their SIGINT handler and watcher may interrupt the main
+#: thread (never in a process that merely calls the engine)
+_IN_WORKER = False
+
+
+def request_stop() -> bool:
+    """Ask the run in progress in this process to stop; ``True`` when the caller (a signal
+    handler in the main thread) should raise ``KeyboardInterrupt``. No-op without a run."""
+    current = _CURRENT
+    return current.stop() if current is not None else False
+
+
+def kill_kernels(run_dir: str | os.PathLike[str]) -> list[int]:
+    """SIGKILL the Jupyter kernels (and their children) this process started for ``run_dir``:
+    the child processes whose environment sets ``FWLAB_RESULTS_DIR`` to it. Returns their pids."""
+    import psutil
+
+    killed = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.environ().get(RESULTS_ENV) != str(run_dir):
+                continue
+            for p in [*child.children(recursive=True), child]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    p.kill()
+                    killed.append(p.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return killed
+
+
+def _watch(execution: _Execution, stop_file: Path, done: threading.Event) -> None:
+    while not done.wait(_WATCH_S):
+        if stop_file.exists():
+            if execution.data["kind"] == "function" and _IN_WORKER and execution.main_thread:
+                _thread.interrupt_main(signal.SIGINT)  # worker_sigint stops it and raises
+            else:
+                execution.stop()
+            return
+
+
+def worker_sigint(signum: int, frame: Any) -> None:
+    """SIGINT in a worker process: stop the run in progress (once), else nothing; the study's
+    process decides what happens next."""
+    if request_stop():
+        raise KeyboardInterrupt
+
+
+def execute(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Execute the task ``data`` (:func:`task`) and return its final status dict.
+
+    Statuses: ``"ok"``, ``"failed"`` (``error``, ``traceback``), ``"interrupted"`` (stopped by
+    the study), ``"skipped"`` (another process finished it meanwhile; the status on disk is
+    returned), ``"busy"`` (another process holds its claim) and ``"cancelled"`` (the study was
+    stopping before it started); only the first three are written to ``status.json``.
+    """
+    global _CURRENT
+    stop_file = Path(data["stop_file"])
+    run_dir = Path(data["run_dir"])
+    if stop_file.exists():
+        return report(data, "cancelled")
+    with _ENVIRON_LOCK:
+        try:
+            with claim(run_dir):
+                if not data["force"] and is_done(run_dir, data["digest"]):
+                    return {**(_read_json(run_dir / STATUS_FILE) or {}), "status": "skipped"}
+                execution = _Execution(data)
+                _CURRENT = execution
+                try:
+                    return _execute_claimed(data, run_dir, execution, stop_file)
+                finally:
+                    _CURRENT = None
+        except Claimed as err:
+            return report(data, "busy", str(err))
+        except (OSError, ValueError) as err:  # e.g. an unwritable folder: still one row
+            return report(data, "failed", *error_fields(err))
+
+
+def _execute_claimed(
+    data: Mapping[str, Any], run_dir: Path, execution: _Execution, stop_file: Path
+) -> dict[str, Any]:
+    (run_dir / RESULTS_FILE).unlink(missing_ok=True)
+    status: dict[str, Any] = {"status": "running"}
+    if data["kind"] == "notebook":
+        nb = Path(data["notebook"])
+        status.update(notebook=str(nb), notebook_sha256=None, kernel=data["kernel"],
+                      output=nb.name)  # fmt: skip
+    else:
+        status.update(function=data["function"])
+    status.update(
+        params=data["params"], seed=data["seed"], digest=data["digest"], point=data["name"],
+        index=data["index"], started=_now(), finished=None, seconds=None, error=None,
+        traceback=None,
+    )  # fmt: skip
+    if data["kind"] == "notebook":
+        from hashlib import sha256
+
+        status["notebook_sha256"] = sha256(Path(data["notebook"]).read_bytes()).hexdigest()
+    _write_json(run_dir / STATUS_FILE, status)
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(execution, stop_file, done), daemon=True)
+    watcher.start()
+    t0 = time.perf_counter()
+    try:
+        with _run_environment(data, run_dir):
+            if data["kind"] == "notebook":
+                _run_notebook(data, run_dir)
+            else:
+                _run_function(data, run_dir)
+        status["status"] = "ok"
+    except StopNow:
+        _finish(status, run_dir, t0, "interrupted", "interrupted (a second Ctrl-C)")
+        raise
+    except KeyboardInterrupt:
+        _finish(status, run_dir, t0, "interrupted", "interrupted (Ctrl-C)")
+        if not execution.stop_requested.is_set():  # Ctrl-C of this process, not the study's
+            raise
+        return status
+    except Exception as err:  # noqa: BLE001 - a failed run is a result, not a crash
+        if execution.stop_requested.is_set():  # the kernel was killed to stop the run
+            _finish(status, run_dir, t0, "interrupted", "interrupted (Ctrl-C)")
+            return status
+        status["status"] = "failed"
+        status["error"], status["traceback"] = error_fields(err)
+        if type(err).__name__ == "DeadKernelError":
+            status["error"] = (
+                f"DeadKernelError: the kernel died while running the notebook ({err}): killed "
+                "by a signal, or out of memory; the executed notebook shows the cell it was "
+                "running"
+            )
+    finally:
+        done.set()
+    _finish(status, run_dir, t0, status["status"], status["error"])
+    return status
+
+
+def _finish(status: dict[str, Any], run_dir: Path, t0: float, state: str, error: Any) -> None:
+    status.update(status=state, error=error, seconds=round(time.perf_counter() - t0, 3),
+                  finished=_now())  # fmt: skip
+    _write_json(run_dir / STATUS_FILE, status)
+
+
+@contextlib.contextmanager
+def _run_environment(data: Mapping[str, Any], run_dir: Path) -> Iterator[None]:
+    """``FWLAB_RESULTS_DIR`` (and ``FWLAB_TENSORBOARD_DIR``) for the run, restored after."""
+    values: dict[str, str | None] = {RESULTS_ENV: str(run_dir), TENSORBOARD_ENV: None}
+    if data.get("tensorboard") is not None:
+        values[TENSORBOARD_ENV] = data["tensorboard"]
+    previous = {name: os.environ.get(name) for name in values}
+    _set_environ(values)
+    try:
+        yield
+    finally:
+        _set_environ(previous)
+
+
+def _set_environ(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+class _QuietWhileStopping(logging.Filter):
+    """Drops papermill's and nbclient's log lines ("Kernel died while waiting for execute
+    reply") once the run is being stopped: the engine killed that kernel on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = _CURRENT
+        return current is None or not current.stop_requested.is_set()
+
+
+_QUIET = _QuietWhileStopping()
+
+
+def _run_notebook(data: Mapping[str, Any], run_dir: Path) -> None:
+    import tempfile
+
+    import papermill
+
+    from fwlab.runs.kernel import kernel_manager_class
+
+    nb = Path(data["notebook"])
+    logging.getLogger("papermill").addFilter(_QUIET)
+    # the kernel's Unix sockets live in a private folder, removed with it even when the kernel
+    # died without cleaning up
+    with tempfile.TemporaryDirectory(prefix="fwlab-kernel-") as sockets:
+        papermill.execute_notebook(
+            str(nb),
+            str(run_dir / nb.name),
+            parameters=dict(data["params"]),
+            kernel_name=data["kernel"],
+            execution_timeout=data["timeout"],
+            cwd=data["cwd"] or str(nb.parent),
+            progress_bar=False,
+            kernel_manager_class=kernel_manager_class(sockets),
+        )
+
+
+def _run_function(data: Mapping[str, Any], run_dir: Path) -> None:
+    from fwlab.runs.record import record
+    from fwlab.runs.target import Function
+
+    target = Function(data["function"])
+    kwargs = dict(data["params"])
+    if target.accepts("run_dir") and "run_dir" not in kwargs:
+        kwargs["run_dir"] = run_dir
+    result = target.resolve()(**kwargs)
+    if result is not None:
+        if not isinstance(result, Mapping):
+            raise TypeError(
+                f"{target.ref} returned a {type(result).__name__}; a run's function returns a "
+                "dict of results (or None)"
+            )
+        record(dict(result))

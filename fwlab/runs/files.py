@@ -1,0 +1,55 @@
+"""The files of a run folder: ``status.json``, ``results.json``, the claim, and their JSON I/O.
+
+``status.json`` is the run's state, written atomically (:mod:`fwlab.atomic`) when the run starts
+(``"running"``) and when it ends (``"ok"``, ``"failed"`` or ``"interrupted"``), so a reader never
+sees half a file and a run killed mid-way still says ``"running"``, never ``"ok"``. A run is
+*done* when its status says ``"ok"`` for the same :attr:`~fwlab.runs.Run.digest` (what it ran:
+the notebook's bytes or the function's identity and source, and its parameters and seed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fwlab.atomic import atomic_write_text
+
+RESULTS_ENV = "FWLAB_RESULTS_DIR"
+#: read by fwlab.train.fit in the kernel (fwlab.train.tensorboard.TENSORBOARD_ENV)
+TENSORBOARD_ENV = "FWLAB_TENSORBOARD_DIR"
+RESULTS_FILE = "results.json"
+STATUS_FILE = "status.json"
+CSV_FILE = "results.csv"
+#: the per-run claim (a filelock lock file; empty, left in place)
+CLAIM_FILE = ".claim.lock"
+#: the study's own claim on its folder
+STUDY_CLAIM_FILE = ".study.lock"
+DEFAULT_KERNEL = "fwlab"
+#: what status.json's "status" can say
+STATUSES = ("running", "ok", "failed", "interrupted")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically: a reader never sees half a file."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's ``status.json`` as a dict, or ``None`` when it is missing or unreadable."""
+    status = _read_json(Path(run_dir) / STATUS_FILE)
+    return status if isinstance(status, dict) else None
+
+
+def is_done(run_dir: str | Path, digest: str) -> bool:
+    """Whether the run in ``run_dir`` finished ``"ok"`` with this ``digest``: an edited notebook,
+    a changed function or other parameters are not done."""
+    status = read_status(run_dir) or {}
+    return status.get("status") == "ok" and status.get("digest") == digest

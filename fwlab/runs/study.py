@@ -1,0 +1,389 @@
+"""A study: a grid × seeds of runs of one target, executed resumably, and its results table.
+
+See :mod:`fwlab.runs` for the guarantees and an example.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fwlab.runs.claim import Claimed, claim
+from fwlab.runs.execute import StopNow, task
+from fwlab.runs.executors import Executor, executor_for
+from fwlab.runs.files import CSV_FILE, STATUS_FILE, STUDY_CLAIM_FILE, _write_json, read_status
+from fwlab.runs.grid import grid, point_name
+from fwlab.runs.results import gather, to_frame, write_csv
+from fwlab.runs.run import Run
+from fwlab.runs.target import Target, as_target
+
+__all__ = ["Interrupted", "Outcome", "Study", "resume_command"]
+
+#: seconds the runs in progress get to stop after the first Ctrl-C before they are killed
+GRACE_S = 10.0
+_NAMES_SHOWN = 4
+
+
+class Interrupted(KeyboardInterrupt):
+    """A study stopped by Ctrl-C. ``str()`` is one line: what finished and how to resume;
+    ``outcome`` holds the rows as they stand."""
+
+    def __init__(self, message: str, outcome: Outcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class Outcome:
+    """The rows of a study's runs (in study order): parameters, results, ``status``,
+    ``seconds``, ``error``, ``point`` (:func:`fwlab.runs.gather`), and the names of the runs
+    this call started (``started``; the others were done already, or cancelled)."""
+
+    rows: list[dict[str, Any]]
+    started: list[str] = field(default_factory=list)
+
+    @property
+    def table(self) -> Any:
+        """The rows as a :class:`pandas.DataFrame` (:func:`fwlab.runs.to_frame`)."""
+        return to_frame(self.rows)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r.get("status") != "ok"]
+
+
+class Study:
+    """Every point of ``grid`` (a dict of axis -> values; the first axis varies slowest), with
+    the ``fixed`` parameters too, once per seed of ``seeds`` (``None``: no seed), of ``target``
+    (a :class:`~fwlab.runs.Notebook`, a :class:`~fwlab.runs.Function`, a notebook path or
+    ``"module:name"``), each run in its own folder under ``out``.
+
+    Parameter names are checked against the target (a notebook's parameters cell, a
+    function's signature) here, before anything runs (``check_names=False``: the caller did).
+    ``flat=True``: a study of one run that writes into ``out`` itself (``fwlab run``).
+    """
+
+    def __init__(
+        self,
+        target: Target | str | os.PathLike[str] | Any,
+        out: str | os.PathLike[str],
+        grid: Mapping[str, Sequence[Any]] | None = None,
+        *,
+        fixed: Mapping[str, Any] | None = None,
+        seeds: Sequence[int] | None = None,
+        flat: bool = False,
+        check_names: bool = True,
+    ) -> None:
+        self.target = as_target(target)
+        self.out = Path(out)
+        self.axes = dict(grid or {})
+        self.fixed = dict(fixed or {})
+        clash = sorted(set(self.fixed) & set(self.axes))
+        if clash:
+            raise ValueError(f"parameter(s) {', '.join(clash)} given both as --grid and as -p")
+        if seeds is not None:
+            seeds = list(seeds)
+            if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+                raise ValueError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+            if len(set(seeds)) != len(seeds):
+                raise ValueError(f"seeds lists a seed twice: {seeds}")
+            if "seed" in self.axes or "seed" in self.fixed:
+                raise ValueError("give the seed once: as seeds=, not also as a parameter 'seed'")
+        self.seeds = seeds
+        self.flat = flat
+        if check_names:
+            self.target.check_names([*self.axes, *self.fixed, *(["seed"] * (seeds is not None))])
+        self._runs = self._plan()
+        if flat and len(self._runs) != 1:
+            raise ValueError(f"flat=True is a study of one run, this one has {len(self._runs)}")
+
+    def _plan(self) -> list[Run]:
+        runs = []
+        for point in grid(self.axes):
+            for seed in self.seeds if self.seeds is not None else [None]:
+                named = {**point, **({} if seed is None else {"seed": seed})}
+                runs.append(Run(self.target, {**point, **self.fixed}, seed=seed,
+                                name=point_name(named), index=len(runs)))  # fmt: skip
+        return runs
+
+    def runs(self) -> list[Run]:
+        """The study's runs, in order."""
+        return list(self._runs)
+
+    def run_dir(self, run: Run) -> Path:
+        """Where ``run`` writes: ``out/<run.name>`` (``out`` itself when ``flat``)."""
+        return self.out if self.flat else self.out / run.name
+
+    def results(self) -> list[dict[str, Any]]:
+        """The rows of the study's runs as they stand on disk (no run started)."""
+        return self._rows(self.out.resolve() if self.out.exists() else self.out)
+
+    def run(
+        self,
+        *,
+        jobs: int = 2,
+        scheduler: str | None = None,
+        executor: Executor | None = None,
+        force: bool = False,
+        log: Any = None,
+        resume: str | None = None,
+        grace: float = GRACE_S,
+    ) -> Outcome:
+        """Execute every run that is not done; return the :class:`Outcome` of all of them.
+
+        A run is skipped when its ``status.json`` says ``"ok"`` for the same digest (an edited
+        notebook or function, other parameters or another seed re-run it) unless ``force``.
+        ``jobs`` runs at a time in local worker processes, or on the Dask cluster at
+        ``scheduler`` (``None``: ``$FWLAB_DASK_SCHEDULER`` if set; ``"local"``), or on the
+        given ``executor`` (e.g. :class:`~fwlab.runs.Inline`). A failing run is recorded and the
+        others go on. ``out`` is claimed while the study runs (a second study on it fails at
+        once, naming the holder), and every run is claimed by the process that executes it.
+        ``log`` (a file, default stdout) gets one line per run; ``results.csv`` gathers the
+        rows when the study ends.
+
+        Ctrl-C (SIGINT, in the main thread): the first cancels the runs not started, lets
+        nothing new start, stops the runs in progress (recorded as ``"interrupted"``; killed
+        after ``grace`` seconds) and raises :class:`Interrupted`, whose message names what
+        finished and how to resume (``resume``: the command to print; default: run the same
+        study again). The second ends every run and worker at once and raises it too.
+        """
+        log = sys.stdout if log is None else log
+        if executor is None:
+            if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+                raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+            executor = executor_for(jobs, scheduler)
+        with executor, claim(self.out, lock_name=STUDY_CLAIM_FILE) as out:
+            return self._run_claimed(out, executor, force, log, resume, grace)
+
+    def _run_claimed(
+        self, out: Path, executor: Executor, force: bool, log: Any, resume: str | None,
+        grace: float,
+    ) -> Outcome:  # fmt: skip
+        identity = self.target.identity()
+        stop_file = out / f".stop-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tasks: dict[int, dict[str, Any]] = {}
+        skipped: list[str] = []
+        for key, run in enumerate(self._runs):
+            run_dir = out if self.flat else out / run.name
+            digest = run.digest(identity)
+            old = read_status(run_dir) or {}
+            if not force and old.get("status") == "ok" and old.get("digest") == digest:
+                skipped.append(run.name)
+                print(f"[skip] {run.name}: already ok ({old.get('seconds')} s)", file=log,
+                      flush=True)  # fmt: skip
+                continue
+            tasks[key] = task(run, run_dir, digest, stop_file=stop_file, force=force,
+                              flat=self.flat)  # fmt: skip
+        print(
+            f"{self.target.name}: {len(self._runs)} runs, {len(tasks)} to run, {len(skipped)} "
+            f"already ok -> {out}",
+            file=log,
+            flush=True,
+        )
+        if tasks:
+            print(f"running {len(tasks)} runs {executor.description}", file=log, flush=True)
+        loop = _Loop(executor, tasks, stop_file, grace, log)
+        try:
+            loop.run()
+        finally:
+            stop_file.unlink(missing_ok=True)
+        rows = self._rows(out, loop.reported)
+        outcome = Outcome(rows, [tasks[k]["name"] for k in loop.started])
+        if loop.stopping:
+            raise Interrupted(self._interrupted_line(loop, skipped, rows, resume), outcome)
+        write_csv(rows, out / CSV_FILE)
+        return outcome
+
+    def _rows(
+        self, out: Path, reported: Mapping[int, dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The gathered rows of this study's runs; a run that wrote no ``status.json`` (busy:
+        claimed by another process, whose status is on disk; or it could not write) gets the
+        row its executor reported, else a failed one."""
+        by_point = {r["point"]: r for r in gather(out)}
+        rows = []
+        for key, run in enumerate(self._runs):
+            name = out.name if self.flat else run.name
+            row = by_point.get(name)
+            st = (reported or {}).get(key) or {}
+            if row is None or st.get("status") == "busy":  # on disk: the other process's run
+                row = {**run.arguments, "status": st.get("status", "failed"),
+                       "seconds": st.get("seconds"),
+                       "error": st.get("error") or "no status.json was written",
+                       "point": name}  # fmt: skip
+            rows.append(row)
+        return rows
+
+    def _interrupted_line(
+        self, loop: _Loop, skipped: list[str], rows: list[dict[str, Any]], resume: str | None
+    ) -> str:
+        """One line: what finished (done before, or now), what was interrupted or failed, how
+        many runs did not start, and how to resume."""
+        how = resume or "run the same study again to resume (finished runs are skipped)"
+        when = "ended at once (second Ctrl-C)" if loop.killed else "interrupted (Ctrl-C)"
+        if self.flat:
+            state = rows[0].get("status")
+            return f"{when}: the run {'finished' if state == 'ok' else 'stopped'}; {how}"
+        now_ok = {k for k, st in loop.reported.items() if st.get("status") in ("ok", "skipped")}
+        done = [r.name for k, r in enumerate(self._runs) if r.name in skipped or k in now_ok]
+        parts = [f"{len(done)} of {len(self._runs)} runs done{_listed(done)}"]
+        stopped = [loop.names[k] for k in sorted(loop.interrupted)]
+        if stopped:
+            parts.append(f"{len(stopped)} interrupted{_listed(stopped)}")
+        failed = [loop.names[k] for k in sorted(loop.failed)]
+        if failed:
+            parts.append(f"{len(failed)} failed{_listed(failed)}")
+        parts.append(f"{len(loop.tasks) - len(loop.started)} not started")
+        return f"{when}: {', '.join(parts)}; {how}"
+
+
+def resume_command(command: str, out: str | os.PathLike[str]) -> str:
+    """``"resume with: fwlab COMMAND ..."``: the ``fwlab`` command line this process runs
+    (``sys.argv``), with ``--out`` spelled out when it was left to its default; what a
+    command passes as ``resume`` to :meth:`Study.run`."""
+    argv = sys.argv[1:] if sys.argv[1:2] == [command] else [command]
+    if "--out" not in argv and not any(a.startswith("--out=") for a in argv):
+        argv = [*argv, "--out", str(out)]
+    return "resume with: " + shlex.join(["fwlab", *argv])
+
+
+def _listed(names: list[str]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    return f" ({shown}{', ...' if len(names) > _NAMES_SHOWN else ''})"
+
+
+class _Loop:
+    """The study's queue and its Ctrl-C handling (see :meth:`Study.run`)."""
+
+    def __init__(self, executor: Executor, tasks: dict[int, dict[str, Any]], stop_file: Path,
+                 grace: float, log: Any) -> None:  # fmt: skip
+        self.executor, self.tasks, self.stop_file = executor, tasks, stop_file
+        self.grace, self.log = grace, log
+        self.names = {k: t["name"] for k, t in tasks.items()}
+        self.queue = deque(tasks)
+        self.started: list[int] = []
+        self.running: set[int] = set()
+        self.reported: dict[int, dict[str, Any]] = {}
+        self.interrupted: list[int] = []
+        self.failed: list[int] = []
+        self.stopping = False
+        self.killed = False
+        self.deadline = 0.0
+        self.finished = 0
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        if self.stopping:  # the second Ctrl-C: everything ends now
+            self.killed = True
+            self.executor.kill()
+            raise StopNow
+        self.stopping = True
+        self.deadline = time.monotonic() + self.grace
+        self.queue.clear()
+        with contextlib.suppress(OSError):
+            self.stop_file.touch()
+        if self.executor.interrupt():  # a function run in this thread: interrupt it
+            raise KeyboardInterrupt
+
+    def run(self) -> None:
+        with self._sigint_handler():
+            try:
+                self._loop()
+            except StopNow:
+                self.killed = self.stopping = True
+            except KeyboardInterrupt:
+                if not self.stopping:
+                    raise
+        if self.killed:
+            self._mark_killed()
+
+    def _loop(self) -> None:
+        ex = self.executor
+        while True:
+            while self.queue and not self.stopping and ex.slots() > 0:
+                key = self.queue.popleft()
+                self.started.append(key)
+                self.running.add(key)
+                ex.submit(key, self.tasks[key])
+            if not ex.busy() and (self.stopping or not self.queue):
+                return
+            for key, status in ex.wait(0.25):
+                self._finished(key, status)
+            if self.stopping and ex.busy() and time.monotonic() > self.deadline:
+                self.killed = True
+                ex.kill()
+                return
+
+    def _finished(self, key: int, st: dict[str, Any]) -> None:
+        self.running.discard(key)
+        self.reported[key] = st
+        state = st.get("status")
+        if state == "cancelled":
+            self.started.remove(key)
+            return
+        if state == "failed":
+            self._record_death(key, st)
+        if state == "interrupted":
+            self.interrupted.append(key)
+        elif state not in ("ok", "skipped"):  # failed, or busy: claimed by another process
+            self.failed.append(key)
+        self.finished += 1
+        line = f"[{self.finished}/{len(self.tasks)}] {self.names[key]}: {state}"
+        if st.get("seconds") is not None:
+            line += f" ({st['seconds']:.1f} s)"
+        if state not in ("ok", "skipped", "interrupted"):
+            line += f" - {st.get('error')}"
+        print(line, file=self.log, flush=True)
+
+    def _record_death(self, key: int, st: dict[str, Any]) -> None:
+        """A run whose process died mid-run still says "running": write the executor's report
+        (e.g. "the worker process died"), unless another process holds the run meanwhile."""
+        run_dir = Path(self.tasks[key]["run_dir"])
+        with contextlib.suppress(Claimed, OSError, ValueError), claim(run_dir):
+            on_disk = read_status(run_dir)
+            if on_disk is not None and on_disk.get("status") == "running":
+                on_disk.update(status="failed", error=st.get("error"))
+                _write_json(run_dir / STATUS_FILE, on_disk)
+
+    def _mark_killed(self) -> None:
+        """Runs killed in progress: their status says "running"; say "interrupted"."""
+        for key in sorted(self.running):
+            run_dir = Path(self.tasks[key]["run_dir"])
+            st = read_status(run_dir)
+            if st is not None and st.get("status") == "running":
+                st.update(status="interrupted", error="interrupted (ended at once)")
+                _write_json(run_dir / STATUS_FILE, st)
+            self.interrupted.append(key)
+        self.running.clear()
+
+    @contextlib.contextmanager
+    def _sigint_handler(self) -> Iterator[None]:
+        """Our SIGINT handler while the study runs, in the main thread, unless SIGINT is
+        ignored (a background job: then Ctrl-C cannot reach it anyway)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is signal.SIG_IGN:
+            yield
+            return
+        signal.signal(signal.SIGINT, self.on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
