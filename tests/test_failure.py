@@ -170,7 +170,7 @@ def test_a_closed_pipe_ends_quietly_in_one_line(tmp_path):
 
 def test_ctrl_c_outside_training_ends_in_one_line_with_status_130(tmp_path):
     proc = run_cli_process(
-        ["export-playground", str(tmp_path / "p.html"), "--steps", "400"],
+        ["export-playground", str(tmp_path / "p.html"), "--steps", "20000"],  # minutes of work
         stdout=subprocess.DEVNULL,
     )
     time.sleep(6)  # torch-free start-up, then inside the trajectories' computation
@@ -196,7 +196,9 @@ def test_relative_fwlab_data_is_made_absolute_for_the_processes_fwlab_starts(tmp
 
 @pytest.mark.parametrize("after", [0.3, 1.0])
 def test_ctrl_c_while_a_command_is_still_importing_ends_in_one_line(tmp_path, after):
-    proc = run_cli_process(["train", "--steps", "1", "--no-progress"], stdout=subprocess.DEVNULL)
+    # --steps 100000: the run cannot end before the signal, whenever it lands
+    proc = run_cli_process(["train", "--steps", "100000", "--no-progress"],
+                           stdout=subprocess.DEVNULL)  # fmt: skip
     time.sleep(after)  # inside the imports (torch's), before the command has started
     proc.send_signal(signal.SIGINT)
     err = proc.stderr.read()
