@@ -22,8 +22,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, NoReturn
 
 from fwlab.failure import DEBUG_ENV, report
@@ -163,13 +166,34 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C back while the block runs and list the ones that came: a KeyboardInterrupt
+    inside ``import torch`` leaves torch half imported, and the next import of it fails in odd
+    ways (RecursionError, TypeError: expected a message argument) or the interrupt is lost and
+    the command goes on. Only over Python's default handler, in the main thread."""
+    received: list[int] = []
+    previous = None
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    ):
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if a in COMMANDS), "")  # after --debug, say
-    try:  # loading a command imports its modules (torch: seconds): Ctrl-C may come meanwhile
+    with _sigint_held() as received:  # loading a command imports its modules (torch: seconds)
         parser = build_parser(only=chosen)
-    except KeyboardInterrupt as err:
-        return report(chosen or "", err, debug="--debug" in argv)
+    if received:
+        said = "interrupted (Ctrl-C) while the command was starting; nothing was done; run it again"
+        return report(chosen, KeyboardInterrupt(said), debug="--debug" in argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         if not getattr(args, "_passthrough", False):

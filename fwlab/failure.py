@@ -12,7 +12,7 @@ exception                               status  the line says
 ``CommandError``                        its own its message, as written by the command
 ``ValueError``, ``TypeError``,          2       the message (fwlab's validation names the
 ``FileNotFoundError``, ``KeyError``             argument and the fix)
-``KeyboardInterrupt`` (Ctrl-C)          130     that it stopped, that what was written is kept
+``KeyboardInterrupt`` (Ctrl-C)          130     its message, or that it stopped and what is kept
 ``BrokenPipeError``                     141     that the reader of the output went away
 ``OSError`` ENOSPC / EDQUOT             1       no space left, where, and to free some and rerun
 ``PermissionError`` / EACCES / EROFS    1       which path cannot be written or read
@@ -71,13 +71,10 @@ def describe(err: BaseException) -> tuple[str, int]:
     """The one line (problem and fix) and exit status for ``err``; see the module's table."""
     if isinstance(err, CommandError):
         return _one_line(str(err)), err.status
-    if isinstance(err, KeyboardInterrupt):
+    if isinstance(err, KeyboardInterrupt):  # a message says what was kept (fit's does)
         said = _one_line(str(err))
-        return (
-            (said or "interrupted (Ctrl-C)")
-            + "; what was written before the interrupt is kept; run the same command again",
-            130,
-        )
+        generic = "interrupted (Ctrl-C); what was written before it is kept; run the command again"
+        return said or generic, 130
     if isinstance(err, BrokenPipeError):
         return "the output pipe was closed by its reader; nothing else is affected", 141
     if isinstance(err, FileNotFoundError) and err.errno is not None and err.filename:

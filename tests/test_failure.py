@@ -40,6 +40,8 @@ FWLAB = [sys.executable, "-m", "fwlab.cli"]
         (OSError(errno.EIO, "Input/output error", "/dev/x"), 1, r"^Input/output error: /dev/x;"),
         (BrokenPipeError(errno.EPIPE, "Broken pipe"), 141, "^the output pipe was closed"),
         (KeyboardInterrupt(), 130, r"^interrupted \(Ctrl-C\); what was written .* is kept"),
+        (KeyboardInterrupt("interrupted at step 5; r/checkpoint.pt continues it"), 130,
+         r"^interrupted at step 5; r/checkpoint.pt continues it$"),
         (MemoryError(), 1, "^out of memory; ask for less"),
         (ZeroDivisionError("division by zero"), 1,
          r"^unexpected ZeroDivisionError: division by zero; rerun with --debug \(or "
