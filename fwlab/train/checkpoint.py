@@ -44,11 +44,12 @@ def _unusable(path: Path, why: str) -> CheckpointError:
     )
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike, *, of_fit: bool = False) -> dict[str, Any]:
     """Read a checkpoint written by :func:`fit` with ``torch.load(weights_only=True)``.
 
-    A file that cannot be read (truncated, damaged, another program's) or that lacks what
-    ``fit`` writes raises :class:`CheckpointError` naming it; the file is never changed."""
+    A file that cannot be read (truncated, damaged, another program's) raises
+    :class:`CheckpointError` naming it, and so does, with ``of_fit``, one that lacks what
+    ``fit`` writes (what resuming needs); the file is never changed."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train without resume first")
@@ -60,7 +61,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise _unusable(path, f"cannot be read ({first})") from err
     missing = [k for k in _KEYS if k not in ckpt] if isinstance(ckpt, dict) else list(_KEYS)
-    if missing:
+    if of_fit and missing:
         raise _unusable(path, f"is not a checkpoint of fwlab's fit (it lacks {', '.join(missing)})")
     return ckpt
 

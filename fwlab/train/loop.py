@@ -246,7 +246,7 @@ def _train(
     device = config.device
 
     if resume and out is not None and (out / CHECKPOINT).exists():
-        ckpt = load_checkpoint(out / CHECKPOINT)
+        ckpt = load_checkpoint(out / CHECKPOINT, of_fit=True)
         if not _same_run(ckpt["history"], history):
             raise ValueError(
                 f"the checkpoint in {out} belongs to another run (task, method or config "
