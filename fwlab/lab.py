@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fwlab.failure import CommandError
 from fwlab.jupyter_kernel import ensure_kernel, install_hint, missing_lab
 from fwlab.notebook_dir import PLAYGROUND, notebooks_dir
 
@@ -69,17 +70,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     missing = missing_lab()
     if missing:
-        print(
-            f"fwlab lab: error: {', '.join(missing)} not installed (the [lab] extra): "
-            f"{install_hint('lab')}",
-            file=sys.stderr,
+        raise CommandError(
+            f"{', '.join(missing)} not installed (the [lab] extra): {install_hint('lab')}", 2
         )
-        return 2
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    try:
-        folder = args.notebooks if args.notebooks is not None else notebooks_dir()
-        ensure_kernel()  # the notebooks ask for the kernel "fwlab"
-    except (FileNotFoundError, ValueError) as err:
-        print(f"fwlab lab: error: {err}", file=sys.stderr)
-        return 2
+    folder = args.notebooks if args.notebooks is not None else notebooks_dir()
+    if not Path(folder).is_dir():  # before Jupyter starts and says it in its own log format
+        raise ValueError(
+            f"--notebooks {folder} is not a folder; pass the folder `fwlab notebooks DIR` "
+            "copied the notebooks into, or leave --notebooks out for fwlab's own"
+        )
+    ensure_kernel()  # the notebooks ask for the kernel "fwlab"
     return subprocess.call(lab_command(folder, args.extra, is_root=is_root))

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import sys
 from pathlib import Path
 
 __all__ = ["PLAYGROUND", "copy_notebooks", "find_notebook", "notebook_path", "notebooks_dir"]
@@ -99,7 +97,10 @@ def copy_notebooks(dest: str | os.PathLike[str], *, force: bool = False) -> list
             "or copy into another folder"
         )
     dest.mkdir(parents=True, exist_ok=True)
-    return [Path(shutil.copy2(s, dest / s.name)) for s in sources]
+    from fwlab.atomic import atomic_write
+
+    # each notebook whole or not at all (a full disk leaves no half notebook behind)
+    return [atomic_write(dest / s.name, s.read_bytes()) for s in sources]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -108,11 +109,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    try:
-        copied = copy_notebooks(args.dest, force=args.force)
-    except (FileExistsError, FileNotFoundError, NotADirectoryError) as err:
-        print(f"fwlab notebooks: error: {err}", file=sys.stderr)
-        return 2
+    copied = copy_notebooks(args.dest, force=args.force)  # failures: one line, fwlab.failure
     for path in copied:
         print(path)
     print(

@@ -27,6 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fwlab.failure import CommandError
 from fwlab.notebook_dir import find_notebook  # re-exported: it lived here first
 
 __all__ = ["find_notebook", "free_port", "present_command", "configure_parser", "run_cli"]
@@ -84,23 +85,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    try:
-        notebook = find_notebook(args.notebook)
-    except ValueError as err:
-        print(f"fwlab present: {err}", file=sys.stderr)
-        return 2
+    notebook = find_notebook(args.notebook)  # failures: one line, fwlab.failure
     try:
         import voila  # noqa: F401
     except ImportError:
-        print(
-            "fwlab present: Voilà is not installed: run `bash .ci/setup` "
-            "(or pip install 'fwlab[lab]')",
-            file=sys.stderr,
-        )
-        return 1
+        raise CommandError(
+            "Voilà is not installed: run `bash .ci/setup` (or pip install 'fwlab[lab]')"
+        ) from None
     if args.port is not None and not 0 < args.port < 65536:
-        print(f"fwlab present: --port must be in 1..65535, got {args.port}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--port must be in 1..65535, got {args.port}")
     port = args.port or free_port(args.host if args.host != "0.0.0.0" else "127.0.0.1")
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     browser = not (args.no_browser or is_root)

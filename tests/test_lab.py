@@ -78,6 +78,6 @@ def test_lab_without_the_lab_extra_says_which_to_install(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err == (
-        "fwlab lab: error: jupyterlab, voila not installed (the [lab] extra): "
+        "fwlab lab: jupyterlab, voila not installed (the [lab] extra): "
         f"{sys.executable} -m pip install 'fwlab[lab]'\n"
     )

