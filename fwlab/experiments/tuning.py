@@ -55,7 +55,7 @@ def train_trial(
     """
     from fwlab.data import load_task, validation_size, with_validation
     from fwlab.integrations.intermediate import report
-    from fwlab.train import TrainConfig, fit, get_method
+    from fwlab.train import Callback, TrainConfig, fit, get_method
     from fwlab.train.history import selected_by_validation
 
     data = load_task(task, **dict(task_options or {}))
@@ -65,16 +65,19 @@ def train_trial(
                          device=device)  # fmt: skip
     pruned = []
 
-    def on_eval(event: str, run: Any) -> None:
-        if event != "eval":
-            return
-        ev = run.history["eval"]
-        values = {"valid_loss": ev["valid_loss"][-1]}
-        if ev["valid_acc"][-1] is not None:
-            values["valid_acc"] = ev["valid_acc"][-1]
-        if report(run.step, values) and not pruned:
-            pruned.append(run.step)
-            run.request_stop()
+    class ReportToPruner(Callback):
+        """Each evaluation's validation values go to the search's pruner; it may stop the run."""
+
+        def on_eval_end(self, run: Any) -> None:
+            ev = run.history["eval"]
+            values = {"valid_loss": ev["valid_loss"][-1]}
+            if ev["valid_acc"][-1] is not None:
+                values["valid_acc"] = ev["valid_acc"][-1]
+            if report(run.step, values) and not pruned:
+                pruned.append(run.step)
+                run.request_stop()
+
+    on_eval = ReportToPruner()
 
     out = None if run_dir is None else Path(run_dir) / "train"
     resume = out is not None and (out / "checkpoint.pt").exists()

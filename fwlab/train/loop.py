@@ -177,13 +177,29 @@ def fit(
 def release_when_replaced(*handles: Any) -> Callback:
     """A callback that deletes the runs :func:`fwlab.outdir.set_aside` moved away as soon as
     the new run can stand in for them (its ``replaced`` test, e.g. its checkpoint exists),
-    checked at every event; before that a failure or a killed process puts them back."""
+    checked at every hook; before that a failure or a killed process puts them back."""
+    return _ReleaseWhenReplaced(handles)
 
-    def release(event: str, run: Run) -> None:
-        for handle in handles:
+
+class _ReleaseWhenReplaced(Callback):
+    def __init__(self, handles: tuple[Any, ...]) -> None:
+        self.handles = handles
+
+    def _release(self) -> None:
+        for handle in self.handles:
             handle.release_if_replaced()
 
-    return release
+    def on_train_begin(self, run: Run) -> None:
+        self._release()
+
+    def on_step_end(self, run: Run) -> None:
+        self._release()
+
+    def on_eval_end(self, run: Run) -> None:
+        self._release()
+
+    def on_train_end(self, run: Run) -> None:
+        self._release()
 
 
 def check_run_inputs(method: Method, data: SequenceData, config: TrainConfig) -> None:
