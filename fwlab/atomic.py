@@ -40,8 +40,11 @@ def atomic_open(
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _naming(err, path) from None
     try:
         # mkstemp makes the file private (0600); give it the mode open() would have given it
         # (0666 less the umask), so a page or table written here can be served or shared
@@ -53,10 +56,26 @@ def atomic_open(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:  # a full disk, say: the error names the file being replaced
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise _naming(err, path) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """``err`` about ``path`` (the file the caller asked for), not about the temporary file
+    beside it; the same type and errno, so callers still tell ENOSPC from EACCES."""
+    if err.errno is None or err.filename not in (None, *_temporaries(path)):
+        return err
+    return type(err)(err.errno, err.strerror, str(path))
+
+
+def _temporaries(path: Path) -> tuple[str, ...]:
+    return tuple(str(p) for p in path.parent.glob(f".{path.name}.*.tmp")) + (str(path.parent),)
 
 
 def _umask() -> int:

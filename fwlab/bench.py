@@ -770,31 +770,29 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def _json_path_problem(path: Path) -> str | None:
     """Why the results could not be written to ``path`` (None if they can)."""
+    from fwlab.outdir import check_output_dir
+
     if path.is_dir():
         return "is a folder; give a file name, e.g. bench.json inside it"
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{parent} is a file, not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    try:  # creates the folder and writes a probe file into it, as the results will be
+        check_output_dir(path.parent, option="its folder")
+    except ValueError as err:
+        return str(err)
+    if path.exists() and not os.access(path, os.W_OK):
         return "is not writable; choose another path"
     return None
 
 
 def run_cli(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():  # before minutes of CPU figures
-        print(
-            f"fwlab bench: error: --device cuda but torch {torch.__version__} sees no CUDA device; "
-            "run it on a machine with a GPU, or without --device",
-            file=sys.stderr,
+        raise ValueError(
+            f"--device cuda but torch {torch.__version__} sees no CUDA device; run it on a "
+            "machine with a GPU, or without --device"
         )
-        return 2
     if args.json is not None:  # refuse an unusable --json now, not after minutes of measuring
         problem = _json_path_problem(args.json)
         if problem:
-            print(f"fwlab bench: error: --json {args.json}: {problem}", file=sys.stderr)
-            return 2
+            raise ValueError(f"--json {args.json}: {problem}")
     keys = (
         list(args.only)
         if args.only
@@ -812,6 +810,8 @@ def run_cli(args: argparse.Namespace) -> int:
     )
     print(format_table(result))
     if args.json is not None:
+        from fwlab.atomic import atomic_write_text
+
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")  # whole or not at all
     return 0

@@ -4,26 +4,55 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from fwlab.failure import CommandError
+from fwlab.jupyter_kernel import ensure_kernel, install_hint, missing_lab
 from fwlab.notebook_dir import PLAYGROUND, notebooks_dir
 
 
-def lab_command(notebooks: Path, extra: list[str], *, is_root: bool) -> list[str]:
+def lab_command(
+    notebooks: Path, extra: list[str], *, is_root: bool, workspaces: Path | None = None
+) -> list[str]:
     """The ``jupyter lab`` command line that opens the playground notebook.
 
+    JupyterLab's start page (``LabApp.default_url``) is the notebook itself, so the URL it
+    prints (``http://127.0.0.1:PORT/lab/tree/01_trust_region_playground.ipynb?token=...``) and
+    the browser it opens show the playground. ``workspaces`` (default: :func:`workspaces_dir`)
+    keeps JupyterLab's remembered layout apart from other installs and checkouts, which would
+    otherwise share ``~/.jupyter/lab/workspaces`` and show each other's open notebooks.
+
     Example:
-        >>> lab_command(Path("nb"), ["--no-browser"], is_root=True)[-4:]
-        ['--ServerApp.root_dir=nb', '--LabApp.news_url=None', '--allow-root', '--no-browser']
+        >>> cmd = lab_command(Path("nb"), ["--no-browser"], is_root=True, workspaces=Path("ws"))
+        >>> cmd[4]
+        '--ServerApp.root_dir=nb'
+        >>> cmd[5]
+        '--LabApp.default_url=/lab/tree/01_trust_region_playground.ipynb'
+        >>> cmd[6:]
+        ['--LabApp.workspaces_dir=ws', '--LabApp.news_url=None', '--allow-root', '--no-browser']
     """
-    cmd = [sys.executable, "-m", "jupyter", "lab", str(notebooks / PLAYGROUND)]
-    cmd += [f"--ServerApp.root_dir={notebooks}", "--LabApp.news_url=None"]
+    workspaces = workspaces_dir() if workspaces is None else workspaces
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={notebooks}"]
+    cmd.append(f"--LabApp.default_url=/lab/tree/{PLAYGROUND}")
+    if workspaces is not None:
+        cmd.append(f"--LabApp.workspaces_dir={workspaces}")
+    cmd.append("--LabApp.news_url=None")
     if is_root:
         cmd.append("--allow-root")
     return cmd + list(extra)
+
+
+def workspaces_dir() -> Path | None:
+    """Where ``fwlab lab`` keeps JupyterLab's workspaces: inside the Python environment running
+    fwlab (a checkout's ``.venv``, a venv, a conda environment), so each has its own; ``None``
+    (JupyterLab's default) for a system Python whose folder is not writable."""
+    prefix = Path(sys.prefix)
+    in_env = sys.prefix != sys.base_prefix or (prefix / "conda-meta").is_dir()
+    if in_env and os.access(prefix, os.W_OK):
+        return prefix / "share" / "jupyter" / "lab" / "fwlab-workspaces"
+    return None
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -39,13 +68,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    if shutil.which("jupyter") is None and not (Path(sys.executable).parent / "jupyter").exists():
-        print("jupyter is not installed: run `bash .ci/setup` (or pip install 'fwlab[lab]')")
-        return 1
+    missing = missing_lab()
+    if missing:
+        raise CommandError(
+            f"{', '.join(missing)} not installed (the [lab] extra): {install_hint('lab')}", 2
+        )
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    try:
-        folder = args.notebooks if args.notebooks is not None else notebooks_dir()
-    except FileNotFoundError as err:
-        print(f"fwlab lab: error: {err}", file=sys.stderr)
-        return 2
+    folder = args.notebooks if args.notebooks is not None else notebooks_dir()
+    if not Path(folder).is_dir():  # before Jupyter starts and says it in its own log format
+        raise ValueError(
+            f"--notebooks {folder} is not a folder; pass the folder `fwlab notebooks DIR` "
+            "copied the notebooks into, or leave --notebooks out for fwlab's own"
+        )
+    ensure_kernel()  # the notebooks ask for the kernel "fwlab"
     return subprocess.call(lab_command(folder, args.extra, is_root=is_root))

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import sys
 from pathlib import Path
 
-__all__ = ["PLAYGROUND", "copy_notebooks", "notebook_path", "notebooks_dir"]
+__all__ = ["PLAYGROUND", "copy_notebooks", "find_notebook", "notebook_path", "notebooks_dir"]
 
 #: the first notebook (``fwlab lab`` opens it); its presence marks a notebooks folder
 PLAYGROUND = "01_trust_region_playground.ipynb"
@@ -49,6 +47,39 @@ def notebook_path(name: str) -> Path:
     return path
 
 
+def find_notebook(name: str | os.PathLike | None, folder: Path | None = None) -> Path:
+    """A notebook named on the command line: ``None`` → the playground; an existing path as
+    given; else, in ``folder`` (default: fwlab's, :func:`notebooks_dir`), the notebook of that
+    file name (``"table_row.ipynb"``) or the one whose name starts with ``name`` (``"02"``,
+    ``"02_adding"``). ``fwlab run``, ``fwlab sweep`` and ``fwlab present`` take notebooks so.
+
+    Example:
+        >>> find_notebook(None).name, find_notebook("05").name, find_notebook("table_row").name
+        ('01_trust_region_playground.ipynb', '05_reproduce_paper.ipynb', 'table_row.ipynb')
+    """
+    folder = notebooks_dir() if folder is None else Path(folder)
+    if name is None:
+        return folder / PLAYGROUND
+    path = Path(name)
+    if path.is_file():
+        if path.suffix != ".ipynb":
+            raise ValueError(f"{str(path)!r} is not a notebook (.ipynb)")
+        return path
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder; give a notebook (.ipynb) or its number")
+    if path.name != str(name):  # a path that does not exist: not a name to look up
+        raise ValueError(f"no notebook {str(path)!r}: the file does not exist")
+    exact = folder / (path.name if path.suffix == ".ipynb" else f"{path.name}.ipynb")
+    if exact.is_file():
+        return exact
+    matches = sorted(folder.glob(f"{path.name}*.ipynb")) if folder.is_dir() else []
+    if len(matches) != 1:
+        known = ", ".join(p.name for p in sorted(folder.glob("*.ipynb"))) or "none"
+        what = "no notebook" if not matches else f"{len(matches)} notebooks"
+        raise ValueError(f"{what} in {folder} matches {str(name)!r}; the notebooks: {known}")
+    return matches[0]
+
+
 def copy_notebooks(dest: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
     """Copy fwlab's notebooks into ``dest`` (created if missing); returns the copies.
 
@@ -66,7 +97,10 @@ def copy_notebooks(dest: str | os.PathLike[str], *, force: bool = False) -> list
             "or copy into another folder"
         )
     dest.mkdir(parents=True, exist_ok=True)
-    return [Path(shutil.copy2(s, dest / s.name)) for s in sources]
+    from fwlab.atomic import atomic_write
+
+    # each notebook whole or not at all (a full disk leaves no half notebook behind)
+    return [atomic_write(dest / s.name, s.read_bytes()) for s in sources]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -75,11 +109,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    try:
-        copied = copy_notebooks(args.dest, force=args.force)
-    except (FileExistsError, FileNotFoundError, NotADirectoryError) as err:
-        print(f"fwlab notebooks: error: {err}", file=sys.stderr)
-        return 2
+    copied = copy_notebooks(args.dest, force=args.force)  # failures: one line, fwlab.failure
     for path in copied:
         print(path)
     print(

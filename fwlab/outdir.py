@@ -9,6 +9,8 @@ Two guards, shared by ``fwlab train`` (:func:`fwlab.train.fit`), ``fwlab run`` a
 * :func:`claim_run_dir` decides whether a run may write into a folder: a folder that holds
   anything is refused unless the run continues it (``resume``, which needs its checkpoint) or
   replaces it (``overwrite``, which first removes the previous run's files).
+* :func:`set_aside` moves a previous run's files out of the way of a run that replaces it
+  (``--overwrite``) and puts them back if the new run fails before it has started.
 * :func:`lock_output_dir` holds an exclusive ``flock`` on the folder itself for as long as its
   ``with`` block runs. The operating system drops the lock when the process dies (even by
   SIGKILL), so a crashed run never leaves a stale lock behind, and no lock file is written into the
@@ -34,12 +36,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["check_output_dir", "claim_run_dir", "lock_output_dir", "lock_holder"]
+__all__ = [
+    "check_output_dir",
+    "claim_run_dir",
+    "lock_output_dir",
+    "lock_holder",
+    "restore_leftovers",
+    "set_aside",
+]
 
 
 def check_output_dir(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
@@ -172,6 +182,7 @@ def claim_run_dir(
     overwrite: bool,
     checkpoint: str,
     outputs: Sequence[str],
+    option: str = "--out",
 ) -> None:
     """Check that a run may write into ``folder``, before it starts (hold its lock first).
 
@@ -190,6 +201,7 @@ def claim_run_dir(
         ValueError: ... already holds a run (history.json); pass overwrite=True (--overwrite) ...
     """
     folder = Path(folder)
+    restore_leftovers(folder)
     if resume and overwrite:
         raise ValueError(
             "resume and overwrite exclude each other: resume continues the run in the folder, "
@@ -211,5 +223,108 @@ def claim_run_dir(
         listed = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
         raise ValueError(
             f"{folder} already holds a run ({listed}); pass overwrite=True (--overwrite) to "
-            "replace it, resume=True (--resume) to continue it, or another output folder"
+            f"replace it, resume=True (--resume) to continue it, or another {option} folder"
         )
+
+
+class _SetAside:
+    """What :func:`set_aside` yields: ``release()`` deletes the files it moved aside;
+    ``release_if_replaced()`` does so once the ``replaced`` test says the new run can stand
+    in for the old one."""
+
+    def __init__(
+        self, folder: Path, names: list[str], aside: Path, replaced: Callable[[], bool]
+    ) -> None:
+        self.folder, self.names, self.aside, self.replaced = folder, names, aside, replaced
+        self.released = False
+
+    def release_if_replaced(self) -> None:
+        if not self.released and self.replaced():
+            self.release()
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            shutil.rmtree(self.aside, ignore_errors=True)
+
+    def restore(self) -> None:
+        for name in self.names:
+            new = self.folder / name
+            if new.is_dir() and not new.is_symlink():
+                shutil.rmtree(new)
+            else:
+                new.unlink(missing_ok=True)  # the failed new run's file of that name
+            os.replace(self.aside / name, new)
+        self.aside.rmdir()
+
+
+@contextlib.contextmanager
+def set_aside(
+    folder: str | os.PathLike[str],
+    outputs: Sequence[str] | None,
+    replaced: Callable[[], bool] | None = None,
+) -> Iterator[_SetAside]:
+    """Move a previous run's files out of ``folder`` while a new run replaces it.
+
+    ``outputs``: the names of the run's files (those present are moved), or ``None`` for
+    everything in the folder. They go into a hidden folder inside ``folder`` (a rename: no
+    copy, nothing lost on a full disk). ``replaced()`` says whether the new run can stand in
+    for the old one yet (it has written its checkpoint, say; default: never before the block
+    ends). The ``with`` block yields a handle whose ``release_if_replaced()`` deletes the old
+    files once that holds. If the block raises first (a failed start, Ctrl-C, a crash), the
+    new run's files of those names are removed and the old ones put back; if the new run had
+    replaced it, the old files are deleted. A block that ends normally releases them. A process
+    killed meanwhile leaves them in the hidden folder: :func:`restore_leftovers` (called by
+    :func:`claim_run_dir` and this function) puts them back. Hold the folder's lock
+    (:func:`lock_output_dir`) around it.
+    """
+    folder = Path(folder)
+    restore_leftovers(folder)
+    present = sorted(
+        p.name
+        for p in folder.iterdir()
+        if not p.name.startswith(_ASIDE_PREFIX) and (outputs is None or p.name in outputs)
+    )
+    aside = Path(tempfile.mkdtemp(prefix=_ASIDE_PREFIX, dir=folder))
+    moved: list[str] = []
+    handle = _SetAside(folder, moved, aside, replaced or (lambda: False))
+    try:
+        for name in present:
+            os.replace(folder / name, aside / name)
+            moved.append(name)
+        yield handle
+    except BaseException:
+        handle.release_if_replaced()
+        if not handle.released:
+            handle.restore()
+        raise
+    handle.release()
+
+
+#: the prefix of the hidden folder that holds a replaced run until the new one has started
+_ASIDE_PREFIX = ".fwlab-replaced-"
+
+
+def restore_leftovers(folder: str | os.PathLike[str]) -> list[str]:
+    """Put back the files a replacing run set aside and never released: it was killed
+    (SIGKILL, power loss) before it could stand in for the old run, which is still the run of
+    the folder. If any file of the same name is in the folder (the new run got further), the
+    old files are all left in their hidden folder, never mixed with the new ones. Returns the
+    names put back; call it holding the lock.
+    """
+    folder = Path(folder)
+    back: list[str] = []
+    if not folder.is_dir():
+        return back
+    for aside in sorted(folder.glob(_ASIDE_PREFIX + "*")):
+        if not aside.is_dir():
+            continue
+        items = sorted(aside.iterdir())
+        if any((folder / item.name).exists() for item in items):
+            continue
+        for item in items:
+            os.replace(item, folder / item.name)
+            back.append(item.name)
+        with contextlib.suppress(OSError):
+            aside.rmdir()  # only when empty
+    return back

@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -234,6 +233,9 @@ def export_playground(path: str | os.PathLike, loss: str = "rosenbrock", **optio
         raise IsADirectoryError(f"{str(path)!r} is a folder; give a file such as playground.html")
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"the page must be an .html file, got {str(path)!r}")
+    from fwlab.outdir import check_output_dir
+
+    check_output_dir(path.parent, option="the page's folder")  # before seconds of work
     return atomic_write(path, playground_html(loss, **options).encode())
 
 
@@ -275,14 +277,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    try:
-        path = export_playground(
-            args.file, args.loss, deltas=args.deltas, Ks=args.Ks, ps=args.ps, lr=args.lr,
-            steps=args.steps,
-        )  # fmt: skip
-    except (ValueError, IsADirectoryError) as err:
-        print(f"fwlab export-playground: {err}", file=sys.stderr)
-        return 2
+    path = export_playground(
+        args.file,
+        args.loss,
+        deltas=args.deltas,
+        Ks=args.Ks,
+        ps=args.ps,
+        lr=args.lr,
+        steps=args.steps,
+    )  # fmt: skip  (failures: one line, fwlab.failure)
     n = len(args.deltas or default_deltas(args.loss)) * len(args.Ks) * len(args.ps)
     size = path.stat().st_size / 1e6
     print(f"{path}: {n} precomputed settings, {size:.1f} MB, {time.perf_counter() - t0:.1f} s")

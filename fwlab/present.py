@@ -27,36 +27,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fwlab.notebook_dir import PLAYGROUND, notebooks_dir
+from fwlab.failure import CommandError
+from fwlab.notebook_dir import find_notebook  # re-exported: it lived here first
 
 __all__ = ["find_notebook", "free_port", "present_command", "configure_parser", "run_cli"]
 
-
-def find_notebook(name: str | os.PathLike | None, folder: Path | None = None) -> Path:
-    """The notebook to present: ``None`` → the playground; an existing path as given; else the
-    one notebook in ``folder`` (default: fwlab's, :func:`fwlab.notebook_dir.notebooks_dir`)
-    whose file name starts with ``name`` (``"02"``, ``"02_adding"``).
-
-    Example:
-        >>> find_notebook(None).name, find_notebook("05").name
-        ('01_trust_region_playground.ipynb', '05_reproduce_paper.ipynb')
-    """
-    folder = notebooks_dir() if folder is None else folder
-    if name is None:
-        return folder / PLAYGROUND
-    path = Path(name)
-    if path.is_file():
-        if path.suffix != ".ipynb":
-            raise ValueError(f"{str(path)!r} is not a notebook (.ipynb)")
-        return path
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a folder; give a notebook (.ipynb) or its number")
-    matches = sorted(folder.glob(f"{name}*.ipynb")) if folder.is_dir() else []
-    if len(matches) != 1:
-        known = ", ".join(p.name for p in sorted(folder.glob("*.ipynb"))) or "none"
-        what = "no notebook" if not matches else f"{len(matches)} notebooks"
-        raise ValueError(f"{what} in {folder} matches {str(name)!r}; the notebooks: {known}")
-    return matches[0]
+# the page appears at once and shows each cell's output when the cell has run, its widgets live
+# while later cells still run (notebook 02's dashboard while the cell after it awaits the
+# training); without it Voilà shows nothing until the last cell has run
+PROGRESSIVE = "--VoilaConfiguration.progressive_rendering=True"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -77,10 +56,12 @@ def present_command(
     """The ``voila`` command line that serves ``notebook`` (code hidden, widgets live).
 
     Example:
-        >>> present_command(Path("nb.ipynb"), port=8870, open_browser=False)[3:]
-        ['nb.ipynb', '--port=8870', '--Voila.ip=127.0.0.1', '--no-browser']
+        >>> cmd = present_command(Path("nb.ipynb"), port=8870, open_browser=False)
+        >>> cmd[3:6], PROGRESSIVE in cmd, cmd[-1]
+        (['nb.ipynb', '--port=8870', '--Voila.ip=127.0.0.1'], True, '--no-browser')
     """
-    cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={host}"]
+    cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={host}",
+           PROGRESSIVE]  # fmt: skip
     if not open_browser:
         cmd.append("--no-browser")
     return cmd + list(extra or [])
@@ -104,23 +85,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    try:
-        notebook = find_notebook(args.notebook)
-    except ValueError as err:
-        print(f"fwlab present: {err}", file=sys.stderr)
-        return 2
+    notebook = find_notebook(args.notebook)  # failures: one line, fwlab.failure
     try:
         import voila  # noqa: F401
     except ImportError:
-        print(
-            "fwlab present: Voilà is not installed: run `bash .ci/setup` "
-            "(or pip install 'fwlab[lab]')",
-            file=sys.stderr,
-        )
-        return 1
+        raise CommandError(
+            "Voilà is not installed: run `bash .ci/setup` (or pip install 'fwlab[lab]')"
+        ) from None
     if args.port is not None and not 0 < args.port < 65536:
-        print(f"fwlab present: --port must be in 1..65535, got {args.port}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--port must be in 1..65535, got {args.port}")
     port = args.port or free_port(args.host if args.host != "0.0.0.0" else "127.0.0.1")
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     browser = not (args.no_browser or is_root)

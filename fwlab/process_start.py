@@ -1,5 +1,8 @@
 r"""What fwlab's own processes do first: the ``fwlab`` command and a sweep's worker processes.
 
+A relative ``$FWLAB_DATA`` is made absolute there, against the folder the command started in, so
+that the notebook kernels it starts (in the notebooks' folders) read the same data cache.
+
 Only processes fwlab starts for itself call :func:`start_fwlab_process`; importing fwlab (in a
 notebook kernel, a script, a test) changes nothing.
 
@@ -26,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["IRI_GRAMMAR_MODULE", "start_fwlab_process"]
@@ -38,7 +42,17 @@ def start_fwlab_process() -> bool:
     """Set up a process fwlab started for itself (see the module's docstring); ``True`` when the
     IRI grammar was kept out, ``False`` when jsonschema (or the grammar) was already imported
     and nothing changed."""
+    _absolute_data_root()
     if "jsonschema" in sys.modules or IRI_GRAMMAR_MODULE in sys.modules:
         return False
     sys.modules[IRI_GRAMMAR_MODULE] = None  # type: ignore[assignment]
     return True
+
+
+def _absolute_data_root() -> None:
+    """A relative ``$FWLAB_DATA`` is made absolute against the folder the command was started
+    in: the notebook kernels a command starts run in the notebook's folder, where the same
+    relative path would name another cache."""
+    value = os.environ.get("FWLAB_DATA")
+    if value and not os.path.isabs(os.path.expanduser(value)):
+        os.environ["FWLAB_DATA"] = os.path.abspath(os.path.expanduser(value))

@@ -5,10 +5,20 @@ Tests skip, with the reason, when Chromium or Python playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -111,7 +121,7 @@ def expect(locator, **kwargs):
 def press_until_changed(handle, key: str, title, before: str, *, presses: int = 20,
                         timeout_s: float = 150.0, batch_s: float = 10.0) -> None:  # fmt: skip
     """Press ``key`` ``presses`` times on a slider's ``handle`` until the ``title`` locator no
-    longer reads ``before``.
+    longer reads ``before`` (``""``: until there is a title with some text).
 
     On a loaded machine the page may drop key presses made before the widget's front end is
     wired to its kernel; a batch that changed nothing within ``batch_s`` seconds is pressed
@@ -126,8 +136,96 @@ def press_until_changed(handle, key: str, title, before: str, *, presses: int = 
             handle.press(key)
         try:
             # plotly may replace the title's node on redraw: poll the locator, not one node
-            expect(title).not_to_have_text(before, timeout=int(batch_s * 1000))
+            if before:
+                expect(title).not_to_have_text(before, timeout=int(batch_s * 1000))
+            else:
+                expect(title.first).to_have_text(re.compile(r"\S"), timeout=int(batch_s * 1000))
             return
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _kernel_env() -> dict[str, str]:
+    """The kernels import fwlab/widgets from this checkout, whatever is installed."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving ``root`` on a free localhost port: ``(url, token)``; shut down after."""
+    settings = tmp_path / "settings"
+    # no "get Jupyter news?" toast over the page
+    notification = (
+        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false"}))
+    port, token = free_port(), secrets.token_hex(16)
+    log = (tmp_path / "jupyterlab.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--LabApp.news_url=None",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+            f"--ServerApp.token={token}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={root}",
+        ],
+        env=_kernel_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/api/status?token={token}"
+        wait_until_serving(server, url, "JupyterLab", log.name, timeout=120)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        log.close()
+
+
+@contextlib.contextmanager
+def presented(notebook: Path, tmp_path: Path) -> Iterator[str]:
+    """``fwlab present NOTEBOOK`` on a free port: its URL; stopped (with its kernels) after."""
+    port = free_port()
+    log = (tmp_path / "present.log").open("w")
+    cmd = [sys.executable, "-m", "fwlab.cli", "present", str(notebook), "--no-browser",
+           "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(cmd, env=_kernel_env(), stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/voila/static/"
+        wait_until_serving(server, url, "fwlab present", log.name, timeout=90)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.terminate()  # fwlab present forwards it to voila, which stops its kernel
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(server.pid, signal.SIGKILL)  # whatever is left of the session
+        except ProcessLookupError:
+            pass
+        log.close()

@@ -297,3 +297,51 @@ def test_callbacks_are_added_before_start_only_and_wait_does_not_raise(data):
     assert job.wait(WAIT) is True
     assert seen[0] == ("begin", 0) and seen[-1] == ("end", 4)
     assert [s for e, s in seen if e == "step"] == [1, 2, 3, 4]
+
+
+def test_listeners_hear_every_change_of_state_from_the_thread_that_made_it(data):
+    job = BackgroundRun(get_method("fw_k1"), data, CONFIG.replace(steps=10_000))
+    heard: list[tuple[str, bool]] = []  # (what the control says, from the training thread?)
+
+    def listener(control):
+        assert control is job
+        state = (
+            "ended" if control.ended
+            else "stop" if control.stop_requested
+            else "parked" if control.parked
+            else "pausing" if control.paused
+            else f"queued {control.pending()}" if control.pending()
+            else "running"
+        )  # fmt: skip
+        heard.append((state, threading.current_thread() is job._thread))
+
+    job.add_listener(listener)
+    job.set(delta=5e-3)  # before the run: queued, heard here
+    job.start()
+    deadline = time.monotonic() + WAIT
+    while job.pending() and time.monotonic() < deadline:  # applied at the first outer step
+        time.sleep(0.01)
+    job.pause()
+    assert job.wait_paused(WAIT)
+    job.resume()
+    job.stop()
+    job.join(WAIT)
+    here = [s for s, in_thread in heard if not in_thread]
+    there = [s for s, in_thread in heard if in_thread]
+    assert here[:2] == ["queued {'delta': 0.005}", "pausing"] and here[-1] == "stop"
+    assert there[0] == "running" and "parked" in there and there[-1] == "ended"
+    assert heard.index(("pausing", False)) < heard.index(("parked", True))
+
+
+def test_a_run_that_fails_before_its_end_event_is_heard_ending(data):
+    def boom(event, run):
+        if event == "step" and run.step == 2:
+            raise ArithmeticError("boom")
+
+    job = BackgroundRun(get_method("sgd"), data, CONFIG, callbacks=[boom])
+    ended = []
+    job.add_listener(lambda c: ended.append(c.ended))
+    job.start()
+    with pytest.raises(ArithmeticError):
+        job.join(WAIT)
+    assert ended and ended[-1] is True

@@ -34,3 +34,18 @@ def test_missing_values_are_skipped_and_a_missing_series_is_an_error():
         seed_band({0: _h([1], [0.1])}, key="test_acc")
     with pytest.raises(ValueError, match="at least one seed"):
         seed_band({})
+
+
+def test_a_seed_without_any_finite_value_is_left_out_and_named():
+    from fwlab.experiments.bands import band_note
+
+    ok = {"eval": {"step": [1, 2, 3], "test_loss": [0.3, 0.2, 0.1]}}
+    late = {"eval": {"step": [1, 2, 3], "test_loss": [0.5, 0.4, float("nan")]}}
+    dead = {"eval": {"step": [1, 2, 3], "test_loss": [float("inf")] * 3}}
+    b = seed_band({0: ok, 1: late, 7: dead}, "eval", "test_loss")
+    assert b["n"] == 2 and b["dropped"] == [7] and b["nonfinite"] == 4
+    assert b["x"].tolist() == [1.0, 2.0]  # ends where seed 1 stopped being finite
+    assert band_note(b) == (
+        "2 of 3 seeds; seed 7 left out: no finite value (diverged); 1 NaN/inf value of the "
+        "others left out"
+    )

@@ -7,22 +7,16 @@ browser: it uses the system Chromium (Debian's /usr/bin/chromium, installed by .
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from browser_tools import (
     CHROMIUM_ARGS,
     expect,
-    free_port,
+    jupyterlab,
     lift_anywidget_deadline,
     sync_playwright,
-    wait_until_serving,
 )
 from browser_tools import chromium as _chromium
 
@@ -40,54 +34,8 @@ def lab(tmp_path):
     """JupyterLab on a free localhost port, serving a copy of notebooks/; shut down after."""
     root = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", root)
-    settings = tmp_path / "settings"
-    # no "get Jupyter news?" toast over the page
-    notification = (
-        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    )
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false"}))
-    port, token = free_port(), secrets.token_hex(16)
-    env = {
-        **os.environ,
-        # the kernel imports fwlab/widgets from this checkout, whatever is installed
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        "OMP_NUM_THREADS": "1",
-    }
-    log = (tmp_path / "jupyterlab.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            "--allow-root",
-            "--LabApp.news_url=None",
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
-            f"--ServerApp.token={token}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={root}",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/api/status?token={token}"
-        wait_until_serving(server, url, "JupyterLab", log.name, timeout=120)
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
-        log.close()
+    with jupyterlab(root, tmp_path) as served:
+        yield served
 
 
 def _trace_paths(plot) -> list[str]:

@@ -38,7 +38,8 @@ def test_lab_command_line_as_root_and_not():
     root = lab_command(Path("/x/notebooks"), [], is_root=True)
     user = lab_command(Path("/x/notebooks"), ["--port", "9999"], is_root=False)
     assert root[:4] == [sys.executable, "-m", "jupyter", "lab"]
-    assert root[4].endswith("01_trust_region_playground.ipynb")
+    assert "--LabApp.default_url=/lab/tree/01_trust_region_playground.ipynb" in root
+    assert f"--LabApp.workspaces_dir={Path(sys.prefix)}/share/jupyter/lab/fwlab-workspaces" in user
     assert "--allow-root" in root and "--allow-root" not in user
     assert "--LabApp.news_url=None" in root and user[-2:] == ["--port", "9999"]
 
@@ -57,7 +58,7 @@ def test_lab_passes_unknown_options_to_jupyter(monkeypatch):
     monkeypatch.setattr(fwlab.lab.subprocess, "call", lambda cmd: seen.append(cmd) or 0)
     assert main(["lab", "--no-browser", "--port", "8899"]) == 0
     assert seen[0][-3:] == ["--no-browser", "--port", "8899"]
-    assert seen[0][4].endswith("01_trust_region_playground.ipynb")
+    assert "--LabApp.default_url=/lab/tree/01_trust_region_playground.ipynb" in seen[0]
 
 
 def test_other_commands_still_reject_unknown_options(capsys):

@@ -16,6 +16,7 @@ from widget_tools import Clock, acknowledge
 from fwlab.data import STALLED_MSE, load_task
 from fwlab.plots import TRAINING_SERIES
 from fwlab.train import TrainConfig, fit, get_method
+from widgets._page_acks import PROBE
 from widgets.dashboard import TrainingDashboard
 
 CONFIG = TrainConfig(hidden_size=8, batch_size=25, steps=20, lr=1e-2)
@@ -41,7 +42,8 @@ def test_public_attributes():
     assert isinstance(dash.widget, W.VBox) and dash.figure in dash.widget.children
     assert set(dash.controls) == {"target", "delta", "K", "p", "lr", "pause", "resume", "stop"}
     assert isinstance(dash.controls["stop"], W.Button)
-    assert dash.histories == {} and dash.redraws == 0 and len(dash.figure.data) == 0
+    assert dash.histories == {} and dash.redraws == 0
+    assert [t.meta for t in dash.figure.data] == [PROBE]  # lets a first drawing prove itself
     # sliders send one change on release, not a stream of changes while dragging
     assert all(not dash.controls[n].continuous_update for n in ("delta", "K", "p", "lr"))
 
@@ -382,3 +384,118 @@ def test_a_figure_the_page_stopped_following_is_replaced_with_every_run_drawn(da
     static = dash.static_figure()
     assert [t.meta for t in new.data] == [t.meta for t in static.data]
     assert len(new.layout.shapes) == len(static.layout.shapes) >= 1  # the reference line
+
+
+def test_the_status_line_follows_pause_resume_stop_without_a_redraw(data):
+    # in a kernel: the training thread parks (no more steps, so no redraw) and the status line
+    # still says "paused", and "training" again once resumed
+    async def kernel():
+        dash = TrainingDashboard(throttle_seconds=0.0)
+        job = dash.start("sgd", data, CONFIG.replace(steps=100_000))
+        while job.step < 3:
+            await asyncio.sleep(0.01)
+        dash.controls["pause"].click()
+        assert "<td>pausing</td>" in dash._status.value  # the click's own refresh
+        while not job.parked:
+            await asyncio.sleep(0.01)
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        redraws, step = dash.redraws, job.step
+        assert "<td>paused</td>" in dash._status.value and f"step {step}<" in dash._status.value
+        dash.controls["resume"].click()
+        while job.parked:
+            await asyncio.sleep(0.01)
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        paused_redraws = redraws
+        assert "<td>training</td>" in dash._status.value
+        dash.controls["stop"].click()
+        await dash.wait_async(timeout=120)
+        return dash, paused_redraws
+
+    dash, paused_redraws = asyncio.run(kernel())
+    assert "<td>stopped</td>" in dash._status.value and dash.redraws > paused_redraws
+
+
+def test_a_queued_change_shows_until_the_run_applies_it(data):
+    async def kernel():
+        dash = TrainingDashboard(throttle_seconds=0.0)
+        job = dash.start("fw_k5", data, CONFIG.replace(steps=100_000))
+        dash.controls["pause"].click()
+        while not job.parked:
+            await asyncio.sleep(0.01)
+        dash.set(delta=0.02)
+        assert "queued δ = 0.02" in dash._status.value
+        dash.controls["resume"].click()
+        while job.pending():
+            await asyncio.sleep(0.01)
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        shown = dash._status.value
+        dash.controls["stop"].click()
+        await dash.wait_async(timeout=120)
+        return shown
+
+    shown = asyncio.run(kernel())
+    assert "δ = 0.02" in shown and "queued δ" not in shown.split("</table>")[0]
+
+
+def test_wait_async_lets_the_loop_handle_the_controls_while_it_waits(data):
+    # what "Run All" and Voila need: the cell awaits the runs, the controls act meanwhile
+    async def kernel():
+        dash = TrainingDashboard(throttle_seconds=0.0)
+        job = dash.start("sgd", data, CONFIG.replace(steps=100_000))
+
+        async def user():
+            while job.step < 3:
+                await asyncio.sleep(0.01)
+            dash.controls["pause"].click()
+            while not job.parked:
+                await asyncio.sleep(0.01)
+            parked_at = job.step
+            await asyncio.sleep(0.3)
+            assert job.step == parked_at
+            dash.controls["stop"].click()
+            return parked_at
+
+        clicks = asyncio.ensure_future(user())
+        histories = await dash.wait_async(timeout=120)
+        return histories, await clicks
+
+    histories, parked_at = asyncio.run(kernel())
+    assert histories["BPTT+Adam"]["summary"]["steps"] == parked_at
+    with pytest.raises(TimeoutError, match="still training"):
+        asyncio.run(_wait_async_times_out(data))
+
+
+async def _wait_async_times_out(data):
+    dash = TrainingDashboard()
+    job = dash.start("sgd", data, CONFIG.replace(steps=100_000))
+    try:
+        await dash.wait_async(timeout=0.2)
+    finally:
+        job.stop()
+        job.join(120)
+
+
+def test_a_page_that_drew_the_figure_with_its_traces_is_never_judged_gone(data):
+    # a live page acknowledges its first drawing and then no update (module docstring of
+    # widgets/_page_acks.py): that silence is no reason to replace the figure
+    dash = TrainingDashboard(throttle_seconds=0.0)
+    clock = Clock()
+    dash._acks._clock = clock
+    fig = dash.figure
+    acknowledge(fig, 0, traces=1)  # drew the empty figure's probe trace: its model has the data
+    dash.fit("sgd", data, CONFIG)
+    clock.t += 3600.0
+    dash.fit("fw_k1", data, CONFIG)
+    assert dash.figure is fig and dash.figures_replaced == 0
+    assert len(_trace(dash, "loss:Frank-Wolfe K=1").y) == 20
+
+
+def test_the_bottom_panels_x_titles_are_two_lines_that_fit_side_by_side():
+    dash = TrainingDashboard()
+    for fig in (dash.figure, dash.static_figure()):
+        titles = [fig.layout[f"xaxis{i}"].title.text for i in (4, 5, 6)]
+        assert titles == ["batches<br>(= gradient evaluations)"] * 3
+        assert fig.layout.xaxis.title.text is None  # the top row has none

@@ -261,3 +261,17 @@ def test_torchvision_source_refuses_the_offline_subset(tmp_path, offline_root):
 def test_invalid_source():
     with pytest.raises(ValueError, match="source must be one of"):
         mnist_sequences(source="internet")
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_a_consistently_cut_offline_cache_is_refused_not_loaded(offline_copy, train):
+    root, raw = offline_copy
+    prefix = "train" if train else "t10k"
+    images, labels = raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
+    x = np.frombuffer(images.read_bytes()[16:], dtype=np.uint8).reshape(-1, 28, 28)
+    y = np.frombuffer(labels.read_bytes()[8:], dtype=np.uint8)
+    write_idx(images, x[:100])  # headers and sizes agree: only the count tells
+    write_idx(labels, y[:100])
+    with pytest.raises(DataFileError, match=rf"{prefix}-labels-idx1-ubyte holds 100 digits .*"
+                       r"the cache was cut or replaced. Delete"):  # fmt: skip
+        load_pixel_mnist(root)

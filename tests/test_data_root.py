@@ -28,7 +28,8 @@ def test_data_root_defaults_to_the_cache_and_accepts_paths(tmp_path, monkeypatch
 def test_fwlab_data_that_is_a_file_is_named(task, a_file, monkeypatch):
     monkeypatch.setenv("FWLAB_DATA", str(a_file))
     with pytest.raises(ValueError, match=rf"\$FWLAB_DATA {a_file} cannot be a data folder: "
-                       rf"{a_file} is a file; move or delete that file"):  # fmt: skip
+                       rf"{a_file} is a file; pass another root \(or set \$FWLAB_DATA to "
+                       r"a folder\), or move that file elsewhere"):  # fmt: skip
         load_task(task)
     assert a_file.read_text() == "not a folder"
 

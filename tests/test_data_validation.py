@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -103,3 +105,43 @@ def test_validation_size():
         validation_size(1)
     with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\)"):
         validation_size(10, 1.0)
+
+
+@pytest.mark.parametrize(
+    "valid,want_step,skipped",
+    [
+        ([0.9, math.nan, 0.3, 0.5], 3, 1),  # a NaN in the middle does not stop the search
+        ([math.nan, 0.8, 0.3, 0.5], 3, 1),  # a leading NaN does not win
+        ([0.9, 0.4, math.inf, -math.inf], 2, 2),  # -inf is no best value either
+        ([math.nan, math.nan, math.nan, math.nan], None, 4),
+    ],
+)
+def test_selection_by_validation_compares_finite_values_only(valid, want_step, skipped):
+    from fwlab.train.history import selected_by_validation
+
+    ev = {"step": [1, 2, 3, 4], "test_loss": [1.425, 0.7, 0.459, 0.6], "test_acc": [None] * 4,
+          "valid_loss": valid, "valid_acc": [None] * 4}  # fmt: skip
+    got = selected_by_validation(ev)
+    assert got["selected_step"] == want_step and got["valid_nonfinite_skipped"] == skipped
+    want_loss = None if want_step is None else ev["test_loss"][want_step - 1]
+    assert got["test_loss_at_best_valid"] == want_loss
+    ev_acc = {**ev, "test_acc": [0.1, 0.2, 0.9, 0.4],
+              "valid_acc": [math.nan if math.isnan(v) else 1 - v for v in valid]}  # fmt: skip
+    if not any(math.isinf(v) for v in valid):
+        got = selected_by_validation(ev_acc)
+        assert got["selected_step"] == want_step
+        assert got["test_acc_at_best_valid"] == (None if want_step is None else 0.9)
+
+
+def test_summary_best_values_skip_nan_and_count_them():
+    from types import SimpleNamespace
+
+    from fwlab.train.history import _summary
+
+    none = [None] * 3
+    h = {"eval": {"step": [1, 2, 3], "test_loss": [math.nan, 0.4, math.inf], "test_acc": none,
+                  "valid_loss": none, "valid_acc": none}}  # fmt: skip
+    run = SimpleNamespace(step=3, epoch=1, stop_requested=False)
+    s = _summary(h, run, 1.0)
+    assert s["best_test_loss"] == 0.4 and math.isinf(s["final_test_loss"])
+    assert s["nonfinite_evals"] == 2

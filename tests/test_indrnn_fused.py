@@ -228,3 +228,78 @@ def test_sizes_accept_numpy_integers():
     rnn = IndRNN(np.int64(3), np.int32(4), num_layers=np.int64(2), seq_len_hint=np.int64(10))
     assert (rnn.input_size, rnn.hidden_size, rnn.num_layers) == (3, 4, 2)
     assert type(rnn.hidden_size) is int and rnn(torch.randn(5, 2, 3))[0].shape == (5, 2, 4)
+
+
+def _masked_run(model, x, lengths, edit):
+    """Forward, then change the output in place as nn.RNN users do (zero the padded steps of
+    each sequence, batch-first), then backward; the output, input and parameter gradients."""
+    x = x.clone().requires_grad_()
+    out, h_n = model(x)
+    edit(out, lengths)
+    g = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
+    ((out * g).sum() + h_n.sum()).backward()
+    return out.detach(), x.grad, {n: p.grad for n, p in model.named_parameters()}
+
+
+def _mask_padding(out, lengths):
+    for i, n in enumerate(lengths):
+        out[i, n:] = 0.0
+
+
+def _scale_and_clamp(out, lengths):
+    out.mul_(2.0).clamp_(max=0.5)
+
+
+def _masked_fill(out, lengths):
+    steps = torch.arange(out.shape[1]).unsqueeze(0)
+    out.masked_fill_((steps >= torch.tensor(lengths).unsqueeze(1)).unsqueeze(-1), 0.0)
+
+
+@pytest.mark.parametrize("edit", [_mask_padding, _scale_and_clamp, _masked_fill])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("nonlinearity", ["relu", "tanh"])
+def test_output_changed_in_place_gives_the_reference_gradients(edit, num_layers, nonlinearity):
+    fused, ref = _pair(torch.float64, input_size=3, hidden_size=5, num_layers=num_layers,
+                       nonlinearity=nonlinearity, batch_first=True)  # fmt: skip
+    x = torch.randn(3, 7, 3, dtype=torch.float64)
+    lengths = [7, 4, 2]
+    got = _masked_run(fused, x, lengths, edit)
+    want = _masked_run(ref, x, lengths, edit)
+    assert_close(got[0], want[0])
+    assert_close(got[1], want[1])
+    for name, g in want[2].items():
+        assert_close(got[2][name], g, msg=name)
+    # and what nn.RNN accepts, the same code runs on it
+    rnn = torch.nn.RNN(3, 5, num_layers=num_layers, batch_first=True).double()
+    out, _ = _masked_run(rnn, x, lengths, edit)[:2]
+    assert out[2, 2:].eq(0).all() if edit is not _scale_and_clamp else out.max() <= 0.5
+
+
+def test_recurrence_output_changed_in_place_and_a_second_backward_with_retain_graph():
+    torch.manual_seed(3)
+    z = torch.randn(6, 2, 4, dtype=torch.float64, requires_grad=True)
+    u = torch.rand(4, dtype=torch.float64, requires_grad=True)
+    h0 = torch.zeros(2, 4, dtype=torch.float64)
+    grads = []
+    for fn in (indrnn_recurrence_fused, lambda *a: indrnn_recurrence(*a, torch.tanh, 0)):
+        args = (z, u, h0, "tanh") if fn is indrnn_recurrence_fused else (z, u, h0)
+        h = fn(*args)
+        h[3:] *= 0.5
+        (h**2).sum().backward(retain_graph=True)
+        first = (z.grad.clone(), u.grad.clone())
+        (h**2).sum().backward()  # the same graph again: twice the first gradients
+        assert_close(z.grad, 2 * first[0])
+        grads.append(first)
+        z.grad = u.grad = None
+    assert_close(grads[0][0], grads[1][0])
+    assert_close(grads[0][1], grads[1][1])
+
+
+def test_output_is_not_a_view_so_any_in_place_op_is_allowed():
+    x, w = torch.randn(5, 2, 3, requires_grad=True), torch.randn(4, 3, requires_grad=True)
+    b = torch.randn(4, requires_grad=True)
+    h = indrnn_layer_fused(x, w, b, torch.rand(4), torch.zeros(2, 4), "relu")
+    assert not h._is_view()
+    h.mul_(2.0).add_(1.0)[0].zero_()
+    h.sum().backward()
+    assert x.grad.shape == x.shape and torch.isfinite(w.grad).all()

@@ -3,8 +3,8 @@
 Builds the wheel from a copy of the repository, installs it with ``pip --no-deps`` into a fresh
 venv whose only other packages are this venv's (put on ``sys.path`` by a ``.pth`` line that
 appends the folder; its own ``.pth`` files, the editable install of this checkout among them,
-are not run), registers a kernel of that venv, and runs everything from a folder outside the
-checkout with a clean environment.
+are not run), and runs everything from a folder outside the checkout with a clean environment
+in which no Jupyter kernel named ``fwlab`` exists: ``fwlab run`` registers it for the venv.
 """
 
 import json
@@ -21,7 +21,6 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNEL = "fwlab-wheel-test"
 _IGNORE = shutil.ignore_patterns(
     ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "test-output",
     ".pytest_cache", ".ruff_cache",
@@ -63,9 +62,9 @@ def installed(tmp_path_factory):
     (site / "_deps.pth").write_text(f"import sys; sys.path.append({here!r})\n")
     py = target / "bin" / "python"
     _run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], tmp, env)
-    _run([str(py), "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL], tmp, env)
     env["PATH"] = f"{target / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["JUPYTER_PATH"] = str(target / "share" / "jupyter")
+    env["JUPYTER_DATA_DIR"] = str(tmp / "jupyter-user")  # no user-wide kernels either
     work = tmp / "work"
     work.mkdir()
     return {"wheel": wheel, "py": py, "fwlab": str(target / "bin" / "fwlab"), "env": env,
@@ -108,14 +107,22 @@ CORNER = {"loss": "saddle", "delta": 0.3, "K": 3, "p": float("inf"), "lr": 1.0, 
 
 
 def test_fwlab_run_executes_notebook_01_at_a_corner_in_the_installed_kernel(installed):
-    """The installed notebook under ``fwlab run`` with parameters: the papermill run of notebook
-    01 away from its defaults (tests/test_notebook_01.py runs it at its defaults)."""
+    """The installed notebook under ``fwlab run 01`` with parameters: the papermill run of
+    notebook 01 away from its defaults (tests/test_notebook_01.py runs it at its defaults), in
+    the kernel ``fwlab`` that ``fwlab run`` registers for the venv (none existed)."""
     nb = installed["site"] / "fwlab" / "notebooks" / "01_trust_region_playground.ipynb"
     out_dir = installed["work"] / "run01"
+    kernel = installed["py"].parent.parent / "share" / "jupyter" / "kernels" / "fwlab"
+    assert not kernel.exists()
     values = [arg for name, value in CORNER.items() for arg in ("-p", name, str(value))]
-    _run([installed["fwlab"], "run", str(nb), "--kernel", KERNEL, "--out", str(out_dir),
-          "--cwd", str(installed["work"]), *values],
-         installed["work"], installed["env"], timeout=800)  # fmt: skip
+    cmd = [installed["fwlab"], "run", "01", "--out", str(out_dir), "--cwd",
+           str(installed["work"]), *values]  # fmt: skip
+    done = subprocess.run(cmd, cwd=installed["work"], env=installed["env"], capture_output=True,
+                          text=True, timeout=800)  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert f"fwlab: registered the Jupyter kernel 'fwlab' in {kernel}" in done.stderr
+    spec = json.loads((kernel / "kernel.json").read_text())
+    assert spec["argv"][0] == str(installed["py"])
     status = json.loads((out_dir / "status.json").read_text())
     assert status["status"] == "ok" and status["params"] == CORNER
     executed = nbformat.read(out_dir / nb.name, as_version=4)

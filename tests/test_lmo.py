@@ -110,3 +110,19 @@ def test_invalid_p(bad):
 def test_invalid_radius(bad):
     with pytest.raises(ValueError, match="radius must be"):
         lmo(torch.ones(2), 2, bad)
+
+
+@pytest.mark.parametrize("p", [40.0, 400.0, 1e6, 1e300])
+@pytest.mark.parametrize("scale", [1e-30, 0.3, 4.0, 1e30])
+def test_lp_norm_of_a_large_p_tends_to_the_max_norm(p, scale):
+    x = torch.tensor([3.0, -4.0, 1.0], dtype=torch.float64) * scale
+    got = float(lp_norm(x, p))
+    assert 4.0 * scale <= got * (1 + 1e-12) and got <= 4.0 * scale * 3 ** (1 / p) * (1 + 1e-12)
+    assert float(lp_norm(x.float(), p)) == pytest.approx(got, rel=1e-5)
+
+
+def test_lp_norm_keeps_zero_and_non_finite_inputs_as_they_are():
+    assert float(lp_norm(torch.zeros(3), 1e6)) == 0.0
+    assert math.isnan(float(lp_norm(torch.tensor([1.0, float("nan")]), 3)))
+    assert math.isinf(float(lp_norm(torch.tensor([1.0, float("inf")]), 3)))
+    assert float(lp_norm(torch.tensor([3.0, 4.0]), 2)) == 5.0

@@ -46,3 +46,24 @@ def test_a_file_where_the_folder_should_be_is_refused(tmp_path, capsys):
     (tmp_path / "f").write_text("x")
     assert main(["notebooks", str(tmp_path / "f")]) == 2
     assert "is a file; pass a folder" in capsys.readouterr().err
+
+
+def test_find_notebook_by_number_file_name_stem_or_path(tmp_path, monkeypatch, capsys):
+    from fwlab.notebook_dir import find_notebook
+
+    monkeypatch.chdir(tmp_path)  # none of the names is a file here
+    nb = ROOT / "notebooks"
+    assert find_notebook("01") == nb / PLAYGROUND
+    assert find_notebook(PLAYGROUND) == nb / PLAYGROUND  # the file name: was "not found"
+    assert find_notebook("table_row") == find_notebook("table_row.ipynb") == nb / "table_row.ipynb"
+    (tmp_path / "mine.ipynb").write_text("{}")
+    assert find_notebook("mine.ipynb") == Path("mine.ipynb")  # a path here wins
+    with pytest.raises(ValueError, match="no notebook 'sub/01.ipynb': the file does not exist"):
+        find_notebook("sub/01.ipynb")
+    with pytest.raises(ValueError, match=r"\d+ notebooks in .* matches '0'"):
+        find_notebook("0")
+    # fwlab run and fwlab sweep resolve the name before anything else
+    assert main(["run", "07"]) == 2
+    assert "fwlab run: error: no notebook in" in capsys.readouterr().err
+    assert main(["sweep", "07", "--grid", "K=1,2"]) == 2
+    assert "fwlab sweep: error: no notebook in" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_frank_wolfe import closure_for, lock_step
+from test_frank_wolfe import assert_bit_identical, closure_for, lock_step, snapshot
 from torch import nn
 
 from fwlab.optim import FrankWolfe, NonFiniteError, NormalizedAdam, lmo, lmo_global, lp_norm
@@ -527,3 +527,192 @@ def test_any_value_is_stored_as_a_valid_plain_number_or_refused_by_name(name, va
         assert stored is value and RULES["lr"](float(value))
     else:
         assert type(stored) is float and RULES[name](stored) and stored == float(value)
+
+
+# ---------------------------------------------------------------- torch's generic suite, restated
+# The behaviours torch's test/test_optim.py checks for every optimizer of optim_db, written here
+# for FrankWolfe in both modes: hooks around load_state_dict, state dicts that survive a round
+# trip unchanged, steps without gradients that change nothing, and lock-step after a load.
+def stepped(mode, K=3, steps=4, seed=20, **kw):
+    model, loss_fn = linear(seed)
+    opt = FrankWolfe(model.parameters(), lr=0.1, delta=0.2, K=K, **kw)
+    for _ in range(steps):
+        if mode == "closure":
+            opt.step(closure_for(opt, loss_fn))
+        else:
+            closure_for(opt, loss_fn)()
+            opt.step()
+    return model, loss_fn, opt
+
+
+@pytest.mark.parametrize("mode", ["closure", "streaming"])
+def test_load_state_dict_pre_hooks_edit_or_replace_and_a_post_hook_may_store_any_value(mode):
+    _, _, opt = stepped(mode, outer="adam")
+    saved = opt.state_dict()
+
+    def edit(o, sd):
+        sd["param_groups"][0]["lr"] = 0.002
+
+    def replace(o, sd):
+        mine = copy.deepcopy(sd)
+        mine["param_groups"][0]["lr"] = 0.003
+        return mine
+
+    def post(o):  # torch's own post-hook test stores booleans beside the per-parameter dicts
+        o.state["ran_replace"] = o.param_groups[0]["lr"] == 0.003
+        o.state["ran_post"] = True
+
+    opt.register_load_state_dict_pre_hook(edit)
+    opt.register_load_state_dict_pre_hook(replace)
+    opt.register_load_state_dict_post_hook(post)
+    opt.load_state_dict(saved)
+    assert opt.state["ran_replace"] is True and opt.state["ran_post"] is True
+    opt.load_state_dict(opt.state_dict())  # a second load meets the non-dict values: kept
+    assert opt.state["ran_post"] is True and opt.param_groups[0]["lr"] == 0.003
+
+
+@pytest.mark.parametrize("mode", ["closure", "streaming"])
+@pytest.mark.parametrize("outer", ["sgd", "adam"])
+def test_state_dict_is_the_same_after_a_round_trip_into_a_fresh_optimizer(mode, outer):
+    m1, f1, o1 = stepped(mode, outer=outer, steps=4)  # streaming: mid outer step (4 = 3 + 1)
+    m2 = copy.deepcopy(m1)
+    o2 = FrankWolfe(m2.parameters(), lr=0.5, delta=0.5, K=1, outer=outer)
+    o2.load_state_dict(copy.deepcopy(o1.state_dict()))
+    assert set(o2.param_groups[0]) == set(o1.param_groups[0])  # no key gained: differentiable
+    assert_bit_identical(o2, m2, snapshot(o1, m1))
+    f2 = lambda: f1(m2)  # noqa: E731
+    for _ in range(5):  # and the two continue in lock step
+        for o, f in ((o1, f1), (o2, f2)):
+            if mode == "closure":
+                o.step(closure_for(o, f))
+            else:
+                closure_for(o, f)()
+                o.step()
+    assert same_params(m1, m2)
+
+
+@pytest.mark.parametrize("outer", ["sgd", "adam"])
+def test_a_step_without_any_gradient_changes_nothing(outer):
+    model, loss_fn, opt = stepped("closure", outer=outer, steps=2)
+    snap = snapshot(opt, model)
+    opt.zero_grad()
+    opt.step()  # streaming, no .grad anywhere
+    assert opt.step(lambda: None) is None  # a closure that computes nothing
+    assert opt.inner_step() == 0
+    assert_bit_identical(opt, model, snap)
+
+
+def test_optimizer_prints_every_hyperparameter_of_every_group():
+    model, _ = linear(21)
+    opt = FrankWolfe([{"params": [model.weight], "K": 4}, {"params": [model.bias]}], p="inf")
+    text = repr(opt)
+    assert text.startswith("FrankWolfe (") and "Parameter Group 1" in text
+    assert "K: 4" in text and "p: inf" in text and "differentiable" not in text
+
+
+# ---------------------------------------------------------------- one outer step, one setting
+@pytest.mark.parametrize("mode", ["closure", "streaming"])
+def test_p_K_and_scope_changed_mid_step_act_from_the_next_outer_step(mode):
+    torch.manual_seed(22)
+    w = nn.Parameter(torch.zeros(64, dtype=torch.float64))
+    u = nn.Parameter(torch.zeros(8, dtype=torch.float64))
+    opt = FrankWolfe([w, u], lr=1.0, delta=0.5, K=4, p=2, scope="tensor")
+    group = opt.param_groups[0]
+    grads = [(torch.randn(64, dtype=torch.float64), torch.randn(8, dtype=torch.float64))
+             for _ in range(4)]  # fmt: skip
+    changes = {1: dict(p=1.0), 2: dict(p=math.inf, scope="global", K=2)}
+    calls = []
+
+    def closure():
+        k = len(calls)
+        group.update(changes.get(k, {}))
+        calls.append(k)
+        w.grad, u.grad = (g.clone() for g in grads[k])
+        return torch.tensor(1.0)
+
+    if mode == "closure":
+        opt.step(closure)
+    else:
+        for _ in range(4):
+            closure()
+            opt.step()
+    assert len(calls) == 4 and opt.inner_step() == 0  # K = 4 held: not cut short at 2
+    norms = [float(q.detach().norm()) for q in (w, u)]
+    assert max(norms) <= 0.5 + 1e-12  # inside the p = 2 balls of radius 0.5
+    assert opt.stats[0]["K"] == 4 and opt.stats[0]["p"] == 2.0
+    # the reference: the same four gradients with nothing changed
+    w2 = nn.Parameter(torch.zeros(64, dtype=torch.float64))
+    u2 = nn.Parameter(torch.zeros(8, dtype=torch.float64))
+    ref = FrankWolfe([w2, u2], lr=1.0, delta=0.5, K=4, p=2, scope="tensor")
+    for gw, gu in grads:
+        w2.grad, u2.grad = gw.clone(), gu.clone()
+        ref.step()
+    assert torch.equal(w, w2) and torch.equal(u, u2)
+    # the next outer step uses the new values: K = 2, p = inf over one global ball
+    calls.clear()
+    changes.clear()
+    if mode == "closure":
+        opt.step(closure)
+    else:
+        for _ in range(2):
+            closure()
+            opt.step()
+    assert len(calls) == 2 and opt.stats[0]["K"] == 2 and opt.stats[0]["p"] == math.inf
+
+
+def test_a_state_dict_saved_mid_step_keeps_the_held_settings():
+    _, _, opt = stepped("streaming", K=3, steps=1, p=2)
+    opt.param_groups[0]["p"] = 1.0
+    sd = opt.state_dict()
+    first = sd["param_groups"][0]["params"][0]
+    assert sd["state"][first]["fw_p"] == 2.0 and sd["state"][first]["fw_K"] == 3
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    buf.seek(0)
+    assert torch.load(buf, weights_only=True)["state"][first]["fw_global"] is False
+
+
+@pytest.mark.parametrize("saved_mid_step", [False, True])
+def test_load_state_dict_into_an_optimizer_mid_step_puts_the_parameters_back_at_omega(
+    saved_mid_step,
+):
+    model, loss_fn, opt = stepped("streaming", K=3, steps=3)  # one outer step done
+    omega = [q.detach().clone() for q in model.parameters()]
+    m2 = copy.deepcopy(model)
+    other = FrankWolfe(m2.parameters(), lr=0.1, delta=0.2, K=3)
+    other.load_state_dict(copy.deepcopy(opt.state_dict()))
+    if saved_mid_step:  # a state dict of an optimizer that is itself mid-step
+        closure_for(other, lambda: loss_fn(m2))()
+        other.step()
+        assert other.inner_step() == 1
+    saved = copy.deepcopy(other.state_dict())
+    closure_for(opt, loss_fn)()
+    opt.step()  # now mid-step: the parameters hold omega + dw
+    assert opt.inner_step() == 1
+    assert not all(torch.equal(a, b) for a, b in zip(omega, model.parameters()))
+    opt.load_state_dict(saved)
+    assert all(torch.equal(a, b) for a, b in zip(omega, model.parameters()))
+    assert opt.inner_step() == (1 if saved_mid_step else 0)
+    ids = saved["param_groups"][0]["params"]
+    held = [opt.state[q].get("omega") for q in model.parameters()]
+    if saved_mid_step:
+        assert all(torch.equal(h, saved["state"][i]["omega"]) for h, i in zip(held, ids))
+    else:
+        assert held == [None, None]
+
+
+def test_state_dict_of_other_groups_is_refused_before_the_step_under_way_is_abandoned():
+    model, loss_fn, opt = stepped("streaming", K=3, steps=1)
+    shifted = [q.detach().clone() for q in model.parameters()]
+    small = FrankWolfe([nn.Parameter(torch.zeros(2))]).state_dict()
+    with pytest.raises(ValueError, match=r"^state_dict does not fit this optimizer: it holds 1 "):
+        opt.load_state_dict(small)
+    assert opt.inner_step() == 1
+    assert all(torch.equal(a, b) for a, b in zip(shifted, model.parameters()))
+
+
+def test_the_group_keys_are_frankwolfes_hyperparameters():
+    from fwlab.optim.frank_wolfe import _HYPERPARAMETERS
+
+    opt = FrankWolfe([one_param(2)])
+    assert set(opt.param_groups[0]) - {"params", "initial_lr"} == set(_HYPERPARAMETERS)

@@ -113,3 +113,42 @@ def test_another_process_is_named_and_sigkill_frees_the_lock(tmp_path):
 def test_holder_of_an_unlocked_folder_is_unknown(tmp_path):
     assert lock_holder(tmp_path) == "another process"
     assert lock_holder(tmp_path / "missing") == "another process"
+
+
+def test_set_aside_restores_on_failure_releases_on_success_and_recovers_after_sigkill(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from fwlab.outdir import claim_run_dir, set_aside
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.json").write_text("old")
+    (run / "notes.txt").write_text("mine")
+    with pytest.raises(RuntimeError), set_aside(run, ["history.json", "checkpoint.pt"]):
+        assert not (run / "history.json").exists() and (run / "notes.txt").exists()
+        (run / "history.json").write_text("new, half written")
+        raise RuntimeError("failed to start")
+    assert (run / "history.json").read_text() == "old" and len(list(run.iterdir())) == 2
+    with set_aside(run, ["history.json"]) as aside:
+        (run / "history.json").write_text("new")
+        aside.release()
+    assert (run / "history.json").read_text() == "new" and len(list(run.iterdir())) == 2
+    # a replacing process killed before its first step: the next claim puts the old run back
+    code = (
+        "import sys, os, time; from fwlab.outdir import set_aside\n"
+        "with set_aside(sys.argv[1], ['history.json']):\n"
+        "    print('aside', flush=True); time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "aside"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    assert not (run / "history.json").exists()
+    with pytest.raises(ValueError, match="already holds a run"):
+        claim_run_dir(run, resume=False, overwrite=False, checkpoint="c", outputs=())
+    assert (run / "history.json").read_text() == "new"
+    assert sorted(p.name for p in run.iterdir()) == ["history.json", "notes.txt"]

@@ -153,3 +153,26 @@ def test_balls_are_thinned_and_drawn_at_the_decayed_radius():
     assert (
         "δ_t = 0.5·0.97^(t−1)" in data["balls"]["name"] and "every 4th t" in data["balls"]["name"]
     )
+
+
+def test_training_figure_fits_the_default_export_width():
+    """At 700 px (the default width of figure files) every centred panel title fits its panel
+    and half of each gap beside it at 12 px (0.55 em per character, DejaVu Sans' average on
+    these titles), ticks are 10 px and at most 5 per axis, and the x axis's title is written
+    once, not three times side by side."""
+    from fwlab.plots import training_figure
+    from fwlab.plots.training import training_panel_titles
+
+    fig = training_figure({}, metric="test_acc")
+    margin = fig.layout.margin
+    plot_width = 700 - margin.l - margin.r
+    gap = (fig.layout.xaxis2.domain[0] - fig.layout.xaxis.domain[1]) * plot_width
+    assert gap >= 50
+    for i, title in enumerate(training_panel_titles("test_acc")):
+        axis = fig.layout[f"xaxis{i + 1 if i else ''}"]
+        panel = (axis.domain[1] - axis.domain[0]) * plot_width
+        assert fig.layout.annotations[i].font.size == 12
+        assert len(title) * 0.55 * 12 <= panel + gap, (title, panel)
+        assert axis.tickfont.size == 10 and axis.nticks == 5
+    x_titles = [fig.layout[a].title.text for a in fig.layout if a.startswith("xaxis")]
+    assert [t for t in x_titles if t] == ["batches (= gradient evaluations)"]

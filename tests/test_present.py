@@ -4,10 +4,7 @@ redrawn, no code shown."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,17 +14,16 @@ from browser_tools import (
     CHROMIUM_ARGS,
     chromium,
     expect,
-    free_port,
     lift_anywidget_deadline,
+    presented,
     press_until_changed,
     set_anywidget_deadline,
     sync_playwright,
-    wait_until_serving,
 )
 
 from fwlab.cli import main
 from fwlab.notebook_dir import notebooks_dir
-from fwlab.present import find_notebook, present_command
+from fwlab.present import PROGRESSIVE, find_notebook, present_command
 
 NOTEBOOKS = notebooks_dir()
 
@@ -55,7 +51,7 @@ def test_find_notebook_by_default_number_or_path(tmp_path):
 def test_present_command_and_cli_errors(capsys):
     cmd = present_command(Path("/nb/01.ipynb"), port=9999, host="0.0.0.0", extra=["--theme=dark"])
     assert cmd[1:] == ["-m", "voila", "/nb/01.ipynb", "--port=9999", "--Voila.ip=0.0.0.0",
-                       "--theme=dark"]  # fmt: skip
+                       PROGRESSIVE, "--theme=dark"]  # fmt: skip
     assert main(["present", "nothing-like-this"]) == 2
     assert "no notebook in" in capsys.readouterr().err
     assert main(["present", "--port", "70000"]) == 2
@@ -67,33 +63,8 @@ def served(tmp_path):
     """``fwlab present`` on notebook 01 (a copy) on a free port; stopped (with its kernels)."""
     root = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns("runs"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        "OMP_NUM_THREADS": "1",
-    }
-    log = (tmp_path / "present.log").open("w")
-    notebook = root / "01_trust_region_playground.ipynb"
-    cmd = [sys.executable, "-m", "fwlab.cli", "present", str(notebook), "--no-browser",
-           "--port", str(port)]  # fmt: skip
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}/voila/static/"
-        wait_until_serving(server, url, "fwlab present", log.name, timeout=90)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.terminate()  # fwlab present forwards it to voila, which stops its kernel
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(server.pid, signal.SIGKILL)  # whatever is left of the session
-        except ProcessLookupError:
-            pass
-        log.close()
+    with presented(root / "01_trust_region_playground.ipynb", tmp_path) as url:
+        yield url
     assert (
         "fwlab present: 01_trust_region_playground.ipynb at http://localhost:"
         in (tmp_path / "present.log").read_text()
@@ -120,8 +91,10 @@ def _playground_title(page):
     # has run the last cell (which prints this)
     expect(page.locator("body")).to_contain_text("all checks passed", timeout=240_000)
     title = plot.locator(".gtitle")
-    before = title.text_content()
-    assert "δ =" in before
+    # a figure whose widget model missed anywidget's deadline is drawn without its data; under
+    # Voila's progressive rendering that leaves it without a title too ("" then)
+    before = title.first.text_content() if title.count() else ""
+    assert before == "" or "δ =" in before
     return before, title
 
 
@@ -152,8 +125,8 @@ def test_presented_playground_slider_redraws_the_figure(served):
             slider = explorer.locator(".widget-slider").filter(has_text="δ (radius)")
             handle = slider.first.locator(".noUi-handle").first
             handle.scroll_into_view_if_needed()
-            # the first presses go unacknowledged; a press 3 s later gets a new figure (so a
-            # batch is pressed again after 4 s, not the 10 s given to a page that is loading)
+            # the first presses go unacknowledged; a press 3 s later (or twice the time the page
+            # took to draw the figure) gets a new figure, so a batch is pressed again after 4 s
             press_until_changed(handle, "ArrowLeft", title, before, timeout_s=120.0, batch_s=4.0)
             expect(explorer).to_contain_text(
                 "the page had stopped following the figure: drawn anew"
@@ -171,10 +144,11 @@ def test_presented_playground_slider_redraws_the_figure(served):
             browser.close()
     # jupyterlab-plotly's renderer (plotly 7.1) throws the first inside Voila 0.5 after drawing
     # a static figure (the figures are drawn: counted above); the second is the deadline the
-    # test made every widget created on load miss, once per such widget
+    # test made every widget created on load miss, once per such widget when Voila renders the
+    # whole page at once (under its progressive rendering, which fwlab present uses, the page
+    # does not raise it: the explorer's "drawn anew" above says the figure missed it)
     expected = ("setData is not a function", "[anywidget] Failed to initialize model.")
     assert not [e for e in errors if not e.startswith(expected) and expected[0] not in e], errors
-    assert sum(e.startswith(expected[1]) for e in errors) >= 1  # the figure was made to miss it
     assert SCREENSHOT.stat().st_size > 10_000
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,7 @@ def test_band_traces_are_mean_and_spread_over_seeds():
     assert list(traces["recorded:loss:bptt_adam:mean"].x) == list(range(1, 11))
     assert "3 seeds" in traces["recorded:loss:bptt_adam:mean"].name
     assert "Frank-Wolfe K=1 (1 seeds)" in traces["recorded:loss:fw_k1:mean"].name
+    assert "left out" not in traces["recorded:loss:bptt_adam:mean"].name
     with pytest.raises(ValueError, match="runs must be recorded runs"):
         recorded_band_traces(RECORDED, runs=["sgd_clip"])
     with pytest.raises(ValueError, match="metric must be"):
@@ -71,3 +74,33 @@ def test_dashboard_overlays_recorded_runs_from_disk_beside_a_live_run(tmp_path):
 def test_add_recorded_from_a_missing_name_names_the_fix():
     with pytest.raises(FileNotFoundError, match="no recorded comparison"):
         TrainingDashboard().add_recorded("no-such-comparison")
+
+
+def test_mnist_overlay_shows_accuracy_the_metric_notebook_03_reasons_about():
+    """Notebook 03's view of the recorded MNIST runs: the metric panel is the test accuracy (%,
+    linear axis), also before any live run, in the widget and in its static figure."""
+    from fwlab.plots import training_figure
+    from fwlab.train.recorded import load_recorded, seed_histories
+
+    assert training_figure({}, metric="test_acc").layout.annotations[1].text == "test accuracy (%)"
+    recorded = load_recorded("mnist-offline")
+    view = TrainingDashboard(metric="test_acc", title=recorded["title"])
+    view.add_recorded(recorded)
+    for fig in (view.figure, view.static_figure()):
+        assert fig.layout.annotations[1].text == "test accuracy (%)"
+        assert fig.layout.yaxis2.type == "linear"
+    mean = next(t for t in view.figure.data if t.meta == "recorded:metric:indrnn_fw:mean")
+    accs = [h["eval"]["test_acc"][-1] for h in seed_histories(recorded, "indrnn_fw").values()]
+    assert mean.y[-1] == pytest.approx(np.mean(accs)) and 10.0 < mean.y[-1] < 100.0
+
+
+def test_a_diverged_seed_left_out_of_a_band_is_said_in_its_name():
+    diverged = _h(0.3)
+    diverged["eval"]["test_loss"] = [math.nan] * len(diverged["eval"]["test_loss"])
+    diverged["train"]["loss"] = [math.inf] * len(diverged["train"]["loss"])
+    rec = {**RECORDED, "runs": {"bptt_adam": {**RECORDED["runs"]["bptt_adam"], "3": diverged}}}
+    traces = {t.meta: t for t in recorded_band_traces(rec, "test_loss")}
+    for panel in ("loss", "metric"):
+        name = traces[f"recorded:{panel}:bptt_adam:mean"].name
+        assert "(3 of 4 seeds; seed 3 left out: no finite value (diverged))" in name, name
+    np.testing.assert_allclose(traces["recorded:metric:bptt_adam:mean"].y, [0.6, 0.3])

@@ -242,3 +242,49 @@ def test_absurd_values_end_with_a_message_not_a_traceback(tmp_path, capsys, extr
     err = capsys.readouterr().err
     assert re.search(message, err), err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("checkpoint_every", [None, 3])
+def test_overwrite_killed_mid_run_keeps_the_old_run_until_the_new_one_has_a_checkpoint(
+    tmp_path, checkpoint_every
+):
+    """SIGKILL of an --overwrite run after some steps: without a checkpoint of its own yet, the
+    next claim of the folder puts the old run back; with one, the new run is the folder's run
+    (resumable) and the old one is gone, never mixed with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from fwlab.train import load_checkpoint
+
+    out = tmp_path / "run"
+    assert main(["train", *ARGS, "--steps", "4", "--out", str(out)]) == 0
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    code = (
+        "import sys, time\n"
+        "from fwlab import TrainConfig, fit, get_method, load_task\n"
+        "data = load_task('adding', seq_len=6, n_train=64, n_test=16)\n"
+        "def cb(event, run):\n"
+        "    if event == 'step' and run.step == 7:\n"
+        "        print('at 7', flush=True); time.sleep(120)\n"
+        f"cfg = TrainConfig(hidden_size=4, batch_size=16, steps=50, seed=9, "
+        f"checkpoint_every={checkpoint_every})\n"
+        "fit(get_method('sgd'), data, cfg, out_dir=sys.argv[1], overwrite=True, callbacks=[cb],"
+        " progress=False)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "at 7"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    assert (
+        main(["train", *ARGS, "--steps", "4", "--out", str(out)]) == 2
+    )  # claims: refuses, restores
+    visible = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    if checkpoint_every is None:
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == old
+    else:
+        assert visible == ["checkpoint.pt"] and load_checkpoint(out / "checkpoint.pt")[
+            "counters"]["step"] == 6  # fmt: skip
+        assert not any(p.name.startswith(".fwlab-replaced") for p in out.iterdir())

@@ -62,7 +62,7 @@ def test_frank_wolfe_run_written_and_read_back_by_tensorboard(adding, tmp_path):
     acc = accumulator(tmp_path / "tb")
     assert set(acc.Tags()["scalars"]) == {
         "train/loss", "train/lr", "eval/train_loss", "eval/test_loss", "eval/epoch",
-        "eval/seconds", "fw/delta", "fw/gap", "fw/dw_norm", "fw/angle_deg",
+        "eval/seconds", "fw/delta", "fw/K", "fw/gap", "fw/dw_norm", "fw/angle_deg",
     }  # fmt: skip
     assert_scalars_match(acc, h)
     assert [e.step for e in acc.Scalars("fw/gap")] == [3, 6, 9, 12]  # one per outer step (K=3)
@@ -107,6 +107,23 @@ def test_steering_events_round_trip(adding, tmp_path):
     back = read_tensorboard_run(tmp_path)
     assert back["events"] == h["events"] == [{"step": 3, "kind": "set", "values": {"lr": 5e-3}}]
     assert back["train"]["lr"][2:4] == pytest.approx([1e-2, 5e-3])
+
+
+def test_K_is_a_series_that_follows_a_live_change(adding, tmp_path):
+    """K set while training (the dashboard's control) shows in ``fw/K`` from the next outer step
+    on, not only in the hparams column that holds the K the run started with."""
+
+    def steer(event, run):
+        if event == "step" and run.step == 4:  # an outer-step boundary of K = 2
+            run.set_hyperparameters(K=3)
+
+    h = fit(get_method("fw_k5", K=2), adding, TrainConfig(**TINY, steps=10),
+            callbacks=[steer, TensorBoardLogger(tmp_path)], progress=False)  # fmt: skip
+    acc = accumulator(tmp_path)
+    got = [(e.step, e.value) for e in acc.Scalars("fw/K")]
+    assert got == [(2, 2), (4, 2), (7, 3), (10, 3)]
+    assert h["optimizer"]["K"] == [2, 2, 3, 3] and hparams(acc)[0]["K"] == 2
+    assert read_tensorboard_run(tmp_path)["optimizer"]["K"] == [2, 2, 3, 3]
 
 
 def test_resumed_run_shows_each_step_once(adding, tmp_path):

@@ -49,6 +49,14 @@ def test_train_resume_continues_to_the_same_history(tmp_path):
     assert main([*common, "--steps", "20", "--out", str(tmp_path / "a"), "--resume"]) == 2
 
 
+def base(argv):
+    """ADDING, without --seq-len where argv picks another task (it is the adding task's)."""
+    if "--task" not in argv or "--seq-len" in argv:
+        return ADDING
+    i = ADDING.index("--seq-len")
+    return ADDING[:i] + ADDING[i + 2 :]
+
+
 def exit_code(argv):
     try:
         return main(argv)
@@ -60,7 +68,13 @@ def exit_code(argv):
     "argv,message",
     [
         (["--K", "0"], "argument --K: must be an integer >= 1"),
-        (["--lr", "-1"], "argument --lr: must be a finite number >= 0"),
+        (["--lr", "-1"], "argument --lr: must be a finite number > 0"),
+        (["--lr", "0"], "argument --lr: must be a finite number > 0, got '0'"),
+        (["--noise-std", "1"], "option --noise-std is for the task(s) noisy_har2, basicmotio"),
+        (["--source", "torchvision"], "option --source is for the task(s) pixel_mnist, perm"),
+        (["--task", "basicmotions", "--seq-len", "9"], "option --seq-len is for the task(s) add"),
+        (["--data-root", "/tmp"], "(the task options of 'adding': --seq-len)"),
+        (["--loss", "ce"], "loss must be 'mse' or 'auto' for the regression task 'adding'"),
         (["--hidden", "0"], "argument --hidden: must be an integer >= 1"),
         (["--subset", "0"], "argument --subset: must be an integer >= 1"),
         (["--seq-len", "1"], "argument --seq-len: must be an integer >= 2"),
@@ -72,7 +86,7 @@ def exit_code(argv):
     ],
 )
 def test_train_bad_values_exit_2_naming_the_option(argv, message, capsys):
-    assert exit_code([*ADDING, "--steps", "2", *argv]) == 2
+    assert exit_code([*base(argv), "--steps", "2", *argv]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -164,3 +178,85 @@ def test_fwlab_reproduce_runs_rows_as_a_study_and_resumes(tmp_path, capsys):
     assert out.count("[skip]") == 1 and "0 to run" in out
     assert json.loads((base / "table.json").read_text()) == rows
     assert not list(base.glob(".table.json.*"))  # no temp file left by the atomic write
+
+
+@pytest.mark.slow
+def test_a_method_that_fills_two_rows_records_both_through_the_sweep(tmp_path):
+    """Table II's indrnn_fw is two rows (K = 1 and K = 5): its one run of train_row trains both
+    and the table gets both, each with its own result."""
+    from fwlab.train.reproduce import reproduce_table
+
+    results, failed = reproduce_table(2, "smoke", tmp_path, rows=["indrnn_fw"],
+                                      tasks=["pixel_mnist"], figure_formats=())  # fmt: skip
+    assert failed == []
+    assert [(r["label"], r["method"], r["task"]) for r in results] == [
+        ("Ours K=1", "indrnn_fw", "pixel_mnist"),
+        ("Ours K=5", "indrnn_fw", "pixel_mnist"),
+    ]
+    assert all(0.0 <= r["best_acc"] <= 100.0 and r["steps"] > 0 for r in results)
+    assert results[0]["paper_acc"] != results[1]["paper_acc"]  # the paper's own two numbers
+    table = json.loads((tmp_path / "table2-smoke-seed0" / "table.json").read_text())
+    assert table == results
+
+
+# ---------------------------------------------------------------- replacing and claiming
+def run_bytes(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--loss", "ce"],
+        ["--tensorboard", "/etc/passwd"],
+        ["--noise-std", "2"],
+        ["--task", "har2", "--data-root", "/nonexistent"],
+        ["--lr", "0"],
+    ],
+)
+def test_overwrite_checks_everything_before_the_finished_run_is_touched(tmp_path, bad, capsys):
+    out = tmp_path / "r"
+    assert main([*ADDING, "--steps", "4", "--out", str(out)]) == 0
+    before = run_bytes(out)
+    assert exit_code([*base(bad), "--steps", "4", "--out", str(out), "--overwrite", *bad]) == 2
+    assert run_bytes(out) == before
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_overwrite_puts_the_old_run_back_when_the_new_one_fails_to_start(tmp_path, monkeypatch):
+    from fwlab.train import loop
+
+    out = tmp_path / "r"
+    assert main([*ADDING, "--steps", "4", "--out", str(out)]) == 0
+    before = run_bytes(out)
+
+    def no_model(*args, **kwargs):
+        raise MemoryError("cannot allocate memory for the model")
+
+    monkeypatch.setattr(loop, "build_model", no_model)
+    assert main([*ADDING, "--steps", "4", "--out", str(out), "--overwrite", "--seed", "3"]) == 1
+    assert run_bytes(out) == before  # back in place, no hidden folder left
+    monkeypatch.undo()
+    assert main([*ADDING, "--steps", "4", "--out", str(out), "--overwrite", "--seed", "3"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt", "history.json", "provenance.json"
+    ]  # fmt: skip
+    assert json.loads((out / "history.json").read_text())["config"]["seed"] == 3
+    assert "--seed 3" in json.loads((out / "provenance.json").read_text())["command"]
+
+
+def test_a_tensorboard_folder_is_claimed_like_out(tmp_path, capsys):
+    from fwlab.train.tensorboard import read_tensorboard_run
+
+    tb = tmp_path / "tb"
+    assert main([*ADDING, "--steps", "4", "--method", "fw_k5", "--tensorboard", str(tb)]) == 0
+    first = run_bytes(tb)
+    capsys.readouterr()
+    assert main([*ADDING, "--steps", "4", "--method", "sgd", "--tensorboard", str(tb)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tb} already holds a run" in err and "another --tensorboard folder" in err
+    assert run_bytes(tb) == first  # not merged
+    assert main([*ADDING, "--steps", "4", "--method", "sgd", "--tensorboard", str(tb),
+                 "--out", str(tmp_path / "o"), "--overwrite"]) == 0  # fmt: skip
+    assert read_tensorboard_run(tb)["method"]["name"] == "sgd"
+    assert len([p for p in tb.iterdir()]) == 1  # the fw_k5 events are gone, nothing hidden

@@ -152,7 +152,7 @@ def test_checkpoint_is_atomic_and_loads_weights_only(adding, tmp_path, monkeypat
 
 def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"\x00garbage")
-    with pytest.raises(RuntimeError, match="cannot be read.*delete it"):
+    with pytest.raises(RuntimeError, match="cannot be read.*it is left as it is: keep it aside"):
         load_checkpoint(tmp_path / "checkpoint.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
@@ -214,6 +214,26 @@ def test_k_switch_changes_K_and_is_recorded(adding):
     h = fit(get_method("fw_k1", K_switch=(4, 3)), adding, cfg, progress=False)
     assert h["events"] == [{"step": 4, "kind": "K_switch", "values": {"K": 3}}]
     assert h["optimizer"]["step"] == [1, 2, 3, 4, 7, 10]
+    assert h["optimizer"]["K"] == [1, 1, 1, 1, 3, 3]  # the K of each outer step
+
+
+def test_a_checkpoint_from_before_K_was_a_series_resumes(adding, tmp_path):
+    """Its history has no optimizer K: the resumed run records K from then on, None before."""
+    cfg = TrainConfig(**TINY, steps=8, checkpoint_every=4)
+
+    def kill(event, run):
+        if event == "step" and run.step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(get_method("fw_k1"), adding, cfg, out_dir=tmp_path, callbacks=[kill], progress=False)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["counters"]["step"] == 5  # Ctrl-C checkpoints where it stopped
+    del ckpt["history"]["optimizer"]["K"]
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    h = fit(get_method("fw_k1"), adding, cfg, out_dir=tmp_path, resume=True, progress=False)
+    assert h["optimizer"]["step"] == list(range(1, 9))
+    assert h["optimizer"]["K"] == [None] * 5 + [1] * 3
 
 
 def test_callback_stop_request_and_set_hyperparameters(adding):

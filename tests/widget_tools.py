@@ -13,7 +13,9 @@ class Clock:
         return self.t
 
 
-def acknowledge(figure, edit_id: int) -> None:
+def acknowledge(figure, edit_id: int, traces: int = 0) -> None:
     """What the page's view of a FigureWidget sends after drawing update ``edit_id`` (0: its
-    first drawing)."""
-    figure._js2py_traceDeltas = {"trace_deltas": [], "trace_edit_id": edit_id}
+    first drawing) with ``traces`` traces in it (0: what a page whose widget model never got
+    the figure's data sends)."""
+    deltas = [{"uid": t.uid} for t in figure.data[:traces]]
+    figure._js2py_traceDeltas = {"trace_deltas": deltas, "trace_edit_id": edit_id}

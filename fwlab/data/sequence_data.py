@@ -154,8 +154,8 @@ def check_cache_folder(folder: str | os.PathLike, name: str = "root") -> Path:
     for part in [folder, *folder.parents]:
         if part.exists() and not part.is_dir():
             raise ValueError(
-                f"{name} {folder} cannot be a data folder: {part} is a file; move or delete that "
-                "file, or pass another root (or set $FWLAB_DATA to a folder)"
+                f"{name} {folder} cannot be a data folder: {part} is a file; pass another root "
+                "(or set $FWLAB_DATA to a folder), or move that file elsewhere"
             )
     return folder
 

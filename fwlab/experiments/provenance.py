@@ -37,7 +37,6 @@ from typing import Any
 from fwlab.reproducible import KERNEL_PREFIXES, KERNEL_VARIABLES, requested
 
 __all__ = [
-    "PROVENANCE",
     "ProvenanceFile",
     "provenance",
     "current_commit",
@@ -150,9 +149,6 @@ def provenance(
     )
 
 
-PROVENANCE = "provenance.json"
-
-
 class ProvenanceFile:
     """A :func:`fwlab.train.fit` callback that writes ``folder/provenance.json`` when the run
     begins (:func:`provenance` of ``command``, plus ``extra``) and adds ``wall_seconds`` when it
@@ -163,6 +159,8 @@ class ProvenanceFile:
     def __init__(
         self, folder: str | os.PathLike, command: str, *, allow_dirty: bool = False, **extra: Any
     ) -> None:
+        from fwlab.train.history import PROVENANCE
+
         self.path = Path(folder) / PROVENANCE
         self.command, self.allow_dirty, self.extra = command, allow_dirty, extra
 

@@ -172,8 +172,33 @@ def _backward_differentiable(
     return [g if need else None for g, need in zip(grads, needs, strict=True)]
 
 
+def _project(x: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """A new contiguous ``(T, N, H)`` tensor holding ``z = x Wᵀ + b`` (``x`` when ``weight`` is
+    None) that is no view: autograd forbids in-place changes to views made inside a Function,
+    and ``linear`` with a bias returns a view of its 2-D result."""
+    T, N = x.shape[:2]
+    if weight is None:
+        return x.clone(memory_format=torch.contiguous_format)
+    out = x.new_empty(T, N, weight.shape[0])
+    flat = out.view(T * N, -1)
+    x2 = x.reshape(T * N, -1)
+    if bias is None:
+        torch.mm(x2, weight.t(), out=flat)
+    else:
+        torch.addmm(bias, x2, weight.t(), out=flat)
+    return out
+
+
 class _IndRNNLayer(torch.autograd.Function):
-    """``h = recurrence(x Wᵀ + b)``, or ``recurrence(x)`` when ``weight`` is None."""
+    """``h = recurrence(x Wᵀ + b)``, or ``recurrence(x)`` when ``weight`` is None.
+
+    The output is the buffer the backward reads the states from, not a copy (a copy would
+    cost one more (T, N, H) tensor). It is kept through a detached alias, with its version:
+    the caller may change the output in place (mask padded steps, as with ``nn.RNN``), and
+    then the backward recomputes the states from the saved inputs instead of reading the
+    changed ones. The inputs are saved as they are (``x`` is alive anyway: it is the
+    previous layer's output or the caller's input).
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias, u, h0, nonlinearity):  # type: ignore[override]
@@ -181,32 +206,45 @@ class _IndRNNLayer(torch.autograd.Function):
         # float32; the loops run in the dtype of their inputs instead (IndRNN's "auto" picks
         # the reference under autocast)
         with torch.autocast(x.device.type, enabled=False):
-            if weight is None:
-                out = x.clone(memory_format=torch.contiguous_format)
-            else:
-                out = torch.nn.functional.linear(x, weight, bias).contiguous()
+            out = _project(x, weight, bias)
             _forward_loop(out, u, h0, nonlinearity)
         ctx.nonlinearity = nonlinearity
-        ctx.has_weight = weight is not None
-        if weight is None:
-            ctx.save_for_backward(u, h0, out)
-        else:
-            ctx.save_for_backward(u, h0, out, x, weight)
+        ctx.save_for_backward(x, weight, bias, u, h0)
+        ctx.states = out.detach()  # shares out's storage and version counter, not its graph
+        ctx.states_version = out._version
         return out
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        u, h0, out, *xw = ctx.saved_tensors
-        x, weight = xw if ctx.has_weight else (None, None)
-        saved = _Saved(out, u, h0, x, weight, ctx.nonlinearity)
+        x, weight, bias, u, h0 = ctx.saved_tensors
         needs = tuple(ctx.needs_input_grad[:5])
-        with torch.autocast(out.device.type, enabled=False):
-            grad = grad.to(out.dtype)
+        with torch.autocast(grad.device.type, enabled=False):
+            grad = grad.to(u.dtype)
             if torch.is_grad_enabled():  # create_graph=True: a backward autograd can see through
+                states = _states_differentiable(x, weight, bias, u, h0, ctx.nonlinearity)
+                saved = _Saved(states, u, h0, x, weight, ctx.nonlinearity)
                 grads = _backward_differentiable(grad, saved, needs)
             else:
+                states = ctx.states
+                if states._version != ctx.states_version:  # the caller changed the output
+                    states = _forward_loop(_project(x, weight, bias), u, h0, ctx.nonlinearity)
+                saved = _Saved(states, u, h0, x, weight, ctx.nonlinearity)
                 grads = _backward_loop(grad, saved, needs)
         return (*grads, None)
+
+
+def _states_differentiable(
+    x: Tensor, weight: Tensor | None, bias: Tensor | None, u: Tensor, h0: Tensor, nonlinearity: str
+) -> Tensor:
+    """h_1..h_T from out-of-place ops on the inputs, for a backward that is differentiated
+    again (double backward)."""
+    z = x if weight is None else torch.nn.functional.linear(x, weight, bias)
+    act = torch.relu if nonlinearity == "relu" else torch.tanh
+    hs, h = [], h0
+    for z_t in z.unbind(0):
+        h = act(z_t + u * h)
+        hs.append(h)
+    return torch.stack(hs)
 
 
 def _check_nonlinearity(nonlinearity: object) -> None:

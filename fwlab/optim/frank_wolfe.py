@@ -33,8 +33,15 @@ _NONFINITE = ("raise", "skip")
 # keys that live in a parameter's state only while an outer step is under way
 _TRANSIENT = ("omega", "dw", "g0")
 # the same for the group's counters (kept in the state of the group's first parameter): the
-# inner counter, the loss at omega, the diagnostics, and the radius and lr the step began with
-_TRANSIENT_GROUP = ("fw_k", "fw_loss", "fw_diag_t", "fw_delta", "fw_lr")
+# inner counter, the loss at omega, the diagnostics, and the radius, lr, K, p and scope the
+# step began with (held for the whole outer step, whoever changes the group meanwhile)
+# (scope as a bool, fw_global: torch's load_state_dict rebuilds a str in the state as an iterable)
+_TRANSIENT_GROUP = ("fw_k", "fw_loss", "fw_diag_t", "fw_delta", "fw_lr", "fw_K", "fw_p",
+                    "fw_global")  # fmt: skip
+# FrankWolfe's hyperparameters: the keys of every param group (torch adds "differentiable" to
+# self.defaults, which FrankWolfe does not use and its groups do not hold)
+_HYPERPARAMETERS = ("lr", "delta", "K", "p", "scope", "outer", "betas", "eps", "weight_decay",
+                    "tie_delta_to_lr", "maximize", "nonfinite")  # fmt: skip
 
 
 class NonFiniteError(FloatingPointError):
@@ -281,7 +288,9 @@ class FrankWolfe(Optimizer):
     While an outer step is under way (streaming mode), a parameter's state holds ``omega``
     (:math:`\omega`), ``dw`` (:math:`\Delta\omega_k`) and ``g0`` (the gradient at
     :math:`\omega`, K > 1); the group's inner counter ``fw_k``, the radius ``fw_delta`` and lr
-    ``fw_lr`` of the step under way and its count of outer steps ``fw_steps`` live in the state
+    ``fw_lr``, the ``fw_K``, ``fw_p`` and ``fw_global`` (scope) of the step under way (K, p
+    and scope are held for the outer step as δ and η are) and its count of outer steps
+    ``fw_steps`` live in the state
     of the group's first parameter (as :class:`torch.optim.LBFGS` keeps its counters).
 
     After each outer step ``optimizer.stats[i]`` describes group i: ``fw_gap`` (the
@@ -388,16 +397,21 @@ class FrankWolfe(Optimizer):
         invalid hyperparameters is refused with a ``ValueError`` before anything is changed.
         Hyperparameters added to FrankWolfe after the state dict was saved take their
         defaults; an Adam ``step`` saved as a plain number (older checkpoints) becomes a tensor,
-        as :class:`torch.optim.Adam` does on load.
+        as :class:`torch.optim.Adam` does on load. An optimizer in the middle of a streaming
+        outer step abandons it first (as :meth:`reset_inner`: the parameters go back to ω), so
+        the loaded state never describes parameters left at the shifted point ω + Δω.
+        ``optimizer.state`` may hold entries that are not per-parameter dicts (a load-state-dict
+        post-hook's flag, as torch's optimizers allow); they are kept as they are.
         """
         self._check_loadable(state_dict)
+        self.reset_inner()
         super().load_state_dict(state_dict)
         for group in self.param_groups:
-            for key, value in self.defaults.items():
-                group.setdefault(key, value)
+            for key in _HYPERPARAMETERS:  # only FrankWolfe's own: torch adds to self.defaults
+                group.setdefault(key, self.defaults[key])
             _validate_group(group)
         for st in self.state.values():
-            if "step" in st and not torch.is_tensor(st["step"]):
+            if isinstance(st, dict) and "step" in st and not torch.is_tensor(st["step"]):
                 st["step"] = torch.tensor(float(st["step"]), dtype=_scalar_dtype())
         self.stats = [{} for _ in self.param_groups]
 
@@ -408,6 +422,18 @@ class FrankWolfe(Optimizer):
                 "state_dict must be a dict with 'state' and 'param_groups', as "
                 f"FrankWolfe.state_dict() returns, got {type(state_dict).__name__}"
                 + (f" with keys {sorted(state_dict)}" if isinstance(state_dict, dict) else "")
+            )
+        if len(groups) != len(self.param_groups) or any(
+            not isinstance(saved, dict) or len(saved.get("params", ())) != len(mine["params"])
+            for saved, mine in zip(groups, self.param_groups)
+        ):
+            raise ValueError(
+                "state_dict does not fit this optimizer: it holds "
+                f"{len(groups)} param group(s) of sizes "
+                f"{[len(g.get('params', ())) if isinstance(g, dict) else None for g in groups]}, "
+                f"this optimizer {len(self.param_groups)} of sizes "
+                f"{[len(g['params']) for g in self.param_groups]}; build the optimizer over "
+                "the same parameters (and groups) as the one that saved it"
             )
         for i, saved in enumerate(groups):
             missing = [key for key in ("delta", "K", "p", "outer") if key not in saved]
@@ -476,23 +502,30 @@ class FrankWolfe(Optimizer):
             raise RuntimeError(
                 f"step(closure) was called in the middle of a streaming outer step (param "
                 f"group {i} has done {self.inner_step(i)} of its "
-                f"K={self.param_groups[i]['K']} inner iterations through step() calls "
+                f"K={self._held_K(self.param_groups[i])} inner iterations through step() calls "
                 "without a closure; the parameters hold the shifted point omega + dw, not "
                 "the iterate omega); finish it with step() calls, or call reset_inner() to "
                 "abandon it and put the parameters back at omega"
             )
 
+    def _held_K(self, group: dict[str, Any]) -> int:
+        """The group's K: the one the outer step under way began with (a closure or callback
+        that changes it mid-step acts from the next outer step), else ``group["K"]``."""
+        st = self.state.get(group["params"][0]) or {}
+        return int(st.get("fw_K", group["K"]))
+
     def _closure_step(self, closure: Callable[[], Tensor | float]) -> Tensor | float | None:
         first_loss = None
-        max_k = max(int(g["K"]) for g in self.param_groups)
-        for k in range(1, max_k + 1):
+        k = 1
+        while k <= max(self._held_K(g) for g in self.param_groups):
             with torch.enable_grad():
                 loss = closure()
             if first_loss is None:
                 first_loss = loss
-            active = [g for g in self.param_groups if int(g["K"]) >= k]
+            active = [g for g in self.param_groups if self._held_K(g) >= k]
             if not self._advance(active, loss=loss, defer_outer=True, first_loss=first_loss):
                 return first_loss  # non-finite with nonfinite="skip": step cancelled
+            k += 1
         with _interrupts_deferred():
             for group in self.param_groups:
                 self._outer(group)
@@ -638,7 +671,7 @@ class FrankWolfe(Optimizer):
             gst = self._gstate(group)
             if first_loss is not None and "fw_loss" not in gst:
                 gst["fw_loss"] = float(first_loss)
-            if gst["fw_k"] >= int(group["K"]) and not defer_outer:
+            if gst["fw_k"] >= gst["fw_K"] and not defer_outer:
                 complete.append(group)
         if complete:
             with _interrupts_deferred():
@@ -651,14 +684,18 @@ class FrankWolfe(Optimizer):
     ) -> None:
         gst = self._gstate(group)
         k = int(gst.get("fw_k", 0)) + 1
-        K = int(group["K"])
         if group["maximize"]:
             grads = torch._foreach_neg(grads)
-        if k == 1:  # the radius and lr of the whole outer step, whoever changes lr meanwhile
+        if k == 1:  # the radius, lr, K, p and scope of the whole outer step, whoever changes
+            # the group meanwhile (a scheduler stepped every batch, a dashboard's slider)
             gst["fw_delta"] = effective_delta(group)
             gst["fw_lr"] = float(group["lr"])
-        delta = gst.get("fw_delta", effective_delta(group))
-        s = _lmo_tensors(list(grads), group["p"], delta, group["scope"], norms)
+            gst["fw_K"], gst["fw_p"] = int(group["K"]), float(group["p"])
+            gst["fw_global"] = group["scope"] == "global"
+        K = int(gst["fw_K"])
+        delta = gst["fw_delta"]
+        scope = "global" if gst["fw_global"] else "tensor"
+        s = _lmo_tensors(list(grads), gst["fw_p"], delta, scope, norms)
 
         states = [self.state[prm] for prm in params]
         if k == 1:  # Δω_1 = s_1: the LMO's output becomes the state, nothing to average
@@ -700,8 +737,10 @@ class FrankWolfe(Optimizer):
     def _outer(self, group: dict[str, Any]) -> None:
         """Apply ω ← ω + η Δω_K (or the Adam step) for a group whose inner loop is complete."""
         gst = self._gstate(group)
-        if int(gst.get("fw_k", 0)) < int(group["K"]):
+        if int(gst.get("fw_k", 0)) < self._held_K(group):
             return
+        K, p = int(gst.pop("fw_K", group["K"])), float(gst.pop("fw_p", group["p"]))
+        gst.pop("fw_global", None)
         params = [prm for prm in group["params"] if "dw" in self.state.get(prm, {})]
         dw = [self.state[prm]["dw"] for prm in params]
         lr = gst.pop("fw_lr", float(group["lr"]))
@@ -751,8 +790,8 @@ class FrankWolfe(Optimizer):
             else float("nan"),
             delta=delta,
             lr=lr,
-            K=int(group["K"]),
-            p=float(group["p"]),
+            K=K,
+            p=p,
             step=steps_done,
         )
         if "fw_loss" in gst:

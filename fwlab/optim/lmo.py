@@ -50,17 +50,28 @@ __all__ = ["as_p", "dual_exponent", "lp_norm", "lmo", "lmo_global"]
 
 
 def lp_norm(x: Tensor, p: float | str) -> Tensor:
-    """The ℓp norm of ``x`` seen as one flat vector (a 0-dim tensor).
+    r"""The ℓp norm of ``x`` seen as one flat vector (a 0-dim tensor).
+
+    Computed as :math:`m\,\|x/m\|_p` with :math:`m = \max_i |x_i|`, so that large p neither
+    overflows (:math:`|x_i|^p = \infty` for 4.0 and p = 1e6) nor underflows to 0 (for
+    :math:`|x_i| < 1`): it tends to the max-norm as p grows, as it must.
 
     Example:
         >>> lp_norm(torch.tensor([[3.0], [-4.0]]), 2)
         tensor(5.)
+        >>> lp_norm(torch.tensor([3.0, -4.0]), 1e6), lp_norm(torch.tensor([0.3, -0.4]), 1e6)
+        (tensor(4.), tensor(0.4000))
     """
     p = as_p(p)
     if not isinstance(x, Tensor) or not (x.is_floating_point() or x.is_complex()):
         given = x.dtype if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a floating-point tensor, got {given}; use torch.as_tensor(x)")
-    return torch.linalg.vector_norm(x, ord=p)
+    if math.isinf(p) or x.numel() == 0:
+        return torch.linalg.vector_norm(x, ord=p)
+    m = torch.linalg.vector_norm(x, ord=math.inf)
+    if not (bool(torch.isfinite(m)) and float(m) > 0):  # 0, or NaN/inf entries: as they are
+        return torch.linalg.vector_norm(x, ord=p)
+    return m * torch.linalg.vector_norm(x / m, ord=p)
 
 
 def _lmo_flat(g: Tensor, p: float, radius: float) -> Tensor:

@@ -23,7 +23,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from fwlab.experiments.bands import seed_band
+from fwlab.experiments.bands import band_note, seed_band
 
 __all__ = [
     "RECORDED_COLORS",
@@ -69,7 +69,9 @@ def recorded_band_traces(
 
     Each run gives, per panel, three traces: the band's lower and upper edges (the upper one
     filled down to the lower) and the mean, ``meta = "recorded:<panel>:<run name>"``; the panels
-    are ``"loss"`` (``train.loss``) and ``"metric"`` (``eval.<metric>``).
+    are ``"loss"`` (``train.loss``) and ``"metric"`` (``eval.<metric>``). The names say how many
+    seeds each band holds and which were left out for having no finite value
+    (:func:`fwlab.experiments.bands.band_note`).
 
     Raises:
         ValueError: ``metric`` is not ``"test_loss"``/``"test_acc"``/``"valid_loss"``/
@@ -86,9 +88,10 @@ def recorded_band_traces(
     for i, name in enumerate(names):
         by_seed = {int(s): h for s, h in recorded["runs"][name].items()}
         color = RECORDED_COLORS[i % len(RECORDED_COLORS)]
-        label = f"recorded {recorded_label(recorded, name)} ({len(by_seed)} seeds)"
         for panel, (part, key) in series.items():
             band = seed_band(by_seed, part, key)
+            # the seeds actually in this panel's band, and any left out for NaN/inf
+            label = f"recorded {recorded_label(recorded, name)} ({band_note(band)})"
             common = dict(legendgroup=f"recorded:{name}", hoverinfo="skip", showlegend=False)
             lo = go.Scatter(
                 x=band["x"], y=band["lo"], mode="lines", line={"width": 0, "color": color},

@@ -77,7 +77,7 @@ def training_panel_titles(metric: str) -> tuple[str, ...]:
     return (
         "training loss (per batch)",
         "test accuracy (%)" if metric == "test_acc" else "test loss",
-        "η_t (—) and δ_t (···) in use",
+        "η_t (—) and δ_t (···)",
         "FW gap ⟨∇F, Δω_{K−1} − s_K⟩",
         "‖Δω_K‖₂",
         "angle(Δω_K, −∇F(ω)) in °",
@@ -152,7 +152,7 @@ def training_trace_data(
     diagnostics per outer step (empty for Adam), ``events`` one marker per recorded change.
     Long series are averaged down to about ``max_points`` points.
     """
-    metric = training_metric(histories, metric) if histories else "test_loss"
+    metric = training_metric(histories, metric)
     out: dict[str, dict[str, object]] = {}
     for name, h in histories.items():
         x, y = _series(h, "train", "loss")
@@ -259,13 +259,13 @@ def training_figure(
         >>> [t.meta for t in training_figure({"sgd": h}).data][:3]
         ['loss:sgd', 'metric:sgd', 'lr:sgd']
     """
-    metric = training_metric(histories, metric) if histories else "test_loss"
+    metric = training_metric(histories, metric)
     fig = make_subplots(
         rows=2,
         cols=3,
         subplot_titles=training_panel_titles(metric),
-        vertical_spacing=0.16,
-        horizontal_spacing=0.07,
+        vertical_spacing=0.17,
+        horizontal_spacing=0.09,
     )
     for i, name in enumerate(histories):
         add_training_traces(fig, name, i)
@@ -284,10 +284,15 @@ def style_training_figure(
     title: str | None = None,
     height: int = 560,
 ) -> None:
-    """Axes, titles and layout of :func:`training_figure` (also used on a FigureWidget)."""
+    """Axes, titles and layout of :func:`training_figure` (also used on a FigureWidget).
+
+    Sized to be read at 700 px wide, plotly's and :func:`fwlab.figure_files.save_figure`'s
+    default export width (a panel is then about 180 px): 12 px panel titles, 10 px tick labels,
+    at most 5 ticks per axis, and the x axis's title once, under the middle panel."""
     for i, text in enumerate(training_panel_titles(metric)):
         if i < len(fig.layout.annotations):
             fig.layout.annotations[i].text = text
+            fig.layout.annotations[i].font = {"size": 12}
     for row, col in ((1, 1), (1, 3), (2, 1)):
         fig.update_yaxes(type="log", row=row, col=col)
     # ‖Δω_K‖ sits at its bound δ·√(tensors) for K = 1: a linear axis from 0 shows that plainly
@@ -295,7 +300,9 @@ def style_training_figure(
     fig.update_yaxes(type="linear" if metric == "test_acc" else "log", row=1, col=2)
     fig.update_yaxes(range=[0, 180], row=2, col=3)
     # a batch is one gradient evaluation: K>1 Frank-Wolfe is compared at equal cost on this axis
-    fig.update_xaxes(title_text="batches (= gradient evaluations)", row=2)
+    fig.update_xaxes(title_text="batches (= gradient evaluations)", row=2, col=2)
+    fig.update_xaxes(nticks=5, tickfont={"size": 10}, title_font={"size": 11})
+    fig.update_yaxes(nticks=5, tickfont={"size": 10})
     if reference_loss is not None:
         for col in (1, 2) if metric == "test_loss" else (1,):
             fig.add_hline(
@@ -311,7 +318,8 @@ def style_training_figure(
         title={"text": title or "training curves", "font": {"size": 14}},
         height=height,
         margin={"l": 50, "r": 20, "t": 70, "b": 40},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+        font={"size": 11},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "font": {"size": 11}},
         uirevision="training",
         template="plotly_white",
     )

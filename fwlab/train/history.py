@@ -15,6 +15,8 @@ from fwlab.train.methods import Method
 from fwlab.train.run import Run
 
 HISTORY = "history.json"
+#: the run's provenance (:class:`fwlab.experiments.provenance.ProvenanceFile` writes it)
+PROVENANCE = "provenance.json"
 
 
 def _new_history(method: Method, config: TrainConfig, data: SequenceData) -> dict[str, Any]:
@@ -39,7 +41,14 @@ def _new_history(method: Method, config: TrainConfig, data: SequenceData) -> dic
             "valid_acc": [],
             "seconds": [],
         },
-        "optimizer": {"step": [], "fw_gap": [], "dw_norm": [], "angle_deg": [], "delta": []},
+        "optimizer": {
+            "step": [],
+            "fw_gap": [],
+            "dw_norm": [],
+            "angle_deg": [],
+            "delta": [],
+            "K": [],
+        },
         "events": [],
         "summary": {},
     }
@@ -58,20 +67,32 @@ def _recent_train_loss(history: dict[str, Any], window: int) -> float:
     return sum(losses) / len(losses) if losses else math.nan
 
 
+def _finite(value: Any) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def _summary(history: dict[str, Any], run: Run, wall: float) -> dict[str, Any]:
+    """Final and best test values. A NaN/inf evaluation is an outcome, never a comparand: the
+    final values are the last evaluation's as they are (NaN if it diverged), the best ones are
+    taken over the finite evaluations only (None if there is none), and ``nonfinite_evals``
+    counts the evaluations whose test loss was NaN/inf."""
     ev = history["eval"]
+    losses = ev["test_loss"]
+    finite_losses = [v for v in losses if _finite(v)]
     accs = [a for a in ev["test_acc"] if a is not None]
+    finite_accs = [a for a in accs if _finite(a)]
     summary: dict[str, Any] = {
         "steps": run.step,
         "epochs": run.epoch,
         "wall_time": wall,
         "stopped_early": run.stop_requested,
-        "final_test_loss": ev["test_loss"][-1] if ev["test_loss"] else None,
-        "best_test_loss": min(ev["test_loss"]) if ev["test_loss"] else None,
+        "final_test_loss": losses[-1] if losses else None,
+        "best_test_loss": min(finite_losses) if finite_losses else None,
+        "nonfinite_evals": sum(1 for v in losses if not _finite(v)),
     }
     if accs:
         summary["final_test_acc"] = accs[-1]
-        summary["best_test_acc"] = max(accs)
+        summary["best_test_acc"] = max(finite_accs) if finite_accs else None
     summary.update(selected_by_validation(ev))
     return summary
 
@@ -80,24 +101,35 @@ def selected_by_validation(ev: dict[str, list]) -> dict[str, Any]:
     """The test values at the evaluation with the best validation value (first one on ties).
 
     Classification selects by the highest validation accuracy, regression by the lowest
-    validation loss; returns ``{}`` when the run had no validation split.
+    validation loss; returns ``{}`` when the run had no validation split. Only finite
+    validation values compete (a NaN compares false with everything, so it would otherwise
+    win or stop the search wherever it stands); ``valid_nonfinite_skipped`` says how many
+    evaluations were passed over for that, and when none is finite the selected values are
+    ``None``.
 
     Example:
         >>> ev = {"step": [1, 2, 3], "test_loss": [0.5, 0.4, 0.1], "test_acc": [None] * 3,
-        ...       "valid_loss": [0.6, 0.3, 0.35], "valid_acc": [None] * 3}
+        ...       "valid_loss": [float("nan"), 0.3, 0.35], "valid_acc": [None] * 3}
         >>> selected_by_validation(ev)
-        {'selected_step': 2, 'test_loss_at_best_valid': 0.4}
+        {'selected_step': 2, 'test_loss_at_best_valid': 0.4, 'valid_nonfinite_skipped': 1}
     """
     vl = ev.get("valid_loss") or []
     if not vl or vl[0] is None:
         return {}
     va = ev.get("valid_acc") or []
-    if va and va[0] is not None:
-        i = max(range(len(va)), key=lambda j: (va[j], -j))
-        return {
-            "selected_step": ev["step"][i],
-            "test_acc_at_best_valid": ev["test_acc"][i],
-            "test_loss_at_best_valid": ev["test_loss"][i],
-        }
-    i = min(range(len(vl)), key=lambda j: (vl[j], j))
-    return {"selected_step": ev["step"][i], "test_loss_at_best_valid": ev["test_loss"][i]}
+    by_acc = bool(va and va[0] is not None)
+    values = va if by_acc else vl
+    finite = [j for j, v in enumerate(values) if _finite(v)]
+    out: dict[str, Any] = {"selected_step": None}
+    if finite:
+        if by_acc:
+            i = max(finite, key=lambda j: (values[j], -j))
+        else:
+            i = min(finite, key=lambda j: (values[j], j))
+        out["selected_step"] = ev["step"][i]
+    pick = (lambda key: ev[key][i]) if finite else (lambda key: None)
+    if by_acc:
+        out["test_acc_at_best_valid"] = pick("test_acc")
+    out["test_loss_at_best_valid"] = pick("test_loss")
+    out["valid_nonfinite_skipped"] = len(values) - len(finite)
+    return out

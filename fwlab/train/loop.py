@@ -14,7 +14,7 @@ as an uninterrupted run.
 The history is plain data (JSON): ``train`` (per batch: step, loss, lr), ``eval`` (per
 evaluation: step, epoch, train_loss, test_loss, test_acc for classification, seconds),
 ``optimizer`` (per Frank-Wolfe outer step, of the first param group: step, fw_gap, dw_norm,
-angle_deg, delta),
+angle_deg, delta, K),
 ``events`` (changes made while running, e.g. K switched) and ``summary`` (final and best test
 accuracy or loss, steps, epochs, wall time).
 
@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -43,7 +44,7 @@ from torch import Tensor, nn
 from fwlab import reproducible
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
-from fwlab.outdir import claim_run_dir, lock_output_dir
+from fwlab.outdir import claim_run_dir, lock_output_dir, set_aside
 from fwlab.train.build import TORCH_RNG_LOCK, build_model, build_optimizer, build_scheduler
 from fwlab.train.callbacks import Callback, as_callbacks, load_callback_states
 from fwlab.train.checkpoint import (
@@ -56,6 +57,7 @@ from fwlab.train.checkpoint import (
 from fwlab.train.config import TrainConfig
 from fwlab.train.history import (
     HISTORY,
+    PROVENANCE,
     _new_history,
     _recent_train_loss,
     _summary,
@@ -131,8 +133,11 @@ def fit(
             is refused unless ``resume`` or ``overwrite``.
         resume: continue from ``out_dir/checkpoint.pt`` (``FileNotFoundError`` if there is
             none; the method, config and task must match the checkpoint's).
-        overwrite: replace the run in ``out_dir`` (its ``checkpoint.pt`` and ``history.json``
-            are removed first; other files are kept).
+        overwrite: replace the run in ``out_dir``: its ``checkpoint.pt`` and ``history.json``
+            are moved aside (other files are kept), deleted once the new run has written a
+            checkpoint of its own (the first periodic one, an interrupt's, or the final one),
+            and put back if it fails or is killed before that. Everything is checked first
+            (the loss against the task, NaN/inf in the data: ``ValueError``).
         progress: show a ``tqdm`` progress bar.
 
     Ctrl-C (SIGINT in the main thread) or a ``KeyboardInterrupt`` raised by a callback stops
@@ -155,12 +160,77 @@ def fit(
                 f"{'resume' if resume else 'overwrite'}=True needs out_dir (the folder of the "
                 "run); pass out_dir"
             )
+        check_run_inputs(method, data, config)
         with DeferredInterrupt() as interrupt:
             return _fit(method, data, config, model, callbacks, None, False, progress, interrupt)
-    with lock_output_dir(out_dir, option="out_dir") as out, DeferredInterrupt() as interrupt:
-        claim_run_dir(out, resume=resume, overwrite=overwrite, checkpoint=CHECKPOINT,
-                      outputs=(CHECKPOINT, HISTORY))  # fmt: skip
+    if resume and overwrite:
+        raise ValueError(
+            "resume and overwrite exclude each other: resume continues the run in the folder, "
+            "overwrite replaces it; pass one of them"
+        )
+    check_run_inputs(method, data, config)  # before the folder is touched
+    with contextlib.ExitStack() as held:
+        out = held.enter_context(lock_output_dir(out_dir, option="out_dir"))
+        interrupt = held.enter_context(DeferredInterrupt())
+        if overwrite:  # moved aside until the new run has a checkpoint of its own
+            checkpointed = (out / CHECKPOINT).is_file
+            outputs = (CHECKPOINT, HISTORY, PROVENANCE)
+            aside = held.enter_context(set_aside(out, outputs, checkpointed))
+            callbacks = [release_when_replaced(aside), *callbacks]
+        else:
+            claim_run_dir(out, resume=resume, overwrite=False, checkpoint=CHECKPOINT,
+                          outputs=(CHECKPOINT, HISTORY, PROVENANCE))  # fmt: skip
         return _fit(method, data, config, model, callbacks, out, resume, progress, interrupt)
+
+
+def release_when_replaced(*handles: Any) -> Callback:
+    """A callback that deletes the runs :func:`fwlab.outdir.set_aside` moved away as soon as
+    the new run can stand in for them (its ``replaced`` test, e.g. its checkpoint exists),
+    checked at every hook; before that a failure or a killed process puts them back."""
+    return _ReleaseWhenReplaced(handles)
+
+
+class _ReleaseWhenReplaced(Callback):
+    def __init__(self, handles: tuple[Any, ...]) -> None:
+        self.handles = handles
+
+    def _release(self) -> None:
+        for handle in self.handles:
+            handle.release_if_replaced()
+
+    def on_train_begin(self, run: Run) -> None:
+        self._release()
+
+    def on_step_end(self, run: Run) -> None:
+        self._release()
+
+    def on_eval_end(self, run: Run) -> None:
+        self._release()
+
+    def on_train_end(self, run: Run) -> None:
+        self._release()
+
+
+def check_run_inputs(method: Method, data: SequenceData, config: TrainConfig) -> None:
+    """What ``fit`` checks before it touches an output folder: the loss fits the task, and
+    every input and target of the data is finite (a NaN in the data is the data's problem,
+    not a step size's: it is named here, not met as a diverged run)."""
+    loss_kind(config, data)
+    splits = [("train", data.train), ("test", data.test)]
+    if data.valid is not None:
+        splits.append(("valid", data.valid))
+    for split, dataset in splits:
+        for what, t in zip(("inputs", "targets"), dataset.tensors):
+            if not t.is_floating_point():
+                continue
+            bad = ~torch.isfinite(t)
+            if bool(bad.any()):
+                first = int(bad.reshape(len(t), -1).any(1).nonzero()[0])
+                raise ValueError(
+                    f"the {split} {what} of {data.name!r} hold {int(bad.sum())} NaN/inf values "
+                    f"(the first in sample {first}); clean the data (drop those samples, or "
+                    "torch.nan_to_num) before training"
+                )
 
 
 def _fit(
@@ -174,7 +244,6 @@ def _fit(
     progress: bool,
     interrupt: DeferredInterrupt,
 ) -> dict[str, Any]:
-    loss_kind(config, data)  # a loss that does not fit the task fails before anything is built
     device = config.device
     if model is None:
         model = build_model(method, data, config)
@@ -208,7 +277,7 @@ def _train(
     device = config.device
 
     if resume and out is not None and (out / CHECKPOINT).exists():
-        ckpt = load_checkpoint(out / CHECKPOINT)
+        ckpt = load_checkpoint(out / CHECKPOINT, of_fit=True)
         if not _same_run(ckpt["history"], history):
             raise ValueError(
                 f"the checkpoint in {out} belongs to another run (task, method or config "
@@ -307,8 +376,9 @@ def _train(
                 if st is not None:
                     op = history["optimizer"]
                     op["step"].append(run.step)
-                    for key in ("fw_gap", "dw_norm", "angle_deg", "delta"):
-                        op[key].append(st[key])
+                    for key in ("fw_gap", "dw_norm", "angle_deg", "delta", "K"):
+                        # a checkpoint written before K was a series: None at its earlier steps
+                        op.setdefault(key, [None] * (len(op["step"]) - 1)).append(st[key])
                 bar.update(1)
                 _notify(callbacks, "on_step_end", run, interrupt)
                 if config.eval_every and run.step % config.eval_every == 0:

@@ -140,8 +140,8 @@ class RunRegistry:
         return next((n for n, c in self.controls.items() if c is control), "?")
 
     def state(self, name: str) -> str:
-        """``starting``, ``training``, ``paused``, ``stopping``, ``stopped``, ``done`` or
-        ``error``."""
+        """``starting``, ``training``, ``pausing`` (asked to pause, finishing its batch),
+        ``paused``, ``stopping``, ``stopped``, ``done`` or ``error``."""
         with self.lock:
             c = self._controls.get(name)
             if name in self._errors:
@@ -154,9 +154,11 @@ class RunRegistry:
             return "stopped" if c.stop_requested else "done"
         if c.run is None:
             return "starting"
+        if c.stop_requested:
+            return "stopping"
         if c.parked:
             return "paused"
-        return "stopping" if c.stop_requested else "training"
+        return "pausing" if c.paused else "training"
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per run: ``state``, ``step``, ``loss`` (last batch), values in use, ``pending``

@@ -22,7 +22,7 @@ import csv
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,10 @@ def train_row(
     """Train one (row, task) of table ``table`` (:func:`reproduce` of that row alone) and return
     its result (the keys of :data:`RESULT_KEYS` but ``method`` and ``task``): what each run of
     :func:`reproduce_table` (``fwlab reproduce``, notebook 05) and ``table_row.ipynb`` execute.
+
+    A method that fills several rows of the table (Table II's ``indrnn_fw``: K = 1 and K = 5)
+    trains them all: the columns are the first row's, and ``rows`` holds every row (all of
+    :data:`RESULT_KEYS`), which :func:`sweep_results` puts in the table.
     """
     if task not in table_tasks(table):
         raise ValueError(
@@ -118,7 +122,8 @@ def train_row(
     )
     if not results:
         raise ValueError(f"method {method!r} is not a row of table {table}")
-    return {k: v for k, v in results[0].items() if k not in ("method", "task")}
+    first = {k: v for k, v in results[0].items() if k not in ("method", "task")}
+    return {**first, "rows": results}
 
 
 def load_table_task(task: str, scale: str, seed: int = 0, **options: Any) -> SequenceData:
@@ -278,9 +283,31 @@ def reproduce_table(
         fixed={"table": number, "scale": scale, "seed": seed, "device": device},
     )  # fmt: skip
     rows_run = study.run(jobs=jobs, force=force, log=log, resume=resume).rows
-    results = [{k: r.get(k) for k in RESULT_KEYS} for r in rows_run if r["status"] == "ok"]
+    results = sweep_results(rows_run)
     write_table(results, base, figure_formats)
     return results, [r for r in rows_run if r["status"] != "ok"]
+
+
+def sweep_results(sweep: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The table's rows from the runs of a table that finished: every row a run returned in
+    ``rows`` (:func:`train_row` returns all the rows of its method: ``indrnn_fw`` fills
+    Table II's K = 1 and K = 5), else the run's own columns (a run recorded before ``rows``
+    existed).
+
+    Example:
+        >>> point = {"status": "ok", "method": "indrnn_fw", "rows": [
+        ...     {"label": "Ours K=1", "method": "indrnn_fw"},
+        ...     {"label": "Ours K=5", "method": "indrnn_fw"}]}
+        >>> [r["label"] for r in sweep_results([point, {"status": "failed"}])]
+        ['Ours K=1', 'Ours K=5']
+    """
+    out = []
+    for point in sweep:
+        if point["status"] != "ok":
+            continue
+        for row in point.get("rows") or [point]:
+            out.append({k: row.get(k) for k in RESULT_KEYS})
+    return out
 
 
 def write_table(

@@ -1,28 +1,16 @@
 r"""TensorBoard: a :func:`fwlab.train.fit` callback that writes a run's history as scalars, and
 loaders that turn TensorBoard runs or ``history.json`` files back into histories.
 
-:class:`TensorBoardLogger` writes, at the batch count of each point (TensorBoard's ``step``):
-
-=================== =========================================================================
-tag                 history series
-=================== =========================================================================
-``train/loss``      per-batch training loss (``history["train"]["loss"]``)
-``train/lr``        η_t, the learning rate in use at each batch
-``eval/train_loss`` mean training loss over the last epoch's batches, at each evaluation
-``eval/test_loss``  test loss at each evaluation
-``eval/test_acc``   test accuracy (%) at each evaluation (classification only)
-``fw/delta``        δ_t, the trust-region radius, at each Frank-Wolfe outer step
-``fw/gap``          FW gap :math:`\langle\nabla F, \Delta\omega_{K-1} - s_K\rangle`
-``fw/dw_norm``      :math:`\lVert\Delta\omega_K\rVert_2`
-``fw/angle_deg``    angle between :math:`\Delta\omega_K` and :math:`-\nabla F(\omega)`, degrees
-=================== =========================================================================
-
-plus the run's hyperparameters through TensorBoard's hparams plugin (task, method, K, p, scope,
-outer, hidden size, batch size, lr, δ, seed, ...; metrics ``eval/test_loss`` and, for
-classification, ``eval/test_acc``), so runs compare in a stock ``tensorboard --logdir``. The
-run's task/method/config, its recorded events (steering) and its summary go in as text summaries
-under ``fwlab/``, so :func:`read_tensorboard_run` gives back the history (values in float32,
-TensorBoard's precision).
+:class:`TensorBoardLogger` writes every series of the history as a scalar at the batch count of
+each point (TensorBoard's ``step``), under the tags of :data:`fwlab.train.scalars.SCALAR_TAGS`
+(``train/loss``, ``train/lr``, ``eval/test_loss``, ``eval/test_acc``, ``fw/delta``, ``fw/K``,
+``fw/gap``, ``fw/dw_norm``, ``fw/angle_deg``, ...; K is a series because it can change while a
+run trains), plus the run's hyperparameters through TensorBoard's hparams plugin (task, method,
+K, p, scope, outer, hidden size, batch size, lr, δ, seed, ...; metrics ``eval/test_loss`` and,
+for classification, ``eval/test_acc``), so runs compare in a stock ``tensorboard --logdir``.
+The run's task/method/config, its recorded events (steering) and its summary go in as text
+summaries under ``fwlab/``, so :func:`read_tensorboard_run` gives back the history (values in
+float32, TensorBoard's precision).
 
 A resumed run (``fit(..., resume=True)``) continues the same log folder: the logger opens the
 writer with ``purge_step`` = the resumed step + 1, so points that the killed process wrote after
@@ -52,6 +40,13 @@ from typing import Any
 
 from fwlab.train.callbacks import Callback
 from fwlab.train.history import HISTORY
+from fwlab.train.scalars import (
+    PARTS,
+    SCALAR_TAGS,
+    history_parts,
+    history_scalars,
+    hparams_of,
+)
 
 __all__ = [
     "SCALAR_TAGS",
@@ -65,101 +60,10 @@ __all__ = [
     "read_tensorboard_run",
 ]
 
-# (history part, key) -> TensorBoard tag; the part's "step" list gives the x of each point
-SCALAR_TAGS: dict[tuple[str, str], str] = {
-    ("train", "loss"): "train/loss",
-    ("train", "lr"): "train/lr",
-    ("eval", "train_loss"): "eval/train_loss",
-    ("eval", "test_loss"): "eval/test_loss",
-    ("eval", "test_acc"): "eval/test_acc",
-    ("eval", "epoch"): "eval/epoch",
-    ("eval", "seconds"): "eval/seconds",
-    ("optimizer", "delta"): "fw/delta",
-    ("optimizer", "fw_gap"): "fw/gap",
-    ("optimizer", "dw_norm"): "fw/dw_norm",
-    ("optimizer", "angle_deg"): "fw/angle_deg",
-}
-_PARTS = ("train", "eval", "optimizer")
-#: tag prefix of the other series of each part (e.g. ``eval/valid_loss``)
-_PREFIX = {"train": "train", "eval": "eval", "optimizer": "fw"}
 _RUN_TEXT, _EVENTS_TEXT, _SUMMARY_TEXT = "fwlab/run", "fwlab/events", "fwlab/summary"
 _RUN_KEYS = ("task", "method", "config", "data")
 #: set (by ``fwlab run/sweep --tensorboard``) for a notebook's kernel: every ``fit`` in it logs
 TENSORBOARD_ENV = "FWLAB_TENSORBOARD_DIR"
-
-
-def history_scalars(
-    history: Mapping[str, Any], start: Mapping[str, int] | None = None
-) -> tuple[list[tuple[str, float, int]], dict[str, int]]:
-    """The scalars of ``history`` not yet written: ``([(tag, value, step), ...], cursor)``.
-
-    ``start`` maps each part (``"train"``, ``"eval"``, ``"optimizer"``) to how many of its points
-    were written before (``None``: none); the returned cursor is where the next call starts.
-    ``None`` values (``test_acc`` of a regression task) are skipped.
-
-    Example:
-        >>> h = {"train": {"step": [1, 2], "loss": [0.5, 0.25], "lr": [0.1, 0.1]},
-        ...      "eval": {"step": [], "test_loss": []}, "optimizer": {"step": []}}
-        >>> history_scalars(h, {"train": 1})
-        ([('train/loss', 0.25, 2), ('train/lr', 0.1, 2)], {'train': 2, 'eval': 0, 'optimizer': 0})
-    """
-    start = dict(start or {})
-    out: list[tuple[str, float, int]] = []
-    cursor: dict[str, int] = {}
-    for part in _PARTS:
-        block = history.get(part, {})
-        keys = [k for k in block if k != "step" and isinstance(block[k], list)]
-        # a history being written by a training thread may have one list a value longer
-        n = min([len(block.get("step", []))] + [len(block[k]) for k in keys])
-        first = start.get(part, 0)
-        for i in range(first, n):
-            for key in keys:
-                value = block[key][i]
-                if value is not None:
-                    out.append((_tag(part, key), float(value), int(block["step"][i])))
-        cursor[part] = max(n, first)
-    return out, cursor
-
-
-def _tag(part: str, key: str) -> str:
-    return SCALAR_TAGS.get((part, key)) or f"{_PREFIX[part]}/{key}"
-
-
-def _part_and_key(tag: str) -> tuple[str, str] | None:
-    for (part, key), known in SCALAR_TAGS.items():
-        if known == tag:
-            return part, key
-    prefix, _, key = tag.partition("/")
-    part = next((p for p, pre in _PREFIX.items() if pre == prefix), None)
-    return (part, key) if part is not None and key else None
-
-
-def hparams_of(history: Mapping[str, Any]) -> dict[str, int | float | str | bool]:
-    """The hyperparameters of a run for TensorBoard's hparams plugin: the task, the method's
-    name and settings, and the config, as numbers, strings and bools (``p`` as a string, so
-    ``"inf"`` and ``"2.0"`` share one column; the resolved δ, ``= lr`` when not set).
-
-    Example:
-        >>> from fwlab.train import TrainConfig, get_method
-        >>> h = {"task": "adding", "method": get_method("fw_k5").to_dict(),
-        ...      "config": TrainConfig(steps=5, lr=0.01).to_dict()}
-        >>> hp = hparams_of(h)
-        >>> hp["method"], hp["K"], hp["p"], hp["delta"], hp["steps"]
-        ('fw_k5', 5, '2.0', 0.01, 5)
-    """
-    method = dict(history["method"])
-    config = dict(history["config"])
-    hp: dict[str, Any] = {"task": history["task"], "method": method.pop("name")}
-    method.pop("label", None)
-    method["p"] = str(method["p"])
-    if config.get("delta") is None:
-        config["delta"] = config.get("lr")
-    for key, value in {**method, **config}.items():
-        if isinstance(value, (bool, int, float, str)):
-            hp[key] = value
-        elif isinstance(value, (list, tuple)):
-            hp[key] = ",".join(str(v) for v in value)  # K_switch: "15000,5"
-    return hp
 
 
 class TensorBoardLogger(Callback):
@@ -230,7 +134,7 @@ class TensorBoardLogger(Callback):
         file_writer.add_summary(ssi)
         run_info = {k: history[k] for k in _RUN_KEYS if k in history}
         # the series of each part, so that reading back restores the ones never written
-        run_info["layout"] = {p: list(history[p]) for p in _PARTS if p in history}
+        run_info["layout"] = {p: list(history[p]) for p in PARTS if p in history}
         self._writer.add_text(_RUN_TEXT, _code(run_info), 0)
 
     def _write_new(self, history: Mapping[str, Any]) -> None:
@@ -344,22 +248,10 @@ def read_tensorboard_run(path: str | os.PathLike) -> dict[str, Any]:
         "config": run_info.get("config", {}),
         "data": run_info.get("data", {}),
     }
-    layout = run_info.get("layout", {})
-    series: dict[str, dict[str, dict[int, float]]] = {part: {} for part in _PARTS}
-    for tag in tags.get("scalars", []):
-        where = _part_and_key(tag)
-        if where is not None:
-            series[where[0]][where[1]] = {ev.step: ev.value for ev in acc.Scalars(tag)}
-    for part in _PARTS:
-        steps = sorted({s for values in series[part].values() for s in values})
-        keys = list(layout.get(part, ["step"] + [k for (p, k) in SCALAR_TAGS if p == part]))
-        keys += [k for k in series[part] if k not in keys]
-        history[part] = {
-            key: steps if key == "step" else [series[part].get(key, {}).get(s) for s in steps]
-            for key in keys
-        }
-    if "epoch" in history["eval"]:
-        history["eval"]["epoch"] = [None if e is None else int(e) for e in history["eval"]["epoch"]]
+    points = {
+        tag: {ev.step: ev.value for ev in acc.Scalars(tag)} for tag in tags.get("scalars", [])
+    }
+    history.update(history_parts(points, run_info.get("layout")))
     history["events"] = texts(_EVENTS_TEXT)
     history["summary"] = (texts(_SUMMARY_TEXT) or [{}])[-1]
     return history
@@ -415,6 +307,6 @@ def _read_json(path: Path) -> dict[str, Any]:
         history = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{str(path)!r} is not a history (not JSON: {err})") from err
-    if not isinstance(history, dict) or not all(k in history for k in _PARTS):
-        raise ValueError(f"{str(path)!r} is not a fwlab history: it needs the keys {list(_PARTS)}")
+    if not isinstance(history, dict) or not all(k in history for k in PARTS):
+        raise ValueError(f"{str(path)!r} is not a fwlab history: it needs the keys {list(PARTS)}")
     return history
