@@ -303,3 +303,16 @@ def test_output_is_not_a_view_so_any_in_place_op_is_allowed():
     h.mul_(2.0).add_(1.0)[0].zero_()
     h.sum().backward()
     assert x.grad.shape == x.shape and torch.isfinite(w.grad).all()
+
+
+def test_inference_mode_runs_and_gives_the_grad_mode_output():
+    """Under torch.inference_mode (the loss landscape's grid) the output is an inference tensor,
+    which has no version counter: the fused layer must not ask for one."""
+    torch.manual_seed(0)
+    model, x = IndRNN(3, 8, num_layers=2), torch.randn(4, 10, 3)
+    with torch.inference_mode():
+        fast, _ = model(x)
+    assert fast.is_inference()
+    with torch.no_grad():
+        plain, _ = model(x)
+    assert torch.equal(fast, plain)
