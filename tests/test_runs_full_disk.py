@@ -143,6 +143,31 @@ def test_a_notebook_run_that_fills_the_disk_fails_and_leaves_no_torn_notebook(
     assert filling.outputs == []  # the save after it failed
 
 
+@pytest.mark.slow
+def test_fwlab_run_on_a_full_disk_says_it_in_one_line_without_the_engine_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    from fwlab.cli import main
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.delenv(RESULTS_ENV, raising=False)
+    (tmp_path / "nbs").mkdir()
+    nb = notebook(
+        tmp_path / "nbs" / "fill.ipynb",
+        [f"import os, pathlib\npathlib.Path(os.environ[{RESULTS_ENV!r}], {FULL!r}).touch()"],
+    )
+    FullDisk(tmp_path, monkeypatch)
+    out = tmp_path / "r"
+    assert main(["run", str(nb), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"FAILED: fill.ipynb: OSError: no space left on device writing {out / 'fill.ipynb'}; "
+        "free some space (or pass a folder on another disk) and run the same command again: "
+        f"what was written before is kept (traceback in {out / 'status.json'})"
+    )
+    assert read_status(out)["status"] == "failed"
+
+
 REAL_DISK = """
 import io, json, sys
 from pathlib import Path
