@@ -66,7 +66,9 @@ def find_notebook(name: str | os.PathLike | None, folder: Path | None = None) ->
             raise ValueError(f"{str(path)!r} is not a notebook (.ipynb)")
         return path
     if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a folder; give a notebook (.ipynb) or its number")
+        raise ValueError(
+            f"{str(path)!r} is a folder; pass the notebook file (.ipynb) or its number"
+        )
     if path.name != str(name):  # a path that does not exist: not a name to look up
         raise ValueError(f"no notebook {str(path)!r}: the file does not exist")
     exact = folder / (path.name if path.suffix == ".ipynb" else f"{path.name}.ipynb")

@@ -302,8 +302,8 @@ def test_a_changed_stored_file_changes_the_verdict(tmp_path):
     rec = json.loads((RECORDED_DIR / "table3-har2.json").read_text())
     pair = [("lstm_fw", "lstm_adam")]
     before = compare_recorded(load_recorded("table3-har2"), pair).results[0]
-    # ten seeds on which LSTM+FW is 5 points above LSTM+Adam
-    for run, acc in (("lstm_fw", 95.0), ("lstm_adam", 90.0)):
+    # ten seeds on which LSTM+Adam is 5 points above LSTM+FW (the shipped seeds lean the other way)
+    for run, acc in (("lstm_fw", 90.0), ("lstm_adam", 95.0)):
         template = next(iter(rec["runs"][run].values()))
         rec["runs"][run] = {
             str(s): template
@@ -313,9 +313,9 @@ def test_a_changed_stored_file_changes_the_verdict(tmp_path):
     path = tmp_path / "table3-har2.json"
     path.write_text(json.dumps(rec))
     after = compare_recorded(load_recorded(path), pair).results[0]
-    assert before.n == 3 and before.verdict == "not shown"
-    assert after.n == 10 and after.verdict == "A better"
-    assert after.text == f"{rec['labels']['lstm_fw']} better (p_Holm = 0.00195)"
+    assert before.n >= 3 and before.verdict != "B better"
+    assert after.n == 10 and after.verdict == "B better"
+    assert after.text == f"{rec['labels']['lstm_adam']} better (p_Holm = 0.00195)"
 
 
 def test_a_pair_with_a_run_not_stored_is_listed_not_compared(tmp_path):
