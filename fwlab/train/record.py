@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fwlab.argtypes import add_mlflow_options
 from fwlab.atomic import atomic_write_text
 from fwlab.data import load_task, validation_size, with_validation
 from fwlab.data.sequence_data import SequenceData
@@ -310,6 +311,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "exit (the recorded comparisons shipped with fwlab: fwlab/experiments/data/NAME.json)",
     )
     parser.add_argument("--progress", action="store_true", help="show progress bars")
+    add_mlflow_options(parser, "also log every run to MLflow as <comparison>/<method>-seed<seed>")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -331,10 +333,13 @@ def run_cli(args: argparse.Namespace) -> int:
         done = sum(len(v) for v in recorded["runs"].values())
         print(f"{args.compact}: {done} runs recorded, {len(recorded['not_recorded'])} not yet")
         return 0
+    from fwlab.integrations.mlflow import mlflow_environment
+
     try:
-        results = record(
-            comparison, args.runs, only=args.only, seeds=args.seeds, progress=args.progress
-        )
+        with mlflow_environment(args.mlflow, args.mlflow_experiment, point=comparison.name):
+            results = record(
+                comparison, args.runs, only=args.only, seeds=args.seeds, progress=args.progress
+            )
     except (RuntimeError, NotADirectoryError, ValueError) as err:
         print(f"fwlab record: {err}", file=sys.stderr)
         return 2
