@@ -303,3 +303,17 @@ def test_output_is_not_a_view_so_any_in_place_op_is_allowed():
     h.mul_(2.0).add_(1.0)[0].zero_()
     h.sum().backward()
     assert x.grad.shape == x.shape and torch.isfinite(w.grad).all()
+
+
+def test_forward_under_inference_mode_equals_the_reference():
+    # an inference tensor has no version counter: the fused forward must not ask for one
+    # (fwlab.landscape evaluates its loss grid under torch.inference_mode)
+    fused, ref = _pair(torch.float64, input_size=3, hidden_size=5, num_layers=2)
+    x = torch.randn(4, 7, 3, dtype=torch.float64)
+    with torch.inference_mode():
+        got, h_got = fused(x)
+    with torch.no_grad():
+        want, h_want = ref(x)
+    assert got.is_inference() and got.shape == (4, 7, 5)
+    assert_close(got, want)
+    assert_close(h_got, h_want)

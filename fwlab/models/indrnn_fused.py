@@ -211,7 +211,8 @@ class _IndRNNLayer(torch.autograd.Function):
         ctx.nonlinearity = nonlinearity
         ctx.save_for_backward(x, weight, bias, u, h0)
         ctx.states = out.detach()  # shares out's storage and version counter, not its graph
-        ctx.states_version = out._version
+        # an inference tensor (torch.inference_mode: no backward can follow) has no version
+        ctx.states_version = None if out.is_inference() else out._version
         return out
 
     @staticmethod
