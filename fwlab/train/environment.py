@@ -14,7 +14,9 @@ process), so a notebook logs its runs without knowing:
 
 Example:
     >>> import os
-    >>> os.environ.pop(MLFLOW_ENV, None)
+    >>> from fwlab.train.tensorboard import TENSORBOARD_ENV
+    >>> for name in (MLFLOW_ENV, TENSORBOARD_ENV):
+    ...     _ = os.environ.pop(name, None)
     >>> environment_callbacks("fw_k5", 0)
     []
 """
