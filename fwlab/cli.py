@@ -191,6 +191,10 @@ def _sigint_held() -> Iterator[list[int]]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if a in COMMANDS), "")  # after --debug, say
+    if chosen in ("train", "record"):  # before torch is imported (fwlab.reproducible)
+        from fwlab.reproducible import enter_from_argv
+
+        enter_from_argv(argv)
     with _sigint_held() as received:  # loading a command imports its modules (torch: seconds)
         parser = build_parser(only=chosen)
     if received:

@@ -305,15 +305,14 @@ def test_output_is_not_a_view_so_any_in_place_op_is_allowed():
     assert x.grad.shape == x.shape and torch.isfinite(w.grad).all()
 
 
-def test_forward_under_inference_mode_equals_the_reference():
-    # an inference tensor has no version counter: the fused forward must not ask for one
-    # (fwlab.landscape evaluates its loss grid under torch.inference_mode)
-    fused, ref = _pair(torch.float64, input_size=3, hidden_size=5, num_layers=2)
-    x = torch.randn(4, 7, 3, dtype=torch.float64)
+def test_inference_mode_runs_and_gives_the_grad_mode_output():
+    """Under torch.inference_mode (the loss landscape's grid) the output is an inference tensor,
+    which has no version counter: the fused layer must not ask for one."""
+    torch.manual_seed(0)
+    model, x = IndRNN(3, 8, num_layers=2), torch.randn(4, 10, 3)
     with torch.inference_mode():
-        got, h_got = fused(x)
+        fast, _ = model(x)
+    assert fast.is_inference()
     with torch.no_grad():
-        want, h_want = ref(x)
-    assert got.is_inference() and got.shape == (4, 7, 5)
-    assert_close(got, want)
-    assert_close(h_got, h_want)
+        plain, _ = model(x)
+    assert torch.equal(fast, plain)

@@ -107,3 +107,27 @@ def test_order_recorded_uses_each_recorded_seed():
     }
     assert order_recorded(rec, "fw_k1", "bptt_adam").verdict == "better"
     assert order_recorded(rec, "sgd_clip", "fw_k1").verdict == "undecided"  # nothing recorded
+
+
+def test_a_misspelled_key_is_refused_with_the_valid_keys_not_undecided():
+    from fwlab.experiments.ordering import order_recorded
+
+    def h(v):
+        return {"summary": {"test_loss_at_best_valid": v, "best_test_loss": v / 2}}
+
+    rec = {
+        "runs": {"fw_k1": {"0": h(0.05), "1": h(0.06)}, "bptt_adam": {"0": h(0.16), "1": h(0.17)}},
+        "not_recorded": [],
+    }
+    valid = r"\['best_test_loss', 'test_loss_at_best_valid'\]"
+    with pytest.raises(
+        ValueError, match=rf"key must be .*one of {valid}; got 'test_los_at_best_valid'"
+    ):
+        order_recorded(rec, "fw_k1", "bptt_adam", key="test_los_at_best_valid")
+    with pytest.raises(ValueError, match=rf"one of {valid}; got 'best_test_los'"):
+        seed_values(rec["runs"]["fw_k1"], "best_test_los")
+    with pytest.raises(ValueError, match=r"run_name must be one of \['bptt_adam', 'fw_k1'\]"):
+        order_recorded(rec, "fw-k1", "bptt_adam")
+    # the valid key still orders, and an empty set of histories has nothing to misspell
+    assert order_recorded(rec, "fw_k1", "bptt_adam", key="best_test_loss").verdict == "better"
+    assert seed_values({}, "anything") == {}

@@ -38,11 +38,11 @@ def test_queue_runs_core_methods_on_two_seeds_first():
     core = ["bptt_adam", "fw_k1", "sgd_clip", "normalized_adam"]
     assert q[:8] == [(n, s) for s in (0, 1) for n in core]
     assert q[8:10] == [("fw_k5", 0), ("fw_decay_k5", 0)]
-    assert len(q) == len(set(q)) == 18
+    assert len(q) == len(set(q)) == 60  # 6 runs x 10 seeds
 
 
 def test_record_trains_skips_done_and_compacts(tmp_path):
-    first = record(TINY, tmp_path)
+    first = record(TINY, tmp_path, allow_dirty=True)
     assert [(r["run"], r["seed"], r["state"]) for r in first] == [
         ("bptt_adam", 0, "trained"), ("bptt_adam", 1, "trained"),
         ("fw_k2", 0, "trained"), ("fw_k2", 1, "trained"),
@@ -51,8 +51,9 @@ def test_record_trains_skips_done_and_compacts(tmp_path):
     h = json.loads((folder / "history.json").read_text())
     assert h["method"]["K"] == 2 and h["data"]["n_valid"] == 20 and h["summary"]["steps"] == 12
     prov = json.loads((folder / "provenance.json").read_text())
-    assert prov["command"] == TINY.command() and prov["wall_seconds"] >= 0
-    assert {r["state"] for r in record(TINY, tmp_path)} == {"done"}
+    assert prov["command"] == TINY.train_command("fw_k2", 1) and prov["wall_seconds"] >= 0
+    assert prov["record_command"] == TINY.command() + " --only fw_k2 --seeds 1"
+    assert {r["state"] for r in record(TINY, tmp_path, allow_dirty=True)} == {"done"}
 
     recorded = compact_comparison(tmp_path, TINY, points=5)
     assert recorded["not_recorded"] == []
@@ -62,7 +63,8 @@ def test_record_trains_skips_done_and_compacts(tmp_path):
     assert sorted(by_seed) == [0, 1]
     assert by_seed[1]["summary"] == h["summary"]
     assert len(by_seed[1]["train"]["loss"]) == 5 and by_seed[1]["train"]["step"][-1] == 12
-    assert by_seed[1]["provenance"]["command"] == TINY.command()
+    assert by_seed[1]["provenance"]["command"] == by_seed[1]["command"]
+    assert by_seed[1]["first_losses"] == h["train"]["loss"]  # 12 batches < 300: all, unbinned
 
 
 def test_a_stopped_run_resumes_and_unfinished_runs_are_listed(tmp_path):
@@ -75,10 +77,10 @@ def test_a_stopped_run_resumes_and_unfinished_runs_are_listed(tmp_path):
     fit(TINY.method("bptt_adam"), TINY.data(0), TINY.config.replace(seed=0), out_dir=folder,
         callbacks=[stop_at_8], progress=False)  # fmt: skip
     assert run_state(folder, 12) == "partial"
-    record(TINY, tmp_path, only=["bptt_adam"], seeds=[0])
+    record(TINY, tmp_path, only=["bptt_adam"], seeds=[0], allow_dirty=True)
     assert run_state(folder, 12) == "done"
     resumed = json.loads((folder / "history.json").read_text())
-    record(TINY, tmp_path / "fresh", only=["bptt_adam"], seeds=[0])
+    record(TINY, tmp_path / "fresh", only=["bptt_adam"], seeds=[0], allow_dirty=True)
     fresh = json.loads(
         (run_folder(tmp_path / "fresh", TINY, "bptt_adam", 0) / "history.json").read_text()
     )
@@ -95,7 +97,7 @@ def test_a_run_another_recorder_holds_is_skipped_and_trained_by_nobody_else(tmp_
 
     (tmp_path / "tiny").mkdir()
     with FileLock(str(tmp_path / "tiny" / ".bptt_adam-seed0.lock")):
-        visited = record(TINY, tmp_path)
+        visited = record(TINY, tmp_path, allow_dirty=True)
     assert [(r["run"], r["seed"], r["state"]) for r in visited] == [
         ("bptt_adam", 0, "running"), ("bptt_adam", 1, "trained"),
         ("fw_k2", 0, "trained"), ("fw_k2", 1, "trained"),
@@ -115,7 +117,8 @@ def test_two_recorders_on_one_folder_share_the_queue(tmp_path):
         "n_test=30), n_valid=20, config=base.config.replace(hidden_size=4, steps=40, "
         "eval_every=10, checkpoint_every=20), methods=(('a', 'sgd', {}), ('b', 'fw_k1', {})), "
         "seeds=(0, 1, 2), lead=1); "
-        "print(json.dumps([(r['run'], r['seed'], r['state']) for r in record(tiny, sys.argv[1])]))"
+        "print(json.dumps([(r['run'], r['seed'], r['state']) "
+        "for r in record(tiny, sys.argv[1], allow_dirty=True)]))"
     )
     procs = [
         subprocess.Popen(
@@ -135,7 +138,7 @@ def test_two_recorders_on_one_folder_share_the_queue(tmp_path):
 def test_a_file_where_the_runs_folder_should_be(tmp_path):
     (tmp_path / "tiny").write_text("not a folder")
     with pytest.raises(NotADirectoryError, match="is a file; pass --runs a folder"):
-        record(TINY, tmp_path)
+        record(TINY, tmp_path, allow_dirty=True)
 
 
 def test_compact_history_bins_and_keeps_the_best_evaluation():

@@ -70,7 +70,7 @@ def exit_code(argv):
         (["--K", "0"], "argument --K: must be an integer >= 1"),
         (["--lr", "-1"], "argument --lr: must be a finite number > 0"),
         (["--lr", "0"], "argument --lr: must be a finite number > 0, got '0'"),
-        (["--noise-std", "1"], "option --noise-std is for the task(s) noisy_har2, not 'adding'"),
+        (["--noise-std", "1"], "option --noise-std is for the task(s) noisy_har2, basicmotio"),
         (["--source", "torchvision"], "option --source is for the task(s) pixel_mnist, perm"),
         (["--task", "basicmotions", "--seq-len", "9"], "option --seq-len is for the task(s) add"),
         (["--data-root", "/tmp"], "(the task options of 'adding': --seq-len)"),
@@ -238,8 +238,11 @@ def test_overwrite_puts_the_old_run_back_when_the_new_one_fails_to_start(tmp_pat
     assert run_bytes(out) == before  # back in place, no hidden folder left
     monkeypatch.undo()
     assert main([*ADDING, "--steps", "4", "--out", str(out), "--overwrite", "--seed", "3"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "history.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt", "history.json", "provenance.json"
+    ]  # fmt: skip
     assert json.loads((out / "history.json").read_text())["config"]["seed"] == 3
+    assert "--seed 3" in json.loads((out / "provenance.json").read_text())["command"]
 
 
 def test_a_tensorboard_folder_is_claimed_like_out(tmp_path, capsys):

@@ -21,6 +21,10 @@ validation accuracy):
 every finite value (two diverged runs tie), ``"mean_std"`` is *undecided* when any seed diverged
 (a mean over a diverged run is not defined), and :meth:`Ordering.describe` counts them.
 
+A ``key`` that no run records (:func:`seed_values`, :func:`order_recorded`) or a run name
+the comparison does not know is refused with a ``ValueError`` listing the valid ones: a
+misspelled key would otherwise leave every seed out and answer *undecided*.
+
 Example:
     >>> order({0: 0.05, 1: 0.06}, {0: 0.16, 1: 0.17}).verdict
     'better'
@@ -156,7 +160,17 @@ def summary_value(history: Mapping[str, Any], key: str) -> float | None:
 
 
 def seed_values(histories: Mapping[int, Mapping[str, Any]], key: str) -> dict[int, float]:
-    """seed → ``summary[key]`` of each history that has it (e.g. ``"best_test_loss"``)."""
+    """seed → ``summary[key]`` of each history that has it (e.g. ``"best_test_loss"``).
+
+    Raises:
+        ValueError: ``key`` is in no history's summary (a misspelled key would leave every
+            seed out and every ordering *undecided*); the message lists the keys there are.
+    """
+    known = {k for h in histories.values() for k in h.get("summary", {})}
+    if histories and key not in known:
+        raise ValueError(
+            f"key must be a summary value of the runs, one of {sorted(known)}; got {key!r}"
+        )
     out = {}
     for seed, h in histories.items():
         v = summary_value(h, key)
@@ -175,12 +189,17 @@ def order_recorded(
     higher_is_better: bool = False,
 ) -> Ordering:
     """:func:`order` of two runs of a recorded comparison (:mod:`fwlab.train.recorded`) by the
-    summary value ``key`` of each recorded seed."""
-    from fwlab.train.recorded import seed_histories
+    summary value ``key`` of each recorded seed.
+
+    Raises:
+        ValueError: a run name the comparison does not know, or a ``key`` no recorded run has
+            (each message lists the valid ones), besides :func:`order`'s.
+    """
+    from fwlab.experiments.protocol import recorded_values
 
     return order(
-        seed_values(seed_histories(recorded, a), key),
-        seed_values(seed_histories(recorded, b), key),
+        recorded_values(recorded, a, key),
+        recorded_values(recorded, b, key),
         rule=rule,
         higher_is_better=higher_is_better,
     )

@@ -23,7 +23,10 @@ same rows. What the engine guarantees:
   run claims its folder; the OS frees a claim when its process dies, even by SIGKILL;
 * **status** (``status.json``, written atomically): ``"running"``, then ``"ok"``,
   ``"failed"`` (error and traceback) or ``"interrupted"``; a failing run does not stop the
-  others;
+  others. A full disk fails the run, never leaves it ``"running"``: the run holds a little space
+  for its final status from its start, and the error names the file it could not write and says
+  to free space and run the same command again; a notebook's executed copy is saved atomically
+  after each cell (the last complete save, never torn or empty);
 * **executors** with one interface (:mod:`fwlab.runs.executors`): :class:`Inline` (this
   process), :class:`LocalProcesses` (``jobs`` spawned workers that die with the study) and
   :class:`Dask` (``scheduler="tcp://HOST:8786"``); notebook kernels on private Unix sockets,

@@ -5,6 +5,14 @@
 runs the notebook or function and returns the final status dict. It never raises for a failed
 run: a failure is a result. It raises only when it is asked to stop at once (a second Ctrl-C).
 
+**A full disk** (or any ``OSError`` writing the run's files) fails the run: its error is
+:func:`fwlab.failure.describe`'s line (the file, and to free space and run the same command
+again), and its final status finds room in the space the run reserved at its start
+(:func:`fwlab.runs.files.write_final_status`). The executed notebook is written through
+papermill with every save atomic (:class:`_AtomicOutput`): a save that fails leaves the previous
+complete one. An earlier run's executed notebook and ``results.json`` are removed when the run
+starts: what the folder holds after a failure is this run's.
+
 **Stopping a run** (the engine's first Ctrl-C): the study creates its *stop file*; a watcher
 thread of :func:`execute` sees it within a fraction of a second and
 
@@ -36,11 +44,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from fwlab.atomic import atomic_write_text
+from fwlab.failure import describe
 from fwlab.runs.claim import Claimed, claim
 from fwlab.runs.files import (
     MLFLOW_ENV,
     MLFLOW_EXPERIMENT_ENV,
     MLFLOW_RUN_ENV,
+    RESERVE_FILE,
     RESULTS_ENV,
     RESULTS_FILE,
     STATUS_FILE,
@@ -48,6 +59,8 @@ from fwlab.runs.files import (
     _read_json,
     _write_json,
     is_done,
+    reserve_space,
+    write_final_status,
 )
 
 __all__ = ["StopNow", "execute", "report", "task"]
@@ -118,7 +131,9 @@ def error_fields(err: BaseException) -> tuple[str, str]:
         message = f"{ename}: {err.evalue}"  # type: ignore[attr-defined]
         lines = "\n".join(err.traceback or []).splitlines()  # type: ignore[attr-defined]
     else:
-        message = f"{type(err).__name__}: {err}"
+        # an OSError (a full disk, say) in fwlab's words: the file, and to free space and rerun
+        said = describe(err)[0] if isinstance(err, OSError) else str(err)
+        message = f"{type(err).__name__}: {said}"
         lines = "".join(_tb.format_exception(type(err), err, err.__traceback__)).splitlines()
     lines = [_ANSI.sub("", line) for line in lines]
     return message, "\n".join(lines[-_TRACEBACK_LINES:])
@@ -226,7 +241,14 @@ def execute(data: Mapping[str, Any]) -> dict[str, Any]:
 def _execute_claimed(
     data: Mapping[str, Any], run_dir: Path, execution: _Execution, stop_file: Path
 ) -> dict[str, Any]:
+    # what an earlier run left is not this run's: results, and the executed notebook (unless
+    # the run writes over its own input)
     (run_dir / RESULTS_FILE).unlink(missing_ok=True)
+    if data["kind"] == "notebook":
+        output = _output(data, run_dir)
+        if output.resolve() != Path(data["notebook"]).resolve():
+            output.unlink(missing_ok=True)
+    reserve_space(run_dir)  # before "running": a disk too full for it fails the run here
     status: dict[str, Any] = {"status": "running"}
     if data["kind"] == "notebook":
         nb = Path(data["notebook"])
@@ -243,7 +265,11 @@ def _execute_claimed(
         from hashlib import sha256
 
         status["notebook_sha256"] = sha256(Path(data["notebook"]).read_bytes()).hexdigest()
-    _write_json(run_dir / STATUS_FILE, status)
+    try:
+        _write_json(run_dir / STATUS_FILE, status)
+    except OSError:
+        (run_dir / RESERVE_FILE).unlink(missing_ok=True)
+        raise
     done = threading.Event()
     watcher = threading.Thread(target=_watch, args=(execution, stop_file, done), daemon=True)
     watcher.start()
@@ -284,7 +310,7 @@ def _execute_claimed(
 def _finish(status: dict[str, Any], run_dir: Path, t0: float, state: str, error: Any) -> None:
     status.update(status=state, error=error, seconds=round(time.perf_counter() - t0, 3),
                   finished=_now())  # fmt: skip
-    _write_json(run_dir / STATUS_FILE, status)
+    write_final_status(run_dir, status)
 
 
 @contextlib.contextmanager
@@ -327,6 +353,45 @@ class _QuietWhileStopping(logging.Filter):
 _QUIET = _QuietWhileStopping()
 
 
+def _output(data: Mapping[str, Any], run_dir: Path) -> Path:
+    """Where a notebook run writes its executed notebook."""
+    return run_dir / Path(data["notebook"]).name
+
+
+class _AtomicOutput:
+    """papermill's I/O handler for one run's executed notebook: every save (after each cell,
+    and the last) replaces the file atomically (:mod:`fwlab.atomic`), so a full disk or a kill
+    during a save leaves the previous complete save, never a torn or empty notebook; a failed
+    save raises an ``OSError`` naming the notebook."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.absolute()  # papermill runs the kernel in another working directory
+
+    def write(self, buf: str, path: str) -> None:
+        atomic_write_text(self.path, buf)
+
+    def read(self, path: str) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    def pretty_path(self, path: str) -> str:
+        return path
+
+
+@contextlib.contextmanager
+def _atomic_output(output: Path) -> Iterator[None]:
+    """papermill writes ``output`` through :class:`_AtomicOutput` within the block. papermill
+    picks a handler by the path's prefix ("scheme"): the output's own path is one."""
+    from papermill.iorw import papermill_io
+
+    entry = (str(output), _AtomicOutput(output))
+    papermill_io.register(*entry)
+    try:
+        yield
+    finally:  # papermill has no unregister
+        with contextlib.suppress(ValueError, AttributeError):
+            papermill_io._handlers.remove(entry)
+
+
 def _run_notebook(data: Mapping[str, Any], run_dir: Path) -> None:
     import tempfile
 
@@ -335,13 +400,14 @@ def _run_notebook(data: Mapping[str, Any], run_dir: Path) -> None:
     from fwlab.runs.kernel import kernel_manager_class
 
     nb = Path(data["notebook"])
+    output = _output(data, run_dir)
     logging.getLogger("papermill").addFilter(_QUIET)
     # the kernel's Unix sockets live in a private folder, removed with it even when the kernel
     # died without cleaning up
-    with tempfile.TemporaryDirectory(prefix="fwlab-kernel-") as sockets:
+    with tempfile.TemporaryDirectory(prefix="fwlab-kernel-") as sockets, _atomic_output(output):
         papermill.execute_notebook(
             str(nb),
-            str(run_dir / nb.name),
+            str(output),
             parameters=dict(data["params"]),
             kernel_name=data["kernel"],
             execution_timeout=data["timeout"],

@@ -22,7 +22,7 @@ from typing import Any
 from fwlab.runs.claim import Claimed, claim
 from fwlab.runs.execute import StopNow, task
 from fwlab.runs.executors import Executor, executor_for
-from fwlab.runs.files import CSV_FILE, STATUS_FILE, STUDY_CLAIM_FILE, _write_json, read_status
+from fwlab.runs.files import CSV_FILE, STUDY_CLAIM_FILE, read_status, write_final_status
 from fwlab.runs.grid import grid, point_name
 from fwlab.runs.results import gather, to_frame, write_csv
 from fwlab.runs.run import Run
@@ -358,7 +358,7 @@ class _Loop:
             on_disk = read_status(run_dir)
             if on_disk is not None and on_disk.get("status") == "running":
                 on_disk.update(status="failed", error=st.get("error"))
-                _write_json(run_dir / STATUS_FILE, on_disk)
+                write_final_status(run_dir, on_disk)
 
     def _mark_killed(self) -> None:
         """Runs killed in progress: their status says "running"; say "interrupted"."""
@@ -367,7 +367,7 @@ class _Loop:
             st = read_status(run_dir)
             if st is not None and st.get("status") == "running":
                 st.update(status="interrupted", error="interrupted (ended at once)")
-                _write_json(run_dir / STATUS_FILE, st)
+                write_final_status(run_dir, st)
             self.interrupted.append(key)
         self.running.clear()
 

@@ -143,17 +143,30 @@ def run_run_cli(args: argparse.Namespace) -> int:
         return 130
     print(format_table(gather(out)))
     if status["status"] != "ok":
+        executed = Path(out) / args.notebook.name
+        if not _raised_in_a_cell(executed):  # a full disk, a dead kernel: fwlab's own words
+            print(f"\nFAILED: {args.notebook.name}: {status['error']} (traceback in "
+                  f"{Path(out) / 'status.json'})", file=sys.stderr)  # fmt: skip
+            return 1
         print(
             f"\nFAILED: {args.notebook.name} raised {status['error']}\n{status['traceback']}",
             file=sys.stderr,
         )
-        print(
-            f"the executed notebook with the traceback is in {Path(out) / args.notebook.name}",
-            file=sys.stderr,
-        )
+        print(f"the executed notebook with the traceback is in {executed}", file=sys.stderr)
         return 1
     print(f"\nok: {Path(out).resolve()}")
     return 0
+
+
+def _raised_in_a_cell(executed: Path) -> bool:
+    """Whether the executed notebook holds a cell's error (its traceback is worth showing)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError):
+        return False
+    return any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
 
 
 def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:

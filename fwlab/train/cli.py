@@ -4,6 +4,17 @@ Example::
 
     fwlab train --task adding --seq-len 100 --method fw_k5 --steps 2000 --out runs/adding-fw5
     fwlab train --task pixel_mnist --method indrnn_fw --K 5 --subset 1000 --epochs 2
+    fwlab train --task basicmotions --noise-std 2 --valid 4 --method lstm_adam --hidden 32 \
+        --batch-size 8 --lr 0.005 --epochs 40 --seed 1 --reproducible --out r
+
+``--valid N`` holds N training samples out as a validation split (seeded by ``--seed``,
+:func:`fwlab.data.with_validation`), so the history records the test value at the best
+validation value; ``--noise-std`` adds seeded Gaussian noise to BasicMotions' inputs (Noisy-HAR-2's
+own noise for ``noisy_har2``); ``--reproducible`` trains in :mod:`fwlab.reproducible`'s mode
+(the same bits on any x86-64 machine with the same torch). With these, every recorded run
+(:mod:`fwlab.train.record`) is re-trained by one ``fwlab train`` command, which its provenance
+carries. With ``--out`` the run's provenance (:mod:`fwlab.experiments.provenance`, taken at the
+start) is written to ``provenance.json``.
 
 The run writes ``history.json`` and ``checkpoint.pt`` into ``--out``; ``--resume`` continues a
 killed or interrupted run from its checkpoint and ends with the same history as an uninterrupted
@@ -30,8 +41,8 @@ from fwlab.argtypes import (
     positive_float,
     positive_int,
 )
-from fwlab.data import TASKS, load_task
-from fwlab.data.sequence_data import shrink
+from fwlab.data import TASKS, load_task, with_noise, with_validation
+from fwlab.data.sequence_data import SequenceData, shrink
 from fwlab.failure import CommandError
 from fwlab.optim import NonFiniteError
 from fwlab.outdir import claim_run_dir, lock_output_dir, set_aside
@@ -43,7 +54,7 @@ from fwlab.train.tensorboard import TensorBoardLogger
 
 # shrink is re-exported: it lived here before it moved to fwlab.data.sequence_data
 __all__ = ["TASK_OPTIONS", "check_task_options", "configure_parser", "run_cli", "shrink",
-           "task_options"]  # fmt: skip
+           "task_options", "load_cli_task", "train_command", "method_and_config"]  # fmt: skip
 
 
 _MNIST = ("pixel_mnist", "permuted_mnist")
@@ -54,7 +65,7 @@ TASK_OPTIONS: dict[str, tuple[str, ...]] = {
     "source": _MNIST,
     "download": _MNIST + _HAR,
     "data_root": _MNIST + _HAR,
-    "noise_std": ("noisy_har2",),
+    "noise_std": ("noisy_har2", "basicmotions"),  # Table III's offline stand-in's noisy copy
 }
 _DEFAULTS = {"seq_len": 100, "source": "offline"}
 
@@ -99,6 +110,43 @@ def task_options(task: str, args: argparse.Namespace) -> dict[str, Any]:
         if task == "noisy_har2" and args.noise_std is not None:
             opts["noise_std"] = args.noise_std
     return opts
+
+
+def load_cli_task(args: argparse.Namespace) -> SequenceData:
+    """The data the arguments ask for: the task, its noise (``--noise-std`` on ``basicmotions``;
+    ``noisy_har2``'s loader adds its own), its subset (``--subset``/``--test-subset``) and
+    validation split (``--valid``), in that order (that of :class:`fwlab.train.record.Comparison`).
+    """
+    data = load_task(args.task, **task_options(args.task, args))
+    if args.noise_std is not None and args.task != "noisy_har2":
+        data = with_noise(data, args.noise_std, seed=args.seed, name=f"noisy_{data.name}")
+    if args.task != "adding" and (args.subset or args.test_subset):
+        data = shrink(data, args.subset, args.test_subset, seed=args.seed)
+    if args.valid:
+        data = with_validation(data, args.valid, seed=args.seed)
+    return data
+
+
+def train_command(args: argparse.Namespace) -> str:
+    """The ``fwlab train`` command of the parsed ``args``: every option that differs from its
+    default, in the parser's order (``--no-progress`` left out)."""
+    import shlex
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    words = ["fwlab", "train"]
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help", "no_progress"):
+            continue
+        value = getattr(args, action.dest, action.default)
+        if value == action.default or value is None:
+            continue
+        flag = action.option_strings[0]
+        if isinstance(action, argparse._StoreTrueAction):
+            words.append(flag)
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def _device(value: str) -> str:
@@ -149,7 +197,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=None,
         help="Noisy-HAR-2 noise std (default 2.0, the authors' code; the paper says "
-        "variance 2, i.e. 1.414)",
+        "variance 2, i.e. 1.414); on basicmotions: add seeded Gaussian noise of this std to "
+        "its inputs (noisy_basicmotions, Table III's offline noisy column)",
+    )
+    g.add_argument(
+        "--valid",
+        type=int_at_least(0),
+        default=0,
+        metavar="N",
+        help="hold N training samples out as a validation split, seeded by --seed (0: none)",
     )
     g = parser.add_argument_group("method")
     g.add_argument(
@@ -197,6 +253,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-every", type=positive_int, default=None, help="evaluate every N batches")
     g.add_argument("--seed", type=int, default=0, help="seed of data, initialisation, shuffling")
     g.add_argument("--device", type=_device, default="cpu", help="torch device")
+    g.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="the same bits on any x86-64 machine with the same torch: CPU capability "
+        "'default', MKL_CBWR=COMPATIBLE, one thread, oneDNN off (fwlab.reproducible; slower)",
+    )
     g = parser.add_argument_group("output")
     g.add_argument(
         "--out",
@@ -230,12 +292,55 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def method_and_config(args: argparse.Namespace) -> tuple[Method, TrainConfig]:
+    """The method and training config the parsed ``fwlab train`` arguments ask for.
+
+    Raises:
+        ValueError: an option does not apply to the method, or a value is out of range.
+    """
+    changes = {
+        k: v
+        for k, v in (
+            ("K", args.K),
+            ("p", args.p),
+            ("scope", args.scope),
+            ("outer", args.outer),
+            ("num_layers", args.layers),
+        )
+        if v is not None
+    }
+    method = get_method(args.method, **changes)
+    if method.optimizer != "fw":
+        fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
+        if fw_only:
+            raise ValueError(
+                f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "
+                f"{method.name!r} trains with {method.optimizer}; drop the option or pick "
+                "an FW method (fw_k1, fw_k5, indrnn_fw, ...)"
+            )
+    steps = args.steps if (args.steps or args.epochs) else 1000
+    config = TrainConfig(
+        hidden_size=args.hidden, batch_size=args.batch_size, lr=args.lr, delta=args.delta,
+        epochs=args.epochs, steps=steps, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
+        loss=args.loss, eval_every=args.eval_every, seed=args.seed,
+        checkpoint_every=args.checkpoint_every, device=args.device,
+    )  # fmt: skip
+    return method, config
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """``fwlab train``. Everything is checked before anything is written: the options (and
     that each applies to the task and method), the loss against the task, the data (loaded),
     ``--out`` and ``--tensorboard`` (locked and claimed); only then does ``--overwrite`` move
     the previous run aside, and it is restored if the new run fails before its first step.
     Failures are raised; :func:`fwlab.cli.main` prints them in one line."""
+    if args.reproducible:
+        from fwlab import reproducible
+
+        try:
+            reproducible.activate()
+        except RuntimeError as err:
+            raise ValueError(f"--reproducible: {err}") from None
     for option, given in (("--resume", args.resume), ("--overwrite", args.overwrite),
                           ("--checkpoint-every", args.checkpoint_every)):  # fmt: skip
         if given and args.out is None:
@@ -245,7 +350,7 @@ def run_cli(args: argparse.Namespace) -> int:
             "--resume and --overwrite exclude each other: --resume continues the run in --out, "
             "--overwrite replaces it; pass one of them"
         )
-    method, config = _method_and_config(args)
+    method, config = method_and_config(args)
     check_task_options(args.task, args)
     try:
         mlflow = _mlflow_callback(args)  # the store checked before anything is written
@@ -261,9 +366,13 @@ def run_cli(args: argparse.Namespace) -> int:
             if not args.overwrite and (option == "--out" or not args.resume):
                 claim_run_dir(folder, resume=args.resume, overwrite=False, checkpoint=CHECKPOINT,
                               outputs=(), option=option)  # fmt: skip
-        data = _data(args)
+        data = load_cli_task(args)
         check_run_inputs(method, data, config)  # the loss against the task, non-finite data
         callbacks: list[Any] = []
+        if args.out is not None:
+            from fwlab.experiments.provenance import ProvenanceFile
+
+            callbacks.append(ProvenanceFile(args.out, train_command(args), allow_dirty=True))
         if args.overwrite and args.tensorboard is not None:  # fit sets --out aside itself
             # replaced once the new run's checkpoint exists (with --out), else at its end
             replaced = (args.out / CHECKPOINT).is_file if args.out is not None else None
@@ -300,44 +409,6 @@ def _mlflow_callback(args: argparse.Namespace) -> Any:
     uri = tracking_uri(args.mlflow or None)
     check_tracking_uri(uri)
     return MLflowCallback(uri, experiment=args.mlflow_experiment)
-
-
-def _data(args: argparse.Namespace) -> Any:
-    data = load_task(args.task, **task_options(args.task, args))
-    if args.task != "adding" and (args.subset or args.test_subset):
-        data = shrink(data, args.subset, args.test_subset, seed=args.seed)
-    return data
-
-
-def _method_and_config(args: argparse.Namespace) -> tuple[Method, TrainConfig]:
-    changes = {
-        k: v
-        for k, v in (
-            ("K", args.K),
-            ("p", args.p),
-            ("scope", args.scope),
-            ("outer", args.outer),
-            ("num_layers", args.layers),
-        )
-        if v is not None
-    }
-    method = get_method(args.method, **changes)
-    if method.optimizer != "fw":
-        fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
-        if fw_only:
-            raise ValueError(
-                f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "
-                f"{method.name!r} trains with {method.optimizer}; drop the option or pick "
-                "an FW method (fw_k1, fw_k5, indrnn_fw, ...)"
-            )
-    steps = args.steps if (args.steps or args.epochs) else 1000
-    config = TrainConfig(
-        hidden_size=args.hidden, batch_size=args.batch_size, lr=args.lr, delta=args.delta,
-        epochs=args.epochs, steps=steps, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
-        loss=args.loss, eval_every=args.eval_every, seed=args.seed,
-        checkpoint_every=args.checkpoint_every, device=args.device,
-    )  # fmt: skip
-    return method, config
 
 
 def _out_of_memory(err: BaseException) -> bool:

@@ -15,6 +15,8 @@ from fwlab.train.methods import Method
 from fwlab.train.run import Run
 
 HISTORY = "history.json"
+#: the run's provenance (:class:`fwlab.experiments.provenance.ProvenanceFile` writes it)
+PROVENANCE = "provenance.json"
 
 
 def _new_history(method: Method, config: TrainConfig, data: SequenceData) -> dict[str, Any]:

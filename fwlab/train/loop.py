@@ -41,6 +41,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from fwlab import reproducible
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
 from fwlab.outdir import claim_run_dir, lock_output_dir, set_aside
@@ -57,6 +58,7 @@ from fwlab.train.config import TrainConfig
 from fwlab.train.environment import end_environment_callbacks, environment_callbacks
 from fwlab.train.history import (
     HISTORY,
+    PROVENANCE,
     _new_history,
     _recent_train_loss,
     _summary,
@@ -144,8 +146,14 @@ def fit(
     raised, saying at which step. Resuming from that checkpoint gives the history of an
     uninterrupted run. A second Ctrl-C interrupts at once (the model is still put back at ω, the
     last checkpoint is kept); so does any other exception.
+
+    With ``FWLAB_REPRODUCIBLE=1`` in the environment the run is in :mod:`fwlab.reproducible`'s
+    mode (one thread, oneDNN off; ``RuntimeError`` before anything is built when the process
+    was not started pinned).
     """
     callbacks = as_callbacks(callbacks)  # a bad one fails before the folder is touched
+    if reproducible.requested():
+        reproducible.activate()
     if out_dir is None:
         if resume or overwrite:
             raise ValueError(
@@ -166,11 +174,12 @@ def fit(
         interrupt = held.enter_context(DeferredInterrupt())
         if overwrite:  # moved aside until the new run has a checkpoint of its own
             checkpointed = (out / CHECKPOINT).is_file
-            aside = held.enter_context(set_aside(out, (CHECKPOINT, HISTORY), checkpointed))
+            outputs = (CHECKPOINT, HISTORY, PROVENANCE)
+            aside = held.enter_context(set_aside(out, outputs, checkpointed))
             callbacks = [release_when_replaced(aside), *callbacks]
         else:
             claim_run_dir(out, resume=resume, overwrite=False, checkpoint=CHECKPOINT,
-                          outputs=(CHECKPOINT, HISTORY))  # fmt: skip
+                          outputs=(CHECKPOINT, HISTORY, PROVENANCE))  # fmt: skip
         return _fit(method, data, config, model, callbacks, out, resume, progress, interrupt)
 
 

@@ -13,12 +13,21 @@ Every task gets a seeded validation split taken out of its training set
 (:func:`fwlab.data.with_validation`), so a run records the test value at the best validation
 value beside the best test value.
 
+Each run writes ``provenance.json`` when it starts (:mod:`fwlab.experiments.provenance`: commit,
+whether the tree is dirty, CPU, kernels, environment) with the one ``fwlab train`` command that
+re-trains it (:meth:`Comparison.train_command`). A comparison is recorded from a clean checkout:
+with uncommitted changes ``record`` refuses unless told (``allow_dirty``, ``--allow-dirty``,
+which the provenance records). ``--reproducible`` records in :mod:`fwlab.reproducible`'s mode,
+so a run re-trains bit for bit on another x86-64 machine with the same torch; the comparisons'
+commands ask for it. A run folder that holds a finished run of another configuration (method,
+training config or data) is reported as ``"foreign"``: never counted, trained over or compacted.
+
 ``fwlab.train.recorded`` compacts finished raw runs into the small format stored in the
 repository and loads it back.
 
 Example::
 
-    OMP_NUM_THREADS=1 nice -n 10 fwlab record adding-paper --runs /work/runs
+    OMP_NUM_THREADS=1 nice -n 10 fwlab record adding-paper --runs /work/runs --reproducible
     fwlab record adding-paper --runs /work/runs --list       # the queue and each run's state
     fwlab record adding-paper --runs /work/runs --compact fwlab/experiments/data/adding-paper.json
 """
@@ -33,10 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.argtypes import add_mlflow_options
-from fwlab.atomic import atomic_write_text
 from fwlab.data import load_task, validation_size, with_validation
 from fwlab.data.sequence_data import SequenceData
-from fwlab.experiments.provenance import provenance
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import TrainConfig
 from fwlab.train.history import HISTORY
@@ -49,6 +56,7 @@ __all__ = [
     "COMPARISONS",
     "run_folder",
     "run_state",
+    "check_selection",
     "record",
     "configure_parser",
     "run_cli",
@@ -101,7 +109,7 @@ class Comparison:
     n_valid: int
     config: TrainConfig
     methods: tuple[tuple[str, str, dict[str, Any]], ...]
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = tuple(range(10))
     subset: tuple[int, int] | None = field(default=None)
     lead: int = 3
 
@@ -145,7 +153,91 @@ class Comparison:
         return first + [(n, s) for s in self.seeds for n in names if (n, s) not in first]
 
     def command(self) -> str:
-        return f"OMP_NUM_THREADS=1 nice -n 10 fwlab record {self.name} --runs RUNS"
+        """The command that records (or resumes) every run of the comparison."""
+        return f"OMP_NUM_THREADS=1 nice -n 10 fwlab record {self.name} --runs RUNS --reproducible"
+
+    def run_command(self, run_name: str, seed: int) -> str:
+        """The command that records (or resumes) one run into the comparison's folder."""
+        return f"{self.command()} --only {run_name} --seeds {seed}"
+
+    def train_command(
+        self,
+        run_name: str,
+        seed: int,
+        data: SequenceData | None = None,
+        *,
+        data_name: str | None = None,
+        n_valid: int | None = None,
+        reproducible: bool = True,
+    ) -> str:
+        """The one ``fwlab train`` command that re-trains run ``run_name`` of seed ``seed`` (into
+        ``RUNS/<name>/<run>/seed<k>``), in reproducible mode unless ``reproducible=False``.
+        ``data``: the run's data as loaded (default: loaded now), which says whether HAR-2 or
+        BasicMotions was used and the validation split's size; or give those two as
+        ``data_name`` and ``n_valid`` (a history's ``task`` and ``data.n_valid``).
+
+        Example:
+            >>> COMPARISONS["adding-paper"].train_command("fw_k5", 3)  # doctest: +ELLIPSIS
+            'fwlab train --task adding --seq-len 100 --valid 2000 --method fw_k5 --hidden 128 ...'
+        """
+        import shlex
+
+        if data_name is None or n_valid is None:
+            data = self.data(seed) if data is None else data
+            data_name = data.name
+            n_valid = len(data.valid) if data.valid is not None else 0
+        words = ["fwlab", "train", *_task_words(self, data_name), "--valid", str(n_valid)]
+        preset, changes = next((p, c) for n, p, c in self.methods if n == run_name)
+        words += ["--method", preset]
+        for key, value in changes.items():
+            if key not in _METHOD_FLAGS:
+                raise ValueError(f"method change {key}={value!r} has no fwlab train option")
+            words += [_METHOD_FLAGS[key], str(value)]
+        config = self.config.replace(seed=seed)
+        default = TrainConfig(steps=1)
+        if config.eval_batch_size != default.eval_batch_size:
+            raise ValueError("eval_batch_size has no fwlab train option; keep its default")
+        for key, flag in _CONFIG_FLAGS:
+            value = getattr(config, key)
+            if value is not None and (key in ("hidden_size", "batch_size", "lr", "seed") or
+                                      value != getattr(default, key)):  # fmt: skip
+                words += [flag, str(value)]
+        words += ["--reproducible"] if reproducible else []
+        words += ["--out", f"RUNS/{self.name}/{run_name}/seed{seed}"]
+        return shlex.join(words)
+
+
+_METHOD_FLAGS = {"K": "--K", "p": "--p", "scope": "--scope", "outer": "--outer",
+                 "num_layers": "--layers"}  # fmt: skip
+_CONFIG_FLAGS = (
+    ("hidden_size", "--hidden"), ("batch_size", "--batch-size"), ("lr", "--lr"),
+    ("delta", "--delta"), ("epochs", "--epochs"), ("steps", "--steps"),
+    ("lr_step", "--lr-step"), ("lr_gamma", "--lr-gamma"), ("loss", "--loss"),
+    ("eval_every", "--eval-every"), ("seed", "--seed"),
+    ("checkpoint_every", "--checkpoint-every"), ("device", "--device"),
+)  # fmt: skip
+
+
+def _task_words(comparison: Comparison, data_name: str) -> list[str]:
+    """The ``fwlab train`` task options that load the data named ``data_name`` (a run's data,
+    validation aside)."""
+    opts = dict(comparison.task_options)
+    if data_name in ("basicmotions", "noisy_basicmotions"):  # Table III's offline stand-in
+        words = ["--task", "basicmotions"]
+        return words + (["--noise-std", "2.0"] if data_name.startswith("noisy") else [])
+    words = ["--task", comparison.task]
+    if comparison.task == "adding":
+        words += ["--seq-len", str(opts.pop("seq_len", 100))]
+        for key, flag in (("n_train", "--subset"), ("n_test", "--test-subset")):
+            if key in opts:
+                words += [flag, str(opts.pop(key))]
+    elif "source" in opts:
+        words += ["--source", str(opts.pop("source"))]
+    if comparison.subset is not None:
+        words += ["--subset", str(comparison.subset[0]), "--test-subset", str(comparison.subset[1])]
+    if opts:
+        raise ValueError(f"task options {opts} have no fwlab train option")
+    return words
 
 
 _ADDING_PAPER = TrainConfig(
@@ -221,18 +313,57 @@ def run_folder(runs: str | Path, comparison: Comparison, run_name: str, seed: in
     return Path(runs) / comparison.name / run_name / f"seed{seed}"
 
 
-def run_state(folder: Path, steps_wanted: int | None = None) -> str:
-    """``"done"`` (history.json of a finished run), ``"partial"`` (a checkpoint) or ``"todo"``."""
+def run_state(
+    folder: Path,
+    steps_wanted: int | None = None,
+    expected: tuple[Method, TrainConfig] | None = None,
+) -> str:
+    """``"done"`` (history.json of a finished run), ``"partial"`` (a checkpoint) or ``"todo"``;
+    with ``expected`` (the run's method and config), ``"foreign"`` when the folder's finished
+    run was trained with another method or config."""
     history = folder / HISTORY
     if history.is_file():
         try:
-            summary = json.loads(history.read_text()).get("summary", {})
+            h = json.loads(history.read_text())
         except (OSError, json.JSONDecodeError):
-            summary = {}
+            h = {}
+        summary = h.get("summary", {}) if isinstance(h, dict) else {}
         if summary and not summary.get("stopped_early"):
+            if expected is not None and (
+                h.get("method") != expected[0].to_dict() or h.get("config") != expected[1].to_dict()
+            ):
+                return "foreign"
             if steps_wanted is None or summary.get("steps", 0) >= steps_wanted:
                 return "done"
     return "partial" if (folder / CHECKPOINT).is_file() else "todo"
+
+
+def expected_run(comparison: Comparison, run_name: str, seed: int) -> tuple[Method, TrainConfig]:
+    """The method and config run ``run_name`` of seed ``seed`` trains with."""
+    return comparison.method(run_name), comparison.config.replace(seed=seed)
+
+
+def check_selection(
+    comparison: Comparison, only: list[str] | None, seeds: list[int] | None
+) -> None:
+    """Refuse ``only``/``seeds`` that name no run of ``comparison`` (``ValueError`` listing the
+    valid choices); ``None`` selects everything."""
+    names = [m[0] for m in comparison.methods]
+    if only is not None:
+        wrong = [n for n in only if n not in names]
+        if wrong or not only:
+            raise ValueError(
+                f"--only must name runs of {comparison.name}: {', '.join(names)}; got "
+                f"{', '.join(map(repr, wrong)) or 'nothing'}"
+            )
+    if seeds is not None:
+        wrong_seeds = [s for s in seeds if s not in comparison.seeds]
+        if wrong_seeds or not seeds:
+            raise ValueError(
+                f"--seeds must be seeds of {comparison.name}: "
+                f"{', '.join(map(str, comparison.seeds))}; got "
+                f"{', '.join(map(str, wrong_seeds)) or 'nothing'}"
+            )
 
 
 def record(
@@ -242,30 +373,56 @@ def record(
     only: list[str] | None = None,
     seeds: list[int] | None = None,
     progress: bool = False,
+    allow_dirty: bool = False,
 ) -> list[dict[str, Any]]:
     """Train the comparison's runs that are not done, one at a time, in queue order.
 
     Returns one ``{"run", "seed", "state", "summary"}`` per run visited; ``state`` is
-    ``"trained"``, ``"done"`` (finished before) or ``"running"`` (another process holds the
-    run's lock ``runs/<comparison>/.<run>-seed<k>.lock``: it is skipped). Several calls on the
+    ``"trained"``, ``"done"`` (finished before), ``"running"`` (another process holds the
+    run's lock ``runs/<comparison>/.<run>-seed<k>.lock``: it is skipped) or ``"foreign"`` (the
+    folder holds a finished run of another configuration: left alone). Several calls on the
     same folder, in several processes, therefore share the queue without training a run twice.
+    In reproducible mode (``FWLAB_REPRODUCIBLE=1``, :mod:`fwlab.reproducible`) every run is.
+
+    Raises:
+        ValueError: ``only``/``seeds`` name no run of the comparison (the message lists the
+            valid ones), or the checkout has uncommitted changes and not ``allow_dirty``.
+        NotADirectoryError: ``runs/<comparison>`` is a file.
+        KeyboardInterrupt: Ctrl-C; the run under way is checkpointed, and the same call resumes.
     """
     from filelock import FileLock, Timeout
 
+    from fwlab.experiments.provenance import ProvenanceFile, current_commit, tree_is_dirty
+
+    check_selection(comparison, only, seeds)
     base = Path(runs) / comparison.name
     if base.exists() and not base.is_dir():
         raise NotADirectoryError(f"runs folder {base} is a file; pass --runs a folder")
+    dirty = tree_is_dirty()
+    if dirty is not False and not allow_dirty:
+        said = (
+            f"the checkout of commit {(current_commit() or '?')[:12]} has uncommitted changes "
+            "(git status --porcelain)"
+            if dirty
+            else "fwlab is not imported from a git checkout, so its commit is unknown"
+        )
+        raise ValueError(
+            f"{said}; a recorded run must name the code that trained it: commit first (or set "
+            "FWLAB_COMMIT for an exported snapshot), or pass --allow-dirty (allow_dirty=True), "
+            "which its provenance records"
+        )
     base.mkdir(parents=True, exist_ok=True)
     visited: list[dict[str, Any]] = []
     cache: dict[int, SequenceData] = {}
     for run_name, seed in comparison.queue():
-        if (only and run_name not in only) or (seeds is not None and seed not in seeds):
+        if (only is not None and run_name not in only) or (seeds is not None and seed not in seeds):
             continue
         folder = run_folder(runs, comparison, run_name, seed)
-        config = comparison.config.replace(seed=seed)
+        method, config = expected_run(comparison, run_name, seed)
         entry = dict(run=run_name, seed=seed, state="done", summary=None)
-        if run_state(folder, config.steps) == "done":
-            visited.append(entry)
+        state = run_state(folder, config.steps, (method, config))
+        if state in ("done", "foreign"):
+            visited.append({**entry, "state": state})
             continue
         lock = FileLock(str(base / f".{run_name}-seed{seed}.lock"))
         try:
@@ -274,19 +431,37 @@ def record(
             visited.append({**entry, "state": "running"})
             continue
         try:
-            if run_state(folder, config.steps) == "done":  # finished while we looked elsewhere
-                visited.append(entry)
+            state = run_state(folder, config.steps, (method, config))
+            if state in ("done", "foreign"):  # finished while we looked elsewhere
+                visited.append({**entry, "state": state})
                 continue
             if seed not in cache:
                 cache.clear()
                 cache[seed] = comparison.data(seed)
-            method = comparison.method(run_name)
             resume = (folder / CHECKPOINT).is_file()  # a stopped run continues
-            history = fit(
-                method, cache[seed], config, out_dir=folder, resume=resume, progress=progress
+            # a fresh run replaces what a process killed before its first checkpoint left
+            overwrite = not resume and folder.is_dir() and not (folder / HISTORY).exists()
+            prov = ProvenanceFile(
+                folder,
+                comparison.train_command(run_name, seed, cache[seed]),
+                allow_dirty=allow_dirty,
+                record_command=comparison.run_command(run_name, seed),
             )
-            prov = provenance(comparison.command(), wall_seconds=history["summary"]["wall_time"])
-            atomic_write_text(folder / "provenance.json", json.dumps(prov, indent=1) + "\n")
+            try:
+                history = fit(method, cache[seed], config, out_dir=folder, resume=resume,
+                              overwrite=overwrite, callbacks=[prov], progress=progress)  # fmt: skip
+            except KeyboardInterrupt as err:
+                at = str(err).split(";")[0] or "interrupted"
+                raise KeyboardInterrupt(
+                    f"{run_name} seed {seed} {at}; its checkpoint is kept and "
+                    f"`{comparison.command()}` resumes it"
+                ) from None
+            except ValueError as err:  # e.g. a checkpoint of another run in the folder
+                said = str(err).split(";")[0]
+                raise ValueError(
+                    f"{run_name} seed {seed}: {said}; move {folder} elsewhere and run the same "
+                    "fwlab record command again"
+                ) from None
             visited.append({**entry, "state": "trained", "summary": history["summary"]})
         finally:
             lock.release()
@@ -308,41 +483,118 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="JSON",
         help="write the finished runs in the stored format (fwlab.train.recorded) to JSON and "
-        "exit (the recorded comparisons shipped with fwlab: fwlab/experiments/data/NAME.json)",
+        "exit (the recorded comparisons shipped with fwlab: fwlab/experiments/data/NAME.json); "
+        "refused when JSON holds runs the folder lacks, unless --replace",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --compact: replace a file that holds runs the folder lacks (they are dropped)",
+    )
+    parser.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="train in fwlab.reproducible's mode: the same bits on any x86-64 machine with the "
+        "same torch (slower)",
+    )
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="record from a checkout with uncommitted changes (its provenance says so)",
     )
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     add_mlflow_options(parser, "also log every run to MLflow as <comparison>/<method>-seed<seed>")
 
 
+def _fail(message: str) -> int:
+    print(f"fwlab record: {message}", file=sys.stderr)
+    return 2
+
+
 def run_cli(args: argparse.Namespace) -> int:
     comparison = COMPARISONS[args.comparison]
+    try:
+        check_selection(comparison, args.only, args.seeds)
+    except ValueError as err:
+        return _fail(str(err))
     if args.list:
         for run_name, seed in comparison.queue():
             folder = run_folder(args.runs, comparison, run_name, seed)
-            print(f"{run_state(folder, comparison.config.steps):8s} {run_name} seed{seed}")
+            state = run_state(
+                folder, comparison.config.steps, expected_run(comparison, run_name, seed)
+            )
+            print(f"{state:8s} {run_name} seed{seed}")
         return 0
     if args.compact is not None:
-        from fwlab.train.recorded import compact_comparison, write_recorded
+        return _compact(comparison, args)
+    if args.replace:
+        return _fail("--replace goes with --compact (it replaces a stored file); drop it")
+    if args.reproducible:
+        from fwlab import reproducible
 
-        if args.compact.is_dir():
-            print(f"fwlab record: --compact {args.compact} is a folder; give a .json path",
-                  file=sys.stderr)  # fmt: skip
-            return 2
-        recorded = compact_comparison(args.runs, comparison)
-        write_recorded(recorded, args.compact)
-        done = sum(len(v) for v in recorded["runs"].values())
-        print(f"{args.compact}: {done} runs recorded, {len(recorded['not_recorded'])} not yet")
-        return 0
+        try:
+            reproducible.activate()
+        except RuntimeError as err:
+            return _fail(f"--reproducible: {err}")
     from fwlab.integrations.mlflow import mlflow_environment
 
     try:
         with mlflow_environment(args.mlflow, args.mlflow_experiment, point=comparison.name):
-            results = record(
-                comparison, args.runs, only=args.only, seeds=args.seeds, progress=args.progress
-            )
-    except (RuntimeError, NotADirectoryError, ValueError) as err:
-        print(f"fwlab record: {err}", file=sys.stderr)
-        return 2
+            results = record(comparison, args.runs, only=args.only, seeds=args.seeds,
+                             progress=args.progress, allow_dirty=args.allow_dirty)  # fmt: skip
+    except (RuntimeError, NotADirectoryError, ValueError, FileNotFoundError) as err:
+        return _fail(str(err))
+    except KeyboardInterrupt as err:
+        print(f"fwlab record: {err or 'interrupted'}", file=sys.stderr)
+        return 130
     for r in results:
         print(json.dumps(r))
+    foreign = [f"{r['run']} seed{r['seed']}" for r in results if r["state"] == "foreign"]
+    if foreign:
+        return _fail(
+            f"{len(foreign)} run folder(s) hold a finished run of another configuration and were "
+            f"left alone: {', '.join(foreign)} under {Path(args.runs) / comparison.name}; move "
+            "them elsewhere and run the same command to train these runs"
+        )
+    return 0
+
+
+def _compact(comparison: Comparison, args: argparse.Namespace) -> int:
+    from fwlab.train.recorded import compact_comparison, load_recorded, write_recorded
+
+    if args.compact.is_dir():
+        return _fail(f"--compact {args.compact} is a folder; give a .json path")
+    recorded = compact_comparison(args.runs, comparison)
+    if args.compact.exists():
+        try:
+            old = load_recorded(args.compact)
+        except (ValueError, FileNotFoundError) as err:
+            return _fail(f"--compact {args.compact} exists and is not readable as one ({err}); "
+                         "give another path or move it away")  # fmt: skip
+        if old.get("name", comparison.name) != comparison.name:
+            return _fail(f"--compact {args.compact} holds comparison {old.get('name')!r}, not "
+                         f"{comparison.name!r}; give {comparison.name}'s file")  # fmt: skip
+        lost = [f"{run} seed{seed}" for run, by_seed in old["runs"].items()
+                for seed in by_seed if seed not in recorded["runs"].get(run, {})]  # fmt: skip
+        if lost and not args.replace:
+            return _fail(
+                f"--compact {args.compact} holds {len(lost)} run(s) that "
+                f"{Path(args.runs) / comparison.name} has not finished ({', '.join(lost[:4])}"
+                f"{', ...' if len(lost) > 4 else ''}): writing would drop them; finish them in "
+                "that folder, compact into another file, or pass --replace to drop them"
+            )
+        if lost:
+            print(f"fwlab record: --replace: dropped {len(lost)} run(s) of {args.compact} that "
+                  f"the folder lacks", file=sys.stderr)  # fmt: skip
+    write_recorded(recorded, args.compact)
+    done = sum(len(v) for v in recorded["runs"].values())
+    foreign = [r for r in recorded["not_recorded"] if r["state"] == "foreign"]
+    print(f"{args.compact}: {done} runs recorded, {len(recorded['not_recorded'])} not yet")
+    if foreign:
+        print(
+            f"fwlab record: {len(foreign)} folder(s) hold a finished run of another configuration "
+            f"(not compacted, listed as not recorded): "
+            + ", ".join(f"{r['run']} seed{r['seed']}" for r in foreign),
+            file=sys.stderr,
+        )
     return 0

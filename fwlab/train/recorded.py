@@ -5,10 +5,13 @@ by :func:`compact_history` into a history of the same shape with at most ``point
 series: the per-batch training loss is averaged over equal bins of batches (the bin's last step
 is kept as its step), evaluations are kept at evenly spaced indices (first and last always, and
 the evaluation with the best test value), and the Frank-Wolfe diagnostics are thinned the same
-way. The summary is kept whole. A *recorded comparison* (:func:`compact_comparison`) gathers
-the compacted runs of every method and seed of one :class:`fwlab.train.record.Comparison`, each
-with its provenance (command, commit, date, machine, wall time), and lists the runs that were
-not recorded with the command that records them.
+way. The summary is kept whole, and so are the first :data:`HEAD_BATCHES` per-batch losses
+(``first_losses``, at full precision: what a re-training is checked against bit for bit). A
+*recorded comparison* (:func:`compact_comparison`) gathers the compacted runs of every method
+and seed of one :class:`fwlab.train.record.Comparison`, each with its provenance
+(:mod:`fwlab.experiments.provenance`) and the ``fwlab train`` command that re-trains it
+(``command``), and lists the runs that were not recorded with the command that records them
+(a folder holding a finished run of another configuration is listed as ``"foreign"``).
 
 The x axis of every series is ``step``: batches, i.e. gradient evaluations (each batch is one
 forward/backward pass; a Frank-Wolfe outer step with K inner iterations costs K of them), so
@@ -36,6 +39,8 @@ __all__ = [
     "RECORDED_DIR",
     "compact_history",
     "compact_comparison",
+    "run_train_command",
+    "HEAD_BATCHES",
     "write_recorded",
     "load_recorded",
     "recorded_names",
@@ -65,12 +70,21 @@ def _mean(values: list[Any]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def compact_history(history: dict[str, Any], *, points: int = 200) -> dict[str, Any]:
-    """A copy of ``history`` with at most ~``points`` entries per series (see the module doc).
+#: how many of a run's first per-batch losses are stored unbinned, at full precision
+HEAD_BATCHES = 300
+
+
+def compact_history(
+    history: dict[str, Any], *, points: int = 200, head: int = HEAD_BATCHES
+) -> dict[str, Any]:
+    """A copy of ``history`` with at most ~``points`` entries per series (see the module doc),
+    and its first ``head`` per-batch training losses unbinned as ``first_losses`` (JSON writes
+    a float's shortest repr, which reads back to the same double: the bits are kept).
 
     Args:
         history: a history of :func:`fwlab.train.fit`.
         points: bins of the per-batch training loss; evaluations and optimizer diagnostics kept.
+        head: how many first losses to keep at full precision.
 
     Raises:
         ValueError: ``points`` is not an integer >= 2.
@@ -95,6 +109,7 @@ def compact_history(history: dict[str, Any], *, points: int = 200) -> dict[str, 
     n_op = len(op.get("step", []))
     keep = _pick(n_op, points)
     out["optimizer"] = {k: [v[i] for i in keep] for k, v in op.items() if len(v) == n_op}
+    out["first_losses"] = list(tr.get("loss", [])[:head])
     out["compacted"] = {"points": points, "batches": len(steps), "evaluations": n_ev}
     return out
 
@@ -102,7 +117,7 @@ def compact_history(history: dict[str, Any], *, points: int = 200) -> dict[str, 
 def compact_comparison(runs: str | os.PathLike, comparison: Any, *, points: int = 200) -> dict:
     """The recorded form of ``comparison`` (a :class:`fwlab.train.record.Comparison`) from its
     raw runs under ``runs``: finished runs compacted, unfinished ones listed as not recorded."""
-    from fwlab.train.record import RUN_LABELS, run_folder, run_state
+    from fwlab.train.record import RUN_LABELS, expected_run, run_folder, run_state
 
     result: dict[str, Any] = {
         "name": comparison.name,
@@ -116,18 +131,34 @@ def compact_comparison(runs: str | os.PathLike, comparison: Any, *, points: int 
     }
     for run_name, seed in comparison.queue():
         folder = run_folder(runs, comparison, run_name, seed)
-        state = run_state(folder, comparison.config.steps)
+        state = run_state(folder, comparison.config.steps, expected_run(comparison, run_name, seed))
         if state != "done":
-            result["not_recorded"].append(
-                {"run": run_name, "seed": seed, "state": state, "command": comparison.command()}
-            )
+            missing = {"run": run_name, "seed": seed, "state": state,
+                       "command": comparison.run_command(run_name, seed)}  # fmt: skip
+            if state == "foreign":
+                missing["reason"] = f"{folder} holds a finished run of another configuration"
+            result["not_recorded"].append(missing)
             continue
         history = json.loads((folder / "history.json").read_text())
         compact = compact_history(history, points=points)
         prov = folder / "provenance.json"
         compact["provenance"] = json.loads(prov.read_text()) if prov.is_file() else None
+        compact["command"] = run_train_command(comparison, run_name, seed, compact)
         result["runs"].setdefault(run_name, {})[str(seed)] = compact
     return result
+
+
+def run_train_command(comparison: Any, run_name: str, seed: int, compact: dict[str, Any]) -> str:
+    """The ``fwlab train`` command that re-trains a stored run (``compact``: its compacted
+    history): the one its provenance carries, else the one the comparison gives for its data,
+    with ``--reproducible`` only when the run was recorded in that mode."""
+    prov = compact.get("provenance") or {}
+    if str(prov.get("command", "")).startswith("fwlab train"):
+        return prov["command"]
+    return comparison.train_command(
+        run_name, seed, data_name=compact["task"], n_valid=compact["data"]["n_valid"],
+        reproducible=bool(prov.get("reproducible")),
+    )  # fmt: skip
 
 
 def write_recorded(recorded: dict[str, Any], path: str | os.PathLike) -> Path:
