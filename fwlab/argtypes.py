@@ -23,6 +23,7 @@ import argparse
 import math
 
 __all__ = [
+    "add_mlflow_options",
     "int_at_least",
     "positive_int",
     "nonnegative_int",
@@ -104,3 +105,23 @@ def norm_exponent(value: str) -> float:
         raise argparse.ArgumentTypeError(
             f"p must be a number >= 1 or 'inf', got {value!r}"
         ) from None
+
+
+def add_mlflow_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str
+) -> None:
+    """``--mlflow [URI]`` and ``--mlflow-experiment NAME``, as every command that trains takes
+    them; ``what`` says what is logged (the start of the help text)."""
+    parser.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="URI",
+        help=f"{what} (needs fwlab[mlflow]): a server URL (http://127.0.0.1:5000), an SQLite .db "
+        "file, a folder (gets FOLDER/mlflow.db), or no value for MLflow's default (./mlflow.db); "
+        "checked before anything runs; see fwlab.integrations.mlflow",
+    )
+    parser.add_argument(
+        "--mlflow-experiment", default="fwlab", metavar="NAME", help="the MLflow experiment"
+    )

@@ -121,3 +121,25 @@ def run_notebook(path, tmp_path, monkeypatch, **parameters):
     mimes = {m for o in outputs for m in o.get("data", {})}
     recorded = results / "results.json"
     return text, mimes, json.loads(recorded.read_text()) if recorded.exists() else None
+
+
+def write_fit_notebook(path: Path, after: str = "") -> Path:
+    """A notebook whose ``parameters`` cell declares ``method = "sgd"`` and which fits 3
+    batches of it on a tiny adding task into ``h``; ``after``: more code in the same cell.
+    ``fwlab run``/``fwlab sweep`` tests execute it in the ``fwlab`` kernel."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('method = "sgd"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "from fwlab.data import load_task\n"
+            "from fwlab.train import TrainConfig, fit, get_method\n"
+            'data = load_task("adding", seq_len=6, n_train=32, n_test=16)\n'
+            "h = fit(get_method(method), data, TrainConfig(hidden_size=4, batch_size=16, "
+            "steps=3, eval_every=2), progress=False)\n" + after
+        ),
+    ]
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": KERNEL, "language": "python"}
+    nbformat.write(nb, path)
+    return path

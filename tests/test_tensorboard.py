@@ -263,27 +263,12 @@ def test_environment_loggers_pick_a_folder_per_run(tmp_path, monkeypatch):
 
 
 def test_sweep_tensorboard_option_logs_every_fit_of_every_point(tmp_path, monkeypatch):
-    import nbformat
+    from notebook_tools import write_fit_notebook
 
     from fwlab.sweep import run_sweep
 
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('method = "sgd"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell(
-            "from fwlab.data import load_task\n"
-            "from fwlab.train import TrainConfig, fit, get_method\n"
-            'data = load_task("adding", seq_len=6, n_train=32, n_test=16)\n'
-            "h = fit(get_method(method), data, TrainConfig(hidden_size=4, batch_size=16, "
-            "steps=3), progress=False)"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {"name": "fwlab", "display_name": "fwlab", "language": "python"}
-    path = tmp_path / "fit.ipynb"
-    nbformat.write(nb, path)
+    path = write_fit_notebook(tmp_path / "fit.ipynb")
     rows = run_sweep(path, tmp_path / "sweep", {"method": ["sgd", "fw_k1"]},
                      tensorboard=tmp_path / "tb")  # fmt: skip
     assert [r["status"] for r in rows] == ["ok", "ok"]

@@ -83,7 +83,8 @@ class ComparisonResult:
 
         :func:`compare` calls it, except for background runs on a dashboard: there it returns at
         once so the dashboard's controls work, and the notebook calls ``result.finish()`` in a
-        later cell (it blocks until every run has finished, like ``dashboard.wait()``).
+        later cell (it blocks until every run has finished, like ``dashboard.wait()``; the
+        notebooks first ``await dash.wait_async()``, so the controls act under "Run All" too).
         """
         if not self._pending:
             return self

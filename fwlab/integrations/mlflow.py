@@ -73,6 +73,8 @@ __all__ = [
     "MLflowCallback",
     "check_tracking_uri",
     "load_mlflow_histories",
+    "mlflow_environment",
+    "prepare_store",
     "read_mlflow_run",
     "tracking_uri",
 ]
@@ -162,6 +164,81 @@ def _sqlite_file(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
 
 
+def _client(uri: str) -> Any:
+    """An ``MlflowClient`` of ``uri``; an SQLite store's folder is created."""
+    from mlflow.tracking import MlflowClient
+
+    db = _sqlite_file(uri)
+    if db is not None:
+        db.resolve().parent.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(uri)
+
+
+def _experiment_id(client: Any, name: str) -> str:
+    """The id of the experiment ``name``, created if missing: a local store keeps its
+    artifacts beside it (``mlartifacts/``), not in the working folder."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    db = _sqlite_file(client.tracking_uri)
+    artifacts = None if db is None else (db.resolve().parent / "mlartifacts").as_uri()
+    try:
+        return str(client.create_experiment(name, artifacts))
+    except Exception:  # created meanwhile by another process
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return str(experiment.experiment_id)
+
+
+def prepare_store(store: str | os.PathLike[str] | None, experiment: str = "fwlab") -> str:
+    """The tracking URI of ``--mlflow STORE`` (``None``: MLflow's default), checked before
+    anything runs: MLflow installed, the store reachable (:func:`check_tracking_uri`) and the
+    experiment created, so the runs of a sweep's parallel workers all find it. Every failure is
+    a one-line ``ValueError`` that starts with ``--mlflow:``.
+
+    Example: ``prepare_store("sweeps/mlflow.db")`` → ``'sqlite:////.../sweeps/mlflow.db'``.
+    """
+    try:
+        _import_mlflow()
+        if not (isinstance(experiment, str) and experiment.strip()):
+            raise ValueError(f"the experiment must be a non-empty string, got {experiment!r}")
+        uri = tracking_uri(store)
+        check_tracking_uri(uri)
+        _experiment_id(_client(uri), experiment)
+    except (ValueError, TypeError, ModuleNotFoundError) as err:
+        raise ValueError(f"--mlflow: {err}") from None
+    return uri
+
+
+@contextlib.contextmanager
+def mlflow_environment(
+    store: str | os.PathLike[str] | None, experiment: str = "fwlab", *, point: str = ""
+) -> Iterator[str | None]:
+    """While inside, every :func:`fwlab.train.fit` of this process (and of the kernels it
+    starts) logs to MLflow (:mod:`fwlab.train.environment`): ``store`` is
+    :func:`prepare_store`'d first, runs are named ``<point>/<method>-seed<seed>``; the
+    variables are restored after. ``store=None`` sets nothing (``--mlflow`` not given; ``""``
+    is MLflow's default store). Yields the tracking URI (or ``None``)."""
+    if store is None:
+        yield None
+        return
+    from fwlab.train.environment import MLFLOW_ENV, MLFLOW_EXPERIMENT_ENV, MLFLOW_RUN_ENV
+
+    uri = prepare_store(store or None, experiment)
+    values = {MLFLOW_ENV: uri, MLFLOW_EXPERIMENT_ENV: experiment, MLFLOW_RUN_ENV: point}
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield uri
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class MLflowCallback(Callback):
     """A :func:`fwlab.train.fit` callback logging the run to MLflow (see the module docstring).
 
@@ -228,6 +305,7 @@ class MLflowCallback(Callback):
         self._last_flush = 0.0
         self._name = ""
         self._continue: str | None = None  # the MLflow run of a resumed fit's checkpoint
+        self._history: Mapping[str, Any] | None = None
 
     # ------------------------------------------------------------------ the fit callback
     def state_dict(self) -> dict[str, Any]:
@@ -244,25 +322,16 @@ class MLflowCallback(Callback):
         process sent after its checkpoint appear twice, with the same values)."""
         _import_mlflow()
         from mlflow.entities import Param, RunTag
-        from mlflow.tracking import MlflowClient
 
         from fwlab.experiments.provenance import current_commit
 
         history = run.history
         uri = self.tracking_uri or tracking_uri(None)
-        db = _sqlite_file(uri)
-        if db is not None:
-            db = db.resolve()
-            db.parent.mkdir(parents=True, exist_ok=True)
-        self._client = client = MlflowClient(uri)
+        self._client = client = _client(uri)
+        self._history = history
         if run.step and self._continue and self._continued(run):
             return
-        experiment = client.get_experiment_by_name(self.experiment)
-        if experiment is not None:
-            experiment_id = experiment.experiment_id
-        else:  # a local store keeps its artifacts beside it, not in the working folder
-            artifacts = None if db is None else (db.parent / "mlartifacts").as_uri()
-            experiment_id = client.create_experiment(self.experiment, artifacts)
+        experiment_id = _experiment_id(client, self.experiment)
         commit = current_commit()
         tags = {
             FORMAT_TAG: _FORMAT,
@@ -341,11 +410,14 @@ class MLflowCallback(Callback):
         self.finish("FINISHED")
 
     def finish(self, status: str = "FAILED") -> None:
-        """End the MLflow run with ``status`` (``"FINISHED"``, ``"FAILED"`` or ``"KILLED"``);
-        a no-op before the run began or after it ended."""
+        """End the MLflow run with ``status`` (``"FINISHED"``, ``"FAILED"`` or ``"KILLED"``),
+        after sending the metrics not sent yet; a no-op before the run began or after it
+        ended."""
         if status not in _STATUSES:
             raise ValueError(f"status must be one of {_STATUSES}, got {status!r}")
         if self._client is not None:
+            if self._history is not None and status != "FINISHED":  # a run that stopped
+                self._flush(self._history)
             # MLflow prints the run's URL to stdout here: keep stdout for the caller's output
             with contextlib.redirect_stdout(sys.stderr):
                 self._client.set_terminated(self.run_id, status)

@@ -48,6 +48,9 @@ from fwlab.atomic import atomic_write_text
 from fwlab.failure import describe
 from fwlab.runs.claim import Claimed, claim
 from fwlab.runs.files import (
+    MLFLOW_ENV,
+    MLFLOW_EXPERIMENT_ENV,
+    MLFLOW_RUN_ENV,
     RESERVE_FILE,
     RESULTS_ENV,
     RESULTS_FILE,
@@ -99,6 +102,9 @@ def task(
             tensorboard=None
             if target.tensorboard is None
             else str(target.tensorboard if flat else target.tensorboard / run.name),  # fmt: skip
+            mlflow=target.mlflow,
+            mlflow_experiment=target.mlflow_experiment,
+            mlflow_run=run_dir.name if flat else run.name,
         )
     else:
         data.update(function=target.ref)
@@ -309,10 +315,16 @@ def _finish(status: dict[str, Any], run_dir: Path, t0: float, state: str, error:
 
 @contextlib.contextmanager
 def _run_environment(data: Mapping[str, Any], run_dir: Path) -> Iterator[None]:
-    """``FWLAB_RESULTS_DIR`` (and ``FWLAB_TENSORBOARD_DIR``) for the run, restored after."""
-    values: dict[str, str | None] = {RESULTS_ENV: str(run_dir), TENSORBOARD_ENV: None}
+    """``FWLAB_RESULTS_DIR`` (and ``FWLAB_TENSORBOARD_DIR``, ``FWLAB_MLFLOW_*``) for the run,
+    restored after."""
+    values: dict[str, str | None] = {RESULTS_ENV: str(run_dir), TENSORBOARD_ENV: None,
+                                     MLFLOW_ENV: None, MLFLOW_EXPERIMENT_ENV: None,
+                                     MLFLOW_RUN_ENV: None}  # fmt: skip
     if data.get("tensorboard") is not None:
         values[TENSORBOARD_ENV] = data["tensorboard"]
+    if data.get("mlflow") is not None:
+        values.update({MLFLOW_ENV: data["mlflow"], MLFLOW_RUN_ENV: data["mlflow_run"],
+                       MLFLOW_EXPERIMENT_ENV: data["mlflow_experiment"]})  # fmt: skip
     previous = {name: os.environ.get(name) for name in values}
     _set_environ(values)
     try:

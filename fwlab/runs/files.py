@@ -24,6 +24,13 @@ from fwlab.atomic import atomic_write, atomic_write_text
 RESULTS_ENV = "FWLAB_RESULTS_DIR"
 #: read by fwlab.train.fit in the kernel (fwlab.train.tensorboard.TENSORBOARD_ENV)
 TENSORBOARD_ENV = "FWLAB_TENSORBOARD_DIR"
+#: read by fwlab.train.fit in the kernel (fwlab.train.environment): the MLflow store, experiment
+#: and the run's point (the first part of each MLflow run's name)
+MLFLOW_ENV, MLFLOW_EXPERIMENT_ENV, MLFLOW_RUN_ENV = (
+    "FWLAB_MLFLOW_URI",
+    "FWLAB_MLFLOW_EXPERIMENT",
+    "FWLAB_MLFLOW_RUN",
+)
 RESULTS_FILE = "results.json"
 STATUS_FILE = "status.json"
 CSV_FILE = "results.csv"

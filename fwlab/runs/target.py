@@ -37,7 +37,10 @@ class Notebook:
     none); ``cwd``: the kernel's working directory (default: the notebook's folder, as in
     JupyterLab); ``tensorboard``: a folder under which every :func:`fwlab.train.fit` of run
     ``NAME`` also logs to TensorBoard (``tensorboard/NAME``; for a study of one run in its own
-    folder, the folder itself).
+    folder, the folder itself); ``mlflow``: an MLflow tracking URI
+    (:func:`fwlab.integrations.mlflow.prepare_store`) every ``fit`` of run ``NAME`` also logs
+    to, in the experiment ``mlflow_experiment``, as the MLflow run ``NAME/<method>-seed<seed>``
+    (a study of one run: its folder's name for ``NAME``).
     """
 
     path: Path
@@ -45,6 +48,8 @@ class Notebook:
     timeout: float | None = None
     cwd: Path | None = None
     tensorboard: Path | None = None
+    mlflow: str | None = None
+    mlflow_experiment: str = "fwlab"
     kind: str = field(default="notebook", init=False)
 
     def __post_init__(self) -> None:
@@ -60,6 +65,12 @@ class Notebook:
             object.__setattr__(self, "cwd", Path(self.cwd).resolve())
         if self.tensorboard is not None:
             object.__setattr__(self, "tensorboard", Path(self.tensorboard).resolve())
+        if self.mlflow is not None and not (isinstance(self.mlflow, str) and self.mlflow):
+            raise ValueError(f"mlflow must be a tracking URI or None, got {self.mlflow!r}")
+        if not (isinstance(self.mlflow_experiment, str) and self.mlflow_experiment.strip()):
+            raise ValueError(
+                f"mlflow_experiment must be a non-empty string, got {self.mlflow_experiment!r}"
+            )
 
     @property
     def name(self) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.argtypes import positive_float, positive_int
+from fwlab.argtypes import add_mlflow_options, positive_float, positive_int
 from fwlab.notebook_dir import find_notebook
 from fwlab.runs import (
     CSV_FILE,
@@ -74,6 +74,11 @@ def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
         help="every fwlab.train.fit in the notebook also writes a TensorBoard run under DIR "
         "(a sweep: under DIR/<point>)",
     )
+    add_mlflow_options(
+        parser,
+        "every fwlab.train.fit in the notebook also logs an MLflow run "
+        "<point>/<method>-seed<seed> (the point: the output folder's name, or a sweep point's)",
+    )
 
 
 def _fixed(
@@ -86,6 +91,16 @@ def _fixed(
             raise ValueError(f"-p {name} is given twice")
         fixed[name] = parse_typed(name, value, declared.get(name), fallback=parse_value)
     return fixed
+
+
+def _mlflow_store(args: argparse.Namespace) -> str | None:
+    """The tracking URI of ``--mlflow`` (``None`` without it), checked and its experiment
+    created before anything runs."""
+    if args.mlflow is None:
+        return None
+    from fwlab.integrations.mlflow import prepare_store
+
+    return prepare_store(args.mlflow or None, args.mlflow_experiment)
 
 
 def configure_run_parser(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +131,8 @@ def run_run_cli(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             cwd=args.cwd,
             tensorboard=args.tensorboard,
+            mlflow=_mlflow_store(args),
+            mlflow_experiment=args.mlflow_experiment,
             resume=resume_command("run", out),
         )
     except (ValueError, FileNotFoundError) as err:
@@ -207,6 +224,8 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
             cwd=args.cwd,
             force=args.force,
             tensorboard=args.tensorboard,
+            mlflow=_mlflow_store(args),
+            mlflow_experiment=args.mlflow_experiment,
             scheduler=args.scheduler,
             resume=resume_command("sweep", out),
         )

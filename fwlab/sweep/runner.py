@@ -32,6 +32,8 @@ def run_notebook(
     cwd: str | os.PathLike[str] | None = None,
     check_names: bool = True,
     tensorboard: str | os.PathLike[str] | None = None,
+    mlflow: str | None = None,
+    mlflow_experiment: str = "fwlab",
     log: Any = None,
     resume: str | None = None,
 ) -> dict[str, Any]:
@@ -51,12 +53,15 @@ def run_notebook(
     ``digest``. A kernel that dies (killed, out of memory) fails the run within seconds with
     ``DeadKernelError``. Ctrl-C stops the run (``status="interrupted"``) and raises
     :class:`fwlab.runs.Interrupted`. ``tensorboard``: a folder; every :func:`fwlab.train.fit`
-    in the notebook also writes a TensorBoard run under it.
+    in the notebook also writes a TensorBoard run under it. ``mlflow``: a tracking URI
+    (:func:`fwlab.integrations.mlflow.prepare_store`); every ``fit`` in the notebook also logs
+    an MLflow run ``<out_dir name>/<method>-seed<seed>`` into ``mlflow_experiment``.
 
     Unlike a sweep, the run reruns every time (a single run is what was asked for).
     """
     target = Notebook(Path(notebook), kernel=kernel, timeout=timeout, cwd=cwd,
-                      tensorboard=tensorboard)  # fmt: skip
+                      tensorboard=tensorboard, mlflow=mlflow,
+                      mlflow_experiment=mlflow_experiment)  # fmt: skip
     study = Study(target, out_dir, fixed=parameters, flat=True, check_names=check_names)
     outcome = study.run(executor=Inline(), force=True, log=log or io.StringIO(), resume=resume)
     if outcome.rows[0]["status"] == "busy":  # the folder is a run another process executes
@@ -78,6 +83,8 @@ def run_sweep(
     log: Any = None,
     scheduler: str | None = None,
     tensorboard: str | os.PathLike[str] | None = None,
+    mlflow: str | None = None,
+    mlflow_experiment: str = "fwlab",
     resume: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``notebook`` at every point of ``grid(axes)`` (with the ``fixed`` parameters too):
@@ -93,11 +100,15 @@ def run_sweep(
     in grid order, after writing them to ``out_dir/results.csv`` (folders of other sweeps in
     ``out_dir`` are left out of both). ``log`` (a file, default stdout) gets one line per
     point. ``tensorboard``: every ``fit`` of point ``<name>`` also logs to TensorBoard under
-    ``tensorboard/<name>``. Ctrl-C: see :meth:`fwlab.runs.Study.run` (``resume`` is the
+    ``tensorboard/<name>``; ``mlflow``: a tracking URI
+    (:func:`fwlab.integrations.mlflow.prepare_store`), every ``fit`` of point ``<name>`` also
+    logs the MLflow run ``<name>/<method>-seed<seed>`` into ``mlflow_experiment``. Ctrl-C: see
+    :meth:`fwlab.runs.Study.run` (``resume`` is the
     command its one line names).
     """
     target = Notebook(Path(notebook), kernel=kernel, timeout=timeout, cwd=cwd,
-                      tensorboard=tensorboard)  # fmt: skip
+                      tensorboard=tensorboard, mlflow=mlflow,
+                      mlflow_experiment=mlflow_experiment)  # fmt: skip
     study = Study(target, out_dir, axes, fixed=fixed)
     return study.run(jobs=jobs, scheduler=scheduler, force=force, log=log, resume=resume).rows
 

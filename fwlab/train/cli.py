@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.argtypes import (
+    add_mlflow_options,
     fraction,
     int_at_least,
     norm_exponent,
@@ -285,19 +286,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="also write losses, metrics, eta_t, delta_t, FW diagnostics and hyperparameters "
         "as a TensorBoard run into DIR (see fwlab.train.tensorboard)",
     )
-    g.add_argument(
-        "--mlflow",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="URI",
-        help="also log parameters, metrics per batch, steering events and artifacts to MLflow "
-        "(needs fwlab[mlflow]): a server URL (http://127.0.0.1:5000), an SQLite .db file, a "
-        "folder (gets FOLDER/mlflow.db), or no value for MLflow's default (./mlflow.db); see "
-        "fwlab.integrations.mlflow",
-    )
-    g.add_argument(
-        "--mlflow-experiment", default="fwlab", metavar="NAME", help="the MLflow experiment"
+    add_mlflow_options(
+        g, "also log parameters, metrics per batch, steering events and artifacts to MLflow"
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 

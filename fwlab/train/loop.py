@@ -55,6 +55,7 @@ from fwlab.train.checkpoint import (
     load_checkpoint,
 )
 from fwlab.train.config import TrainConfig
+from fwlab.train.environment import end_environment_callbacks, environment_callbacks
 from fwlab.train.history import (
     HISTORY,
     PROVENANCE,
@@ -75,7 +76,6 @@ from fwlab.train.outer_steps import (
     takes_outer_steps,
 )
 from fwlab.train.run import Run
-from fwlab.train.tensorboard import environment_loggers
 
 # fit, and (re-exported) the names this module held before config/build/checkpoint/history
 # became modules of their own
@@ -252,12 +252,14 @@ def _fit(
     scheduler = build_scheduler(optimizer, config)
     history = _new_history(method, config, data)
     run = Run(model, optimizer, scheduler, history, config, method, data)
-    # under `fwlab run/sweep --tensorboard DIR` every run also logs to TensorBoard
-    callbacks = [*callbacks, *environment_loggers(method.name, config.seed, resume=resume)]
+    # under `fwlab run/sweep --tensorboard DIR` / `--mlflow URI` every run also logs there
+    added = environment_callbacks(method.name, config.seed, resume=resume)
+    callbacks = [*callbacks, *added]
     try:
         return _train(run, callbacks, out, resume, progress, interrupt)
-    except BaseException:
+    except BaseException as err:
         abandon_outer_step(optimizer)  # the model the caller holds is at the iterate ω
+        end_environment_callbacks(added, err)
         raise
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fwlab.argtypes import add_mlflow_options
 from fwlab.data import load_task, validation_size, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.checkpoint import CHECKPOINT
@@ -502,6 +503,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="record from a checkout with uncommitted changes (its provenance says so)",
     )
     parser.add_argument("--progress", action="store_true", help="show progress bars")
+    add_mlflow_options(parser, "also log every run to MLflow as <comparison>/<method>-seed<seed>")
 
 
 def _fail(message: str) -> int:
@@ -534,9 +536,12 @@ def run_cli(args: argparse.Namespace) -> int:
             reproducible.activate()
         except RuntimeError as err:
             return _fail(f"--reproducible: {err}")
+    from fwlab.integrations.mlflow import mlflow_environment
+
     try:
-        results = record(comparison, args.runs, only=args.only, seeds=args.seeds,
-                         progress=args.progress, allow_dirty=args.allow_dirty)  # fmt: skip
+        with mlflow_environment(args.mlflow, args.mlflow_experiment, point=comparison.name):
+            results = record(comparison, args.runs, only=args.only, seeds=args.seeds,
+                             progress=args.progress, allow_dirty=args.allow_dirty)  # fmt: skip
     except (RuntimeError, NotADirectoryError, ValueError, FileNotFoundError) as err:
         return _fail(str(err))
     except KeyboardInterrupt as err:
