@@ -195,3 +195,24 @@ def test_the_readme_counts_the_recorded_runs_that_ship():
         r = load_recorded(name)
         stored[name] = (sum(len(s) for s in r["runs"].values()), len(r["not_recorded"]))
     assert said == stored
+
+
+def test_a_file_written_with_fewer_seeds_lists_the_comparisons_other_runs_as_not_recorded(
+    tmp_path,
+):
+    """A stored file from before a comparison had its ten seeds does not look complete: every
+    (run, seed) the comparison asks for and the file lacks is listed with its command."""
+    from fwlab.train.record import COMPARISONS
+    from fwlab.train.recorded import RECORDED_DIR, load_recorded
+
+    rec = json.loads((RECORDED_DIR / "table3-har2.json").read_text())
+    rec["runs"] = {run: {"0": seeds["0"]} for run, seeds in rec["runs"].items()}
+    rec["not_recorded"] = []
+    (tmp_path / "few.json").write_text(json.dumps(rec))
+    back = load_recorded(tmp_path / "few.json")
+    comparison = COMPARISONS["table3-har2"]
+    want = {(r, s) for r, s in comparison.queue() if s != 0}
+    assert {(r["run"], r["seed"]) for r in back["not_recorded"]} == want
+    assert all(r["state"] == "not started" for r in back["not_recorded"])
+    first = back["not_recorded"][0]
+    assert first["command"] == comparison.run_command(first["run"], first["seed"])

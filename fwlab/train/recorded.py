@@ -199,6 +199,26 @@ def load_recorded(name_or_path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path} is not JSON ({err}); re-write it with write_recorded") from err
     if not isinstance(data, dict) or not {"runs", "not_recorded"} <= set(data):
         raise ValueError(f"{path} is not a recorded comparison (no 'runs'/'not_recorded')")
+    return _list_unrecorded(data)
+
+
+def _list_unrecorded(data: dict[str, Any]) -> dict[str, Any]:
+    """Every (run, seed) the comparison of this name asks for that the file neither stores nor
+    lists is added to ``not_recorded`` as ``"not started"`` with its command, so a file written
+    when the comparison had fewer seeds says what is still missing instead of looking complete."""
+    from fwlab.train.record import COMPARISONS
+
+    comparison = COMPARISONS.get(data.get("name"))
+    if comparison is None:
+        return data
+    listed = {(r["run"], int(r["seed"])) for r in data["not_recorded"]}
+    stored = {(run, int(seed)) for run, seeds in data["runs"].items() for seed in seeds}
+    for run_name, seed in comparison.queue():
+        if (run_name, seed) not in stored | listed:
+            command = comparison.run_command(run_name, seed)
+            data["not_recorded"].append(
+                {"run": run_name, "seed": seed, "state": "not started", "command": command}
+            )
     return data
 
 
