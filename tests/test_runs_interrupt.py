@@ -252,9 +252,11 @@ def test_fwlab_reproduce_stops_on_ctrl_c_with_one_line(tmp_path):
 def test_fwlab_reproduce_in_process_stops_on_ctrl_c_with_one_line(tmp_path):
     out = tmp_path / "repro"
     row = out / "table3-smoke" / "sgd-har2"
+    # three rows: when the first row's folder appears two more are still to train, so the
+    # Ctrl-C cannot land after the work is done (one short row could end before it, under load)
     argv = [sys.executable, "-m", "fwlab.cli", "reproduce", "--table", "3", "--rows", "sgd",
-            "--tasks", "har2", "--in-process", "--no-progress", "--figure", "", "--out",
-            str(out)]  # fmt: skip
+            "fw_k1", "fw_k5", "--tasks", "har2", "--in-process", "--no-progress", "--figure", "",
+            "--out", str(out)]  # fmt: skip
     rc, err, seconds, survivors, _ = _interrupt(argv, row.is_dir, presses=1, group=True,
                                                 cwd=tmp_path)  # fmt: skip
     _evidence("fwlab reproduce --in-process, one Ctrl-C (terminal)", argv[2:], seconds, err)

@@ -130,6 +130,7 @@ def error_fields(err: BaseException) -> tuple[str, str]:
     if ename is not None:  # papermill.PapermillExecutionError: the error raised in a cell
         message = f"{ename}: {err.evalue}"  # type: ignore[attr-defined]
         lines = "\n".join(err.traceback or []).splitlines()  # type: ignore[attr-defined]
+        lines += "\n".join(getattr(err, "__notes__", [])).splitlines()  # the kernel's output
     else:
         # an OSError (a full disk, say) in fwlab's words: the file, and to free space and rerun
         said = describe(err)[0] if isinstance(err, OSError) else str(err)
@@ -405,16 +406,31 @@ def _run_notebook(data: Mapping[str, Any], run_dir: Path) -> None:
     # the kernel's Unix sockets live in a private folder, removed with it even when the kernel
     # died without cleaning up
     with tempfile.TemporaryDirectory(prefix="fwlab-kernel-") as sockets, _atomic_output(output):
-        papermill.execute_notebook(
-            str(nb),
-            str(output),
-            parameters=dict(data["params"]),
-            kernel_name=data["kernel"],
-            execution_timeout=data["timeout"],
-            cwd=data["cwd"] or str(nb.parent),
-            progress_bar=False,
-            kernel_manager_class=kernel_manager_class(sockets),
-        )
+        log = Path(sockets) / "kernel.log"  # the kernel process's own output, off the terminal
+        try:
+            papermill.execute_notebook(
+                str(nb),
+                str(output),
+                parameters=dict(data["params"]),
+                kernel_name=data["kernel"],
+                execution_timeout=data["timeout"],
+                cwd=data["cwd"] or str(nb.parent),
+                progress_bar=False,
+                kernel_manager_class=kernel_manager_class(sockets, log),
+            )
+        except Exception as err:  # a failed run's status keeps what the kernel process said
+            tail = _tail(log)
+            if tail and hasattr(err, "add_note"):
+                err.add_note(f"the kernel process's last output:\n{tail}")
+            raise
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def _run_function(data: Mapping[str, Any], run_dir: Path) -> None:

@@ -22,12 +22,17 @@ __all__ = ["die_with_parent", "kernel_manager_class"]
 _PR_SET_PDEATHSIG = 1
 
 
-def kernel_manager_class(socket_dir: str | os.PathLike[str]) -> type:
+def kernel_manager_class(
+    socket_dir: str | os.PathLike[str], log: str | os.PathLike[str] | None = None
+) -> type:
     """An ``AsyncKernelManager`` class whose kernels use Unix sockets under ``socket_dir``.
 
     ``socket_dir`` must exist and be private to one run (the socket files are
     ``<socket_dir>/kernel-<port>``); remove it when the run is over. Off POSIX the kernels use
-    TCP on localhost.
+    TCP on localhost. With ``log``, the kernel process's own stdout and stderr (its log lines,
+    e.g. "KeyboardInterrupt caught in kernel" when a Ctrl-C stops a run, and anything written
+    to the file descriptors directly) are appended to that file instead of the terminal, so a
+    stopped sweep ends with its one line; what cells print reaches the notebook as always.
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
@@ -42,6 +47,14 @@ def kernel_manager_class(socket_dir: str | os.PathLike[str]) -> type:
         @default("ip")
         def _default_ip(self) -> str:
             return prefix if self.transport == "ipc" else super()._ip_default()
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: object) -> None:
+            if log is None:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+                kw.setdefault("stdout", out)
+                kw.setdefault("stderr", out)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return IPCKernelManager
 
