@@ -119,21 +119,27 @@ def expect(locator, **kwargs):
 
 
 def press_until_changed(handle, key: str, title, before: str, *, presses: int = 20,
-                        timeout_s: float = 150.0, batch_s: float = 10.0) -> None:  # fmt: skip
+                        timeout_s: float = 150.0, batch_s: float = 10.0,
+                        alternate: str | None = None) -> None:  # fmt: skip
     """Press ``key`` ``presses`` times on a slider's ``handle`` until the ``title`` locator no
     longer reads ``before`` (``""``: until there is a title with some text).
 
     On a loaded machine the page may drop key presses made before the widget's front end is
     wired to its kernel; a batch that changed nothing within ``batch_s`` seconds is pressed
-    again, until ``timeout_s`` (then the last ``AssertionError`` is raised).
+    again, until ``timeout_s`` (then the last ``AssertionError`` is raised). With
+    ``alternate``, batches alternate between ``key`` and it, so a slider that reached its end
+    still sends new values (a selection slider has few: 20 presses can reach the end).
     """
     from playwright.sync_api import expect
 
     deadline = time.monotonic() + timeout_s
+    keys = [key] if alternate is None else [key, alternate]
+    batch = 0
     while True:
         handle.focus()
         for _ in range(presses):
-            handle.press(key)
+            handle.press(keys[batch % len(keys)])
+        batch += 1
         try:
             # plotly may replace the title's node on redraw: poll the locator, not one node
             if before:

@@ -127,7 +127,8 @@ def test_presented_playground_slider_redraws_the_figure(served):
             handle.scroll_into_view_if_needed()
             # the first presses go unacknowledged; a press 3 s later (or twice the time the page
             # took to draw the figure) gets a new figure, so a batch is pressed again after 4 s
-            press_until_changed(handle, "ArrowLeft", title, before, timeout_s=120.0, batch_s=4.0)
+            press_until_changed(handle, "ArrowLeft", title, before, timeout_s=120.0, batch_s=4.0,
+                                alternate="ArrowRight")  # fmt: skip
             expect(explorer).to_contain_text(
                 "the page had stopped following the figure: drawn anew"
             )
