@@ -48,7 +48,6 @@ import json
 import math
 import os
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -499,41 +498,16 @@ class _SearchLoop(_Loop):
         super().__init__(executor, {}, stop_file, grace, log)
         self.search = search
 
-    def _loop(self) -> None:
-        ex, s = self.executor, self.search
-        while True:
-            while (not self.stopping and ex.slots() > 0 and len(self.running) < s.jobs
-                   and (self.queue or s.ask(self))):  # fmt: skip
-                key = self.queue.popleft()
-                self.started.append(key)
-                self.running.add(key)
-                (Path(self.tasks[key]["run_dir"]) / PRUNE_FILE).unlink(missing_ok=True)
-                ex.submit(key, self.tasks[key])
-            if not ex.busy() and (self.stopping or not self.queue):
-                return
-            for key, status in ex.wait(0.25):
-                self._finished(key, status)
-            if not self.stopping:
-                s.poll(self)
-            if self.stopping and ex.busy() and time.monotonic() > self.deadline:
-                self.killed = True
-                ex.kill()
-                return
+    def _has_next(self) -> bool:
+        return len(self.running) < self.search.jobs and (bool(self.queue) or self.search.ask(self))
 
-    def _finished(self, key: int, st: dict[str, Any]) -> None:
-        self.running.discard(key)
-        self.reported[key] = st
-        state = st.get("status")
-        if state == "cancelled":
-            self.started.remove(key)
-            return
-        if state == "failed":
-            self._record_death(key, st)
-        if state == "interrupted":
-            self.interrupted.append(key)
-        elif state not in ("ok", "skipped"):
-            self.failed.append(key)
-        self.finished += 1
+    def _submitting(self, key: int) -> None:
+        (Path(self.tasks[key]["run_dir"]) / PRUNE_FILE).unlink(missing_ok=True)
+
+    def _waited(self) -> None:
+        self.search.poll(self)
+
+    def _ended(self, key: int, st: dict[str, Any], state: str | None) -> None:
         self.search.run_ended(key, st, self)
 
 

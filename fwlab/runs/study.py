@@ -315,19 +315,33 @@ class _Loop:
     def _loop(self) -> None:
         ex = self.executor
         while True:
-            while self.queue and not self.stopping and ex.slots() > 0:
+            while not self.stopping and ex.slots() > 0 and self._has_next():
                 key = self.queue.popleft()
                 self.started.append(key)
                 self.running.add(key)
+                self._submitting(key)
                 ex.submit(key, self.tasks[key])
             if not ex.busy() and (self.stopping or not self.queue):
                 return
             for key, status in ex.wait(0.25):
                 self._finished(key, status)
+            if not self.stopping:
+                self._waited()
             if self.stopping and ex.busy() and time.monotonic() > self.deadline:
                 self.killed = True
                 ex.kill()
                 return
+
+    # hooks for a loop whose runs are not all known at the start (fwlab.integrations.optuna)
+    def _has_next(self) -> bool:
+        """Whether a run is queued for the free slot (a subclass may queue one here)."""
+        return bool(self.queue)
+
+    def _submitting(self, key: int) -> None:
+        """Called just before run ``key`` is handed to the executor."""
+
+    def _waited(self) -> None:
+        """Called after each wait for finished runs, while not stopping."""
 
     def _finished(self, key: int, st: dict[str, Any]) -> None:
         self.running.discard(key)
@@ -343,6 +357,10 @@ class _Loop:
         elif state not in ("ok", "skipped"):  # failed, or busy: claimed by another process
             self.failed.append(key)
         self.finished += 1
+        self._ended(key, st, state)
+
+    def _ended(self, key: int, st: dict[str, Any], state: str | None) -> None:
+        """Run ``key`` ended (not cancelled) and is counted: say so in the log."""
         line = f"[{self.finished}/{len(self.tasks)}] {self.names[key]}: {state}"
         if st.get("seconds") is not None:
             line += f" ({st['seconds']:.1f} s)"
