@@ -5,11 +5,18 @@ two (and far faster when the other core is busy), so every test process uses one
 """
 
 import signal
+import sys
 
 import pytest
 import torch
 
+from fwlab.process_start import IRI_GRAMMAR_MODULE
+
 torch.set_num_threads(1)
+# as in fwlab's own processes (fwlab/process_start.py): nbformat (papermill, nbclient) imports
+# jsonschema, which would build the IRI grammar no notebook schema uses, 1.1 s of CPU per test
+# process; the tests that check that behaviour run it in processes of their own
+sys.modules.setdefault(IRI_GRAMMAR_MODULE, None)
 
 
 @pytest.fixture
