@@ -42,12 +42,13 @@ def interactive_sigint():
 # test_train_cli.py (with its two-row reproduce test) too: their time on a loaded machine
 # divided by test_tensorboard.py's ratio there (47 s against 9 s). Since then, estimated from
 # what was cut: test_integrations_optuna (its Ctrl-C test's trials wait on a gate, not 20 s of
-# sleep), test_notebook_overrides (notebook 04 runs once for two tests; 05 with one worker), and
-# the browser files (their servers are killed, not stopped gracefully: seconds per server).
+# sleep), test_notebook_overrides (notebook 04 runs once for two tests; 05 with one worker),
+# test_runs_interrupt and test_reliability_runs (signals sent when the run is ready, not after a
+# fixed sleep), and the browser files (their servers are killed, not stopped gracefully).
 SLOWEST_FILES = {
     "test_notebooks.py": 94,
     "test_dashboard_browser.py": 75,  # estimated: 1.5-2.5 min on a busy machine
-    "test_runs_interrupt.py": 45,
+    "test_runs_interrupt.py": 42,
     "test_notebook_overrides.py": 42,
     "test_present.py": 37,
     "test_train_cli.py": 37,
@@ -55,7 +56,7 @@ SLOWEST_FILES = {
     "test_runs_dask.py": 33,
     "test_recorded_retrain.py": 30,  # estimated on a busy machine (4 re-trainings, 2 stored)
     "test_browser.py": 29,
-    "test_reliability_runs.py": 29,
+    "test_reliability_runs.py": 25,
     "test_notebook_01.py": 25,
     "test_reliability.py": 23,
     "test_mlflow.py": 23,
