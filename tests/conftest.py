@@ -56,7 +56,7 @@ SLOWEST_FILES = {
     "test_runs_dask.py": 33,
     "test_recorded_retrain.py": 30,  # estimated on a busy machine (4 re-trainings, 2 stored)
     "test_browser.py": 29,
-    "test_reliability_runs.py": 25,
+    "test_reliability_runs.py": 27,
     "test_notebook_01.py": 25,
     "test_reliability.py": 23,
     "test_mlflow.py": 23,
