@@ -18,8 +18,11 @@ thread of :func:`execute` sees it within a fraction of a second and
 
 * a notebook run: kills the notebook's kernel (the process whose environment names this run's
   folder), so papermill ends within about a second (its dead-kernel check);
-* a function run in the main thread of a worker process: raises ``KeyboardInterrupt`` in it
-  (:func:`_thread.interrupt_main`), so a training loop stops as on Ctrl-C. A function run in a
+* a function run in the main thread of a worker process (or of this one): a
+  :func:`fwlab.train.fit` in progress is asked to stop at its batch's end
+  (:func:`fwlab.train.interrupt.request_stop`: it writes its checkpoint and raises
+  ``KeyboardInterrupt``), else ``KeyboardInterrupt`` is raised in it
+  (:func:`_thread.interrupt_main`). A function run in a
   Dask worker's thread cannot be interrupted and finishes;
 
 the run is then recorded as ``"interrupted"``, without a traceback. A run that has not started
@@ -147,17 +150,21 @@ class _Execution:
         self.data = data
         self.stop_requested = threading.Event()
         self.main_thread = threading.current_thread() is threading.main_thread()
+        self.thread_id = threading.get_ident()
 
     def stop(self) -> bool:
         """Stop this run (once); ``True`` when the caller, in the main thread, should raise
-        ``KeyboardInterrupt`` into it (a function run)."""
+        ``KeyboardInterrupt`` into it (a function run that is not inside ``fit``: a ``fit`` in
+        progress is asked to stop at its batch's end instead, so it keeps its checkpoint)."""
+        from fwlab.train.interrupt import request_stop as request_fit_stop
+
         if self.stop_requested.is_set():
             return False
         self.stop_requested.set()
         if self.data["kind"] == "notebook":
             kill_kernels(self.data["run_dir"])
             return False
-        return self.main_thread
+        return self.main_thread and not request_fit_stop(self.thread_id)
 
 
 _CURRENT: _Execution | None = None

@@ -21,7 +21,22 @@ import threading
 from types import FrameType
 from typing import Any
 
-__all__ = ["DeferredInterrupt"]
+__all__ = ["DeferredInterrupt", "request_stop"]
+
+#: the deferrals in progress per thread (innermost last): what :func:`request_stop` reaches
+_ACTIVE: dict[int, list[DeferredInterrupt]] = {}
+
+
+def request_stop(thread_id: int | None = None) -> bool:
+    """Ask the innermost ``fit`` in progress in thread ``thread_id`` (default: the main thread)
+    to stop at the end of its batch, as a first Ctrl-C does; ``False`` when it runs none. How a
+    caller that owns SIGINT (the run engine, :mod:`fwlab.runs`) stops a training function
+    without losing its checkpoint."""
+    stack = _ACTIVE.get(threading.main_thread().ident if thread_id is None else thread_id)
+    if not stack:
+        return False
+    stack[-1].request()
+    return True
 
 
 class DeferredInterrupt:
@@ -52,9 +67,15 @@ class DeferredInterrupt:
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         ):
             self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        _ACTIVE.setdefault(threading.get_ident(), []).append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        stack = _ACTIVE.get(threading.get_ident(), [])
+        if self in stack:
+            stack.remove(self)
+        if not stack:
+            _ACTIVE.pop(threading.get_ident(), None)
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
