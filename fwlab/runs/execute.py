@@ -40,6 +40,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 import time
 import traceback as _tb
@@ -156,15 +157,15 @@ class _Execution:
         """Stop this run (once); ``True`` when the caller, in the main thread, should raise
         ``KeyboardInterrupt`` into it (a function run that is not inside ``fit``: a ``fit`` in
         progress is asked to stop at its batch's end instead, so it keeps its checkpoint)."""
-        from fwlab.train.interrupt import request_stop as request_fit_stop
-
         if self.stop_requested.is_set():
             return False
         self.stop_requested.set()
         if self.data["kind"] == "notebook":
             kill_kernels(self.data["run_dir"])
             return False
-        return self.main_thread and not request_fit_stop(self.thread_id)
+        # not imported: no fit runs in this process (and importing torch here would take seconds)
+        fits = sys.modules.get("fwlab.train.interrupt")
+        return self.main_thread and not (fits is not None and fits.request_stop(self.thread_id))
 
 
 _CURRENT: _Execution | None = None
