@@ -165,16 +165,15 @@ def reproduce(
     number: int,
     scale: str,
     *,
-    out_dir: str | Path | None = None,
     seed: int = 0,
     device: str = "cpu",
-    download: bool = False,
     progress: bool = True,
     rows: list[str] | None = None,
     tasks: list[str] | None = None,
-    figure_formats: Sequence[str] = ("html", "png"),
 ) -> list[dict[str, Any]]:
-    """Train every run of :func:`table_plan` and return one result dict per (row, task).
+    """Train the runs of :func:`table_plan` in this process and return one result dict per
+    (row, task): what :func:`train_row` does for its row (a whole table is
+    :func:`reproduce_table`, a study on the run engine).
 
     ``rows`` keeps only the rows named (method names such as ``"fw_k5"`` or the paper's labels)
     and ``tasks`` only those columns (``"har2"``, ...). Each result holds ``label``, ``method``,
@@ -182,9 +181,7 @@ def reproduce(
     training, the paper's selection), ``acc_at_best_valid`` (the test accuracy at the best
     accuracy on a validation split of 10 % of the training set,
     :func:`fwlab.data.with_validation`), ``final_acc`` (%), ``hours``, ``paper_acc``,
-    ``paper_hours`` and ``steps``. With ``out_dir``, the table is written as
-    ``table.json``/``table.csv`` and its comparison figure beside them
-    (:func:`write_table_figure` in ``figure_formats``).
+    ``paper_hours`` and ``steps`` (:func:`write_table` writes them as a table and figure).
     """
     settings = SETTINGS[(number, scale)]
     results, cache = [], {}
@@ -195,10 +192,7 @@ def reproduce(
             continue
         task = run["task"]
         if task not in cache:
-            opts = dict(settings["data"])
-            if download:
-                opts["download"] = True
-            data = load_table_task(task, scale, seed=seed, **opts)
+            data = load_table_task(task, scale, seed=seed, **settings["data"])
             if "subset" in settings:
                 data = shrink(data, *settings["subset"], seed=seed)
             # selection on held-out training data, beside the paper's best-test selection
@@ -206,14 +200,7 @@ def reproduce(
             cache[task] = data
         data = cache[task]
         config = run["config"].replace(seed=seed, device=device)
-        folder = None
-        if out_dir is not None:
-            folder = Path(out_dir) / f"table{number}-{scale}" / f"{run['method'].name}-{task}"
-        # a table is re-trained whole: its runs replace the ones a previous call left there
-        history = fit(
-            run["method"], data, config, out_dir=folder, overwrite=folder is not None,
-            progress=progress,
-        )  # fmt: skip
+        history = fit(run["method"], data, config, progress=progress)
         paper = PAPER_RESULTS[number].get(run["label"], {}).get(task, (None, None))
         s = history["summary"]
         results.append(
@@ -225,8 +212,6 @@ def reproduce(
                 steps=s["steps"],
             )
         )  # fmt: skip
-    if out_dir is not None:
-        write_table(results, Path(out_dir) / f"table{number}-{scale}", figure_formats)
     return results
 
 
