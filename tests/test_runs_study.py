@@ -181,6 +181,18 @@ def test_a_shared_study_leaves_its_folder_to_other_processes_and_reports_their_r
         Study(SQUARE, out, {"x": [1, 2]}).run(executor=Inline(), log=quiet())
 
 
+def test_a_function_run_keeps_the_environment_of_its_process(tmp_path, monkeypatch):
+    """What `fwlab record --mlflow` sets for its fits (FWLAB_MLFLOW_*) reaches a function run;
+    the run's own folder is FWLAB_RESULTS_DIR, and is unset again after it."""
+    monkeypatch.setenv("FWLAB_MLFLOW_URI", "file:///somewhere")
+    monkeypatch.delenv("FWLAB_RESULTS_DIR", raising=False)
+    out = tmp_path / "s"
+    row = Study("os:environ.copy", out).run(executor=Inline(), log=quiet()).rows[0]
+    assert row["status"] == "ok" and row["FWLAB_MLFLOW_URI"] == "file:///somewhere"
+    assert row["FWLAB_RESULTS_DIR"] == str((out / "default").resolve())
+    assert "FWLAB_RESULTS_DIR" not in os.environ
+
+
 def test_a_claimed_study_folder_is_refused_naming_the_holder(tmp_path):
     out = tmp_path / "s"
     code = (

@@ -324,16 +324,16 @@ def _finish(status: dict[str, Any], run_dir: Path, t0: float, state: str, error:
 
 @contextlib.contextmanager
 def _run_environment(data: Mapping[str, Any], run_dir: Path) -> Iterator[None]:
-    """``FWLAB_RESULTS_DIR`` (and ``FWLAB_TENSORBOARD_DIR``, ``FWLAB_MLFLOW_*``) for the run,
-    restored after."""
-    values: dict[str, str | None] = {RESULTS_ENV: str(run_dir), TENSORBOARD_ENV: None,
-                                     MLFLOW_ENV: None, MLFLOW_EXPERIMENT_ENV: None,
-                                     MLFLOW_RUN_ENV: None}  # fmt: skip
-    if data.get("tensorboard") is not None:
-        values[TENSORBOARD_ENV] = data["tensorboard"]
-    if data.get("mlflow") is not None:
-        values.update({MLFLOW_ENV: data["mlflow"], MLFLOW_RUN_ENV: data["mlflow_run"],
-                       MLFLOW_EXPERIMENT_ENV: data["mlflow_experiment"]})  # fmt: skip
+    """``FWLAB_RESULTS_DIR`` for the run (and for a notebook's kernel ``FWLAB_TENSORBOARD_DIR``
+    and ``FWLAB_MLFLOW_*`` from its target; a function run keeps its process's, e.g. those
+    ``fwlab record --mlflow`` sets), restored after."""
+    values: dict[str, str | None] = {RESULTS_ENV: str(run_dir)}
+    if data["kind"] == "notebook":
+        values.update({TENSORBOARD_ENV: data.get("tensorboard"), MLFLOW_ENV: None,
+                       MLFLOW_EXPERIMENT_ENV: None, MLFLOW_RUN_ENV: None})  # fmt: skip
+        if data.get("mlflow") is not None:
+            values.update({MLFLOW_ENV: data["mlflow"], MLFLOW_RUN_ENV: data["mlflow_run"],
+                           MLFLOW_EXPERIMENT_ENV: data["mlflow_experiment"]})  # fmt: skip
     previous = {name: os.environ.get(name) for name in values}
     _set_environ(values)
     try:
