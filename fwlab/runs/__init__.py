@@ -54,7 +54,7 @@ Example (a function over a grid × 2 seeds, in this process; ``jobs=2`` uses two
     True
 
 **A recorded comparison** (``fwlab record``, :func:`fwlab.train.record.record`) is a
-``Study(train_one, runs_dir, [{"run": ..., "seed": ...}, ...], folder="{run}/seed{seed}",
+``Study(train_one, RUNS / name, [{"run": ..., "seed": ...}, ...], folder="{run}/seed{seed}",
 shared=True)``: a list of points in queue order, each run in ``<run>/seed<k>``; ``shared``
 leaves the study folder unclaimed, so two processes on one folder share the work (each run is
 claimed; the other process reports it ``"busy"``).
