@@ -42,16 +42,13 @@ __all__ = ["DeferredInterrupt"]
 class DeferredInterrupt:
     """Inside the ``with`` block, SIGINT sets :attr:`requested` instead of raising.
 
-    Signals reach Python's main thread only, so the handler is installed there only (elsewhere,
-    or where signals cannot be handled, the block runs unguarded); the previous handler is back
-    when the block ends. Without ``deliver`` the handler replaces only Python's default one:
-    a handler of the program's own (a run engine's worker, say) keeps its signals. With
-    ``deliver`` it goes over any handler, which gets the held signal after the block.
-
-    Args:
-        deliver: hold every SIGINT and raise it again after the block (a section that must
-            complete), instead of leaving :attr:`requested` to the caller and letting a second
-            SIGINT raise at once (a loop that stops at its next consistent point).
+    ``deliver``: hold every SIGINT and raise it again after the block (a section that must
+    complete) instead of leaving :attr:`requested` to the caller and letting a second SIGINT
+    raise at once (a loop). Signals reach Python's main thread only: the handler is installed
+    there (elsewhere the block runs unguarded) and the previous one is back after the block.
+    Without ``deliver`` it replaces only Python's default handler, so that a program's own (a
+    run engine worker's, say) keeps its signals; with ``deliver`` any handler, which gets the
+    held signal after the block.
     """
 
     def __init__(self, *, deliver: bool = False) -> None:

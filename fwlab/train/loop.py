@@ -165,15 +165,15 @@ def fit(
             "overwrite replaces it; pass one of them"
         )
     check_run_inputs(method, data, config)  # before the folder is touched
-    if out_dir is None:
-        return fit_claimed(None, method, data, config, model=model, callbacks=callbacks,
-                           progress=progress)  # fmt: skip
-    with claim(out_dir, option="out_dir") as out:
-        if not overwrite:
-            claim_run_dir(out, resume=resume, overwrite=False, checkpoint=CHECKPOINT,
-                          outputs=_OUTPUTS)  # fmt: skip
-        return fit_claimed(out, method, data, config, model=model, callbacks=callbacks,
-                           resume=resume, overwrite=overwrite, progress=progress)  # fmt: skip
+    with contextlib.ExitStack() as held:
+        out = None
+        if out_dir is not None:
+            out = held.enter_context(claim(out_dir, option="out_dir"))
+            if not overwrite:
+                claim_run_dir(out, resume=resume, overwrite=False, checkpoint=CHECKPOINT,
+                              outputs=_OUTPUTS)  # fmt: skip
+        interrupt, callbacks = _held_for_training(held, out, overwrite, callbacks)
+        return _fit(method, data, config, model, callbacks, out, resume, progress, interrupt)
 
 
 #: the files of a run that ``overwrite`` replaces
@@ -198,13 +198,22 @@ def fit_claimed(
     nothing. ``fwlab train`` claims ``--out`` this way before it loads the data, so that a busy
     folder is refused at once and the folder is claimed once. With ``overwrite``, the previous
     run's files are set aside here (see :func:`fit`)."""
-    callbacks = as_callbacks(callbacks)
     with contextlib.ExitStack() as held:
-        interrupt = held.enter_context(DeferredInterrupt())
-        if overwrite:  # moved aside until the new run has a checkpoint of its own
-            aside = held.enter_context(set_aside(out, _OUTPUTS, (out / CHECKPOINT).is_file))
-            callbacks = [release_when_replaced(aside), *callbacks]
-        return _fit(method, data, config, model, callbacks, out, resume, progress, interrupt)
+        interrupt, cbs = _held_for_training(held, out, overwrite, as_callbacks(callbacks))
+        return _fit(method, data, config, model, cbs, out, resume, progress, interrupt)
+
+
+def _held_for_training(
+    held: contextlib.ExitStack, out: Path | None, overwrite: bool, callbacks: list[Callback]
+) -> tuple[DeferredInterrupt, list[Callback]]:
+    """Enter into ``held`` what a run holds while it trains: Ctrl-C deferred to the end of the
+    batch, and with ``overwrite`` the previous run's files set aside until the new run has a
+    checkpoint of its own. Returns the interrupt and the callbacks to train with."""
+    interrupt = held.enter_context(DeferredInterrupt())
+    if overwrite:
+        aside = held.enter_context(set_aside(out, _OUTPUTS, (out / CHECKPOINT).is_file))
+        callbacks = [release_when_replaced(aside), *callbacks]
+    return interrupt, callbacks
 
 
 def release_when_replaced(*handles: Any) -> Callback:
