@@ -126,7 +126,8 @@ def lock_holder(folder: str | os.PathLike[str], *, lock_name: str = CLAIM_FILE) 
         pid = int(pid_line)
         if pid <= 0:
             return "another process"
-        os.kill(pid, 0)  # only asks whether the process exists
+        if os.name == "posix":  # (on Windows, signal 0 is CTRL_C_EVENT)
+            os.kill(pid, 0)  # only asks whether the process exists
     except PermissionError:
         pass  # it exists, run by another user
     except (OSError, ValueError):
