@@ -104,6 +104,25 @@ def test_a_run_another_recorder_holds_is_skipped_and_trained_by_nobody_else(tmp_
     assert run_state(run_folder(tmp_path, TINY, "bptt_adam", 0)) == "todo"
 
 
+def test_a_run_a_recorder_from_before_the_engine_holds_fails_and_the_others_train(tmp_path):
+    """The recorder before the run engine claimed a run with RUNS/<name>/.<run>-seed<k>.lock:
+    one of those still running on the folder keeps its run (one line says so), never trained
+    twice."""
+    from filelock import FileLock
+
+    (tmp_path / "tiny").mkdir()
+    with FileLock(str(tmp_path / "tiny" / ".bptt_adam-seed0.lock")):
+        with pytest.raises(
+            ValueError,
+            match=r"^bptt_adam seed 0 is being trained by an older "
+            r"fwlab record process \(it holds .*\.bptt_adam-seed0\.lock\); run",
+        ):
+            record(TINY, tmp_path, allow_dirty=True)  # fmt: skip
+    assert run_state(run_folder(tmp_path, TINY, "bptt_adam", 0)) == "todo"
+    assert run_state(run_folder(tmp_path, TINY, "fw_k2", 1), 12) == "done"  # the others trained
+    assert {r["state"] for r in record(TINY, tmp_path, allow_dirty=True)[1:]} == {"done"}
+
+
 def test_two_recorders_on_one_folder_share_the_queue(tmp_path):
     """Two processes of the same command: every run is trained once, by one of them."""
     import subprocess

@@ -60,7 +60,7 @@ leaves the study folder unclaimed, so two processes on one folder share the work
 claimed; the other process reports it ``"busy"``).
 """
 
-from fwlab.runs.claim import Claimed, claim
+from fwlab.outdir import Claimed, claim
 from fwlab.runs.executors import (
     SCHEDULER_ENV,
     Dask,

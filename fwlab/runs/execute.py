@@ -20,7 +20,7 @@ thread of :func:`execute` sees it within a fraction of a second and
   folder), so papermill ends within about a second (its dead-kernel check);
 * a function run in the main thread of a worker process (or of this one): a
   :func:`fwlab.train.fit` in progress is asked to stop at its batch's end
-  (:func:`fwlab.train.interrupt.request_stop`: it writes its checkpoint and raises
+  (:func:`fwlab.optim.interrupt.request_stop`: it writes its checkpoint and raises
   ``KeyboardInterrupt``), else ``KeyboardInterrupt`` is raised in it
   (:func:`_thread.interrupt_main`). A function run in a
   Dask worker's thread cannot be interrupted and finishes;
@@ -50,7 +50,7 @@ from typing import Any
 
 from fwlab.atomic import atomic_write_text
 from fwlab.failure import describe
-from fwlab.runs.claim import Claimed, claim
+from fwlab.outdir import Claimed, claim
 from fwlab.runs.files import (
     MLFLOW_ENV,
     MLFLOW_EXPERIMENT_ENV,
@@ -164,7 +164,7 @@ class _Execution:
             kill_kernels(self.data["run_dir"])
             return False
         # not imported: no fit runs in this process (and importing torch here would take seconds)
-        fits = sys.modules.get("fwlab.train.interrupt")
+        fits = sys.modules.get("fwlab.optim.interrupt")
         return self.main_thread and not (fits is not None and fits.request_stop(self.thread_id))
 
 

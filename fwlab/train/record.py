@@ -11,8 +11,8 @@ finished, so folders written before the engine count too), an interrupted one co
 its checkpoint (SIGKILL loses at most ``checkpoint_every`` batches). Each run is claimed by the
 process that trains it (released by the operating system when the process dies), so starting
 the same command twice trains two runs at a time: each command skips the runs another one holds
-and takes the next; a run folder that another fwlab version's recorder is training fails that
-run with a one-line error (``fit`` locks the folder) instead of training it twice.
+and takes the next; a run that a recorder from before the engine is training (its lock file
+``DIR/NAME/.<method>-seed<k>.lock``) fails with a one-line error instead of being trained twice.
 Every task gets a seeded validation split taken out of its training set
 (:func:`fwlab.data.with_validation`), so a run records the test value at the best validation
 value beside the best test value.
@@ -51,7 +51,7 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import TrainConfig
 from fwlab.train.history import HISTORY
-from fwlab.train.loop import fit
+from fwlab.train.loop import fit_claimed
 from fwlab.train.methods import TABLE_III, Method, get_method
 
 __all__ = [
@@ -480,26 +480,54 @@ def train_one(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Train run ``run`` of seed ``seed`` of ``comparison`` (:meth:`Comparison.to_dict`) into
-    ``run_dir`` with :func:`fwlab.train.fit`, resuming from its checkpoint, unless the folder
-    holds it finished (``"done"``) or holds a finished run of another configuration
-    (``"foreign"``): what each run of :func:`record` executes. Returns ``{"state", "summary"}``.
+    ``run_dir`` (claimed by the engine) with :func:`fwlab.train.loop.fit_claimed`, resuming
+    from its checkpoint, unless the folder holds it finished (``"done"``) or holds a finished
+    run of another configuration (``"foreign"``): what each run of :func:`record` executes.
+    Returns ``{"state", "summary"}``. It also holds the run's lock file of the recorder before
+    the engine (``RUNS/<comparison>/.<run>-seed<k>.lock``), so that such a recorder, still
+    running on the same folder, and this one never train one run twice.
     """
-    from fwlab.experiments.provenance import ProvenanceFile
+    from filelock import FileLock, Timeout
 
     spec = Comparison.from_dict(comparison)
     method, config = expected_run(spec, run, seed)
     state = run_state(run_dir, config.steps, (method, config))
     if state in ("done", "foreign"):
         return {"state": state, "summary": None}
-    data = spec.data(seed)
+    legacy = FileLock(run_dir.parents[1] / f".{run}-seed{seed}.lock", thread_local=False)
+    try:
+        legacy.acquire(timeout=0)
+    except Timeout:
+        raise ValueError(
+            f"{run} seed {seed} is being trained by an older fwlab record process (it holds "
+            f"{legacy.lock_file}); run the same command again once it has finished"
+        ) from None
+    try:
+        return _train_one(spec, run, seed, run_dir, method, config, allow_dirty, progress)
+    finally:
+        legacy.release()
+
+
+def _train_one(
+    spec: Comparison, run: str, seed: int, run_dir: Path, method: Method, config: TrainConfig,
+    allow_dirty: bool, progress: bool,
+) -> dict[str, Any]:  # fmt: skip
+    from fwlab.experiments.provenance import ProvenanceFile
+
     resume = (run_dir / CHECKPOINT).is_file()  # a stopped run continues
+    if not resume and (run_dir / HISTORY).exists():
+        raise ValueError(
+            f"{run} seed {seed}: {run_dir} holds the history.json of an unfinished run and no "
+            f"checkpoint to resume it from; move {run_dir} elsewhere and run the same fwlab "
+            "record command again"
+        )
+    data = spec.data(seed)
     prov = ProvenanceFile(run_dir, spec.train_command(run, seed, data), allow_dirty=allow_dirty,
                           record_command=spec.run_command(run, seed))  # fmt: skip
     try:
         # a fresh run replaces what a process killed before its first checkpoint left
-        history = fit(method, data, config, out_dir=run_dir, resume=resume,
-                      overwrite=not resume and not (run_dir / HISTORY).exists(),
-                      callbacks=[prov], progress=progress)  # fmt: skip
+        history = fit_claimed(run_dir, method, data, config, resume=resume, overwrite=not resume,
+                              callbacks=[prov], progress=progress)  # fmt: skip
     except KeyboardInterrupt as err:
         at = str(err).split(";")[0] or "interrupted"
         raise KeyboardInterrupt(
