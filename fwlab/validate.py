@@ -45,7 +45,6 @@ __all__ = [
     "in_range",
     "int_at_least",
     "int_in_range",
-    "is_finite_number",
     "is_tensor",
     "nonnegative_float",
     "nonnegative_int",
@@ -65,8 +64,7 @@ def refusal(name: str, rule: str, value: Any, example: str) -> ValueError:
     """The ``ValueError`` every rule raises (a plain one, as torch.optim raises): its one-line
     message names the argument, the rule, the value given and a value that would do; the
     parts ride along as attributes ``name``, ``rule``, ``value`` and ``example``, for callers
-    that word them for another audience (the command line, where argparse names the option;
-    :func:`optional`, which adds "None or").
+    that word them for another audience (the command line, where argparse names the option).
 
     Example:
         >>> err = refusal("K", "an integer >= 1", 0, "1")
@@ -114,12 +112,6 @@ def _as_int(value: Any) -> int | None:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         return None
     return int(value)
-
-
-def is_finite_number(x: Any) -> bool:
-    """Whether ``x`` is one finite real number by :func:`as_real` (bools are not numbers)."""
-    v = as_real(x)
-    return v is not None and math.isfinite(v)
 
 
 def _text_number(value: Any) -> float | None:
@@ -314,22 +306,15 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def optional(rule: Callable[..., T], name: str, value: Any, *args: Any, **kwargs: Any) -> T | None:
-    """``None``, or ``value`` checked by ``rule(name, value, *args, **kwargs)``; a refusal
-    reads "must be None or ...".
+    """``None`` (not given), or ``value`` checked by ``rule(name, value, *args, **kwargs)``
+    with the rule's own message: a value given is refused as it is wherever the argument is
+    required (``TrainConfig(delta=0)`` as ``FrankWolfe(delta=0)``).
 
     Example:
         >>> optional(positive_int, "tbptt", None), optional(positive_int, "tbptt", 16)
         (None, 16)
     """
-    if value is None:
-        return None
-    try:
-        return rule(name, value, *args, **kwargs)
-    except ValueError as err:
-        if not hasattr(err, "rule"):
-            raise
-        either = "True, False or None" if err.rule == "True or False" else f"None or {err.rule}"
-        raise refusal(name, either, value, err.example) from None
+    return None if value is None else rule(name, value, *args, **kwargs)
 
 
 def point(name: str, value: Any, dim: int = 2) -> tuple[float, ...]:

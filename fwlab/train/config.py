@@ -8,8 +8,8 @@ from typing import Any
 
 from fwlab.validate import (
     fraction,
-    int_in_range,
     nonnegative_float,
+    nonnegative_int,
     one_of,
     optional,
     positive_float,
@@ -78,7 +78,7 @@ class TrainConfig:
         store("delta", optional(positive_float, "delta", self.delta))
         store("lr_gamma", fraction("lr_gamma", self.lr_gamma))
         one_of("loss", self.loss, LOSSES)
-        store("seed", int_in_range("seed", self.seed))
+        store("seed", nonnegative_int("seed", self.seed))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

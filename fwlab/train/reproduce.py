@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.argtypes import positive_int
+from fwlab.argtypes import nonnegative_int, positive_int
 from fwlab.atomic import atomic_open, atomic_write_text
 from fwlab.data import load_task, shrink, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
@@ -435,7 +435,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="comma-separated formats of the table's comparison figure, from "
         f"{','.join(FIGURE_FORMATS)}; '' for none (png/svg/pdf need Chrome or Chromium)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of every run")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every run")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument(
         "--download",
