@@ -27,6 +27,7 @@ from fwlab.runs.grid import grid, point_name
 from fwlab.runs.results import gather, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.target import Target, as_target
+from fwlab.validate import positive_int
 
 __all__ = ["Interrupted", "Outcome", "Study", "resume_command"]
 
@@ -163,8 +164,7 @@ class Study:
         """
         log = sys.stdout if log is None else log
         if executor is None:
-            if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-                raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+            jobs = positive_int("jobs", jobs)
             executor = executor_for(jobs, scheduler)
         with executor, claim(self.out, lock_name=STUDY_CLAIM_FILE) as out:
             return self._run_claimed(out, executor, force, log, resume, grace)

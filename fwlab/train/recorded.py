@@ -35,6 +35,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fwlab.validate import int_at_least
+
 __all__ = [
     "RECORDED_DIR",
     "compact_history",
@@ -89,8 +91,7 @@ def compact_history(
     Raises:
         ValueError: ``points`` is not an integer >= 2.
     """
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise ValueError(f"points must be an integer >= 2, got {points!r}")
+    points = int_at_least("points", points, 2)
     out = {k: v for k, v in history.items() if k not in ("train", "eval", "optimizer")}
     tr = history.get("train", {})
     steps = tr.get("step", [])
