@@ -35,7 +35,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fwlab.validate import int_at_least
+from fwlab.validate import int_at_least, one_of
 
 __all__ = [
     "RECORDED_DIR",
@@ -226,6 +226,5 @@ def _list_unrecorded(data: dict[str, Any]) -> dict[str, Any]:
 def seed_histories(recorded: dict[str, Any], run_name: str) -> dict[int, dict[str, Any]]:
     """The compacted histories of ``run_name`` by seed (empty if none was recorded)."""
     names = set(recorded["runs"]) | {r["run"] for r in recorded["not_recorded"]}
-    if run_name not in names:
-        raise ValueError(f"run_name must be one of {sorted(names)}, got {run_name!r}")
+    one_of("run_name", run_name, sorted(names))
     return {int(s): h for s, h in sorted(recorded["runs"].get(run_name, {}).items())}

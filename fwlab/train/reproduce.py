@@ -35,6 +35,7 @@ from fwlab.notebook_dir import notebook_path
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import PAPER_RESULTS, TABLE_II, TABLE_III, get_method
+from fwlab.validate import one_of
 
 __all__ = [
     "SCALES",
@@ -144,8 +145,7 @@ def load_table_task(task: str, scale: str, seed: int = 0, **options: Any) -> Seq
 
 def table_plan(number: int, scale: str) -> list[dict[str, Any]]:
     """The runs of a table: one dict per (row, task) with label, method and config."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    one_of("scale", scale, SCALES)
     table, settings = _table(number), SETTINGS[(number, scale)]
     plan = []
     for label, method_name, overrides in table["rows"]:
