@@ -60,7 +60,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-def refusal(name: str, rule: str, value: Any, example: str) -> ValueError:
+def refusal(name: str, rule: str, value: Any, example: str | None) -> ValueError:
     """The ``ValueError`` every rule raises (a plain one, as torch.optim raises): its one-line
     message names the argument, the rule, the value given and a value that would do; the
     parts ride along as attributes ``name``, ``rule``, ``value`` and ``example``, for callers
@@ -71,7 +71,8 @@ def refusal(name: str, rule: str, value: Any, example: str) -> ValueError:
         >>> str(err), err.rule
         ('K must be an integer >= 1, got 0; pass e.g. K=1', 'an integer >= 1')
     """
-    err = ValueError(f"{name} must be {rule}, got {value!r}; pass e.g. {name}={example}")
+    fix = "" if example is None else f"; pass e.g. {name}={example}"  # None: no value would do
+    err = ValueError(f"{name} must be {rule}, got {value!r}{fix}")
     err.name, err.rule, err.value, err.example = name, rule, value, example  # type: ignore[attr-defined]
     return err
 
@@ -295,7 +296,8 @@ def one_of(name: str, value: Any, choices: Sequence[T]) -> T:
     for c in choices:
         if isinstance(value, (bool, np.bool_)) == isinstance(c, bool) and _equal(value, c):
             return c
-    raise refusal(name, f"one of {list(choices)}", value, repr(choices[0]))
+    example = repr(choices[0]) if len(choices) else None
+    raise refusal(name, f"one of {list(choices)}", value, example)
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -185,6 +185,7 @@ def test_normalized_adam_does_not_validate_at_every_step():
         (validate.one_of, (("a", "b"),), "c", "n must be one of ['a', 'b'], got 'c'; pass e.g. "
          "n='a'"),
         (validate.one_of, ((1, 2),), True, "n must be one of [1, 2], got True; pass e.g. n=1"),
+        (validate.one_of, ((),), "c", "n must be one of [], got 'c'"),  # nothing would do
         (validate.point, (), [1.0], "n must be two finite numbers (x, y), got [1.0]; pass e.g. "
          "n=(0.5, 0.5)"),
     ],
