@@ -171,28 +171,28 @@ def nonnegative_int(name: str, value: Any) -> int:
 
 
 # ------------------------------------------------------------------------------ real numbers
-def _fmt(x: float) -> str:
-    return f"{x:g}"  # inf, -inf, 0.001, 1e-05
-
-
 def in_range(
     name: str,
     value: Any,
-    low: float,
-    high: float,
+    low: float = -math.inf,
+    high: float = math.inf,
     *,
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """A finite number in the interval from ``low`` to ``high`` (closed unless ``low_open`` /
-    ``high_open``), returned as a plain ``float``.
+    """A finite number from ``low`` to ``high`` (closed unless ``low_open`` / ``high_open``;
+    an infinite bound is no bound), returned as a plain ``float``.
 
     Example:
         >>> in_range("dropout", 0.1, 0, 1, high_open=True)
         0.1
     """
-    lo_br, hi_br = "(" if low_open else "[", ")" if high_open else "]"
-    rule = f"a number in {lo_br}{_fmt(low)}, {_fmt(high)}{hi_br}"
+    if math.isinf(low) and math.isinf(high):
+        rule = "a finite number"
+    elif math.isinf(high):
+        rule = f"a finite number {'>' if low_open else '>='} {low:g}"
+    else:
+        rule = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
     def fits(v: float) -> bool:
         above = v > low if low_open else v >= low
@@ -204,49 +204,27 @@ def in_range(
         return x
     near = _text_number(value)
     if near is not None and fits(near):
-        example = f"{near:g}"
-    elif not low_open:
-        example = _fmt(low)
-    elif not high_open and math.isfinite(high):
-        example = _fmt(high)
+        example = near  # '0.1' for 0.1: say which number
+    elif math.isinf(low) or math.isinf(high):
+        example = 0.0 if math.isinf(low) else low + 1.0
     else:
-        example = f"{(low + high) / 2:g}"
-    raise refusal(name, rule, value, example)
-
-
-def _bounded(name: str, value: Any, low: float, strict: bool) -> float:
-    """A finite number ``> low`` (``strict``) or ``>= low``."""
-    rule = f"a finite number {'>' if strict else '>='} {_fmt(low)}"
-
-    def fits(v: float) -> bool:
-        return math.isfinite(v) and (v > low if strict else v >= low)
-
-    x = as_real(value)
-    if x is not None and fits(x):
-        return x
-    near = _text_number(value)
-    example = f"{near:g}" if near is not None and fits(near) else _fmt(low + 1.0)
-    raise refusal(name, rule, value, example)
+        example = low if not low_open else high if not high_open else (low + high) / 2
+    raise refusal(name, rule, value, f"{example:g}")
 
 
 def positive_float(name: str, value: Any) -> float:
     """A finite number ``> 0`` (δ, eps, a tolerance, seconds)."""
-    return _bounded(name, value, 0.0, strict=True)
+    return in_range(name, value, 0.0, low_open=True)
 
 
 def nonnegative_float(name: str, value: Any) -> float:
     """A finite number ``>= 0`` (the learning rate, a weight decay, a noise level)."""
-    return _bounded(name, value, 0.0, strict=False)
+    return in_range(name, value, 0.0)
 
 
 def finite_number(name: str, value: Any) -> float:
     """Any finite number (an angle, a coordinate)."""
-    x = as_real(value)
-    if x is not None and math.isfinite(x):
-        return x
-    near = _text_number(value)
-    example = f"{near:g}" if near is not None and math.isfinite(near) else "0"
-    raise refusal(name, "a finite number", value, example)
+    return in_range(name, value)
 
 
 def fraction(name: str, value: Any) -> float:

@@ -88,12 +88,6 @@ def delta_slider(value: float, **kwargs: Any) -> W.SelectionSlider:
     return grid_slider("delta", value, "δ (radius)", **kwargs)
 
 
-def _check_control(name: str, value: Any) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``value`` is not a number its slider can show
-    (:func:`fwlab.toy.sliders.slider_value`)."""
-    slider_value(name, value)
-
-
 def check_parameters(
     loss: str = "rosenbrock",
     *,
@@ -123,7 +117,7 @@ def check_parameters(
     gd_lr = spec.gd_lr if gd_lr is None else gd_lr
     for name, value in (("delta", delta), ("K", K), ("lr", lr), ("steps", steps),
                         ("gd_lr", gd_lr), ("delta_decay", delta_decay)):  # fmt: skip
-        _check_control(name, value)
+        slider_value(name, value)
     start = spec.start if x0 is None else _start_point(x0)
     return spec, delta, start, _p_option(p), gd_lr
 

@@ -34,7 +34,7 @@ from fwlab.validate import finite_number, int_in_range
 
 from ._display import display_widget
 from ._page_acks import RecoveringFigure
-from .explorer import P_OPTIONS, _check_control, _p_option, _start_point, delta_slider
+from .explorer import P_OPTIONS, _p_option, _start_point, delta_slider
 
 __all__ = ["LmoExplorer", "StepZoomExplorer"]
 
@@ -64,7 +64,7 @@ class StepZoomExplorer(RecoveringFigure):
         k: int = 5,
     ) -> None:
         spec = get_loss(loss)
-        _check_control("delta", delta)
+        slider_value("delta", delta)
         K = slider_value("K", K)
         k = int_in_range("k", k, 1, K)
         w = spec.start if omega is None else _start_point(omega)
@@ -126,7 +126,7 @@ class StepZoomExplorer(RecoveringFigure):
         if unknown:
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {sorted(self.controls)}")
         if "delta" in values:
-            _check_control("delta", values["delta"])
+            slider_value("delta", values["delta"])
         if "k" in values:
             values["k"] = int_in_range("k", values["k"], 1, self.K)
         self._hold = True
@@ -173,7 +173,7 @@ class LmoExplorer(RecoveringFigure):
     """A direction slider (degrees) and a δ slider driving :func:`fwlab.toy.figures.lmo_figure`."""
 
     def __init__(self, direction_deg: float = 20.0, delta: float = 1.0) -> None:
-        _check_control("delta", delta)
+        slider_value("delta", delta)
         direction_deg = finite_number("direction_deg", direction_deg)
         self.controls = {
             "direction": W.FloatSlider(

@@ -65,7 +65,7 @@ from fwlab.runs.results import gather, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.study import GRACE_S, Interrupted, _Loop
 from fwlab.runs.target import Target, as_target
-from fwlab.validate import one_of, positive_int
+from fwlab.validate import nonnegative_int, one_of, positive_int
 
 __all__ = ["DIRECTIONS", "STORAGE_FILE", "TRIALS_FILE", "SearchOutcome", "search"]
 
@@ -209,8 +209,9 @@ def search(
         raise ValueError(f"parameter(s) {', '.join(clash)} given both in the space and as fixed")
     if seeds is not None:
         seeds = list(seeds)
-        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-            raise ValueError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+        if not seeds:
+            raise ValueError("seeds must be a non-empty list of integers >= 0, got []")
+        seeds = [nonnegative_int("seed", s) for s in seeds]
         if len(set(seeds)) != len(seeds) or "seed" in fixed or "seed" in dists:
             raise ValueError("give each seed once, as seeds= only (not also as a parameter)")
     target.check_names([*dists, *fixed, *(["seed"] if seeds is not None else [])])

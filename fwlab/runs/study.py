@@ -27,7 +27,7 @@ from fwlab.runs.grid import grid, point_name
 from fwlab.runs.results import gather, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.target import Target, as_target
-from fwlab.validate import positive_int
+from fwlab.validate import nonnegative_int, positive_int
 
 __all__ = ["Interrupted", "Outcome", "Study", "resume_command"]
 
@@ -98,8 +98,9 @@ class Study:
             raise ValueError(f"parameter(s) {', '.join(clash)} given both as --grid and as -p")
         if seeds is not None:
             seeds = list(seeds)
-            if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-                raise ValueError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+            if not seeds:
+                raise ValueError("seeds must be a non-empty list of integers >= 0, got []")
+            seeds = [nonnegative_int("seed", s) for s in seeds]
             if len(set(seeds)) != len(seeds):
                 raise ValueError(f"seeds lists a seed twice: {seeds}")
             if "seed" in self.axes or "seed" in self.fixed:
