@@ -241,7 +241,7 @@ def test_overwrite_puts_the_old_run_back_when_the_new_one_fails_to_start(tmp_pat
     monkeypatch.undo()
     assert main([*ADDING, "--steps", "4", "--out", str(out), "--overwrite", "--seed", "3"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoint.pt", "history.json", "provenance.json"
+        ".claim.lock", "checkpoint.pt", "history.json", "provenance.json"
     ]  # fmt: skip
     assert json.loads((out / "history.json").read_text())["config"]["seed"] == 3
     assert "--seed 3" in json.loads((out / "provenance.json").read_text())["command"]
@@ -261,4 +261,5 @@ def test_a_tensorboard_folder_is_claimed_like_out(tmp_path, capsys):
     assert main([*ADDING, "--steps", "4", "--method", "sgd", "--tensorboard", str(tb),
                  "--out", str(tmp_path / "o"), "--overwrite"]) == 0  # fmt: skip
     assert read_tensorboard_run(tb)["method"]["name"] == "sgd"
-    assert len([p for p in tb.iterdir()]) == 1  # the fw_k5 events are gone, nothing hidden
+    left = sorted(p.name for p in tb.iterdir())  # the fw_k5 events are gone, nothing hidden
+    assert len(left) == 2 and left[0] == ".claim.lock" and left[1].startswith("events.out.")

@@ -57,7 +57,7 @@ from typing import Any
 from fwlab.integrations import intermediate
 from fwlab.integrations.intermediate import PRUNE_FILE, read_intermediate
 from fwlab.integrations.search_space import distributions
-from fwlab.runs.claim import claim
+from fwlab.outdir import claim
 from fwlab.runs.execute import task
 from fwlab.runs.executors import Executor, executor_for
 from fwlab.runs.files import CSV_FILE, RESULTS_FILE, STUDY_CLAIM_FILE, _read_json

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import signal
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -22,6 +20,7 @@ from torch.optim import Optimizer
 from torch.optim.adam import adam as _adam
 
 from fwlab.optim import _checks
+from fwlab.optim.interrupt import DeferredInterrupt
 from fwlab.optim.lmo import lmo, lmo_global
 from fwlab.validate import (
     as_real,
@@ -180,32 +179,6 @@ def _loss_value(loss: Any) -> float:
 def _scalar_dtype() -> torch.dtype:
     # the dtype torch.optim.Adam gives its "step" counters
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold back SIGINT (Ctrl-C) for the duration of the block, then deliver it.
-
-    The outer update changes parameters and Adam moments in several kernels: a
-    ``KeyboardInterrupt`` between two of them would leave a step half applied, so a Ctrl-C
-    that arrives meanwhile is raised again, to the handler that was in place, right after the
-    block. Signals reach Python's main thread only; elsewhere the block runs unguarded.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    except (ValueError, OSError):  # no signal handling here (an embedded interpreter)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            signal.raise_signal(signal.SIGINT)
 
 
 def _outer_sgd_(params: list[Tensor], dw: list[Tensor], *, lr: float, weight_decay: float) -> None:
@@ -534,7 +507,7 @@ class FrankWolfe(Optimizer):
             if not self._advance(active, loss=loss, defer_outer=True, first_loss=first_loss):
                 return first_loss  # non-finite with nonfinite="skip": step cancelled
             k += 1
-        with _interrupts_deferred():
+        with DeferredInterrupt(deliver=True):
             for group in self.param_groups:
                 self._outer(group)
         return first_loss
@@ -682,7 +655,7 @@ class FrankWolfe(Optimizer):
             if gst["fw_k"] >= gst["fw_K"] and not defer_outer:
                 complete.append(group)
         if complete:
-            with _interrupts_deferred():
+            with DeferredInterrupt(deliver=True):
                 for group in complete:
                     self._outer(group)
         return True

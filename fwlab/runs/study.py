@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fwlab.runs.claim import Claimed, claim
+from fwlab.outdir import Claimed, claim
 from fwlab.runs.execute import StopNow, task
 from fwlab.runs.executors import Executor, executor_for
 from fwlab.runs.files import CSV_FILE, STUDY_CLAIM_FILE, read_status, write_final_status
