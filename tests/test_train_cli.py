@@ -68,9 +68,11 @@ def exit_code(argv):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--K", "0"], "argument --K: must be an integer >= 1"),
-        (["--lr", "-1"], "argument --lr: must be a finite number > 0"),
-        (["--lr", "0"], "argument --lr: must be a finite number > 0, got '0'"),
+        (["--K", "0"], "argument --K: must be an integer >= 1, got 0; pass e.g. 1"),
+        (["--K", "2.0"], "argument --K: must be an integer >= 1, got '2.0'; pass e.g. 2"),
+        (["--lr", "-1"], "argument --lr: must be a finite number >= 0, got -1.0; pass e.g. 1"),
+        (["--lr", "0"], "delta must be a finite number > 0, and delta=None means delta = lr"),
+        (["--seed", "-1"], "argument --seed: must be an integer >= 0, got -1; pass e.g. 0"),
         (["--noise-std", "1"], "option --noise-std is for the task(s) noisy_har2, basicmotio"),
         (["--source", "torchvision"], "option --source is for the task(s) pixel_mnist, perm"),
         (["--task", "basicmotions", "--seq-len", "9"], "option --seq-len is for the task(s) add"),
@@ -79,7 +81,7 @@ def exit_code(argv):
         (["--hidden", "0"], "argument --hidden: must be an integer >= 1"),
         (["--subset", "0"], "argument --subset: must be an integer >= 1"),
         (["--seq-len", "1"], "argument --seq-len: must be an integer >= 2"),
-        (["--p", "0.5"], "p must be a number >= 1"),
+        (["--p", "0.5"], "argument --p: must be a number >= 1 or 'inf', got 0.5; pass e.g. 2"),
         (["--method", "nope"], "argument --method: invalid choice"),
         (["--task", "imagenet"], "argument --task: invalid choice"),
         (["--task", "har2", "--data-root", "/nonexistent"], "UCI HAR"),

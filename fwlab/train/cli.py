@@ -37,6 +37,8 @@ from fwlab.argtypes import (
     add_mlflow_options,
     fraction,
     int_at_least,
+    nonnegative_float,
+    nonnegative_int,
     norm_exponent,
     positive_float,
     positive_int,
@@ -236,7 +238,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("training")
     g.add_argument("--hidden", type=positive_int, default=128, help="hidden units per layer")
     g.add_argument("--batch-size", type=positive_int, default=50, help="mini-batch size")
-    g.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate eta")
+    g.add_argument("--lr", type=nonnegative_float, default=1e-3, help="learning rate eta")
     g.add_argument(
         "--delta", type=positive_float, default=None, help="trust-region radius (default: = lr)"
     )
@@ -251,7 +253,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lr-gamma", type=fraction, default=0.1, help="StepLR factor")
     g.add_argument("--loss", choices=LOSSES, default="auto", help="training loss")
     g.add_argument("--eval-every", type=positive_int, default=None, help="evaluate every N batches")
-    g.add_argument("--seed", type=int, default=0, help="seed of data, initialisation, shuffling")
+    g.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="seed of data, initialisation, shuffling"
+    )
     g.add_argument("--device", type=_device, default="cpu", help="torch device")
     g.add_argument(
         "--reproducible",

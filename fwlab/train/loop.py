@@ -247,7 +247,13 @@ class _ReleaseWhenReplaced(Callback):
 def check_run_inputs(method: Method, data: SequenceData, config: TrainConfig) -> None:
     """What ``fit`` checks before it touches an output folder: the loss fits the task, and
     every input and target of the data is finite (a NaN in the data is the data's problem,
-    not a step size's: it is named here, not met as a diverged run)."""
+    not a step size's: it is named here, not met as a diverged run), and Frank-Wolfe has a
+    radius (``delta=None`` means δ = lr, which is no radius for ``lr=0``)."""
+    if method.optimizer == "fw" and config.delta is None and config.lr == 0:
+        raise ValueError(
+            "delta must be a finite number > 0, and delta=None means delta = lr, which is 0; "
+            "pass e.g. delta=0.1, or an lr > 0"
+        )
     loss_kind(config, data)
     splits = [("train", data.train), ("test", data.test)]
     if data.valid is not None:

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.argtypes import positive_int
+from fwlab.argtypes import nonnegative_int, positive_int
 from fwlab.atomic import atomic_open, atomic_write_text
 from fwlab.data import load_task, shrink, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
@@ -35,6 +35,7 @@ from fwlab.notebook_dir import notebook_path
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import PAPER_RESULTS, TABLE_II, TABLE_III, get_method
+from fwlab.validate import one_of
 
 __all__ = [
     "SCALES",
@@ -144,8 +145,7 @@ def load_table_task(task: str, scale: str, seed: int = 0, **options: Any) -> Seq
 
 def table_plan(number: int, scale: str) -> list[dict[str, Any]]:
     """The runs of a table: one dict per (row, task) with label, method and config."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    one_of("scale", scale, SCALES)
     table, settings = _table(number), SETTINGS[(number, scale)]
     plan = []
     for label, method_name, overrides in table["rows"]:
@@ -422,7 +422,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="comma-separated formats of the table's comparison figure, from "
         f"{','.join(FIGURE_FORMATS)}; '' for none (png/svg/pdf need Chrome or Chromium)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of every run")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every run")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument(
         "--download",
