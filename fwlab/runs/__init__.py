@@ -52,12 +52,13 @@ Example (a function over a grid × 2 seeds, in this process; ``jobs=2`` uses two
     >>> again.table["seconds"].tolist() == outcome.table["seconds"].tolist()
     True
 
-**For the commands still to move onto it** (``fwlab record``, the calibration): a comparison
-is a ``Study(Function("...:train_one"), runs_dir, {"method": [...]}, seeds=[0, 1, 2])`` whose
+**For the commands still to move onto it** (``fwlab record``): a comparison is a
+``Study(Function("...:train_one"), runs_dir, {"method": [...]}, seeds=[0, 1, 2])`` whose
 function trains one (method, seed) with :func:`fwlab.train.fit` into ``run_dir / "train"`` and
 returns its summary; ``study.run(jobs=N)`` trains what is missing (two processes on one
-folder share the work: each run is claimed), and ``Outcome.table`` is what gets compacted.
-The calibration's cache is then the runs' ``status.json``/``results.json``.
+folder share the work: each run is claimed), and ``Outcome.table`` is what gets compacted. The
+calibration of notebook 02's defaults is such a study already
+(:func:`fwlab.experiments.calibration.calibration_study`).
 """
 
 from fwlab.runs.claim import Claimed, claim
