@@ -226,3 +226,30 @@ def test_cheapest_partial_effect_names_who_left():
     assert cheapest_effect({"rows": rows}) is rows[1]
     assert cheapest_effect({"rows": rows}, partial=True) is rows[0]  # incomplete rows never count
     assert left_plateau(rows[0]["best"]) == ["fw"] and stalls(rows[0]["best"])
+
+
+def test_the_stored_frequency_follows_the_stored_file(tmp_path):
+    """Notebook 02's frequency statement is computed from the stored runs of the recorded
+    comparison: one seed's Frank-Wolfe value moved across 0.1 moves the count by one."""
+    from fwlab.experiments.calibration import REPORTING, effect_frequency, reporting_seeds
+    from fwlab.train.recorded import RECORDED_DIR, load_recorded
+
+    stored = load_recorded(REPORTING)
+    shipped = effect_frequency(stored)
+    assert len(shipped.seeds) >= 10 and set(shipped.seeds) <= set(reporting_seeds())
+    assert shipped.best["fw_k1"] == {
+        int(s): h["summary"]["best_test_loss"] for s, h in stored["runs"]["fw_k1"].items()
+    }
+    stalled = [s for s in shipped.seeds if s in shipped.stalled]
+    assert stalled, "BPTT+Adam stalls on some stored seed"
+    seed = stalled[0]
+    raw = json.loads((RECORDED_DIR / f"{REPORTING}.json").read_text())
+    run = raw["runs"]["fw_k1"][str(seed)]
+    was_below = seed in shipped.below["fw_k1"]
+    run["summary"]["best_test_loss"] = 0.15 if was_below else 0.05
+    (tmp_path / f"{REPORTING}.json").write_text(json.dumps(raw))
+    changed = effect_frequency(load_recorded(tmp_path / f"{REPORTING}.json"))
+    assert len(changed.effect) == len(shipped.effect) + (-1 if was_below else 1)
+    n = len(shipped.seeds)
+    said = f"Frank-Wolfe K=1 gets below 0.1: on {len(changed.effect)} of {n} seeds"
+    assert said in changed.text() and said not in shipped.text()
