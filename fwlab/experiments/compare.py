@@ -228,7 +228,8 @@ def compare(
         seeds = list(data) if isinstance(data, Mapping) else []
         if not seeds or not all(isinstance(d, SequenceData) for d in data.values()):
             raise ValueError(
-                f"data must be a task (SequenceData) or a non-empty {{seed: task}}, got {data!r}"
+                "data must be a task (SequenceData) or a non-empty {seed: task}, got "
+                f"{type(data).__name__} {list(data) if isinstance(data, Mapping) else ''}"
             )
     recorder = TrajectoryRecorder(inner=True) if trajectory else None
     fw_model = None
