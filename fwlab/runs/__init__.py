@@ -57,7 +57,8 @@ Example (a function over a grid × 2 seeds, in this process; ``jobs=2`` uses two
 ``Study(train_one, RUNS / name, [{"run": ..., "seed": ...}, ...], folder="{run}/seed{seed}",
 shared=True)``: a list of points in queue order, each run in ``<run>/seed<k>``; ``shared``
 leaves the study folder unclaimed, so two processes on one folder share the work (each run is
-claimed; the other process reports it ``"busy"``).
+claimed; the other process reports it ``"busy"``); the calibration of
+notebook 02's defaults is a study too (:func:`fwlab.experiments.calibration.calibration_study`).
 """
 
 from fwlab.outdir import Claimed, claim
