@@ -1,8 +1,11 @@
-"""``argparse`` types shared by the ``fwlab`` sub-commands.
+"""``argparse`` types shared by the ``fwlab`` sub-commands: the rules of :mod:`fwlab.validate`
+applied to the number the text holds.
 
-Each one turns a bad value into ``argparse.ArgumentTypeError``, so that the parser exits with
-status 2 and a message that names the option and the allowed values, e.g.
-``fwlab train: error: argument --hidden: must be an integer >= 1, got '0'``.
+Each one turns the rule's ``ValueError`` into ``argparse.ArgumentTypeError``, so that the parser
+exits with status 2 and a message in which argparse names the option and the rule reads as it
+does everywhere else, e.g. ``fwlab train: error: argument --hidden: must be an integer >= 1,
+got 0; pass e.g. 1`` (``TrainConfig(hidden_size=0)`` says ``hidden_size must be an integer >=
+1, got 0; pass e.g. hidden_size=1``).
 
 Example:
     >>> import argparse
@@ -14,13 +17,16 @@ Example:
     ...     p.parse_args(["--steps", "0"])
     ... except argparse.ArgumentError as e:
     ...     print(e)
-    argument --steps: must be an integer >= 1, got '0'
+    argument --steps: must be an integer >= 1, got 0; pass e.g. 1
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+from collections.abc import Callable
+from typing import Any
+
+from fwlab import validate
 
 __all__ = [
     "add_mlflow_options",
@@ -34,77 +40,50 @@ __all__ = [
 ]
 
 
-def _int(value: str, minimum: int) -> int:
+def _read(text: str, parse: Callable[[str], Any]) -> Any:
     try:
-        n = int(value)
+        return parse(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer >= {minimum}, got {value!r}"
-        ) from None
-    if n < minimum:
-        raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value!r}")
-    return n
+        return text  # the rule refuses the text itself, and says what it must be
 
 
-def positive_int(value: str) -> int:
-    """An integer ``>= 1``."""
-    return _int(value, 1)
+def _typed(
+    rule: Callable[..., Any], parse: Callable[[str], Any], *args: Any
+) -> Callable[[str], Any]:
+    """An argparse type: ``rule("value", parse(text), *args)``, its refusal reworded for the
+    option argparse names (no argument name, the example bare)."""
 
+    def check(text: str) -> Any:
+        try:
+            return rule("value", _read(text, parse), *args)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(
+                f"must be {err.rule}, got {err.value!r}; pass e.g. {err.example}"  # type: ignore[attr-defined]
+            ) from None
 
-def int_at_least(minimum: int):
-    """The type of an integer ``>= minimum`` (e.g. ``int_at_least(2)`` for a sequence length)."""
-
-    def check(value: str) -> int:
-        return _int(value, minimum)
-
-    check.__name__ = f"int_at_least_{minimum}"
+    check.__name__ = getattr(rule, "__name__", "value")
     return check
 
 
-def nonnegative_int(value: str) -> int:
-    """An integer ``>= 0``."""
-    return _int(value, 0)
+#: an integer ``>= 1`` (:func:`fwlab.validate.positive_int`)
+positive_int = _typed(validate.positive_int, int)
+#: an integer ``>= 0``
+nonnegative_int = _typed(validate.nonnegative_int, int)
+#: a finite number ``> 0`` (:func:`fwlab.validate.positive_float`)
+positive_float = _typed(validate.positive_float, float)
+#: a finite number ``>= 0`` (the learning rate's rule)
+nonnegative_float = _typed(validate.nonnegative_float, float)
+#: a number in ``(0, 1]`` (a decay factor)
+fraction = _typed(validate.fraction, float)
+#: a norm exponent: a number ``>= 1`` or ``inf`` (:func:`fwlab.validate.p_exponent`)
+norm_exponent = _typed(validate.p_exponent, float)
 
 
-def _float(value: str, ok, rule: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {rule}, got {value!r}") from None
-    if not (math.isfinite(x) and ok(x)):
-        raise argparse.ArgumentTypeError(f"must be {rule}, got {value!r}")
-    return x
-
-
-def nonnegative_float(value: str) -> float:
-    """A finite number ``>= 0``."""
-    return _float(value, lambda x: x >= 0, "a finite number >= 0")
-
-
-def positive_float(value: str) -> float:
-    """A finite number ``> 0``."""
-    return _float(value, lambda x: x > 0, "a finite number > 0")
-
-
-def fraction(value: str) -> float:
-    """A number in ``(0, 1]`` (a decay factor)."""
-    return _float(value, lambda x: 0 < x <= 1, "a number in (0, 1]")
-
-
-def norm_exponent(value: str) -> float:
-    """A norm exponent: a number ``>= 1`` or ``inf`` (the rule of :func:`fwlab.optim.as_p`)."""
-    from fwlab.exponent import as_p
-
-    try:
-        number: float | str = float(value)
-    except ValueError:
-        number = value  # as_p knows "inf"/"infinity" and refuses other words
-    try:
-        return as_p(number)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"p must be a number >= 1 or 'inf', got {value!r}"
-        ) from None
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """The type of an integer ``>= minimum`` (e.g. ``int_at_least(2)`` for a sequence length)."""
+    check = _typed(validate.int_at_least, int, minimum)
+    check.__name__ = f"int_at_least_{minimum}"
+    return check
 
 
 def add_mlflow_options(

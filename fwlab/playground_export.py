@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from fwlab.validate import p_exponent, positive_float, positive_int
+
 __all__ = [
     "DEFAULT_KS",
     "DEFAULT_PS",
@@ -61,19 +63,18 @@ def _frame_name(i: int, j: int, k: int) -> str:
     return f"delta|{i}|K|{j}|p|{k}"
 
 
-def _check_grid(deltas: Sequence[float], Ks: Sequence[int], ps: Sequence[float]) -> None:
+def _check_grid(
+    deltas: Sequence[float], Ks: Sequence[int], ps: Sequence[float]
+) -> tuple[list[float], list[int], list[float]]:
+    """The grid's values by the rules of :mod:`fwlab.validate`, as plain numbers."""
     for name, values in (("deltas", deltas), ("Ks", Ks), ("ps", ps)):
         if len(values) == 0:
             raise ValueError(f"{name} must hold at least one value, got none")
-    for d in deltas:
-        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < math.inf:
-            raise ValueError(f"every delta must be a number > 0, got {d!r}")
-    for K in Ks:
-        if isinstance(K, bool) or not isinstance(K, int) or K < 1:
-            raise ValueError(f"every K must be an integer >= 1, got {K!r}")
-    for p in ps:
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1:
-            raise ValueError(f"every p must be a number >= 1 or inf, got {p!r}")
+    return (
+        [positive_float("delta", d) for d in deltas],
+        [positive_int("K", K) for K in Ks],
+        [p_exponent("p", p) for p in ps],
+    )
 
 
 def playground_figure(
@@ -106,7 +107,7 @@ def playground_figure(
     spec = get_loss(loss)
     deltas = list(default_deltas(spec.name) if deltas is None else deltas)
     Ks, ps = list(Ks), list(ps)
-    _check_grid(deltas, Ks, ps)
+    deltas, Ks, ps = _check_grid(deltas, Ks, ps)
     start = spec.start if x0 is None else x0
 
     def runs(delta: float, K: int, p: float):
@@ -260,7 +261,7 @@ def _ints(value: str) -> list[int]:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    from fwlab.argtypes import int_at_least, positive_float
+    from fwlab import argtypes
     from fwlab.toy import loss_names
 
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
@@ -271,8 +272,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--Ks", type=_ints, default=list(DEFAULT_KS), help="K values")
     parser.add_argument("--ps", type=_floats, default=list(DEFAULT_PS), help="p values (inf ok)")
-    parser.add_argument("--lr", type=positive_float, default=0.5, help="η, the outer step")
-    parser.add_argument("--steps", type=int_at_least(1), default=60, help="outer steps T")
+    parser.add_argument(
+        "--lr", type=argtypes.nonnegative_float, default=0.5, help="η, the outer step"
+    )
+    parser.add_argument("--steps", type=argtypes.positive_int, default=60, help="outer steps T")
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -24,7 +24,12 @@ EXECUTED_ELSEWHERE = ("01_trust_region_playground",)  # tests/test_notebook_01.p
 # per notebook: what a run on the defaults prints, and whether it shows a plotly figure
 DEFAULTS = {
     "02_adding_task": (
-        ["adding problem, T = 30", "calibrated setting: True", "all checks passed"],
+        [
+            "adding problem, T = 30",
+            "seeds [20, 21, 22, 23]",
+            "at the recorded setting (adding-calibrated): True",
+            "all checks passed",
+        ],
         True,
     ),
     "03_pixel_mnist": (["pixel_mnist (offline)", "all checks passed"], True),
