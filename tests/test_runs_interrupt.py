@@ -79,10 +79,13 @@ def _track(pid: int, seen: dict[int, psutil.Process]) -> None:
             seen[child.pid] = child
 
 
-def _interrupt(argv: list[str], ready, *, presses: int, group: bool, cwd: Path = ROOT):
-    """Start ``argv``, wait until ``ready()``, send ``presses`` SIGINTs (to the process, or to
-    its process group as a terminal does), and return ``(returncode, stderr, seconds from the
-    first SIGINT to exit, processes seen that are still alive 10 s later, all seen)``."""
+def _interrupt(argv: list[str], ready, *, presses: int, group: bool, cwd: Path = ROOT,
+               settle: float = 1.0):  # fmt: skip
+    """Start ``argv``, wait until ``ready()`` and ``settle`` seconds more, send ``presses``
+    SIGINTs (to the process, or to its process group as a terminal does), and return
+    ``(returncode, stderr, seconds from the first SIGINT to exit, processes seen that are still
+    alive 10 s later, all seen)``. A run says "running" before its kernel starts or its
+    function's module is imported: ``settle`` lets them get going."""
     proc = subprocess.Popen(
         argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         preexec_fn=interactive_sigint, start_new_session=True,
@@ -96,8 +99,9 @@ def _interrupt(argv: list[str], ready, *, presses: int, group: bool, cwd: Path =
             assert time.monotonic() < deadline, "the study did not get going within 200 s"
             time.sleep(0.2)
         _track(proc.pid, seen)
-        time.sleep(1.0)
-        _track(proc.pid, seen)
+        if settle:
+            time.sleep(settle)
+            _track(proc.pid, seen)
         t0 = time.monotonic()
         for i in range(presses):
             if group:
@@ -207,7 +211,9 @@ def test_function_runs_in_worker_processes_stop_on_ctrl_c(tmp_path, group):
     def started() -> bool:
         return all((out / f"tag={t}" / "started").exists() for t in "ab")
 
-    rc, err, seconds, survivors, seen = _interrupt(argv, started, presses=1, group=group)
+    # nap writes `started` in its run's folder once it runs
+    rc, err, seconds, survivors, seen = _interrupt(argv, started, presses=1, group=group,
+                                                   settle=0)  # fmt: skip
     _evidence(f"Study of fwlab.runs.examples:nap, 8 runs, jobs=2, one Ctrl-C "
               f"({'terminal' if group else 'kill'})", ["python", "-c", "SCRIPT", str(out)],
               seconds, err)  # fmt: skip
