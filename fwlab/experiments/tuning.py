@@ -13,12 +13,13 @@ Example (a few batches of the adding task, outside a search):
     (4, False, True, 2)
 
 **Tuned baselines at equal budget** (:data:`TUNING`). A :class:`TuningPlan` gives every method
-of a recorded comparison at the paper's fixed setting (``fixed``, e.g. ``table3-har2``) the same
-budget: every learning rate of one stated log grid (``lrs``; δ tied to the learning rate,
-δ = η, as the paper sets it: Frank-Wolfe's δ moves with η) on every tuning seed (``seeds``,
-disjoint from the reporting seeds), each run trained by :func:`tuning_trial` exactly as the
-fixed comparison trains it but for η and the seed. The runs are one :class:`fwlab.runs.Study`
-(:func:`tuning_study`: a grid of run × lr over the tuning seeds, resumable, one result per run),
+of a recorded comparison at one fixed setting (``fixed``, e.g. ``table3-har2``: one learning
+rate for every method, as the paper uses) the same budget: every learning rate of one stated
+log grid around it (``lrs``; δ tied to the learning rate, δ = η, as the paper sets it) on
+every tuning seed (``seeds``, disjoint from the reporting seeds), each run trained by
+:func:`tuning_trial` exactly as the fixed comparison trains it but for η and the seed. The runs
+are one :class:`fwlab.runs.Study` (:func:`tuning_study`: a grid of run × lr over the tuning
+seeds, resumable, one result per run),
 and its table (:func:`tuning_table`, stored under ``experiments/data/tuning/``) holds the
 pre-declared validation metric of every (method, lr, tuning seed). :func:`select` picks each
 method's learning rate from that table by :data:`SELECTION`; the tuned comparison
@@ -54,7 +55,9 @@ __all__ = [
     "TUNING_DIR",
     "Selection",
     "TuningPlan",
+    "after_tuning",
     "check_disjoint",
+    "survivals",
     "load_tuning",
     "select",
     "select_table",
@@ -167,7 +170,7 @@ class TuningPlan:
     """One tuned comparison's budget: every run of ``runs`` of the fixed comparison ``fixed``
     at every learning rate of ``lrs`` (δ tied: δ = η) on every tuning seed of ``seeds``; the
     tuned comparison ``name`` reports each run at its selected rate on ``reporting_seeds``.
-    ``paper_lr`` is the fixed comparison's learning rate, a point of the grid."""
+    ``fixed_lr`` is the fixed comparison's learning rate, a point of the grid."""
 
     name: str
     fixed: str
@@ -175,14 +178,14 @@ class TuningPlan:
     lrs: tuple[float, ...]
     seeds: tuple[int, ...]
     reporting_seeds: tuple[int, ...]
-    paper_lr: float
+    fixed_lr: float
     metric: str = "valid_loss"
 
     def __post_init__(self) -> None:
         if list(self.lrs) != sorted(set(self.lrs)) or not all(lr > 0 for lr in self.lrs):
             raise ValueError(f"lrs must be increasing positive numbers, got {self.lrs}")
-        if self.paper_lr not in self.lrs:
-            raise ValueError(f"the grid {self.lrs} must hold the paper's lr {self.paper_lr}")
+        if self.fixed_lr not in self.lrs:
+            raise ValueError(f"the grid {self.lrs} must hold the fixed lr {self.fixed_lr}")
         check_disjoint(self.seeds, self.reporting_seeds)
 
     @property
@@ -202,7 +205,7 @@ def _half_decades(center: float, below: int, above: int) -> tuple[float, ...]:
 #: the tuned comparisons: BasicMotions' Table III rows that the paper's orderings of the vanilla
 #: RNN (Frank-Wolfe K=1 vs BPTT and vs clipping, K=5 vs K=1) and of IndRNN rest on, and
 #: notebook 02's small adding setting; five learning rates half a decade apart around the
-#: paper's, three tuning seeds (100-102) disjoint from the reporting seeds
+#: fixed setting's, three tuning seeds (100-102) disjoint from the reporting seeds
 TUNING: dict[str, TuningPlan] = {
     p.name: p
     for p in (
@@ -329,7 +332,7 @@ def tuning_table(plan: TuningPlan | str, runs: str | os.PathLike[str]) -> dict[s
         "fixed": plan.fixed,
         "runs": list(plan.runs),
         "lrs": list(plan.lrs),
-        "paper_lr": plan.paper_lr,
+        "fixed_lr": plan.fixed_lr,
         "delta": "tied to the learning rate: δ = η (as the paper sets it)",
         "seeds": list(plan.seeds),
         "reporting_seeds": list(plan.reporting_seeds),
@@ -440,6 +443,50 @@ def load_tuning(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
         how = f": {TUNING[str(name_or_path)].command}" if str(name_or_path) in TUNING else ""
         raise FileNotFoundError(f"no tuning table at {path}; write it with the plan's command{how}")
     return json.loads(path.read_text())
+
+
+#: what becomes of an ordering of the fixed setting once every method is tuned
+OUTCOMES = (
+    "survives",  # decided at the fixed setting, decided the same way tuned
+    "reversed",  # decided both times, in opposite directions
+    "not shown after tuning",  # decided at the fixed setting only
+    "shown only after tuning",  # decided tuned only
+    "not shown either way",
+)
+
+
+def after_tuning(fixed: Any, tuned: Any) -> str:
+    """The outcome (one of :data:`OUTCOMES`) of one pair: its protocol result
+    (:class:`fwlab.experiments.protocol.PairedResult`, same A and B) at the fixed setting and
+    at the tuned one.
+
+    Example:
+        >>> from types import SimpleNamespace as R
+        >>> after_tuning(R(verdict="A better"), R(verdict="not shown"))
+        'not shown after tuning'
+    """
+    decided = ("A better", "B better")
+    if fixed.verdict in decided and tuned.verdict in decided:
+        return "survives" if fixed.verdict == tuned.verdict else "reversed"
+    if fixed.verdict in decided:
+        return "not shown after tuning"
+    return "shown only after tuning" if tuned.verdict in decided else "not shown either way"
+
+
+def survivals(fixed: Any, tuned: Any) -> list[tuple[tuple[str, ...], str, str]]:
+    """For every pair both families (:class:`fwlab.experiments.protocol.Family`, each
+    Holm-adjusted on its own) compared, in the fixed family's order: its key, its outcome
+    (:func:`after_tuning`) and one line stating both verdicts and the outcome."""
+    tuned_by_key = {r.key: r for r in tuned.results}
+    out = []
+    for r in fixed.results:
+        t = tuned_by_key.get(r.key)
+        if t is None:
+            continue
+        outcome = after_tuning(r, t)
+        line = f"{r.a} vs {r.b}: fixed lr: {r.text}; tuned: {t.text} -> {outcome}"
+        out.append((r.key, outcome, line))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

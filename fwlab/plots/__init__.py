@@ -18,6 +18,8 @@ One module per figure family (every public name is re-exported here):
    :func:`fwlab.train.fit` side by side)
 6. :mod:`fwlab.plots.recorded`: recorded runs over a training figure, mean and spread across
    seeds: :func:`recorded_band_traces`, :func:`add_recorded`
+7. :mod:`fwlab.plots.tuning`: a tuning table, the validation metric over the learning-rate
+   grid per method: :func:`tuning_figure`
 
 :mod:`fwlab.plots._style` holds what several families share (how p is written, colours).
 
@@ -55,6 +57,7 @@ from fwlab.plots.training import (
     training_panel_titles,
     training_trace_data,
 )
+from fwlab.plots.tuning import tuning_figure
 
 __all__ = [
     "add_recorded",
@@ -83,4 +86,5 @@ __all__ = [
     "training_panel_titles",
     "training_trace_data",
     "unit_ball",
+    "tuning_figure",
 ]

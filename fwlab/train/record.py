@@ -37,7 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +331,31 @@ COMPARISONS: dict[str, Comparison] = {
         ),
     ]
 }
+
+
+#: the tuned comparisons (:mod:`fwlab.experiments.tuning`): name -> (the fixed comparison, what
+#: is compared, the reporting seeds, each run's learning rate as selected on the stored tuning
+#: table ``fwlab/experiments/data/tuning/NAME.json``; tests/test_tuning.py re-selects and compares)
+_TUNED: dict[str, tuple[str, str, tuple[int, ...], dict[str, float]]] = {
+    "adding-small-tuned": (
+        "adding-small-fixed",
+        "notebook 02's small adding setting: T=30, hidden 16, batch 50, 2,500 batches; seeds 10-19",
+        tuple(range(10, 20)),
+        {"sgd": 0.00316, "sgd_clip": 0.00316, "fw_k1": 0.00316},
+    ),
+}
+for _name, (_fixed, _what, _seeds, _lrs) in _TUNED.items():
+    _base = COMPARISONS[_fixed]
+    COMPARISONS[_name] = replace(
+        _base,
+        name=_name,
+        title=f"{_what}; each method at the learning rate (δ = η) its tuning at equal budget "
+        f"selected: {', '.join(f'{n} {lr:g}' for n, lr in _lrs.items())}",
+        methods=tuple(m for m in _base.methods if m[0] in _lrs),
+        seeds=_seeds,
+        lead=len(_lrs),
+        run_config=tuple((n, {"lr": lr}) for n, lr in _lrs.items()),
+    )
 
 
 def run_folder(runs: str | Path, comparison: Comparison, run_name: str, seed: int) -> Path:
