@@ -58,6 +58,7 @@ __all__ = [
     "after_tuning",
     "check_disjoint",
     "survivals",
+    "surviving",
     "load_tuning",
     "select",
     "select_table",
@@ -486,6 +487,26 @@ def survivals(fixed: Any, tuned: Any) -> list[tuple[tuple[str, ...], str, str]]:
         outcome = after_tuning(r, t)
         line = f"{r.a} vs {r.b}: fixed lr: {r.text}; tuned: {t.text} -> {outcome}"
         out.append((r.key, outcome, line))
+    return out
+
+
+def surviving(fixed: Any, tuned: Any) -> list[str]:
+    """The orderings of the fixed family that survive tuning (:func:`survivals`), each as
+    ``"A better than B"`` with its winner first.
+
+    Example:
+        >>> from types import SimpleNamespace as R
+        >>> f = R(results=[R(key=("x", "y"), a="X", b="Y", verdict="B better", text="")])
+        >>> surviving(f, f)
+        ['Y better than X']
+    """
+    by_key = {r.key: r for r in fixed.results}
+    out = []
+    for key, outcome, _ in survivals(fixed, tuned):
+        r = by_key[key]
+        if outcome == "survives":
+            out.append(f"{r.a} better than {r.b}" if r.verdict == "A better" else
+                       f"{r.b} better than {r.a}")  # fmt: skip
     return out
 
 
