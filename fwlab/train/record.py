@@ -337,6 +337,20 @@ COMPARISONS: dict[str, Comparison] = {
 #: is compared, the reporting seeds, each run's learning rate as selected on the stored tuning
 #: table ``fwlab/experiments/data/tuning/NAME.json``; tests/test_tuning.py re-selects and compares)
 _TUNED: dict[str, tuple[str, str, tuple[int, ...], dict[str, float]]] = {
+    "table3-har2-tuned": (
+        "table3-har2",
+        "six Table III rows on BasicMotions (offline; HAR-2 when the UCI files are present), "
+        "hidden 32, batch 8, 40 epochs",
+        tuple(range(10)),
+        {
+            "sgd": 0.05,
+            "sgd_clip": 0.005,
+            "fw_k1": 0.0158,
+            "fw_k5": 0.05,
+            "indrnn": 0.0158,
+            "indrnn_fw": 0.0158,
+        },
+    ),
     "adding-small-tuned": (
         "adding-small-fixed",
         "notebook 02's small adding setting: T=30, hidden 16, batch 50, 2,500 batches; seeds 10-19",
