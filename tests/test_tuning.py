@@ -261,3 +261,18 @@ def test_notebook_04_states_what_tuning_did_from_the_stored_files(tmp_path, monk
     line = next(s for s in text.splitlines() if "Frank-Wolfe K=1 vs BPTT+Adam: fixed lr:" in s)
     assert line.endswith(f"-> {want[1]}") and want[2] in line, line
     assert "section 6 checks passed" in text and "all checks passed" in text
+
+
+def test_the_tuning_figure_leaves_a_diverged_rate_out_of_the_line_and_names_it():
+    from fwlab.plots import tuning_figure
+
+    values = {("a", 1e-3): [0.5, 0.3], ("a", 1e-2): [0.1, NAN], ("a", 1e-1): [0.9, 0.7]}
+    rows = rows_of(values)
+    table = dict(rows=rows, runs=["a"], lrs=LRS, seeds=SEEDS, fixed_lr=1e-2,
+                 metric={"key": "valid_loss", "higher_is_better": False})  # fmt: skip
+    fig = tuning_figure(table, select_table(table | {"reporting_seeds": [0]}))
+    line, dots, star = fig.data
+    assert list(line.y) == [pytest.approx(0.4), None, pytest.approx(0.8)]
+    assert "diverged or failed" in line.hovertext[1]
+    assert sorted(dots.y) == [0.1, 0.3, 0.5, 0.7, 0.9]  # the finite seed of 1e-2 still shown
+    assert list(star.x) == [1e-3]
