@@ -1,98 +1,137 @@
-"""``argparse`` types shared by the ``fwlab`` sub-commands.
+"""The ``fwlab`` sub-commands' vocabulary on click: argument types, options and the command.
 
-Each one turns a bad value into ``argparse.ArgumentTypeError``, so that the parser exits with
-status 2 and a message that names the option and the allowed values, e.g.
-``fwlab train: error: argument --hidden: must be an integer >= 1, got '0'``.
+Each type turns a bad value into :class:`click.BadParameter` with a message that names the rule
+and the value; :func:`fwlab.cli.main` prints it in one line naming the option, with exit status
+2, e.g. ``fwlab train: error: argument --hidden: must be an integer >= 1, got '0'; see 'fwlab
+train --help'``. A sub-command is a :class:`Command` of a list of parameters and the function
+``run(args) -> int`` that does the work with them as an ``argparse.Namespace`` (one attribute
+per parameter), so each concept's module keeps its ``run_cli``.
 
 Example:
-    >>> import argparse
-    >>> p = argparse.ArgumentParser(prog="demo", exit_on_error=False)
-    >>> _ = p.add_argument("--steps", type=positive_int)
-    >>> p.parse_args(["--steps", "3"]).steps
+    >>> import click
+    >>> cmd = Command("demo", lambda args: args.steps, [Option(["--steps"], type=positive_int)])
+    >>> cmd.main(["--steps", "3"], standalone_mode=False)
     3
     >>> try:
-    ...     p.parse_args(["--steps", "0"])
-    ... except argparse.ArgumentError as e:
-    ...     print(e)
-    argument --steps: must be an integer >= 1, got '0'
+    ...     cmd.main(["--steps", "0"], standalone_mode=False)
+    ... except click.BadParameter as e:
+    ...     print(e.message)
+    must be an integer >= 1, got '0'
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
 
 __all__ = [
-    "add_mlflow_options",
-    "int_at_least",
-    "positive_int",
-    "nonnegative_int",
-    "nonnegative_float",
-    "positive_float",
+    "DEBUG_KEY",
+    "Argument",
+    "Command",
+    "Option",
+    "checked",
+    "choice",
+    "debug_option",
     "fraction",
+    "int_at_least",
+    "integer",
+    "mlflow_options",
+    "nonnegative_float",
+    "nonnegative_int",
     "norm_exponent",
+    "path_type",
+    "positive_float",
+    "positive_int",
 ]
+
+
+class _Checked(click.ParamType):
+    """A type of one rule: ``check(text)`` returns the value or raises ``ValueError`` with the
+    message (the rule and the value); a value that is not text (a default) is kept."""
+
+    def __init__(self, name: str, check: Callable[[str], Any], metavar: str | None = None) -> None:
+        self.name = name
+        self._check = check
+        self._metavar = metavar
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return self._metavar  # None: click's, the name in capitals
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self._check(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+def checked(check: Callable[[str], Any], name: str = "value") -> click.ParamType:
+    """The type whose ``check(text)`` returns the value or raises ``ValueError`` with the rule
+    and the value given (the message of the usage error)."""
+    return _Checked(name, check)
 
 
 def _int(value: str, minimum: int) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer >= {minimum}, got {value!r}"
-        ) from None
+        raise ValueError(f"must be an integer >= {minimum}, got {value!r}") from None
     if n < minimum:
-        raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"must be an integer >= {minimum}, got {value!r}")
     return n
 
 
-def positive_int(value: str) -> int:
-    """An integer ``>= 1``."""
-    return _int(value, 1)
-
-
-def int_at_least(minimum: int):
+def int_at_least(minimum: int) -> click.ParamType:
     """The type of an integer ``>= minimum`` (e.g. ``int_at_least(2)`` for a sequence length)."""
-
-    def check(value: str) -> int:
-        return _int(value, minimum)
-
-    check.__name__ = f"int_at_least_{minimum}"
-    return check
+    return _Checked("integer", lambda value: _int(value, minimum))
 
 
-def nonnegative_int(value: str) -> int:
-    """An integer ``>= 0``."""
-    return _int(value, 0)
+#: an integer ``>= 1``
+positive_int = int_at_least(1)
+#: an integer ``>= 0``
+nonnegative_int = int_at_least(0)
 
 
-def _float(value: str, ok, rule: str) -> float:
+def _any_int(value: str) -> int:
     try:
-        x = float(value)
+        return int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {rule}, got {value!r}") from None
-    if not (math.isfinite(x) and ok(x)):
-        raise argparse.ArgumentTypeError(f"must be {rule}, got {value!r}")
-    return x
+        raise ValueError(f"invalid int value: {value!r}") from None
 
 
-def nonnegative_float(value: str) -> float:
-    """A finite number ``>= 0``."""
-    return _float(value, lambda x: x >= 0, "a finite number >= 0")
+#: any integer (a seed, a port)
+integer = _Checked("integer", _any_int)
 
 
-def positive_float(value: str) -> float:
-    """A finite number ``> 0``."""
-    return _float(value, lambda x: x > 0, "a finite number > 0")
+def _float(rule: str, ok: Callable[[float], bool]) -> click.ParamType:
+    def check(value: str) -> float:
+        try:
+            x = float(value)
+        except ValueError:
+            raise ValueError(f"must be {rule}, got {value!r}") from None
+        if not (math.isfinite(x) and ok(x)):
+            raise ValueError(f"must be {rule}, got {value!r}")
+        return x
+
+    return _Checked("float", check)
 
 
-def fraction(value: str) -> float:
-    """A number in ``(0, 1]`` (a decay factor)."""
-    return _float(value, lambda x: 0 < x <= 1, "a number in (0, 1]")
+#: a finite number ``>= 0``
+nonnegative_float = _float("a finite number >= 0", lambda x: x >= 0)
+#: a finite number ``> 0``
+positive_float = _float("a finite number > 0", lambda x: x > 0)
+#: a number in ``(0, 1]`` (a decay factor)
+fraction = _float("a number in (0, 1]", lambda x: 0 < x <= 1)
 
 
-def norm_exponent(value: str) -> float:
-    """A norm exponent: a number ``>= 1`` or ``inf`` (the rule of :func:`fwlab.optim.as_p`)."""
+def _norm_exponent(value: str) -> float:
     from fwlab.exponent import as_p
 
     try:
@@ -102,26 +141,209 @@ def norm_exponent(value: str) -> float:
     try:
         return as_p(number)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"p must be a number >= 1 or 'inf', got {value!r}"
-        ) from None
+        raise ValueError(f"p must be a number >= 1 or 'inf', got {value!r}") from None
 
 
-def add_mlflow_options(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str
-) -> None:
+#: a norm exponent: a number ``>= 1`` or ``inf`` (the rule of :func:`fwlab.optim.as_p`)
+norm_exponent = _Checked("p", _norm_exponent)
+#: a file or folder path (not checked: the command checks it, naming what it is for)
+path_type = click.Path(path_type=Path)
+
+
+def choice(values: Sequence[Any], convert: Callable[[str], Any] = str) -> click.ParamType:
+    """One of ``values`` (each compared after ``convert``, e.g. ``int``), refused as argparse
+    words it: ``invalid choice: 'x' (choose from 'a', 'b')``."""
+    allowed = list(values)
+
+    def check(value: str) -> Any:
+        try:
+            converted = convert(value)
+        except ValueError:
+            converted = None
+        if converted not in allowed:
+            raise ValueError(
+                f"invalid choice: {value!r} (choose from {', '.join(map(repr, allowed))})"
+            )
+        return converted
+
+    return _Checked("choice", check, metavar="{" + ",".join(map(str, allowed)) + "}")
+
+
+class Option(click.Option):
+    """A click option with two additions: ``section``, the heading it is listed under in the
+    help, and ``greedy=True`` for argparse's ``nargs='*'`` (``nargs='+'`` with ``at_least_one``):
+    the values that follow it up to the next option (``--rows sgd fw_k1 --jobs 2``), a list;
+    ``None`` when the option is absent."""
+
+    def __init__(
+        self,
+        param_decls: Sequence[str],
+        *,
+        section: str | None = None,
+        greedy: bool = False,
+        at_least_one: bool = False,
+        **attrs: Any,
+    ) -> None:
+        super().__init__(param_decls, **attrs)
+        self.section = section
+        self.greedy = greedy
+        self.at_least_one = at_least_one
+
+
+class Argument(click.Argument):
+    """A click argument with a ``help`` line, listed under "Arguments" in the help."""
+
+    def __init__(self, param_decls: Sequence[str], *, help: str, **attrs: Any) -> None:
+        super().__init__(param_decls, **attrs)
+        self.help = help
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str]:
+        return self.make_metavar(ctx), self.help
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+def _is_value(word: str) -> bool:
+    return not word.startswith("-") or word == "-" or bool(_NEGATIVE_NUMBER.match(word))
+
+
+#: where the ``--debug`` flag is noted in ``ctx.meta`` (shared by the command and its group)
+DEBUG_KEY = "fwlab.debug"
+
+
+def _note_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[DEBUG_KEY] = True
+
+
+def debug_option() -> click.Option:
+    """``--debug``: the traceback of a failure instead of its one-line summary."""
+    from fwlab.failure import DEBUG_ENV
+
+    return Option(
+        ["--debug"],
+        is_flag=True,
+        expose_value=False,
+        callback=_note_debug,
+        help="show the traceback of a failure instead of its one-line summary (or set "
+        f"{DEBUG_ENV}=1)",
+    )
+
+
+def _run_with(run: Callable[[argparse.Namespace], int], passthrough: bool) -> Callable[..., int]:
+    @click.pass_context
+    def callback(ctx: click.Context, **params: Any) -> int:
+        if passthrough:
+            params["extra"] = list(ctx.args)
+        return run(argparse.Namespace(**params))
+
+    return callback
+
+
+class Command(click.Command):
+    """A ``fwlab`` sub-command: ``params`` parsed, then ``run(args)`` called with them as an
+    ``argparse.Namespace`` (``args.extra``: the words not understood, with ``passthrough``,
+    which hands them to another program: ``fwlab lab --port 8899``). ``show_default`` puts each
+    option's default in the help. ``--debug`` and ``-h``/``--help`` are added."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[argparse.Namespace], int],
+        params: Sequence[click.Parameter],
+        *,
+        epilog: str | None = None,
+        passthrough: bool = False,
+        show_default: bool = False,
+    ) -> None:
+        settings: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+        if show_default:
+            settings["show_default"] = True
+        if passthrough:
+            settings.update(ignore_unknown_options=True, allow_extra_args=True)
+        super().__init__(
+            name,
+            params=[*params, debug_option()],
+            callback=_run_with(run, passthrough),
+            epilog=epilog,
+            context_settings=settings,
+        )
+        self.run = run
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        greedy = {
+            opt: p for p in self.params if isinstance(p, Option) and p.greedy for opt in p.opts
+        }
+        rest: list[str] = []
+        taken: dict[Option, list[str]] = {}
+        i = 0
+        while i < len(args):
+            word = args[i]
+            i += 1
+            if word == "--":
+                rest += args[i - 1 :]
+                break
+            flag, eq, inline = word.partition("=")
+            option = greedy.get(flag if flag.startswith("--") else word)
+            if option is None:
+                rest.append(word)
+                continue
+            values = [inline] if eq else []
+            while not eq and i < len(args) and _is_value(args[i]):
+                values.append(args[i])
+                i += 1
+            if option.at_least_one and not values:
+                raise click.BadParameter("expected at least one argument", ctx, option)
+            taken[option] = values  # repeated: the last one counts, as in argparse
+        try:
+            rest = super().parse_args(ctx, rest)
+        except click.UsageError as err:
+            err.ctx = err.ctx or ctx  # click's parser leaves it out: the line names the command
+            raise
+        for option, values in taken.items():
+            ctx.params[option.name] = [option.type.convert(v, option, ctx) for v in values]
+        return rest
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Usage, help text, the arguments with their help, the options under their sections'
+        headings (``section=``; the rest under "Options"), the epilog."""
+        self.format_usage(ctx, formatter)
+        self.format_help_text(ctx, formatter)
+        sections: dict[str, list[tuple[str, str]]] = {"Arguments": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                heading = "Arguments" if isinstance(param, Argument) else None
+                heading = heading or getattr(param, "section", None) or "Options"
+                sections.setdefault(heading, []).append(record)
+        for heading in sorted(sections, key=lambda h: (h != "Arguments", h == "Options")):
+            if sections[heading]:
+                with formatter.section(heading):
+                    formatter.write_dl(sections[heading])
+        self.format_epilog(ctx, formatter)
+
+
+def mlflow_options(what: str, section: str | None = None) -> list[click.Parameter]:
     """``--mlflow [URI]`` and ``--mlflow-experiment NAME``, as every command that trains takes
     them; ``what`` says what is logged (the start of the help text)."""
-    parser.add_argument(
-        "--mlflow",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="URI",
-        help=f"{what} (needs fwlab[mlflow]): a server URL (http://127.0.0.1:5000), an SQLite .db "
-        "file, a folder (gets FOLDER/mlflow.db), or no value for MLflow's default (./mlflow.db); "
-        "checked before anything runs; see fwlab.integrations.mlflow",
-    )
-    parser.add_argument(
-        "--mlflow-experiment", default="fwlab", metavar="NAME", help="the MLflow experiment"
-    )
+    return [
+        Option(
+            ["--mlflow", "mlflow"],
+            is_flag=False,
+            flag_value="",
+            default=None,
+            metavar="[URI]",
+            section=section,
+            help=f"{what} (needs fwlab[mlflow]): a server URL (http://127.0.0.1:5000), an SQLite "
+            ".db file, a folder (gets FOLDER/mlflow.db), or no value for MLflow's default "
+            "(./mlflow.db); checked before anything runs; see fwlab.integrations.mlflow",
+        ),
+        Option(
+            ["--mlflow-experiment", "mlflow_experiment"],
+            default="fwlab",
+            metavar="NAME",
+            section=section,
+            help="the MLflow experiment",
+        ),
+    ]

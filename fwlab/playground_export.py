@@ -30,6 +30,18 @@ from typing import Any
 
 import numpy as np
 
+from fwlab.argtypes import (
+    Argument,
+    Command,
+    Option,
+    checked,
+    choice,
+    int_at_least,
+    path_type,
+    positive_float,
+)
+from fwlab.toy import loss_names
+
 __all__ = [
     "DEFAULT_KS",
     "DEFAULT_PS",
@@ -37,7 +49,7 @@ __all__ = [
     "playground_figure",
     "playground_html",
     "export_playground",
-    "configure_parser",
+    "command",
     "run_cli",
 ]
 
@@ -244,7 +256,7 @@ def _floats(value: str) -> list[float]:
     try:
         out = [math.inf if v.strip() in ("inf", "∞") else float(v) for v in value.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
+        raise ValueError(
             f"must be comma-separated numbers such as 0.1,0.3,1, got {value!r}"
         ) from None
     return out
@@ -254,25 +266,28 @@ def _ints(value: str) -> list[int]:
     try:
         return [int(v) for v in value.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be comma-separated integers such as 1,2,5, got {value!r}"
-        ) from None
+        raise ValueError(f"must be comma-separated integers such as 1,2,5, got {value!r}") from None
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    from fwlab.argtypes import int_at_least, positive_float
-    from fwlab.toy import loss_names
-
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("file", type=Path, metavar="FILE.html", help="the page to write")
-    parser.add_argument("--loss", choices=loss_names(), default="rosenbrock", help="toy loss")
-    parser.add_argument(
-        "--deltas", type=_floats, default=None, help="δ values (default: ×¼..×4 the loss's δ)"
-    )
-    parser.add_argument("--Ks", type=_ints, default=list(DEFAULT_KS), help="K values")
-    parser.add_argument("--ps", type=_floats, default=list(DEFAULT_PS), help="p values (inf ok)")
-    parser.add_argument("--lr", type=positive_float, default=0.5, help="η, the outer step")
-    parser.add_argument("--steps", type=int_at_least(1), default=60, help="outer steps T")
+#: ``fwlab export-playground FILE.html``
+command = Command(
+    "export-playground",
+    lambda args: run_cli(args),  # defined below
+    [
+        Argument(["file"], type=path_type, metavar="FILE.html", help="the page to write"),
+        Option(["--loss", "loss"], type=choice(loss_names()), default="rosenbrock",
+               help="toy loss"),
+        Option(["--deltas", "deltas"], type=checked(_floats, "floats"), default=None,
+               help="δ values (default: ×¼..×4 the loss's δ)"),
+        Option(["--Ks", "Ks"], type=checked(_ints, "ints"), default=list(DEFAULT_KS),
+               help="K values"),
+        Option(["--ps", "ps"], type=checked(_floats, "floats"), default=list(DEFAULT_PS),
+               help="p values (inf ok)"),
+        Option(["--lr", "lr"], type=positive_float, default=0.5, help="η, the outer step"),
+        Option(["--steps", "steps"], type=int_at_least(1), default=60, help="outer steps T"),
+    ],
+    show_default=True,
+)  # fmt: skip
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The `fwlab` command wiring (fwlab/cli.py, fwlab/lab.py)."""
+"""The `fwlab` command wiring (fwlab/cli.py, fwlab/argtypes.py, fwlab/lab.py)."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fwlab.cli import COMMANDS, build_parser, main
+from fwlab.cli import COMMANDS, load_command, main
 from fwlab.lab import lab_command
 
 
@@ -26,12 +26,14 @@ def test_unknown_command_is_an_error(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_every_subcommand_has_help():
-    parser = build_parser()
+def test_every_subcommand_has_help(capsys):
     for name in COMMANDS:
         with pytest.raises(SystemExit) as exc:
-            parser.parse_args([name, "--help"])
+            main([name, "--help"])
         assert exc.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"Usage: fwlab {name} ") and COMMANDS[name][0].split()[0] in out
+        assert "--debug" in out and "-h, --help" in out
 
 
 def test_lab_command_line_as_root_and_not():
@@ -48,7 +50,7 @@ def test_console_script_runs():
     out = subprocess.run(
         [sys.executable, "-m", "fwlab.cli", "--help"], capture_output=True, text=True, check=True
     )
-    assert "usage: fwlab" in out.stdout
+    assert out.stdout.startswith("Usage: fwlab [--debug] COMMAND")
 
 
 def test_lab_passes_unknown_options_to_jupyter(monkeypatch):
@@ -68,13 +70,15 @@ def test_other_commands_still_reject_unknown_options(capsys):
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
 
 
-def test_a_command_whose_extra_is_missing_says_so_and_the_others_work(monkeypatch, capsys):
+def test_a_command_whose_extra_is_missing_says_so_and_the_others_work(
+    monkeypatch, capsys, tmp_path
+):
     import fwlab.cli as cli
 
-    def load():
-        raise ModuleNotFoundError("No module named 'voila'", name="voila")
-
-    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", load))
+    (tmp_path / "needs_voila.py").write_text("import voila\ncommand = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, "voila", None)  # as if not installed
+    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", "needs_voila:command"))
     with pytest.raises(SystemExit) as exc:
         main(["present"])
     assert exc.value.code == 2
@@ -89,12 +93,11 @@ def test_a_command_whose_extra_is_missing_says_so_and_the_others_work(monkeypatc
 def test_a_missing_fwlab_module_is_not_hidden(monkeypatch):
     import fwlab.cli as cli
 
-    def load():
-        raise ModuleNotFoundError("No module named 'fwlab.gone'", name="fwlab.gone")
-
-    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", load))
+    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", "fwlab.gone:command"))
     with pytest.raises(ModuleNotFoundError, match="fwlab.gone"):
-        build_parser()
+        load_command("present")
+    with pytest.raises(ModuleNotFoundError, match="fwlab.gone"):
+        main(["present", "--help"])
 
 
 def test_commands_that_do_not_train_start_without_torch():
