@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,23 +150,25 @@ norm_exponent = _Checked("p", _norm_exponent)
 path_type = click.Path(path_type=Path)
 
 
-def choice(values: Sequence[Any], convert: Callable[[str], Any] = str) -> click.ParamType:
-    """One of ``values`` (each compared after ``convert``, e.g. ``int``), refused as argparse
-    words it: ``invalid choice: 'x' (choose from 'a', 'b')``."""
-    allowed = list(values)
+def choice(values: Collection[Any], convert: Callable[[str], Any] = str) -> click.ParamType:
+    """One of ``values`` (each compared after ``convert``, e.g. ``int``; a mapping's keys, read
+    when the value is checked and listed sorted), refused as argparse words it: ``invalid
+    choice: 'x' (choose from 'a', 'b')``."""
+
+    def allowed() -> list[Any]:
+        return sorted(values) if isinstance(values, Mapping) else list(values)
 
     def check(value: str) -> Any:
         try:
             converted = convert(value)
         except ValueError:
             converted = None
-        if converted not in allowed:
-            raise ValueError(
-                f"invalid choice: {value!r} (choose from {', '.join(map(repr, allowed))})"
-            )
+        if converted is None or converted not in values:
+            listed = ", ".join(map(repr, allowed()))
+            raise ValueError(f"invalid choice: {value!r} (choose from {listed})")
         return converted
 
-    return _Checked("choice", check, metavar="{" + ",".join(map(str, allowed)) + "}")
+    return _Checked("choice", check, metavar="{" + ",".join(map(str, allowed())) + "}")
 
 
 class Option(click.Option):

@@ -140,12 +140,14 @@ def train_command(args: argparse.Namespace) -> str:
     default, in the command's order (``--no-progress`` left out)."""
     import shlex
 
+    defaults = vars(parse_train_args([]))
     words = ["fwlab", "train"]
     for param in command.params:
-        if not isinstance(param, click.Option) or param.name in (None, "no_progress", "help"):
+        name = param.name
+        if not isinstance(param, click.Option) or name not in defaults or name == "no_progress":
             continue
-        value = getattr(args, param.name, param.default)
-        if value == param.default or value is None:
+        value = getattr(args, name, defaults[name])
+        if value == defaults[name] or value is None:
             continue
         flag = param.opts[0]
         if param.is_flag:
@@ -202,7 +204,7 @@ command = Command(
     "train",
     lambda args: run_cli(args),  # defined below
     [
-        _task("--task", "task", type=choice(sorted(TASKS)), default="adding",
+        _task("--task", "task", type=choice(TASKS), default="adding",
               help="the task to train on"),
         _task("--seq-len", "seq_len", type=int_at_least(2), default=None,
               help="sequence length (adding task; 100)"),
@@ -224,7 +226,7 @@ command = Command(
         _task("--valid", "valid", type=int_at_least(0), default=0, metavar="N",
               help="hold N training samples out as a validation split, seeded by --seed (0: "
               "none)"),
-        _method("--method", "method", type=choice(sorted(METHODS)), default="fw_k1",
+        _method("--method", "method", type=choice(METHODS), default="fw_k1",
                 help="a row of the paper's tables (see fwlab.train.methods)"),
         _method("--K", "K", type=positive_int, default=None,
                 help="inner Frank-Wolfe iterations (FW methods)"),

@@ -481,7 +481,7 @@ command = Command(
     "record",
     lambda args: run_cli(args),  # defined below
     [
-        Argument(["comparison"], type=choice(sorted(COMPARISONS)), metavar="COMPARISON",
+        Argument(["comparison"], type=choice(COMPARISONS), metavar="COMPARISON",
                  help=f"what to record: {', '.join(sorted(COMPARISONS))}"),
         Option(["--runs", "runs"], type=path_type, required=True,
                help="folder of the raw runs (outside the checkout)"),
