@@ -259,11 +259,13 @@ class Command(click.Command):
         passthrough: bool = False,
         show_default: bool = False,
     ) -> None:
-        settings: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+        # extra words are collected (and refused in parse_args, unless passed through) so that
+        # the usage error names them, as argparse's "unrecognized arguments"
+        settings: dict[str, Any] = {"help_option_names": ["-h", "--help"], "allow_extra_args": True}
         if show_default:
             settings["show_default"] = True
         if passthrough:
-            settings.update(ignore_unknown_options=True, allow_extra_args=True)
+            settings["ignore_unknown_options"] = True
         super().__init__(
             name,
             params=[*params, debug_option()],
@@ -272,6 +274,7 @@ class Command(click.Command):
             context_settings=settings,
         )
         self.run = run
+        self.passthrough = passthrough
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         greedy = {
@@ -303,6 +306,8 @@ class Command(click.Command):
         except click.UsageError as err:
             err.ctx = err.ctx or ctx  # click's parser leaves it out: the line names the command
             raise
+        if ctx.args and not self.passthrough:
+            raise click.UsageError(f"unrecognized arguments: {' '.join(ctx.args)}", ctx)
         for option, values in taken.items():
             ctx.params[option.name] = [option.type.convert(v, option, ctx) for v in values]
         return rest

@@ -187,8 +187,6 @@ def usage_line(err: click.UsageError) -> str:
         text = f"argument {err.option_name}: expected one argument"
     else:
         text = err.message.rstrip(".")
-        if text.startswith("Got unexpected extra argument"):  # click's words for a stray word
-            text = "unrecognized arguments: " + text.partition("(")[2].rstrip(")")
     return f"{prog}: error: {' '.join(text.split())}; see '{prog} --help'"
 
 

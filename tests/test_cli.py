@@ -120,3 +120,70 @@ def test_commands_that_do_not_train_start_without_torch():
         import fwlab
 
         fwlab.nothing  # noqa: B018
+
+
+def test_help_imports_no_command_module():
+    """`fwlab --help` lists every command from the table alone (click's lazy sub-commands)."""
+    code = (
+        "import sys, contextlib, io\n"
+        "import fwlab.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    fwlab.cli.main(['--help'])\n"
+        "modules = {t.partition(':')[0] for _, t in fwlab.cli.COMMANDS.values()}\n"
+        "print(sorted(m for m in modules if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        ([], "fwlab: error: the following arguments are required: COMMAND; see 'fwlab --help'"),
+        (["--debug"], "fwlab: error: the following arguments are required: COMMAND"),
+        (["record", "adding-paper"], "fwlab record: error: the following arguments are "
+         "required: --runs; see 'fwlab record --help'"),
+        (["notebooks", "a", "b"], "fwlab notebooks: error: unrecognized arguments: b"),
+        (["train", "--K"], "fwlab train: error: argument --K: expected one argument"),
+        (["bench", "--only"], "fwlab bench: error: argument --only: expected at least one "
+         "argument"),
+        (["reproduce", "--table", "4"], "fwlab reproduce: error: argument --table: invalid "
+         "choice: '4' (choose from 2, 3)"),
+    ],
+)  # fmt: skip
+def test_a_usage_error_is_one_line_naming_the_problem(argv, line, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(line) and len(err.splitlines()) == 1
+
+
+def test_debug_is_taken_before_and_after_the_command(monkeypatch, capsys):
+    import fwlab.notebook_dir
+
+    def fail(dest, force):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(fwlab.notebook_dir, "copy_notebooks", fail)
+    monkeypatch.delenv("FWLAB_DEBUG", raising=False)
+    assert main(["notebooks", "d"]) == 1
+    assert "disk on fire" in capsys.readouterr().err
+    for argv in (["--debug", "notebooks", "d"], ["notebooks", "d", "--debug"]):
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            main(argv)
+
+
+def test_ctrl_c_while_a_command_loads_ends_in_one_line(monkeypatch, tmp_path, capsys):
+    import fwlab.cli as cli
+
+    (tmp_path / "slow_start.py").write_text(
+        "import os, signal, click\nos.kill(os.getpid(), signal.SIGINT)\n"
+        "command = click.Command('present')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", "slow_start:command"))
+    monkeypatch.delenv("FWLAB_DEBUG", raising=False)
+    assert main(["present"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("fwlab present: interrupted (Ctrl-C) while the command was starting")
