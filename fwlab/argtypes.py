@@ -2,10 +2,12 @@
 
 Each type turns a bad value into :class:`click.BadParameter` with a message that names the rule
 and the value; :func:`fwlab.cli.main` prints it in one line naming the option, with exit status
-2, e.g. ``fwlab train: error: argument --hidden: must be an integer >= 1, got '0'; see 'fwlab
-train --help'``. A sub-command is a :class:`Command` of a list of parameters and the function
-``run(args) -> int`` that does the work with them as an ``argparse.Namespace`` (one attribute
-per parameter), so each concept's module keeps its ``run_cli``.
+2, e.g. ``fwlab train: error: argument --hidden: must be an integer >= 1, got 0; pass e.g. 1;
+see 'fwlab train --help'``. The rules are those of :mod:`fwlab.validate`, applied to the number
+the text holds, so a value is refused in the same words as ``TrainConfig(hidden_size=0)``. A
+sub-command is a :class:`Command` of a list of parameters and the function ``run(args) -> int``
+that does the work with them as an ``argparse.Namespace`` (one attribute per parameter), so
+each concept's module keeps its ``run_cli``.
 
 Example:
     >>> import click
@@ -16,13 +18,12 @@ Example:
     ...     cmd.main(["--steps", "0"], standalone_mode=False)
     ... except click.BadParameter as e:
     ...     print(e.message)
-    must be an integer >= 1, got '0'
+    must be an integer >= 1, got 0; pass e.g. 1
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -78,25 +79,49 @@ def checked(check: Callable[[str], Any], name: str = "value") -> click.ParamType
     return _Checked(name, check)
 
 
-def _int(value: str, minimum: int) -> int:
+def _read(text: str, parse: Callable[[str], Any]) -> Any:
     try:
-        n = int(value)
+        return parse(text)
     except ValueError:
-        raise ValueError(f"must be an integer >= {minimum}, got {value!r}") from None
-    if n < minimum:
-        raise ValueError(f"must be an integer >= {minimum}, got {value!r}")
-    return n
+        return text  # the rule refuses the text itself, and says what it must be
+
+
+def _typed(name: str, rule: str, parse: Callable[[str], Any], *args: Any) -> click.ParamType:
+    """The type of ``rule("value", parse(text), *args)``, ``rule`` named in :mod:`fwlab.validate`
+    (imported when a value is checked: it imports numpy, which ``fwlab --help`` does without),
+    its refusal reworded for the option the usage error names (no argument name, the example
+    bare): ``must be an integer >= 1, got 0; pass e.g. 1``."""
+
+    def check(text: str) -> Any:
+        from fwlab import validate
+
+        try:
+            return getattr(validate, rule)("value", _read(text, parse), *args)
+        except ValueError as err:
+            example = getattr(err, "example", None)
+            fix = "" if example is None else f"; pass e.g. {example}"
+            raise ValueError(f"must be {err.rule}, got {err.value!r}{fix}") from None  # type: ignore[attr-defined]
+
+    return _Checked(name, check)
 
 
 def int_at_least(minimum: int) -> click.ParamType:
     """The type of an integer ``>= minimum`` (e.g. ``int_at_least(2)`` for a sequence length)."""
-    return _Checked("integer", lambda value: _int(value, minimum))
+    return _typed("integer", "int_at_least", int, minimum)
 
 
-#: an integer ``>= 1``
-positive_int = int_at_least(1)
-#: an integer ``>= 0``
-nonnegative_int = int_at_least(0)
+#: an integer ``>= 1`` (:func:`fwlab.validate.positive_int`)
+positive_int = _typed("integer", "positive_int", int)
+#: an integer ``>= 0`` (a seed)
+nonnegative_int = _typed("integer", "nonnegative_int", int)
+#: a finite number ``> 0`` (:func:`fwlab.validate.positive_float`)
+positive_float = _typed("float", "positive_float", float)
+#: a finite number ``>= 0`` (the learning rate's rule)
+nonnegative_float = _typed("float", "nonnegative_float", float)
+#: a number in ``(0, 1]`` (a decay factor)
+fraction = _typed("float", "fraction", float)
+#: a norm exponent: a number ``>= 1`` or ``inf`` (:func:`fwlab.validate.p_exponent`)
+norm_exponent = _typed("p", "p_exponent", float)
 
 
 def _any_int(value: str) -> int:
@@ -106,46 +131,8 @@ def _any_int(value: str) -> int:
         raise ValueError(f"invalid int value: {value!r}") from None
 
 
-#: any integer (a seed, a port)
+#: any integer (a port, a list of seeds checked by the command), worded as argparse's ``int``
 integer = _Checked("integer", _any_int)
-
-
-def _float(rule: str, ok: Callable[[float], bool]) -> click.ParamType:
-    def check(value: str) -> float:
-        try:
-            x = float(value)
-        except ValueError:
-            raise ValueError(f"must be {rule}, got {value!r}") from None
-        if not (math.isfinite(x) and ok(x)):
-            raise ValueError(f"must be {rule}, got {value!r}")
-        return x
-
-    return _Checked("float", check)
-
-
-#: a finite number ``>= 0``
-nonnegative_float = _float("a finite number >= 0", lambda x: x >= 0)
-#: a finite number ``> 0``
-positive_float = _float("a finite number > 0", lambda x: x > 0)
-#: a number in ``(0, 1]`` (a decay factor)
-fraction = _float("a number in (0, 1]", lambda x: 0 < x <= 1)
-
-
-def _norm_exponent(value: str) -> float:
-    from fwlab.exponent import as_p
-
-    try:
-        number: float | str = float(value)
-    except ValueError:
-        number = value  # as_p knows "inf"/"infinity" and refuses other words
-    try:
-        return as_p(number)
-    except ValueError:
-        raise ValueError(f"p must be a number >= 1 or 'inf', got {value!r}") from None
-
-
-#: a norm exponent: a number ``>= 1`` or ``inf`` (the rule of :func:`fwlab.optim.as_p`)
-norm_exponent = _Checked("p", _norm_exponent)
 #: a file or folder path (not checked: the command checks it, naming what it is for)
 path_type = click.Path(path_type=Path)
 

@@ -72,6 +72,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fwlab import validate
 from fwlab.argtypes import Command, Option, choice, path_type, positive_int
 
 __all__ = [
@@ -613,14 +614,9 @@ def run_bench(
     unknown = [k for k in keys if k not in TARGETS]
     if unknown:
         raise ValueError(f"unknown bench keys {unknown}; choose from {list(KEYS)}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-    if repeats is not None and (
-        isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1
-    ):
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {list(DEVICES)}, got {device!r}")
+    threads = validate.positive_int("threads", threads)
+    repeats = validate.optional(validate.positive_int, "repeats", repeats)
+    validate.one_of("device", device, list(DEVICES))
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device='cuda' but torch {torch.__version__} sees no CUDA device "

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 
-from fwlab.checks import as_real
+from fwlab.validate import p_exponent
 
 __all__ = ["as_p", "dual_exponent"]
 
 
 def as_p(p: float | int | str) -> float:
-    """Validate and normalize a norm exponent: a number ``>= 1``, ``math.inf`` or ``"inf"``.
+    """Validate and normalize a norm exponent: a number ``>= 1``, ``math.inf`` or ``"inf"``
+    (:func:`fwlab.validate.p_exponent` under the name ``p``).
 
     Raises:
         ValueError: if ``p`` is not a number in ``[1, inf]`` (NaN, < 1, a bool, another string).
@@ -26,14 +27,7 @@ def as_p(p: float | int | str) -> float:
         >>> as_p("inf"), as_p(2)
         (inf, 2.0)
     """
-    if isinstance(p, str):
-        if p.strip().lower() in ("inf", "infinity", "+inf"):
-            return math.inf
-        raise ValueError(f"p must be a number >= 1 or 'inf', got {p!r}")
-    value = as_real(p)  # numbers, numpy scalars, 1-element tensors; not bools
-    if value is None or math.isnan(value) or value < 1.0:
-        raise ValueError(f"p must be a number >= 1 or 'inf', got {p!r}")
-    return value
+    return p_exponent("p", p)
 
 
 def dual_exponent(p: float | str) -> float:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.atomic import atomic_write
+from fwlab.validate import one_of
 
 __all__ = ["FIGURE_FORMATS", "find_browser", "figure_bytes", "save_figure", "save_figures"]
 
@@ -96,8 +97,7 @@ def figure_bytes(
         return pio.to_html(fig, include_plotlyjs=True, full_html=True).encode()
     if fmt == "json":
         return pio.to_json(fig).encode()
-    if fmt not in FIGURE_FORMATS:
-        raise ValueError(f"fmt must be one of {list(FIGURE_FORMATS)}, got {fmt!r}")
+    one_of("fmt", fmt, list(FIGURE_FORMATS))
     _need_browser(fmt)
     with _kaleido_server(), warnings.catch_warnings():
         # plotly passes kaleido options meant for a one-shot browser; the server has its own

@@ -65,6 +65,7 @@ from torch import Tensor, nn
 
 from fwlab.optim.lmo import as_p, lmo, lmo_global
 from fwlab.train.recorder import BallSpec, ParamSlice, TrajectoryRecorder
+from fwlab.validate import int_at_least, nonnegative_float
 
 __all__ = [
     "Landscape",
@@ -389,11 +390,9 @@ def landscape(
             ``None`` keeps the current setting. On a machine shared with other jobs, 1 thread
             can be several times faster than 2 (see :func:`time_landscape`).
     """
-    nx, ny = (resolution, resolution) if isinstance(resolution, int) else resolution
-    if min(nx, ny) < 2:
-        raise ValueError(f"resolution must be >= 2 per axis, got {resolution!r}")
-    if not margin >= 0:
-        raise ValueError(f"margin must be >= 0, got {margin!r}")
+    pair = (resolution, resolution) if isinstance(resolution, int) else resolution
+    nx, ny = (int_at_least("resolution", n, 2) for n in pair)  # per axis
+    margin = nonnegative_float("margin", margin)
     with _threads(threads):
         return _landscape(
             model,

@@ -1,35 +1,41 @@
 """Output folders that are checked before work starts and owned by one process while it runs.
 
-Two guards, shared by ``fwlab train`` (:func:`fwlab.train.fit`), ``fwlab run`` and
-``fwlab sweep``:
+Shared by ``fwlab train`` (:func:`fwlab.train.fit`), ``fwlab run``, ``fwlab sweep``, ``fwlab
+search`` and every run of the engine (:mod:`fwlab.runs`):
 
 * :func:`check_output_dir` fails fast, before any training or notebook execution, when the folder
   cannot hold results: a regular file is in the way (at the path or at one of its parents) or the
   folder is not writable.
+* :func:`claim` holds the folder for one process while its ``with`` block runs: an exclusive
+  :class:`filelock.FileLock` on a lock file inside it (:data:`CLAIM_FILE`, ``.claim.lock``; a
+  study's folder uses ``.study.lock``). On Unix that is an ``flock``, which the operating system
+  drops when the process dies, even by SIGKILL: a crashed run never leaves a stale claim. A
+  second claim, in another process or in this one, fails at once with :class:`Claimed` (a
+  ``ValueError``) naming the folder and the holder, which its claim wrote beside the lock file
+  (``.claim.pid``: its pid and command, removed when the claim ends).
 * :func:`claim_run_dir` decides whether a run may write into a folder: a folder that holds
-  anything is refused unless the run continues it (``resume``, which needs its checkpoint) or
-  replaces it (``overwrite``, which first removes the previous run's files).
+  anything (besides the claim's own files) is refused unless the run continues it (``resume``,
+  which needs its checkpoint) or replaces it (``overwrite``, which first removes the previous
+  run's files).
 * :func:`set_aside` moves a previous run's files out of the way of a run that replaces it
   (``--overwrite``) and puts them back if the new run fails before it has started.
-* :func:`lock_output_dir` holds an exclusive ``flock`` on the folder itself for as long as its
-  ``with`` block runs. The operating system drops the lock when the process dies (even by
-  SIGKILL), so a crashed run never leaves a stale lock behind, and no lock file is written into the
-  folder. A second process that asks for the same folder gets a ``ValueError`` at once, naming the
-  folder and the process that holds it.
 
-The lock is advisory and per open folder: it stops fwlab processes (and threads) from writing
-into each other's folders; it does not stop other programs.
+The claim is advisory: it stops fwlab processes (and threads) from writing into each other's
+folders; it does not stop other programs.
 
 Example:
-    >>> import tempfile
+    >>> import subprocess, sys, tempfile
     >>> folder = Path(tempfile.mkdtemp()) / "run"
-    >>> import subprocess, sys
-    >>> with lock_output_dir(folder):
+    >>> with claim(folder) as held:
     ...     other = subprocess.run([sys.executable, "-c", "import sys; from fwlab.outdir import "
-    ...         "lock_output_dir; lock_output_dir(sys.argv[1]).__enter__()", str(folder)],
+    ...         "claim; claim(sys.argv[1]).__enter__()", str(folder)],
     ...         capture_output=True, text=True)
+    ...     sorted(p.name for p in held.iterdir())
+    ['.claim.lock', '.claim.pid']
     >>> print(other.stderr.splitlines()[-1])  # doctest: +ELLIPSIS
-    ValueError: output folder ... is in use by pid ...; wait for that run to finish ...
+    fwlab.outdir.Claimed: output folder ... is in use by pid ...; wait for that run to finish ...
+    >>> sorted(p.name for p in folder.iterdir())
+    ['.claim.lock']
 """
 
 from __future__ import annotations
@@ -37,15 +43,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from fwlab.atomic import atomic_write_text
+
 __all__ = [
+    "CLAIM_FILE",
+    "Claimed",
     "check_output_dir",
+    "claim",
     "claim_run_dir",
-    "lock_output_dir",
     "lock_holder",
     "restore_leftovers",
     "set_aside",
@@ -93,86 +103,78 @@ def check_output_dir(path: str | os.PathLike[str], *, option: str = "--out") -> 
     return folder.resolve()
 
 
-def lock_holder(path: str | os.PathLike[str]) -> str:
-    """Describe the process holding the ``flock`` on ``path`` (``"pid 123 (fwlab train ...)"``),
-    read from ``/proc/locks``; ``"another process"`` where that cannot be told."""
+#: the lock file of a claim (:func:`claim`): a filelock lock file, empty, left in place
+CLAIM_FILE = ".claim.lock"
+
+
+class Claimed(ValueError):
+    """The folder is claimed by another process (or by another claim in this one)."""
+
+
+def _holder_file(lock_file: Path) -> Path:
+    """Where a claim's holder writes its pid and command (``.claim.lock`` -> ``.claim.pid``),
+    read only to name it in a refused claim's message."""
+    return lock_file.with_suffix(".pid")
+
+
+def lock_holder(folder: str | os.PathLike[str], *, lock_name: str = CLAIM_FILE) -> str:
+    """Describe the process that claims ``folder`` (``"pid 123 (fwlab train ...)"``), as its
+    claim wrote it beside the lock file; ``"another process"`` where that cannot be told (no
+    claim, a holder killed before it removed the file, or one that could not write it)."""
     try:
-        st = os.stat(path)
-        with open("/proc/locks") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
+        pid_line, _, command = _holder_file(Path(folder) / lock_name).read_text().partition("\n")
+        pid = int(pid_line)
+        if pid <= 0:
+            return "another process"
+        if os.name == "posix":  # (on Windows, signal 0 is CTRL_C_EVENT)
+            os.kill(pid, 0)  # only asks whether the process exists
+    except PermissionError:
+        pass  # it exists, run by another user
+    except (OSError, ValueError):
         return "another process"
-    for line in lines:
-        fields = line.split()
-        if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK":
-            continue  # a waiter, or a POSIX record lock
-        pid, dev_ino = fields[4], fields[5].split(":")
-        try:
-            major, minor, ino = int(dev_ino[0], 16), int(dev_ino[1], 16), int(dev_ino[2])
-        except (IndexError, ValueError):
-            continue
-        if (major, minor, ino) == (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino):
-            try:
-                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-                command = " ".join(raw.decode(errors="replace").replace("\0", " ").split())
-            except OSError:
-                command = ""
-            return f"pid {pid}" + (f" ({command[:200]})" if command else "")
-    return "another process"
-
-
-_HELD: dict[Path, tuple[int, int]] = {}  # folder -> (thread id, depth) of this process's locks
-_HELD_GUARD = threading.Lock()
+    command = " ".join(command.split())
+    return f"pid {pid}" + (f" ({command[:200]})" if command else "")
 
 
 @contextlib.contextmanager
-def lock_output_dir(path: str | os.PathLike[str], *, option: str = "--out") -> Iterator[Path]:
-    """Hold an exclusive lock on the output folder ``path`` while the ``with`` block runs.
+def claim(
+    folder: str | os.PathLike[str], *, lock_name: str = CLAIM_FILE, option: str = "--out"
+) -> Iterator[Path]:
+    """Hold the claim on ``folder`` (created if missing) while the ``with`` block runs.
 
-    The folder is created (see :func:`check_output_dir`) and the resolved path is yielded. If
-    another process, or another thread of this one, holds it, ``ValueError`` is raised at once,
-    naming the folder and the holder. The thread that holds a folder may lock it again (a
-    command line locks its ``--out`` before loading data, then ``fit`` locks it too); the lock
-    is released when the outermost block ends. SIGKILL of the process frees it.
+    Yields the resolved folder. Raises :class:`Claimed` at once if another process, or another
+    claim in this one (another thread, a nested claim), holds it, naming the folder and the
+    holder; ``ValueError`` naming ``option`` when the folder cannot be created or written
+    (:func:`check_output_dir`).
     """
-    import fcntl
+    from filelock import FileLock, Timeout
 
-    folder = check_output_dir(path, option=option)
-    me = threading.get_ident()
-    with _HELD_GUARD:
-        holder, depth = _HELD.get(folder, (None, 0))
-        if holder == me:
-            _HELD[folder] = (me, depth + 1)
-        elif holder is not None:
-            raise ValueError(
-                f"output folder {folder} is in use by another thread of this process "
-                f"(pid {os.getpid()}); wait for that run to finish, or pass another {option}"
-            )
-    if holder == me:
-        try:
-            yield folder
-        finally:
-            with _HELD_GUARD:
-                _HELD[folder] = (me, _HELD[folder][1] - 1)
-        return
-    fd = os.open(folder, os.O_RDONLY)
+    path = check_output_dir(folder, option=option)
+    lock_file = path / lock_name
+    # thread_local=False: the claim belongs to the process; a second FileLock object on the
+    # same file (another thread, or a nested claim) is refused rather than shared
+    lock = FileLock(lock_file, timeout=0, thread_local=False)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(
-                f"output folder {folder} is in use by {lock_holder(folder)}; wait for that run "
-                f"to finish (or stop it), or pass another {option}"
-            ) from None
-        with _HELD_GUARD:
-            _HELD[folder] = (me, 1)
-        try:
-            yield folder
-        finally:
-            with _HELD_GUARD:
-                del _HELD[folder]
+        lock.acquire()
+    except Timeout:
+        raise Claimed(
+            f"output folder {path} is in use by {lock_holder(path, lock_name=lock_name)}; wait "
+            f"for that run to finish (or stop it), or pass another {option}"
+        ) from None
+    holder = _holder_file(lock_file)
+    try:
+        with contextlib.suppress(OSError):  # a full disk: the claim holds, its holder is unnamed
+            atomic_write_text(holder, f"{os.getpid()}\n{' '.join(sys.orig_argv)}\n")
+        yield path
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        with contextlib.suppress(OSError):
+            holder.unlink(missing_ok=True)  # ours: no one else writes it while we hold the lock
+        lock.release()
+
+
+def _is_claim_file(name: str) -> bool:
+    """Whether ``name`` is a claim's own file (its lock or holder file), not a run's output."""
+    return name in (CLAIM_FILE, _holder_file(Path(CLAIM_FILE)).name)
 
 
 def claim_run_dir(
@@ -184,7 +186,7 @@ def claim_run_dir(
     outputs: Sequence[str],
     option: str = "--out",
 ) -> None:
-    """Check that a run may write into ``folder``, before it starts (hold its lock first).
+    """Check that a run may write into ``folder``, before it starts (hold its claim first).
 
     * ``resume``: ``folder/checkpoint`` must exist (``FileNotFoundError`` otherwise);
     * ``overwrite``: the files ``outputs`` of a previous run are removed, others are kept;
@@ -218,7 +220,9 @@ def claim_run_dir(
         for name in outputs:
             (folder / name).unlink(missing_ok=True)
         return
-    held = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    held = sorted(
+        p.name for p in (folder.iterdir() if folder.is_dir() else ()) if not _is_claim_file(p.name)
+    )
     if held:
         listed = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
         raise ValueError(
@@ -275,15 +279,17 @@ def set_aside(
     new run's files of those names are removed and the old ones put back; if the new run had
     replaced it, the old files are deleted. A block that ends normally releases them. A process
     killed meanwhile leaves them in the hidden folder: :func:`restore_leftovers` (called by
-    :func:`claim_run_dir` and this function) puts them back. Hold the folder's lock
-    (:func:`lock_output_dir`) around it.
+    :func:`claim_run_dir` and this function) puts them back. Hold the folder's claim
+    (:func:`claim`) around it.
     """
     folder = Path(folder)
     restore_leftovers(folder)
     present = sorted(
         p.name
         for p in folder.iterdir()
-        if not p.name.startswith(_ASIDE_PREFIX) and (outputs is None or p.name in outputs)
+        if not p.name.startswith(_ASIDE_PREFIX)
+        and not _is_claim_file(p.name)
+        and (outputs is None or p.name in outputs)
     )
     aside = Path(tempfile.mkdtemp(prefix=_ASIDE_PREFIX, dir=folder))
     moved: list[str] = []
@@ -310,7 +316,7 @@ def restore_leftovers(folder: str | os.PathLike[str]) -> list[str]:
     (SIGKILL, power loss) before it could stand in for the old run, which is still the run of
     the folder. If any file of the same name is in the folder (the new run got further), the
     old files are all left in their hidden folder, never mixed with the new ones. Returns the
-    names put back; call it holding the lock.
+    names put back; call it holding the claim.
     """
     folder = Path(folder)
     back: list[str] = []

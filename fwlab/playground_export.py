@@ -30,17 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from fwlab.argtypes import (
-    Argument,
-    Command,
-    Option,
-    checked,
-    choice,
-    int_at_least,
-    path_type,
-    positive_float,
-)
+from fwlab import argtypes
 from fwlab.toy import loss_names
+from fwlab.validate import p_exponent, positive_float, positive_int
 
 __all__ = [
     "DEFAULT_KS",
@@ -73,19 +65,18 @@ def _frame_name(i: int, j: int, k: int) -> str:
     return f"delta|{i}|K|{j}|p|{k}"
 
 
-def _check_grid(deltas: Sequence[float], Ks: Sequence[int], ps: Sequence[float]) -> None:
+def _check_grid(
+    deltas: Sequence[float], Ks: Sequence[int], ps: Sequence[float]
+) -> tuple[list[float], list[int], list[float]]:
+    """The grid's values by the rules of :mod:`fwlab.validate`, as plain numbers."""
     for name, values in (("deltas", deltas), ("Ks", Ks), ("ps", ps)):
         if len(values) == 0:
             raise ValueError(f"{name} must hold at least one value, got none")
-    for d in deltas:
-        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < math.inf:
-            raise ValueError(f"every delta must be a number > 0, got {d!r}")
-    for K in Ks:
-        if isinstance(K, bool) or not isinstance(K, int) or K < 1:
-            raise ValueError(f"every K must be an integer >= 1, got {K!r}")
-    for p in ps:
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1:
-            raise ValueError(f"every p must be a number >= 1 or inf, got {p!r}")
+    return (
+        [positive_float("delta", d) for d in deltas],
+        [positive_int("K", K) for K in Ks],
+        [p_exponent("p", p) for p in ps],
+    )
 
 
 def playground_figure(
@@ -118,7 +109,7 @@ def playground_figure(
     spec = get_loss(loss)
     deltas = list(default_deltas(spec.name) if deltas is None else deltas)
     Ks, ps = list(Ks), list(ps)
-    _check_grid(deltas, Ks, ps)
+    deltas, Ks, ps = _check_grid(deltas, Ks, ps)
     start = spec.start if x0 is None else x0
 
     def runs(delta: float, K: int, p: float):
@@ -269,22 +260,37 @@ def _ints(value: str) -> list[int]:
         raise ValueError(f"must be comma-separated integers such as 1,2,5, got {value!r}") from None
 
 
-#: ``fwlab export-playground FILE.html``
-command = Command(
+#: ``fwlab export-playground FILE.html`` (argtypes: the validate rules' names are taken here)
+command = argtypes.Command(
     "export-playground",
     lambda args: run_cli(args),  # defined below
     [
-        Argument(["file"], type=path_type, metavar="FILE.html", help="the page to write"),
-        Option(["--loss", "loss"], type=choice(loss_names()), default="rosenbrock",
-               help="toy loss"),
-        Option(["--deltas", "deltas"], type=checked(_floats, "floats"), default=None,
-               help="δ values (default: ×¼..×4 the loss's δ)"),
-        Option(["--Ks", "Ks"], type=checked(_ints, "ints"), default=list(DEFAULT_KS),
-               help="K values"),
-        Option(["--ps", "ps"], type=checked(_floats, "floats"), default=list(DEFAULT_PS),
-               help="p values (inf ok)"),
-        Option(["--lr", "lr"], type=positive_float, default=0.5, help="η, the outer step"),
-        Option(["--steps", "steps"], type=int_at_least(1), default=60, help="outer steps T"),
+        argtypes.Argument(
+            ["file"], type=argtypes.path_type, metavar="FILE.html", help="the page to write"
+        ),
+        argtypes.Option(
+            ["--loss", "loss"], type=argtypes.choice(loss_names()), default="rosenbrock",
+            help="toy loss",
+        ),
+        argtypes.Option(
+            ["--deltas", "deltas"], type=argtypes.checked(_floats, "floats"), default=None,
+            help="δ values (default: ×¼..×4 the loss's δ)",
+        ),
+        argtypes.Option(
+            ["--Ks", "Ks"], type=argtypes.checked(_ints, "ints"), default=list(DEFAULT_KS),
+            help="K values",
+        ),
+        argtypes.Option(
+            ["--ps", "ps"], type=argtypes.checked(_floats, "floats"), default=list(DEFAULT_PS),
+            help="p values (inf ok)",
+        ),
+        argtypes.Option(
+            ["--lr", "lr"], type=argtypes.nonnegative_float, default=0.5,
+            help="η, the outer step",
+        ),
+        argtypes.Option(
+            ["--steps", "steps"], type=argtypes.positive_int, default=60, help="outer steps T"
+        ),
     ],
     show_default=True,
 )  # fmt: skip

@@ -66,7 +66,7 @@ def test_a_greedy_option_takes_the_values_up_to_the_next_option(argv, rows):
 
 
 def test_greedy_values_are_converted_and_checked_by_their_type():
-    with pytest.raises(click.BadParameter, match="must be an integer >= 0, got '-1'"):
+    with pytest.raises(click.BadParameter, match="must be an integer >= 0, got -1; pass e.g. 0"):
         parse(["x", "--seeds", "0", "-1"])  # a negative number is a value, as in argparse
     assert parse(["x", "--seeds", "0", "3"]).seeds == [0, 3]
     with pytest.raises(click.BadParameter, match="invalid choice: 'c'"):
@@ -87,15 +87,16 @@ def test_extra_words_are_refused_unless_passed_through():
 @pytest.mark.parametrize(
     "kind, text, message",
     [
-        (int_at_least(2), "1", "must be an integer >= 2, got '1'"),
-        (int_at_least(1), "ten", "must be an integer >= 1, got 'ten'"),
-        (positive_float, "nan", "must be a finite number > 0, got 'nan'"),
-        (fraction, "1.5", r"must be a number in \(0, 1\], got '1.5'"),
-        (norm_exponent, "0.5", "p must be a number >= 1 or 'inf', got '0.5'"),
+        (int_at_least(2), "1", "must be an integer >= 2, got 1; pass e.g. 2"),
+        (int_at_least(1), "ten", "must be an integer >= 1, got 'ten'; pass e.g. 1"),
+        (positive_float, "nan", "must be a finite number > 0, got nan; pass e.g. 1"),
+        (fraction, "1.5", r"must be a number in \(0, 1\], got 1.5; pass e.g. 1"),
+        (norm_exponent, "0.5", "must be a number >= 1 or 'inf', got 0.5; pass e.g. 2"),
         (choice((2, 3), convert=int), "4", r"invalid choice: '4' \(choose from 2, 3\)"),
     ],
 )
 def test_a_bad_value_is_a_bad_parameter_with_the_rule_and_the_value(kind, text, message):
+    """The rules of fwlab.validate, worded for the option the usage error names."""
     with pytest.raises(click.BadParameter, match=f"^{message}$"):
         kind.convert(text, None, None)
 

@@ -160,8 +160,13 @@ def test_slider_values_are_validated_and_set_names_checked(data):
     dash = TrainingDashboard()
     with pytest.raises(ValueError, match="unknown controls"):
         dash.set(eta=0.1)
+    # a bad value is refused before any slider moves, by the rule every entry point applies
+    with pytest.raises(ValueError, match=r"^K must be an integer >= 1, got 0; pass e.g. K=1$"):
+        dash.set(delta=0.5, K=0)
+    assert dash.controls["delta"].value == pytest.approx(1e-3)
     # without a run to steer, a move only says so
-    dash.set(K=3)
+    dash.set(K=np.int64(3))
+    assert dash.controls["K"].value == 3
     assert "no run is training" in dash._status.value
 
     def adam_mover(event, run):

@@ -103,7 +103,7 @@ def test_validation_size():
     assert validation_size(10, 0.5) == 5
     with pytest.raises(ValueError, match="n_train must be an integer >= 2"):
         validation_size(1)
-    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"fraction must be a number in \(0, 1\)"):
         validation_size(10, 1.0)
 
 

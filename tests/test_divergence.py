@@ -41,7 +41,12 @@ def test_fw_k1_and_normalized_adam_agree_to_rounding_at_first():
         ({"eval": {}}, _h([1], [1.0]), {"early": 1}, "a must be a run history"),
         (_h([5, 6], [1.0, 1.0]), _h([5, 6], [1.0, 1.0]), {"early": 4}, "early must be an int"),
         (_h([5, 6], [1.0, 1.0]), _h([5, 6], [1.0, 1.0]), {"early": 5.0}, "early must be an int"),
-        (_h([5], [1.0]), _h([5], [1.0]), {"early": 5, "tol": 0}, "tol must be a positive"),
+        (
+            _h([5], [1.0]),
+            _h([5], [1.0]),
+            {"early": 5, "tol": 0},
+            "^tol must be a finite number > 0, got 0; pass e.g. tol=1$",
+        ),
     ],
 )
 def test_errors_name_the_argument(a, b, kwargs, match):

@@ -101,6 +101,14 @@ def test_set_validates_names_and_p(ex):
         ex.set(eta=1.0)
     with pytest.raises(ValueError, match="p must be one of"):
         ex.set(p=4)
+    before = {name: c.value for name, c in ex.controls.items()}
+    with pytest.raises(
+        ValueError, match=r"^K must be an integer in \[1, 30\] \(the slider's range\)"
+    ):
+        ex.set(loss="quadratic", delta=0.25, K=5.0)  # every value checked before any control moves
+    assert {name: c.value for name, c in ex.controls.items()} == before
+    ex.set(K=np.int64(7), steps=np.int32(20))  # numpy integers, as everywhere
+    assert ex.result.K == 7 and len(ex.result.losses) == 21
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,9 @@ def test_tracking_uri_and_argument_errors(tmp_path):
         tracking_uri(5)
     with pytest.raises(ValueError, match="the MLflow store is empty"):
         MLflowCallback(" ")
-    with pytest.raises(ValueError, match="flush_secs must be a number > 0, got 0"):
+    with pytest.raises(
+        ValueError, match="^flush_secs must be a finite number > 0, got 0; pass e.g. flush_secs=1$"
+    ):
         MLflowCallback(tmp_path / "t.db", flush_secs=0)
     with pytest.raises(ValueError, match=r"figures must be among .*, got \['gif'\]"):
         MLflowCallback(tmp_path / "t.db", figures=("gif",))

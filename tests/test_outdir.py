@@ -1,4 +1,4 @@
-"""fwlab/outdir.py: output folders checked before work starts, locked while a run writes them."""
+"""fwlab/outdir.py: output folders checked before work starts, claimed while a run writes them."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from fwlab.outdir import check_output_dir, lock_holder, lock_output_dir
+from fwlab.outdir import Claimed, check_output_dir, claim, claim_run_dir, lock_holder, set_aside
 
 HOLD = (
     "import sys, time\n"
-    "from fwlab.outdir import lock_output_dir\n"
-    "with lock_output_dir(sys.argv[1]):\n"
+    "from fwlab.outdir import claim\n"
+    "with claim(sys.argv[1]):\n"
     "    print('locked', flush=True)\n"
     "    time.sleep(120)\n"
 )
@@ -57,29 +57,50 @@ def test_a_path_of_the_wrong_type_names_the_option(bad):
         check_output_dir(bad, option="out_dir")
 
 
-def test_another_thread_is_refused_the_holding_thread_nests(tmp_path):
+def test_a_second_claim_in_this_process_is_refused_naming_it(tmp_path):
     errors = []
 
     def other_thread():
         try:
-            with lock_output_dir(tmp_path / "run"):
+            with claim(tmp_path / "run"):
                 pass
-        except ValueError as err:
+        except Claimed as err:
             errors.append(str(err))
 
-    with lock_output_dir(tmp_path / "run") as folder:
-        with lock_output_dir(tmp_path / "run" / ".." / "run"):  # the same folder, nested
-            pass
+    with claim(tmp_path / "run") as folder:
+        assert sorted(p.name for p in folder.iterdir()) == [".claim.lock", ".claim.pid"]
+        with pytest.raises(Claimed, match=rf"{folder} is in use by pid {os.getpid()} \("):
+            with claim(tmp_path / "run" / ".." / "run"):  # the same folder, nested: no reentry
+                pass
         thread = threading.Thread(target=other_thread)
         thread.start()
         thread.join()
         assert lock_holder(folder).startswith(f"pid {os.getpid()} (")  # still held
-    assert len(errors) == 1 and "in use by another thread of this process" in errors[0]
+    assert len(errors) == 1 and f"in use by pid {os.getpid()} (" in errors[0]
+    assert errors[0].endswith("or pass another --out")
     thread = threading.Thread(target=other_thread)  # released on exit: now it gets it
     thread.start()
     thread.join()
     assert len(errors) == 1
-    assert list(folder.iterdir()) == []  # no lock file left in the folder
+    # the lock file stays (empty: waiters share its inode); the holder's pid file is gone
+    assert [p.name for p in folder.iterdir()] == [".claim.lock"]
+    assert (folder / ".claim.lock").read_bytes() == b""
+    assert lock_holder(folder) == "another process"
+
+
+def test_a_claim_whose_holder_file_cannot_be_written_still_holds(tmp_path, monkeypatch):
+    import fwlab.outdir
+
+    def full_disk(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fwlab.outdir, "atomic_write_text", full_disk)
+    with claim(tmp_path / "run") as folder:
+        with pytest.raises(Claimed, match="in use by another process; wait"):
+            with claim(folder):
+                pass
+    with claim(folder):  # released
+        pass
 
 
 def _holder(folder: Path) -> subprocess.Popen:
@@ -96,8 +117,8 @@ def test_another_process_is_named_and_sigkill_frees_the_lock(tmp_path):
     try:
         assert lock_holder(folder).startswith(f"pid {proc.pid} (")
         t0 = time.monotonic()
-        with pytest.raises(ValueError, match=rf"in use by pid {proc.pid} .*pass another --out"):
-            with lock_output_dir(folder):
+        with pytest.raises(Claimed, match=rf"in use by pid {proc.pid} .*pass another --out"):
+            with claim(folder):
                 pass
         assert time.monotonic() - t0 < 5  # fails fast, does not wait
         os.kill(proc.pid, signal.SIGKILL)
@@ -106,23 +127,36 @@ def test_another_process_is_named_and_sigkill_frees_the_lock(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    with lock_output_dir(folder):  # the OS dropped the dead holder's lock
+    # its pid file is left behind, but names no live process
+    assert (folder / ".claim.pid").read_text().startswith(f"{proc.pid}\n")
+    assert lock_holder(folder) == "another process"
+    with claim(folder):  # the OS dropped the dead holder's lock
         assert lock_holder(folder).startswith(f"pid {os.getpid()} (")
 
 
 def test_holder_of_an_unlocked_folder_is_unknown(tmp_path):
     assert lock_holder(tmp_path) == "another process"
     assert lock_holder(tmp_path / "missing") == "another process"
+    for text in ("", "not a pid\n", "0\n", "-1\ncommand\n"):
+        (tmp_path / ".claim.pid").write_text(text)
+        assert lock_holder(tmp_path) == "another process"
+
+
+def test_a_claims_own_files_are_not_a_run(tmp_path):
+    """A folder holding only a claim's files is empty to claim_run_dir, and set_aside leaves
+    them where they are (a moved lock file would let a second process claim the folder)."""
+    with claim(tmp_path / "run") as folder:
+        claim_run_dir(folder, resume=False, overwrite=False, checkpoint="c", outputs=())
+        (folder / "events.out").write_text("old")
+        with set_aside(folder, None) as aside:
+            assert sorted(p.name for p in folder.iterdir() if not p.is_dir()) == [
+                ".claim.lock",
+                ".claim.pid",
+            ]
+            assert [p.name for p in aside.aside.iterdir()] == ["events.out"]
 
 
 def test_set_aside_restores_on_failure_releases_on_success_and_recovers_after_sigkill(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from fwlab.outdir import claim_run_dir, set_aside
-
     run = tmp_path / "run"
     run.mkdir()
     (run / "history.json").write_text("old")

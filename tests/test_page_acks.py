@@ -36,7 +36,9 @@ def test_acks_follow_the_oldest_unacknowledged_update():
     assert not acks.stopped_listening() and acks.acked == 3
     figure._js2py_traceDeltas = None  # plotly resets the trait after reading it: ignored
     assert acks.acked == 3
-    with pytest.raises(ValueError, match="grace_s must be > 0"):
+    with pytest.raises(
+        ValueError, match="^grace_s must be a finite number > 0, got 0; pass e.g. grace_s=1$"
+    ):
         PageAcks(figure, grace_s=0)
 
 

@@ -49,9 +49,9 @@ def test_one_frame_per_setting_with_the_playgrounds_trajectory():
     "grid, match",
     [
         (dict(deltas=[]), "deltas must hold at least one value"),
-        (dict(Ks=[0]), "every K must be an integer >= 1"),
-        (dict(ps=[0.5]), "every p must be a number >= 1"),
-        (dict(deltas=[-1.0]), "every delta must be a number > 0"),
+        (dict(Ks=[0]), "^K must be an integer >= 1, got 0; pass e.g. K=1$"),
+        (dict(ps=[0.5]), "^p must be a number >= 1 or 'inf', got 0.5; pass e.g. p=2$"),
+        (dict(deltas=[-1.0]), "^delta must be a finite number > 0, got -1.0; pass e.g. delta=1$"),
     ],
 )
 def test_bad_grids_are_refused(grid, match):

@@ -141,6 +141,62 @@ def test_fit_refuses_a_folder_that_holds_a_run(tmp_path):
     assert h["summary"]["steps"] == 2
 
 
+def test_fwlab_train_claims_and_checks_each_folder_once(tmp_path, monkeypatch):
+    """``fwlab train`` claims ``--out`` before it loads the data and trains into it with
+    ``fit_claimed``: one claim (one filelock) and one check (or one set-aside) per folder, for
+    a fresh run, a resumed one and a replacing one."""
+    import filelock
+
+    import fwlab.outdir
+
+    out, tb = (tmp_path / "run").resolve(), (tmp_path / "tb").resolve()
+    locks, checks = [], []
+    real_lock, real_restore = filelock.FileLock, fwlab.outdir.restore_leftovers
+
+    def counted_lock(path, *args, **kwargs):
+        locks.append(Path(path).parent)
+        return real_lock(path, *args, **kwargs)
+
+    def counted_restore(folder):  # claim_run_dir and set_aside begin with it
+        checks.append(Path(folder).resolve())
+        return real_restore(folder)
+
+    monkeypatch.setattr(filelock, "FileLock", counted_lock)
+    monkeypatch.setattr(fwlab.outdir, "restore_leftovers", counted_restore)
+    base = ["train", *ARGS, "--out", str(out), "--tensorboard", str(tb)]
+    for extra, steps, checked in (
+        ((), 2, [out, tb]),
+        (("--resume",), 2, [out]),  # a resumed TensorBoard folder is not checked
+        (("--overwrite",), 2, [out, tb]),  # both set aside
+    ):
+        locks.clear(), checks.clear()
+        assert main([*base, "--steps", str(steps), *extra]) == 0
+        assert sorted(p for p in locks if p in (out, tb)) == [out, tb], extra
+        assert sorted(checks) == checked, extra
+    assert json.loads((out / "history.json").read_text())["summary"]["steps"] == 2
+
+
+def test_a_claimed_out_is_refused_before_the_data_loads(tmp_path, capsys, monkeypatch):
+    from process_tools import claimed_elsewhere
+
+    out = tmp_path / "run"
+    monkeypatch.setattr("fwlab.train.cli.load_task", None)  # must not be reached
+    with claimed_elsewhere(out):
+        assert main(["train", *ARGS, "--steps", "5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fwlab train: output folder") and len(err.splitlines()) == 1
+    assert f"{out} is in use by pid {os.getpid()} (" in err and "pass another --out" in err
+
+
+def test_tensorboard_may_be_the_out_folder(tmp_path):
+    out = tmp_path / "run"
+    for extra in ((), ("--overwrite",)):
+        args = ["train", *ARGS, "--steps", "2", "--out", str(out), "--tensorboard", str(out)]
+        assert main([*args, *extra]) == 0
+    assert {"checkpoint.pt", "history.json"} <= {p.name for p in out.iterdir()}
+    assert any(p.name.startswith("events.out.tfevents") for p in out.rglob("*"))
+
+
 # ------------------------------------------------------------------ item 7: a bad --out
 def test_out_under_a_file_is_refused_before_training(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"

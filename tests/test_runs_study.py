@@ -122,9 +122,15 @@ def test_the_function_gets_its_run_folder(tmp_path):
         (lambda o: Study("fwlab.runs.examples:nothing", o), r"cannot import the function"),
         (lambda o: Study("no_colon", o), r"'module:name'"),
         (lambda o: Study(SQUARE, o, {"x": [1]}, fixed={"x": 2}), r"both as --grid and as -p"),
-        (lambda o: Study(SQUARE, o, {"x": [1]}, seeds=[]), r"non-empty list of ints"),
+        (
+            lambda o: Study(SQUARE, o, {"x": [1]}, seeds=[]),
+            r"^seeds must be a non-empty list of integers >= 0, got \[\]$",
+        ),
         (lambda o: Study(SQUARE, o, {"x": [1]}, seeds=[1, 1]), r"seed twice"),
-        (lambda o: Study(SQUARE, o, {"x": [1]}, seeds=[True]), r"list of ints"),
+        (
+            lambda o: Study(SQUARE, o, {"x": [1]}, seeds=[True]),
+            r"^seed must be an integer >= 0, got True; pass e.g. seed=0$",
+        ),
         (lambda o: Study(SQUARE, o, {"seed": [1]}, seeds=[1]), r"give the seed once"),
         (lambda o: Study(SQUARE, o, {"x": [1, 2]}, flat=True), r"one run, this one has 2"),
         (lambda o: Study(SQUARE, o, {"x": []}), r"'x' has no values"),

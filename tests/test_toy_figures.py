@@ -133,7 +133,7 @@ def test_step_zoom_explorer_k_slider_redraws_without_recomputing():
     assert ex.zoom.loss == "beale" and tuple(ex.zoom.omega) == get_loss("beale").start
     static = {t.meta: t for t in ex.static_figure().data}
     assert np.array_equal(static["fw:path"].x, tr["fw:path"].x)
-    with pytest.raises(ValueError, match=r"k must be an integer in \[1, K = 10\]"):
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 10\], got 11"):
         ex.set(k=11)
     with pytest.raises(ValueError, match="delta must be"):
         StepZoomExplorer(delta=0.0)

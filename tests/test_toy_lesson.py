@@ -259,7 +259,7 @@ def test_prompt_checkers_accept_the_computed_answer_and_reject_the_other():
         assert check(**wrong).correct is False, wrong
         shown = check()  # no guess: the answer, neither right nor wrong
         assert shown.correct is None and not shown and "the answer" in str(shown)
-    with pytest.raises(ValueError, match="must be True, False or None"):
+    with pytest.raises(ValueError, match=r"^below must be True or False, got .no.; pass e"):
         check_gap_prediction(zq, below="no")
 
 

@@ -63,10 +63,10 @@ def test_projection_closed_forms():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"v": [1.0, 1.0], "p": 2, "radius": 0.0}, "delta must be a finite number > 0"),
-        ({"v": [1.0, 1.0], "p": 2, "radius": math.inf}, "delta"),
-        ({"v": [1.0, 1.0], "p": 2, "radius": True}, "delta must be a finite number > 0"),
-        ({"v": [1.0, 1.0], "p": 2, "radius": "1"}, "delta must be a finite number > 0"),
+        ({"v": [1.0, 1.0], "p": 2, "radius": 0.0}, "radius must be a finite number > 0"),
+        ({"v": [1.0, 1.0], "p": 2, "radius": math.inf}, "radius must be a finite"),
+        ({"v": [1.0, 1.0], "p": 2, "radius": True}, "radius must be a finite number > 0"),
+        ({"v": [1.0, 1.0], "p": 2, "radius": "1"}, "radius must be a finite number > 0"),
         ({"v": [math.nan, 1.0], "p": 2, "radius": 1.0}, "v must hold finite points"),
         ({"v": [1.0, 1.0], "p": 0.5, "radius": 1.0}, "p"),
     ],

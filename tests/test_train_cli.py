@@ -67,9 +67,11 @@ def exit_code(argv):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--K", "0"], "argument --K: must be an integer >= 1"),
-        (["--lr", "-1"], "argument --lr: must be a finite number > 0"),
-        (["--lr", "0"], "argument --lr: must be a finite number > 0, got '0'"),
+        (["--K", "0"], "argument --K: must be an integer >= 1, got 0; pass e.g. 1"),
+        (["--K", "2.0"], "argument --K: must be an integer >= 1, got '2.0'; pass e.g. 2"),
+        (["--lr", "-1"], "argument --lr: must be a finite number >= 0, got -1.0; pass e.g. 1"),
+        (["--lr", "0"], "delta must be a finite number > 0, and delta=None means delta = lr"),
+        (["--seed", "-1"], "argument --seed: must be an integer >= 0, got -1; pass e.g. 0"),
         (["--noise-std", "1"], "option --noise-std is for the task(s) noisy_har2, basicmotio"),
         (["--source", "torchvision"], "option --source is for the task(s) pixel_mnist, perm"),
         (["--task", "basicmotions", "--seq-len", "9"], "option --seq-len is for the task(s) add"),
@@ -78,7 +80,7 @@ def exit_code(argv):
         (["--hidden", "0"], "argument --hidden: must be an integer >= 1"),
         (["--subset", "0"], "argument --subset: must be an integer >= 1"),
         (["--seq-len", "1"], "argument --seq-len: must be an integer >= 2"),
-        (["--p", "0.5"], "p must be a number >= 1"),
+        (["--p", "0.5"], "argument --p: must be a number >= 1 or 'inf', got 0.5; pass e.g. 2"),
         (["--method", "nope"], "argument --method: invalid choice"),
         (["--task", "imagenet"], "argument --task: invalid choice"),
         (["--task", "har2", "--data-root", "/nonexistent"], "UCI HAR"),
@@ -239,7 +241,7 @@ def test_overwrite_puts_the_old_run_back_when_the_new_one_fails_to_start(tmp_pat
     monkeypatch.undo()
     assert main([*ADDING, "--steps", "4", "--out", str(out), "--overwrite", "--seed", "3"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoint.pt", "history.json", "provenance.json"
+        ".claim.lock", "checkpoint.pt", "history.json", "provenance.json"
     ]  # fmt: skip
     assert json.loads((out / "history.json").read_text())["config"]["seed"] == 3
     assert "--seed 3" in json.loads((out / "provenance.json").read_text())["command"]
@@ -259,4 +261,5 @@ def test_a_tensorboard_folder_is_claimed_like_out(tmp_path, capsys):
     assert main([*ADDING, "--steps", "4", "--method", "sgd", "--tensorboard", str(tb),
                  "--out", str(tmp_path / "o"), "--overwrite"]) == 0  # fmt: skip
     assert read_tensorboard_run(tb)["method"]["name"] == "sgd"
-    assert len([p for p in tb.iterdir()]) == 1  # the fw_k5 events are gone, nothing hidden
+    left = sorted(p.name for p in tb.iterdir())  # the fw_k5 events are gone, nothing hidden
+    assert len(left) == 2 and left[0] == ".claim.lock" and left[1].startswith("events.out.")

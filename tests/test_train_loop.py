@@ -147,7 +147,12 @@ def test_checkpoint_is_atomic_and_loads_weights_only(adding, tmp_path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         fit(get_method("fw_k1"), adding, cfg, out_dir=tmp_path, resume=True, progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == good
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json"]
+    # no temporary file left; the claim's lock file stays (empty), its pid file is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".claim.lock",
+        "checkpoint.pt",
+        "history.json",
+    ]
 
 
 def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):

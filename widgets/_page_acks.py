@@ -53,6 +53,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fwlab.validate import positive_float
+
 _TICK_S = 0.25  # how often a running loop checks it is free (see the module docstring)
 _TICK_CAP_S = 0.5  # a longer gap between ticks: the loop was blocked, count this much of it
 _GRACE_CAP_S = 120.0  # the most a slow page's own pace may stretch grace_s to
@@ -78,8 +80,7 @@ class PageAcks:
     def __init__(
         self, figure: Any, *, grace_s: float = 3.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        if not grace_s > 0:
-            raise ValueError(f"grace_s must be > 0 seconds, got {grace_s!r}")
+        grace_s = positive_float("grace_s", grace_s)  # seconds
         self.grace_s = float(grace_s)
         self._clock = clock
         self.drawn = False

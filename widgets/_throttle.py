@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from fwlab.validate import nonnegative_float, positive_int
+
 __all__ = ["OwnerThreadCaller", "Throttle"]
 
 
@@ -36,10 +38,8 @@ class Throttle:
     def __init__(
         self, *, steps: int = 1, seconds: float = 0.2, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"throttle_steps must be an integer >= 1, got {steps!r}")
-        if not seconds >= 0:
-            raise ValueError(f"throttle_seconds must be >= 0, got {seconds!r}")
+        steps = positive_int("throttle_steps", steps)
+        seconds = nonnegative_float("throttle_seconds", seconds)
         self.steps = steps
         self.seconds = float(seconds)
         self._clock = clock

@@ -89,6 +89,7 @@ from fwlab.train import (
     fit,
     get_method,
 )
+from fwlab.train.background import check_hyperparameters
 from fwlab.train.recorded import load_recorded
 from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
@@ -516,10 +517,15 @@ class TrainingDashboard(RecoveringFigure, Callback):
             self._hold = False
 
     def set(self, **values: Any) -> None:
-        """Set sliders from code (``dash.set(delta=1e-2, K=5)``): one queued change per run."""
+        """Set sliders from code (``dash.set(delta=1e-2, K=5)``): one queued change per run.
+        Each value is checked by the rule every run applies (:func:`fwlab.train.background.
+        check_hyperparameters`) before any slider moves; a run that has no such control (K of
+        an Adam run) says so in the status line."""
         unknown = set(values) - set(_SLIDERS)
         if unknown:
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {list(_SLIDERS)}")
+        if values:
+            values = check_hyperparameters(values, "fw")  # "fw": every slider's rule
         self._hold = True
         try:
             for name, v in values.items():

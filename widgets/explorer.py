@@ -38,7 +38,6 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -46,7 +45,6 @@ from typing import Any
 import ipywidgets as W
 import plotly.graph_objects as go
 
-from fwlab.exponent import as_p
 from fwlab.plots import (
     contour_data,
     format_p,
@@ -54,7 +52,8 @@ from fwlab.plots import (
     trajectory_trace_data,
 )
 from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
-from fwlab.toy.sliders import DELTA_VALUES, LR_VALUES, SLIDER_VALUES, grid_value, label
+from fwlab.toy.sliders import RANGES, SLIDER_VALUES, grid_value, label, slider_value
+from fwlab.validate import p_exponent, point, refusal
 
 from ._display import display_widget
 from ._page_acks import RecoveringFigure
@@ -71,16 +70,6 @@ P_OPTIONS: tuple[tuple[str, float], ...] = (
 )
 
 _RECOMPUTE_ON = ("delta", "delta_decay", "K", "p", "lr", "steps", "x0", "y0", "gd_lr")
-#: the sliders' ranges; a value outside would be clamped by the slider without a word, so the
-#: constructor and set() refuse it instead
-RANGES: dict[str, tuple[float, float]] = {
-    "delta": (DELTA_VALUES[0], DELTA_VALUES[-1]),
-    "delta_decay": (0.9, 1.0),
-    "K": (1, 30),
-    "lr": (LR_VALUES[0], LR_VALUES[-1]),
-    "steps": (0, 300),
-    "gd_lr": (1e-5, 1.0),
-}
 
 
 def grid_slider(name: str, value: float, description: str, **kwargs: Any) -> W.SelectionSlider:
@@ -97,22 +86,6 @@ def grid_slider(name: str, value: float, description: str, **kwargs: Any) -> W.S
 def delta_slider(value: float, **kwargs: Any) -> W.SelectionSlider:
     """The δ slider every playground widget uses: :data:`fwlab.toy.sliders.DELTA_VALUES`."""
     return grid_slider("delta", value, "δ (radius)", **kwargs)
-
-
-def _check_control(name: str, value: Any) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``value`` is not a number its slider can show."""
-    if name in SLIDER_VALUES:
-        grid_value(name, value)
-        return
-    lo, hi = RANGES[name]
-    integer = name in ("K", "steps")
-    kind = "an integer" if integer else "a number"
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if not (ok and lo <= value <= hi):
-        raise ValueError(f"{name} must be {kind} in [{lo:g}, {hi:g}] (the slider's range), "
-                         f"got {value!r}")  # fmt: skip
 
 
 def check_parameters(
@@ -137,14 +110,14 @@ def check_parameters(
         >>> check_parameters("quadratic", K=31)
         Traceback (most recent call last):
         ...
-        ValueError: K must be an integer in [1, 30] (the slider's range), got 31
+        ValueError: K must be an integer in [1, 30] (the slider's range), got 31; pass e.g. K=1
     """
     spec = get_loss(loss)
     delta = spec.delta if delta is None else delta
     gd_lr = spec.gd_lr if gd_lr is None else gd_lr
     for name, value in (("delta", delta), ("K", K), ("lr", lr), ("steps", steps),
                         ("gd_lr", gd_lr), ("delta_decay", delta_decay)):  # fmt: skip
-        _check_control(name, value)
+        slider_value(name, value)
     start = spec.start if x0 is None else _start_point(x0)
     return spec, delta, start, _p_option(p), gd_lr
 
@@ -361,14 +334,17 @@ class TrajectoryExplorer(RecoveringFigure):
         unknown = set(values) - set(self.controls)
         if unknown:
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {sorted(self.controls)}")
+        # every value checked before any control moves
+        values = {
+            name: _p_option(v) if name == "p" else slider_value(name, v) if name in RANGES else v
+            for name, v in values.items()
+        }
         if "loss" in values:
             self.controls["loss"].value = values.pop("loss")
         self._hold = True
         try:
             for name, v in values.items():
-                if name in RANGES:
-                    _check_control(name, v)
-                self.controls[name].value = _p_option(v) if name == "p" else v
+                self.controls[name].value = v
         finally:
             self._hold = False
         return self.recompute()
@@ -443,18 +419,17 @@ class TrajectoryExplorer(RecoveringFigure):
 
 
 def _start_point(x0: Any) -> tuple[float, float]:
-    try:
-        x, y = (float(v) for v in x0)
-    except (TypeError, ValueError):
-        x = y = math.nan
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"x0 must be a start point of two finite numbers (x, y), got {x0!r}")
+    x, y = point("x0", x0)
     return x, y
 
 
 def _p_option(p: float | str) -> float:
-    value = as_p(p)
-    allowed = [v for _, v in P_OPTIONS]
-    if value not in allowed:
-        raise ValueError(f"p must be one of {[lbl for lbl, _ in P_OPTIONS]}, got {p!r}")
+    """``p`` if the p slider offers it (``"inf"`` read as ∞), else ``ValueError`` listing the
+    slider's options."""
+    try:
+        value: float | None = p_exponent("p", p)
+    except ValueError:
+        value = None
+    if value not in dict(P_OPTIONS).values():
+        raise refusal("p", f"one of {[lbl for lbl, _ in P_OPTIONS]}", p, "2")
     return value

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import ipywidgets as W
@@ -29,11 +28,13 @@ from fwlab.toy.figures import (
     step_zoom_title,
     step_zoom_trace_data,
 )
+from fwlab.toy.sliders import slider_value
 from fwlab.toy.trust_region import StepZoom
+from fwlab.validate import finite_number, int_in_range
 
 from ._display import display_widget
 from ._page_acks import RecoveringFigure
-from .explorer import P_OPTIONS, _check_control, _p_option, _start_point, delta_slider
+from .explorer import P_OPTIONS, _p_option, _start_point, delta_slider
 
 __all__ = ["LmoExplorer", "StepZoomExplorer"]
 
@@ -63,10 +64,9 @@ class StepZoomExplorer(RecoveringFigure):
         k: int = 5,
     ) -> None:
         spec = get_loss(loss)
-        _check_control("delta", delta)
-        _check_control("K", K)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= K:
-            raise ValueError(f"k must be an integer in [1, K = {K}], got {k!r}")
+        slider_value("delta", delta)
+        K = slider_value("K", K)
+        k = int_in_range("k", k, 1, K)
         w = spec.start if omega is None else _start_point(omega)
         self.K = int(K)
         self._hold = False
@@ -126,12 +126,9 @@ class StepZoomExplorer(RecoveringFigure):
         if unknown:
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {sorted(self.controls)}")
         if "delta" in values:
-            _check_control("delta", values["delta"])
-        if "k" in values and not (
-            isinstance(values["k"], int) and not isinstance(values["k"], bool)
-            and 1 <= values["k"] <= self.K
-        ):  # fmt: skip
-            raise ValueError(f"k must be an integer in [1, K = {self.K}], got {values['k']!r}")
+            slider_value("delta", values["delta"])
+        if "k" in values:
+            values["k"] = int_in_range("k", values["k"], 1, self.K)
         self._hold = True
         try:
             for name, v in values.items():
@@ -176,9 +173,8 @@ class LmoExplorer(RecoveringFigure):
     """A direction slider (degrees) and a δ slider driving :func:`fwlab.toy.figures.lmo_figure`."""
 
     def __init__(self, direction_deg: float = 20.0, delta: float = 1.0) -> None:
-        _check_control("delta", delta)
-        if not (isinstance(direction_deg, int | float) and math.isfinite(direction_deg)):
-            raise ValueError(f"direction_deg must be a finite number, got {direction_deg!r}")
+        slider_value("delta", delta)
+        direction_deg = finite_number("direction_deg", direction_deg)
         self.controls = {
             "direction": W.FloatSlider(
                 value=float(direction_deg) % 360.0, min=0.0, max=359.0, step=1.0,

@@ -32,8 +32,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from fwlab.checks import check_int
 from fwlab.data.sequence_data import SequenceData
+from fwlab.validate import int_at_least, nonnegative_int, positive_int
 
 __all__ = ["adding_problem", "load_adding", "STALLED_MSE"]
 
@@ -50,8 +50,8 @@ def adding_problem(
         ``x`` of shape ``(n, seq_len, 2)`` and ``y`` of shape ``(n, 1)`` (see module docstring).
         The same ``(n, seq_len, seed)`` always gives the same tensors.
     """
-    n = check_int("n", n, 1)
-    seq_len = check_int("seq_len", seq_len, 2)
+    n = positive_int("n", n)
+    seq_len = int_at_least("seq_len", seq_len, 2)
     _check_fits_in_memory(n, seq_len)
     g = torch.Generator().manual_seed(int(seed))
     half = seq_len // 2
@@ -98,9 +98,9 @@ def load_adding(
         >>> d.name, d.task, d.seq_len, d.input_size, d.output_size
         ('adding', 'regression', 20, 2, 1)
     """
-    n_train = check_int("n_train", n_train, 1)
-    n_test = check_int("n_test", n_test, 1)
-    seed = check_int("seed", seed, 0)
+    n_train = positive_int("n_train", n_train)
+    n_test = positive_int("n_test", n_test)
+    seed = nonnegative_int("seed", seed)
     train_seed, test_seed = (
         int(s.generate_state(1)[0]) for s in np.random.SeedSequence(int(seed)).spawn(2)
     )

@@ -54,6 +54,7 @@ from fwlab.data.sequence_data import (
     data_root,
     standardize_channels,
 )
+from fwlab.validate import boolean, nonnegative_float
 
 __all__ = [
     "UCI_HAR_URL",
@@ -383,13 +384,7 @@ def _locate(root: Path, path: str | os.PathLike | None, download: bool) -> Path:
 
 
 def _check_noise(noise_std: float) -> float:
-    if (
-        isinstance(noise_std, bool)
-        or not isinstance(noise_std, (int, float))
-        or not (noise_std >= 0 and np.isfinite(noise_std))
-    ):
-        raise ValueError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
-    return float(noise_std)
+    return nonnegative_float("noise_std", noise_std)
 
 
 def load_har2(
@@ -415,8 +410,7 @@ def load_har2(
         d = load_har2(download=True)          # 7352 / 2947 windows, x (N, 128, 9)
     """
     noise_std = _check_noise(noise_std)
-    if not isinstance(download, bool):
-        raise ValueError(f"download must be True or False, got {download!r}")
+    download = boolean("download", download)
     base = data_root(root)
     splits = read_uci_har(_locate(base, path, download))
     x_train, y_train = (torch.from_numpy(a) for a in splits["train"])

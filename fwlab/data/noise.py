@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from fwlab.data.sequence_data import SequenceData
+from fwlab.validate import nonnegative_float
 
 __all__ = ["with_noise"]
 
@@ -26,8 +27,7 @@ def with_noise(
         >>> d.name, d.info["noise_std"]
         ('adding+noise', 0.5)
     """
-    if isinstance(std, bool) or not isinstance(std, (int, float)) or not std >= 0:
-        raise ValueError(f"std must be a number >= 0, got {std!r}")
+    std = nonnegative_float("std", std)
     g = torch.Generator().manual_seed(seed)
 
     def noisy(ds: TensorDataset) -> TensorDataset:

@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from fwlab.atomic import atomic_write  # re-exported: the data cache's writer
+from fwlab.validate import int_at_least, one_of
 
 __all__ = [
     "SequenceData",
@@ -82,14 +83,9 @@ class SequenceData:
     valid: TensorDataset | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in TASK_KINDS:
-            raise ValueError(f"task must be one of {TASK_KINDS}, got {self.task!r}")
-        if self.task == "classification" and not (
-            isinstance(self.n_classes, int) and self.n_classes >= 2
-        ):
-            raise ValueError(
-                f"n_classes must be an integer >= 2 for classification, got {self.n_classes!r}"
-            )
+        one_of("task", self.task, TASK_KINDS)
+        if self.task == "classification":
+            int_at_least("n_classes", self.n_classes, 2)
         splits = ("train", "test") + (("valid",) if self.valid is not None else ())
         for split in splits:
             x = getattr(self, split).tensors[0]

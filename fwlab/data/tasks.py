@@ -27,6 +27,7 @@ from fwlab.data.basicmotions import load_basicmotions
 from fwlab.data.har import load_har2, load_noisy_har2
 from fwlab.data.mnist import load_permuted_mnist, load_pixel_mnist
 from fwlab.data.sequence_data import SequenceData
+from fwlab.validate import one_of
 
 __all__ = ["TASKS", "load_task"]
 
@@ -42,10 +43,7 @@ TASKS: dict[str, Callable[..., SequenceData]] = {
 
 def load_task(name: str, **options) -> SequenceData:
     """Load the task ``name`` (a key of :data:`TASKS`), passing ``options`` to its loader."""
-    try:
-        loader = TASKS[name]
-    except KeyError:
-        raise ValueError(f"name must be one of {sorted(TASKS)}, got {name!r}") from None
+    loader = TASKS[one_of("name", name, sorted(TASKS))]
     accepted = inspect.signature(loader).parameters
     for option in options:
         if option not in accepted:

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from fwlab.data.sequence_data import SequenceData, stratified_indices
+from fwlab.validate import in_range, int_at_least
 
 __all__ = ["with_validation", "validation_indices", "validation_size"]
 
@@ -34,10 +35,8 @@ def validation_size(n_train: int, fraction: float = 0.1) -> int:
         >>> validation_size(4000), validation_size(40), validation_size(5)
         (400, 4, 1)
     """
-    if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 2:
-        raise ValueError(f"n_train must be an integer >= 2 to hold some out, got {n_train!r}")
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+    n_train = int_at_least("n_train", n_train, 2)  # one to train on, one held out
+    fraction = in_range("fraction", fraction, 0, 1, low_open=True, high_open=True)
     return min(max(1, round(fraction * n_train)), n_train - 1)
 
 

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fwlab import argtypes
 from fwlab.reproducible import FLAG, PINNED
 
 __all__ = [
@@ -159,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         description="re-train runs under two instruction-set settings, without and with "
         "fwlab's reproducible mode, and print where their per-batch losses first differ",
     )
-    parser.add_argument("--steps", type=int, default=300, help="batches per re-training")
+    parser.add_argument(
+        "--steps", type=argtypes.positive_int, default=300, help="batches per re-training"
+    )
     parser.add_argument(
         "--case",
         action="append",
@@ -168,8 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         help=f"what to re-train (repeatable; default {' '.join(':'.join(c) for c in CASES)})",
     )
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error(f"--steps must be >= 1, got {args.steps}")
     from fwlab.train.record import COMPARISONS
 
     cases = []

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fwlab.validate import int_at_least, positive_float
+
 __all__ = ["Divergence", "curve_divergence"]
 
 
@@ -74,10 +76,8 @@ def curve_divergence(
             "a and b must be sampled at the same, non-empty steps (compact both with the same "
             f"points); got {len(steps_a)} and {len(steps_b)} steps"
         )
-    if isinstance(early, bool) or not isinstance(early, int) or early < steps_a[0]:
-        raise ValueError(f"early must be an int ≥ the first step {steps_a[0]}, got {early!r}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    early = int_at_least("early", early, steps_a[0])  # the first step sampled
+    tol = positive_float("tol", tol)
     rel = [
         abs(x - y) / max(abs(x), abs(y)) if max(abs(x), abs(y)) > 0 else 0.0
         for x, y in zip(loss_a, loss_b)

@@ -42,6 +42,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fwlab.validate import one_of, positive_int
+
 __all__ = [
     "RULES",
     "VERDICTS",
@@ -122,10 +124,8 @@ def order(
     Raises:
         ValueError: an unknown ``rule``, ``min_seeds`` < 1, or a value that is not a number.
     """
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    if isinstance(min_seeds, bool) or not isinstance(min_seeds, int) or min_seeds < 1:
-        raise ValueError(f"min_seeds must be an integer >= 1, got {min_seeds!r}")
+    one_of("rule", rule, RULES)
+    min_seeds = positive_int("min_seeds", min_seeds)
     a, b = _check_values("a", a), _check_values("b", b)
     sign = 1.0 if higher_is_better else -1.0
 

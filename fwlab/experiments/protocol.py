@@ -60,6 +60,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fwlab.validate import boolean, in_range, nonnegative_int, one_of
+
 __all__ = [
     "ALPHA",
     "AT_BEST_VALID",
@@ -114,10 +116,9 @@ class Metric:
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key:
             raise ValueError(f"key must be a non-empty string, got {self.key!r}")
-        if not isinstance(self.higher_is_better, bool):
-            raise ValueError(
-                f"higher_is_better must be True or False, got {self.higher_is_better!r}"
-            )
+        object.__setattr__(
+            self, "higher_is_better", boolean("higher_is_better", self.higher_is_better)
+        )
 
     @property
     def name(self) -> str:
@@ -268,8 +269,7 @@ def min_p_value(n: int, alternative: str = "two-sided") -> float:
     >>> min_p_value(3), min_p_value(3, "a_better"), min_p_value(10)
     (0.25, 0.125, 0.001953125)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+    n = nonnegative_int("n", n)
     _check_alternative(alternative)
     if n < 2:
         return 1.0
@@ -298,8 +298,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def _check_alternative(alternative: str) -> None:
-    if alternative not in _ALTERNATIVES:
-        raise ValueError(f"alternative must be one of {_ALTERNATIVES}, got {alternative!r}")
+    one_of("alternative", alternative, _ALTERNATIVES)
 
 
 def _check_values(name: str, values: Mapping[int, float]) -> dict[int, float]:
@@ -603,8 +602,7 @@ def compare_family(
         ValueError: no pairs, ``alpha`` outside (0, 1), an unknown ``alternative``, a pair
             listed twice, or a value that is not a number.
     """
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    alpha = in_range("alpha", alpha, 0, 1, low_open=True, high_open=True)
     _check_alternative(alternative)
     pairs = list(pairs)
     if not pairs:

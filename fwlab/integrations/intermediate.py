@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fwlab.runs.files import RESULTS_ENV, _read_json, _write_json
+from fwlab.validate import nonnegative_int
 
 __all__ = ["INTERMEDIATE_FILE", "PRUNE_FILE", "read_intermediate", "report", "should_prune"]
 
@@ -49,8 +50,7 @@ def should_prune() -> bool:
 def report(step: int, values: dict[str, float] | None = None, /, **kwargs: float) -> bool:
     """Report the values of this run at ``step`` (e.g. an evaluation's ``valid_loss``) and
     return :func:`should_prune`. Values are numbers (NaN and ±inf allowed: a diverged run)."""
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be an integer >= 0, got {step!r}")
+    step = nonnegative_int("step", step)
     merged = {**(values or {}), **kwargs}
     clean = {}
     for name, value in merged.items():

@@ -66,6 +66,7 @@ from typing import Any
 
 from fwlab.train.callbacks import Callback
 from fwlab.train.scalars import PARTS, history_parts, history_scalars, hparams_of, series_of_tag
+from fwlab.validate import one_of, positive_float, positive_int
 
 __all__ = [
     "FIGURE_FORMATS",
@@ -281,12 +282,7 @@ class MLflowCallback(Callback):
         bad = [k for k, v in tags.items() if not (isinstance(k, str) and isinstance(v, str))]
         if bad:
             raise TypeError(f"tags must map strings to strings; not so for {bad}")
-        if not (
-            isinstance(flush_secs, (int, float))
-            and not isinstance(flush_secs, bool)
-            and flush_secs > 0
-        ):
-            raise ValueError(f"flush_secs must be a number > 0, got {flush_secs!r}")
+        flush_secs = positive_float("flush_secs", flush_secs)
         if isinstance(figures, str):
             figures = (figures,)
         unknown = [f for f in figures if f not in FIGURE_FORMATS]
@@ -413,8 +409,7 @@ class MLflowCallback(Callback):
         """End the MLflow run with ``status`` (``"FINISHED"``, ``"FAILED"`` or ``"KILLED"``),
         after sending the metrics not sent yet; a no-op before the run began or after it
         ended."""
-        if status not in _STATUSES:
-            raise ValueError(f"status must be one of {_STATUSES}, got {status!r}")
+        one_of("status", status, _STATUSES)
         if self._client is not None:
             if self._history is not None and status != "FINISHED":  # a run that stopped
                 self._flush(self._history)
@@ -583,8 +578,7 @@ def load_mlflow_histories(
     _import_mlflow()
     from mlflow.tracking import MlflowClient
 
-    if not (isinstance(max_results, int) and not isinstance(max_results, bool) and max_results > 0):
-        raise ValueError(f"max_results must be an integer > 0, got {max_results!r}")
+    max_results = positive_int("max_results", max_results)
     uri = tracking_uri(store) if store is not None else None
     client = MlflowClient(uri)
     if run_ids is not None:

@@ -57,7 +57,7 @@ from typing import Any
 from fwlab.integrations import intermediate
 from fwlab.integrations.intermediate import PRUNE_FILE, read_intermediate
 from fwlab.integrations.search_space import distributions
-from fwlab.runs.claim import claim
+from fwlab.outdir import claim
 from fwlab.runs.execute import task
 from fwlab.runs.executors import Executor, executor_for
 from fwlab.runs.files import CSV_FILE, RESULTS_FILE, STUDY_CLAIM_FILE, _read_json
@@ -65,6 +65,7 @@ from fwlab.runs.results import gather, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.study import GRACE_S, Interrupted, _Loop
 from fwlab.runs.target import Target, as_target
+from fwlab.validate import nonnegative_int, one_of, positive_int
 
 __all__ = ["DIRECTIONS", "STORAGE_FILE", "TRIALS_FILE", "SearchOutcome", "search"]
 
@@ -194,12 +195,8 @@ def search(
         fwlab.runs.Interrupted: Ctrl-C (its message: one line, with how to resume).
     """
     optuna = _optuna()
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    trials, jobs = positive_int("trials", trials), positive_int("jobs", jobs)
+    one_of("direction", direction, DIRECTIONS)
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"metric must be the name of a result, got {metric!r}")
     target = as_target(target)
@@ -212,8 +209,9 @@ def search(
         raise ValueError(f"parameter(s) {', '.join(clash)} given both in the space and as fixed")
     if seeds is not None:
         seeds = list(seeds)
-        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-            raise ValueError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+        if not seeds:
+            raise ValueError("seeds must be a non-empty list of integers >= 0, got []")
+        seeds = [nonnegative_int("seed", s) for s in seeds]
         if len(set(seeds)) != len(seeds) or "seed" in fixed or "seed" in dists:
             raise ValueError("give each seed once, as seeds= only (not also as a parameter)")
     target.check_names([*dists, *fixed, *(["seed"] if seeds is not None else [])])

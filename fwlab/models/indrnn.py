@@ -47,16 +47,20 @@ Example:
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fwlab.checks import check_bool, check_int
 from fwlab.models.indrnn_fused import indrnn_layer_fused
+from fwlab.validate import (
+    boolean,
+    in_range,
+    one_of,
+    optional,
+    positive_float,
+    positive_int,
+)
 
 __all__ = ["IndRNN", "indrnn_recurrence", "NONLINEARITIES", "RECURRENCES"]
 
@@ -166,42 +170,23 @@ class IndRNN(nn.Module):
         recurrence: str = "auto",
     ) -> None:
         super().__init__()
-        input_size = check_int("input_size", input_size, 1)
-        hidden_size = check_int("hidden_size", hidden_size, 1)
-        num_layers = check_int("num_layers", num_layers, 1)
-        if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
-            raise ValueError(
-                f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
-            )
-        if not isinstance(recurrence, str) or recurrence not in RECURRENCES:
-            raise ValueError(f"recurrence must be one of {list(RECURRENCES)}, got {recurrence!r}")
+        input_size = positive_int("input_size", input_size)
+        hidden_size = positive_int("hidden_size", hidden_size)
+        num_layers = positive_int("num_layers", num_layers)
+        one_of("nonlinearity", nonlinearity, sorted(NONLINEARITIES))
+        one_of("recurrence", recurrence, list(RECURRENCES))
         for name, flag in (
             ("batch_first", batch_first),
             ("bias", bias),
             ("batch_norm", batch_norm),
             ("last_layer_init", last_layer_init),
         ):
-            check_bool(name, flag)
-        if (
-            isinstance(dropout, (bool, np.bool_))
-            or not isinstance(dropout, numbers.Real)
-            or not 0.0 <= dropout < 1.0
-        ):
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        if seq_len_hint is not None:
-            seq_len_hint = check_int("seq_len_hint", seq_len_hint, 1)
+            boolean(name, flag)
+        dropout = in_range("dropout", dropout, 0, 1, high_open=True)
+        seq_len_hint = optional(positive_int, "seq_len_hint", seq_len_hint)
         if recurrent_max is None and seq_len_hint is not None:
             recurrent_max = _MAG ** (1.0 / seq_len_hint)
-        if recurrent_max is not None:
-            if (
-                isinstance(recurrent_max, (bool, np.bool_))
-                or not isinstance(recurrent_max, numbers.Real)
-                or not (recurrent_max > 0 and math.isfinite(recurrent_max))
-            ):
-                raise ValueError(
-                    f"recurrent_max must be a finite number > 0 or None, got {recurrent_max!r}"
-                )
-            recurrent_max = float(recurrent_max)
+        recurrent_max = optional(positive_float, "recurrent_max", recurrent_max)
 
         self.input_size = input_size
         self.hidden_size = hidden_size

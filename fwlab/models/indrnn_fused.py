@@ -56,6 +56,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from fwlab.validate import one_of
+
 __all__ = ["indrnn_recurrence_fused", "indrnn_layer_fused", "FUSED_NONLINEARITIES"]
 
 FUSED_NONLINEARITIES = ("relu", "tanh")
@@ -249,10 +251,7 @@ def _states_differentiable(
 
 
 def _check_nonlinearity(nonlinearity: object) -> None:
-    if nonlinearity not in FUSED_NONLINEARITIES:
-        raise ValueError(
-            f"nonlinearity must be one of {list(FUSED_NONLINEARITIES)}, got {nonlinearity!r}"
-        )
+    one_of("nonlinearity", nonlinearity, list(FUSED_NONLINEARITIES))
 
 
 def indrnn_layer_fused(

@@ -44,15 +44,13 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fwlab.checks import check_bool, check_int
 from fwlab.models.indrnn import NONLINEARITIES, IndRNN
+from fwlab.validate import boolean, in_range, one_of, optional, positive_int
 
 __all__ = ["SequenceModel", "State", "CELLS"]
 
@@ -103,29 +101,19 @@ class SequenceModel(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
-        input_size = check_int("input_size", input_size, 1)
-        hidden_size = check_int("hidden_size", hidden_size, 1)
-        output_size = check_int("output_size", output_size, 1)
-        num_layers = check_int("num_layers", num_layers, 1)
-        if (
-            isinstance(dropout, (bool, np.bool_))
-            or not isinstance(dropout, numbers.Real)
-            or not 0.0 <= dropout < 1.0
-        ):
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        batch_norm = check_bool("batch_norm", batch_norm)
-        bias = check_bool("bias", bias)
+        one_of("cell", cell, CELLS)
+        input_size = positive_int("input_size", input_size)
+        hidden_size = positive_int("hidden_size", hidden_size)
+        output_size = positive_int("output_size", output_size)
+        num_layers = positive_int("num_layers", num_layers)
+        dropout = in_range("dropout", dropout, 0, 1, high_open=True)
+        batch_norm = boolean("batch_norm", batch_norm)
+        bias = boolean("bias", bias)
         if cell == "lstm" and nonlinearity is not None:
             raise ValueError(
                 f"nonlinearity is fixed for cell='lstm'; leave it None, got {nonlinearity!r}"
             )
-        if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
-            raise ValueError(
-                f"nonlinearity must be one of {sorted(NONLINEARITIES)} or None, got "
-                f"{nonlinearity!r}"
-            )
+        optional(one_of, "nonlinearity", nonlinearity, sorted(NONLINEARITIES))
         if cell != "indrnn" and (recurrent_max is not None or seq_len_hint is not None):
             raise ValueError(
                 "recurrent_max and seq_len_hint apply to cell='indrnn' only; "

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import signal
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -21,14 +19,23 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.adam import adam as _adam
 
-from fwlab.checks import check_bool
 from fwlab.optim import _checks
-from fwlab.optim.lmo import as_p, lmo, lmo_global
+from fwlab.optim.interrupt import DeferredInterrupt
+from fwlab.optim.lmo import lmo, lmo_global
+from fwlab.validate import (
+    as_real,
+    boolean,
+    nonnegative_float,
+    one_of,
+    p_exponent,
+    positive_float,
+    positive_int,
+)
 
 __all__ = ["FrankWolfe", "NonFiniteError"]
 
-_SCOPES = ("tensor", "global")
-_OUTERS = ("sgd", "adam")
+SCOPES = ("tensor", "global")
+OUTERS = ("sgd", "adam")
 _NONFINITE = ("raise", "skip")
 # keys that live in a parameter's state only while an outer step is under way
 _TRANSIENT = ("omega", "dw", "g0")
@@ -56,17 +63,17 @@ def _validate_group(group: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming the first invalid hyperparameter of a param group; store the
     valid ones as plain Python values (a tensor lr stays a tensor)."""
     group["lr"] = _checks.lr(group["lr"])
-    group["delta"] = _checks.delta(group["delta"])
-    group["K"] = _checks.integer("K", group["K"], 1)
-    group["p"] = as_p(group["p"])
-    group["scope"] = _checks.choice("scope", group["scope"], _SCOPES)
-    group["outer"] = _checks.choice("outer", group["outer"], _OUTERS)
+    group["delta"] = positive_float("delta", group["delta"])
+    group["K"] = positive_int("K", group["K"])
+    group["p"] = p_exponent("p", group["p"])
+    group["scope"] = one_of("scope", group["scope"], SCOPES)
+    group["outer"] = one_of("outer", group["outer"], OUTERS)
     group["betas"] = _checks.betas(group["betas"])
-    group["eps"] = _checks.eps(group["eps"])
-    group["weight_decay"] = _checks.weight_decay(group["weight_decay"])
+    group["eps"] = positive_float("eps", group["eps"])
+    group["weight_decay"] = nonnegative_float("weight_decay", group["weight_decay"])
     for name in ("tie_delta_to_lr", "maximize"):
-        group[name] = check_bool(name, group[name])
-    group["nonfinite"] = _checks.choice("nonfinite", group["nonfinite"], _NONFINITE)
+        group[name] = boolean(name, group[name])
+    group["nonfinite"] = one_of("nonfinite", group["nonfinite"], _NONFINITE)
 
 
 def _check_adam_eps(group: dict[str, Any]) -> None:
@@ -159,7 +166,7 @@ def _flat(tensors: list[Tensor]) -> Tensor:
 
 def _loss_value(loss: Any) -> float:
     """The closure's loss as a float; a clear error for anything that is not one number."""
-    value = _checks.as_real(loss)
+    value = as_real(loss)
     if value is None:
         shape = f" of shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else ""
         raise ValueError(
@@ -172,32 +179,6 @@ def _loss_value(loss: Any) -> float:
 def _scalar_dtype() -> torch.dtype:
     # the dtype torch.optim.Adam gives its "step" counters
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold back SIGINT (Ctrl-C) for the duration of the block, then deliver it.
-
-    The outer update changes parameters and Adam moments in several kernels: a
-    ``KeyboardInterrupt`` between two of them would leave a step half applied, so a Ctrl-C
-    that arrives meanwhile is raised again, to the handler that was in place, right after the
-    block. Signals reach Python's main thread only; elsewhere the block runs unguarded.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    except (ValueError, OSError):  # no signal handling here (an embedded interpreter)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            signal.raise_signal(signal.SIGINT)
 
 
 def _outer_sgd_(params: list[Tensor], dw: list[Tensor], *, lr: float, weight_decay: float) -> None:
@@ -526,7 +507,7 @@ class FrankWolfe(Optimizer):
             if not self._advance(active, loss=loss, defer_outer=True, first_loss=first_loss):
                 return first_loss  # non-finite with nonfinite="skip": step cancelled
             k += 1
-        with _interrupts_deferred():
+        with DeferredInterrupt(deliver=True):
             for group in self.param_groups:
                 self._outer(group)
         return first_loss
@@ -674,7 +655,7 @@ class FrankWolfe(Optimizer):
             if gst["fw_k"] >= gst["fw_K"] and not defer_outer:
                 complete.append(group)
         if complete:
-            with _interrupts_deferred():
+            with DeferredInterrupt(deliver=True):
                 for group in complete:
                     self._outer(group)
         return True

@@ -43,8 +43,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from fwlab.checks import as_real
 from fwlab.exponent import as_p, dual_exponent  # re-exported: the LMOs' exponent
+from fwlab.validate import nonnegative_float
 
 __all__ = ["as_p", "dual_exponent", "lp_norm", "lmo", "lmo_global"]
 
@@ -130,9 +130,7 @@ def lmo(grad: Tensor, p: float | str, radius: float) -> Tensor:
         (1.0, -3.5387)
     """
     p = as_p(p)
-    r = as_real(radius)
-    if r is None or not math.isfinite(r) or r < 0:
-        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
+    r = nonnegative_float("radius", radius)
     if not isinstance(grad, Tensor):
         raise ValueError(f"grad must be a torch.Tensor, got {type(grad).__name__}")
     if not grad.is_floating_point():

@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from fwlab.checks import check_bool
 from fwlab.optim import _checks
+from fwlab.validate import boolean, nonnegative_float, positive_float
 
 __all__ = ["NormalizedAdam", "normalized"]
 
@@ -104,6 +104,20 @@ class NormalizedAdam(Optimizer):
             self.param_groups.pop()
             raise
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict saved by :meth:`state_dict`; one with invalid hyperparameters is
+        refused with a ``ValueError`` naming the group before anything is changed."""
+        groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
+        for i, saved in enumerate(groups if isinstance(groups, list) else ()):
+            trial = {**self.defaults, **{k: v for k, v in dict(saved).items() if k != "params"}}
+            try:
+                _validate(trial)
+            except ValueError as err:
+                raise ValueError(f"state_dict param group {i}: {err}") from None
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            _validate(group)
+
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor | float] | None = None) -> Tensor | float | None:
         """One update from the gradients in ``.grad`` (computed by ``closure`` if given)."""
@@ -113,7 +127,6 @@ class NormalizedAdam(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            _validate(group)
             lr, (beta1, beta2) = float(group["lr"]), group["betas"]
             for prm in group["params"]:
                 if prm.grad is None:
@@ -139,8 +152,10 @@ class NormalizedAdam(Optimizer):
 
 
 def _validate(group: dict[str, Any]) -> None:
+    """Check a param group's hyperparameters (at construction, add_param_group and
+    load_state_dict, as torch.optim does; not at every step) and store them as plain values."""
     group["lr"] = _checks.lr(group["lr"])
     group["betas"] = _checks.betas(group["betas"])
-    group["eps"] = _checks.eps(group["eps"])
-    group["weight_decay"] = _checks.weight_decay(group["weight_decay"])
-    group["maximize"] = check_bool("maximize", group["maximize"])
+    group["eps"] = positive_float("eps", group["eps"])
+    group["weight_decay"] = nonnegative_float("weight_decay", group["weight_decay"])
+    group["maximize"] = boolean("maximize", group["maximize"])

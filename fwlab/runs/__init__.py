@@ -60,7 +60,7 @@ folder share the work: each run is claimed), and ``Outcome.table`` is what gets 
 The calibration's cache is then the runs' ``status.json``/``results.json``.
 """
 
-from fwlab.runs.claim import Claimed, claim
+from fwlab.outdir import Claimed, claim
 from fwlab.runs.executors import (
     SCHEDULER_ENV,
     Dask,

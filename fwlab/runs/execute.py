@@ -46,7 +46,7 @@ from typing import Any
 
 from fwlab.atomic import atomic_write_text
 from fwlab.failure import describe
-from fwlab.runs.claim import Claimed, claim
+from fwlab.outdir import Claimed, claim
 from fwlab.runs.files import (
     MLFLOW_ENV,
     MLFLOW_EXPERIMENT_ENV,

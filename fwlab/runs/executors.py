@@ -45,6 +45,7 @@ from typing import Any
 
 from fwlab.runs import execute as _execute
 from fwlab.runs.kernel import die_with_parent
+from fwlab.validate import positive_int
 
 __all__ = [
     "SCHEDULER_ENV",
@@ -194,8 +195,7 @@ class LocalProcesses(Executor):
     """Up to ``jobs`` spawned worker processes (started as tasks come), one run each at a time."""
 
     def __init__(self, jobs: int) -> None:
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+        jobs = positive_int("jobs", jobs)
         self.jobs = jobs
         self.description = f"{jobs} at a time"
         self._ctx = get_context("spawn")

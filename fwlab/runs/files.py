@@ -1,4 +1,5 @@
-"""The files of a run folder: ``status.json``, ``results.json``, the claim, and their JSON I/O.
+"""The files of a run folder: ``status.json``, ``results.json``, and their JSON I/O (the claim's
+``.claim.lock`` is :func:`fwlab.outdir.claim`'s).
 
 ``status.json`` is the run's state, written atomically (:mod:`fwlab.atomic`) when the run starts
 (``"running"``) and when it ends (``"ok"``, ``"failed"`` or ``"interrupted"``), so a reader never
@@ -34,8 +35,6 @@ MLFLOW_ENV, MLFLOW_EXPERIMENT_ENV, MLFLOW_RUN_ENV = (
 RESULTS_FILE = "results.json"
 STATUS_FILE = "status.json"
 CSV_FILE = "results.csv"
-#: the per-run claim (a filelock lock file; empty, left in place)
-CLAIM_FILE = ".claim.lock"
 #: the space a run holds for its final status.json (see the module docstring)
 RESERVE_FILE = ".status.reserve"
 RESERVE_BYTES = 64 * 1024

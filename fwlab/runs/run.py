@@ -20,6 +20,7 @@ from typing import Any
 
 from fwlab.runs.grid import point_name
 from fwlab.runs.target import Function, Target  # noqa: F401 - Function: the example
+from fwlab.validate import nonnegative_int, optional
 
 __all__ = ["Run"]
 
@@ -40,9 +41,7 @@ class Run:
     index: int | None = None
 
     def __post_init__(self) -> None:
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(
-                self.seed, int)):  # fmt: skip
-            raise ValueError(f"seed must be an int or None, got {self.seed!r}")
+        object.__setattr__(self, "seed", optional(nonnegative_int, "seed", self.seed))
         if self.seed is not None and "seed" in self.params:
             raise ValueError("give the seed once: as seed=, not also as a parameter 'seed'")
         object.__setattr__(self, "params", dict(self.params))

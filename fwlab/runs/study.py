@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fwlab.runs.claim import Claimed, claim
+from fwlab.outdir import Claimed, claim
 from fwlab.runs.execute import StopNow, task
 from fwlab.runs.executors import Executor, executor_for
 from fwlab.runs.files import CSV_FILE, STUDY_CLAIM_FILE, read_status, write_final_status
@@ -27,6 +27,7 @@ from fwlab.runs.grid import grid, point_name
 from fwlab.runs.results import gather, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.target import Target, as_target
+from fwlab.validate import nonnegative_int, positive_int
 
 __all__ = ["Interrupted", "Outcome", "Study", "resume_command"]
 
@@ -97,8 +98,9 @@ class Study:
             raise ValueError(f"parameter(s) {', '.join(clash)} given both as --grid and as -p")
         if seeds is not None:
             seeds = list(seeds)
-            if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-                raise ValueError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+            if not seeds:
+                raise ValueError("seeds must be a non-empty list of integers >= 0, got []")
+            seeds = [nonnegative_int("seed", s) for s in seeds]
             if len(set(seeds)) != len(seeds):
                 raise ValueError(f"seeds lists a seed twice: {seeds}")
             if "seed" in self.axes or "seed" in self.fixed:
@@ -163,8 +165,7 @@ class Study:
         """
         log = sys.stdout if log is None else log
         if executor is None:
-            if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-                raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+            jobs = positive_int("jobs", jobs)
             executor = executor_for(jobs, scheduler)
         with executor, claim(self.out, lock_name=STUDY_CLAIM_FILE) as out:
             return self._run_claimed(out, executor, force, log, resume, grace)

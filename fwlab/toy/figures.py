@@ -30,11 +30,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.exponent import as_p
 from fwlab.toy.lesson import lmo_rows
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import Trajectory
 from fwlab.toy.trust_region import StepZoom
+from fwlab.validate import int_in_range, p_exponent, positive_float
 
 __all__ = [
     "LMO_PS",
@@ -98,8 +98,7 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
     :math:`F(\\omega+\\Delta\\omega_{k-1}) - F(\\omega+\\Delta^\\star)`, which the gap bounds
     from above when F is convex on the ball.
     """
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= z.K:
-        raise ValueError(f"k must be an integer in [1, {z.K}] (the K of the step zoom), got {k!r}")
+    k = int_in_range("k", k, 1, z.K)  # K: the step zoom's
     spec = get_loss(z.loss)
     w, d = z.omega, z.delta
     half = 1.35 * d
@@ -275,13 +274,12 @@ def lmo_trace_data(
 ) -> dict[str, dict[str, object]]:
     """Balls of radius ``delta`` and their LMO vertices for the gradient
     g = (cos θ, sin θ), θ = ``direction_deg``; keys ``ball:<p>``, ``lmo:<p>`` and ``-grad``."""
-    if not (math.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
+    delta = positive_float("delta", delta)
     th = math.radians(float(direction_deg))
     g = np.array([math.cos(th), math.sin(th)])
     out: dict[str, dict[str, object]] = {}
     for p in ps:
-        p = as_p(p)
+        p = p_exponent("p", p)
         lab = _label(p)
         ring = delta * _sphere(p)
         s = lmo_rows(g[None, :], p, delta)[0]
@@ -313,7 +311,7 @@ def lmo_figure(
     data = lmo_trace_data(direction_deg, delta, ps)
     fig = go.Figure()
     for p, color in zip(ps, _P_COLORS * len(ps), strict=False):
-        lab = _label(as_p(p))
+        lab = _label(p_exponent("p", p))
         fig.add_scatter(
             mode="lines", line={"color": color, "width": 1.2}, legendgroup=lab,
             meta=f"ball:{lab}", **data[f"ball:{lab}"],

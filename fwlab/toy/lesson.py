@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from fwlab.exponent import as_p
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import _TINY
 from fwlab.toy.trust_region import exact_step, p_norm
+from fwlab.validate import boolean, optional, p_exponent, positive_float
 
 __all__ = [
     "SLIDER_DELTAS",
@@ -111,7 +111,7 @@ def fw_inner_batch(
     r"""Algorithm 1's inner loop at every centre at once: averages :math:`\Delta\omega_k`
     (N, K, 2), vertices :math:`s_k` (N, K, 2) and FW gaps (N, K)."""
     spec = get_loss(loss)
-    p = as_p(p)
+    p = p_exponent("p", p)
     w = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
     n = w.shape[0]
     dws = np.empty((n, K, 2))
@@ -156,7 +156,7 @@ def k_sweep(
     plus ``Ks`` and ``exact`` (N, 2), the exact steps (computed unless given).
     """
     spec = get_loss(loss)
-    p = as_p(p)
+    p = p_exponent("p", p)
     w = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
     if exact is None:
         exact = np.array([exact_step(spec, c, delta=delta, p=p) for c in w]).reshape(-1, 2)
@@ -217,7 +217,7 @@ def final_loss_grid(
     with :func:`lmo_rows`; results agree with it to rounding).
     """
     spec = get_loss(loss)
-    p = as_p(p)
+    p = p_exponent("p", p)
     lr = np.repeat(np.asarray(lrs, dtype=np.float64), len(deltas))
     radius = np.tile(np.asarray(deltas, dtype=np.float64), len(lrs))
     w = np.tile(np.asarray(x0, dtype=np.float64).reshape(1, 2), (lr.size, 1))
@@ -248,7 +248,7 @@ def slider_settings(
     from fwlab.toy.losses import loss_names
 
     names = loss_names() if losses is None else [get_loss(n).name for n in losses]
-    return [(n, float(as_p(p)), float(d)) for n in names for p in ps for d in deltas]
+    return [(n, float(p_exponent("p", p)), float(d)) for n in names for p in ps for d in deltas]
 
 
 def path_centres(
@@ -347,7 +347,7 @@ def mean_moves(
     out = []
     for d in deltas:
         r = trajectory(loss, start, lr=lr, delta=float(d), K=K, p=p, steps=steps)
-        out.append(float(np.mean(p_norm(r.moves, as_p(p)))) if steps else 0.0)
+        out.append(float(np.mean(p_norm(r.moves, p_exponent("p", p)))) if steps else 0.0)
     return np.asarray(out)
 
 
@@ -427,15 +427,15 @@ def _verdict(guesses: dict[str, Any], truth: dict[str, Any], why: str) -> Verdic
         return Verdict(None, truth, why)
     for k, v in given.items():
         want = truth[k]
-        if isinstance(want, bool) and not isinstance(v, bool | np.bool_):
-            raise ValueError(f"{k} must be True, False or None, got {v!r}")
+        if isinstance(want, bool):
+            optional(boolean, k, v)
     ok = all(_same(v, truth[k]) for k, v in given.items())
     return Verdict(ok, truth, why)
 
 
 def _same(guess: Any, want: Any) -> bool:
     if isinstance(want, frozenset):
-        return frozenset(float(as_p(x)) for x in guess) == want
+        return frozenset(float(p_exponent("p", x)) for x in guess) == want
     return bool(guess == want)
 
 
@@ -474,10 +474,7 @@ def check_same_path(
     """
     from fwlab.toy.trajectory import trajectory
 
-    for name, v in (("lr_b", lr_b), ("delta_b", delta_b)):
-        if not (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                and v > 0):  # fmt: skip
-            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+    lr_b, delta_b = positive_float("lr_b", lr_b), positive_float("delta_b", delta_b)
     spec = get_loss(loss)
     a = trajectory(spec, start, lr=lr, delta=delta, K=K, p=p, steps=steps)
     centres = a.centers if steps else a.iterates
@@ -657,12 +654,10 @@ def check_exercise_3(
 ) -> Verdict:
     """Exercise 3: does Frank-Wolfe (η = ``lr``, ``p``, ``steps`` steps) with this δ and K end
     lower than plain gradient descent with the loss's default learning rate?"""
-    from fwlab.toy.sliders import grid_value
+    from fwlab.toy.sliders import slider_value
     from fwlab.toy.trajectory import trajectory
 
-    delta = grid_value("delta", delta)
-    if isinstance(K, bool) or not isinstance(K, int | np.integer) or not 1 <= K <= 30:
-        raise ValueError(f"K must be an integer in [1, 30] (the K slider), got {K!r}")
+    delta, K = slider_value("delta", delta), slider_value("K", K)
     spec = get_loss(loss)
     gd = trajectory(spec, method="gd", lr=spec.gd_lr, steps=steps)
     fw = trajectory(spec, lr=lr, delta=delta, K=int(K), p=p, steps=steps)

@@ -27,7 +27,17 @@ from __future__ import annotations
 import bisect
 import numbers
 
-__all__ = ["DELTA_VALUES", "LR_VALUES", "SLIDER_VALUES", "grid_value", "label"]
+from fwlab.validate import in_range, int_in_range, refusal
+
+__all__ = [
+    "DELTA_VALUES",
+    "LR_VALUES",
+    "RANGES",
+    "SLIDER_VALUES",
+    "grid_value",
+    "label",
+    "slider_value",
+]
 
 _MANTISSAS = ("1", "1.25", "1.5", "2", "2.5", "3", "4", "5", "6", "8")
 
@@ -41,6 +51,18 @@ LR_VALUES: tuple[float, ...] = tuple(float(f"{k * 5 / 100:.2f}") for k in range(
 
 #: slider name → its values
 SLIDER_VALUES: dict[str, tuple[float, ...]] = {"delta": DELTA_VALUES, "lr": LR_VALUES}
+
+#: every playground slider's range; a value outside would be clamped by the slider without a
+#: word, so the widgets and the lesson's checks refuse it instead (K and steps: integers)
+RANGES: dict[str, tuple[float, float]] = {
+    "delta": (DELTA_VALUES[0], DELTA_VALUES[-1]),
+    "delta_decay": (0.9, 1.0),
+    "K": (1, 30),
+    "lr": (LR_VALUES[0], LR_VALUES[-1]),
+    "steps": (0, 300),
+    "gd_lr": (1e-5, 1.0),
+}
+_INTEGER_SLIDERS = ("K", "steps")
 
 _SYMBOL = {"delta": "δ", "lr": "η"}
 
@@ -73,3 +95,28 @@ def grid_value(name: str, value: object) -> float:
         else f"{name} must be one of the {_SYMBOL[name]} slider's values "
         f"({label(values[0])} ... {label(values[-1])}), got {value!r}: the nearest is {hint}"
     )
+
+
+def slider_value(name: str, value: object) -> float | int:
+    """``value`` as slider ``name`` holds it: one of the grid's values for δ and η
+    (:func:`grid_value`), else a number in the slider's range (:data:`RANGES`; an integer for
+    K and steps), by the rules of :mod:`fwlab.validate`; ``ValueError`` naming the range
+    otherwise.
+
+    Example:
+        >>> try:
+        ...     slider_value("K", 31)
+        ... except ValueError as err:
+        ...     print(err)
+        K must be an integer in [1, 30] (the slider's range), got 31; pass e.g. K=1
+    """
+    if name in SLIDER_VALUES:
+        return grid_value(name, value)
+    lo, hi = RANGES[name]
+    try:
+        if name in _INTEGER_SLIDERS:
+            return int_in_range(name, value, int(lo), int(hi))
+        return in_range(name, value, lo, hi)
+    except ValueError as err:
+        rule = f"{err.rule} (the slider's range)"
+        raise refusal(name, rule, value, err.example) from None

@@ -53,8 +53,17 @@ from typing import Literal
 
 import numpy as np
 
-from fwlab.exponent import as_p
 from fwlab.toy.losses import _FUNCS, ToyLoss, get_loss
+from fwlab.validate import (
+    fraction,
+    nonnegative_float,
+    nonnegative_int,
+    one_of,
+    p_exponent,
+    point,
+    positive_float,
+    positive_int,
+)
 
 __all__ = ["METHODS", "Trajectory", "trajectory", "lmo_2d"]
 
@@ -137,7 +146,7 @@ def lmo_2d(gx: float, gy: float, p: float, radius: float) -> tuple[float, float]
 
     The same closed forms, tie-break (first index for p = 1), zero-gradient rule and order of
     floating-point operations as :func:`fwlab.optim.lmo`, so the two agree to rounding.
-    ``p`` must already be a float in ``[1, inf]`` (see :func:`fwlab.optim.as_p`).
+    ``p`` must already be a float in ``[1, inf]`` (see :func:`fwlab.validate.p_exponent`).
 
     Example:
         >>> [round(v, 12) for v in lmo_2d(3.0, -4.0, 2.0, 1.0)]
@@ -167,23 +176,6 @@ def lmo_2d(gx: float, gy: float, p: float, radius: float) -> tuple[float, float]
     denom = ((ux**q + uy**q) ** (1.0 / q)) ** (q - 1.0)  # ||g/gmax||_q^(q-1)
     c = -radius / denom
     return _sign(gx) * ux ** (q - 1.0) * c, _sign(gy) * uy ** (q - 1.0) * c
-
-
-def _check(lr: float, delta: float, K: int, steps: int, method: str, decay: float) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-    if not (isinstance(delta, int | float) and math.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
-    if isinstance(K, bool) or not isinstance(K, int | np.integer) or K < 1:
-        raise ValueError(f"K must be an integer >= 1, got {K!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    if not (isinstance(decay, int | float) and 0 < decay <= 1):
-        raise ValueError(
-            f"delta_decay must be a number in (0, 1] (1: a fixed delta), got {decay!r}"
-        )
 
 
 def trajectory(
@@ -223,19 +215,17 @@ def trajectory(
             start point that is not two finite numbers.
     """
     spec = get_loss(loss)
-    delta = spec.delta if delta is None else delta
-    _check(lr, delta, K, steps, method, delta_decay)
-    p = as_p(p)
-    w0 = spec.start if x0 is None else x0
-    w = np.asarray(w0, dtype=np.float64).reshape(-1)
-    if w.shape != (2,) or not np.all(np.isfinite(w)):
-        raise ValueError(f"x0 must be two finite numbers, got {w0!r}")
-    x, y = float(w[0]), float(w[1])
+    method = one_of("method", method, METHODS)
+    lr = nonnegative_float("lr", lr)
+    delta = positive_float("delta", spec.delta if delta is None else delta)
+    K = positive_int("K", K)
+    steps = nonnegative_int("steps", steps)
+    decay = fraction("delta_decay", delta_decay)
+    p = p_exponent("p", p)
+    x, y = point("x0", spec.start if x0 is None else x0)
     grad = _FUNCS[spec.name][1]
-    lr, delta, steps, decay = float(lr), float(delta), int(steps), float(delta_decay)
 
     if method == "fw":
-        K = int(K)
         pts, inner, verts, gaps, diverged = _run_fw(grad, x, y, lr, delta, K, p, steps, decay)
     elif method == "ngd":  # Frank-Wolfe with K = 1, p = 2: the same operations, bit for bit
         K = 0

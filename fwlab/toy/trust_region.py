@@ -39,9 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fwlab.exponent import as_p
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import lmo_2d, trajectory
+from fwlab.validate import p_exponent, point, positive_float, positive_int
 
 __all__ = [
     "StepZoom",
@@ -69,13 +69,6 @@ def p_norm(v: np.ndarray, p: float) -> np.ndarray:
     return (m * ((v / safe) ** p).sum(axis=-1, keepdims=True) ** (1.0 / p))[..., 0]
 
 
-def _check_radius(radius: float) -> float:
-    ok = isinstance(radius, int | float) and not isinstance(radius, bool)
-    if not (ok and math.isfinite(radius) and radius > 0):
-        raise ValueError(f"delta must be a finite number > 0, got {radius!r}")
-    return float(radius)
-
-
 def project_ball(v: Sequence[float] | np.ndarray, p: float | str, radius: float) -> np.ndarray:
     r"""Euclidean projection of ``v`` onto :math:`\{x: \|x\|_p \le r\}`, over the last axis.
 
@@ -96,8 +89,8 @@ def project_ball(v: Sequence[float] | np.ndarray, p: float | str, radius: float)
         >>> project_ball([0.3, -2.0], "inf", 1.0).tolist()
         [0.3, -1.0]
     """
-    p = as_p(p)
-    r = _check_radius(radius)
+    p = p_exponent("p", p)
+    r = positive_float("radius", radius)
     v = np.asarray(v, dtype=np.float64)
     if v.ndim == 0 or v.shape[-1] == 0 or not np.all(np.isfinite(v)):
         raise ValueError(f"v must hold finite points on its last axis, got {v!r}")
@@ -195,8 +188,8 @@ def exact_step(
         ValueError: for δ <= 0, a bad p or a point that is not two finite numbers.
     """
     spec = get_loss(loss)
-    p = as_p(p)
-    delta = _check_radius(delta)
+    p = p_exponent("p", p)
+    delta = positive_float("delta", delta)
     w = _point(omega)
     rho = np.linspace(0.0, 1.0, radial + 1)[1:]
     dirs = _unit_directions(p, angles)
@@ -228,10 +221,7 @@ def _best(spec: ToyLoss, w: np.ndarray, cand: np.ndarray) -> np.ndarray:
 
 
 def _point(omega: Sequence[float] | np.ndarray) -> np.ndarray:
-    w = np.asarray(omega, dtype=np.float64).reshape(-1)
-    if w.shape != (2,) or not np.all(np.isfinite(w)):
-        raise ValueError(f"omega must be two finite numbers (x, y), got {omega!r}")
-    return w
+    return np.array(point("omega", omega))
 
 
 def fw_gap(
@@ -243,7 +233,7 @@ def fw_gap(
     spec = get_loss(loss)
     w = _point(omega)
     gx, gy = spec.grad(float(w[0] + dw[0]), float(w[1] + dw[1]))
-    sx, sy = lmo_2d(gx, gy, as_p(p), float(delta))
+    sx, sy = lmo_2d(gx, gy, p_exponent("p", p), float(delta))
     return gx * (dw[0] - sx) + gy * (dw[1] - sy)
 
 
@@ -268,10 +258,9 @@ def projected_gradient_steps(
     never increases. Each iterate costs one gradient and one or more projections and F evaluations.
     """
     spec = get_loss(loss)
-    p = as_p(p)
-    delta = _check_radius(delta)
-    if isinstance(K, bool) or not isinstance(K, int | np.integer) or K < 1:
-        raise ValueError(f"K must be an integer >= 1, got {K!r}")
+    p = p_exponent("p", p)
+    delta = positive_float("delta", delta)
+    K = positive_int("K", K)
     w = _point(omega)
     d = np.zeros(2)
     f = float(spec.at(w + d))
@@ -355,7 +344,7 @@ def step_zoom(
     """Exact step, K projected-gradient and K Frank-Wolfe iterates at ``omega`` (``None``: the
     loss's start point), and each iterate's distance to the exact step."""
     spec = get_loss(loss)
-    p = as_p(p)
+    p = p_exponent("p", p)
     w = _point(spec.start if omega is None else omega)
     exact = exact_step(spec, w, delta=delta, p=p)
     fw_dw, verts, gaps = frank_wolfe_steps(spec, w, delta=delta, p=p, K=K)

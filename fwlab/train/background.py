@@ -59,7 +59,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -68,7 +67,6 @@ from torch import nn
 
 from fwlab.data.sequence_data import SequenceData
 from fwlab.optim.frank_wolfe import effective_delta
-from fwlab.optim.lmo import as_p
 from fwlab.train.build import build_model
 from fwlab.train.callbacks import Callback, as_callback, as_callbacks
 from fwlab.train.config import TrainConfig
@@ -76,6 +74,13 @@ from fwlab.train.loop import fit
 from fwlab.train.methods import Method
 from fwlab.train.outer_steps import takes_outer_steps
 from fwlab.train.run import Run
+from fwlab.validate import (
+    nonnegative_float,
+    one_of,
+    p_exponent,
+    positive_float,
+    positive_int,
+)
 
 __all__ = [
     "CONTROLLABLE",
@@ -99,15 +104,13 @@ _build_lock = threading.Lock()  # model initialisation uses torch's global gener
 def check_hyperparameters(values: Mapping[str, Any], optimizer: str = "fw") -> dict[str, Any]:
     """Validate control values for an optimizer kind (``"fw"`` or ``"adam"``) and normalise
     them: ``lr`` ≥ 0 and ``delta`` > 0 as floats, ``K`` an integer ≥ 1, ``p`` via
-    :func:`fwlab.optim.as_p` (``"inf"`` accepted).
+    :func:`fwlab.validate.p_exponent` (``"inf"`` accepted): the rules FrankWolfe applies.
 
     Example:
         >>> check_hyperparameters({"delta": 1e-2, "p": "inf", "K": 3})
         {'delta': 0.01, 'p': inf, 'K': 3}
     """
-    if optimizer not in CONTROLLABLE:
-        raise ValueError(f"optimizer must be one of {sorted(CONTROLLABLE)}, got {optimizer!r}")
-    allowed = CONTROLLABLE[optimizer]
+    allowed = CONTROLLABLE[one_of("optimizer", optimizer, sorted(CONTROLLABLE))]
     unknown = sorted(set(values) - set(allowed))
     if unknown:
         raise ValueError(
@@ -115,21 +118,17 @@ def check_hyperparameters(values: Mapping[str, Any], optimizer: str = "fw") -> d
         )
     if not values:
         raise ValueError("nothing to set: pass at least one of " + ", ".join(allowed))
-    out: dict[str, Any] = {}
-    for key, v in values.items():
-        if key == "K":
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"K must be an integer >= 1, got {v!r}")
-            out[key] = int(v)
-        elif key == "p":
-            out[key] = as_p(v)
-        else:
-            number = isinstance(v, (int, float)) and not isinstance(v, bool)
-            if not number or not math.isfinite(v) or v < 0 or (key == "delta" and v == 0):
-                bound = "> 0" if key == "delta" else ">= 0"
-                raise ValueError(f"{key} must be a finite number {bound}, got {v!r}")
-            out[key] = float(v)
-    return out
+    return {key: _CONTROL_RULES[key](key, v) for key, v in values.items()}
+
+
+#: each control's rule: the optimizer's (fwlab.validate), so a value refused here is refused
+#: by FrankWolfe with the same message
+_CONTROL_RULES: dict[str, Callable[[str, Any], Any]] = {
+    "lr": nonnegative_float,
+    "delta": positive_float,
+    "K": positive_int,
+    "p": p_exponent,
+}
 
 
 def hyperparameters_in_use(optimizer: Any) -> dict[str, Any]:

@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from fwlab.validate import one_of
+
 if TYPE_CHECKING:
     from fwlab.train.run import Run
 
@@ -110,8 +112,7 @@ class Callback:
 
     def __call__(self, event: str, run: Run) -> None:
         """The function form ``callback(event, run)``, for code that calls callbacks itself."""
-        if event not in EVENTS:
-            raise ValueError(f"event must be one of {list(EVENTS)}, got {event!r}")
+        one_of("event", event, list(EVENTS))
         getattr(self, EVENTS[event])(run)
 
 

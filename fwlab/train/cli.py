@@ -18,7 +18,7 @@ start) is written to ``provenance.json``.
 
 The run writes ``history.json`` and ``checkpoint.pt`` into ``--out``; ``--resume`` continues a
 killed or interrupted run from its checkpoint and ends with the same history as an uninterrupted
-run. ``--out`` is checked and locked before the data is loaded: a file in the way, a second run
+run. ``--out`` is checked and claimed before the data is loaded: a file in the way, a second run
 into the same folder (named with its pid), a folder that already holds a run (unless
 ``--overwrite`` or ``--resume``) and ``--resume`` without a checkpoint exit with status 2. Ctrl-C
 finishes the batch, writes a checkpoint at the iterate ω and exits with status 130.
@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -41,8 +42,9 @@ from fwlab.argtypes import (
     choice,
     fraction,
     int_at_least,
-    integer,
     mlflow_options,
+    nonnegative_float,
+    nonnegative_int,
     norm_exponent,
     path_type,
     positive_float,
@@ -52,10 +54,10 @@ from fwlab.data import TASKS, load_task, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData, shrink
 from fwlab.failure import CommandError
 from fwlab.optim import NonFiniteError
-from fwlab.outdir import claim_run_dir, lock_output_dir, set_aside
+from fwlab.outdir import claim, claim_run_dir, set_aside
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import LOSSES, TrainConfig
-from fwlab.train.loop import check_run_inputs, fit, release_when_replaced
+from fwlab.train.loop import check_run_inputs, fit_claimed, release_when_replaced
 from fwlab.train.methods import METHODS, Method, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 
@@ -241,7 +243,7 @@ command = Command(
                   help="hidden units per layer"),
         _training("--batch-size", "batch_size", type=positive_int, default=50,
                   help="mini-batch size"),
-        _training("--lr", "lr", type=positive_float, default=1e-3, help="learning rate eta"),
+        _training("--lr", "lr", type=nonnegative_float, default=1e-3, help="learning rate eta"),
         _training("--delta", "delta", type=positive_float, default=None,
                   help="trust-region radius (default: = lr)"),
         _training("--epochs", "epochs", type=positive_int, default=None,
@@ -254,7 +256,7 @@ command = Command(
         _training("--loss", "loss", type=choice(LOSSES), default="auto", help="training loss"),
         _training("--eval-every", "eval_every", type=positive_int, default=None,
                   help="evaluate every N batches"),
-        _training("--seed", "seed", type=integer, default=0,
+        _training("--seed", "seed", type=nonnegative_int, default=0,
                   help="seed of data, initialisation, shuffling"),
         _training("--device", "device", type=checked(_device, "device"), default="cpu",
                   help="torch device"),
@@ -320,16 +322,17 @@ def method_and_config(args: argparse.Namespace) -> tuple[Method, TrainConfig]:
 def run_cli(args: argparse.Namespace) -> int:
     """``fwlab train``. Everything is checked before anything is written: the options (and
     that each applies to the task and method), the loss against the task, the data (loaded),
-    ``--out`` and ``--tensorboard`` (locked and claimed); only then does ``--overwrite`` move
+    ``--out`` and ``--tensorboard`` (claimed and checked); only then does ``--overwrite`` move
     the previous run aside, and it is restored if the new run fails before its first step.
     Failures are raised; :func:`fwlab.cli.main` prints them in one line."""
-    if args.reproducible:
-        from fwlab import reproducible
+    from fwlab import reproducible
 
+    if args.reproducible or reproducible.requested():  # the flag, or FWLAB_REPRODUCIBLE=1
         try:
             reproducible.activate()
         except RuntimeError as err:
-            raise ValueError(f"--reproducible: {err}") from None
+            said = "--reproducible" if args.reproducible else "FWLAB_REPRODUCIBLE=1"
+            raise ValueError(f"{said}: {err}") from None
     for option, given in (("--resume", args.resume), ("--overwrite", args.overwrite),
                           ("--checkpoint-every", args.checkpoint_every)):  # fmt: skip
         if given and args.out is None:
@@ -347,9 +350,12 @@ def run_cli(args: argparse.Namespace) -> int:
         raise CommandError(f"--mlflow: {err}", 2) from err
     given = (("--out", args.out), ("--tensorboard", args.tensorboard))
     folders = [(option, path) for option, path in given if path is not None]
+    out = None  # --out, claimed here once: fit_claimed trains into it
     with contextlib.ExitStack() as held:
-        for option, folder in folders:  # locked and checked; nothing is changed yet
-            held.enter_context(lock_output_dir(folder, option=option))
+        for option, folder in folders:  # claimed and checked; nothing is changed yet
+            if out is None or Path(folder).expanduser().resolve() != out:  # or --tensorboard=--out
+                claimed = held.enter_context(claim(folder, option=option))
+                out = claimed if option == "--out" else out
             # a TensorBoard folder is claimed like --out: a fresh run needs it empty (two runs
             # would merge there); --resume continues the run there, --overwrite replaces it
             if not args.overwrite and (option == "--out" or not args.resume):
@@ -362,7 +368,7 @@ def run_cli(args: argparse.Namespace) -> int:
             from fwlab.experiments.provenance import ProvenanceFile
 
             callbacks.append(ProvenanceFile(args.out, train_command(args), allow_dirty=True))
-        if args.overwrite and args.tensorboard is not None:  # fit sets --out aside itself
+        if args.overwrite and args.tensorboard is not None:  # fit_claimed sets --out aside itself
             # replaced once the new run's checkpoint exists (with --out), else at its end
             replaced = (args.out / CHECKPOINT).is_file if args.out is not None else None
             aside = held.enter_context(set_aside(args.tensorboard, None, replaced))
@@ -372,7 +378,7 @@ def run_cli(args: argparse.Namespace) -> int:
         if mlflow is not None:
             callbacks.append(mlflow)
         try:
-            history = _fit(args, method, data, config, callbacks)
+            history = _fit(args, out, method, data, config, callbacks)
         except BaseException as err:
             if mlflow is not None:  # an MLflow run begun: say how it ended
                 interrupted = isinstance(err, KeyboardInterrupt) or (
@@ -409,15 +415,16 @@ def _out_of_memory(err: BaseException) -> bool:
 
 def _fit(
     args: argparse.Namespace,
+    out: Path | None,
     method: Method,
     data: Any,
     config: TrainConfig,
     callbacks: list[Any],
 ) -> dict[str, Any]:
     try:
-        return fit(method, data, config, out_dir=args.out, resume=args.resume,
-                   overwrite=args.overwrite, callbacks=callbacks,
-                   progress=not args.no_progress)  # fmt: skip
+        return fit_claimed(out, method, data, config, resume=args.resume,
+                           overwrite=args.overwrite, callbacks=callbacks,
+                           progress=not args.no_progress)  # fmt: skip
     except KeyboardInterrupt as err:
         said = str(err) or "interrupted; the last periodic checkpoint (if any) is kept"
         raise CommandError(said, 130) from err

@@ -6,7 +6,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from fwlab.checks import check_int, is_finite_number
+from fwlab.validate import (
+    fraction,
+    nonnegative_float,
+    nonnegative_int,
+    one_of,
+    optional,
+    positive_float,
+    positive_int,
+)
 
 LOSSES = ("auto", "mse", "ce", "sigmoid_mse")
 
@@ -53,24 +61,24 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        # stored as plain ints (a numpy integer would not survive the history's JSON)
+        # the rules of fwlab.validate; numbers are stored plain (a numpy integer would not
+        # survive the history's JSON)
+        def store(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
         for name in ("hidden_size", "batch_size", "eval_batch_size"):
-            object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
+            store(name, positive_int(name, getattr(self, name)))
         for name in ("epochs", "steps", "lr_step", "eval_every", "checkpoint_every"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
+            store(name, optional(positive_int, name, getattr(self, name)))
         if self.epochs is None and self.steps is None:
-            raise ValueError("epochs or steps must be set (how long to train), got neither")
-        if not is_finite_number(self.lr) or self.lr < 0:
-            raise ValueError(f"lr must be a number >= 0, got {self.lr!r}")
-        if self.delta is not None and (not is_finite_number(self.delta) or not self.delta > 0):
-            raise ValueError(f"delta must be None or a number > 0, got {self.delta!r}")
-        if not is_finite_number(self.lr_gamma) or not 0 < self.lr_gamma <= 1:
-            raise ValueError(f"lr_gamma must be a number in (0, 1], got {self.lr_gamma!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+            raise ValueError(
+                "epochs or steps must be set (how long to train), got neither; pass e.g. steps=100"
+            )
+        store("lr", nonnegative_float("lr", self.lr))
+        store("delta", optional(positive_float, "delta", self.delta))
+        store("lr_gamma", fraction("lr_gamma", self.lr_gamma))
+        one_of("loss", self.loss, LOSSES)
+        store("seed", nonnegative_int("seed", self.seed))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -44,7 +44,8 @@ from torch import Tensor, nn
 from fwlab import reproducible
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
-from fwlab.outdir import claim_run_dir, lock_output_dir, set_aside
+from fwlab.optim.interrupt import DeferredInterrupt
+from fwlab.outdir import claim, claim_run_dir, set_aside
 from fwlab.train.build import TORCH_RNG_LOCK, build_model, build_optimizer, build_scheduler
 from fwlab.train.callbacks import Callback, as_callbacks, load_callback_states
 from fwlab.train.checkpoint import (
@@ -65,7 +66,6 @@ from fwlab.train.history import (
     save_history,
     selected_by_validation,
 )
-from fwlab.train.interrupt import DeferredInterrupt
 from fwlab.train.losses import criterion, evaluate, loss_kind
 from fwlab.train.methods import Method
 from fwlab.train.outer_steps import (
@@ -127,10 +127,10 @@ def fit(
             ``resume`` (:mod:`fwlab.train.callbacks`). A function ``callback(event, run)``
             (``event`` in ``"begin"``, ``"step"``, ``"eval"``, ``"end"``) works too.
         out_dir: where ``history.json`` and ``checkpoint.pt`` go (nothing is written if None).
-            It is checked (a file in the way, not writable: ``ValueError``) and locked before
-            training (:func:`fwlab.outdir.lock_output_dir`: a second run into it, in another
-            process or thread, fails at once naming the holder). A folder that holds anything
-            is refused unless ``resume`` or ``overwrite``.
+            It is checked (a file in the way, not writable: ``ValueError``) and claimed before
+            training (:func:`fwlab.outdir.claim`: a second run into it, in another process or
+            thread, fails at once naming the holder). A folder that holds anything is refused
+            unless ``resume`` or ``overwrite``.
         resume: continue from ``out_dir/checkpoint.pt`` (``FileNotFoundError`` if there is
             none; the method, config and task must match the checkpoint's).
         overwrite: replace the run in ``out_dir``: its ``checkpoint.pt`` and ``history.json``
@@ -154,15 +154,11 @@ def fit(
     callbacks = as_callbacks(callbacks)  # a bad one fails before the folder is touched
     if reproducible.requested():
         reproducible.activate()
-    if out_dir is None:
-        if resume or overwrite:
-            raise ValueError(
-                f"{'resume' if resume else 'overwrite'}=True needs out_dir (the folder of the "
-                "run); pass out_dir"
-            )
-        check_run_inputs(method, data, config)
-        with DeferredInterrupt() as interrupt:
-            return _fit(method, data, config, model, callbacks, None, False, progress, interrupt)
+    if out_dir is None and (resume or overwrite):
+        raise ValueError(
+            f"{'resume' if resume else 'overwrite'}=True needs out_dir (the folder of the "
+            "run); pass out_dir"
+        )
     if resume and overwrite:
         raise ValueError(
             "resume and overwrite exclude each other: resume continues the run in the folder, "
@@ -170,17 +166,54 @@ def fit(
         )
     check_run_inputs(method, data, config)  # before the folder is touched
     with contextlib.ExitStack() as held:
-        out = held.enter_context(lock_output_dir(out_dir, option="out_dir"))
-        interrupt = held.enter_context(DeferredInterrupt())
-        if overwrite:  # moved aside until the new run has a checkpoint of its own
-            checkpointed = (out / CHECKPOINT).is_file
-            outputs = (CHECKPOINT, HISTORY, PROVENANCE)
-            aside = held.enter_context(set_aside(out, outputs, checkpointed))
-            callbacks = [release_when_replaced(aside), *callbacks]
-        else:
-            claim_run_dir(out, resume=resume, overwrite=False, checkpoint=CHECKPOINT,
-                          outputs=(CHECKPOINT, HISTORY, PROVENANCE))  # fmt: skip
+        out = None
+        if out_dir is not None:
+            out = held.enter_context(claim(out_dir, option="out_dir"))
+            if not overwrite:
+                claim_run_dir(out, resume=resume, overwrite=False, checkpoint=CHECKPOINT,
+                              outputs=_OUTPUTS)  # fmt: skip
+        interrupt, callbacks = _held_for_training(held, out, overwrite, callbacks)
         return _fit(method, data, config, model, callbacks, out, resume, progress, interrupt)
+
+
+#: the files of a run that ``overwrite`` replaces
+_OUTPUTS = (CHECKPOINT, HISTORY, PROVENANCE)
+
+
+def fit_claimed(
+    out: Path | None,
+    method: Method,
+    data: SequenceData,
+    config: TrainConfig,
+    *,
+    model: nn.Module | None = None,
+    callbacks: Sequence[Callback | Callable[[str, Run], Any]] = (),
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """:func:`fit` into ``out``, a folder its caller holds the claim of
+    (:func:`fwlab.outdir.claim`) and has checked (:func:`fwlab.outdir.claim_run_dir`, unless
+    ``overwrite``), after fit's own checks (:func:`check_run_inputs`); ``out=None`` writes
+    nothing. ``fwlab train`` claims ``--out`` this way before it loads the data, so that a busy
+    folder is refused at once and the folder is claimed once. With ``overwrite``, the previous
+    run's files are set aside here (see :func:`fit`)."""
+    with contextlib.ExitStack() as held:
+        interrupt, cbs = _held_for_training(held, out, overwrite, as_callbacks(callbacks))
+        return _fit(method, data, config, model, cbs, out, resume, progress, interrupt)
+
+
+def _held_for_training(
+    held: contextlib.ExitStack, out: Path | None, overwrite: bool, callbacks: list[Callback]
+) -> tuple[DeferredInterrupt, list[Callback]]:
+    """Enter into ``held`` what a run holds while it trains: Ctrl-C deferred to the end of the
+    batch, and with ``overwrite`` the previous run's files set aside until the new run has a
+    checkpoint of its own. Returns the interrupt and the callbacks to train with."""
+    interrupt = held.enter_context(DeferredInterrupt())
+    if overwrite:
+        aside = held.enter_context(set_aside(out, _OUTPUTS, (out / CHECKPOINT).is_file))
+        callbacks = [release_when_replaced(aside), *callbacks]
+    return interrupt, callbacks
 
 
 def release_when_replaced(*handles: Any) -> Callback:
@@ -214,7 +247,13 @@ class _ReleaseWhenReplaced(Callback):
 def check_run_inputs(method: Method, data: SequenceData, config: TrainConfig) -> None:
     """What ``fit`` checks before it touches an output folder: the loss fits the task, and
     every input and target of the data is finite (a NaN in the data is the data's problem,
-    not a step size's: it is named here, not met as a diverged run)."""
+    not a step size's: it is named here, not met as a diverged run), and Frank-Wolfe has a
+    radius (``delta=None`` means δ = lr, which is no radius for ``lr=0``)."""
+    if method.optimizer == "fw" and config.delta is None and config.lr == 0:
+        raise ValueError(
+            "delta must be a finite number > 0, and delta=None means delta = lr, which is 0; "
+            "pass e.g. delta=0.1, or an lr > 0"
+        )
     loss_kind(config, data)
     splits = [("train", data.train), ("test", data.test)]
     if data.valid is not None:

@@ -45,6 +45,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from fwlab.optim.frank_wolfe import OUTERS, SCOPES
+from fwlab.validate import (
+    boolean,
+    in_range,
+    nonnegative_float,
+    one_of,
+    optional,
+    p_exponent,
+    positive_float,
+    positive_int,
+    refusal,
+)
+
 __all__ = [
     "Method",
     "METHODS",
@@ -97,29 +110,33 @@ class Method:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if isinstance(self.K, bool) or not isinstance(self.K, int) or self.K < 1:
-            raise ValueError(f"K must be an integer >= 1, got {self.K!r}")
-        if self.tbptt is not None and (not isinstance(self.tbptt, int) or self.tbptt < 1):
-            raise ValueError(f"tbptt must be None or an integer >= 1, got {self.tbptt!r}")
+        # the rules of fwlab.validate, the optimizer's among them; numbers are stored plain
+        # (np.int64(5) as K becomes 5), so a method saves to JSON
+        def store(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        one_of("cell", self.cell, CELLS)
+        one_of("optimizer", self.optimizer, OPTIMIZERS)
+        store("K", positive_int("K", self.K))
+        store("p", p_exponent("p", self.p))
+        one_of("scope", self.scope, SCOPES)
+        one_of("outer", self.outer, OUTERS)
+        store("tbptt", optional(positive_int, "tbptt", self.tbptt))
         for name in ("clip_norm", "clip_value"):
-            v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and v > 0):
-                raise ValueError(f"{name} must be None or a number > 0, got {v!r}")
+            store(name, optional(positive_float, name, getattr(self, name)))
         if self.K_switch is not None:
-            if (
-                not isinstance(self.K_switch, tuple)
-                or len(self.K_switch) != 2
-                or not all(isinstance(v, int) and v >= 1 for v in self.K_switch)
-            ):
-                raise ValueError(
-                    f"K_switch must be None or (batches, K) of integers >= 1, got {self.K_switch!r}"
-                )
-        if not (isinstance(self.p, (int, float)) and (self.p >= 1 or math.isinf(self.p))):
-            raise ValueError(f"p must be a number >= 1 or inf, got {self.p!r}")
+            pair = self.K_switch
+            try:
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise ValueError
+                store("K_switch", tuple(positive_int("K_switch", v) for v in pair))
+            except ValueError:
+                rule = "None or (batches, K) of integers >= 1"
+                raise refusal("K_switch", rule, pair, "(15000, 5)") from None
+        store("batch_norm", boolean("batch_norm", self.batch_norm))
+        store("num_layers", positive_int("num_layers", self.num_layers))
+        store("dropout", in_range("dropout", self.dropout, 0, 1, high_open=True))
+        store("weight_decay", nonnegative_float("weight_decay", self.weight_decay))
 
     @property
     def title(self) -> str:
@@ -200,10 +217,7 @@ METHODS: dict[str, Method] = {
 
 def get_method(name: str, **changes: Any) -> Method:
     """The preset ``name`` (a key of :data:`METHODS`), with optional field changes."""
-    try:
-        method = METHODS[name]
-    except KeyError:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {name!r}") from None
+    method = METHODS[one_of("method", name, sorted(METHODS))]
     return method.replace(**changes) if changes else method
 
 

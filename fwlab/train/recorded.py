@@ -35,6 +35,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fwlab.validate import int_at_least, one_of
+
 __all__ = [
     "RECORDED_DIR",
     "compact_history",
@@ -89,8 +91,7 @@ def compact_history(
     Raises:
         ValueError: ``points`` is not an integer >= 2.
     """
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise ValueError(f"points must be an integer >= 2, got {points!r}")
+    points = int_at_least("points", points, 2)
     out = {k: v for k, v in history.items() if k not in ("train", "eval", "optimizer")}
     tr = history.get("train", {})
     steps = tr.get("step", [])
@@ -225,6 +226,5 @@ def _list_unrecorded(data: dict[str, Any]) -> dict[str, Any]:
 def seed_histories(recorded: dict[str, Any], run_name: str) -> dict[int, dict[str, Any]]:
     """The compacted histories of ``run_name`` by seed (empty if none was recorded)."""
     names = set(recorded["runs"]) | {r["run"] for r in recorded["not_recorded"]}
-    if run_name not in names:
-        raise ValueError(f"run_name must be one of {sorted(names)}, got {run_name!r}")
+    one_of("run_name", run_name, sorted(names))
     return {int(s): h for s, h in sorted(recorded["runs"].get(run_name, {}).items())}

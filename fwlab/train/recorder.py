@@ -55,6 +55,7 @@ from torch import Tensor, nn
 from fwlab.optim.frank_wolfe import effective_delta
 from fwlab.train.callbacks import Callback
 from fwlab.train.outer_steps import at_iterate, takes_outer_steps
+from fwlab.validate import positive_int
 
 __all__ = ["BallSpec", "ParamSlice", "TrajectoryRecorder"]
 
@@ -111,10 +112,7 @@ class TrajectoryRecorder(Callback):
         max_bytes: int = DEFAULT_MAX_BYTES,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-            raise ValueError(f"max_bytes must be an integer >= 1, got {max_bytes!r}")
+        every, max_bytes = positive_int("every", every), positive_int("max_bytes", max_bytes)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating torch dtype, got {dtype!r}")
         self.every_initial = every

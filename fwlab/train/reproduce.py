@@ -26,7 +26,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.argtypes import Command, Option, checked, choice, integer, path_type, positive_int
+from fwlab.argtypes import (
+    Command,
+    Option,
+    checked,
+    choice,
+    nonnegative_int,
+    path_type,
+    positive_int,
+)
 from fwlab.atomic import atomic_open, atomic_write_text
 from fwlab.data import load_task, shrink, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
@@ -35,6 +43,7 @@ from fwlab.notebook_dir import notebook_path
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import PAPER_RESULTS, TABLE_II, TABLE_III, get_method
+from fwlab.validate import one_of
 
 __all__ = [
     "SCALES",
@@ -144,8 +153,7 @@ def load_table_task(task: str, scale: str, seed: int = 0, **options: Any) -> Seq
 
 def table_plan(number: int, scale: str) -> list[dict[str, Any]]:
     """The runs of a table: one dict per (row, task) with label, method and config."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    one_of("scale", scale, SCALES)
     table, settings = _table(number), SETTINGS[(number, scale)]
     plan = []
     for label, method_name, overrides in table["rows"]:
@@ -413,7 +421,7 @@ command = Command(
                metavar="FORMATS",
                help="comma-separated formats of the table's comparison figure, from "
                f"{','.join(FIGURE_FORMATS)}; '' for none (png/svg/pdf need Chrome or Chromium)"),
-        Option(["--seed", "seed"], type=integer, default=0, help="seed of every run"),
+        Option(["--seed", "seed"], type=nonnegative_int, default=0, help="seed of every run"),
         Option(["--device", "device"], default="cpu", help="torch device, e.g. cuda"),
         Option(["--download", "download"], is_flag=True,
                help="download MNIST / UCI HAR when missing (paper scale)"),

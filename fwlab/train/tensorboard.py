@@ -47,6 +47,7 @@ from fwlab.train.scalars import (
     history_scalars,
     hparams_of,
 )
+from fwlab.validate import positive_float
 
 __all__ = [
     "SCALAR_TAGS",
@@ -84,8 +85,7 @@ class TensorBoardLogger(Callback):
         path = Path(log_dir)
         if path.exists() and not path.is_dir():
             raise ValueError(f"log_dir {str(path)!r} is a file, not a folder; give a folder path")
-        if not (isinstance(flush_secs, (int, float)) and flush_secs > 0):
-            raise ValueError(f"flush_secs must be a number > 0, got {flush_secs!r}")
+        flush_secs = positive_float("flush_secs", flush_secs)
         self.log_dir = path
         self.flush_secs = float(flush_secs)
         self._writer: Any = None
