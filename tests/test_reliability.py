@@ -311,16 +311,16 @@ def test_nan_gradient_case_left_the_parameters_alone():
 
 # ------------------------------------------------------------------------ bad inputs: the CLI
 CLI_CASES = [
-    (["train", "--hidden", "0"], r"argument --hidden: must be an integer >= 1, got '0'"),
+    (["train", "--hidden", "0"], r"argument --hidden: must be an integer >= 1, got 0; pass e.g. 1"),
     (["train", "--batch-size", "-5"], r"argument --batch-size: must be an integer >= 1"),
     (["train", "--steps", "ten"], r"argument --steps: must be an integer >= 1, got 'ten'"),
     (["train", "--epochs", "0"], r"argument --epochs: must be an integer >= 1"),
-    (["train", "--lr", "-1"], r"argument --lr: must be a finite number > 0, got '-1'"),
-    (["train", "--lr", "nan"], r"argument --lr: must be a finite number > 0, got 'nan'"),
-    (["train", "--lr", "0"], r"argument --lr: must be a finite number > 0, got '0'"),
+    (["train", "--lr", "-1"], r"argument --lr: must be a finite number >= 0, got -1\.0"),
+    (["train", "--lr", "nan"], r"argument --lr: must be a finite number >= 0, got nan"),
+    (["train", "--lr", "inf"], r"argument --lr: must be a finite number >= 0, got inf"),
     (["train", "--delta", "0"], r"argument --delta: must be a finite number > 0"),
     (["train", "--K", "0"], r"argument --K: must be an integer >= 1"),
-    (["train", "--p", "0.5"], r"argument --p: p must be a number >= 1 or 'inf'"),
+    (["train", "--p", "0.5"], r"argument --p: must be a number >= 1 or 'inf', got 0\.5"),
     (["train", "--lr-gamma", "1.5"], r"argument --lr-gamma: must be a number in \(0, 1\]"),
     (["train", "--seq-len", "1"], r"argument --seq-len: must be an integer >= 2"),
     (["train", "--subset", "0"], r"argument --subset: must be an integer >= 1"),
