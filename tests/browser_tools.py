@@ -10,7 +10,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from fwlab.figure_files import find_browser
@@ -164,6 +164,20 @@ def _kernel_env() -> dict[str, str]:
     }
 
 
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` and every process under it (a Jupyter server's kernels start sessions
+    of their own, so its process group is not enough), then reap ``proc`` (the others are not
+    its children: nothing here can wait for them, and SIGKILL cannot be ignored)."""
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for p in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    proc.wait(30)
+
+
 @contextlib.contextmanager
 def jupyterlab(root: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """JupyterLab serving ``root`` on a free localhost port: ``(url, token)``; shut down after."""
@@ -193,7 +207,8 @@ def jupyterlab(root: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
             "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={root}",
         ],
-        env=_kernel_env(),
+        # kernels' connection files and the server's own info file: not in the user's runtime
+        env={**_kernel_env(), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -202,12 +217,9 @@ def jupyterlab(root: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
         wait_until_serving(server, url, "JupyterLab", log.name, timeout=120)
         yield f"http://127.0.0.1:{port}", token
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
+        # no graceful shutdown (it waits for each kernel to exit, seconds the tests do not
+        # check): the server and its kernels are killed; their files are under tmp_path
+        kill_tree(server)
         log.close()
 
 
@@ -218,20 +230,13 @@ def presented(notebook: Path, tmp_path: Path) -> Iterator[str]:
     log = (tmp_path / "present.log").open("w")
     cmd = [sys.executable, "-m", "fwlab.cli", "present", str(notebook), "--no-browser",
            "--port", str(port)]  # fmt: skip
-    server = subprocess.Popen(cmd, env=_kernel_env(), stdout=log, stderr=subprocess.STDOUT,
+    env = {**_kernel_env(), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}/voila/static/"
         wait_until_serving(server, url, "fwlab present", log.name, timeout=90)
         yield f"http://127.0.0.1:{port}/"
     finally:
-        server.terminate()  # fwlab present forwards it to voila, which stops its kernel
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(server.pid, signal.SIGKILL)  # whatever is left of the session
-        except ProcessLookupError:
-            pass
+        kill_tree(server)  # fwlab present, voila and its kernels (no graceful stop: seconds)
         log.close()

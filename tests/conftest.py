@@ -5,11 +5,18 @@ two (and far faster when the other core is busy), so every test process uses one
 """
 
 import signal
+import sys
 
 import pytest
 import torch
 
+from fwlab.process_start import IRI_GRAMMAR_MODULE
+
 torch.set_num_threads(1)
+# as in fwlab's own processes (fwlab/process_start.py): nbformat (papermill, nbclient) imports
+# jsonschema, which would build the IRI grammar no notebook schema uses, 1.1 s of CPU per test
+# process; the tests that check that behaviour run it in processes of their own
+sys.modules.setdefault(IRI_GRAMMAR_MODULE, None)
 
 
 @pytest.fixture
@@ -33,23 +40,27 @@ def interactive_sigint():
 # and test_runs_dask (one more cluster) are estimates from single-file runs on a busy machine,
 # test_integrations_optuna too (123 s at a load average of 9); test_mlflow.py and
 # test_train_cli.py (with its two-row reproduce test) too: their time on a loaded machine
-# divided by test_tensorboard.py's ratio there (47 s against 9 s).
+# divided by test_tensorboard.py's ratio there (47 s against 9 s). Since then, estimated from
+# what was cut: test_integrations_optuna (its Ctrl-C test's trials wait on a gate, not 20 s of
+# sleep), test_notebook_overrides (notebook 04 runs once for two tests; 05 with one worker),
+# test_runs_interrupt and test_reliability_runs (signals sent when the run is ready, not after a
+# fixed sleep), and the browser files (their servers are killed, not stopped gracefully).
 SLOWEST_FILES = {
     "test_notebooks.py": 94,
-    "test_dashboard_browser.py": 80,  # estimated: 1.5-2.5 min on a busy machine
-    "test_notebook_overrides.py": 51,
-    "test_runs_interrupt.py": 45,
-    "test_integrations_optuna.py": 42,
-    "test_present.py": 39,
+    "test_dashboard_browser.py": 75,  # estimated: 1.5-2.5 min on a busy machine
+    "test_runs_interrupt.py": 42,
+    "test_notebook_overrides.py": 42,
+    "test_present.py": 37,
     "test_train_cli.py": 37,
     "test_install.py": 33,
     "test_runs_dask.py": 33,
-    "test_browser.py": 32,
     "test_recorded_retrain.py": 30,  # estimated on a busy machine (4 re-trainings, 2 stored)
-    "test_reliability_runs.py": 29,
+    "test_browser.py": 29,
+    "test_reliability_runs.py": 27,
     "test_notebook_01.py": 25,
     "test_reliability.py": 23,
     "test_mlflow.py": 23,
+    "test_integrations_optuna.py": 22,
     "test_mlflow_environment.py": 20,  # estimated: about 40 s on a busy machine
     "test_runs_study.py": 15,
     "test_reliability_train.py": 14,

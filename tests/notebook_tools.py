@@ -24,7 +24,12 @@ EXECUTED_ELSEWHERE = ("01_trust_region_playground",)  # tests/test_notebook_01.p
 # per notebook: what a run on the defaults prints, and whether it shows a plotly figure
 DEFAULTS = {
     "02_adding_task": (
-        ["adding problem, T = 30", "calibrated setting: True", "all checks passed"],
+        [
+            "adding problem, T = 30",
+            "seeds [20, 21, 22, 23]",
+            "at the recorded setting (adding-calibrated): True",
+            "all checks passed",
+        ],
         True,
     ),
     "03_pixel_mnist": (["pixel_mnist (offline)", "all checks passed"], True),
@@ -74,8 +79,8 @@ OVERRIDES = {
             "all checks passed",
         ],
     ),
-    "05_reproduce_paper": (
-        {"rows": "sgd", "jobs": 2, "out_dir": "runs/override"},
+    "05_reproduce_paper": (  # jobs=1: one worker process (the defaults' run starts two)
+        {"rows": "sgd", "jobs": 1, "out_dir": "runs/override"},
         ["runs/override/table3-smoke-seed0", "SGD ", "all checks passed"],
     ),
     "table_row": ({"method": "sgd", "task": "noisy_har2"}, ["SGD ", "noisy_basicmotions"]),

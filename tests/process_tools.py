@@ -6,7 +6,9 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 
 def interactive_sigint() -> None:
@@ -40,3 +42,15 @@ def claimed_elsewhere(folder: str | os.PathLike[str]) -> Iterator[None]:
     finally:
         release.set()
         holder.join()
+
+
+def gated_bowl(x: float, gate: str, steps: int = 0, pause: float = 0.0) -> dict[str, Any]:
+    """:func:`fwlab.integrations.search_examples.bowl` (a search's target, ``module:name``:
+    ``tests.process_tools:gated_bowl``), started once the file ``gate`` exists; until then the
+    trial waits, 50 ms at a time. A trial the test interrupts cannot end before its Ctrl-C, and
+    once the test creates ``gate`` the same command's trials take no longer than ``bowl``'s."""
+    from fwlab.integrations.search_examples import bowl
+
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+    return bowl(x, steps=steps, pause=pause)

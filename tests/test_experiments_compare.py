@@ -103,3 +103,35 @@ def test_model_initialisation_is_not_reseeded_by_a_run_starting_in_another_threa
     started = others.pop()
     started.join()
     assert all(torch.equal(a, b) for a, b in zip(raced, alone))
+
+
+def test_several_seeds_train_every_method_on_every_seed(monkeypatch):
+    """With {seed: data} every method trains on every seed in the background, each run as a
+    foreground run of that seed would, and by_seed gathers them per preset and seed."""
+    recorded = {}
+    monkeypatch.setattr("fwlab.sweep.record", lambda values: recorded.update(values) or values)
+    data = {s: load_task("adding", seq_len=6, n_train=80, n_test=30, seed=s) for s in (20, 21)}
+    methods = [get_method("sgd"), get_method("fw_k1")]
+    dash = TrainingDashboard(throttle_seconds=0.0)
+    result = compare(methods, data, CONFIG, dashboard=dash, background=True,
+                     landscape_resolution=3).finish()  # fmt: skip
+    assert list(result.histories) == [
+        "BPTT+Adam · seed 20", "Frank-Wolfe K=1 · seed 20",
+        "BPTT+Adam · seed 21", "Frank-Wolfe K=1 · seed 21",
+    ]  # fmt: skip
+    by_seed = result.by_seed()
+    assert {m: sorted(v) for m, v in by_seed.items()} == {"sgd": [20, 21], "fw_k1": [20, 21]}
+    for method in methods:
+        for seed in (20, 21):
+            alone = fit(method, data[seed], CONFIG.replace(seed=seed), progress=False)
+            got = by_seed[method.name][seed]
+            assert got["train"]["loss"] == alone["train"]["loss"], (method.name, seed)
+            assert got["config"]["seed"] == seed
+    assert by_seed["sgd"][20]["train"]["loss"] != by_seed["sgd"][21]["train"]["loss"]
+    assert result.landscape.losses.shape == (3, 3)  # of seed 20's Frank-Wolfe run
+    finals = [by_seed["fw_k1"][s]["summary"]["final_test_loss"] for s in (20, 21)]
+    assert recorded["fw_k1/seed21/final_test_loss"] == finals[1]
+    assert recorded["fw_k1/final_test_loss"] == pytest.approx(sum(finals) / 2)
+    assert run_problems(result) == []
+    with pytest.raises(ValueError, match="non-empty"):
+        compare(methods, {}, CONFIG)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 import torch
 from process_tools import interactive_sigint
@@ -175,7 +176,13 @@ def test_ctrl_c_outside_training_ends_in_one_line_with_status_130(tmp_path):
         ["export-playground", str(tmp_path / "p.html"), "--steps", "20000"],  # minutes of work
         stdout=subprocess.DEVNULL,
     )
-    time.sleep(6)  # torch-free start-up, then inside the trajectories' computation
+    # inside the trajectories' computation: past the torch-free start-up (0.7 s of CPU, with
+    # writing the page of a 2-step export), whatever the machine's load
+    work = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    while sum(work.cpu_times()[:2]) < 2.0:
+        assert proc.poll() is None and time.monotonic() < deadline, "no computation in 120 s"
+        time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     err = proc.stderr.read()
     assert proc.wait(60) == 130, err

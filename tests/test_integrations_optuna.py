@@ -30,6 +30,7 @@ from fwlab.runs.executors import SCHEDULER_ENV  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BOWL = "fwlab.integrations.search_examples:bowl"
+GATED_BOWL = "tests.process_tools:gated_bowl"  # for the workers: PYTHONPATH names the checkout
 ENV = {
     **os.environ,
     "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -204,10 +205,13 @@ def _study_counts(db: Path) -> dict[str, int]:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_ctrl_c_then_the_same_command_resumes_the_study(tmp_path):
-    out = tmp_path / "s"
-    cmd = [sys.executable, "-m", "fwlab.cli", "search", BOWL, "--space", "x=float:-1:1",
-           "-p", "steps", "200", "-p", "pause", "0.05", "--trials", "4", "--metric", "loss",
-           "--pruner", "none", "--jobs", "2", "--sampler-seed", "0", "--out", str(out)]  # fmt: skip
+    out, gate = tmp_path / "s", tmp_path / "go"
+    # bowl, each trial held until the file `gate` exists: the first two cannot end before the
+    # Ctrl-C, and after it the same command runs all four at once
+    cmd = [sys.executable, "-m", "fwlab.cli", "search", GATED_BOWL, "--space", "x=float:-1:1",
+           "-p", "gate", str(gate), "-p", "steps", "3", "-p", "pause", "0.05", "--trials", "4",
+           "--metric", "loss", "--pruner", "none", "--jobs", "2", "--sampler-seed", "0",
+           "--out", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=interactive_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
@@ -223,10 +227,11 @@ def test_ctrl_c_then_the_same_command_resumes_the_study(tmp_path):
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
     assert lines[0].startswith("fwlab search: interrupted (Ctrl-C): 0 of 4 trials ended")
     assert "2 interrupted (trial 0, trial 1; queued again, first)" in lines[0]
-    assert "resume with: fwlab search " + BOWL in lines[0]
+    assert "resume with: fwlab search " + GATED_BOWL in lines[0]
     assert {read_status(p)["status"] for p in out.glob("trial-*")} == {"interrupted"}
     assert _study_counts(out / "study.db") == {"FAIL": 2, "WAITING": 2}
 
+    gate.touch()
     final = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240)
     assert final.returncode == 0, final.stderr
     assert "0 of 4 trials ended, 4 to run" in final.stdout

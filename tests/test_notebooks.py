@@ -1,8 +1,9 @@
 """Every notebook in notebooks/: committed clean, one typed parameters cell, and it runs headless
 under papermill (kernel ``fwlab``) on its defaults (tests/test_notebook_overrides.py: with
 parameters overridden), and nbval finds that run's outputs equal to the notebook's golden copy in
-tests/golden/ (tests/golden/golden.py). Notebook 02 runs its calibrated ~1-minute defaults, so the
-calibrated claim its last cell asserts is checked here.
+tests/golden/ (tests/golden/golden.py). Notebook 02 runs its calibrated defaults (four live
+seeds at the setting of the recorded comparison adding-calibrated), so the checks of its live
+run at that setting run here.
 
 Notebook 01 is executed by tests/test_notebook_01.py (with more specific checks); here it gets the
 structure checks only.

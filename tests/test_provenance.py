@@ -281,9 +281,10 @@ def test_record_interrupted_gives_its_own_resume_advice(tmp_path, monkeypatch, c
             raise KeyboardInterrupt
 
     def fit_interrupted(*args, callbacks=(), **kwargs):
-        return fit(*args, callbacks=[*callbacks, interrupt_at_5], **kwargs)
+        return fit_claimed(*args, callbacks=[*callbacks, interrupt_at_5], **kwargs)
 
-    monkeypatch.setattr(record_module, "fit", fit_interrupted)
+    fit_claimed = record_module.fit_claimed  # each run trains in its engine-claimed folder
+    monkeypatch.setattr(record_module, "fit_claimed", fit_interrupted)
     rc = main(["record", "tiny", "--runs", str(tmp_path), "--allow-dirty"])
     err = capsys.readouterr().err
     assert rc == 130 and "bptt_adam seed 0 interrupted at step 5" in err

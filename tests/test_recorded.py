@@ -93,16 +93,34 @@ def test_a_stopped_run_resumes_and_unfinished_runs_are_listed(tmp_path):
 
 
 def test_a_run_another_recorder_holds_is_skipped_and_trained_by_nobody_else(tmp_path):
-    from filelock import FileLock
+    from fwlab.runs import claim
 
-    (tmp_path / "tiny").mkdir()
-    with FileLock(str(tmp_path / "tiny" / ".bptt_adam-seed0.lock")):
+    with claim(run_folder(tmp_path, TINY, "bptt_adam", 0)):  # the run engine's claim
         visited = record(TINY, tmp_path, allow_dirty=True)
     assert [(r["run"], r["seed"], r["state"]) for r in visited] == [
         ("bptt_adam", 0, "running"), ("bptt_adam", 1, "trained"),
         ("fw_k2", 0, "trained"), ("fw_k2", 1, "trained"),
     ]  # fmt: skip
     assert run_state(run_folder(tmp_path, TINY, "bptt_adam", 0)) == "todo"
+
+
+def test_a_run_a_recorder_from_before_the_engine_holds_fails_and_the_others_train(tmp_path):
+    """The recorder before the run engine claimed a run with RUNS/<name>/.<run>-seed<k>.lock:
+    one of those still running on the folder keeps its run (one line says so), never trained
+    twice."""
+    from filelock import FileLock
+
+    (tmp_path / "tiny").mkdir()
+    with FileLock(str(tmp_path / "tiny" / ".bptt_adam-seed0.lock")):
+        with pytest.raises(
+            ValueError,
+            match=r"^bptt_adam seed 0 is being trained by an older "
+            r"fwlab record process \(it holds .*\.bptt_adam-seed0\.lock\); run",
+        ):
+            record(TINY, tmp_path, allow_dirty=True)  # fmt: skip
+    assert run_state(run_folder(tmp_path, TINY, "bptt_adam", 0)) == "todo"
+    assert run_state(run_folder(tmp_path, TINY, "fw_k2", 1), 12) == "done"  # the others trained
+    assert {r["state"] for r in record(TINY, tmp_path, allow_dirty=True)[1:]} == {"done"}
 
 
 def test_two_recorders_on_one_folder_share_the_queue(tmp_path):
@@ -133,6 +151,51 @@ def test_two_recorders_on_one_folder_share_the_queue(tmp_path):
     for run, seed in trained:
         h = json.loads((tmp_path / "tiny" / run / f"seed{seed}" / "history.json").read_text())
         assert h["summary"]["steps"] == 40
+
+
+def _old_layout_run(runs, run_name, seed, stop_at=None):
+    """A run folder as the recorder before the run engine left it: fit's files and the
+    provenance in ``<run>/seed<k>`` (no status.json), its lock file beside the run folders."""
+    from fwlab.experiments.provenance import ProvenanceFile
+
+    folder = run_folder(runs, TINY, run_name, seed)
+
+    def stop(event, run):
+        if event == "step" and run.step == stop_at:
+            run.request_stop()
+
+    prov = ProvenanceFile(folder, TINY.train_command(run_name, seed), allow_dirty=True,
+                          record_command=TINY.run_command(run_name, seed))  # fmt: skip
+    fit(TINY.method(run_name), TINY.data(seed), TINY.config.replace(seed=seed), out_dir=folder,
+        callbacks=[prov, stop], progress=False)  # fmt: skip
+    (folder.parents[1] / f".{run_name}-seed{seed}.lock").touch()
+    return folder
+
+
+def test_folders_of_the_recorder_before_the_engine_count_resume_and_compact(
+    tmp_path, monkeypatch, capsys
+):
+    from fwlab.cli import main
+
+    done = _old_layout_run(tmp_path, "bptt_adam", 0)
+    partial = _old_layout_run(tmp_path, "fw_k2", 0, stop_at=8)
+    before = (done / "history.json").read_bytes()
+    assert not (done / "status.json").exists() and run_state(partial, 12) == "partial"
+    visited = record(TINY, tmp_path, seeds=[0], allow_dirty=True)
+    assert [(r["run"], r["seed"], r["state"]) for r in visited] == [
+        ("bptt_adam", 0, "done"), ("fw_k2", 0, "trained"),
+    ]  # fmt: skip
+    assert (done / "history.json").read_bytes() == before  # not trained again
+    resumed = json.loads((partial / "history.json").read_text())
+    assert resumed["summary"]["steps"] == 12 and resumed["train"]["step"][0] == 1
+    assert json.loads((partial / "provenance.json").read_text())["resumed"]  # continued
+    monkeypatch.setitem(COMPARISONS, TINY.name, TINY)
+    stored = tmp_path / "tiny.json"
+    assert main(["record", "tiny", "--runs", str(tmp_path), "--compact", str(stored)]) == 0
+    assert capsys.readouterr().out.strip() == f"{stored}: 2 runs recorded, 2 not yet"
+    loaded = load_recorded(stored)
+    assert seed_histories(loaded, "bptt_adam")[0]["summary"] == json.loads(before)["summary"]
+    assert sorted(seed_histories(loaded, "fw_k2")) == [0]
 
 
 def test_a_file_where_the_runs_folder_should_be(tmp_path):

@@ -104,3 +104,42 @@ def test_a_diverged_seed_left_out_of_a_band_is_said_in_its_name():
         name = traces[f"recorded:{panel}:bptt_adam:mean"].name
         assert "(3 of 4 seeds; seed 3 left out: no finite value (diverged))" in name, name
     np.testing.assert_allclose(traces["recorded:metric:bptt_adam:mean"].y, [0.6, 0.3])
+
+
+def test_seed_bands_set_live_seeds_beside_recorded_ones():
+    """Two sets of seeds of the same runs, one panel per run: each set's band is the min..max
+    and mean over its own seeds, the figure's traces are the trace data, and a run a set lacks
+    is drawn empty and says so."""
+    from fwlab.plots import seed_bands_figure, seed_bands_trace_data
+
+    def h(values):
+        return {"eval": {"step": [100, 200, 300], "test_loss": values}}
+
+    live = {"runs": {"fw_k1": {20: h([0.2, 0.1, 0.05]), 21: h([0.3, 0.2, 0.15])},
+                     "sgd": {20: h([0.17, 0.16, 0.16])}}}  # fmt: skip
+    recorded = {"runs": {"fw_k1": {"10": h([0.16, 0.12, 0.08]), "11": h([0.18, 0.1, 0.02]),
+                                   "12": h([0.2, float("nan"), 0.04])}}}  # fmt: skip
+    sources = {"live, seeds 20-21": live, "recorded, seeds 10-12": recorded}
+    data = seed_bands_trace_data(sources, ["sgd", "fw_k1"])
+    assert len(data) == 2 * 2 * 3
+    fw = "live, seeds 20-21:fw_k1"
+    np.testing.assert_allclose(data[f"{fw}:mean"]["y"], [0.25, 0.15, 0.1])
+    np.testing.assert_allclose(data[f"{fw}:lo"]["y"], [0.2, 0.1, 0.05])
+    np.testing.assert_allclose(data[f"{fw}:hi"]["y"], [0.3, 0.2, 0.15])
+    rec = "recorded, seeds 10-12:fw_k1"
+    assert data[f"{rec}:mean"]["name"] == (
+        "recorded, seeds 10-12 (3 seeds; 1 NaN/inf value of the others left out)"
+    )
+    np.testing.assert_allclose(data[f"{rec}:lo"]["y"], [0.16, 0.1, 0.02])
+    assert list(data["recorded, seeds 10-12:sgd:mean"]["y"]) == []  # not recorded: empty
+    assert data["recorded, seeds 10-12:sgd:mean"]["name"] == "recorded, seeds 10-12 (no seed)"
+    fig = seed_bands_figure(sources, ["sgd", "fw_k1"], titles={"fw_k1": "Frank-Wolfe K=1"},
+                            hlines=[(1 / 6, "1/6")])  # fmt: skip
+    assert [a.text for a in fig.layout.annotations][:2] == ["sgd", "Frank-Wolfe K=1"]
+    assert {t.meta for t in fig.data} == set(data)
+    for trace in fig.data:
+        np.testing.assert_allclose(trace.y, data[trace.meta]["y"])
+        assert trace.name == data[trace.meta]["name"]
+    # the band is filled between its edges; one legend entry per set of seeds
+    assert [t.fill for t in fig.data[:3]] == [None, "tonexty", None]
+    assert sum(bool(t.showlegend) for t in fig.data) == 2

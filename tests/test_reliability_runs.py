@@ -39,6 +39,7 @@ tag: str = "a"
 sizes: list = [1]
 nap: float = 0.0  # seconds to sleep
 """
+NAPPING = "napping"  # written in the run's folder when a nap starts
 
 
 def write_notebook(path: Path, extra: str = "") -> Path:
@@ -51,6 +52,8 @@ def write_notebook(path: Path, extra: str = "") -> Path:
             "import os, signal, time\n"
             "if K == 99:\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "if nap:  # NAPPING in the run's folder: the long sleep has begun\n"
+            f"    open(os.path.join(os.environ['{RESULTS_ENV}'], '{NAPPING}'), 'w').close()\n"
             "time.sleep(nap)"
         ),
         nbformat.v4.new_code_cell(
@@ -147,12 +150,12 @@ def test_sigkilled_sweep_leaves_no_worker_or_kernel_alive(nb, tmp_path):
                 (out / n / "status.json").exists() and status(out / n)["status"] == "running"
                 for n in ("K=1", "K=2")
             ]
-            if len(kernels) == 2 and all(running):
+            napping = [(out / n / NAPPING).exists() for n in ("K=1", "K=2")]
+            if len(kernels) == 2 and all(running) and all(napping):  # in the long cell
                 break
             assert proc.poll() is None, "the sweep ended early"
             assert time.monotonic() < deadline, "the two kernels did not start within 180 s"
-            time.sleep(0.5)
-        time.sleep(2)  # the long cell is running
+            time.sleep(0.2)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         deadline = time.monotonic() + 10
@@ -305,11 +308,10 @@ def test_ctrl_c_stops_fwlab_run_and_its_status_says_so(nb, tmp_path):
     kernels: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 180
-        while not kernels:
+        while not kernels or not (out / NAPPING).exists():  # until inside the long cell
             kernels = [p for p in _descendants(proc.pid) if "ipykernel" in " ".join(p.cmdline())]
-            assert proc.poll() is None and time.monotonic() < deadline, "no kernel within 180 s"
-            time.sleep(0.5)
-        time.sleep(3)  # inside the long cell
+            assert proc.poll() is None and time.monotonic() < deadline, "no nap within 180 s"
+            time.sleep(0.2)
         os.kill(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -79,10 +79,13 @@ def _track(pid: int, seen: dict[int, psutil.Process]) -> None:
             seen[child.pid] = child
 
 
-def _interrupt(argv: list[str], ready, *, presses: int, group: bool, cwd: Path = ROOT):
-    """Start ``argv``, wait until ``ready()``, send ``presses`` SIGINTs (to the process, or to
-    its process group as a terminal does), and return ``(returncode, stderr, seconds from the
-    first SIGINT to exit, processes seen that are still alive 10 s later, all seen)``."""
+def _interrupt(argv: list[str], ready, *, presses: int, group: bool, cwd: Path = ROOT,
+               settle: float = 1.0):  # fmt: skip
+    """Start ``argv``, wait until ``ready()`` and ``settle`` seconds more, send ``presses``
+    SIGINTs (to the process, or to its process group as a terminal does), and return
+    ``(returncode, stderr, seconds from the first SIGINT to exit, processes seen that are still
+    alive 10 s later, all seen)``. A run says "running" before its kernel starts or its
+    function's module is imported: ``settle`` lets them get going."""
     proc = subprocess.Popen(
         argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         preexec_fn=interactive_sigint, start_new_session=True,
@@ -96,8 +99,9 @@ def _interrupt(argv: list[str], ready, *, presses: int, group: bool, cwd: Path =
             assert time.monotonic() < deadline, "the study did not get going within 200 s"
             time.sleep(0.2)
         _track(proc.pid, seen)
-        time.sleep(1.0)
-        _track(proc.pid, seen)
+        if settle:
+            time.sleep(settle)
+            _track(proc.pid, seen)
         t0 = time.monotonic()
         for i in range(presses):
             if group:
@@ -207,7 +211,9 @@ def test_function_runs_in_worker_processes_stop_on_ctrl_c(tmp_path, group):
     def started() -> bool:
         return all((out / f"tag={t}" / "started").exists() for t in "ab")
 
-    rc, err, seconds, survivors, seen = _interrupt(argv, started, presses=1, group=group)
+    # nap writes `started` in its run's folder once it runs
+    rc, err, seconds, survivors, seen = _interrupt(argv, started, presses=1, group=group,
+                                                   settle=0)  # fmt: skip
     _evidence(f"Study of fwlab.runs.examples:nap, 8 runs, jobs=2, one Ctrl-C "
               f"({'terminal' if group else 'kill'})", ["python", "-c", "SCRIPT", str(out)],
               seconds, err)  # fmt: skip
@@ -250,19 +256,74 @@ def test_fwlab_reproduce_stops_on_ctrl_c_with_one_line(tmp_path):
 
 
 def test_fwlab_reproduce_in_process_stops_on_ctrl_c_with_one_line(tmp_path):
+    """--in-process: the same study on the Inline executor (this process, one row at a time)."""
     out = tmp_path / "repro"
-    row = out / "table3-smoke" / "sgd-har2"
-    # three rows: when the first row's folder appears two more are still to train, so the
-    # Ctrl-C cannot land after the work is done (one short row could end before it, under load)
+    base = out / "table3-smoke-seed0"
     argv = [sys.executable, "-m", "fwlab.cli", "reproduce", "--table", "3", "--rows", "sgd",
             "fw_k1", "fw_k5", "--tasks", "har2", "--in-process", "--no-progress", "--figure", "",
             "--out", str(out)]  # fmt: skip
-    rc, err, seconds, survivors, _ = _interrupt(argv, row.is_dir, presses=1, group=True,
+
+    def training() -> bool:
+        return _status(base / "method=sgd__task=har2") == "running"
+
+    rc, err, seconds, survivors, _ = _interrupt(argv, training, presses=1, group=True,
                                                 cwd=tmp_path)  # fmt: skip
     _evidence("fwlab reproduce --in-process, one Ctrl-C (terminal)", argv[2:], seconds, err)
     assert rc == 130, err
+    resume = "resume with: " + shlex.join(["fwlab", *argv[3:]])
     assert err.strip().splitlines() == [
-        "fwlab reproduce: interrupted (Ctrl-C); --in-process is not resumable: run it again, "
-        "or drop --in-process for a table that resumes"
-    ]  # was: a raw KeyboardInterrupt traceback
+        "fwlab reproduce: interrupted (Ctrl-C): 0 of 3 runs done, 1 interrupted "
+        f"(method=sgd__task=har2), 2 not started; {resume}"
+    ]  # was: a raw KeyboardInterrupt traceback, then a line saying it could not resume
+    assert _status(base / "method=sgd__task=har2") == "interrupted"
+    assert sorted(p.name for p in base.iterdir() if p.is_dir()) == ["method=sgd__task=har2"]
+    assert survivors == [] and seconds < 60, seconds
+
+
+RECORD = """
+import dataclasses, sys
+from fwlab.cli import main
+from fwlab.train.record import COMPARISONS
+base = COMPARISONS["adding-paper"]
+COMPARISONS["tiny8"] = dataclasses.replace(
+    base, name="tiny8", task_options=dict(seq_len=6, n_train=120, n_test=30), n_valid=20,
+    config=base.config.replace(hidden_size=4, steps=10**6, eval_every=10**5,
+                               checkpoint_every=10**5),
+    methods=(("a", "sgd", {}), ("b", "fw_k1", {})), seeds=(0, 1, 2, 3), lead=2)
+sys.exit(main(["record", "tiny8", "--runs", sys.argv[1], "--allow-dirty", *sys.argv[2:]]))
+"""
+
+
+@pytest.mark.parametrize("jobs, presses", [(1, 1), (2, 1), (2, 2)])
+def test_fwlab_record_stops_on_ctrl_c_keeping_checkpoints(tmp_path, jobs, presses):
+    """`fwlab record` is a study: 8 runs (2 methods x 4 seeds), each a million batches; Ctrl-C
+    stops the runs in progress (checkpointed: the same command resumes them) and cancels the
+    rest; a second ends everything at once. One line names what finished and how to resume.
+    (In this process, --jobs 1, the first Ctrl-C ends the run at its batch's end: a second has
+    nothing left to end.)"""
+    runs = tmp_path / "runs"
+    argv = [sys.executable, "-c", RECORD, str(runs), "--jobs", str(jobs)]
+    first = ["a/seed0", "b/seed0"][:jobs]
+
+    def training() -> bool:  # fit has begun (its first hook writes the provenance)
+        return all((runs / "tiny8" / n / "provenance.json").is_file() for n in first)
+
+    rc, err, seconds, survivors, _ = _interrupt(argv, training, presses=presses, group=True)
+    _evidence(f"fwlab record, 8 runs, --jobs {jobs}, {presses} Ctrl-C(s) (terminal)",
+              ["python", "-c", "RECORD", str(runs), "--jobs", str(jobs)], seconds, err)  # fmt: skip
+    assert rc == 130, err
+    line = err.strip().splitlines()[-1]
+    # the first Ctrl-C stops a run at its batch's end: a second may find the runs ended already
+    when = line.split(": ")[1] if presses == 2 else "interrupted (Ctrl-C)"
+    assert when in ("interrupted (Ctrl-C)", "ended at once (second Ctrl-C)"), line
+    assert line == (
+        f"fwlab record: {when}: 0 of 8 runs done, {jobs} interrupted ({', '.join(first)}), "
+        f"{8 - jobs} not started; `OMP_NUM_THREADS=1 nice -n 10 fwlab record tiny8 --runs "
+        f"{runs} --reproducible` resumes"
+    )
+    assert "Traceback" not in err
+    assert [_status(runs / "tiny8" / n) for n in first] == ["interrupted"] * jobs
+    if when == "interrupted (Ctrl-C)":  # stopped at a batch's end: checkpointed
+        assert all((runs / "tiny8" / n / "checkpoint.pt").is_file() for n in first)
+    assert not (runs / "tiny8" / "a" / "seed1").exists()
     assert survivors == [] and seconds < 60, seconds

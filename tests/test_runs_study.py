@@ -137,6 +137,11 @@ def test_the_function_gets_its_run_folder(tmp_path):
         (lambda o: Study(SQUARE, o, {"x": [1]}).run(jobs=0), r"jobs must be an integer >= 1"),
         (lambda o: Study(Path(o) / "missing.ipynb", o), r"notebook not found"),
         (lambda o: Notebook(Path("x.ipynb"), timeout=0), r"timeout must be None"),
+        (lambda o: Study(SQUARE, o, [{"x": 1, "seed": 0}], seeds=[1]), r"give the seed once"),
+        (lambda o: Study(SQUARE, o, [{"z": 1}]), r"unknown parameter 'z'"),
+        (lambda o: Study(SQUARE, o, {"x": [1]}, folder="{y}"), r"cannot be filled from"),
+        (lambda o: Study(SQUARE, o, {"x": [1]}, folder="../{x}"), r"a relative path of names"),
+        (lambda o: Study(SQUARE, o, {"x": ["a b"]}, folder="{x}"), r"a relative path of names"),
     ],
 )
 def test_a_bad_study_is_refused_before_anything_is_written(tmp_path, make, match):
@@ -149,6 +154,49 @@ def test_a_bad_study_is_refused_before_anything_is_written(tmp_path, make, match
 def test_a_function_target_names_itself_by_module_and_name():
     assert Function(square).ref == SQUARE
     assert Run(Function(square), {"x": 2}).name == "x=2"
+
+
+def test_a_study_of_listed_points_runs_them_in_order_in_the_folders_its_template_names(
+    tmp_path,
+):
+    points = [{"x": 3, "seed": 1}, {"x": 2, "seed": 0}, {"x": 3, "seed": 0}]
+    study = Study(SQUARE, tmp_path / "s", points, folder="x{x}/seed{seed}")
+    assert [r.name for r in study.runs()] == ["x3/seed1", "x2/seed0", "x3/seed0"]
+    outcome = study.run(executor=Inline(), log=quiet())
+    assert [(r["point"], r["y"], r["seed_seen"]) for r in outcome.rows] == [
+        ("x3/seed1", 9, 1), ("x2/seed0", 4, 0), ("x3/seed0", 9, 0),
+    ]  # fmt: skip
+    assert read_status(tmp_path / "s" / "x2" / "seed0")["status"] == "ok"
+    assert outcome.started == ["x3/seed1", "x2/seed0", "x3/seed0"]
+    again = study.run(executor=Inline(), log=quiet())  # done: skipped, nothing started
+    assert again.started == [] and again.table["y"].tolist() == [9, 4, 9]
+
+
+def test_a_shared_study_leaves_its_folder_to_other_processes_and_reports_their_runs_busy(
+    tmp_path,
+):
+    from fwlab.runs import claim
+    from fwlab.runs.files import STUDY_CLAIM_FILE
+
+    out = tmp_path / "s"
+    with claim(out, lock_name=STUDY_CLAIM_FILE), claimed_elsewhere(out / "x=2"):
+        outcome = Study(SQUARE, out, {"x": [1, 2]}, shared=True).run(executor=Inline(),
+                                                                      log=quiet())  # fmt: skip
+    assert [r["status"] for r in outcome.rows] == ["ok", "busy"] and outcome.started == ["x=1"]
+    with claim(out, lock_name=STUDY_CLAIM_FILE), pytest.raises(Claimed):  # not shared: refused
+        Study(SQUARE, out, {"x": [1, 2]}).run(executor=Inline(), log=quiet())
+
+
+def test_a_function_run_keeps_the_environment_of_its_process(tmp_path, monkeypatch):
+    """What `fwlab record --mlflow` sets for its fits (FWLAB_MLFLOW_*) reaches a function run;
+    the run's own folder is FWLAB_RESULTS_DIR, and is unset again after it."""
+    monkeypatch.setenv("FWLAB_MLFLOW_URI", "file:///somewhere")
+    monkeypatch.delenv("FWLAB_RESULTS_DIR", raising=False)
+    out = tmp_path / "s"
+    row = Study("os:environ.copy", out).run(executor=Inline(), log=quiet()).rows[0]
+    assert row["status"] == "ok" and row["FWLAB_MLFLOW_URI"] == "file:///somewhere"
+    assert row["FWLAB_RESULTS_DIR"] == str((out / "default").resolve())
+    assert "FWLAB_RESULTS_DIR" not in os.environ
 
 
 def test_a_claimed_study_folder_is_refused_naming_the_holder(tmp_path):

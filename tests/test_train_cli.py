@@ -13,6 +13,7 @@ from fwlab.train.reproduce import (
     load_table_task,
     reproduce,
     table_plan,
+    write_table,
     write_table_figure,
 )
 
@@ -131,7 +132,8 @@ def test_smoke_table_falls_back_to_basicmotions_without_uci_har(tmp_path, monkey
 @pytest.mark.slow
 def test_reproduce_smoke_rows_and_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FWLAB_DATA", str(tmp_path / "data"))
-    results = reproduce(3, "smoke", out_dir=tmp_path, rows=["fw_k5", "sgd"], progress=False)
+    results = reproduce(3, "smoke", rows=["fw_k5", "sgd"], progress=False)
+    write_table(results, tmp_path / "table3-smoke", ("html", "png"))
     assert [(r["method"], r["task"]) for r in results] == [
         ("sgd", "har2"), ("sgd", "noisy_har2"), ("fw_k5", "har2"), ("fw_k5", "noisy_har2"),
     ]  # fmt: skip

@@ -12,11 +12,23 @@ batches, so one run also answers every shorter budget (a multiple of ``eval_ever
 of each method on each seed up to that budget, the seconds the three methods took, and whether
 the effect held under the rule of :func:`effect_holds`.
 
-Command (writes the table stored in the repository; ~40 min on one thread of a loaded machine;
-with ``--cache DIR`` two processes, one of them with ``--reverse``, share the runs)::
+**A study on the run engine** (:mod:`fwlab.runs`): :func:`calibration_study` is a
+:class:`~fwlab.runs.Study` of :func:`train_point` (one (T, hidden, method, seed) point) over the
+grid × :data:`SELECTION_SEEDS`, each run in its own folder under ``--runs`` with its
+``status.json`` and ``results.json`` (written atomically): the same command run again skips
+the finished points and trains the rest, an edited :func:`train_point` or grid re-trains them,
+and ``--jobs N`` trains N at a time.
+
+**No peeking.** The default is *selected* on :data:`SELECTION_SEEDS`; what notebook 02 *reports*
+about it comes from other seeds: the recorded comparison :data:`REPORTING` (``fwlab record
+adding-calibrated``, seeds 10-19) and the notebook's live seeds. :func:`check_disjoint` refuses
+any overlap (the study, the notebook and the tests call it), and :func:`effect_frequency` counts
+on how many reported seeds the effect held.
+
+Command (writes the table stored in the repository; one thread; resumable)::
 
     OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration \
-        --out fwlab/experiments/data/calibration_adding.json --cache CACHE
+        --out fwlab/experiments/data/calibration_adding.json --runs runs/calibration
 """
 
 from __future__ import annotations
@@ -26,23 +38,39 @@ import itertools
 import json
 import math
 import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fwlab.atomic import atomic_write_text
 from fwlab.data import STALLED_MSE, load_task
 from fwlab.experiments.provenance import provenance
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import get_method
 
+if TYPE_CHECKING:
+    from fwlab.runs import Study
+
 __all__ = [
     "GRID",
     "CALIBRATION_METHODS",
     "STALL_FRACTION",
     "LEFT_MSE",
+    "SELECTION_SEEDS",
+    "REPORTING",
+    "REPORTED_RUNS",
+    "EffectFrequency",
     "effect_holds",
+    "effect_frequency",
     "calibration_rows",
+    "calibration_study",
+    "check_disjoint",
+    "finished_runs",
+    "reporting_seeds",
     "run_calibration",
+    "train_point",
     "CALIBRATION_FILE",
     "load_calibration",
     "calibration_row",
@@ -238,73 +266,242 @@ def best_by_method(histories: dict[str, dict[str, Any]]) -> dict[str, list[float
     return out
 
 
-def _point_name(T: int, H: int, seed: int, preset: str) -> str:
-    return f"T{T}-H{H}-seed{seed}-{preset}.json"
+#: the seeds the default is selected on (the calibration's); never reported on
+SELECTION_SEEDS: tuple[int, ...] = tuple(GRID["seeds"])
+#: the recorded comparison that reports on the chosen default (fwlab.train.record.COMPARISONS)
+REPORTING = "adding-calibrated"
+#: the recorded comparison's run names -> the calibration's names of the same presets
+REPORTED_RUNS: dict[str, str] = {
+    "bptt_adam": "BPTT+Adam",
+    "sgd_clip": "BPTT+Adam, clip 1",
+    "fw_k1": "Frank-Wolfe K=1",
+}
+
+
+def reporting_seeds() -> tuple[int, ...]:
+    """The seeds of the recorded comparison :data:`REPORTING`."""
+    from fwlab.train.record import COMPARISONS
+
+    return tuple(COMPARISONS[REPORTING].seeds)
+
+
+def check_disjoint(
+    selection: Sequence[int], reported: Sequence[int], *, what: str = "reported seeds"
+) -> None:
+    """Refuse reporting on a seed the setting was selected on.
+
+    Raises:
+        ValueError: ``reported`` and ``selection`` share a seed (the message names them).
+
+    Example:
+        >>> check_disjoint((0, 1), range(10, 20))
+        >>> check_disjoint((0, 1), [1, 2], what="live seeds")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: live seeds [1, 2] include seed 1 that the calibration selected the default ...
+    """
+    shared = sorted(set(selection) & set(reported))
+    if shared:
+        said = ", ".join(map(str, shared))
+        raise ValueError(
+            f"{what} {sorted(reported)} include seed{'s' if len(shared) > 1 else ''} {said} that "
+            f"the calibration selected the default on (selection seeds {sorted(selection)}); "
+            "report on other seeds"
+        )
+
+
+def train_point(
+    seq_len: int,
+    hidden_size: int,
+    method: str,
+    seed: int,
+    *,
+    steps: int = GRID["steps"],
+    eval_every: int = GRID["eval_every"],
+    n_train: int = GRID["n_train"],
+    n_test: int = GRID["n_test"],
+    lr: float = GRID["lr"],
+    batch_size: int = GRID["batch_size"],
+) -> dict[str, Any]:
+    """Train the preset ``method`` on the adding task of length ``seq_len`` (data of ``seed``)
+    with ``hidden_size`` units, on one thread as the calibration ran; the run engine's
+    :class:`~fwlab.runs.Function` target of :func:`calibration_study`.
+
+    Returns ``best_test_loss``, ``wall_time`` (seconds) and ``eval`` (``step``, ``test_loss``,
+    ``seconds`` of every evaluation): what :func:`calibration_rows` reads.
+
+    Example:
+        >>> r = train_point(6, 4, "fw_k1", 0, steps=4, eval_every=2, n_train=40, n_test=20,
+        ...                 batch_size=10)
+        >>> r["eval"]["step"], r["best_test_loss"] == min(r["eval"]["test_loss"])
+        ([2, 4], True)
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    data = load_task("adding", seq_len=seq_len, n_train=n_train, n_test=n_test, seed=seed)
+    config = TrainConfig(hidden_size=hidden_size, batch_size=batch_size, lr=lr, steps=steps,
+                         eval_every=eval_every, seed=seed)  # fmt: skip
+    h = fit(get_method(method), data, config, progress=False)
+    ev = h["eval"]
+    return dict(
+        best_test_loss=h["summary"]["best_test_loss"],
+        wall_time=h["summary"]["wall_time"],
+        eval={k: ev[k] for k in ("step", "test_loss", "seconds")},
+    )
+
+
+def calibration_study(
+    runs: str | Path,
+    grid: dict[str, Any] = GRID,
+    *,
+    settings: Sequence[tuple[int, int]] | None = None,
+) -> Study:
+    """The calibration as a :class:`~fwlab.runs.Study` of :func:`train_point` over
+    (T, hidden, method) × the grid's seeds, each run in ``runs/<point>``; ``settings`` keeps
+    only those (T, hidden) pairs.
+
+    Raises:
+        ValueError: the grid's seeds include a seed the recorded comparison :data:`REPORTING`
+            reports on (:func:`check_disjoint`), or ``settings`` names a pair not in the grid.
+    """
+    from fwlab.runs import Function, Study
+
+    check_disjoint(reporting_seeds(), grid["seeds"], what="calibration seeds")
+    pairs = list(itertools.product(grid["seq_len"], grid["hidden_size"]))
+    if settings is not None:
+        unknown = [s for s in settings if tuple(s) not in pairs]
+        if unknown:
+            raise ValueError(
+                f"settings must be (T, hidden) pairs of the grid {pairs}, got {unknown}"
+            )
+        pairs = [p for p in pairs if p in {tuple(s) for s in settings}]
+    fixed = {k: grid[k] for k in ("steps", "eval_every", "n_train", "n_test", "lr", "batch_size")}
+    axes = {
+        "seq_len": sorted({T for T, _ in pairs}),
+        "hidden_size": sorted({H for _, H in pairs}),
+        "method": list(CALIBRATION_METHODS.values()),
+    }
+    return Study(Function(train_point), runs, axes, fixed=fixed, seeds=list(grid["seeds"]))
+
+
+def finished_runs(study: Study) -> list[dict[str, Any]]:
+    """The runs of ``study`` that finished ``"ok"`` for what the study asks now (same function,
+    same parameters), in the shape :func:`calibration_rows` reads: ``seq_len``,
+    ``hidden_size``, ``seed``, ``method`` (the calibration's name) and ``history`` (the run's
+    results)."""
+    from fwlab.runs import RESULTS_FILE, is_done
+
+    shown = {preset: name for name, preset in CALIBRATION_METHODS.items()}
+    identity = study.target.identity()
+    found = []
+    for run in study.runs():
+        folder = study.run_dir(run)
+        if not is_done(folder, run.digest(identity)):
+            continue
+        p = run.arguments
+        found.append(dict(seq_len=p["seq_len"], hidden_size=p["hidden_size"], seed=p["seed"],
+                          method=shown[p["method"]],
+                          history=json.loads((folder / RESULTS_FILE).read_text())))  # fmt: skip
+    return found
 
 
 def run_calibration(
     grid: dict[str, Any] = GRID,
     *,
-    cache: str | Path | None = None,
-    reverse: bool = False,
-    settings: list[tuple[int, int]] | None = None,
+    runs: str | Path,
+    jobs: int = 1,
+    settings: Sequence[tuple[int, int]] | None = None,
+    log: Any = None,
 ) -> list[dict[str, Any]]:
-    """Train every (T, hidden, seed, method) of ``grid``; one dict per run with its history.
+    """Train every point of :func:`calibration_study` that is not done (``jobs`` at a time, in
+    worker processes), then return every finished run (:func:`finished_runs`)."""
+    study = calibration_study(runs, grid, settings=settings)
+    study.run(jobs=jobs, log=log)
+    return finished_runs(calibration_study(runs, grid))
 
-    With ``cache`` (a folder) each finished run is written there and reused by the next call,
-    and a run another process is training (its lock is held) is skipped, so several processes
-    (``reverse=True`` walks the grid from the end) share the work; the runs missing from the
-    returned list are the ones still in progress elsewhere. ``settings`` keeps only those
-    (T, hidden) pairs.
+
+@dataclass(frozen=True)
+class EffectFrequency:
+    """On how many seeds the calibration's effect held, seed by seed (:func:`effect_frequency`).
+
+    Attributes:
+        seeds: the seeds counted (every seed with a value for each of the three runs).
+        best: run name (:data:`REPORTED_RUNS`) -> seed -> best test MSE.
+        stalled: seeds on which BPTT+Adam stalled (best above ``STALL_FRACTION`` · 1/6).
+        below: run name -> seeds on which its best test MSE got below ``LEFT_MSE``.
+        effect: seeds on which BPTT+Adam stalled and Frank-Wolfe K=1 got below ``LEFT_MSE``.
+        only: those of ``effect`` on which clipping did not get below ``LEFT_MSE`` (the
+            headline "only Frank-Wolfe K=1 gets below 0.1").
+        nonfinite: run name -> seeds whose best test MSE is NaN/inf (counted as stalled, never
+            as below ``LEFT_MSE``: a diverged run learned nothing).
     """
-    from filelock import FileLock, Timeout
 
-    points = list(itertools.product(grid["seq_len"], grid["hidden_size"], grid["seeds"]))
-    if settings is not None:  # only these (T, hidden) settings
-        points = [p for p in points if (p[0], p[1]) in settings]
-    runs = []
-    for T, H, seed in reversed(points) if reverse else points:
-        data = None
-        config = TrainConfig(
-            hidden_size=H,
-            batch_size=grid["batch_size"],
-            lr=grid["lr"],
-            steps=grid["steps"],
-            eval_every=grid["eval_every"],
-            seed=seed,
-        )
-        for name, preset in CALIBRATION_METHODS.items():
-            point = dict(seq_len=T, hidden_size=H, seed=seed, method=name)
-            path = Path(cache) / _point_name(T, H, seed, preset) if cache else None
-            if path is not None and path.is_file():
-                runs.append(dict(point, history=json.loads(path.read_text())))
-                continue
-            lock = FileLock(str(path) + ".lock") if path is not None else None
-            if lock is not None:
-                try:
-                    lock.acquire(timeout=0)
-                except Timeout:
-                    continue  # another process trains it
-            try:
-                if data is None:
-                    data = load_task(
-                        "adding", seq_len=T, n_train=grid["n_train"], n_test=grid["n_test"],
-                        seed=seed,
-                    )  # fmt: skip
-                h = fit(get_method(preset), data, config, progress=False)
-                if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(json.dumps(h))
-            finally:
-                if lock is not None:
-                    lock.release()
-            runs.append(dict(point, history=h))
-            print(
-                f"T={T} H={H} seed={seed} {name}: best {h['summary']['best_test_loss']:.4f} "
-                f"({h['summary']['wall_time']:.1f} s)",
-                flush=True,
-            )
-    return runs
+    seeds: tuple[int, ...]
+    best: dict[str, dict[int, float]]
+    stalled: tuple[int, ...]
+    below: dict[str, tuple[int, ...]]
+    effect: tuple[int, ...]
+    only: tuple[int, ...]
+    nonfinite: dict[str, tuple[int, ...]]
+
+    def text(self) -> str:
+        """The counts in words, e.g. "... held on 7 of 10 seeds (10, 11, ...)"."""
+        n = len(self.seeds)
+
+        def count(seeds: Sequence[int]) -> str:
+            listed = f" ({', '.join(map(str, seeds))})" if seeds else ""
+            return f"{len(seeds)} of {n} seeds{listed}"
+
+        lines = [f"BPTT+Adam stalled (best test MSE above {STALL_FRACTION} · 1/6) on "
+                 f"{count(self.stalled)}"]  # fmt: skip
+        lines += [f"{REPORTED_RUNS[r]}: best test MSE below {LEFT_MSE} on {count(s)}"
+                  for r, s in self.below.items()]  # fmt: skip
+        lines.append(f"BPTT+Adam stalls and Frank-Wolfe K=1 gets below {LEFT_MSE}: on "
+                     f"{count(self.effect)}")  # fmt: skip
+        lines.append(f"... and clipping does not (only Frank-Wolfe K=1 below {LEFT_MSE}): on "
+                     f"{count(self.only)}")  # fmt: skip
+        for r, s in self.nonfinite.items():
+            if s:
+                lines.append(f"{REPORTED_RUNS[r]}: no finite test MSE (diverged) on {count(s)}")
+        return "\n".join(lines)
+
+
+def effect_frequency(recorded: Mapping[str, Any]) -> EffectFrequency:
+    """Count the seeds of a recorded comparison at the calibrated setting (:data:`REPORTING`,
+    :func:`fwlab.train.recorded.load_recorded`) on which the calibration's effect held, seed by
+    seed, on each run's best test MSE (the calibration's measure).
+
+    Raises:
+        ValueError: the comparison lacks one of the runs of :data:`REPORTED_RUNS`.
+
+    Example:
+        >>> def h(v): return {"summary": {"best_test_loss": v}}
+        >>> rec = {"runs": {"bptt_adam": {"3": h(0.15), "4": h(0.15), "5": h(0.09)},
+        ...                 "sgd_clip": {"3": h(0.12), "4": h(0.05), "5": h(0.05)},
+        ...                 "fw_k1": {"3": h(0.08), "4": h(0.07), "5": h(float("nan"))}}}
+        >>> f = effect_frequency(rec)
+        >>> f.seeds, f.stalled, f.effect, f.only, f.nonfinite["fw_k1"]
+        ((3, 4, 5), (3, 4), (3, 4), (3,), (5,))
+    """
+    missing = [r for r in REPORTED_RUNS if r not in recorded["runs"]]
+    if missing:
+        raise ValueError(f"recorded must hold the runs {list(REPORTED_RUNS)}; it lacks {missing}")
+    best = {
+        r: {int(s): float(h["summary"]["best_test_loss"]) for s, h in recorded["runs"][r].items()}
+        for r in REPORTED_RUNS
+    }
+    seeds = tuple(sorted(set.intersection(*(set(b) for b in best.values()))))
+    bad = {r: tuple(s for s in seeds if not math.isfinite(best[r][s])) for r in best}
+    below = {r: tuple(s for s in seeds if best[r][s] < LEFT_MSE) for r in best}
+    stalled = tuple(
+        s
+        for s in seeds
+        if s in bad["bptt_adam"] or best["bptt_adam"][s] > STALL_FRACTION * STALLED_MSE
+    )
+    effect = tuple(s for s in stalled if s in below["fw_k1"])
+    only = tuple(s for s in effect if s not in below["sgd_clip"])
+    return EffectFrequency(seeds, best, stalled, below, effect, only, bad)
 
 
 def _settings(parser: argparse.ArgumentParser, text: str | None) -> list[tuple[int, int]] | None:
@@ -316,27 +513,19 @@ def _settings(parser: argparse.ArgumentParser, text: str | None) -> list[tuple[i
         parser.error(f"--settings must look like 45x16,30x32 (T x hidden), got {text!r}")
 
 
-def _cached_runs(cache: Path, grid: dict[str, Any] = GRID) -> list[dict[str, Any]]:
-    runs = []
-    for T, H, seed in itertools.product(grid["seq_len"], grid["hidden_size"], grid["seeds"]):
-        for name, preset in CALIBRATION_METHODS.items():
-            path = Path(cache) / _point_name(T, H, seed, preset)
-            if path.is_file():
-                point = dict(seq_len=T, hidden_size=H, seed=seed, method=name)
-                runs.append(dict(point, history=json.loads(path.read_text())))
-    return runs
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the JSON table to write")
     parser.add_argument(
+        "--runs",
         "--cache",
+        dest="runs",
         type=Path,
-        default=None,
-        help="folder of finished runs: reused, and shared by processes run in parallel",
+        default=Path("runs/calibration"),
+        help="folder of the runs (one sub-folder per point, with status.json and results.json): "
+        "the same command again skips the finished ones",
     )
-    parser.add_argument("--reverse", action="store_true", help="walk the grid from its end")
+    parser.add_argument("--jobs", type=int, default=1, help="points trained at a time")
     parser.add_argument(
         "--settings",
         default=None,
@@ -345,36 +534,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--partial",
         action="store_true",
-        help="write the table from the finished runs in --cache only (settings with a run "
+        help="write the table from the finished runs in --runs only (settings with a run "
         "missing are marked incomplete and listed as not run); trains nothing",
     )
     args = parser.parse_args(argv)
     if args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; give a .json file path")
-    if args.partial and args.cache is None:
-        parser.error("--partial reads the finished runs of --cache; give --cache")
-    runs = (
-        _cached_runs(args.cache) if args.partial else run_calibration(
-            cache=args.cache, reverse=args.reverse, settings=_settings(parser, args.settings))
-    )  # fmt: skip
-    expected = math.prod(len(GRID[k]) for k in ("seq_len", "hidden_size", "seeds"))
-    missing: list[str] = []
-    if args.partial:  # keep only the (T, hidden) settings whose every run is finished
-        n = len(GRID["seeds"]) * len(CALIBRATION_METHODS)
-        count: dict[tuple[int, int], int] = {}
-        for r in runs:
-            count[(r["seq_len"], r["hidden_size"])] = (
-                count.get((r["seq_len"], r["hidden_size"]), 0) + 1
-            )
-        complete = {k for k, v in count.items() if v == n}
-        settings = itertools.product(GRID["seq_len"], GRID["hidden_size"])
-        missing = [f"T={T} H={H}" for T, H in settings if (T, H) not in complete]
-    elif len(runs) < expected * len(CALIBRATION_METHODS):
-        print(f"{len(runs)} runs finished here; the others are in progress elsewhere: run the "
-              "same command again when they are done to write the table")  # fmt: skip
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.runs.exists() and not args.runs.is_dir():
+        parser.error(f"--runs {args.runs} is a file; give a folder")
+    settings = _settings(parser, args.settings)
+    try:
+        if args.partial:
+            runs = finished_runs(calibration_study(args.runs))
+        else:
+            runs = run_calibration(runs=args.runs, jobs=args.jobs, settings=settings)
+    except ValueError as err:
+        parser.error(str(err))
+    n = len(GRID["seeds"]) * len(CALIBRATION_METHODS)
+    count: dict[tuple[int, int], int] = {}
+    for r in runs:
+        count[(r["seq_len"], r["hidden_size"])] = count.get((r["seq_len"], r["hidden_size"]), 0) + 1
+    missing = [
+        f"T={T} H={H}"
+        for T, H in itertools.product(GRID["seq_len"], GRID["hidden_size"])
+        if count.get((T, H), 0) != n
+    ]
+    if missing and not args.partial:
+        print(f"{len(runs)} runs finished; {', '.join(missing)} not complete: run the same "
+              "command again (or with --partial) to write the table")  # fmt: skip
         return 0
+    runs = [r for r in runs if count[(r["seq_len"], r["hidden_size"])] == n]
     runs.sort(key=lambda r: (r["seq_len"], r["hidden_size"], r["seed"]))
     budgets = list(range(500, GRID["steps"] + 1, 500))
+    command = (
+        "OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration "
+        f"--out {args.out} --runs RUNS" + (" --partial" if args.partial else "")
+    )
     table = dict(
         what="notebook 02 calibration: best test MSE per method and seed, adding problem",
         grid={k: list(v) if isinstance(v, tuple) else v for k, v in GRID.items()},
@@ -383,14 +580,9 @@ def main(argv: list[str] | None = None) -> int:
         f"method best < {LEFT_MSE} on every seed",
         rows=calibration_rows(runs, budgets, seeds=len(GRID["seeds"])),
         not_run=missing,
-        provenance=provenance(
-            "OMP_NUM_THREADS=1 nice -n 10 python -m fwlab.experiments.calibration "
-            f"--out {args.out} --cache CACHE" + (" --partial" if args.partial else ""),
-            wall_seconds=sum(r["history"]["summary"]["wall_time"] for r in runs),
-        ),
+        provenance=provenance(command, wall_seconds=sum(r["history"]["wall_time"] for r in runs)),
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(table, indent=1) + "\n")
+    atomic_write_text(args.out, json.dumps(table, indent=1) + "\n")
     for row in table["rows"]:
         best = "; ".join(f"{k} {'/'.join(f'{v:.3f}' for v in vs)}" for k, vs in row["best"].items())
         print(

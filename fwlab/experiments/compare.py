@@ -10,6 +10,12 @@ weights at every outer step and the inner points), draws its loss landscape
 finite losses, one outer step every K batches, ‖Δω‖ inside the trust region, a non-negative FW
 gap, angles in [0°, 180°]), so a notebook asserts ``not run_problems(result)``.
 
+Several seeds at once: pass ``data`` as ``{seed: data of that seed}``; every method then trains
+on every seed (``config`` with that seed), each run named :func:`seed_run_name`
+(``"Frank-Wolfe K=1 · seed 20"``), all of them in background threads on a dashboard, and
+:meth:`ComparisonResult.by_seed` gathers the histories per method and seed (what a band across
+seeds draws, :func:`fwlab.plots.seed_bands_figure`).
+
 Example:
     >>> from fwlab.data import load_task
     >>> from fwlab.train import TrainConfig, get_method
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +41,7 @@ from fwlab.train.loop import TrainConfig, build_model, criterion, fit, loss_kind
 from fwlab.train.methods import Method
 from fwlab.train.recorder import TrajectoryRecorder
 
-__all__ = ["ComparisonResult", "compare", "run_problems", "SUMMARY_KEYS"]
+__all__ = ["ComparisonResult", "compare", "run_problems", "seed_run_name", "SUMMARY_KEYS"]
 
 #: the summary values recorded per method, by task kind
 SUMMARY_KEYS = {
@@ -44,13 +50,28 @@ SUMMARY_KEYS = {
 }
 
 
+def seed_run_name(method: Method, seed: int) -> str:
+    """The name of ``method``'s run on ``seed`` when :func:`compare` trains several seeds.
+
+    Example:
+        >>> from fwlab.train import get_method
+        >>> seed_run_name(get_method("fw_k1"), 20)
+        'Frank-Wolfe K=1 · seed 20'
+    """
+    from fwlab.plots import run_title
+
+    return f"{run_title(method)} · seed {seed}"
+
+
 @dataclass
 class ComparisonResult:
     """What :func:`compare` returns.
 
     Attributes:
-        methods, data, config: what was trained.
-        histories: run name (:func:`fwlab.plots.run_title`) → history, in the order of methods.
+        methods, data, config: what was trained (``data``: one task, or seed → task).
+        histories: run name (:func:`fwlab.plots.run_title`; with several seeds
+            :func:`seed_run_name`) → history, in the order of methods (seed by seed).
+        seeds: the seeds trained (``None``: one task, ``config.seed``).
         recorder, fw_model: the first Frank-Wolfe run's trajectory and model (``None`` without).
         landscape: its :class:`fwlab.landscape.Landscape` (``None`` when not drawn).
         eval_batch: the fixed test batch the landscape's loss was evaluated on.
@@ -58,15 +79,41 @@ class ComparisonResult:
     """
 
     methods: list[Method]
-    data: SequenceData
+    data: SequenceData | Mapping[int, SequenceData]
     config: TrainConfig
     histories: dict[str, dict[str, Any]]
+    seeds: list[int] | None = None
     recorder: TrajectoryRecorder | None = None
     fw_model: nn.Module | None = None
     landscape: Any = None
     eval_batch: tuple[Any, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     _pending: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def runs(self) -> list[tuple[str, Method, int | None]]:
+        """``(run name, method, seed)`` of every run, in the order they were started."""
+        if self.seeds is None:
+            from fwlab.plots import run_title
+
+            return [(run_title(m), m, None) for m in self.methods]
+        return [(seed_run_name(m, s), m, s) for s in self.seeds for m in self.methods]
+
+    @property
+    def first_data(self) -> SequenceData:
+        """The task (of the first seed): the landscape's test batch comes from it."""
+        if isinstance(self.data, SequenceData):
+            return self.data
+        return self.data[self.seeds[0]]
+
+    def by_seed(self) -> dict[str, dict[int, dict[str, Any]]]:
+        """Preset name (``"fw_k1"``) → seed → history of every run that has a history."""
+        out: dict[str, dict[int, dict[str, Any]]] = {}
+        for name, method, seed in self.runs:
+            if name in self.histories:
+                seed = self.config.seed if seed is None else seed
+                out.setdefault(method.name, {})[seed] = self.histories[name]
+        return out
 
     @property
     def fw_method(self) -> Method | None:
@@ -95,27 +142,33 @@ class ComparisonResult:
         if self.fw_model is not None:
             from fwlab.landscape import landscape
 
-            x, y = (t[: p["landscape_samples"]] for t in self.data.test.tensors)
+            x, y = (t[: p["landscape_samples"]] for t in self.first_data.test.tensors)
             self.eval_batch = (x, y)
             self.landscape = landscape(
                 self.fw_model,
                 self.recorder,
                 (x, y),
-                functools.partial(criterion, loss_kind(self.config, self.data)),
+                functools.partial(criterion, loss_kind(self.config, self.first_data)),
                 resolution=p["landscape_resolution"],
                 threads=1,
             )
         if p["record_metrics"]:
             from fwlab.sweep import record
 
-            keys = SUMMARY_KEYS[self.data.task]
-            self.metrics = record(
-                {
-                    f"{h['method']['name']}/{key}": h["summary"].get(key)
-                    for h in self.histories.values()
-                    for key in keys
-                }
-            )
+            keys = SUMMARY_KEYS[self.first_data.task]
+            values = {}
+            for method, by_seed in self.by_seed().items():
+                for key in keys:
+                    got = [h["summary"].get(key) for h in by_seed.values()]
+                    if self.seeds is None:
+                        values[f"{method}/{key}"] = got[0]
+                        continue
+                    for seed, h in by_seed.items():
+                        values[f"{method}/seed{seed}/{key}"] = h["summary"].get(key)
+                    finite = [v for v in got if v is not None]
+                    # over the seeds: their mean (the per-seed values are beside it)
+                    values[f"{method}/{key}"] = sum(finite) / len(finite) if finite else None
+            self.metrics = record(values)
         return self
 
     def history(self, method: Method) -> dict[str, Any]:
@@ -126,7 +179,7 @@ class ComparisonResult:
 
 def compare(
     methods: Sequence[Method],
-    data: SequenceData,
+    data: SequenceData | Mapping[int, SequenceData],
     config: TrainConfig,
     *,
     dashboard: Any = None,
@@ -140,7 +193,8 @@ def compare(
 
     Args:
         methods: :class:`fwlab.train.Method` instances (distinct run names).
-        data, config: the task and the shared training config.
+        data, config: the task and the shared training config; or ``{seed: task}`` to train
+            every method on every seed (``config`` with that seed; the module docstring).
         dashboard: an object with ``start(method, data, config, **kw)``, ``fit(...)`` and
             ``wait() -> histories`` (``widgets.TrainingDashboard``); ``None`` trains here.
         background: with a dashboard, train in background threads (``dashboard.start``) and
@@ -151,8 +205,8 @@ def compare(
         record_metrics: pass :data:`SUMMARY_KEYS` of every run to :func:`fwlab.sweep.record`.
 
     Raises:
-        ValueError: no methods, two methods with the same run name, or a dashboard without the
-            methods named above.
+        ValueError: no methods, two methods with the same run name, no seed in ``data``, or a
+            dashboard without the methods named above.
     """
     from fwlab.plots import run_title
 
@@ -169,25 +223,39 @@ def compare(
                 f"dashboard must have start/fit/wait (a widgets.TrainingDashboard), "
                 f"{type(dashboard).__name__} lacks {missing}"
             )
+    seeds = None
+    if not isinstance(data, SequenceData):
+        seeds = list(data) if isinstance(data, Mapping) else []
+        if not seeds or not all(isinstance(d, SequenceData) for d in data.values()):
+            raise ValueError(
+                "data must be a task (SequenceData) or a non-empty {seed: task}, got "
+                f"{type(data).__name__} {list(data) if isinstance(data, Mapping) else ''}"
+            )
     recorder = TrajectoryRecorder(inner=True) if trajectory else None
     fw_model = None
     histories: dict[str, dict[str, Any]] = {}
+    if seeds is None:
+        planned = [(name, m, data, config) for name, m in zip(names, methods)]
+    else:
+        planned = [(seed_run_name(m, s), m, data[s], config.replace(seed=s))
+                   for s in seeds for m in methods]  # fmt: skip
     # every model is initialised here, in order, from the seed, before any run starts: a run
     # started in a background thread reseeds torch's global RNG (its dropout stream), which
     # would otherwise land in the middle of the next model's initialisation
-    models = [build_model(method, data, config) for method in methods]
-    for method, model in zip(methods, models):
+    models = [build_model(m, d, c) for _, m, d, c in planned]
+    for (name, method, data_, config_), model in zip(planned, models):
         extra: dict[str, Any] = dict(model=model)
         if recorder is not None and method.optimizer == "fw" and fw_model is None:
             fw_model = model
             extra["callbacks"] = [recorder]
         if dashboard is None:
-            histories[run_title(method)] = fit(method, data, config, progress=False, **extra)
+            histories[name] = fit(method, data_, config_, progress=False, **extra)
         elif background:
-            dashboard.start(method, data, config, **extra)
+            dashboard.start(method, data_, config_, name=name, **extra)
         else:
-            dashboard.fit(method, data, config, **extra)
-    result = ComparisonResult(methods, data, config, histories, recorder, fw_model)
+            dashboard.fit(method, data_, config_, name=name, **extra)
+    names = [name for name, *_ in planned]
+    result = ComparisonResult(methods, data, config, histories, seeds, recorder, fw_model)
     result._pending = dict(
         dashboard=dashboard,
         names=names,
@@ -212,9 +280,8 @@ def run_problems(result: ComparisonResult) -> list[str]:
     import torch
 
     problems = []
-    config, data = result.config, result.data
-    for method in result.methods:
-        name = next(n for n, h in result.histories.items() if h["method"] == method.to_dict())
+    config, data = result.config, result.first_data
+    for name, method, _ in result.runs:
         h = result.histories[name]
         s = h["summary"]
         if s.get("stopped_early"):

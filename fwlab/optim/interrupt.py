@@ -36,7 +36,23 @@ import threading
 from types import FrameType
 from typing import Any
 
-__all__ = ["DeferredInterrupt"]
+__all__ = ["DeferredInterrupt", "request_stop"]
+
+#: the loops' deferrals in progress per thread (innermost last): what :func:`request_stop` reaches
+_ACTIVE: dict[int, list[DeferredInterrupt]] = {}
+
+
+def request_stop(thread_id: int | None = None) -> bool:
+    """Ask the innermost loop deferring Ctrl-C in thread ``thread_id`` (default: the main
+    thread; a ``DeferredInterrupt()`` without ``deliver``, e.g. :func:`fwlab.train.fit`'s) to
+    stop at its next consistent point, as a first Ctrl-C does; ``False`` when there is none.
+    How a caller that owns SIGINT (the run engine, :mod:`fwlab.runs`) stops a training function
+    without losing its checkpoint."""
+    stack = _ACTIVE.get(threading.main_thread().ident if thread_id is None else thread_id)
+    if not stack:
+        return False
+    stack[-1].request()
+    return True
 
 
 class DeferredInterrupt:
@@ -67,6 +83,8 @@ class DeferredInterrupt:
         self.requested = True
 
     def __enter__(self) -> DeferredInterrupt:
+        if not self.deliver:
+            _ACTIVE.setdefault(threading.get_ident(), []).append(self)
         if threading.current_thread() is not threading.main_thread():
             return self
         current = signal.getsignal(signal.SIGINT)
@@ -78,6 +96,11 @@ class DeferredInterrupt:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        stack = _ACTIVE.get(threading.get_ident(), [])
+        if self in stack:
+            stack.remove(self)
+        if not stack:
+            _ACTIVE.pop(threading.get_ident(), None)
         if self._previous is None:
             return
         signal.signal(signal.SIGINT, self._previous)

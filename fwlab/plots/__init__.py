@@ -17,7 +17,8 @@ One module per figure family (every public name is re-exported here):
    :func:`training_trace_data`, :func:`add_training_traces` (several runs of
    :func:`fwlab.train.fit` side by side)
 6. :mod:`fwlab.plots.recorded`: recorded runs over a training figure, mean and spread across
-   seeds: :func:`recorded_band_traces`, :func:`add_recorded`
+   seeds: :func:`recorded_band_traces`, :func:`add_recorded`; sets of seeds side by side:
+   :func:`seed_bands_figure`, :func:`seed_bands_trace_data`
 
 :mod:`fwlab.plots._style` holds what several families share (how p is written, colours).
 
@@ -33,7 +34,12 @@ Example:
 from fwlab.plots._style import METHOD_COLORS, format_p
 from fwlab.plots.balls import balls_xy, lmo_ball_figure, unit_ball
 from fwlab.plots.landscape import LANDSCAPE_TRACES, landscape_figure
-from fwlab.plots.recorded import add_recorded, recorded_band_traces
+from fwlab.plots.recorded import (
+    add_recorded,
+    recorded_band_traces,
+    seed_bands_figure,
+    seed_bands_trace_data,
+)
 from fwlab.plots.tables import table_figure
 from fwlab.plots.toy import (
     BASELINES,
@@ -59,6 +65,8 @@ from fwlab.plots.training import (
 __all__ = [
     "add_recorded",
     "recorded_band_traces",
+    "seed_bands_figure",
+    "seed_bands_trace_data",
     "BASELINES",
     "LANDSCAPE_TRACES",
     "METHOD_COLORS",

@@ -7,6 +7,11 @@ the min..max spread over seeds as a shaded band (:func:`fwlab.experiments.bands.
 against batches (= gradient evaluations, so methods with different K share the axis at equal
 cost). :func:`add_recorded` adds them to a figure or ``FigureWidget``.
 
+:func:`seed_bands_figure` sets several sets of seeds of the same runs side by side, one panel per
+run (e.g. a live run's seeds beside the recorded seeds at the same setting), each set drawn as
+its min..max band and mean; its traces are filled from :func:`seed_bands_trace_data`, which
+refreshes a ``FigureWidget`` of it the same way.
+
 Example:
     >>> h = {"train": {"step": [1, 2], "loss": [0.5, 0.4]},
     ...      "eval": {"step": [2], "test_loss": [0.45], "test_acc": [None]}}
@@ -27,6 +32,9 @@ from fwlab.experiments.bands import band_note, seed_band
 
 __all__ = [
     "RECORDED_COLORS",
+    "SEED_BAND_COLORS",
+    "seed_bands_figure",
+    "seed_bands_trace_data",
     "recorded_band_traces",
     "add_recorded",
     "recorded_label",
@@ -129,3 +137,94 @@ def add_recorded(
         fig.add_trace(tr, row=row, col=col)
         metas.append(tr.meta)
     return metas
+
+
+#: the colours of the sets of seeds in :func:`seed_bands_figure`, in the order given
+SEED_BAND_COLORS = ("#d62728", "#6b6ecf", "#2ca02c", "#bd9e39")
+
+
+def seed_bands_trace_data(
+    sources: Mapping[str, Mapping[str, Any]],
+    runs: Sequence[str],
+    metric: str = "test_loss",
+) -> dict[str, dict[str, Any]]:
+    """``meta -> {"x", "y", "name"}`` of every trace of :func:`seed_bands_figure`: per set of
+    seeds (``sources``: label -> a recorded comparison, or anything shaped like one:
+    ``{"runs": {run: {seed: history}}}``) and per run of ``runs``, the band of
+    ``eval.<metric>`` over its seeds (:func:`fwlab.experiments.bands.seed_band`) as
+    ``"<label>:<run>:lo"``, ``":hi"`` and ``":mean"``; the names say how many seeds each band
+    holds (:func:`fwlab.experiments.bands.band_note`). A run a set lacks gets empty traces.
+
+    Example:
+        >>> h0 = {"eval": {"step": [1, 2], "test_loss": [0.3, 0.1]}}
+        >>> h1 = {"eval": {"step": [1, 2], "test_loss": [0.5, 0.3]}}
+        >>> d = seed_bands_trace_data({"live": {"runs": {"fw": {20: h0, 21: h1}}}}, ["fw"])
+        >>> list(d), d["live:fw:mean"]["y"].tolist(), d["live:fw:hi"]["name"]
+        (['live:fw:lo', 'live:fw:hi', 'live:fw:mean'], [0.4, 0.2], 'live (2 seeds)')
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for label, source in sources.items():
+        for run in runs:
+            by_seed = {int(s): h for s, h in source["runs"].get(run, {}).items()}
+            band = seed_band(by_seed, "eval", metric) if by_seed else None
+            name = f"{label} ({band_note(band)})" if band else f"{label} (no seed)"
+            for part in ("lo", "hi", "mean"):
+                x, y = (band["x"], band[part]) if band else ([], [])
+                out[f"{label}:{run}:{part}"] = {"x": x, "y": y, "name": name}
+    return out
+
+
+def seed_bands_figure(
+    sources: Mapping[str, Mapping[str, Any]],
+    runs: Sequence[str],
+    *,
+    metric: str = "test_loss",
+    titles: Mapping[str, str] | None = None,
+    hlines: Sequence[tuple[float, str]] = (),
+    title: str | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """One panel per run of ``runs`` (titled by ``titles``, else the run name): every set of
+    seeds of ``sources`` (label -> recorded-shaped dict) as its min..max band across seeds
+    (shaded) and mean (line), ``eval.<metric>`` against batches (= gradient evaluations);
+    ``hlines``: ``(y, text)`` dashed reference lines in every panel (e.g. the plateau 1/6).
+    The traces (``meta = "<label>:<run>:lo|hi|mean"``) are filled from
+    :func:`seed_bands_trace_data`.
+
+    Example:
+        >>> h = {"eval": {"step": [1, 2], "test_loss": [0.3, 0.1]}}
+        >>> fig = seed_bands_figure({"live": {"runs": {"fw": {20: h}}},
+        ...                          "recorded": {"runs": {"fw": {10: h, 11: h}}}}, ["fw"])
+        >>> [t.meta for t in fig.data][-3:], fig.data[-1].y.tolist()
+        (['recorded:fw:lo', 'recorded:fw:hi', 'recorded:fw:mean'], [0.3, 0.1])
+    """
+    from plotly.subplots import make_subplots
+
+    titles = dict(titles or {})
+    fig = make_subplots(rows=1, cols=len(runs), shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=[titles.get(r, r) for r in runs])  # fmt: skip
+    data = seed_bands_trace_data(sources, runs, metric)
+    for col, run in enumerate(runs, start=1):
+        for i, label in enumerate(sources):
+            color = SEED_BAND_COLORS[i % len(SEED_BAND_COLORS)]
+            common = dict(legendgroup=label, hoverinfo="skip", showlegend=False)
+            edge = {"width": 0, "color": color}
+            traces = [
+                go.Scatter(mode="lines", line=edge, meta=f"{label}:{run}:lo", **common),
+                go.Scatter(mode="lines", line=edge, fill="tonexty", fillcolor=_rgba(color, 0.2),
+                           meta=f"{label}:{run}:hi", **common),
+                go.Scatter(mode="lines", line={"width": 2, "color": color},
+                           meta=f"{label}:{run}:mean", legendgroup=label, showlegend=col == 1),
+            ]  # fmt: skip
+            for trace in traces:
+                fig.add_trace(trace, row=1, col=col)
+        for y, text in hlines:
+            fig.add_hline(y=y, line={"dash": "dash", "color": "#7f7f7f", "width": 1}, row=1,
+                          col=col, annotation_text=text if col == 1 else None)  # fmt: skip
+        fig.update_xaxes(title_text="batches", row=1, col=col)
+    for trace in fig.data:
+        trace.update(data[trace.meta])
+    fig.update_yaxes(title_text=metric.replace("_", " "), row=1, col=1)
+    fig.update_layout(title=title, height=height, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.25})  # fmt: skip
+    return fig

@@ -1,7 +1,8 @@
 r"""The run engine: a run is (target, parameters, seed); a study is a grid × seeds of runs.
 
-Every command that runs many things (``fwlab run``, ``fwlab sweep``, and next ``fwlab record``,
-the calibration and ``fwlab reproduce``) is a :class:`Study` of one *target*:
+Every command that runs many things (``fwlab run``, ``fwlab sweep``, ``fwlab record``,
+``fwlab reproduce``, ``fwlab search``, and next the calibration) is a :class:`Study` of one
+*target*:
 
 * :class:`Notebook` ``(path, kernel=, timeout=, cwd=, tensorboard=)``: executed by papermill,
   the parameters injected after its cell tagged ``parameters``; it reports results with
@@ -52,12 +53,12 @@ Example (a function over a grid × 2 seeds, in this process; ``jobs=2`` uses two
     >>> again.table["seconds"].tolist() == outcome.table["seconds"].tolist()
     True
 
-**For the commands still to move onto it** (``fwlab record``, the calibration): a comparison
-is a ``Study(Function("...:train_one"), runs_dir, {"method": [...]}, seeds=[0, 1, 2])`` whose
-function trains one (method, seed) with :func:`fwlab.train.fit` into ``run_dir / "train"`` and
-returns its summary; ``study.run(jobs=N)`` trains what is missing (two processes on one
-folder share the work: each run is claimed), and ``Outcome.table`` is what gets compacted.
-The calibration's cache is then the runs' ``status.json``/``results.json``.
+**A recorded comparison** (``fwlab record``, :func:`fwlab.train.record.record`) is a
+``Study(train_one, RUNS / name, [{"run": ..., "seed": ...}, ...], folder="{run}/seed{seed}",
+shared=True)``: a list of points in queue order, each run in ``<run>/seed<k>``; ``shared``
+leaves the study folder unclaimed, so two processes on one folder share the work (each run is
+claimed; the other process reports it ``"busy"``); the calibration of
+notebook 02's defaults is a study too (:func:`fwlab.experiments.calibration.calibration_study`).
 """
 
 from fwlab.outdir import Claimed, claim

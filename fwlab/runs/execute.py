@@ -18,8 +18,11 @@ thread of :func:`execute` sees it within a fraction of a second and
 
 * a notebook run: kills the notebook's kernel (the process whose environment names this run's
   folder), so papermill ends within about a second (its dead-kernel check);
-* a function run in the main thread of a worker process: raises ``KeyboardInterrupt`` in it
-  (:func:`_thread.interrupt_main`), so a training loop stops as on Ctrl-C. A function run in a
+* a function run in the main thread of a worker process (or of this one): a
+  :func:`fwlab.train.fit` in progress is asked to stop at its batch's end
+  (:func:`fwlab.optim.interrupt.request_stop`: it writes its checkpoint and raises
+  ``KeyboardInterrupt``), else ``KeyboardInterrupt`` is raised in it
+  (:func:`_thread.interrupt_main`). A function run in a
   Dask worker's thread cannot be interrupted and finishes;
 
 the run is then recorded as ``"interrupted"``, without a traceback. A run that has not started
@@ -37,6 +40,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 import time
 import traceback as _tb
@@ -147,17 +151,21 @@ class _Execution:
         self.data = data
         self.stop_requested = threading.Event()
         self.main_thread = threading.current_thread() is threading.main_thread()
+        self.thread_id = threading.get_ident()
 
     def stop(self) -> bool:
         """Stop this run (once); ``True`` when the caller, in the main thread, should raise
-        ``KeyboardInterrupt`` into it (a function run)."""
+        ``KeyboardInterrupt`` into it (a function run that is not inside ``fit``: a ``fit`` in
+        progress is asked to stop at its batch's end instead, so it keeps its checkpoint)."""
         if self.stop_requested.is_set():
             return False
         self.stop_requested.set()
         if self.data["kind"] == "notebook":
             kill_kernels(self.data["run_dir"])
             return False
-        return self.main_thread
+        # not imported: no fit runs in this process (and importing torch here would take seconds)
+        fits = sys.modules.get("fwlab.optim.interrupt")
+        return self.main_thread and not (fits is not None and fits.request_stop(self.thread_id))
 
 
 _CURRENT: _Execution | None = None
@@ -316,16 +324,16 @@ def _finish(status: dict[str, Any], run_dir: Path, t0: float, state: str, error:
 
 @contextlib.contextmanager
 def _run_environment(data: Mapping[str, Any], run_dir: Path) -> Iterator[None]:
-    """``FWLAB_RESULTS_DIR`` (and ``FWLAB_TENSORBOARD_DIR``, ``FWLAB_MLFLOW_*``) for the run,
-    restored after."""
-    values: dict[str, str | None] = {RESULTS_ENV: str(run_dir), TENSORBOARD_ENV: None,
-                                     MLFLOW_ENV: None, MLFLOW_EXPERIMENT_ENV: None,
-                                     MLFLOW_RUN_ENV: None}  # fmt: skip
-    if data.get("tensorboard") is not None:
-        values[TENSORBOARD_ENV] = data["tensorboard"]
-    if data.get("mlflow") is not None:
-        values.update({MLFLOW_ENV: data["mlflow"], MLFLOW_RUN_ENV: data["mlflow_run"],
-                       MLFLOW_EXPERIMENT_ENV: data["mlflow_experiment"]})  # fmt: skip
+    """``FWLAB_RESULTS_DIR`` for the run (and for a notebook's kernel ``FWLAB_TENSORBOARD_DIR``
+    and ``FWLAB_MLFLOW_*`` from its target; a function run keeps its process's, e.g. those
+    ``fwlab record --mlflow`` sets), restored after."""
+    values: dict[str, str | None] = {RESULTS_ENV: str(run_dir)}
+    if data["kind"] == "notebook":
+        values.update({TENSORBOARD_ENV: data.get("tensorboard"), MLFLOW_ENV: None,
+                       MLFLOW_EXPERIMENT_ENV: None, MLFLOW_RUN_ENV: None})  # fmt: skip
+        if data.get("mlflow") is not None:
+            values.update({MLFLOW_ENV: data["mlflow"], MLFLOW_RUN_ENV: data["mlflow_run"],
+                           MLFLOW_EXPERIMENT_ENV: data["mlflow_experiment"]})  # fmt: skip
     previous = {name: os.environ.get(name) for name in values}
     _set_environ(values)
     try:

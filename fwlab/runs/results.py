@@ -29,26 +29,30 @@ def gather(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     folders = [root, *sorted(p for p in root.iterdir() if p.is_dir())] if root.is_dir() else []
     found = []
     for folder in folders:
-        st = _read_json(folder / STATUS_FILE)
-        if not isinstance(st, dict):
-            continue
-        metrics = _read_json(folder / RESULTS_FILE)
-        metrics = metrics if isinstance(metrics, dict) else {}
-        params = st.get("params") or {}
-        row: dict[str, Any] = dict(params)
-        for key, value in metrics.items():
-            taken = key in params or key in _STATUS_COLUMNS
-            row[f"result.{key}" if taken else key] = value
-        row.update(
-            status=st.get("status"),
-            seconds=st.get("seconds"),
-            error=st.get("error"),
-            point=folder.name,
-        )
-        index = st.get("index")
-        found.append(((index if isinstance(index, int) else math.inf, folder.name), row))
+        row = read_row(folder)
+        if row is not None:
+            index = row.pop("_index")
+            found.append(((index if isinstance(index, int) else math.inf, folder.name), row))
     found.sort(key=lambda item: item[0])
     return [row for _, row in found]
+
+
+def read_row(folder: Path, point: str | None = None) -> dict[str, Any] | None:
+    """The row of the run in ``folder`` (``None`` without a ``status.json``); ``point`` names
+    it (default: the folder's name); ``_index`` holds its place in its study."""
+    st = _read_json(folder / STATUS_FILE)
+    if not isinstance(st, dict):
+        return None
+    metrics = _read_json(folder / RESULTS_FILE)
+    metrics = metrics if isinstance(metrics, dict) else {}
+    params = st.get("params") or {}
+    row: dict[str, Any] = dict(params)
+    for key, value in metrics.items():
+        taken = key in params or key in _STATUS_COLUMNS
+        row[f"result.{key}" if taken else key] = value
+    row.update(status=st.get("status"), seconds=st.get("seconds"), error=st.get("error"),
+               point=folder.name if point is None else point, _index=st.get("index"))  # fmt: skip
+    return row
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:

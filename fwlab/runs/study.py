@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import sys
@@ -15,16 +16,17 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fwlab.outdir import Claimed, claim
+from fwlab.outdir import Claimed, check_output_dir, claim
 from fwlab.runs.execute import StopNow, task
 from fwlab.runs.executors import Executor, executor_for
 from fwlab.runs.files import CSV_FILE, STUDY_CLAIM_FILE, read_status, write_final_status
-from fwlab.runs.grid import grid, point_name
-from fwlab.runs.results import gather, to_frame, write_csv
+from fwlab.runs.grid import grid as _grid
+from fwlab.runs.grid import point_name
+from fwlab.runs.results import read_row, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.target import Target, as_target
 from fwlab.validate import nonnegative_int, positive_int
@@ -52,7 +54,8 @@ class Interrupted(KeyboardInterrupt):
 class Outcome:
     """The rows of a study's runs (in study order): parameters, results, ``status``,
     ``seconds``, ``error``, ``point`` (:func:`fwlab.runs.gather`), and the names of the runs
-    this call started (``started``; the others were done already, or cancelled)."""
+    this call executed (``started``; the others were done already, finished or held by another
+    process meanwhile, or cancelled)."""
 
     rows: list[dict[str, Any]]
     started: list[str] = field(default_factory=list)
@@ -71,29 +74,43 @@ class Study:
     """Every point of ``grid`` (a dict of axis -> values; the first axis varies slowest), with
     the ``fixed`` parameters too, once per seed of ``seeds`` (``None``: no seed), of ``target``
     (a :class:`~fwlab.runs.Notebook`, a :class:`~fwlab.runs.Function`, a notebook path or
-    ``"module:name"``), each run in its own folder under ``out``.
+    ``"module:name"``), each run in its own folder under ``out``. ``grid`` may instead be a
+    list of points (dicts), run in that order; a point's ``"seed"`` is its run's seed.
 
     Parameter names are checked against the target (a notebook's parameters cell, a
     function's signature) here, before anything runs (``check_names=False``: the caller did).
     ``flat=True``: a study of one run that writes into ``out`` itself (``fwlab run``).
+    ``folder``: the run folders' names as a :meth:`str.format` template of each run's
+    arguments (``"{method}/seed{seed}"``; default: :func:`~fwlab.runs.point_name`).
+    ``shared=True``: ``out`` is not claimed by the study, so several processes may run the same
+    study at once and share its runs (each run is claimed by the one that executes it; the
+    others report it ``"busy"``).
     """
 
     def __init__(
         self,
         target: Target | str | os.PathLike[str] | Any,
         out: str | os.PathLike[str],
-        grid: Mapping[str, Sequence[Any]] | None = None,
+        grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] | None = None,
         *,
         fixed: Mapping[str, Any] | None = None,
         seeds: Sequence[int] | None = None,
         flat: bool = False,
         check_names: bool = True,
+        folder: str | None = None,
+        shared: bool = False,
     ) -> None:
         self.target = as_target(target)
         self.out = Path(out)
-        self.axes = dict(grid or {})
         self.fixed = dict(fixed or {})
-        clash = sorted(set(self.fixed) & set(self.axes))
+        if grid is not None and not isinstance(grid, Mapping):
+            points = [dict(p) for p in grid]
+            self.axes = {}
+        else:
+            self.axes = dict(grid or {})
+            points = _grid(self.axes)
+        names = list(dict.fromkeys(k for p in points for k in p))
+        clash = sorted(set(self.fixed) & set(names))
         if clash:
             raise ValueError(f"parameter(s) {', '.join(clash)} given both as --grid and as -p")
         if seeds is not None:
@@ -103,23 +120,30 @@ class Study:
             seeds = [nonnegative_int("seed", s) for s in seeds]
             if len(set(seeds)) != len(seeds):
                 raise ValueError(f"seeds lists a seed twice: {seeds}")
-            if "seed" in self.axes or "seed" in self.fixed:
+            if "seed" in names or "seed" in self.fixed:
                 raise ValueError("give the seed once: as seeds=, not also as a parameter 'seed'")
+            points = [{**p, "seed": s} for p in points for s in seeds]
+            names.append("seed")
         self.seeds = seeds
         self.flat = flat
+        self.folder = folder
+        self.shared = shared
         if check_names:
-            self.target.check_names([*self.axes, *self.fixed, *(["seed"] * (seeds is not None))])
-        self._runs = self._plan()
+            self.target.check_names([*names, *self.fixed])
+        self._runs = self._plan(points)
         if flat and len(self._runs) != 1:
             raise ValueError(f"flat=True is a study of one run, this one has {len(self._runs)}")
 
-    def _plan(self) -> list[Run]:
+    def _plan(self, points: list[dict[str, Any]]) -> list[Run]:
         runs = []
-        for point in grid(self.axes):
-            for seed in self.seeds if self.seeds is not None else [None]:
-                named = {**point, **({} if seed is None else {"seed": seed})}
-                runs.append(Run(self.target, {**point, **self.fixed}, seed=seed,
-                                name=point_name(named), index=len(runs)))  # fmt: skip
+        for named in points:
+            seed = named.get("seed")
+            params = {k: v for k, v in named.items() if k != "seed" or seed is None}
+            run = Run(self.target, {**params, **self.fixed}, seed=seed, index=len(runs),
+                      name=point_name(named) if self.folder is None else "")  # fmt: skip
+            if self.folder is not None:
+                run = replace(run, name=_folder_name(self.folder, run.arguments))
+            runs.append(run)
         return runs
 
     def runs(self) -> list[Run]:
@@ -167,12 +191,19 @@ class Study:
         if executor is None:
             jobs = positive_int("jobs", jobs)
             executor = executor_for(jobs, scheduler)
-        with executor, claim(self.out, lock_name=STUDY_CLAIM_FILE) as out:
-            return self._run_claimed(out, executor, force, log, resume, grace)
+        held = (contextlib.nullcontext(check_output_dir(self.out)) if self.shared
+                else claim(self.out, lock_name=STUDY_CLAIM_FILE))  # fmt: skip
+        restore: list[Any] = []  # the SIGINT handler to put back once the study has wound down
+        try:
+            with executor, held as out:
+                return self._run_claimed(out, executor, force, log, resume, grace, restore)
+        finally:
+            if restore:
+                signal.signal(signal.SIGINT, restore[0])
 
     def _run_claimed(
         self, out: Path, executor: Executor, force: bool, log: Any, resume: str | None,
-        grace: float,
+        grace: float, restore: list[Any],
     ) -> Outcome:  # fmt: skip
         identity = self.target.identity()
         stop_file = out / f".stop-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -197,13 +228,15 @@ class Study:
         )
         if tasks:
             print(f"running {len(tasks)} runs {executor.description}", file=log, flush=True)
-        loop = _Loop(executor, tasks, stop_file, grace, log)
+        loop = _Loop(executor, tasks, stop_file, grace, log, restore)
         try:
             loop.run()
         finally:
             stop_file.unlink(missing_ok=True)
         rows = self._rows(out, loop.reported)
-        outcome = Outcome(rows, [tasks[k]["name"] for k in loop.started])
+        ran = [k for k in loop.started
+               if loop.reported.get(k, {}).get("status") not in ("skipped", "busy")]  # fmt: skip
+        outcome = Outcome(rows, [tasks[k]["name"] for k in ran])
         if loop.stopping:
             raise Interrupted(self._interrupted_line(loop, skipped, rows, resume), outcome)
         write_csv(rows, out / CSV_FILE)
@@ -215,11 +248,12 @@ class Study:
         """The gathered rows of this study's runs; a run that wrote no ``status.json`` (busy:
         claimed by another process, whose status is on disk; or it could not write) gets the
         row its executor reported, else a failed one."""
-        by_point = {r["point"]: r for r in gather(out)}
         rows = []
         for key, run in enumerate(self._runs):
             name = out.name if self.flat else run.name
-            row = by_point.get(name)
+            row = read_row(out if self.flat else out / run.name, name)
+            if row is not None:
+                row.pop("_index")
             st = (reported or {}).get(key) or {}
             if row is None or st.get("status") == "busy":  # on disk: the other process's run
                 row = {**run.arguments, "status": st.get("status", "failed"),
@@ -262,6 +296,22 @@ def resume_command(command: str, out: str | os.PathLike[str]) -> str:
     return "resume with: " + shlex.join(["fwlab", *argv])
 
 
+def _folder_name(template: str, arguments: Mapping[str, Any]) -> str:
+    """A run's folder under its study from the ``folder`` template: a relative path whose
+    parts are plain names (``ValueError`` otherwise, or for a name the template lacks)."""
+    try:
+        name = template.format(**arguments)
+    except (KeyError, IndexError, ValueError) as err:
+        raise ValueError(f"folder={template!r} cannot be filled from {arguments}: {err}") from None
+    parts = name.split("/")
+    if any(p in ("", ".", "..") or not re.fullmatch(r"[A-Za-z0-9._=+-]+", p) for p in parts):
+        raise ValueError(
+            f"folder={template!r} gives {name!r}; a run folder is a relative path of names made "
+            "of letters, digits and ._=+-"
+        )
+    return name
+
+
 def _listed(names: list[str]) -> str:
     if not names:
         return ""
@@ -273,9 +323,9 @@ class _Loop:
     """The study's queue and its Ctrl-C handling (see :meth:`Study.run`)."""
 
     def __init__(self, executor: Executor, tasks: dict[int, dict[str, Any]], stop_file: Path,
-                 grace: float, log: Any) -> None:  # fmt: skip
+                 grace: float, log: Any, restore: list[Any] | None = None) -> None:  # fmt: skip
         self.executor, self.tasks, self.stop_file = executor, tasks, stop_file
-        self.grace, self.log = grace, log
+        self.grace, self.log, self.restore = grace, log, restore
         self.names = {k: t["name"] for k, t in tasks.items()}
         self.queue = deque(tasks)
         self.started: list[int] = []
@@ -405,4 +455,14 @@ class _Loop:
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if self.stopping and self.restore is not None:  # the study winds down: a further
+                signal.signal(signal.SIGINT, self._late_sigint)  # Ctrl-C only hurries it
+                self.restore.append(previous)
+            else:
+                signal.signal(signal.SIGINT, previous)
+
+    def _late_sigint(self, signum: int, frame: Any) -> None:
+        """Ctrl-C after the loop stopped, while the study writes its rows and releases its
+        workers: end them at once, without a second traceback over the study's one line."""
+        self.killed = True
+        self.executor.kill()

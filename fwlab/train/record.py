@@ -1,14 +1,18 @@
 """``fwlab record``: the long recorded comparisons, one resumable command each.
 
 A *comparison* is a task, a :class:`fwlab.train.TrainConfig`, a list of methods and a list of
-seeds (:data:`COMPARISONS`). ``fwlab record NAME --runs DIR`` trains its runs one at a time,
-seed-major (seed 0 of every method first, so the most informative runs finish first), into
+seeds (:data:`COMPARISONS`). ``fwlab record NAME --runs DIR`` is a study on the run engine
+(:class:`fwlab.runs.Study` of :func:`train_one`): it trains the runs seed-major (seed 0 of every
+method first, so the most informative runs finish first), ``--jobs`` at a time, into
 ``DIR/NAME/<method>/seed<k>/`` (``history.json`` + ``checkpoint.pt``, a checkpoint every
-``checkpoint_every`` batches). Run the same command again to resume: finished runs are skipped,
-an interrupted one continues from its checkpoint (SIGKILL loses at most ``checkpoint_every``
-batches). Each run is claimed with its own lock file (``DIR/NAME/.<method>-seed<k>.lock``,
-released by the operating system when the process dies), so starting the same command twice
-trains two runs at a time: each command skips the runs another one holds and takes the next.
+``checkpoint_every`` batches; the engine's ``status.json`` beside them). Run the same command
+again to resume: finished runs are skipped (a folder is done when its ``history.json`` is
+finished, so folders written before the engine count too), an interrupted one continues from
+its checkpoint (SIGKILL loses at most ``checkpoint_every`` batches). Each run is claimed by the
+process that trains it (released by the operating system when the process dies), so starting
+the same command twice trains two runs at a time: each command skips the runs another one holds
+and takes the next; a run that a recorder from before the engine is training (its lock file
+``DIR/NAME/.<method>-seed<k>.lock``) fails with a one-line error instead of being trained twice.
 Every task gets a seeded validation split taken out of its training set
 (:func:`fwlab.data.with_validation`), so a run records the test value at the best validation
 value beside the best test value.
@@ -49,13 +53,14 @@ from fwlab.argtypes import (
     integer,
     mlflow_options,
     path_type,
+    positive_int,
 )
 from fwlab.data import load_task, validation_size, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import TrainConfig
 from fwlab.train.history import HISTORY
-from fwlab.train.loop import fit
+from fwlab.train.loop import fit_claimed
 from fwlab.train.methods import TABLE_III, Method, get_method
 
 __all__ = [
@@ -66,6 +71,7 @@ __all__ = [
     "run_state",
     "check_selection",
     "record",
+    "train_one",
     "command",
     "run_cli",
 ]
@@ -120,6 +126,30 @@ class Comparison:
     seeds: tuple[int, ...] = tuple(range(10))
     subset: tuple[int, int] | None = field(default=None)
     lead: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        """The comparison as JSON data (:meth:`from_dict` reads it back)."""
+        return dict(
+            name=self.name, title=self.title, task=self.task, task_options=self.task_options,
+            n_valid=self.n_valid, config=self.config.to_dict(),
+            methods=[list(m) for m in self.methods], seeds=list(self.seeds),
+            subset=None if self.subset is None else list(self.subset), lead=self.lead,
+        )  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
+        """The comparison :meth:`to_dict` wrote.
+
+        Example:
+            >>> c = COMPARISONS["mnist-offline"]
+            >>> Comparison.from_dict(c.to_dict()) == c
+            True
+        """
+        subset = data.get("subset")
+        return cls(**{**data, "config": TrainConfig(**data["config"]),
+                      "methods": tuple(tuple(m) for m in data["methods"]),
+                      "seeds": tuple(data["seeds"]),
+                      "subset": None if subset is None else tuple(subset)})  # fmt: skip
 
     def method(self, run_name: str) -> Method:
         for name, preset, changes in self.methods:
@@ -251,6 +281,10 @@ def _task_words(comparison: Comparison, data_name: str) -> list[str]:
 _ADDING_PAPER = TrainConfig(
     hidden_size=128, batch_size=50, lr=1e-3, steps=20_000, eval_every=250, checkpoint_every=500
 )
+#: notebook 02's default (the calibration's choice), recorded on seeds it was not chosen on
+_ADDING_CALIBRATED = TrainConfig(
+    hidden_size=16, batch_size=50, lr=1e-3, steps=2_500, eval_every=100
+)
 _MNIST = TrainConfig(
     hidden_size=128, batch_size=32, lr=2e-4, epochs=30, eval_every=250, checkpoint_every=250
 )
@@ -293,6 +327,22 @@ COMPARISONS: dict[str, Comparison] = {
                 ("fw_decay_k5", "fw_decay_k5", {}),
             ),
             lead=4,
+        ),
+        Comparison(
+            "adding-calibrated",
+            "adding task at notebook 02's calibrated default: T=30, hidden 16, batch 50, "
+            "lr=δ=1e-3, 2,500 batches, 2,000 training sequences; seeds 10-19, none of them a "
+            "seed the default was selected on (fwlab.experiments.calibration)",
+            "adding",
+            dict(seq_len=30, n_train=2_200, n_test=500),
+            200,  # held out of the 2,200: 2,000 training sequences, as in the notebook
+            _ADDING_CALIBRATED,
+            (
+                ("bptt_adam", "sgd", {}),
+                ("sgd_clip", "sgd_clip", {}),
+                ("fw_k1", "fw_k1", {}),
+            ),
+            seeds=tuple(range(10, 20)),
         ),
         Comparison(
             "mnist-offline",
@@ -382,25 +432,32 @@ def record(
     seeds: list[int] | None = None,
     progress: bool = False,
     allow_dirty: bool = False,
+    jobs: int = 1,
+    log: Any = None,
 ) -> list[dict[str, Any]]:
-    """Train the comparison's runs that are not done, one at a time, in queue order.
+    """Train the comparison's runs that are not done, in queue order: a study on the run engine
+    (:class:`fwlab.runs.Study` of :func:`train_one`, one run per (run name, seed) in
+    ``runs/<comparison>/<run>/seed<k>``), ``jobs`` at a time (``1``: in this process, else in
+    worker processes).
 
     Returns one ``{"run", "seed", "state", "summary"}`` per run visited; ``state`` is
     ``"trained"``, ``"done"`` (finished before), ``"running"`` (another process holds the
-    run's lock ``runs/<comparison>/.<run>-seed<k>.lock``: it is skipped) or ``"foreign"`` (the
-    folder holds a finished run of another configuration: left alone). Several calls on the
-    same folder, in several processes, therefore share the queue without training a run twice.
-    In reproducible mode (``FWLAB_REPRODUCIBLE=1``, :mod:`fwlab.reproducible`) every run is.
+    run's claim: it is skipped) or ``"foreign"`` (the folder holds a finished run of another
+    configuration: left alone). Several calls on the same folder, in several processes,
+    therefore share the queue without training a run twice. In reproducible mode
+    (``FWLAB_REPRODUCIBLE=1``, :mod:`fwlab.reproducible`) every run is. ``log`` (default
+    stderr) gets the engine's line per run.
 
     Raises:
         ValueError: ``only``/``seeds`` name no run of the comparison (the message lists the
-            valid ones), or the checkout has uncommitted changes and not ``allow_dirty``.
+            valid ones), the checkout has uncommitted changes and not ``allow_dirty``, or a
+            run failed (the first one's error; the others were still trained).
         NotADirectoryError: ``runs/<comparison>`` is a file.
-        KeyboardInterrupt: Ctrl-C; the run under way is checkpointed, and the same call resumes.
+        KeyboardInterrupt: Ctrl-C (:class:`fwlab.runs.Interrupted`: one line saying what
+            finished and the command that resumes); the runs under way are checkpointed.
     """
-    from filelock import FileLock, Timeout
-
-    from fwlab.experiments.provenance import ProvenanceFile, current_commit, tree_is_dirty
+    from fwlab.experiments.provenance import current_commit, tree_is_dirty
+    from fwlab.runs import Inline, Study
 
     check_selection(comparison, only, seeds)
     base = Path(runs) / comparison.name
@@ -419,61 +476,98 @@ def record(
             "FWLAB_COMMIT for an exported snapshot), or pass --allow-dirty (allow_dirty=True), "
             "which its provenance records"
         )
-    base.mkdir(parents=True, exist_ok=True)
-    visited: list[dict[str, Any]] = []
-    cache: dict[int, SequenceData] = {}
-    for run_name, seed in comparison.queue():
-        if (only is not None and run_name not in only) or (seeds is not None and seed not in seeds):
-            continue
-        folder = run_folder(runs, comparison, run_name, seed)
-        method, config = expected_run(comparison, run_name, seed)
-        entry = dict(run=run_name, seed=seed, state="done", summary=None)
-        state = run_state(folder, config.steps, (method, config))
-        if state in ("done", "foreign"):
-            visited.append({**entry, "state": state})
-            continue
-        lock = FileLock(str(base / f".{run_name}-seed{seed}.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            visited.append({**entry, "state": "running"})
-            continue
-        try:
-            state = run_state(folder, config.steps, (method, config))
-            if state in ("done", "foreign"):  # finished while we looked elsewhere
-                visited.append({**entry, "state": state})
-                continue
-            if seed not in cache:
-                cache.clear()
-                cache[seed] = comparison.data(seed)
-            resume = (folder / CHECKPOINT).is_file()  # a stopped run continues
-            # a fresh run replaces what a process killed before its first checkpoint left
-            overwrite = not resume and folder.is_dir() and not (folder / HISTORY).exists()
-            prov = ProvenanceFile(
-                folder,
-                comparison.train_command(run_name, seed, cache[seed]),
-                allow_dirty=allow_dirty,
-                record_command=comparison.run_command(run_name, seed),
-            )
-            try:
-                history = fit(method, cache[seed], config, out_dir=folder, resume=resume,
-                              overwrite=overwrite, callbacks=[prov], progress=progress)  # fmt: skip
-            except KeyboardInterrupt as err:
-                at = str(err).split(";")[0] or "interrupted"
-                raise KeyboardInterrupt(
-                    f"{run_name} seed {seed} {at}; its checkpoint is kept and "
-                    f"`{comparison.command()}` resumes it"
-                ) from None
-            except ValueError as err:  # e.g. a checkpoint of another run in the folder
-                said = str(err).split(";")[0]
-                raise ValueError(
-                    f"{run_name} seed {seed}: {said}; move {folder} elsewhere and run the same "
-                    "fwlab record command again"
-                ) from None
-            visited.append({**entry, "state": "trained", "summary": history["summary"]})
-        finally:
-            lock.release()
+    queue = [{"run": name, "seed": seed} for name, seed in comparison.queue()
+             if (only is None or name in only) and (seeds is None or seed in seeds)]  # fmt: skip
+    spec = dict(comparison=comparison.to_dict(), allow_dirty=allow_dirty, progress=progress)
+    study = Study(train_one, base, queue, fixed=spec, folder="{run}/seed{seed}", shared=True)
+    outcome = study.run(
+        jobs=jobs, executor=Inline() if jobs == 1 else None,
+        resume=f"`{comparison.command().replace('RUNS', str(runs))}` resumes",
+        log=sys.stderr if log is None else log,
+    )  # fmt: skip
+    failed = [str(r["error"]).removeprefix("ValueError: ") for r in outcome.failed
+              if r["status"] == "failed"]  # fmt: skip
+    if failed:
+        more = f" ({len(failed) - 1} more run(s) failed: see their status.json)" * (len(failed) > 1)
+        raise ValueError(failed[0] + more)
+    visited = []
+    for row in outcome.rows:
+        state = {"busy": "running"}.get(row["status"], row.get("state"))
+        if row["point"] not in outcome.started and state == "trained":
+            state = "done"  # trained by an earlier call
+        summary = row.get("summary") if state == "trained" else None
+        visited.append(dict(run=row["run"], seed=row["seed"], state=state, summary=summary))
     return visited
+
+
+def train_one(
+    comparison: dict[str, Any],
+    run: str,
+    seed: int,
+    run_dir: Path,
+    allow_dirty: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train run ``run`` of seed ``seed`` of ``comparison`` (:meth:`Comparison.to_dict`) into
+    ``run_dir`` (claimed by the engine) with :func:`fwlab.train.loop.fit_claimed`, resuming
+    from its checkpoint, unless the folder holds it finished (``"done"``) or holds a finished
+    run of another configuration (``"foreign"``): what each run of :func:`record` executes.
+    Returns ``{"state", "summary"}``. It also holds the run's lock file of the recorder before
+    the engine (``RUNS/<comparison>/.<run>-seed<k>.lock``), so that such a recorder, still
+    running on the same folder, and this one never train one run twice.
+    """
+    from filelock import FileLock, Timeout
+
+    spec = Comparison.from_dict(comparison)
+    method, config = expected_run(spec, run, seed)
+    state = run_state(run_dir, config.steps, (method, config))
+    if state in ("done", "foreign"):
+        return {"state": state, "summary": None}
+    legacy = FileLock(run_dir.parents[1] / f".{run}-seed{seed}.lock", thread_local=False)
+    try:
+        legacy.acquire(timeout=0)
+    except Timeout:
+        raise ValueError(
+            f"{run} seed {seed} is being trained by an older fwlab record process (it holds "
+            f"{legacy.lock_file}); run the same command again once it has finished"
+        ) from None
+    try:
+        return _train_one(spec, run, seed, run_dir, method, config, allow_dirty, progress)
+    finally:
+        legacy.release()
+
+
+def _train_one(
+    spec: Comparison, run: str, seed: int, run_dir: Path, method: Method, config: TrainConfig,
+    allow_dirty: bool, progress: bool,
+) -> dict[str, Any]:  # fmt: skip
+    from fwlab.experiments.provenance import ProvenanceFile
+
+    resume = (run_dir / CHECKPOINT).is_file()  # a stopped run continues
+    if not resume and (run_dir / HISTORY).exists():
+        raise ValueError(
+            f"{run} seed {seed}: {run_dir} holds the history.json of an unfinished run and no "
+            f"checkpoint to resume it from; move {run_dir} elsewhere and run the same fwlab "
+            "record command again"
+        )
+    data = spec.data(seed)
+    prov = ProvenanceFile(run_dir, spec.train_command(run, seed, data), allow_dirty=allow_dirty,
+                          record_command=spec.run_command(run, seed))  # fmt: skip
+    try:
+        # a fresh run replaces what a process killed before its first checkpoint left
+        history = fit_claimed(run_dir, method, data, config, resume=resume, overwrite=not resume,
+                              callbacks=[prov], progress=progress)  # fmt: skip
+    except KeyboardInterrupt as err:
+        at = str(err).split(";")[0] or "interrupted"
+        raise KeyboardInterrupt(
+            f"{run} seed {seed} {at}; its checkpoint is kept and `{spec.command()}` resumes it"
+        ) from None
+    except ValueError as err:  # e.g. a checkpoint of another run in the folder
+        raise ValueError(
+            f"{run} seed {seed}: {str(err).split(';')[0]}; move {run_dir} elsewhere and run the "
+            "same fwlab record command again"
+        ) from None
+    return {"state": "trained", "summary": history["summary"]}
 
 
 #: ``fwlab record COMPARISON --runs DIR``
@@ -504,6 +598,8 @@ command = Command(
         Option(["--allow-dirty", "allow_dirty"], is_flag=True,
                help="record from a checkout with uncommitted changes (its provenance says so)"),
         Option(["--progress", "progress"], is_flag=True, help="show progress bars"),
+        Option(["--jobs", "jobs"], type=positive_int, default=1,
+               help="runs at a time (1: in this process; more: in worker processes)"),
         *mlflow_options("also log every run to MLflow as <comparison>/<method>-seed<seed>"),
     ],
     show_default=True,
@@ -545,7 +641,8 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         with mlflow_environment(args.mlflow, args.mlflow_experiment, point=comparison.name):
             results = record(comparison, args.runs, only=args.only, seeds=args.seeds,
-                             progress=args.progress, allow_dirty=args.allow_dirty)  # fmt: skip
+                             progress=args.progress, allow_dirty=args.allow_dirty,
+                             jobs=args.jobs)  # fmt: skip
     except (RuntimeError, NotADirectoryError, ValueError, FileNotFoundError) as err:
         return _fail(str(err))
     except KeyboardInterrupt as err:

@@ -173,16 +173,15 @@ def reproduce(
     number: int,
     scale: str,
     *,
-    out_dir: str | Path | None = None,
     seed: int = 0,
     device: str = "cpu",
-    download: bool = False,
     progress: bool = True,
     rows: list[str] | None = None,
     tasks: list[str] | None = None,
-    figure_formats: Sequence[str] = ("html", "png"),
 ) -> list[dict[str, Any]]:
-    """Train every run of :func:`table_plan` and return one result dict per (row, task).
+    """Train the runs of :func:`table_plan` in this process and return one result dict per
+    (row, task): what :func:`train_row` does for its row (a whole table is
+    :func:`reproduce_table`, a study on the run engine).
 
     ``rows`` keeps only the rows named (method names such as ``"fw_k5"`` or the paper's labels)
     and ``tasks`` only those columns (``"har2"``, ...). Each result holds ``label``, ``method``,
@@ -190,9 +189,7 @@ def reproduce(
     training, the paper's selection), ``acc_at_best_valid`` (the test accuracy at the best
     accuracy on a validation split of 10 % of the training set,
     :func:`fwlab.data.with_validation`), ``final_acc`` (%), ``hours``, ``paper_acc``,
-    ``paper_hours`` and ``steps``. With ``out_dir``, the table is written as
-    ``table.json``/``table.csv`` and its comparison figure beside them
-    (:func:`write_table_figure` in ``figure_formats``).
+    ``paper_hours`` and ``steps`` (:func:`write_table` writes them as a table and figure).
     """
     settings = SETTINGS[(number, scale)]
     results, cache = [], {}
@@ -203,10 +200,7 @@ def reproduce(
             continue
         task = run["task"]
         if task not in cache:
-            opts = dict(settings["data"])
-            if download:
-                opts["download"] = True
-            data = load_table_task(task, scale, seed=seed, **opts)
+            data = load_table_task(task, scale, seed=seed, **settings["data"])
             if "subset" in settings:
                 data = shrink(data, *settings["subset"], seed=seed)
             # selection on held-out training data, beside the paper's best-test selection
@@ -214,14 +208,7 @@ def reproduce(
             cache[task] = data
         data = cache[task]
         config = run["config"].replace(seed=seed, device=device)
-        folder = None
-        if out_dir is not None:
-            folder = Path(out_dir) / f"table{number}-{scale}" / f"{run['method'].name}-{task}"
-        # a table is re-trained whole: its runs replace the ones a previous call left there
-        history = fit(
-            run["method"], data, config, out_dir=folder, overwrite=folder is not None,
-            progress=progress,
-        )  # fmt: skip
+        history = fit(run["method"], data, config, progress=progress)
         paper = PAPER_RESULTS[number].get(run["label"], {}).get(task, (None, None))
         s = history["summary"]
         results.append(
@@ -233,8 +220,6 @@ def reproduce(
                 steps=s["steps"],
             )
         )  # fmt: skip
-    if out_dir is not None:
-        write_table(results, Path(out_dir) / f"table{number}-{scale}", figure_formats)
     return results
 
 
@@ -259,10 +244,12 @@ def reproduce_table(
     figure_formats: Sequence[str] = ("html", "png"),
     log: Any = None,
     resume: str | None = None,
+    executor: Any = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Reproduce a table as a study on the run engine (:class:`fwlab.runs.Study`): one run of
-    :func:`train_row` per (row, task), ``jobs`` at a time in worker processes, the way
-    ``fwlab reproduce`` and notebook 05 do.
+    :func:`train_row` per (row, task), ``jobs`` at a time in worker processes (or on
+    ``executor``, e.g. :class:`fwlab.runs.Inline`: in this process), the way ``fwlab reproduce``
+    and notebook 05 do.
 
     Resumable (a point already finished with the same parameters and the same
     :func:`train_row` is skipped unless ``force``) and failure-isolated (a failing point is
@@ -290,7 +277,7 @@ def reproduce_table(
         Function(train_row), base, {"method": methods, "task": columns},
         fixed={"table": number, "scale": scale, "seed": seed, "device": device},
     )  # fmt: skip
-    rows_run = study.run(jobs=jobs, force=force, log=log, resume=resume).rows
+    rows_run = study.run(jobs=jobs, executor=executor, force=force, log=log, resume=resume).rows
     results = sweep_results(rows_run)
     write_table(results, base, figure_formats)
     return results, [r for r in rows_run if r["status"] != "ok"]
@@ -425,14 +412,15 @@ command = Command(
         Option(["--device", "device"], default="cpu", help="torch device, e.g. cuda"),
         Option(["--download", "download"], is_flag=True,
                help="download MNIST / UCI HAR when missing (paper scale)"),
-        Option(["--no-progress", "no_progress"], is_flag=True, help="no progress bars"),
+        Option(["--no-progress", "no_progress"], is_flag=True,
+               help="kept for older command lines: the rows never show progress bars (one log "
+               "line each)"),
         Option(["--jobs", "jobs"], type=positive_int, default=2, help="(row, task) runs at a time"),
         Option(["--force", "force"], is_flag=True,
                help="re-run rows that already finished (default: skip)"),
         Option(["--in-process", "in_process"], is_flag=True,
-               help="train the rows one after another in this process (fwlab.train.reproduce."
-               "reproduce: progress bars, each row's history under OUT/table<N>-<scale>; not "
-               "resumable)"),
+               help="run the same study in this process, one row at a time (instead of --jobs "
+               "worker processes): resumable, the same run folders"),
     ],
     epilog="By default the table is a study on fwlab's run engine (as notebook 05 runs it): one "
     "run of fwlab.train.reproduce.train_row per (row, task), --jobs at a time in worker "
@@ -445,9 +433,7 @@ command = Command(
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    if args.in_process:
-        return _run_in_process(args)
-    from fwlab.runs import Interrupted, resume_command
+    from fwlab.runs import Inline, Interrupted, resume_command
 
     try:
         if args.download:  # once here, so that the row runs find the data in the cache
@@ -458,6 +444,7 @@ def run_cli(args: argparse.Namespace) -> int:
             args.table, args.scale, args.out, seed=args.seed, device=args.device,
             rows=args.rows, tasks=args.tasks, jobs=args.jobs, force=args.force,
             figure_formats=args.figure, resume=resume_command("reproduce", args.out),
+            executor=Inline() if args.in_process else None,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
         print(f"fwlab reproduce: {err}", file=sys.stderr)
@@ -470,27 +457,3 @@ def run_cli(args: argparse.Namespace) -> int:
     for r in failed:
         print(f"FAILED {r['point']}: {r['error']} (see its folder)", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _run_in_process(args: argparse.Namespace) -> int:
-    try:
-        results = reproduce(
-            args.table, args.scale, out_dir=args.out, seed=args.seed, device=args.device,
-            download=args.download, progress=not args.no_progress, rows=args.rows,
-            tasks=args.tasks, figure_formats=args.figure,
-        )  # fmt: skip
-    except (FileNotFoundError, ValueError) as err:
-        print(f"fwlab reproduce: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # fit checkpointed the row it was training, if it had a folder
-        print(
-            "fwlab reproduce: interrupted (Ctrl-C); --in-process is not resumable: run it "
-            "again, or drop --in-process for a table that resumes",
-            file=sys.stderr,
-        )
-        return 130
-    if not results:
-        print("fwlab reproduce: no row matched --rows", file=sys.stderr)
-        return 2
-    print(format_table(results))
-    return 0
