@@ -19,6 +19,8 @@ One module per figure family (every public name is re-exported here):
 6. :mod:`fwlab.plots.recorded`: recorded runs over a training figure, mean and spread across
    seeds: :func:`recorded_band_traces`, :func:`add_recorded`; sets of seeds side by side:
    :func:`seed_bands_figure`, :func:`seed_bands_trace_data`
+7. :mod:`fwlab.plots.tuning`: a tuning table, the validation metric over the learning-rate
+   grid per method: :func:`tuning_figure`
 
 :mod:`fwlab.plots._style` holds what several families share (how p is written, colours).
 
@@ -61,6 +63,7 @@ from fwlab.plots.training import (
     training_panel_titles,
     training_trace_data,
 )
+from fwlab.plots.tuning import tuning_figure
 
 __all__ = [
     "add_recorded",
@@ -91,4 +94,5 @@ __all__ = [
     "training_panel_titles",
     "training_trace_data",
     "unit_ball",
+    "tuning_figure",
 ]

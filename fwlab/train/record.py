@@ -41,7 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,8 @@ class Comparison:
         lead: how many of the first methods form the core comparison: the queue trains them
             on the first two seeds before the other methods' first seed (so the comparisons
             that need several seeds finish first).
+        run_config: per run name, changes to ``config`` for that run only (a tuned
+            comparison's per-method learning rate, :mod:`fwlab.experiments.tuning`).
     """
 
     name: str
@@ -126,6 +128,16 @@ class Comparison:
     seeds: tuple[int, ...] = tuple(range(10))
     subset: tuple[int, int] | None = field(default=None)
     lead: int = 3
+    run_config: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+    def config_for(self, run_name: str, seed: int) -> TrainConfig:
+        """The :class:`TrainConfig` run ``run_name`` of seed ``seed`` trains with.
+
+        Example:
+            >>> COMPARISONS["adding-small-fixed"].config_for("fw_k1", 12).lr
+            0.001
+        """
+        return self.config.replace(seed=seed, **dict(self.run_config).get(run_name, {}))
 
     def to_dict(self) -> dict[str, Any]:
         """The comparison as JSON data (:meth:`from_dict` reads it back)."""
@@ -134,6 +146,7 @@ class Comparison:
             n_valid=self.n_valid, config=self.config.to_dict(),
             methods=[list(m) for m in self.methods], seeds=list(self.seeds),
             subset=None if self.subset is None else list(self.subset), lead=self.lead,
+            run_config=[[name, dict(changes)] for name, changes in self.run_config],
         )  # fmt: skip
 
     @classmethod
@@ -141,15 +154,16 @@ class Comparison:
         """The comparison :meth:`to_dict` wrote.
 
         Example:
-            >>> c = COMPARISONS["mnist-offline"]
-            >>> Comparison.from_dict(c.to_dict()) == c
+            >>> all(Comparison.from_dict(c.to_dict()) == c for c in COMPARISONS.values())
             True
         """
         subset = data.get("subset")
+        run_config = tuple((name, dict(changes)) for name, changes in data.get("run_config", ()))
         return cls(**{**data, "config": TrainConfig(**data["config"]),
                       "methods": tuple(tuple(m) for m in data["methods"]),
                       "seeds": tuple(data["seeds"]),
-                      "subset": None if subset is None else tuple(subset)})  # fmt: skip
+                      "subset": None if subset is None else tuple(subset),
+                      "run_config": run_config})  # fmt: skip
 
     def method(self, run_name: str) -> Method:
         for name, preset, changes in self.methods:
@@ -231,7 +245,7 @@ class Comparison:
             if key not in _METHOD_FLAGS:
                 raise ValueError(f"method change {key}={value!r} has no fwlab train option")
             words += [_METHOD_FLAGS[key], str(value)]
-        config = self.config.replace(seed=seed)
+        config = self.config_for(run_name, seed)
         default = TrainConfig(steps=1)
         if config.eval_batch_size != default.eval_batch_size:
             raise ValueError("eval_batch_size has no fwlab train option; keep its default")
@@ -290,6 +304,8 @@ _MNIST = TrainConfig(
 )
 
 _TABLE3 = TrainConfig(hidden_size=32, batch_size=8, lr=5e-3, epochs=40)
+#: notebook 02's small adding setting (its parameters cell), with a validation split
+_ADDING_SMALL = TrainConfig(hidden_size=16, batch_size=50, lr=1e-3, steps=2_500, eval_every=100)
 _TABLE3_ROWS = tuple((name, name, dict(changes)) for _, name, changes in TABLE_III["rows"])
 
 COMPARISONS: dict[str, Comparison] = {
@@ -345,6 +361,17 @@ COMPARISONS: dict[str, Comparison] = {
             seeds=tuple(range(10, 20)),
         ),
         Comparison(
+            "adding-small-fixed",
+            "notebook 02's small adding setting at the paper's lr: T=30, hidden 16, batch 50, "
+            "lr=δ=1e-3, 2,500 batches; seeds 10-19 (the calibration chose it on seeds 0 and 1)",
+            "adding",
+            dict(seq_len=30, n_train=2_000, n_test=500),
+            200,
+            _ADDING_SMALL,
+            (("sgd", "sgd", {}), ("sgd_clip", "sgd_clip", {}), ("fw_k1", "fw_k1", {})),
+            seeds=tuple(range(10, 20)),
+        ),
+        Comparison(
             "mnist-offline",
             "pixel-MNIST on the 5,000 offline real digits: IndRNN vs IndRNN+FW K=5, vanilla "
             "RNN BPTT+Adam vs FW K=1; hidden 128, batch 32, lr=δ=2e-4, 30 epochs",
@@ -364,6 +391,45 @@ COMPARISONS: dict[str, Comparison] = {
         ),
     ]
 }
+
+
+#: the tuned comparisons (:mod:`fwlab.experiments.tuning`): name -> (the fixed comparison, what
+#: is compared, the reporting seeds, each run's learning rate as selected on the stored tuning
+#: table ``fwlab/experiments/data/tuning/NAME.json``; tests/test_tuning.py re-selects and compares)
+_TUNED: dict[str, tuple[str, str, tuple[int, ...], dict[str, float]]] = {
+    "table3-har2-tuned": (
+        "table3-har2",
+        "six Table III rows on BasicMotions (offline; HAR-2 when the UCI files are present), "
+        "hidden 32, batch 8, 40 epochs",
+        tuple(range(10)),
+        {
+            "sgd": 0.05,
+            "sgd_clip": 0.005,
+            "fw_k1": 0.0158,
+            "fw_k5": 0.05,
+            "indrnn": 0.0158,
+            "indrnn_fw": 0.0158,
+        },
+    ),
+    "adding-small-tuned": (
+        "adding-small-fixed",
+        "notebook 02's small adding setting: T=30, hidden 16, batch 50, 2,500 batches; seeds 10-19",
+        tuple(range(10, 20)),
+        {"sgd": 0.00316, "sgd_clip": 0.00316, "fw_k1": 0.00316},
+    ),
+}
+for _name, (_fixed, _what, _seeds, _lrs) in _TUNED.items():
+    _base = COMPARISONS[_fixed]
+    COMPARISONS[_name] = replace(
+        _base,
+        name=_name,
+        title=f"{_what}; each method at the learning rate (δ = η) its tuning at equal budget "
+        f"selected: {', '.join(f'{n} {lr:g}' for n, lr in _lrs.items())}",
+        methods=tuple(m for m in _base.methods if m[0] in _lrs),
+        seeds=_seeds,
+        lead=len(_lrs),
+        run_config=tuple((n, {"lr": lr}) for n, lr in _lrs.items()),
+    )
 
 
 def run_folder(runs: str | Path, comparison: Comparison, run_name: str, seed: int) -> Path:
@@ -398,7 +464,7 @@ def run_state(
 
 def expected_run(comparison: Comparison, run_name: str, seed: int) -> tuple[Method, TrainConfig]:
     """The method and config run ``run_name`` of seed ``seed`` trains with."""
-    return comparison.method(run_name), comparison.config.replace(seed=seed)
+    return comparison.method(run_name), comparison.config_for(run_name, seed)
 
 
 def check_selection(

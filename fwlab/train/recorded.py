@@ -130,6 +130,8 @@ def compact_comparison(runs: str | os.PathLike, comparison: Any, *, points: int 
         "runs": {},
         "not_recorded": [],
     }
+    if comparison.run_config:  # a tuned comparison: each run's own learning rate
+        result["run_config"] = {name: dict(changes) for name, changes in comparison.run_config}
     for run_name, seed in comparison.queue():
         folder = run_folder(runs, comparison, run_name, seed)
         state = run_state(folder, comparison.config.steps, expected_run(comparison, run_name, seed))
