@@ -73,7 +73,7 @@ import torch
 from torch import nn
 
 from fwlab import validate
-from fwlab.argtypes import positive_int
+from fwlab.argtypes import Command, Option, choice, path_type, positive_int
 
 __all__ = [
     "TARGETS",
@@ -81,7 +81,7 @@ __all__ = [
     "BenchConfig",
     "run_bench",
     "format_table",
-    "configure_parser",
+    "command",
     "run_cli",
 ]
 
@@ -711,57 +711,30 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------ command line
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument(
-        "--repeats",
-        type=positive_int,
-        default=None,
-        help="repeats per figure, the median is reported (default 5, 2 quick)",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="tiny sizes: seconds instead of minutes (for tests; ratios then mean little)",
-    )
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="also write the results as JSON to PATH",
-    )
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        choices=KEYS,
-        default=None,
-        metavar="KEY",
-        help=f"measure only these keys: {', '.join(KEYS)}",
-    )
-    parser.add_argument(
-        "--notebooks",
-        action="store_true",
-        help="also time the execution of every notebook (notebooks_s)",
-    )
-    parser.add_argument(
-        "--notebooks-dir",
-        type=Path,
-        default=None,
-        help="folder of the notebooks (default: notebooks/ of this checkout)",
-    )
-    parser.add_argument(
-        "--device",
-        choices=DEVICES,
-        default="cpu",
-        help="where the model figures run (cuda: refused when no GPU is visible)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=positive_int,
-        default=1,
-        help="torch intra-op threads during the measurements",
-    )
+#: ``fwlab bench``
+command = Command(
+    "bench",
+    lambda args: run_cli(args),  # defined below
+    [
+        Option(["--repeats", "repeats"], type=positive_int, default=None,
+               help="repeats per figure, the median is reported (default 5, 2 quick)"),
+        Option(["--quick", "quick"], is_flag=True,
+               help="tiny sizes: seconds instead of minutes (for tests; ratios then mean little)"),
+        Option(["--json", "json"], type=path_type, default=None, metavar="PATH",
+               help="also write the results as JSON to PATH"),
+        Option(["--only", "only"], type=choice(KEYS), greedy=True, at_least_one=True,
+               default=None, metavar="KEY...", help=f"measure only these keys: {', '.join(KEYS)}"),
+        Option(["--notebooks", "notebooks"], is_flag=True,
+               help="also time the execution of every notebook (notebooks_s)"),
+        Option(["--notebooks-dir", "notebooks_dir"], type=path_type, default=None,
+               help="folder of the notebooks (default: notebooks/ of this checkout)"),
+        Option(["--device", "device"], type=choice(DEVICES), default="cpu",
+               help="where the model figures run (cuda: refused when no GPU is visible)"),
+        Option(["--threads", "threads"], type=positive_int, default=1,
+               help="torch intra-op threads during the measurements"),
+    ],
+    show_default=True,
+)  # fmt: skip
 
 
 def _json_path_problem(path: Path) -> str | None:

@@ -1,171 +1,193 @@
-"""The ``fwlab`` command: one sub-command per row of :data:`COMMANDS`.
+"""The ``fwlab`` command: a click group of one lazily loaded sub-command per row of
+:data:`COMMANDS`.
 
-Each row names, explicitly, the two functions of its sub-command: ``configure(parser)`` adds
-the options to an ``argparse`` sub-parser and ``run(args) -> int`` does the work and returns
-the exit status. The functions live in the module of their concept and are imported by a loader
-per command when that command is chosen (``fwlab run`` never imports torch, which only the
-training commands need; a module whose optional dependency is not installed only disables its
-own command); grep finds every handler's caller here.
+Each row names the sub-command's one-line help and where its :class:`click.Command` lives
+(``"module:attribute"``, in the module of its concept, built with :class:`fwlab.argtypes.Command`
+from its options and its ``run(args) -> int``). The module is imported only when its command
+runs or its help is asked for (click's documented "lazily loading subcommands" pattern):
+``fwlab --help`` lists the rows without importing any of them, and ``fwlab run`` never imports
+torch, which only the training commands need; a module whose optional dependency is not
+installed only disables its own command.
 
 Every failure of every sub-command ends here, in :func:`fwlab.failure.report`: one line naming
 the problem and the fix, and an exit status (``--debug`` or ``FWLAB_DEBUG=1`` for the
-traceback); a command raises, it does not print its own failures.
+traceback); a command raises, it does not print its own failures. A usage error (an unknown
+option, a bad value) is one line too, naming the option, with exit status 2.
 
 Example:
-    >>> from fwlab.cli import build_parser
-    >>> names = sorted(build_parser()._subparsers._group_actions[0].choices)
+    >>> names = sorted(COMMANDS)
     >>> names[:6], names[6:]
     (['bench', 'export-html', 'export-playground', 'lab', 'notebooks', 'present'], ['record', \
 'reproduce', 'run', 'search', 'sweep', 'train'])
+    >>> load_command("notebooks").name
+    'notebooks'
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import functools
+import importlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple, NoReturn
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from fwlab.failure import DEBUG_ENV, report
-from fwlab.integrations.search_cli import command as _search
+import click
 
+from fwlab.argtypes import DEBUG_KEY, debug_option
+from fwlab.failure import report
 
-class Command(NamedTuple):
-    """A sub-command's two functions."""
-
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-def _lab() -> Command:
-    from fwlab import lab
-
-    return Command(lab.configure_parser, lab.run_cli)
-
-
-def _notebooks() -> Command:
-    from fwlab import notebook_dir
-
-    return Command(notebook_dir.configure_parser, notebook_dir.run_cli)
-
-
-def _train() -> Command:
-    from fwlab.train import cli
-
-    return Command(cli.configure_parser, cli.run_cli)
-
-
-def _run() -> Command:
-    from fwlab.sweep import cli
-
-    return Command(cli.configure_run_parser, cli.run_run_cli)
-
-
-def _sweep() -> Command:
-    from fwlab.sweep import cli
-
-    return Command(cli.configure_sweep_parser, cli.run_sweep_cli)
-
-
-def _record() -> Command:
-    from fwlab.train import record
-
-    return Command(record.configure_parser, record.run_cli)
-
-
-def _reproduce() -> Command:
-    from fwlab.train import reproduce
-
-    return Command(reproduce.configure_parser, reproduce.run_cli)
-
-
-def _bench() -> Command:
-    from fwlab import bench
-
-    return Command(bench.configure_parser, bench.run_cli)
-
-
-def _present() -> Command:
-    from fwlab import present
-
-    return Command(present.configure_parser, present.run_cli)
-
-
-def _export_html() -> Command:
-    from fwlab import notebook_html
-
-    return Command(notebook_html.configure_parser, notebook_html.run_cli)
-
-
-def _export_playground() -> Command:
-    from fwlab import playground_export
-
-    return Command(playground_export.configure_parser, playground_export.run_cli)
-
-
-#: sub-command -> (one-line help, the loader of its two functions)
-COMMANDS: dict[str, tuple[str, Callable[[], Command]]] = {
-    "lab": ("open JupyterLab on the notebooks (the trust-region playground first)", _lab),
-    "notebooks": ("copy fwlab's notebooks into a folder to edit them", _notebooks),
-    "train": ("train one method on one task and write its history", _train),
-    "run": ("execute a notebook with papermill, with parameters", _run),
-    "sweep": ("execute a notebook over a parameter grid and gather the results", _sweep),
-    "record": ("train a recorded comparison's runs (resumable)", _record),
-    "reproduce": ("run a table of the paper and print it beside ours", _reproduce),
-    "search": ("tune parameters with Optuna, every trial a run (resumable, parallel)", _search),
-    "bench": ("measure fwlab's speed ratios and print/write them", _bench),
-    "present": ("serve a notebook as an app (Voila): code hidden, widgets live", _present),
+#: sub-command -> (one-line help, "module:attribute" of its click command)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "lab": (
+        "open JupyterLab on the notebooks (the trust-region playground first)",
+        "fwlab.lab:command",
+    ),
+    "notebooks": (
+        "copy fwlab's notebooks into a folder to edit them",
+        "fwlab.notebook_dir:command",
+    ),
+    "train": ("train one method on one task and write its history", "fwlab.train.cli:command"),
+    "run": ("execute a notebook with papermill, with parameters", "fwlab.sweep.cli:run_command"),
+    "sweep": (
+        "execute a notebook over a parameter grid and gather the results",
+        "fwlab.sweep.cli:sweep_command",
+    ),
+    "record": ("train a recorded comparison's runs (resumable)", "fwlab.train.record:command"),
+    "reproduce": (
+        "run a table of the paper and print it beside ours",
+        "fwlab.train.reproduce:command",
+    ),
+    "search": (
+        "tune parameters with Optuna, every trial a run (resumable, parallel)",
+        "fwlab.integrations.search_cli:command",
+    ),
+    "bench": ("measure fwlab's speed ratios and print/write them", "fwlab.bench:command"),
+    "present": (
+        "serve a notebook as an app (Voila): code hidden, widgets live",
+        "fwlab.present:command",
+    ),
     "export-playground": (
         "write the trust-region playground as one self-contained HTML page (sliders, no Python)",
-        _export_playground,
+        "fwlab.playground_export:command",
     ),
     "export-html": (
         "write an executed notebook as one HTML page that works offline (solutions folded)",
-        _export_html,
+        "fwlab.notebook_html:command",
     ),
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line too (the problem and where the usage is), not
-    the usage block followed by the error; sub-parsers are of this class as well."""
+def _unavailable(name: str, missing: str) -> click.Command:
+    """The stand-in of a command whose optional dependency is missing: it says so."""
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+    def refuse() -> None:
+        raise click.UsageError(f"'{name}' is not available in this installation ({missing})")
+
+    return click.Command(
+        name,
+        callback=refuse,
+        params=[debug_option()],
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                          "help_option_names": ["-h", "--help"]},
+    )  # fmt: skip
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The ``fwlab`` parser. ``only``: load and configure that sub-command alone (the others are
-    listed with their help line), so that ``fwlab run`` does not import what ``fwlab train``
-    needs (torch); ``None``: every sub-command."""
-    parser = _Parser(
-        prog="fwlab",
-        description="Frank-Wolfe trust-region training of RNNs (Yue et al., ICPR 2020).",
-    )
-    debug_help = (
-        f"show the traceback of a failure instead of its one-line summary (or set {DEBUG_ENV}=1)"
-    )
-    parser.add_argument("--debug", action="store_true", help=debug_help)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (help_text, load) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        # after the sub-command too; SUPPRESS: absent there, it keeps the top level's value
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
-        if only is not None and name != only:
-            continue
-        try:
-            command = load()
-        except ModuleNotFoundError as err:
-            if err.name is None or err.name.split(".")[0] == "fwlab":
-                raise  # fwlab's own module is missing: a broken installation, not an extra
-            p.set_defaults(_missing=f"{err.name} is not installed")
-            continue
-        command.configure(p)
-        p.set_defaults(_run=command.run)
-    return parser
+def load_command(name: str) -> click.Command:
+    """The click command of ``name`` (a key of :data:`COMMANDS`), its module imported now.
+
+    Raises:
+        ModuleNotFoundError: fwlab's own module is missing (a broken installation; a missing
+            optional dependency gives a command that says it is not available instead).
+    """
+    help_text, target = COMMANDS[name]
+    return _load(name, help_text, target)
+
+
+@functools.cache
+def _load(name: str, help_text: str, target: str) -> click.Command:
+    module, _, attribute = target.partition(":")
+    try:
+        command = getattr(importlib.import_module(module), attribute)
+    except ModuleNotFoundError as err:
+        if err.name is None or err.name.split(".")[0] == "fwlab":
+            raise  # fwlab's own module is missing: a broken installation, not an extra
+        command = _unavailable(name, f"{err.name} is not installed")
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{target} is {type(command).__name__}, not a click command")
+    command.help = command.help or help_text  # the row's line heads the command's own help
+    return command
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are :data:`COMMANDS`, each imported when it is chosen
+    (:func:`load_command`); its help lists their lines without importing them."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if name not in COMMANDS and not name.startswith("-"):
+            choices = ", ".join(map(repr, COMMANDS))
+            raise click.UsageError(
+                f"argument COMMAND: invalid choice: {name!r} (choose from {choices})", ctx
+            )
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (text, _) in COMMANDS.items()])
+
+
+def _require_command(ctx: click.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        raise click.UsageError("the following arguments are required: COMMAND", ctx)
+
+
+#: the ``fwlab`` command
+group = LazyGroup(
+    "fwlab",
+    help="Frank-Wolfe trust-region training of RNNs (Yue et al., ICPR 2020).",
+    params=[debug_option()],
+    callback=click.pass_context(_require_command),
+    invoke_without_command=True,  # so that a missing command is one line, as every usage error
+    context_settings={"help_option_names": ["-h", "--help"]},
+    options_metavar="[--debug]",
+    subcommand_metavar="COMMAND [ARGS]...",
+)
+
+
+def _param_name(param: click.Parameter | None) -> str:
+    if isinstance(param, click.Option):
+        return "/".join(param.opts)
+    if isinstance(param, click.Argument):
+        return param.metavar or param.name or "?"
+    return "?"
+
+
+def usage_line(err: click.UsageError) -> str:
+    """The one line of a usage error, as argparse words it: ``fwlab train: error: argument
+    --hidden: must be an integer >= 1, got '0'; see 'fwlab train --help'``."""
+    prog = err.ctx.command_path if err.ctx is not None else "fwlab"
+    if isinstance(err, click.MissingParameter):
+        text = f"the following arguments are required: {_param_name(err.param)}"
+    elif isinstance(err, click.BadParameter):
+        text = f"argument {_param_name(err.param)}: {err.message}"
+    elif isinstance(err, click.NoSuchOption):
+        text = f"unrecognized arguments: {err.option_name}"
+    elif isinstance(err, click.BadOptionUsage) and "requires an argument" in err.message:
+        text = f"argument {err.option_name}: expected one argument"
+    else:
+        text = err.message.rstrip(".")
+    return f"{prog}: error: {' '.join(text.split())}; see '{prog} --help'"
 
 
 @contextlib.contextmanager
@@ -189,6 +211,8 @@ def _sigint_held() -> Iterator[list[int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``fwlab`` on ``argv`` (default ``sys.argv[1:]``) and return the exit status; a usage
+    error and ``--help`` raise ``SystemExit`` (2 and 0) after their output."""
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if a in COMMANDS), "")  # after --debug, say
     if chosen in ("train", "record"):  # before torch is imported (fwlab.reproducible)
@@ -196,24 +220,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         enter_from_argv(argv)
     with _sigint_held() as received:  # loading a command imports its modules (torch: seconds)
-        parser = build_parser(only=chosen)
+        if chosen:
+            load_command(chosen)
     if received:
         said = "interrupted (Ctrl-C) while the command was starting; nothing was done; run it again"
         return report(chosen, KeyboardInterrupt(said), debug="--debug" in argv)
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        if not getattr(args, "_passthrough", False):
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        args.extra = unknown  # e.g. `fwlab lab --no-browser --port 8899`: for jupyter lab
-    missing = getattr(args, "_missing", None)
-    if missing:
-        parser.error(f"'{args.command}' is not available in this installation ({missing})")
+    meta: dict[str, Any] = {}
     try:
-        return int(args._run(args) or 0)
+        with group.make_context("fwlab", argv) as ctx:
+            meta = ctx.meta
+            return int(group.invoke(ctx) or 0)
+    except click.exceptions.Exit as done:  # --help
+        raise SystemExit(done.exit_code) from None
+    except click.UsageError as err:
+        print(usage_line(err), file=sys.stderr)
+        raise SystemExit(2) from None
     except BaseException as err:  # noqa: BLE001 - every failure ends in one line (failure.py)
         if isinstance(err, SystemExit):
             raise
-        return report(args.command, err, debug=args.debug)
+        return report(chosen, err, debug=meta.get(DEBUG_KEY, False))
 
 
 def run() -> None:

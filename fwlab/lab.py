@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fwlab.argtypes import Command, Option, path_type
 from fwlab.failure import CommandError
 from fwlab.jupyter_kernel import ensure_kernel, install_hint, missing_lab
 from fwlab.notebook_dir import PLAYGROUND, notebooks_dir
@@ -55,16 +56,21 @@ def workspaces_dir() -> Path | None:
     return None
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--notebooks",
-        type=Path,
-        default=None,
-        help="folder with the notebooks (default: fwlab's own, see `fwlab notebooks`)",
-    )
-    parser.epilog = "Other arguments go to `jupyter lab`: `fwlab lab --no-browser --port 8899`."
-    # fwlab.cli hands the arguments this parser does not know to `extra`, in their order
-    parser.set_defaults(extra=[], _passthrough=True)
+#: ``fwlab lab``: the arguments it does not know go to ``jupyter lab`` (``args.extra``, in order)
+command = Command(
+    "lab",
+    lambda args: run_cli(args),  # defined below
+    [
+        Option(
+            ["--notebooks", "notebooks"],
+            type=path_type,
+            default=None,
+            help="folder with the notebooks (default: fwlab's own, see `fwlab notebooks`)",
+        )
+    ],
+    epilog="Other arguments go to `jupyter lab`: `fwlab lab --no-browser --port 8899`.",
+    passthrough=True,
+)
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ import argparse
 import os
 from pathlib import Path
 
+from fwlab.argtypes import Argument, Command, Option, path_type
+
 __all__ = ["PLAYGROUND", "copy_notebooks", "find_notebook", "notebook_path", "notebooks_dir"]
 
 #: the first notebook (``fwlab lab`` opens it); its presence marks a notebooks folder
@@ -105,9 +107,15 @@ def copy_notebooks(dest: str | os.PathLike[str], *, force: bool = False) -> list
     return [atomic_write(dest / s.name, s.read_bytes()) for s in sources]
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dest", type=Path, help="folder to copy the notebooks into")
-    parser.add_argument("--force", action="store_true", help="overwrite notebooks already there")
+#: ``fwlab notebooks DEST``
+command = Command(
+    "notebooks",
+    lambda args: run_cli(args),  # defined below
+    [
+        Argument(["dest"], type=path_type, help="folder to copy the notebooks into"),
+        Option(["--force", "force"], is_flag=True, help="overwrite notebooks already there"),
+    ],
+)
 
 
 def run_cli(args: argparse.Namespace) -> int:

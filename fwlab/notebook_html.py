@@ -29,6 +29,8 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any
 
+from fwlab.argtypes import Argument, Command, path_type
+
 __all__ = ["export_html", "mathjax_js", "offline_exporter"]
 
 TEMPLATE_NAME = "fwlab_offline"
@@ -86,11 +88,16 @@ def export_html(notebook: str | Path, out: str | Path) -> Path:
     return dst
 
 
-def configure_parser(parser: Any) -> None:
-    """``fwlab export-html NOTEBOOK.ipynb PAGE.html``."""
-    parser.add_argument("notebook", type=Path, metavar="NOTEBOOK.ipynb",
-                        help="an executed notebook (e.g. the one `fwlab run` wrote)")  # fmt: skip
-    parser.add_argument("file", type=Path, metavar="PAGE.html", help="the page to write")
+#: ``fwlab export-html NOTEBOOK.ipynb PAGE.html``
+command = Command(
+    "export-html",
+    lambda args: run_cli(args),  # defined below
+    [
+        Argument(["notebook"], type=path_type, metavar="NOTEBOOK.ipynb",
+                 help="an executed notebook (e.g. the one `fwlab run` wrote)"),
+        Argument(["file"], type=path_type, metavar="PAGE.html", help="the page to write"),
+    ],
+)  # fmt: skip
 
 
 def run_cli(args: Any) -> int:

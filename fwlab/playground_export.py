@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from fwlab import argtypes
+from fwlab.toy import loss_names
 from fwlab.validate import p_exponent, positive_float, positive_int
 
 __all__ = [
@@ -39,7 +41,7 @@ __all__ = [
     "playground_figure",
     "playground_html",
     "export_playground",
-    "configure_parser",
+    "command",
     "run_cli",
 ]
 
@@ -245,7 +247,7 @@ def _floats(value: str) -> list[float]:
     try:
         out = [math.inf if v.strip() in ("inf", "∞") else float(v) for v in value.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
+        raise ValueError(
             f"must be comma-separated numbers such as 0.1,0.3,1, got {value!r}"
         ) from None
     return out
@@ -255,27 +257,43 @@ def _ints(value: str) -> list[int]:
     try:
         return [int(v) for v in value.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be comma-separated integers such as 1,2,5, got {value!r}"
-        ) from None
+        raise ValueError(f"must be comma-separated integers such as 1,2,5, got {value!r}") from None
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    from fwlab import argtypes
-    from fwlab.toy import loss_names
-
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("file", type=Path, metavar="FILE.html", help="the page to write")
-    parser.add_argument("--loss", choices=loss_names(), default="rosenbrock", help="toy loss")
-    parser.add_argument(
-        "--deltas", type=_floats, default=None, help="δ values (default: ×¼..×4 the loss's δ)"
-    )
-    parser.add_argument("--Ks", type=_ints, default=list(DEFAULT_KS), help="K values")
-    parser.add_argument("--ps", type=_floats, default=list(DEFAULT_PS), help="p values (inf ok)")
-    parser.add_argument(
-        "--lr", type=argtypes.nonnegative_float, default=0.5, help="η, the outer step"
-    )
-    parser.add_argument("--steps", type=argtypes.positive_int, default=60, help="outer steps T")
+#: ``fwlab export-playground FILE.html`` (argtypes: the validate rules' names are taken here)
+command = argtypes.Command(
+    "export-playground",
+    lambda args: run_cli(args),  # defined below
+    [
+        argtypes.Argument(
+            ["file"], type=argtypes.path_type, metavar="FILE.html", help="the page to write"
+        ),
+        argtypes.Option(
+            ["--loss", "loss"], type=argtypes.choice(loss_names()), default="rosenbrock",
+            help="toy loss",
+        ),
+        argtypes.Option(
+            ["--deltas", "deltas"], type=argtypes.checked(_floats, "floats"), default=None,
+            help="δ values (default: ×¼..×4 the loss's δ)",
+        ),
+        argtypes.Option(
+            ["--Ks", "Ks"], type=argtypes.checked(_ints, "ints"), default=list(DEFAULT_KS),
+            help="K values",
+        ),
+        argtypes.Option(
+            ["--ps", "ps"], type=argtypes.checked(_floats, "floats"), default=list(DEFAULT_PS),
+            help="p values (inf ok)",
+        ),
+        argtypes.Option(
+            ["--lr", "lr"], type=argtypes.nonnegative_float, default=0.5,
+            help="η, the outer step",
+        ),
+        argtypes.Option(
+            ["--steps", "steps"], type=argtypes.positive_int, default=60, help="outer steps T"
+        ),
+    ],
+    show_default=True,
+)  # fmt: skip
 
 
 def run_cli(args: argparse.Namespace) -> int:

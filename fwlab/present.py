@@ -27,10 +27,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fwlab.argtypes import Argument, Command, Option, integer
 from fwlab.failure import CommandError
 from fwlab.notebook_dir import find_notebook  # re-exported: it lived here first
 
-__all__ = ["find_notebook", "free_port", "present_command", "configure_parser", "run_cli"]
+__all__ = ["command", "find_notebook", "free_port", "present_command", "run_cli"]
 
 # the page appears at once and shows each cell's output when the cell has run, its widgets live
 # while later cells still run (notebook 02's dashboard while the cell after it awaits the
@@ -67,21 +68,28 @@ def present_command(
     return cmd + list(extra or [])
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "notebook",
-        nargs="?",
-        default=None,
-        metavar="NOTEBOOK",
-        help="a notebook path, or a number such as 02 (default: 01, the playground)",
-    )
-    parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole network)"
-    )
-    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    parser.epilog = "Other arguments go to `voila`: `fwlab present 01 --theme=dark`."
-    parser.set_defaults(extra=[], _passthrough=True)
+#: ``fwlab present [NOTEBOOK]``: the arguments it does not know go to ``voila`` (``args.extra``)
+command = Command(
+    "present",
+    lambda args: run_cli(args),  # defined below
+    [
+        Argument(
+            ["notebook"],
+            required=False,
+            default=None,
+            help="a notebook path, or a number such as 02 (default: 01, the playground)",
+        ),
+        Option(["--port", "port"], type=integer, default=None, help="port (default: a free one)"),
+        Option(
+            ["--host", "host"],
+            default="127.0.0.1",
+            help="address to listen on (0.0.0.0: the whole network)",
+        ),
+        Option(["--no-browser", "no_browser"], is_flag=True, help="do not open a browser"),
+    ],
+    epilog="Other arguments go to `voila`: `fwlab present 01 --theme=dark`.",
+    passthrough=True,
+)
 
 
 def run_cli(args: argparse.Namespace) -> int:

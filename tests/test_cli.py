@@ -1,4 +1,4 @@
-"""The `fwlab` command wiring (fwlab/cli.py, fwlab/lab.py)."""
+"""The `fwlab` command wiring (fwlab/cli.py, fwlab/argtypes.py, fwlab/lab.py)."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fwlab.cli import COMMANDS, build_parser, main
+from fwlab.cli import COMMANDS, load_command, main
 from fwlab.lab import lab_command
 
 
@@ -26,12 +26,14 @@ def test_unknown_command_is_an_error(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_every_subcommand_has_help():
-    parser = build_parser()
+def test_every_subcommand_has_help(capsys):
     for name in COMMANDS:
         with pytest.raises(SystemExit) as exc:
-            parser.parse_args([name, "--help"])
+            main([name, "--help"])
         assert exc.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"Usage: fwlab {name} ") and COMMANDS[name][0].split()[0] in out
+        assert "--debug" in out and "-h, --help" in out
 
 
 def test_lab_command_line_as_root_and_not():
@@ -48,7 +50,7 @@ def test_console_script_runs():
     out = subprocess.run(
         [sys.executable, "-m", "fwlab.cli", "--help"], capture_output=True, text=True, check=True
     )
-    assert "usage: fwlab" in out.stdout
+    assert out.stdout.startswith("Usage: fwlab [--debug] COMMAND")
 
 
 def test_lab_passes_unknown_options_to_jupyter(monkeypatch):
@@ -68,13 +70,15 @@ def test_other_commands_still_reject_unknown_options(capsys):
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
 
 
-def test_a_command_whose_extra_is_missing_says_so_and_the_others_work(monkeypatch, capsys):
+def test_a_command_whose_extra_is_missing_says_so_and_the_others_work(
+    monkeypatch, capsys, tmp_path
+):
     import fwlab.cli as cli
 
-    def load():
-        raise ModuleNotFoundError("No module named 'voila'", name="voila")
-
-    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", load))
+    (tmp_path / "needs_voila.py").write_text("import voila\ncommand = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, "voila", None)  # as if not installed
+    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", "needs_voila:command"))
     with pytest.raises(SystemExit) as exc:
         main(["present"])
     assert exc.value.code == 2
@@ -89,12 +93,11 @@ def test_a_command_whose_extra_is_missing_says_so_and_the_others_work(monkeypatc
 def test_a_missing_fwlab_module_is_not_hidden(monkeypatch):
     import fwlab.cli as cli
 
-    def load():
-        raise ModuleNotFoundError("No module named 'fwlab.gone'", name="fwlab.gone")
-
-    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", load))
+    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", "fwlab.gone:command"))
     with pytest.raises(ModuleNotFoundError, match="fwlab.gone"):
-        build_parser()
+        load_command("present")
+    with pytest.raises(ModuleNotFoundError, match="fwlab.gone"):
+        main(["present", "--help"])
 
 
 def test_commands_that_do_not_train_start_without_torch():
@@ -117,3 +120,70 @@ def test_commands_that_do_not_train_start_without_torch():
         import fwlab
 
         fwlab.nothing  # noqa: B018
+
+
+def test_help_imports_no_command_module():
+    """`fwlab --help` lists every command from the table alone (click's lazy sub-commands)."""
+    code = (
+        "import sys, contextlib, io\n"
+        "import fwlab.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    fwlab.cli.main(['--help'])\n"
+        "modules = {t.partition(':')[0] for _, t in fwlab.cli.COMMANDS.values()}\n"
+        "print(sorted(m for m in modules if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        ([], "fwlab: error: the following arguments are required: COMMAND; see 'fwlab --help'"),
+        (["--debug"], "fwlab: error: the following arguments are required: COMMAND"),
+        (["record", "adding-paper"], "fwlab record: error: the following arguments are "
+         "required: --runs; see 'fwlab record --help'"),
+        (["notebooks", "a", "b"], "fwlab notebooks: error: unrecognized arguments: b"),
+        (["train", "--K"], "fwlab train: error: argument --K: expected one argument"),
+        (["bench", "--only"], "fwlab bench: error: argument --only: expected at least one "
+         "argument"),
+        (["reproduce", "--table", "4"], "fwlab reproduce: error: argument --table: invalid "
+         "choice: '4' (choose from 2, 3)"),
+    ],
+)  # fmt: skip
+def test_a_usage_error_is_one_line_naming_the_problem(argv, line, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(line) and len(err.splitlines()) == 1
+
+
+def test_debug_is_taken_before_and_after_the_command(monkeypatch, capsys):
+    import fwlab.notebook_dir
+
+    def fail(dest, force):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(fwlab.notebook_dir, "copy_notebooks", fail)
+    monkeypatch.delenv("FWLAB_DEBUG", raising=False)
+    assert main(["notebooks", "d"]) == 1
+    assert "disk on fire" in capsys.readouterr().err
+    for argv in (["--debug", "notebooks", "d"], ["notebooks", "d", "--debug"]):
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            main(argv)
+
+
+def test_ctrl_c_while_a_command_loads_ends_in_one_line(monkeypatch, tmp_path, capsys):
+    import fwlab.cli as cli
+
+    (tmp_path / "slow_start.py").write_text(
+        "import os, signal, click\nos.kill(os.getpid(), signal.SIGINT)\n"
+        "command = click.Command('present')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(cli.COMMANDS, "present", ("serve a notebook", "slow_start:command"))
+    monkeypatch.delenv("FWLAB_DEBUG", raising=False)
+    assert main(["present"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("fwlab present: interrupted (Ctrl-C) while the command was starting")

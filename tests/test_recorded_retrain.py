@@ -24,20 +24,17 @@ PREFIX = {"mnist-offline": 50}
 def test_every_stored_run_carries_the_command_of_its_own_method_and_config(name):
     """Parsed by `fwlab train`'s own parser, each stored command asks for the method, training
     config and data (task, validation split) the stored run was trained with."""
-    import argparse
     import shlex
 
-    from fwlab.train.cli import configure_parser, method_and_config
+    from fwlab.train.cli import method_and_config, parse_train_args
 
-    parser = argparse.ArgumentParser()
-    configure_parser(parser)
     recorded = load_recorded(name)
     assert recorded["runs"]
     for run, by_seed in recorded["runs"].items():
         for seed, h in by_seed.items():
             words = shlex.split(h["command"])
             assert words[:2] == ["fwlab", "train"], h["command"]
-            args = parser.parse_args(words[2:])
+            args = parse_train_args(words[2:])
             method, config = method_and_config(args)
             assert method.to_dict() == h["method"], (run, seed)
             assert config.to_dict() == h["config"], (run, seed)

@@ -12,84 +12,67 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["command", "configure_parser", "run_cli"]
+import optuna  # noqa: F401 - the extra this command needs: without it `fwlab search` says so
+
+from fwlab.argtypes import (
+    Argument,
+    Command,
+    Option,
+    choice,
+    integer,
+    path_type,
+    positive_float,
+    positive_int,
+)
+from fwlab.runs import SCHEDULER_ENV
+
+__all__ = ["command", "run_cli"]
 
 TUNING_TARGET = "fwlab.experiments.tuning:train_trial"
 
 
-def command() -> Any:
-    """The sub-command's two functions (:class:`fwlab.cli.Command`); ``ModuleNotFoundError``
-    naming optuna when the ``search`` extra is not installed."""
-    import optuna  # noqa: F401 - the extra this command needs
-
-    from fwlab.cli import Command
-
-    return Command(configure_parser, run_cli)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    from fwlab.argtypes import positive_float, positive_int
-    from fwlab.runs import SCHEDULER_ENV
-
-    parser.add_argument(
-        "target", help="a notebook (.ipynb), a function (module:name) or a method (fw_k1, sgd, ...)"
-    )
-    parser.add_argument(
-        "--space",
-        action="append",
-        required=True,
-        metavar="NAME=KIND:...",
-        help="a parameter to search (repeat for more): NAME=log:LOW:HIGH, "
-        "NAME=float:LOW:HIGH[:STEP], NAME=int:LOW:HIGH[:STEP|:log], NAME=cat:A,B,...",
-    )
-    parser.add_argument(
-        "--trials", type=positive_int, required=True, help="trials the study should have ended"
-    )
-    parser.add_argument(
-        "--metric",
-        default=None,
-        help="the result to optimize (default for a method: valid_loss, the best validation loss)",
-    )
-    parser.add_argument("--direction", choices=("minimize", "maximize"), default="minimize")
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        action="append",
-        nargs=2,
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="a fixed parameter of every run (parsed as by fwlab sweep -p)",
-    )
-    parser.add_argument(
-        "--seeds", default=None, metavar="0,1,2", help="run every trial once per seed (its mean)"
-    )
-    parser.add_argument("--out", type=Path, default=None, help="default: searches/<target>")
-    parser.add_argument(
-        "--storage", default=None, help="Optuna storage URL (default: sqlite:///OUT/study.db)"
-    )
-    parser.add_argument("--study-name", default=None, help="default: the name of --out")
-    parser.add_argument("--sampler", choices=("tpe", "random"), default="tpe")
-    parser.add_argument("--sampler-seed", type=int, default=None)
-    parser.add_argument("--pruner", choices=("median", "none"), default="median")
-    parser.add_argument("--jobs", type=positive_int, default=2, help="runs at a time (default 2)")
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help=f"run on this Dask scheduler (default: ${SCHEDULER_ENV} if set; 'local' forces "
-        "local processes)",
-    )
-    parser.add_argument("--kernel", default="fwlab", help="a notebook's Jupyter kernel")
-    parser.add_argument(
-        "--timeout", type=positive_float, default=None, metavar="S", help="a notebook's cell limit"
-    )
-    parser.epilog = (
-        "Every trial is an fwlab run in OUT/trial-NNNN (status.json, results.json); the study is "
-        "in OUT/study.db, so running the same command again resumes it (ended trials are not "
-        "re-run; interrupted ones are run again first). Ctrl-C: one line with the command that "
-        "resumes, exit status 130. Look at it with: optuna-dashboard sqlite:///OUT/study.db"
-    )
+#: ``fwlab search TARGET --space ... --trials N``
+command = Command(
+    "search",
+    lambda args: run_cli(args),  # defined below
+    [
+        Argument(["target"], help="a notebook (.ipynb), a function (module:name) or a method "
+                 "(fw_k1, sgd, ...)"),
+        Option(["--space", "space"], multiple=True, required=True, metavar="NAME=KIND:...",
+               help="a parameter to search (repeat for more): NAME=log:LOW:HIGH, "
+               "NAME=float:LOW:HIGH[:STEP], NAME=int:LOW:HIGH[:STEP|:log], NAME=cat:A,B,..."),
+        Option(["--trials", "trials"], type=positive_int, required=True,
+               help="trials the study should have ended"),
+        Option(["--metric", "metric"], default=None,
+               help="the result to optimize (default for a method: valid_loss, the best "
+               "validation loss)"),
+        Option(["--direction", "direction"], type=choice(("minimize", "maximize")),
+               default="minimize"),
+        Option(["-p", "--parameter", "parameters"], nargs=2, multiple=True, metavar="NAME VALUE",
+               help="a fixed parameter of every run (parsed as by fwlab sweep -p)"),
+        Option(["--seeds", "seeds"], default=None, metavar="0,1,2",
+               help="run every trial once per seed (its mean)"),
+        Option(["--out", "out"], type=path_type, default=None, help="default: searches/<target>"),
+        Option(["--storage", "storage"], default=None,
+               help="Optuna storage URL (default: sqlite:///OUT/study.db)"),
+        Option(["--study-name", "study_name"], default=None, help="default: the name of --out"),
+        Option(["--sampler", "sampler"], type=choice(("tpe", "random")), default="tpe"),
+        Option(["--sampler-seed", "sampler_seed"], type=integer, default=None),
+        Option(["--pruner", "pruner"], type=choice(("median", "none")), default="median"),
+        Option(["--jobs", "jobs"], type=positive_int, default=2,
+               help="runs at a time (default 2)"),
+        Option(["--scheduler", "scheduler"], default=None, metavar="ADDRESS",
+               help=f"run on this Dask scheduler (default: ${SCHEDULER_ENV} if set; 'local' "
+               "forces local processes)"),
+        Option(["--kernel", "kernel"], default="fwlab", help="a notebook's Jupyter kernel"),
+        Option(["--timeout", "timeout"], type=positive_float, default=None, metavar="S",
+               help="a notebook's cell limit"),
+    ],
+    epilog="Every trial is an fwlab run in OUT/trial-NNNN (status.json, results.json); the "
+    "study is in OUT/study.db, so running the same command again resumes it (ended trials are "
+    "not re-run; interrupted ones are run again first). Ctrl-C: one line with the command that "
+    "resumes, exit status 130. Look at it with: optuna-dashboard sqlite:///OUT/study.db",
+)  # fmt: skip
 
 
 def _target_and_fixed(args: argparse.Namespace) -> tuple[Any, dict[str, Any], str]:

@@ -46,12 +46,7 @@ from fwlab.runs import (
     record,
     write_csv,
 )
-from fwlab.sweep.cli import (
-    configure_run_parser,
-    configure_sweep_parser,
-    run_run_cli,
-    run_sweep_cli,
-)
+from fwlab.sweep.cli import run_command, run_run_cli, run_sweep_cli, sweep_command
 from fwlab.sweep.runner import check_kernel, run_notebook, run_sweep
 
 __all__ = [
@@ -62,8 +57,6 @@ __all__ = [
     "SCHEDULER_ENV",
     "STATUS_FILE",
     "check_kernel",
-    "configure_run_parser",
-    "configure_sweep_parser",
     "format_table",
     "gather",
     "grid",
@@ -72,9 +65,11 @@ __all__ = [
     "parse_value",
     "point_name",
     "record",
+    "run_command",
     "run_notebook",
     "run_run_cli",
     "run_sweep",
     "run_sweep_cli",
+    "sweep_command",
     "write_csv",
 ]

@@ -8,7 +8,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.argtypes import add_mlflow_options, positive_float, positive_int
+import click
+
+from fwlab.argtypes import (
+    Argument,
+    Command,
+    Option,
+    mlflow_options,
+    path_type,
+    positive_float,
+    positive_int,
+)
 from fwlab.notebook_dir import find_notebook
 from fwlab.runs import (
     CSV_FILE,
@@ -26,59 +36,62 @@ from fwlab.runs.params import parse_typed
 from fwlab.sweep.runner import check_kernel, run_notebook, run_sweep
 
 
-def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
-    parser.add_argument(
-        "notebook",
-        help="the notebook to execute: a path, or one of fwlab's notebooks by file name or "
-        "number ('01', '01_trust_region_playground.ipynb', 'table_row')",
-    )
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        action="append",
-        nargs=2,
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="set a parameter of the notebook's 'parameters' cell; VALUE is parsed by the type "
-        "the cell declares (K: int = 5 refuses 'abc'; tag: str = 'a' keeps '007' as text); an "
-        "undeclared type reads True/False/None, int, float, a Python literal or else a string",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help=f"output folder (default: {default_out}/<notebook name>)",
-    )
-    parser.add_argument(
-        "--kernel", default=DEFAULT_KERNEL, help=f"Jupyter kernel name (default: {DEFAULT_KERNEL})"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=None,
-        metavar="S",
-        help="per-cell execution timeout in seconds, > 0 (default: no limit)",
-    )
-    parser.add_argument(
-        "--cwd",
-        type=Path,
-        default=None,
-        help="the kernel's working directory (default: the notebook's folder)",
-    )
-    parser.add_argument(
-        "--tensorboard",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="every fwlab.train.fit in the notebook also writes a TensorBoard run under DIR "
-        "(a sweep: under DIR/<point>)",
-    )
-    add_mlflow_options(
-        parser,
-        "every fwlab.train.fit in the notebook also logs an MLflow run "
-        "<point>/<method>-seed<seed> (the point: the output folder's name, or a sweep point's)",
-    )
+def _common(default_out: str) -> list[click.Parameter]:
+    """The parameters ``fwlab run`` and ``fwlab sweep`` share."""
+    return [
+        Argument(
+            ["notebook"],
+            help="the notebook to execute: a path, or one of fwlab's notebooks by file name or "
+            "number ('01', '01_trust_region_playground.ipynb', 'table_row')",
+        ),
+        Option(
+            ["-p", "--parameter", "parameters"],
+            nargs=2,
+            multiple=True,
+            metavar="NAME VALUE",
+            help="set a parameter of the notebook's 'parameters' cell; VALUE is parsed by the "
+            "type the cell declares (K: int = 5 refuses 'abc'; tag: str = 'a' keeps '007' as "
+            "text); an undeclared type reads True/False/None, int, float, a Python literal or "
+            "else a string",
+        ),
+        Option(
+            ["--out", "out"],
+            type=path_type,
+            default=None,
+            help=f"output folder (default: {default_out}/<notebook name>)",
+        ),
+        Option(
+            ["--kernel", "kernel"],
+            default=DEFAULT_KERNEL,
+            help=f"Jupyter kernel name (default: {DEFAULT_KERNEL})",
+        ),
+        Option(
+            ["--timeout", "timeout"],
+            type=positive_float,
+            default=None,
+            metavar="S",
+            help="per-cell execution timeout in seconds, > 0 (default: no limit)",
+        ),
+        Option(
+            ["--cwd", "cwd"],
+            type=path_type,
+            default=None,
+            help="the kernel's working directory (default: the notebook's folder)",
+        ),
+        Option(
+            ["--tensorboard", "tensorboard"],
+            type=path_type,
+            default=None,
+            metavar="DIR",
+            help="every fwlab.train.fit in the notebook also writes a TensorBoard run under DIR "
+            "(a sweep: under DIR/<point>)",
+        ),
+        *mlflow_options(
+            "every fwlab.train.fit in the notebook also logs an MLflow run "
+            "<point>/<method>-seed<seed> (the point: the output folder's name, or a sweep "
+            "point's)"
+        ),
+    ]
 
 
 def _fixed(
@@ -103,13 +116,15 @@ def _mlflow_store(args: argparse.Namespace) -> str | None:
     return prepare_store(args.mlflow or None, args.mlflow_experiment)
 
 
-def configure_run_parser(parser: argparse.ArgumentParser) -> None:
-    _add_common(parser, "runs")
-    parser.epilog = (
-        "Writes the executed notebook, status.json and results.json (what the notebook passed to "
-        "fwlab.record) into the output folder. Exit status 1 if the notebook failed, 130 if "
-        "interrupted (Ctrl-C: the run stops, status 'interrupted')."
-    )
+#: ``fwlab run NOTEBOOK``
+run_command = Command(
+    "run",
+    lambda args: run_run_cli(args),  # defined below
+    _common("runs"),
+    epilog="Writes the executed notebook, status.json and results.json (what the notebook "
+    "passed to fwlab.record) into the output folder. Exit status 1 if the notebook failed, 130 "
+    "if interrupted (Ctrl-C: the run stops, status 'interrupted').",
+)
 
 
 def run_run_cli(args: argparse.Namespace) -> int:
@@ -169,37 +184,44 @@ def _raised_in_a_cell(executed: Path) -> bool:
     return any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
 
 
-def configure_sweep_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--grid",
-        action="append",
-        required=True,
-        metavar="NAME=v1,v2",
-        help="a grid axis (repeat for more; the points are their cartesian product)",
-    )
-    _add_common(parser, "sweeps")
-    parser.add_argument(
-        "--jobs", type=positive_int, default=2, help="points run at a time locally (default: 2)"
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="run the points on the Dask cluster of this scheduler (tcp://HOST:8786; "
-        f"default: ${SCHEDULER_ENV} if set, else the local pool; 'local' forces it)",
-    )
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="re-run points that already finished ok (default: skip them)",
-    )
-    parser.epilog = (
-        "Each point gets a folder named after its grid values, holding the executed notebook, "
-        "status.json and results.json; results.csv gathers them. Exit status 1 if any point "
-        "failed. Ctrl-C: the points not started are cancelled, the running ones stop (status "
-        "'interrupted'), and one line says what finished and the command that resumes; a "
-        "second Ctrl-C ends everything at once (exit status 130)."
-    )
+#: ``fwlab sweep NOTEBOOK --grid NAME=v1,v2``
+sweep_command = Command(
+    "sweep",
+    lambda args: run_sweep_cli(args),  # defined below
+    [
+        Option(
+            ["--grid", "grid"],
+            multiple=True,
+            required=True,
+            metavar="NAME=v1,v2",
+            help="a grid axis (repeat for more; the points are their cartesian product)",
+        ),
+        *_common("sweeps"),
+        Option(
+            ["--jobs", "jobs"],
+            type=positive_int,
+            default=2,
+            help="points run at a time locally (default: 2)",
+        ),
+        Option(
+            ["--scheduler", "scheduler"],
+            default=None,
+            metavar="ADDRESS",
+            help="run the points on the Dask cluster of this scheduler (tcp://HOST:8786; "
+            f"default: ${SCHEDULER_ENV} if set, else the local pool; 'local' forces it)",
+        ),
+        Option(
+            ["--force", "force"],
+            is_flag=True,
+            help="re-run points that already finished ok (default: skip them)",
+        ),
+    ],
+    epilog="Each point gets a folder named after its grid values, holding the executed "
+    "notebook, status.json and results.json; results.csv gathers them. Exit status 1 if any "
+    "point failed. Ctrl-C: the points not started are cancelled, the running ones stop (status "
+    "'interrupted'), and one line says what finished and the command that resumes; a second "
+    "Ctrl-C ends everything at once (exit status 130).",
+)
 
 
 def run_sweep_cli(args: argparse.Namespace) -> int:

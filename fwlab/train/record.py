@@ -45,7 +45,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fwlab.argtypes import add_mlflow_options, positive_int
+from fwlab.argtypes import (
+    Argument,
+    Command,
+    Option,
+    choice,
+    integer,
+    mlflow_options,
+    path_type,
+    positive_int,
+)
 from fwlab.data import load_task, validation_size, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.checkpoint import CHECKPOINT
@@ -63,7 +72,7 @@ __all__ = [
     "check_selection",
     "record",
     "train_one",
-    "configure_parser",
+    "command",
     "run_cli",
 ]
 
@@ -627,46 +636,40 @@ def _train_one(
     return {"state": "trained", "summary": history["summary"]}
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("comparison", choices=sorted(COMPARISONS), help="what to record")
-    parser.add_argument(
-        "--runs", type=Path, required=True, help="folder of the raw runs (outside the checkout)"
-    )
-    parser.add_argument("--only", nargs="*", default=None, help="only these run names")
-    parser.add_argument("--seeds", type=int, nargs="*", default=None, help="only these seeds")
-    parser.add_argument("--list", action="store_true", help="print the queue and exit")
-    parser.add_argument(
-        "--compact",
-        type=Path,
-        default=None,
-        metavar="JSON",
-        help="write the finished runs in the stored format (fwlab.train.recorded) to JSON and "
-        "exit (the recorded comparisons shipped with fwlab: fwlab/experiments/data/NAME.json); "
-        "refused when JSON holds runs the folder lacks, unless --replace",
-    )
-    parser.add_argument(
-        "--replace",
-        action="store_true",
-        help="with --compact: replace a file that holds runs the folder lacks (they are dropped)",
-    )
-    parser.add_argument(
-        "--reproducible",
-        action="store_true",
-        help="train in fwlab.reproducible's mode: the same bits on any x86-64 machine with the "
-        "same torch (slower)",
-    )
-    parser.add_argument(
-        "--allow-dirty",
-        action="store_true",
-        help="record from a checkout with uncommitted changes (its provenance says so)",
-    )
-    parser.add_argument("--progress", action="store_true", help="show progress bars")
-    parser.add_argument(
-        "--jobs", type=positive_int, default=1,
-        help="runs at a time (1: in this process; more: in worker processes)",
-    )  # fmt: skip
-    add_mlflow_options(parser, "also log every run to MLflow as <comparison>/<method>-seed<seed>")
+#: ``fwlab record COMPARISON --runs DIR``
+command = Command(
+    "record",
+    lambda args: run_cli(args),  # defined below
+    [
+        Argument(["comparison"], type=choice(COMPARISONS), metavar="COMPARISON",
+                 help=f"what to record: {', '.join(sorted(COMPARISONS))}"),
+        Option(["--runs", "runs"], type=path_type, required=True,
+               help="folder of the raw runs (outside the checkout)"),
+        Option(["--only", "only"], greedy=True, default=None, metavar="NAME...",
+               help="only these run names"),
+        Option(["--seeds", "seeds"], type=integer, greedy=True, default=None, metavar="SEED...",
+               help="only these seeds"),
+        Option(["--list", "list"], is_flag=True, help="print the queue and exit"),
+        Option(["--compact", "compact"], type=path_type, default=None, metavar="JSON",
+               help="write the finished runs in the stored format (fwlab.train.recorded) to JSON "
+               "and exit (the recorded comparisons shipped with fwlab: "
+               "fwlab/experiments/data/NAME.json); refused when JSON holds runs the folder "
+               "lacks, unless --replace"),
+        Option(["--replace", "replace"], is_flag=True,
+               help="with --compact: replace a file that holds runs the folder lacks (they are "
+               "dropped)"),
+        Option(["--reproducible", "reproducible"], is_flag=True,
+               help="train in fwlab.reproducible's mode: the same bits on any x86-64 machine "
+               "with the same torch (slower)"),
+        Option(["--allow-dirty", "allow_dirty"], is_flag=True,
+               help="record from a checkout with uncommitted changes (its provenance says so)"),
+        Option(["--progress", "progress"], is_flag=True, help="show progress bars"),
+        Option(["--jobs", "jobs"], type=positive_int, default=1,
+               help="runs at a time (1: in this process; more: in worker processes)"),
+        *mlflow_options("also log every run to MLflow as <comparison>/<method>-seed<seed>"),
+    ],
+    show_default=True,
+)  # fmt: skip
 
 
 def _fail(message: str) -> int:

@@ -26,7 +26,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.argtypes import nonnegative_int, positive_int
+from fwlab.argtypes import (
+    Command,
+    Option,
+    checked,
+    choice,
+    nonnegative_int,
+    path_type,
+    positive_int,
+)
 from fwlab.atomic import atomic_open, atomic_write_text
 from fwlab.data import load_task, shrink, validation_size, with_noise, with_validation
 from fwlab.data.sequence_data import SequenceData
@@ -48,7 +56,7 @@ __all__ = [
     "format_table",
     "write_table_figure",
     "row_notebook",
-    "configure_parser",
+    "command",
     "run_cli",
 ]
 
@@ -375,82 +383,53 @@ def _formats(value: str) -> tuple[str, ...]:
     formats = tuple(f.strip().lower().lstrip(".") for f in value.split(",") if f.strip())
     bad = [f for f in formats if f not in FIGURE_FORMATS]
     if bad:
-        raise argparse.ArgumentTypeError(
+        raise ValueError(
             f"figure formats must be among {','.join(FIGURE_FORMATS)}, got {','.join(bad)}"
         )
     return formats
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument(
-        "--table",
-        type=int,
-        choices=(2, 3),
-        required=True,
-        help="2: IndRNN on pixel/permuted MNIST; 3: HAR-2 / Noisy-HAR-2",
-    )
-    parser.add_argument(
-        "--scale",
-        choices=SCALES,
-        default="smoke",
-        help="smoke: minutes on a laptop, offline data; paper: the paper's settings",
-    )
-    parser.add_argument(
-        "--rows",
-        nargs="*",
-        default=None,
-        help="only these rows (method names such as fw_k5, or paper labels)",
-    )
-    parser.add_argument(
-        "--tasks",
-        nargs="*",
-        default=None,
-        help="only these columns (e.g. har2); default: every task of the table",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs/reproduce"),
-        help="folder for each row's history and the table (CSV, JSON) and its figure",
-    )
-    parser.add_argument(
-        "--figure",
-        type=_formats,
-        default=("html", "png"),
-        metavar="FORMATS",
-        help="comma-separated formats of the table's comparison figure, from "
-        f"{','.join(FIGURE_FORMATS)}; '' for none (png/svg/pdf need Chrome or Chromium)",
-    )
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every run")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument(
-        "--download",
-        action="store_true",
-        help="download MNIST / UCI HAR when missing (paper scale)",
-    )
-    parser.add_argument(
-        "--no-progress", action="store_true",
-        help="kept for older command lines: the rows never show progress bars (one log line each)",
-    )  # fmt: skip
-    parser.add_argument("--jobs", type=positive_int, default=2, help="(row, task) runs at a time")
-    parser.add_argument(
-        "--force", action="store_true", help="re-run rows that already finished (default: skip)"
-    )
-    parser.add_argument(
-        "--in-process",
-        action="store_true",
-        help="run the same study in this process, one row at a time (instead of --jobs "
-        "worker processes): resumable, the same run folders",
-    )
-    parser.epilog = (
-        "By default the table is a study on fwlab's run engine (as notebook 05 runs it): one "
-        "run of fwlab.train.reproduce.train_row per (row, task), --jobs at a time in worker "
-        "processes; resumable (finished rows are skipped), failure-isolated, table.json written "
-        "atomically. Ctrl-C: the rows not started are cancelled, the running ones stop, and one "
-        "line says what finished and the command that resumes; a second Ctrl-C ends everything "
-        "at once (exit status 130)."
-    )
+#: ``fwlab reproduce --table N``
+command = Command(
+    "reproduce",
+    lambda args: run_cli(args),  # defined below
+    [
+        Option(["--table", "table"], type=choice((2, 3), convert=int), required=True,
+               help="2: IndRNN on pixel/permuted MNIST; 3: HAR-2 / Noisy-HAR-2"),
+        Option(["--scale", "scale"], type=choice(SCALES), default="smoke",
+               help="smoke: minutes on a laptop, offline data; paper: the paper's settings"),
+        Option(["--rows", "rows"], greedy=True, default=None, metavar="ROW...",
+               help="only these rows (method names such as fw_k5, or paper labels)"),
+        Option(["--tasks", "tasks"], greedy=True, default=None, metavar="TASK...",
+               help="only these columns (e.g. har2); default: every task of the table"),
+        Option(["--out", "out"], type=path_type, default=Path("runs/reproduce"),
+               help="folder for each row's history and the table (CSV, JSON) and its figure"),
+        Option(["--figure", "figure"], type=checked(_formats, "formats"), default=("html", "png"),
+               metavar="FORMATS",
+               help="comma-separated formats of the table's comparison figure, from "
+               f"{','.join(FIGURE_FORMATS)}; '' for none (png/svg/pdf need Chrome or Chromium)"),
+        Option(["--seed", "seed"], type=nonnegative_int, default=0, help="seed of every run"),
+        Option(["--device", "device"], default="cpu", help="torch device, e.g. cuda"),
+        Option(["--download", "download"], is_flag=True,
+               help="download MNIST / UCI HAR when missing (paper scale)"),
+        Option(["--no-progress", "no_progress"], is_flag=True,
+               help="kept for older command lines: the rows never show progress bars (one log "
+               "line each)"),
+        Option(["--jobs", "jobs"], type=positive_int, default=2, help="(row, task) runs at a time"),
+        Option(["--force", "force"], is_flag=True,
+               help="re-run rows that already finished (default: skip)"),
+        Option(["--in-process", "in_process"], is_flag=True,
+               help="run the same study in this process, one row at a time (instead of --jobs "
+               "worker processes): resumable, the same run folders"),
+    ],
+    epilog="By default the table is a study on fwlab's run engine (as notebook 05 runs it): one "
+    "run of fwlab.train.reproduce.train_row per (row, task), --jobs at a time in worker "
+    "processes; resumable (finished rows are skipped), failure-isolated, table.json written "
+    "atomically. Ctrl-C: the rows not started are cancelled, the running ones stop, and one "
+    "line says what finished and the command that resumes; a second Ctrl-C ends everything at "
+    "once (exit status 130).",
+    show_default=True,
+)  # fmt: skip
 
 
 def run_cli(args: argparse.Namespace) -> int:
