@@ -8,12 +8,12 @@ The most used names are re-exported here; each lives in the module of its concep
 :mod:`fwlab.data` (load_task and the loaders), :mod:`fwlab.train` (methods, TrainConfig, fit),
 :mod:`fwlab.toy` (2D losses and trajectories), :mod:`fwlab.plots` (plotly figures),
 :mod:`fwlab.runs` (the run engine: studies of notebooks and functions, ``record``) and
-:mod:`fwlab.sweep` (`fwlab run` and `fwlab sweep` on it).
+:mod:`fwlab.runs.sweep` (`fwlab run` and `fwlab sweep` on it).
 """
 
 from typing import TYPE_CHECKING
 
-from fwlab.lazy import lazy_exports
+from fwlab.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from fwlab.data import load_task

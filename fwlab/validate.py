@@ -9,7 +9,7 @@ the rule, the value given and a value that would do::
 
 The optimizer, the method presets, :class:`fwlab.train.TrainConfig`, the dashboard's
 ``RunControl.set``, the toy trajectories, the widgets and the command line (through
-:mod:`fwlab.argtypes`) all call the same rules, so one value is accepted or refused with the
+:mod:`fwlab.util.argtypes`) all call the same rules, so one value is accepted or refused with the
 same message everywhere. Like ``torch.optim``, the rules take numbers in every form a user
 may hold them: Python and numpy scalars (``np.int64(5)`` as K, ``np.float32(1e-3)`` as lr) and
 1-element tensors; they refuse bools as numbers, floats as integers (``5.0`` as K) and text.

@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fwlab.figure_files import find_browser
+from fwlab.plots.figure_files import find_browser
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -228,7 +228,7 @@ def presented(notebook: Path, tmp_path: Path) -> Iterator[str]:
     """``fwlab present NOTEBOOK`` on a free port: its URL; stopped (with its kernels) after."""
     port = free_port()
     log = (tmp_path / "present.log").open("w")
-    cmd = [sys.executable, "-m", "fwlab.cli", "present", str(notebook), "--no-browser",
+    cmd = [sys.executable, "-m", "fwlab.app.cli", "present", str(notebook), "--no-browser",
            "--port", str(port)]  # fmt: skip
     env = {**_kernel_env(), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -10,10 +10,10 @@ import sys
 import pytest
 import torch
 
-from fwlab.process_start import IRI_GRAMMAR_MODULE
+from fwlab.util.process_start import IRI_GRAMMAR_MODULE
 
 torch.set_num_threads(1)
-# as in fwlab's own processes (fwlab/process_start.py): nbformat (papermill, nbclient) imports
+# as in fwlab's own processes (fwlab/util/process_start.py): nbformat (papermill, nbclient) imports
 # jsonschema, which would build the IRI grammar no notebook schema uses, 1.1 s of CPU per test
 # process; the tests that check that behaviour run it in processes of their own
 sys.modules.setdefault(IRI_GRAMMAR_MODULE, None)
@@ -31,7 +31,8 @@ def interactive_sigint():
     signal.signal(signal.SIGINT, previous)
 
 
-# Seconds per test file on an idle 2-core machine (`bash .ci/test --durations=0`, summed per
+# Seconds per test file (its path under tests/) on an idle 2-core machine (`bash .ci/test
+# --durations=0`, summed per
 # file, 2026-12-02, commit 82385ee), the slowest first. `.ci/test` hands out whole files to its
 # pytest-xdist workers in collection order (--dist loadfile --no-loadscope-reorder); starting
 # the slowest files first keeps both workers busy until the end instead of leaving one of them
@@ -46,38 +47,40 @@ def interactive_sigint():
 # test_runs_interrupt and test_reliability_runs (signals sent when the run is ready, not after a
 # fixed sleep), and the browser files (their servers are killed, not stopped gracefully).
 SLOWEST_FILES = {
-    "test_notebooks.py": 94,
-    "test_dashboard_browser.py": 75,  # estimated: 1.5-2.5 min on a busy machine
-    "test_runs_interrupt.py": 42,
-    "test_notebook_overrides.py": 42,
-    "test_present.py": 37,
-    "test_train_cli.py": 37,
-    "test_install.py": 33,
-    "test_runs_dask.py": 33,
-    "test_recorded_retrain.py": 30,  # estimated on a busy machine (4 re-trainings, 2 stored)
-    "test_browser.py": 29,
-    "test_reliability_runs.py": 27,
-    "test_notebook_01.py": 25,
-    "test_reliability.py": 23,
-    "test_mlflow.py": 23,
-    "test_integrations_optuna.py": 22,
-    "test_mlflow_environment.py": 20,  # estimated: about 40 s on a busy machine
-    "test_runs_study.py": 15,
-    "test_reliability_train.py": 14,
-    "test_provenance.py": 14,  # estimated on a busy machine
-    "test_frank_wolfe_interrupt.py": 13,
-    "test_sweep.py": 11,
-    "test_recorded.py": 9,
-    "test_distributed.py": 9,
-    "test_tensorboard.py": 9,
-    "test_two_clones.py": 8,
-    "test_figure_files.py": 7,
-    "test_bench.py": 5,
-    "test_kill_resume.py": 5,
+    "e2e/test_notebooks.py": 94,
+    "e2e/test_dashboard_browser.py": 75,  # estimated: 1.5-2.5 min on a busy machine
+    "runs/test_study_interrupt.py": 42,
+    "e2e/test_notebook_overrides.py": 42,
+    "app/test_present.py": 37,
+    "app/test_train_cli.py": 37,
+    "e2e/test_install.py": 33,
+    "runs/test_executors_dask.py": 33,
+    "experiments/test_bitcheck.py": 30,  # estimated on a busy machine (4 re-trainings, 2 stored)
+    "e2e/test_lab_browser.py": 29,
+    "e2e/test_run_and_sweep_commands.py": 27,
+    "e2e/test_notebook_01.py": 25,
+    "integrations/test_mlflow.py": 23,
+    "integrations/test_optuna.py": 22,
+    "integrations/test_mlflow_environment.py": 20,  # estimated: about 40 s on a busy machine
+    "runs/test_study.py": 15,
+    "train/test_loop_out_dir.py": 14,
+    "runs/test_provenance.py": 14,  # estimated on a busy machine
+    "optim/test_frank_wolfe_sigint.py": 13,
+    "runs/test_sweep.py": 11,
+    "experiments/test_recorded.py": 9,
+    "train/test_distributed.py": 9,
+    "integrations/test_tensorboard.py": 9,
+    "e2e/test_two_checkouts.py": 8,
+    "plots/test_figure_files.py": 7,
+    "app/test_bench.py": 5,
+    "e2e/test_train_sigkill_resume.py": 5,
 }
 
 
 def pytest_collection_modifyitems(config, items):
     """The slowest files first (see :data:`SLOWEST_FILES`); the order within a file is kept."""
     rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
-    items[:] = sorted(items, key=lambda item: rank.get(item.path.name, len(rank)))
+    items[:] = sorted(
+        items,
+        key=lambda item: rank.get(item.nodeid.split("::")[0].removeprefix("tests/"), len(rank)),
+    )

@@ -1,4 +1,5 @@
-"""What tests/test_notebooks.py and tests/test_notebook_overrides.py share: the notebooks, what a
+"""What tests/e2e/test_notebooks.py and tests/e2e/test_notebook_overrides.py share: the notebooks,
+what a
 run on their defaults and with cheap overrides must print, and :func:`run_notebook`, which executes
 one under papermill in the ``fwlab`` kernel, in a copy of notebooks/."""
 
@@ -19,7 +20,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KERNEL = "fwlab"  # registered by .ci/setup: python -m ipykernel install --sys-prefix --name fwlab
 PLOTLY = "application/vnd.plotly.v1+json"
 TRAINING = ("02_adding_task", "03_pixel_mnist", "04_har2")  # with the dashboard
-EXECUTED_ELSEWHERE = ("01_trust_region_playground",)  # tests/test_notebook_01.py
+EXECUTED_ELSEWHERE = ("01_trust_region_playground",)  # tests/e2e/test_notebook_01.py
 
 # per notebook: what a run on the defaults prints, and whether it shows a plotly figure
 DEFAULTS = {

@@ -1,7 +1,7 @@
 """tests/golden/: the golden executed copies of the notebooks and their comparison by nbval.
 
 The comparison of each notebook's papermill run with its golden copy happens in the tests that
-make that run (tests/test_notebooks.py, tests/test_notebook_01.py); here, without a notebook
+make that run (tests/e2e/test_notebooks.py, tests/e2e/test_notebook_01.py); here, without a notebook
 kernel: the golden copies are as new as their notebooks, built as golden.py says, the sanitizer
 replaces only what varies, and nbval fails on a one-digit change of a printed number.
 """

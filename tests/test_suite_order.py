@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from conftest import SLOWEST_FILES
+from tests.conftest import SLOWEST_FILES
 
 TESTS = Path(__file__).parent
 
@@ -14,7 +14,7 @@ def test_the_slowest_files_table_names_existing_files_slowest_first():
 
 
 def test_the_slowest_files_are_collected_first(request):
-    names = [item.path.name for item in request.session.items]
+    names = [item.nodeid.split("::")[0].removeprefix("tests/") for item in request.session.items]
     listed = [n for n in dict.fromkeys(names) if n in SLOWEST_FILES]
     # in a run of the whole suite the listed files come first, in the table's order
     if len(listed) == len(SLOWEST_FILES):

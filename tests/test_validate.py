@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from fwlab import validate
-from fwlab.cli import main
+from fwlab.app.cli import main
 from fwlab.data.adding import adding_problem
 from fwlab.models import IndRNN
 from fwlab.optim import FrankWolfe, NormalizedAdam

@@ -7,7 +7,7 @@ dashboard needs.
 
 from typing import TYPE_CHECKING
 
-from fwlab.lazy import lazy_exports
+from fwlab.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .dashboard import TrainingDashboard

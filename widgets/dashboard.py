@@ -69,6 +69,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from fwlab.data.sequence_data import SequenceData
+from fwlab.experiments.recorded import load_recorded
 from fwlab.plots import (
     add_training_traces,
     format_p,
@@ -90,7 +91,6 @@ from fwlab.train import (
     get_method,
 )
 from fwlab.train.background import check_hyperparameters
-from fwlab.train.recorded import load_recorded
 from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
 
@@ -434,7 +434,7 @@ class TrainingDashboard(RecoveringFigure, Callback):
         loss and metric panels, against batches (= gradient evaluations).
 
         Args:
-            recorded: a recorded comparison (:func:`fwlab.train.recorded.load_recorded`), or
+            recorded: a recorded comparison (:func:`fwlab.experiments.recorded.load_recorded`), or
                 its name or path.
             runs: only these recorded run names (default: all recorded).
 

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from fwlab.atomic import atomic_write  # re-exported: the data cache's writer
+from fwlab.util.atomic import atomic_write  # re-exported: the data cache's writer
 from fwlab.validate import int_at_least, one_of
 
 __all__ = [

@@ -8,7 +8,7 @@ re-exported here (imported on first use: scipy loads only when a comparison is m
 
 from typing import TYPE_CHECKING
 
-from fwlab.lazy import lazy_exports
+from fwlab.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from fwlab.experiments.protocol import (

@@ -1,11 +1,11 @@
 """Does a run give the same bits on another machine? The two-"machine" check of
-:mod:`fwlab.reproducible`, on one machine.
+:mod:`fwlab.util.reproducible`, on one machine.
 
 A *machine* here is the set of kernel choices a CPU makes for torch, MKL and oneDNN, emulated
 by the environment variables that make those choices (:data:`MACHINES`): ATen's CPU capability,
 MKL's instruction set and branch, oneDNN's instruction set, the thread count. For each case (a
 recorded comparison's run, seed 0) :func:`check` re-trains its first ``steps`` batches with the
-run's own ``fwlab train`` command (:meth:`fwlab.train.record.Comparison.train_command`) in a
+run's own ``fwlab train`` command (:meth:`fwlab.experiments.record.Comparison.train_command`) in a
 fresh process per machine, once without and once with ``--reproducible``, and reports the first
 batch whose loss differs between the machines (``None``: every loss bit-identical).
 
@@ -31,8 +31,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fwlab import argtypes
-from fwlab.reproducible import FLAG, PINNED
+from fwlab.util import argtypes
+from fwlab.util.reproducible import FLAG, PINNED
 
 __all__ = [
     "MACHINES",
@@ -99,7 +99,7 @@ def retrain_losses(command: str, *, steps: int, environ: dict[str, str], out: Pa
     if "--out" in words:
         i = words.index("--out")
         del words[i : i + 2]
-    argv = [sys.executable, "-m", "fwlab.cli", *words[1:], "--steps", str(steps)]
+    argv = [sys.executable, "-m", "fwlab.app.cli", *words[1:], "--steps", str(steps)]
     argv += ["--out", str(out), "--no-progress"]
     done = subprocess.run(argv, env=environ, capture_output=True, text=True)
     if done.returncode != 0:
@@ -123,7 +123,7 @@ def check(
     :data:`MACHINES`, without and with ``--reproducible``; one dict per case and mode with the
     first differing batch (``first_difference``, ``None``: identical), the final losses, and
     the command."""
-    from fwlab.train.record import COMPARISONS
+    from fwlab.experiments.record import COMPARISONS
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="fwlab-bitcheck-") as tmp:
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"what to re-train (repeatable; default {' '.join(':'.join(c) for c in CASES)})",
     )
     args = parser.parse_args(argv)
-    from fwlab.train.record import COMPARISONS
+    from fwlab.experiments.record import COMPARISONS
 
     cases = []
     for text in args.case or [":".join(c) for c in CASES]:

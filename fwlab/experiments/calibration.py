@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fwlab.atomic import atomic_write_text
 from fwlab.data import STALLED_MSE, load_task
-from fwlab.experiments.provenance import provenance
+from fwlab.runs.provenance import provenance
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import get_method
+from fwlab.util.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from fwlab.runs import Study
@@ -268,7 +268,7 @@ def best_by_method(histories: dict[str, dict[str, Any]]) -> dict[str, list[float
 
 #: the seeds the default is selected on (the calibration's); never reported on
 SELECTION_SEEDS: tuple[int, ...] = tuple(GRID["seeds"])
-#: the recorded comparison that reports on the chosen default (fwlab.train.record.COMPARISONS)
+#: the recorded comparison that reports on the chosen default (fwlab.experiments.record.COMPARISONS)
 REPORTING = "adding-calibrated"
 #: the recorded comparison's run names -> the calibration's names of the same presets
 REPORTED_RUNS: dict[str, str] = {
@@ -280,7 +280,7 @@ REPORTED_RUNS: dict[str, str] = {
 
 def reporting_seeds() -> tuple[int, ...]:
     """The seeds of the recorded comparison :data:`REPORTING`."""
-    from fwlab.train.record import COMPARISONS
+    from fwlab.experiments.record import COMPARISONS
 
     return tuple(COMPARISONS[REPORTING].seeds)
 
@@ -469,7 +469,8 @@ class EffectFrequency:
 
 def effect_frequency(recorded: Mapping[str, Any]) -> EffectFrequency:
     """Count the seeds of a recorded comparison at the calibrated setting (:data:`REPORTING`,
-    :func:`fwlab.train.recorded.load_recorded`) on which the calibration's effect held, seed by
+    :func:`fwlab.experiments.recorded.load_recorded`) on which the calibration's effect held, seed
+    by
     seed, on each run's best test MSE (the calibration's measure).
 
     Raises:

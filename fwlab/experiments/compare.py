@@ -6,7 +6,7 @@ same initialisation scheme, same batches), on a dashboard when one is given (any
 records the trajectory of the first Frank-Wolfe run (:class:`fwlab.train.TrajectoryRecorder`:
 weights at every outer step and the inner points), draws its loss landscape
 (:func:`fwlab.landscape.landscape`) and records the summary metrics for ``fwlab sweep``
-(:func:`fwlab.sweep.record`). :func:`run_problems` lists what is wrong with the runs (steps,
+(:func:`fwlab.runs.record`). :func:`run_problems` lists what is wrong with the runs (steps,
 finite losses, one outer step every K batches, ‖Δω‖ inside the trust region, a non-negative FW
 gap, angles in [0°, 180°]), so a notebook asserts ``not run_problems(result)``.
 
@@ -75,7 +75,7 @@ class ComparisonResult:
         recorder, fw_model: the first Frank-Wolfe run's trajectory and model (``None`` without).
         landscape: its :class:`fwlab.landscape.Landscape` (``None`` when not drawn).
         eval_batch: the fixed test batch the landscape's loss was evaluated on.
-        metrics: the values given to :func:`fwlab.sweep.record` (``"<method>/<key>"``).
+        metrics: the values given to :func:`fwlab.runs.record` (``"<method>/<key>"``).
     """
 
     methods: list[Method]
@@ -153,7 +153,7 @@ class ComparisonResult:
                 threads=1,
             )
         if p["record_metrics"]:
-            from fwlab.sweep import record
+            from fwlab.runs import record
 
             keys = SUMMARY_KEYS[self.first_data.task]
             values = {}
@@ -202,7 +202,7 @@ def compare(
         trajectory: record the first Frank-Wolfe run's trajectory and draw its landscape
             (``landscape_resolution`` points per axis, loss on ``landscape_samples`` test
             samples, with the training loss of the task).
-        record_metrics: pass :data:`SUMMARY_KEYS` of every run to :func:`fwlab.sweep.record`.
+        record_metrics: pass :data:`SUMMARY_KEYS` of every run to :func:`fwlab.runs.record`.
 
     Raises:
         ValueError: no methods, two methods with the same run name, no seed in ``data``, or a

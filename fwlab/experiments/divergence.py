@@ -53,7 +53,7 @@ def _curve(history: Mapping[str, Any], name: str) -> tuple[list[int], list[float
     except (KeyError, TypeError):
         raise ValueError(
             f"{name} must be a run history with train.step and train.loss (fwlab.train.fit, or "
-            "fwlab.train.recorded.seed_histories)"
+            "fwlab.experiments.recorded.seed_histories)"
         ) from None
     return [int(s) for s in steps], [float(v) for v in losses]
 

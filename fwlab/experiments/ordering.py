@@ -188,7 +188,7 @@ def order_recorded(
     rule: str = "every_seed",
     higher_is_better: bool = False,
 ) -> Ordering:
-    """:func:`order` of two runs of a recorded comparison (:mod:`fwlab.train.recorded`) by the
+    """:func:`order` of two runs of a recorded comparison (:mod:`fwlab.experiments.recorded`) by the
     summary value ``key`` of each recorded seed.
 
     Raises:

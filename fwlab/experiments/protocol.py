@@ -661,13 +661,13 @@ def default_metric(recorded: Mapping[str, Any]) -> Metric:
 
 def recorded_values(recorded: Mapping[str, Any], run: str, key: str) -> dict[int, float]:
     """seed → ``summary[key]`` of ``run`` in a recorded comparison
-    (:func:`fwlab.train.recorded.load_recorded`); a NaN stays NaN (a diverged run), a run that
+    (:func:`fwlab.experiments.recorded.load_recorded`); a NaN stays NaN (a diverged run), a run that
     lacks the key is left out.
 
     Raises:
         ValueError: ``run`` is not in the comparison, or no run of it has ``key``.
     """
-    from fwlab.train.recorded import seed_histories
+    from fwlab.experiments.recorded import seed_histories
 
     histories = seed_histories(dict(recorded), run)
     known = {
@@ -753,7 +753,7 @@ def compare_recorded(
     alternative: str = "two-sided",
 ) -> Family:
     """:func:`compare_family` on the runs of one recorded comparison
-    (:func:`fwlab.train.recorded.load_recorded`): ``pairs`` of run names by the pre-declared
+    (:func:`fwlab.experiments.recorded.load_recorded`): ``pairs`` of run names by the pre-declared
     ``metric`` (default: :func:`default_metric`), ``extra`` pairs (e.g. on another metric) in the
     same Holm family, and the noise-floor row wherever ``fw_k1`` and ``normalized_adam`` are
     both stored. A pair with a run that is not stored is listed in ``not_stored``, not compared.

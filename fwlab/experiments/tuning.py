@@ -91,7 +91,7 @@ def train_trial(
     ``valid_fraction`` of the training set as a validation split chosen by ``seed``.
 
     At every evaluation it reports ``valid_loss`` (and ``valid_acc`` for classifiers) with
-    :func:`fwlab.integrations.intermediate.report` and stops when the search prunes it. With
+    :func:`fwlab.runs.intermediate.report` and stops when the search prunes it. With
     ``run_dir`` (given by the run engine) the training lives in ``run_dir/train``; a trial run
     again after an interruption resumes from its checkpoint.
 
@@ -100,7 +100,7 @@ def train_trial(
     (:func:`fwlab.train.history.selected_by_validation`), ``steps``, ``evals``, ``pruned``.
     """
     from fwlab.data import load_task, validation_size, with_validation
-    from fwlab.integrations.intermediate import report
+    from fwlab.runs.intermediate import report
     from fwlab.train import Callback, TrainConfig, fit, get_method
     from fwlab.train.history import selected_by_validation
 
@@ -246,12 +246,12 @@ def tuning_trial(
     ``valid_acc`` (the highest, ``None`` for regression), the test values at the best
     validation value, ``steps``, ``wall_time`` and ``data``.
     """
-    from fwlab import reproducible
-    from fwlab.experiments.provenance import ProvenanceFile
+    from fwlab.experiments.record import COMPARISONS
+    from fwlab.runs.provenance import ProvenanceFile
     from fwlab.train.checkpoint import CHECKPOINT
     from fwlab.train.history import selected_by_validation
     from fwlab.train.loop import fit
-    from fwlab.train.record import COMPARISONS
+    from fwlab.util import reproducible
 
     if reproducible.requested():
         reproducible.activate()
@@ -514,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fwlab.experiments.tuning NAME --runs DIR [--table JSON]``: run (or resume)
     the plan's study in this process, one run at a time, then write its table."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from fwlab import reproducible
+    from fwlab.util import reproducible
 
     reproducible.enter_from_argv(argv)
     parser = argparse.ArgumentParser(prog="python -m fwlab.experiments.tuning")
@@ -526,8 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run from a checkout with uncommitted changes")  # fmt: skip
     parser.add_argument("--no-run", action="store_true", help="only write the table")
     args = parser.parse_args(argv)
-    from fwlab.experiments.provenance import tree_is_dirty
     from fwlab.runs import Inline
+    from fwlab.runs.provenance import tree_is_dirty
 
     if not args.no_run:
         if tree_is_dirty() is not False and not args.allow_dirty:
@@ -539,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         study = tuning_study(args.plan, args.runs)
         study.run(executor=Inline(), resume=f"resume with: {TUNING[args.plan].command}")
     if args.table is not None:
-        from fwlab.atomic import atomic_write_text
+        from fwlab.util.atomic import atomic_write_text
 
         args.table.parent.mkdir(parents=True, exist_ok=True)
         table = tuning_table(args.plan, args.runs)

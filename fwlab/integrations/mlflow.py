@@ -6,7 +6,7 @@ that reads MLflow runs back as histories (``pip install 'fwlab[mlflow]'``).
 * **parameters**: every hyperparameter of the method and the config (task, method, K, p, scope,
   outer, hidden size, batch size, lr, δ, seed, ...; ``None`` as ``"None"``), the data sizes
   (``data.n_train``, ...) and the ``commit`` of the code; at the end the run's provenance
-  (:func:`fwlab.experiments.provenance.provenance`: command, commit, date, machine, wall time)
+  (:func:`fwlab.runs.provenance.provenance`: command, commit, date, machine, wall time)
   as ``fwlab.provenance.*`` tags, and MLflow's own ``mlflow.source.git.commit``;
 * **metrics per step**, the step being the batch count: every series of the history under the
   tags of :data:`fwlab.train.scalars.SCALAR_TAGS` (``train/loss``, ``train/lr`` = η_t,
@@ -46,7 +46,8 @@ Example::
     history = fit(method, data, config, callbacks=[MLflowCallback("tracking/mlflow.db")])
     dash.add_histories(load_mlflow_histories("tracking/mlflow.db"))  # a TrainingDashboard
 
-(``tests/test_mlflow.py`` runs this against a local store and a real ``mlflow server``.)
+(``tests/integrations/test_mlflow.py`` runs this against a local store and a real ``mlflow
+server``.)
 """
 
 from __future__ import annotations
@@ -319,7 +320,7 @@ class MLflowCallback(Callback):
         _import_mlflow()
         from mlflow.entities import Param, RunTag
 
-        from fwlab.experiments.provenance import current_commit
+        from fwlab.runs.provenance import current_commit
 
         history = run.history
         uri = self.tracking_uri or tracking_uri(None)
@@ -386,7 +387,7 @@ class MLflowCallback(Callback):
             return
         from mlflow.entities import Metric, RunTag
 
-        from fwlab.experiments.provenance import provenance
+        from fwlab.runs.provenance import provenance
 
         history = run.history
         self._flush(history)
@@ -451,7 +452,7 @@ class MLflowCallback(Callback):
                     # plotly.js from its CDN: one MB-sized copy per run would fill the store
                     fig.write_html(path, include_plotlyjs="cdn")
                 else:
-                    from fwlab.figure_files import save_figure
+                    from fwlab.plots.figure_files import save_figure
 
                     save_figure(fig, path)
                 self._client.log_artifact(self.run_id, str(path), "figures")

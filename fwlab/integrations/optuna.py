@@ -11,7 +11,7 @@ already ``"ok"`` with the same digest.
   :func:`fwlab.record`); with ``seeds``, the mean over the trial's runs. A failed run, a
   missing metric or a non-finite value (a diverged run) make the trial ``FAIL``.
 * **Pruning**: a run reports intermediate values with
-  :func:`fwlab.integrations.intermediate.report`; the search passes the metric's value at each
+  :func:`fwlab.runs.intermediate.report`; the search passes the metric's value at each
   step (the mean over the trial's runs once all have reached it) to the pruner (default:
   :class:`optuna.pruners.MedianPruner`) and, when it prunes, asks the runs to stop; the trial
   ends ``PRUNED``.
@@ -54,17 +54,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fwlab.integrations import intermediate
-from fwlab.integrations.intermediate import PRUNE_FILE, read_intermediate
 from fwlab.integrations.search_space import distributions
-from fwlab.outdir import claim
+from fwlab.runs import intermediate
 from fwlab.runs.execute import task
 from fwlab.runs.executors import Executor, executor_for
 from fwlab.runs.files import CSV_FILE, RESULTS_FILE, STUDY_CLAIM_FILE, _read_json
+from fwlab.runs.intermediate import PRUNE_FILE, read_intermediate
 from fwlab.runs.results import gather, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.study import GRACE_S, Interrupted, _Loop
 from fwlab.runs.target import Target, as_target
+from fwlab.util.outdir import claim
 from fwlab.validate import nonnegative_int, one_of, positive_int
 
 __all__ = ["DIRECTIONS", "STORAGE_FILE", "TRIALS_FILE", "SearchOutcome", "search"]
@@ -525,7 +525,7 @@ def _interrupted_line(loop: _SearchLoop, s: _Search, interrupted: list[str],
 
 
 def _write_tables(outcome: SearchOutcome, out: Path) -> None:
-    from fwlab.atomic import atomic_write_text
+    from fwlab.util.atomic import atomic_write_text
 
     atomic_write_text(out / TRIALS_FILE, outcome.table.to_csv(index=False))
     write_csv(gather(out), out / CSV_FILE)

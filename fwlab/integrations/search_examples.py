@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fwlab.integrations.intermediate import report
+from fwlab.runs.intermediate import report
 
 __all__ = ["bowl"]
 

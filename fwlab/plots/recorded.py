@@ -1,9 +1,9 @@
 """Recorded runs drawn over a training figure: mean ± spread bands across seeds.
 
-:func:`recorded_band_traces` turns a recorded comparison (:func:`fwlab.train.recorded.
+:func:`recorded_band_traces` turns a recorded comparison (:func:`fwlab.experiments.recorded.
 load_recorded`) into plotly traces for the loss and metric panels of
 :func:`fwlab.plots.training_figure`: per recorded run, the mean over seeds as a dashed line and
-the min..max spread over seeds as a shaded band (:func:`fwlab.experiments.bands.seed_band`),
+the min..max spread over seeds as a shaded band (:func:`fwlab.plots.bands.seed_band`),
 against batches (= gradient evaluations, so methods with different K share the axis at equal
 cost). :func:`add_recorded` adds them to a figure or ``FigureWidget``.
 
@@ -28,7 +28,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from fwlab.experiments.bands import band_note, seed_band
+from fwlab.plots.bands import band_note, seed_band
 
 __all__ = [
     "RECORDED_COLORS",
@@ -79,7 +79,7 @@ def recorded_band_traces(
     filled down to the lower) and the mean, ``meta = "recorded:<panel>:<run name>"``; the panels
     are ``"loss"`` (``train.loss``) and ``"metric"`` (``eval.<metric>``). The names say how many
     seeds each band holds and which were left out for having no finite value
-    (:func:`fwlab.experiments.bands.band_note`).
+    (:func:`fwlab.plots.bands.band_note`).
 
     Raises:
         ValueError: ``metric`` is not ``"test_loss"``/``"test_acc"``/``"valid_loss"``/
@@ -151,9 +151,9 @@ def seed_bands_trace_data(
     """``meta -> {"x", "y", "name"}`` of every trace of :func:`seed_bands_figure`: per set of
     seeds (``sources``: label -> a recorded comparison, or anything shaped like one:
     ``{"runs": {run: {seed: history}}}``) and per run of ``runs``, the band of
-    ``eval.<metric>`` over its seeds (:func:`fwlab.experiments.bands.seed_band`) as
+    ``eval.<metric>`` over its seeds (:func:`fwlab.plots.bands.seed_band`) as
     ``"<label>:<run>:lo"``, ``":hi"`` and ``":mean"``; the names say how many seeds each band
-    holds (:func:`fwlab.experiments.bands.band_note`). A run a set lacks gets empty traces.
+    holds (:func:`fwlab.plots.bands.band_note`). A run a set lacks gets empty traces.
 
     Example:
         >>> h0 = {"eval": {"step": [1, 2], "test_loss": [0.3, 0.1]}}

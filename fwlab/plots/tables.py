@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 def table_figure(results: list[Mapping[str, object]], *, title: str = "") -> go.Figure:
     """Grouped bars of a reproduced table: our best test accuracy beside the paper's, per task.
 
-    ``results`` are the rows of :func:`fwlab.train.reproduce.reproduce` (or of a sweep over
+    ``results`` are the rows of :func:`fwlab.experiments.reproduce.reproduce` (or of a sweep over
     ``notebooks/table_row.ipynb``): dicts with ``label``, ``task``, ``data``, ``best_acc``,
     ``final_acc`` and ``paper_acc``. One subplot per task; our bars are named after the data
     actually used (e.g. BasicMotions standing in for HAR-2), the paper's after its task.

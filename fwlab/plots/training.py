@@ -286,7 +286,7 @@ def style_training_figure(
 ) -> None:
     """Axes, titles and layout of :func:`training_figure` (also used on a FigureWidget).
 
-    Sized to be read at 700 px wide, plotly's and :func:`fwlab.figure_files.save_figure`'s
+    Sized to be read at 700 px wide, plotly's and :func:`fwlab.plots.figure_files.save_figure`'s
     default export width (a panel is then about 180 px): 12 px panel titles, 10 px tick labels,
     at most 5 ticks per axis, and the x axis's title once, under the middle panel."""
     for i, text in enumerate(training_panel_titles(metric)):

@@ -53,7 +53,7 @@ Example (a function over a grid × 2 seeds, in this process; ``jobs=2`` uses two
     >>> again.table["seconds"].tolist() == outcome.table["seconds"].tolist()
     True
 
-**A recorded comparison** (``fwlab record``, :func:`fwlab.train.record.record`) is a
+**A recorded comparison** (``fwlab record``, :func:`fwlab.experiments.record.record`) is a
 ``Study(train_one, RUNS / name, [{"run": ..., "seed": ...}, ...], folder="{run}/seed{seed}",
 shared=True)``: a list of points in queue order, each run in ``<run>/seed<k>``; ``shared``
 leaves the study folder unclaimed, so two processes on one folder share the work (each run is
@@ -61,7 +61,6 @@ claimed; the other process reports it ``"busy"``); the calibration of
 notebook 02's defaults is a study too (:func:`fwlab.experiments.calibration.calibration_study`).
 """
 
-from fwlab.outdir import Claimed, claim
 from fwlab.runs.executors import (
     SCHEDULER_ENV,
     Dask,
@@ -87,6 +86,7 @@ from fwlab.runs.results import format_table, gather, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.study import Interrupted, Outcome, Study, resume_command
 from fwlab.runs.target import Function, Notebook
+from fwlab.util.outdir import Claimed, claim
 
 __all__ = [
     "CSV_FILE",

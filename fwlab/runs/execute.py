@@ -6,7 +6,7 @@ runs the notebook or function and returns the final status dict. It never raises
 run: a failure is a result. It raises only when it is asked to stop at once (a second Ctrl-C).
 
 **A full disk** (or any ``OSError`` writing the run's files) fails the run: its error is
-:func:`fwlab.failure.describe`'s line (the file, and to free space and run the same command
+:func:`fwlab.util.failure.describe`'s line (the file, and to free space and run the same command
 again), and its final status finds room in the space the run reserved at its start
 (:func:`fwlab.runs.files.write_final_status`). The executed notebook is written through
 papermill with every save atomic (:class:`_AtomicOutput`): a save that fails leaves the previous
@@ -48,9 +48,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from fwlab.atomic import atomic_write_text
-from fwlab.failure import describe
-from fwlab.outdir import Claimed, claim
 from fwlab.runs.files import (
     MLFLOW_ENV,
     MLFLOW_EXPERIMENT_ENV,
@@ -66,6 +63,9 @@ from fwlab.runs.files import (
     reserve_space,
     write_final_status,
 )
+from fwlab.util.atomic import atomic_write_text
+from fwlab.util.failure import describe
+from fwlab.util.outdir import Claimed, claim
 
 __all__ = ["StopNow", "execute", "report", "task"]
 
@@ -369,7 +369,7 @@ def _output(data: Mapping[str, Any], run_dir: Path) -> Path:
 
 class _AtomicOutput:
     """papermill's I/O handler for one run's executed notebook: every save (after each cell,
-    and the last) replaces the file atomically (:mod:`fwlab.atomic`), so a full disk or a kill
+    and the last) replaces the file atomically (:mod:`fwlab.util.atomic`), so a full disk or a kill
     during a save leaves the previous complete save, never a torn or empty notebook; a failed
     save raises an ``OSError`` naming the notebook."""
 

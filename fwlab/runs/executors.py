@@ -154,7 +154,7 @@ class Inline(Executor):
 
 def _worker_main(conn: Any, parent_pid: int) -> None:
     """A local worker: execute the tasks it receives, one at a time, until told to stop."""
-    from fwlab.process_start import start_fwlab_process
+    from fwlab.util.process_start import start_fwlab_process
 
     die_with_parent(parent_pid)
     start_fwlab_process()

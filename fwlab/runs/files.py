@@ -1,7 +1,8 @@
 """The files of a run folder: ``status.json``, ``results.json``, and their JSON I/O (the claim's
-``.claim.lock`` is :func:`fwlab.outdir.claim`'s).
+``.claim.lock`` is :func:`fwlab.util.outdir.claim`'s).
 
-``status.json`` is the run's state, written atomically (:mod:`fwlab.atomic`) when the run starts
+``status.json`` is the run's state, written atomically (:mod:`fwlab.util.atomic`) when the run
+starts
 (``"running"``) and when it ends (``"ok"``, ``"failed"`` or ``"interrupted"``), so a reader never
 sees half a file and a run killed mid-way still says ``"running"``, never ``"ok"``. A run is
 *done* when its status says ``"ok"`` for the same :attr:`~fwlab.runs.Run.digest` (what it ran:
@@ -20,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fwlab.atomic import atomic_write, atomic_write_text
+from fwlab.util.atomic import atomic_write, atomic_write_text
 
 RESULTS_ENV = "FWLAB_RESULTS_DIR"
 #: read by fwlab.train.fit in the kernel (fwlab.train.tensorboard.TENSORBOARD_ENV)

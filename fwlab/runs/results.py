@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fwlab.atomic import atomic_open
 from fwlab.runs.files import RESULTS_FILE, STATUS_FILE, _read_json
+from fwlab.util.atomic import atomic_open
 
 _STATUS_COLUMNS = ("status", "seconds", "error", "point")
 

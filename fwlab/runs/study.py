@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fwlab.outdir import Claimed, check_output_dir, claim
 from fwlab.runs.execute import StopNow, task
 from fwlab.runs.executors import Executor, executor_for
 from fwlab.runs.files import CSV_FILE, STUDY_CLAIM_FILE, read_status, write_final_status
@@ -29,6 +28,7 @@ from fwlab.runs.grid import point_name
 from fwlab.runs.results import read_row, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.target import Target, as_target
+from fwlab.util.outdir import Claimed, check_output_dir, claim
 from fwlab.validate import nonnegative_int, positive_int
 
 __all__ = ["Interrupted", "Outcome", "Study", "resume_command"]

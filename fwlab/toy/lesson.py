@@ -1,7 +1,7 @@
 r"""The numbers behind notebook 01's claims: vectorized, so a notebook can assert them.
 
 Every statement of the trust-region lesson that data could refute is computed by one of these
-functions; the notebook asserts their results (and ``tests/test_toy_lesson.py`` asserts them
+functions; the notebook asserts their results (and ``tests/toy/test_lesson.py`` asserts them
 over the corners of the notebook's slider ranges).
 
 * :func:`lmo_rows`, :func:`fw_inner_batch`: Algorithm 1's inner loop at many centres at once
@@ -20,7 +20,7 @@ over the corners of the notebook's slider ranges).
 * checkable reveals: ``check_*_prediction`` for each "predict, then move the slider" prompt and
   :func:`check_same_path`, :func:`check_projection_l1`, :func:`check_exercise_3` for the
   exercises. Each returns a :class:`Verdict`: right / not quite for a guess, the computed answer
-  when the guess is ``None``; ``tests/test_toy_lesson.py`` holds their accept/reject tables.
+  when the guess is ``None``; ``tests/toy/test_lesson.py`` holds their accept/reject tables.
 
 Example:
     >>> import numpy as np

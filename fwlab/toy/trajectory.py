@@ -25,13 +25,13 @@ Baselines on the same loss (no inner loop):
   :math:`-\delta\nabla F/\|\nabla F\|_2`), and it is computed by the same code, so the two
   paths are equal to the last bit. Written as its own formula (the order of the products
   changed) it drifts from Frank-Wolfe by rounding, and on a chaotic path (Rastrigin) the drift
-  grows until the two are drawn apart: ``tests/test_trajectory.py`` shows both;
+  grows until the two are drawn apart: ``tests/toy/test_trajectory.py`` shows both;
 * ``"adam"``: ``torch.optim.Adam(lr=η, betas, eps)``.
 
 This module is the **fast path**: 2-D points are plain Python floats, the gradient is the loss's
 analytic one and the LMO is written out for two coordinates, which is two orders of magnitude
 faster than autograd plus a torch optimizer for the per-slider-move recomputations of the
-playground. ``tests/test_trajectory.py`` checks that it reproduces ``fwlab.optim.FrankWolfe``
+playground. ``tests/toy/test_trajectory.py`` checks that it reproduces ``fwlab.optim.FrankWolfe``
 (``scope="global"``, ``outer="sgd"``), ``torch.optim.SGD`` and ``torch.optim.Adam`` run with
 autograd on an ``nn.Parameter`` of size 2, to ~1e-10 in float64.
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
-from fwlab.atomic import atomic_open
 from fwlab.train.callbacks import Callback, callback_states
 from fwlab.train.outer_steps import at_iterate, inner_step
 from fwlab.train.run import Run
+from fwlab.util.atomic import atomic_open
 
 CHECKPOINT = "checkpoint.pt"
 

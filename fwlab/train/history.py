@@ -8,14 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fwlab.atomic import atomic_open
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.config import TrainConfig
 from fwlab.train.methods import Method
 from fwlab.train.run import Run
+from fwlab.util.atomic import atomic_open
 
 HISTORY = "history.json"
-#: the run's provenance (:class:`fwlab.experiments.provenance.ProvenanceFile` writes it)
+#: the run's provenance (:class:`fwlab.runs.provenance.ProvenanceFile` writes it)
 PROVENANCE = "provenance.json"
 
 

@@ -41,11 +41,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from fwlab import reproducible
 from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
 from fwlab.optim.interrupt import DeferredInterrupt
-from fwlab.outdir import claim, claim_run_dir, set_aside
 from fwlab.train.build import TORCH_RNG_LOCK, build_model, build_optimizer, build_scheduler
 from fwlab.train.callbacks import Callback, as_callbacks, load_callback_states
 from fwlab.train.checkpoint import (
@@ -76,6 +74,8 @@ from fwlab.train.outer_steps import (
     takes_outer_steps,
 )
 from fwlab.train.run import Run
+from fwlab.util import reproducible
+from fwlab.util.outdir import claim, claim_run_dir, set_aside
 
 # fit, and (re-exported) the names this module held before config/build/checkpoint/history
 # became modules of their own
@@ -128,7 +128,7 @@ def fit(
             (``event`` in ``"begin"``, ``"step"``, ``"eval"``, ``"end"``) works too.
         out_dir: where ``history.json`` and ``checkpoint.pt`` go (nothing is written if None).
             It is checked (a file in the way, not writable: ``ValueError``) and claimed before
-            training (:func:`fwlab.outdir.claim`: a second run into it, in another process or
+            training (:func:`fwlab.util.outdir.claim`: a second run into it, in another process or
             thread, fails at once naming the holder). A folder that holds anything is refused
             unless ``resume`` or ``overwrite``.
         resume: continue from ``out_dir/checkpoint.pt`` (``FileNotFoundError`` if there is
@@ -147,7 +147,7 @@ def fit(
     uninterrupted run. A second Ctrl-C interrupts at once (the model is still put back at ω, the
     last checkpoint is kept); so does any other exception.
 
-    With ``FWLAB_REPRODUCIBLE=1`` in the environment the run is in :mod:`fwlab.reproducible`'s
+    With ``FWLAB_REPRODUCIBLE=1`` in the environment the run is in :mod:`fwlab.util.reproducible`'s
     mode (one thread, oneDNN off; ``RuntimeError`` before anything is built when the process
     was not started pinned).
     """
@@ -193,7 +193,8 @@ def fit_claimed(
     progress: bool = True,
 ) -> dict[str, Any]:
     """:func:`fit` into ``out``, a folder its caller holds the claim of
-    (:func:`fwlab.outdir.claim`) and has checked (:func:`fwlab.outdir.claim_run_dir`, unless
+    (:func:`fwlab.util.outdir.claim`) and has checked (:func:`fwlab.util.outdir.claim_run_dir`,
+    unless
     ``overwrite``), after fit's own checks (:func:`check_run_inputs`); ``out=None`` writes
     nothing. ``fwlab train`` claims ``--out`` this way before it loads the data, so that a busy
     folder is refused at once and the folder is claimed once. With ``overwrite``, the previous
@@ -217,7 +218,7 @@ def _held_for_training(
 
 
 def release_when_replaced(*handles: Any) -> Callback:
-    """A callback that deletes the runs :func:`fwlab.outdir.set_aside` moved away as soon as
+    """A callback that deletes the runs :func:`fwlab.util.outdir.set_aside` moved away as soon as
     the new run can stand in for them (its ``replaced`` test, e.g. its checkpoint exists),
     checked at every hook; before that a failure or a killed process puts them back."""
     return _ReleaseWhenReplaced(handles)

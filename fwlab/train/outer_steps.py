@@ -68,7 +68,7 @@ class OuterStepOptimizer(Protocol):
 #: protocol machinery: that ``isinstance`` costs about 15 µs, and training asks several times a
 #: batch. As Python 3.11's protocol check: the data members exist, the methods exist and are not
 #: ``None`` (how a class blocks one), or the class names the protocol as a base
-#: (tests/test_outer_steps.py checks the two agree).
+#: (tests/train/test_outer_steps.py checks the two agree).
 _DATA = ("param_groups", "stats")
 _METHODS = ("inner_step", "at_omega", "reset_inner")
 
