@@ -1,4 +1,4 @@
-"""``fwlab bench`` (fwlab/app/bench.py): runs in --quick mode, writes the JSON keys with the right
+"""``fwlab bench`` (fwlab/app/bench/): runs in --quick mode, writes the JSON keys with the right
 types. Timings on a shared machine are noisy, so no test asserts a timing threshold."""
 
 from __future__ import annotations
@@ -113,17 +113,17 @@ def test_notebooks_key_without_notebooks_says_so(tmp_path):
 
 
 def test_indrnn6_keys_are_measured_together_once(monkeypatch):
-    import fwlab.app.bench as bench
+    from fwlab.app.bench import indrnn, run
 
     calls = []
-    real = bench.bench_indrnn6
+    real = indrnn.bench_indrnn6
 
     def counting(cfg):
         calls.append(cfg)
         return real(cfg)
 
-    monkeypatch.setitem(bench._MULTI_BENCHES, "indrnn6_step_ms", counting)
-    monkeypatch.setitem(bench._MULTI_BENCHES, "indrnn6_fw_vs_adam", counting)
+    monkeypatch.setitem(run._MULTI_BENCHES, "indrnn6_step_ms", counting)
+    monkeypatch.setitem(run._MULTI_BENCHES, "indrnn6_fw_vs_adam", counting)
     result = run_bench(["indrnn6_step_ms", "indrnn6_fw_vs_adam"], quick=True, repeats=1)
     _check_figures(result, ["indrnn6_step_ms", "indrnn6_fw_vs_adam"])
     assert len(calls) == 1
@@ -180,7 +180,7 @@ def test_cuda_bench_runs_the_model_figures_on_the_gpu():
 
 @pytest.mark.parametrize("case", ["folder", "under_a_file", "read_only"])
 def test_unusable_json_path_is_refused_before_measuring(tmp_path, case, capsys, monkeypatch):
-    import fwlab.app.bench as bench
+    from fwlab.app.bench import cli as bench_cli
     from fwlab.app.cli import main
 
     target = {"folder": tmp_path, "under_a_file": tmp_path / "f" / "b.json"}.get(case)
@@ -193,6 +193,6 @@ def test_unusable_json_path_is_refused_before_measuring(tmp_path, case, capsys, 
         target = ro / "b.json"
         if os.access(ro, os.W_OK):  # root ignores permissions
             pytest.skip("running as root: a read-only folder is writable")
-    monkeypatch.setattr(bench, "run_bench", lambda *a, **k: pytest.fail("measured anyway"))
+    monkeypatch.setattr(bench_cli, "run_bench", lambda *a, **k: pytest.fail("measured anyway"))
     assert main(["bench", "--quick", "--json", str(target)]) == 2
     assert f"--json {target}" in capsys.readouterr().err
