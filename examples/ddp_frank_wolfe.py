@@ -2,14 +2,14 @@
 
 Run on two CPU processes (gloo)::
 
-    OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node=2 -m fwlab.distributed_example --out dp
+    OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node=2 examples/ddp_frank_wolfe.py --out dp
 
 Every rank builds the same model and the same fixed batches from one seed, wraps the model in
 :class:`~torch.nn.parallel.DistributedDataParallel`, takes its half of each batch and trains with
 ``FrankWolfe(K=3)`` for each of ``(closure | streaming) x (sgd | adam)``. Each rank saves its final
 parameters to ``<out>/rank<r>.pt`` (``{"float32/closure-sgd": state_dict, ...}``, for float32
-and float64) and checks that the ranks agree. Without torchrun (``python -m
-fwlab.distributed_example``) it is the single-process, full-batch reference, as is
+and float64) and checks that the ranks agree. Without torchrun (``python
+examples/ddp_frank_wolfe.py``) it is the single-process, full-batch reference, as is
 :func:`run_config` with ``world=1``.
 """
 

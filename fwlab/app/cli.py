@@ -249,8 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The ``fwlab`` console script and ``python -m fwlab.app.cli``: set up the process
-    (:func:`fwlab.util.process_start.start_fwlab_process`), then :func:`main` on ``sys.argv``."""
+    """The ``fwlab`` console script, ``python -m fwlab`` and ``python -m fwlab.app.cli``: set up
+    the process (:func:`fwlab.util.process_start.start_fwlab_process`), then :func:`main` on
+    ``sys.argv``."""
     try:
         from fwlab.util.process_start import start_fwlab_process
 

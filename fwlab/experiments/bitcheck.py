@@ -99,7 +99,7 @@ def retrain_losses(command: str, *, steps: int, environ: dict[str, str], out: Pa
     if "--out" in words:
         i = words.index("--out")
         del words[i : i + 2]
-    argv = [sys.executable, "-m", "fwlab.app.cli", *words[1:], "--steps", str(steps)]
+    argv = [sys.executable, "-m", "fwlab", *words[1:], "--steps", str(steps)]
     argv += ["--out", str(out), "--no-progress"]
     done = subprocess.run(argv, env=environ, capture_output=True, text=True)
     if done.returncode != 0:

@@ -7,6 +7,7 @@ closure and streaming mode, with the sgd and the adam outer step.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -14,11 +15,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from fwlab.distributed_example import CONFIGS, TinyRNN, make_batches, run_config, train
 
 from fwlab.train.distributed import max_divergence, setup_distributed, shard
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "ddp_frank_wolfe.py"
+# the example is a script, not a module of fwlab: loaded from its file
+_spec = importlib.util.spec_from_file_location("ddp_frank_wolfe", EXAMPLE)
+example = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(example)
+CONFIGS, TinyRNN, make_batches = example.CONFIGS, example.TinyRNN, example.make_batches
+run_config, train = example.run_config, example.train
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -83,7 +90,7 @@ def test_torchrun_two_processes_match_one_process_full_batch(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "fwlab.distributed_example", "--out", str(tmp_path),
+        str(EXAMPLE), "--out", str(tmp_path),
     ]  # fmt: skip
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
