@@ -64,7 +64,27 @@ BUILDERS = {
     ),
     "landscape_figure": lambda: plots.landscape_figure(_landscape()),
     "training_figure": lambda: plots.training_figure({"Frank-Wolfe K=1": _history()}),
+    "seed_bands_figure": lambda: plots.seed_bands_figure(
+        {
+            "live": {"runs": {"fw_k1": {20: _history()}}},
+            "recorded": {"runs": {"fw_k1": {10: _history(), 11: _history()}}},
+        },
+        ["fw_k1"],
+        hlines=[(1 / 6, "plateau")],
+    ),  # fmt: skip
+    "tuning_figure": lambda: _tuning_figure(),
 }
+
+
+def _tuning_figure():
+    from fwlab.experiments.tuning import select
+
+    rows = [dict(run="sgd", lr=lr, seed=s, valid_loss=v) for lr, s, v in
+            [(0.1, 1, 0.5), (0.1, 2, 0.7), (1.0, 1, 0.2), (1.0, 2, float("nan"))]]  # fmt: skip
+    table = dict(rows=rows, runs=["sgd"], lrs=[0.1, 1.0], seeds=[1, 2], fixed_lr=0.1,
+                 metric={"key": "valid_loss", "higher_is_better": False})  # fmt: skip
+    sel = select(rows, runs=["sgd"], lrs=[0.1, 1.0], seeds=[1, 2], reporting_seeds=[0])
+    return plots.tuning_figure(table, sel, labels={"sgd": "BPTT+Adam"})
 
 
 #: and of fwlab.toy.figures (the lesson's figures)

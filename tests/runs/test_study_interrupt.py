@@ -271,12 +271,19 @@ def test_fwlab_reproduce_in_process_stops_on_ctrl_c_with_one_line(tmp_path):
     _evidence("fwlab reproduce --in-process, one Ctrl-C (terminal)", argv[2:], seconds, err)
     assert rc == 130, err
     resume = "resume with: " + shlex.join(["fwlab", *argv[3:]])
-    assert err.strip().splitlines() == [
-        "fwlab reproduce: interrupted (Ctrl-C): 0 of 3 runs done, 1 interrupted "
-        f"(method=sgd__task=har2), 2 not started; {resume}"
-    ]  # was: a raw KeyboardInterrupt traceback, then a line saying it could not resume
-    assert _status(base / "method=sgd__task=har2") == "interrupted"
-    assert sorted(p.name for p in base.iterdir() if p.is_dir()) == ["method=sgd__task=har2"]
+    # was: a raw KeyboardInterrupt traceback, then a line saying it could not resume. The first
+    # row is small: on a loaded machine it may finish before the Ctrl-C lands, and the next is
+    # the one interrupted
+    (line,) = err.strip().splitlines()
+    done = line.split(": ")[2].split(" of 3")[0]
+    rows = ["method=sgd__task=har2", "method=fw_k1__task=har2"][: int(done) + 1]
+    finished = f" ({rows[0]})" if done == "1" else ""
+    assert line == (
+        f"fwlab reproduce: interrupted (Ctrl-C): {done} of 3 runs done{finished}, 1 interrupted "
+        f"({rows[-1]}), {2 - int(done)} not started; {resume}"
+    ), line
+    assert [_status(base / r) for r in rows] == ["ok"] * int(done) + ["interrupted"]
+    assert sorted(p.name for p in base.iterdir() if p.is_dir()) == sorted(rows)
     assert survivors == [] and seconds < 60, seconds
 
 
@@ -311,7 +318,9 @@ def test_fwlab_record_stops_on_ctrl_c_keeping_checkpoints(tmp_path, jobs, presse
     rc, err, seconds, survivors, _ = _interrupt(argv, training, presses=presses, group=True)
     _evidence(f"fwlab record, 8 runs, --jobs {jobs}, {presses} Ctrl-C(s) (terminal)",
               ["python", "-c", "RECORD", str(runs), "--jobs", str(jobs)], seconds, err)  # fmt: skip
-    assert rc == 130, err
+    # a second Ctrl-C that lands once the study has ended ends the process by SIGINT itself:
+    # the shell's status is 130 either way
+    assert rc == 130 or (presses == 2 and rc == -signal.SIGINT), err
     line = err.strip().splitlines()[-1]
     # the first Ctrl-C stops a run at its batch's end: a second may find the runs ended already
     when = line.split(": ")[1] if presses == 2 else "interrupted (Ctrl-C)"
