@@ -38,17 +38,7 @@ FRONT = {"fwlab", "fwlab.__main__"}
 
 # The library's imports of the application that are left, each with why and what would remove
 # it; the test fails on any other, and on an entry here that no longer happens.
-ALLOWED_UPWARD = {
-    ("fwlab.train.environment", "fwlab.integrations.mlflow"): (
-        "fit adds an MLflowCallback when FWLAB_MLFLOW_URI is set (fwlab run/sweep/record "
-        "--mlflow set it for the kernels); imported only then. To remove: the callback's "
-        "factory named by the application (an entry point or a variable it sets)"
-    ),
-    ("fwlab.widgets.dashboard", "fwlab.experiments.recorded"): (
-        "TrainingDashboard.add_recorded('adding-paper') loads a stored comparison by name "
-        "(notebook 02). To remove: the notebook passes load_recorded(name)"
-    ),
-}
+ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 
 
 def _modules() -> dict[str, Path]:

@@ -69,7 +69,6 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from fwlab.data.sequence_data import SequenceData
-from fwlab.experiments.recorded import load_recorded
 from fwlab.plots import (
     add_training_traces,
     format_p,
@@ -428,20 +427,23 @@ class TrainingDashboard(RecoveringFigure, Callback):
         return list(histories)
 
     def add_recorded(
-        self, recorded: Mapping[str, Any] | str, *, runs: list[str] | None = None
+        self, recorded: Mapping[str, Any], *, runs: list[str] | None = None
     ) -> list[str]:
         """Overlay recorded runs: mean (dashed) and min..max spread (band) across seeds in the
         loss and metric panels, against batches (= gradient evaluations).
 
         Args:
-            recorded: a recorded comparison (:func:`fwlab.experiments.recorded.load_recorded`), or
-                its name or path.
+            recorded: a recorded comparison, as loaded
+                (``fwlab.experiments.recorded.load_recorded(NAME)`` reads a shipped one).
             runs: only these recorded run names (default: all recorded).
 
         Returns the ``meta`` of the traces added (``"recorded:<panel>:<run>:<lo|hi|mean>"``).
         """
         if not isinstance(recorded, Mapping):
-            recorded = load_recorded(recorded)
+            raise TypeError(
+                f"recorded must be a loaded comparison, got {recorded!r}: pass "
+                "load_recorded(NAME) from fwlab.experiments.recorded"
+            )
         metric = self.metric if self.metric != "auto" else recorded_metric(recorded)
         with self._lock:
             metas = add_recorded(self.figure, recorded, metric, runs=runs)

@@ -106,6 +106,16 @@ def _fixed(
     return fixed
 
 
+def _mlflow_callbacks(args: argparse.Namespace) -> list[str]:
+    """The factory every ``fit`` of the kernels calls to log to ``--mlflow``'s store (none
+    without it)."""
+    if args.mlflow is None:
+        return []
+    from fwlab.integrations.mlflow import FIT_CALLBACKS
+
+    return [FIT_CALLBACKS]
+
+
 def _mlflow_store(args: argparse.Namespace) -> str | None:
     """The tracking URI of ``--mlflow`` (``None`` without it), checked and its experiment
     created before anything runs."""
@@ -148,6 +158,7 @@ def run_run_cli(args: argparse.Namespace) -> int:
             tensorboard=args.tensorboard,
             mlflow=_mlflow_store(args),
             mlflow_experiment=args.mlflow_experiment,
+            fit_callbacks=_mlflow_callbacks(args),
             resume=resume_command("run", out),
         )
     except (ValueError, FileNotFoundError) as err:
@@ -248,6 +259,7 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
             tensorboard=args.tensorboard,
             mlflow=_mlflow_store(args),
             mlflow_experiment=args.mlflow_experiment,
+            fit_callbacks=_mlflow_callbacks(args),
             scheduler=args.scheduler,
             resume=resume_command("sweep", out),
         )

@@ -71,9 +71,14 @@ from fwlab.validate import one_of, positive_float, positive_int
 
 __all__ = [
     "FIGURE_FORMATS",
+    "FIT_CALLBACKS",
     "FORMAT_TAG",
+    "MLFLOW_ENV",
+    "MLFLOW_EXPERIMENT_ENV",
+    "MLFLOW_RUN_ENV",
     "MLflowCallback",
     "check_tracking_uri",
+    "fit_callbacks",
     "load_mlflow_histories",
     "mlflow_environment",
     "prepare_store",
@@ -92,6 +97,16 @@ _INSTALL = "pip install 'fwlab[mlflow]'"
 # log_batch takes at most 1000 metrics and 100 parameters per request
 _MAX_METRICS, _MAX_PARAMS = 1000, 100
 _STATUSES = ("FINISHED", "FAILED", "KILLED")
+
+
+#: the MLflow tracking URI every ``fit`` logs to (set by ``--mlflow`` of run/sweep/record)
+MLFLOW_ENV = "FWLAB_MLFLOW_URI"
+#: the MLflow experiment of those runs (default ``"fwlab"``)
+MLFLOW_EXPERIMENT_ENV = "FWLAB_MLFLOW_EXPERIMENT"
+#: the point the runs belong to: the first part of each MLflow run's name
+MLFLOW_RUN_ENV = "FWLAB_MLFLOW_RUN"
+#: the entry of :data:`fwlab.train.environment.CALLBACKS_ENV` that makes ``fit`` read them
+FIT_CALLBACKS = f"{__name__}:fit_callbacks"
 
 
 def _import_mlflow() -> Any:
@@ -213,22 +228,49 @@ def prepare_store(store: str | os.PathLike[str] | None, experiment: str = "fwlab
     return uri
 
 
+def fit_callbacks(method_name: str, seed: int, *, resume: bool = False) -> list[Callback]:
+    """The factory :data:`FIT_CALLBACKS` names for :func:`fwlab.train.fit` (through
+    :data:`fwlab.train.environment.CALLBACKS_ENV`): an :class:`MLflowCallback` into the tracking
+    URI :data:`MLFLOW_ENV`, in the experiment :data:`MLFLOW_EXPERIMENT_ENV` (default
+    ``"fwlab"``), named ``<point>/<method>-seed<seed>`` where :data:`MLFLOW_RUN_ENV` names the
+    point (a sweep's point folder, ``fwlab run``'s output folder, ``fwlab record``'s
+    comparison) and tagged ``fwlab.point``; ``[]`` when :data:`MLFLOW_ENV` is unset (MLflow is
+    not imported then)."""
+    uri = os.environ.get(MLFLOW_ENV)
+    if not uri:
+        return []
+    point = os.environ.get(MLFLOW_RUN_ENV, "")
+    name = f"{method_name}-seed{seed}"
+    return [
+        MLflowCallback(
+            uri,
+            experiment=os.environ.get(MLFLOW_EXPERIMENT_ENV) or "fwlab",
+            run_name=f"{point}/{name}" if point else name,
+            tags={"fwlab.point": point} if point else None,
+        )
+    ]
+
+
 @contextlib.contextmanager
 def mlflow_environment(
     store: str | os.PathLike[str] | None, experiment: str = "fwlab", *, point: str = ""
 ) -> Iterator[str | None]:
     """While inside, every :func:`fwlab.train.fit` of this process (and of the kernels it
-    starts) logs to MLflow (:mod:`fwlab.train.environment`): ``store`` is
+    starts) logs to MLflow (:func:`fit_callbacks`, named in
+    :data:`fwlab.train.environment.CALLBACKS_ENV`): ``store`` is
     :func:`prepare_store`'d first, runs are named ``<point>/<method>-seed<seed>``; the
     variables are restored after. ``store=None`` sets nothing (``--mlflow`` not given; ``""``
     is MLflow's default store). Yields the tracking URI (or ``None``)."""
     if store is None:
         yield None
         return
-    from fwlab.train.environment import MLFLOW_ENV, MLFLOW_EXPERIMENT_ENV, MLFLOW_RUN_ENV
+    from fwlab.train.environment import CALLBACKS_ENV
 
     uri = prepare_store(store or None, experiment)
-    values = {MLFLOW_ENV: uri, MLFLOW_EXPERIMENT_ENV: experiment, MLFLOW_RUN_ENV: point}
+    named = [e.strip() for e in os.environ.get(CALLBACKS_ENV, "").split(",") if e.strip()]
+    factories = ",".join(dict.fromkeys([*named, FIT_CALLBACKS]))  # added once
+    values = {MLFLOW_ENV: uri, MLFLOW_EXPERIMENT_ENV: experiment, MLFLOW_RUN_ENV: point,
+              CALLBACKS_ENV: factories}  # fmt: skip
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.runs.files import (
+    FIT_CALLBACKS_ENV,
     MLFLOW_ENV,
     MLFLOW_EXPERIMENT_ENV,
     MLFLOW_RUN_ENV,
@@ -108,6 +109,7 @@ def task(
             else str(target.tensorboard if flat else target.tensorboard / run.name),  # fmt: skip
             mlflow=target.mlflow,
             mlflow_experiment=target.mlflow_experiment,
+            fit_callbacks=list(target.fit_callbacks),
             mlflow_run=run_dir.name if flat else run.name,
         )
     else:
@@ -324,13 +326,15 @@ def _finish(status: dict[str, Any], run_dir: Path, t0: float, state: str, error:
 
 @contextlib.contextmanager
 def _run_environment(data: Mapping[str, Any], run_dir: Path) -> Iterator[None]:
-    """``FWLAB_RESULTS_DIR`` for the run (and for a notebook's kernel ``FWLAB_TENSORBOARD_DIR``
-    and ``FWLAB_MLFLOW_*`` from its target; a function run keeps its process's, e.g. those
-    ``fwlab record --mlflow`` sets), restored after."""
+    """``FWLAB_RESULTS_DIR`` for the run (and for a notebook's kernel ``FWLAB_TENSORBOARD_DIR``,
+    ``FWLAB_FIT_CALLBACKS`` and ``FWLAB_MLFLOW_*`` from its target; a function run keeps its
+    process's, e.g. those ``fwlab record --mlflow`` sets), restored after."""
     values: dict[str, str | None] = {RESULTS_ENV: str(run_dir)}
     if data["kind"] == "notebook":
+        factories = ",".join(data.get("fit_callbacks") or ()) or None
         values.update({TENSORBOARD_ENV: data.get("tensorboard"), MLFLOW_ENV: None,
-                       MLFLOW_EXPERIMENT_ENV: None, MLFLOW_RUN_ENV: None})  # fmt: skip
+                       MLFLOW_EXPERIMENT_ENV: None, MLFLOW_RUN_ENV: None,
+                       FIT_CALLBACKS_ENV: factories})  # fmt: skip
         if data.get("mlflow") is not None:
             values.update({MLFLOW_ENV: data["mlflow"], MLFLOW_RUN_ENV: data["mlflow_run"],
                            MLFLOW_EXPERIMENT_ENV: data["mlflow_experiment"]})  # fmt: skip

@@ -26,8 +26,11 @@ from fwlab.util.atomic import atomic_write, atomic_write_text
 RESULTS_ENV = "FWLAB_RESULTS_DIR"
 #: read by fwlab.train.fit in the kernel (fwlab.train.tensorboard.TENSORBOARD_ENV)
 TENSORBOARD_ENV = "FWLAB_TENSORBOARD_DIR"
-#: read by fwlab.train.fit in the kernel (fwlab.train.environment): the MLflow store, experiment
-#: and the run's point (the first part of each MLflow run's name)
+#: read by fwlab.train.fit in the kernel (fwlab.train.environment.CALLBACKS_ENV): the
+#: "module:function" factories of callbacks every fit adds (a Notebook target's fit_callbacks)
+FIT_CALLBACKS_ENV = "FWLAB_FIT_CALLBACKS"
+#: read in the kernel by the MLflow integration's factory (named in FIT_CALLBACKS_ENV by
+#: --mlflow): the MLflow store, experiment and the run's point (the first part of each run's name)
 MLFLOW_ENV, MLFLOW_EXPERIMENT_ENV, MLFLOW_RUN_ENV = (
     "FWLAB_MLFLOW_URI",
     "FWLAB_MLFLOW_EXPERIMENT",

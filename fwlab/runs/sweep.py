@@ -62,6 +62,7 @@ def run_notebook(
     tensorboard: str | os.PathLike[str] | None = None,
     mlflow: str | None = None,
     mlflow_experiment: str = "fwlab",
+    fit_callbacks: Sequence[str] = (),
     log: Any = None,
     resume: str | None = None,
 ) -> dict[str, Any]:
@@ -83,13 +84,16 @@ def run_notebook(
     :class:`fwlab.runs.Interrupted`. ``tensorboard``: a folder; every :func:`fwlab.train.fit`
     in the notebook also writes a TensorBoard run under it. ``mlflow``: a tracking URI
     (:func:`fwlab.integrations.mlflow.prepare_store`); every ``fit`` in the notebook also logs
-    an MLflow run ``<out_dir name>/<method>-seed<seed>`` into ``mlflow_experiment``.
+    an MLflow run ``<out_dir name>/<method>-seed<seed>`` into ``mlflow_experiment``, through
+    ``fit_callbacks`` (``"module:function"`` factories every ``fit`` calls for callbacks: here
+    :data:`fwlab.integrations.mlflow.FIT_CALLBACKS`; see :class:`fwlab.runs.Notebook`).
 
     Unlike a sweep, the run reruns every time (a single run is what was asked for).
     """
     target = Notebook(Path(notebook), kernel=kernel, timeout=timeout, cwd=cwd,
                       tensorboard=tensorboard, mlflow=mlflow,
-                      mlflow_experiment=mlflow_experiment)  # fmt: skip
+                      mlflow_experiment=mlflow_experiment,
+                      fit_callbacks=tuple(fit_callbacks))  # fmt: skip
     study = Study(target, out_dir, fixed=parameters, flat=True, check_names=check_names)
     outcome = study.run(executor=Inline(), force=True, log=log or io.StringIO(), resume=resume)
     if outcome.rows[0]["status"] == "busy":  # the folder is a run another process executes
@@ -113,6 +117,7 @@ def run_sweep(
     tensorboard: str | os.PathLike[str] | None = None,
     mlflow: str | None = None,
     mlflow_experiment: str = "fwlab",
+    fit_callbacks: Sequence[str] = (),
     resume: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``notebook`` at every point of ``grid(axes)`` (with the ``fixed`` parameters too):
@@ -130,13 +135,15 @@ def run_sweep(
     point. ``tensorboard``: every ``fit`` of point ``<name>`` also logs to TensorBoard under
     ``tensorboard/<name>``; ``mlflow``: a tracking URI
     (:func:`fwlab.integrations.mlflow.prepare_store`), every ``fit`` of point ``<name>`` also
-    logs the MLflow run ``<name>/<method>-seed<seed>`` into ``mlflow_experiment``. Ctrl-C: see
+    logs the MLflow run ``<name>/<method>-seed<seed>`` into ``mlflow_experiment`` (through
+    ``fit_callbacks``, as in :func:`run_notebook`). Ctrl-C: see
     :meth:`fwlab.runs.Study.run` (``resume`` is the
     command its one line names).
     """
     target = Notebook(Path(notebook), kernel=kernel, timeout=timeout, cwd=cwd,
                       tensorboard=tensorboard, mlflow=mlflow,
-                      mlflow_experiment=mlflow_experiment)  # fmt: skip
+                      mlflow_experiment=mlflow_experiment,
+                      fit_callbacks=tuple(fit_callbacks))  # fmt: skip
     study = Study(target, out_dir, axes, fixed=fixed)
     return study.run(jobs=jobs, scheduler=scheduler, force=force, log=log, resume=resume).rows
 

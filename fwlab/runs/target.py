@@ -18,6 +18,7 @@ import importlib
 import inspect
 import math
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,10 @@ class Notebook:
     folder, the folder itself); ``mlflow``: an MLflow tracking URI
     (:func:`fwlab.integrations.mlflow.prepare_store`) every ``fit`` of run ``NAME`` also logs
     to, in the experiment ``mlflow_experiment``, as the MLflow run ``NAME/<method>-seed<seed>``
-    (a study of one run: its folder's name for ``NAME``).
+    (a study of one run: its folder's name for ``NAME``), through a factory named in
+    ``fit_callbacks``: ``"module:function"`` factories of callbacks every ``fit`` of the kernel
+    adds (``FWLAB_FIT_CALLBACKS``, :mod:`fwlab.train.environment`; ``fwlab run/sweep --mlflow``
+    name :data:`fwlab.integrations.mlflow.FIT_CALLBACKS`).
     """
 
     path: Path
@@ -50,6 +54,7 @@ class Notebook:
     tensorboard: Path | None = None
     mlflow: str | None = None
     mlflow_experiment: str = "fwlab"
+    fit_callbacks: tuple[str, ...] = ()
     kind: str = field(default="notebook", init=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +75,18 @@ class Notebook:
         if not (isinstance(self.mlflow_experiment, str) and self.mlflow_experiment.strip()):
             raise ValueError(
                 f"mlflow_experiment must be a non-empty string, got {self.mlflow_experiment!r}"
+            )
+        if isinstance(self.fit_callbacks, str):
+            raise ValueError(f"fit_callbacks must be a list of entries, got {self.fit_callbacks!r}")
+        entries = tuple(self.fit_callbacks)
+        for entry in entries:
+            if not (isinstance(entry, str) and re.fullmatch(r"[\w.]+:[\w.]+", entry)):
+                raise ValueError(f"fit_callbacks entries must be 'module:function', got {entry!r}")
+        object.__setattr__(self, "fit_callbacks", entries)
+        if self.mlflow is not None and not entries:
+            raise ValueError(
+                "mlflow needs fit_callbacks naming the factory that logs to it: pass "
+                "fit_callbacks=[fwlab.integrations.mlflow.FIT_CALLBACKS]"
             )
 
     @property

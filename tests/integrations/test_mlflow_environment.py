@@ -18,13 +18,19 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 from fwlab.app.cli import main  # noqa: E402
 from fwlab.data import load_task  # noqa: E402
+from fwlab.integrations import mlflow as integration  # noqa: E402
 from fwlab.integrations.mlflow import mlflow_environment, tracking_uri  # noqa: E402
 from fwlab.runs import files as run_files  # noqa: E402
 from fwlab.train import TrainConfig, environment, fit, get_method  # noqa: E402
 from tests.browser_tools import free_port  # noqa: E402
 from tests.notebook_tools import write_fit_notebook  # noqa: E402
 
-ENV = (environment.MLFLOW_ENV, environment.MLFLOW_EXPERIMENT_ENV, environment.MLFLOW_RUN_ENV)
+ENV = (
+    integration.MLFLOW_ENV,
+    integration.MLFLOW_EXPERIMENT_ENV,
+    integration.MLFLOW_RUN_ENV,
+    environment.CALLBACKS_ENV,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +70,9 @@ def assert_logged(client, run, method, results):
 
 
 def test_the_runner_sets_what_fit_reads():
-    assert (run_files.MLFLOW_ENV, run_files.MLFLOW_EXPERIMENT_ENV, run_files.MLFLOW_RUN_ENV) == ENV
+    runner = (run_files.MLFLOW_ENV, run_files.MLFLOW_EXPERIMENT_ENV, run_files.MLFLOW_RUN_ENV)
+    assert (*runner, run_files.FIT_CALLBACKS_ENV) == ENV
+    assert integration.FIT_CALLBACKS == "fwlab.integrations.mlflow:fit_callbacks"
 
 
 def test_fit_adds_an_mlflow_run_only_when_asked(tmp_path):
@@ -74,7 +82,8 @@ def test_fit_adds_an_mlflow_run_only_when_asked(tmp_path):
     store = tmp_path / "tracking"
     with mlflow_environment(store, "env", point="adding-paper") as uri:
         assert uri == f"sqlite:///{store / 'mlflow.db'}"
-        assert os.environ[environment.MLFLOW_ENV] == uri
+        assert os.environ[integration.MLFLOW_ENV] == uri
+        assert os.environ[environment.CALLBACKS_ENV] == integration.FIT_CALLBACKS
         h = fit(get_method("fw_k1"), data, config, progress=False)
 
         def stop(event, run):

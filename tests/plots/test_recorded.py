@@ -9,7 +9,7 @@ import pytest
 from fwlab.widgets import TrainingDashboard
 
 from fwlab.data import load_task
-from fwlab.experiments.recorded import write_recorded
+from fwlab.experiments.recorded import load_recorded, write_recorded
 from fwlab.plots.recorded import recorded_band_traces
 from fwlab.train import TrainConfig, fit, get_method
 
@@ -56,7 +56,7 @@ def test_band_traces_are_mean_and_spread_over_seeds():
 def test_dashboard_overlays_recorded_runs_from_disk_beside_a_live_run(tmp_path):
     path = write_recorded(RECORDED, tmp_path / "rec.json")
     dash = TrainingDashboard(throttle_seconds=0.0, metric="test_loss")
-    metas = dash.add_recorded(str(path), runs=["bptt_adam"])
+    metas = dash.add_recorded(load_recorded(path), runs=["bptt_adam"])
     assert len(metas) == 6
     data = load_task("adding", seq_len=6, n_train=60, n_test=20)
     fit(get_method("sgd"), data, TrainConfig(hidden_size=4, batch_size=20, steps=3),
@@ -71,9 +71,12 @@ def test_dashboard_overlays_recorded_runs_from_disk_beside_a_live_run(tmp_path):
     assert set(metas) <= static and "metric:BPTT+Adam" in static
 
 
-def test_add_recorded_from_a_missing_name_names_the_fix():
-    with pytest.raises(FileNotFoundError, match="no recorded comparison"):
-        TrainingDashboard().add_recorded("no-such-comparison")
+def test_add_recorded_of_a_name_names_the_loader():
+    # the dashboard (library) does not read the shipped comparisons: the caller loads one
+    dash = TrainingDashboard()
+    with pytest.raises(TypeError, match=r"got 'adding-paper': pass load_recorded\(NAME\)"):
+        dash.add_recorded("adding-paper")
+    assert dash.add_recorded(load_recorded("adding-paper"), runs=["bptt_adam"])
 
 
 def test_mnist_overlay_shows_accuracy_the_metric_notebook_03_reasons_about():
