@@ -40,7 +40,9 @@ from tests.notebook_tools import (
 def test_every_notebook_is_executed_here_or_in_its_own_test():
     assert {p.stem for p in EXECUTED} == set(DEFAULTS) == set(OVERRIDES)
     assert set(TRAINING) <= set(DEFAULTS)
-    assert all((ROOT / "tests" / f"test_notebook_{n[:2]}.py").exists() for n in EXECUTED_ELSEWHERE)
+    assert all(
+        (ROOT / "tests" / "e2e" / f"test_notebook_{n[:2]}.py").exists() for n in EXECUTED_ELSEWHERE
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
