@@ -322,24 +322,20 @@ class TrainingDashboard(RecoveringFigure, Callback):
         self.redraw()
         return self.histories
 
-    async def wait_async(self, timeout: float | None = None) -> dict[str, dict[str, Any]]:
+    async def wait_async(
+        self, timeout: float | None = None, *, poll_s: float = 0.1
+    ) -> dict[str, dict[str, Any]]:
         """:meth:`wait` for a notebook cell: ``await dash.wait_async()`` lets the kernel's
         loop run while the runs train, so the figure redraws and (ipykernel >= 7.4) the
         controls act, even when the cells below are already queued by "Run All" or Voilà;
         they run once every run has finished. Returns :attr:`histories`; re-raises the
         first error of a run; ``TimeoutError`` after ``timeout`` seconds."""
-        jobs = list(self.jobs.values())
-        waiting = [asyncio.wrap_future(job.future) for job in jobs]  # awaited: no polling
-        try:
-            if waiting:
-                await asyncio.wait(waiting, timeout=timeout)
-        finally:  # unhook from the runs (a started run's own future refuses the cancel)
-            for w in waiting:
-                if not w.cancel() and not w.cancelled():
-                    w.exception()  # retrieved here, re-raised by wait() below: no asyncio warning
-        for job in jobs:
-            if not job.done:
-                raise TimeoutError(f"{job.name!r} is still training (step {job.step})")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for job in list(self.jobs.values()):
+            while not job.done:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"{job.name!r} is still training (step {job.step})")
+                await asyncio.sleep(poll_s)
         return self.wait()
 
     # --- drawing ---------------------------------------------------------------------------------
