@@ -221,7 +221,8 @@ command = Command(
         _task("--download", "download", is_flag=True,
               help="download missing data (MNIST, UCI HAR)"),
         _task("--data-root", "data_root", type=path_type, default=None,
-              help="data cache folder (default $FWLAB_DATA or ~/.cache/fwlab)"),
+              help="data cache folder (default $FWLAB_DATA, else the user cache folder: "
+              "~/.cache/fwlab on Linux)"),
         _task("--noise-std", "noise_std", type=positive_float, default=None,
               help="Noisy-HAR-2 noise std (default 2.0, the authors' code; the paper says "
               "variance 2, i.e. 1.414); on basicmotions: add seeded Gaussian noise of this std "

@@ -11,10 +11,10 @@ trainer can build ``SequenceModel(cell, d.input_size, H, d.output_size)`` for an
 ``load_task(name, **options)`` maps the names ``adding``, ``pixel_mnist``, ``permuted_mnist``,
 ``har2``, ``noisy_har2`` and ``basicmotions`` to their loaders.
 
-Files are cached under :func:`default_data_root` (``$FWLAB_DATA`` or ``~/.cache/fwlab``) and
-written atomically. Only ``har2``/``noisy_har2`` need files that are not installed with fwlab's
-dependencies; nothing is downloaded unless ``download=True`` or :func:`download_uci_har` is
-called.
+Files are cached under :func:`default_data_root` (``$FWLAB_DATA`` or the user cache folder,
+``~/.cache/fwlab`` on Linux) and written atomically. Only ``har2``/``noisy_har2`` need files
+that are not installed with fwlab's dependencies; nothing is downloaded unless
+``download=True`` or :func:`download_uci_har` (pooch) is called.
 """
 
 from fwlab.data.adding import STALLED_MSE, adding_problem, load_adding

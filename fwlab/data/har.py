@@ -28,20 +28,22 @@ here one seeded draw is fixed per split, so test accuracy is reproducible.
 
 The data are read from the official folder ``UCI HAR Dataset`` or straight from its zip
 ``UCI HAR Dataset.zip`` (also from the wrapper zip that the new UCI site serves, which contains
-that zip). Nothing is downloaded unless asked (:func:`download_uci_har` or ``download=True``).
+that zip). Nothing is downloaded unless asked (:func:`download_uci_har`, through pooch, or
+``download=True``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import shutil
-import tempfile
+import string
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,12 +113,12 @@ HAR2_CLASSES = (
 
 
 # ------------------------------------------------------------------------------------ download
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_SCHEMES = ("https", "http", "ftp", "file")
+
+
+def _copy_file_url(url: str, output_file: str, pooch_: Any) -> None:
+    """A pooch downloader for ``file://`` URLs (pooch knows http, ftp, sftp and doi)."""
+    shutil.copyfile(urllib.request.url2pathname(urllib.parse.urlparse(url).path), output_file)
 
 
 def download_uci_har(
@@ -126,50 +128,85 @@ def download_uci_har(
     sha256: str | None = UCI_HAR_SHA256,
     force: bool = False,
     timeout: float = 60.0,
-    urlopen: Callable = urllib.request.urlopen,
+    progressbar: bool = False,
+    downloader: Callable[[str, str, Any], Any] | None = None,
 ) -> Path:
     """Download ``UCI HAR Dataset.zip`` into ``root`` (default cache root) and verify it.
 
-    The bytes stream into a temporary file next to the target, are checked, and only then renamed
-    to ``<root>/UCI HAR Dataset.zip``; a failed or interrupted download leaves no zip behind.
-    Checks: the SHA-256 against ``sha256`` (``None`` skips it, e.g. for a mirror you trust),
-    then the zip's structure and every member's CRC (:meth:`zipfile.ZipFile.testzip`) and the
-    presence of the 20 files this module reads. If the download is the new UCI site's wrapper
-    (:data:`UCI_HAR_WRAPPER_URL`, SHA-256 :data:`UCI_HAR_WRAPPER_SHA256`), the inner
-    ``UCI HAR Dataset.zip`` is extracted and verified against :data:`UCI_HAR_SHA256`.
+    :func:`pooch.retrieve` streams the bytes into a temporary file next to the target and checks
+    their SHA-256 against ``sha256`` (``None`` skips it, e.g. for a mirror you trust) before it
+    keeps them; then the zip's structure, every member's CRC (:meth:`zipfile.ZipFile.testzip`)
+    and the presence of the 20 files this module reads are checked, and only then is the file
+    renamed to ``<root>/UCI HAR Dataset.zip``: a failed or interrupted download leaves no file
+    behind. The new UCI site serves a wrapper zip (:data:`UCI_HAR_WRAPPER_URL`, SHA-256
+    :data:`UCI_HAR_WRAPPER_SHA256`, checked when ``url`` is that URL) holding the dataset zip and
+    a ``.names`` file; from such a download the inner ``UCI HAR Dataset.zip`` is kept, verified
+    against :data:`UCI_HAR_SHA256` unless ``sha256=None``.
 
     Returns the path of the verified zip. An existing zip is kept unless ``force=True``.
-    ``url`` may be a ``file://`` URL; ``urlopen`` is injectable for tests.
+    ``url`` may be a ``file://`` URL; ``progressbar=True`` shows pooch's tqdm bar; ``downloader``
+    replaces pooch's (``fn(url, output_file, pooch)``, see :mod:`pooch.downloaders`).
     """
+    import pooch  # here: importing it costs about 0.2 s, and most sessions never download
+    from pooch.downloaders import choose_downloader
+
+    scheme = urllib.parse.urlparse(url).scheme
+    if scheme not in _SCHEMES:
+        raise ValueError(f"url must start with one of {', '.join(_SCHEMES)}://, got {url!r}")
+    if sha256 is not None and not _is_sha256(sha256):
+        raise ValueError(f"sha256 must be 64 hexadecimal digits or None, got {sha256!r}")
     base = data_root(root)
     target = base / UCI_HAR_ZIPNAME
     if target.is_file() and not force:
         return target
+    if sha256 == UCI_HAR_SHA256 and url == UCI_HAR_WRAPPER_URL:
+        sha256 = UCI_HAR_WRAPPER_SHA256  # what that URL serves
+    if downloader is None:
+        downloader = (
+            _copy_file_url if scheme == "file" else choose_downloader(url, progressbar=progressbar)
+        )
+        if scheme.startswith("http"):
+            downloader.kwargs["timeout"] = timeout
     base.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{UCI_HAR_ZIPNAME}.", suffix=".part", dir=base)
-    tmp = Path(tmp_name)
+    fetched = base / f".{UCI_HAR_ZIPNAME}.download"
+    inner = base / f".{UCI_HAR_ZIPNAME}.inner"
     try:
-        with os.fdopen(fd, "wb") as f, urlopen(url, timeout=timeout) as response:
-            shutil.copyfileobj(response, f, length=1 << 20)
-        digest = _sha256(tmp)
-        if digest == UCI_HAR_WRAPPER_SHA256 or (sha256 is None and _is_wrapper(tmp)):
-            inner = _extract_inner_zip(tmp, base)
-            tmp.unlink()
-            tmp = inner
-            digest = _sha256(tmp)
-            if sha256 is not None and sha256 == UCI_HAR_WRAPPER_SHA256:
-                sha256 = UCI_HAR_SHA256
-        if sha256 is not None and digest != sha256.lower():
-            raise DataFileError(
-                f"download from {url} has SHA-256 {digest}, expected {sha256}; the file was "
-                "discarded. Retry later, or pass sha256=None for a mirror you trust."
+        fetched.unlink(missing_ok=True)  # pooch would reuse a stale one
+        try:
+            pooch.retrieve(
+                url, known_hash=sha256, fname=fetched.name, path=base, downloader=downloader
             )
-        _verify_zip(tmp, url)
-        os.replace(tmp, target)
+        except ValueError as e:  # pooch's hash mismatch; it deleted the download
+            raise DataFileError(
+                f"download from {url}: {e} Retry later, or pass sha256=None for a mirror you trust."
+            ) from None
+        if _is_wrapper(fetched):
+            with (
+                zipfile.ZipFile(fetched) as z,
+                z.open(UCI_HAR_ZIPNAME) as src,
+                open(inner, "wb") as out,
+            ):
+                shutil.copyfileobj(src, out, length=1 << 20)
+            fetched.unlink()
+            digest = pooch.file_hash(str(inner))
+            if sha256 is not None and digest != UCI_HAR_SHA256:
+                raise DataFileError(
+                    f"{url}: its {UCI_HAR_ZIPNAME} has SHA-256 {digest}, expected "
+                    f"{UCI_HAR_SHA256}; the file was discarded. Retry later, or pass "
+                    "sha256=None for a mirror you trust."
+                )
+            fetched = inner
+        _verify_zip(fetched, url)
+        os.replace(fetched, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        fetched.unlink(missing_ok=True)
+        inner.unlink(missing_ok=True)
         raise
     return target
+
+
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in string.hexdigits for c in value)
 
 
 def _is_wrapper(path: Path) -> bool:
@@ -178,13 +215,6 @@ def _is_wrapper(path: Path) -> bool:
             return UCI_HAR_ZIPNAME in z.namelist()
     except zipfile.BadZipFile:
         return False
-
-
-def _extract_inner_zip(wrapper: Path, base: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{UCI_HAR_ZIPNAME}.inner.", suffix=".part", dir=base)
-    with os.fdopen(fd, "wb") as out, zipfile.ZipFile(wrapper) as z, z.open(UCI_HAR_ZIPNAME) as src:
-        shutil.copyfileobj(src, out, length=1 << 20)
-    return Path(name)
 
 
 def _verify_zip(path: Path, origin: str) -> None:

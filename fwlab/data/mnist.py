@@ -11,7 +11,8 @@ Both sources go through the same reader, :class:`torchvision.datasets.MNIST`:
   standard torchvision layout, so an existing torchvision data folder can be passed as
   ``root``); downloaded only with ``download=True``.
 
-``root`` defaults to :func:`fwlab.data.default_data_root` (``$FWLAB_DATA`` or ``~/.cache/fwlab``).
+``root`` defaults to :func:`fwlab.data.default_data_root` (``$FWLAB_DATA`` or the user
+cache folder, ``~/.cache/fwlab`` on Linux).
 
 Preprocessing: pixels :math:`p \in \{0..255\}` become :math:`(p/255 - 0.1307) / 0.3081`, the
 training-set mean and std of full MNIST (torchvision's ``Normalize((0.1307,), (0.3081,))``, as

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import platformdirs
 import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
@@ -114,9 +115,11 @@ class SequenceData:
 
 
 def default_data_root() -> Path:
-    """The cache root: ``$FWLAB_DATA`` if set, otherwise ``~/.cache/fwlab`` (read at each call)."""
+    """The cache root: ``$FWLAB_DATA`` if set, otherwise the platform's user cache folder for
+    fwlab, :func:`platformdirs.user_cache_path` (``~/.cache/fwlab``, or
+    ``$XDG_CACHE_HOME/fwlab``, on Linux); read at each call."""
     env = os.environ.get("FWLAB_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fwlab"
+    return Path(env).expanduser() if env else platformdirs.user_cache_path("fwlab")
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:

@@ -9,8 +9,9 @@ Three pieces, none of them tied to a user interface:
   **outer-step boundary** (hyperparameters: when ``run.inner_step == 0``, so a Frank-Wolfe outer
   step never mixes two radii or two K).
 * :class:`BackgroundRun` (or :func:`start_fit`) runs ``fit`` in a ``threading.Thread`` with its
-  own :class:`RunControl`, so a Jupyter kernel stays free for widgets while it trains;
-  ``join()`` returns the history or re-raises the exception that ended the thread.
+  own :class:`RunControl`, so a Jupyter kernel stays free for widgets while it trains; its
+  ``future`` (a :class:`concurrent.futures.Future`) holds the history or the exception that
+  ended the thread, and ``join()`` returns the one or re-raises the other.
 * :func:`replay_callback` re-applies the recorded changes of a history at the same steps in a
   headless ``fit``: same data, method and config + ``replay_callback(history["events"])`` gives
   the same history (except the wall-clock fields ``eval.seconds`` and ``summary.wall_time``).
@@ -61,6 +62,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from torch import nn
@@ -394,6 +398,10 @@ class BackgroundRun(RunControl):
             "Frank-Wolfe K=5").
 
     Attributes:
+        future: a :class:`concurrent.futures.Future` holding the final history, or the exception
+            that ended the thread: ``future.result(timeout)``, ``future.add_done_callback(fn)``,
+            ``concurrent.futures.wait([...])`` and ``asyncio.wrap_future`` work on it. It is
+            running from :meth:`start` and done when ``fit`` has returned or raised.
         history: the live history (``None`` before the run begins); the final one after it ends.
         error: the exception that ended the thread, or ``None``.
     """
@@ -423,9 +431,7 @@ class BackgroundRun(RunControl):
             "overwrite": overwrite,
             "progress": progress,
         }
-        self._result: dict[str, Any] | None = None
-        self.error: BaseException | None = None
-        self._done_callbacks: list[Callable[[BackgroundRun], Any]] = []
+        self.future: Future[dict[str, Any]] = Future()
         self._thread = threading.Thread(target=self._target, name=f"fwlab fit: {self.name}")
         self._thread.daemon = True
 
@@ -433,15 +439,20 @@ class BackgroundRun(RunControl):
         """Build the model (here, not in the thread) and start training; returns ``self``."""
         if self._thread.ident is not None:
             raise RuntimeError(f"{self.name!r} was started already; create a new BackgroundRun")
+        if self.future.cancelled():
+            raise RuntimeError(f"{self.name!r} was cancelled before start; create a new one")
         if self._model is None:
             with _build_lock:
                 self._model = build_model(self.method, self.data, self.config)
+        self.future.set_running_or_notify_cancel()  # from here on future.cancel() is refused
         self._thread.start()
         return self
 
     def _target(self) -> None:
+        result: dict[str, Any] | None = None
+        error: BaseException | None = None
         try:
-            self._result = fit(
+            result = fit(
                 self.method,
                 self.data,
                 self.config,
@@ -449,18 +460,20 @@ class BackgroundRun(RunControl):
                 callbacks=[self, *self._callbacks],
                 **self._fit_kwargs,
             )
-        except BaseException as err:  # surfaced by join() and .error
-            self.error = err
-        finally:
-            ended_now = not self._ended.is_set()  # fit failed before its "end" event
-            self._ended.set()
-            self._parked.clear()
-            for fn in ([RunControl._changed] if ended_now else []) + self._done_callbacks:
-                try:
-                    fn(self)
-                except Exception as err:  # a broken observer must not hide the run's result
-                    if self.error is None:
-                        self.error = err
+        except BaseException as err:  # surfaced by join(), .error and .future
+            error = err
+        ended_now = not self._ended.is_set()  # fit failed before its "end" event
+        self._ended.set()
+        self._parked.clear()
+        if ended_now:
+            try:
+                self._changed()
+            except Exception as err:  # a broken listener must not hide the run's result
+                error = error or err
+        if error is None:
+            self.future.set_result(result)  # runs the done callbacks, in this thread
+        else:
+            self.future.set_exception(error)
 
     def add_callback(self, fn: Callback | Callable[[str, Run], Any]) -> None:
         """Add a ``fit`` callback (after the others); only before :meth:`start`."""
@@ -469,43 +482,47 @@ class BackgroundRun(RunControl):
         self._callbacks = (*self._callbacks, as_callback(fn, name="fn"))
 
     def add_done_callback(self, fn: Callable[[BackgroundRun], Any]) -> None:
-        """Call ``fn(self)`` in the training thread when it finishes (result or error)."""
-        self._done_callbacks.append(fn)
+        """Call ``fn(self)`` when the run finishes (result or error): in the training thread,
+        or at once here if it has finished already. ``future.add_done_callback`` underneath:
+        an exception ``fn`` raises is logged by :mod:`concurrent.futures` and ignored."""
+        self.future.add_done_callback(lambda _: fn(self))
 
     def join(self, timeout: float | None = None) -> dict[str, Any]:
         """Wait for the end and return the history; re-raises the exception that ended the
         thread; ``TimeoutError`` if it is still running after ``timeout`` seconds."""
-        if self._thread.ident is None:
-            raise RuntimeError(f"{self.name!r} was never started; call start() first")
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise TimeoutError(f"{self.name!r} is still training (step {self.step})")
-        if self.error is not None:
-            raise self.error
-        assert self._result is not None
-        return self._result
+        self._check_started()
+        try:
+            return self.future.result(timeout)
+        except FutureTimeoutError:
+            raise TimeoutError(f"{self.name!r} is still training (step {self.step})") from None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds for the end (no result, no exception); True if the
-        thread has finished."""
+        run has finished."""
+        self._check_started()
+        return bool(futures_wait([self.future], timeout).done)
+
+    def _check_started(self) -> None:
         if self._thread.ident is None:
             raise RuntimeError(f"{self.name!r} was never started; call start() first")
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        return self.future.running()
 
     @property
     def done(self) -> bool:
         """Started and finished (with a result or an error)."""
-        return self._thread.ident is not None and not self._thread.is_alive()
+        return self.future.done() and not self.future.cancelled()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.future.exception() if self.done else None
 
     @property
     def history(self) -> dict[str, Any] | None:
-        if self._result is not None:
-            return self._result
+        if self.done and self.error is None:
+            return self.future.result()
         return self.run.history if self.run is not None else None
 
 

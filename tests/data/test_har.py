@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -291,43 +292,74 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path, files):
     src = tmp_path / "f.zip"
     src.write_bytes(zip_bytes(files))
     cache = tmp_path / "cache"
-    with pytest.raises(DataFileError, match="SHA-256 .* expected 0{64}"):
+    with pytest.raises(DataFileError) as e:
         download_uci_har(cache, url=src.as_uri(), sha256="0" * 64)
+    message = str(e.value)
+    assert message.startswith(f"download from {src.as_uri()}: ") and "\n" not in message
+    assert re.search(r"expected 0{64} but got [0-9a-f]{64}", message)
+    assert message.endswith("pass sha256=None for a mirror you trust.")
     assert os.listdir(cache) == []
 
 
+def test_download_arguments_are_checked_before_anything_is_written(tmp_path):
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError, match="sha256 must be 64 hexadecimal digits or None, got 'abc'"):
+        download_uci_har(cache, url="file:///x.zip", sha256="abc")
+    with pytest.raises(ValueError, match=r"url must start with one of https, http, ftp, file://"):
+        download_uci_har(cache, url="gopher://example.org/x.zip")
+    assert not cache.exists()
+
+
 def test_download_interrupted_leaves_nothing(tmp_path):
-    class Broken(io.BytesIO):
-        def read(self, *args):
-            if self.tell() > 0:
-                raise ConnectionResetError("connection lost")
-            return super().read(1000)
-
-        def __enter__(self):
-            return self
-
-    def urlopen(url, timeout):
-        return Broken(b"x" * 5000)
+    def downloader(url, output_file, pooch):
+        with open(output_file, "wb") as f:
+            f.write(b"x" * 5000)  # part of the file, then the connection drops
+        raise ConnectionResetError("connection lost")
 
     cache = tmp_path / "cache"
     with pytest.raises(ConnectionResetError):
-        download_uci_har(cache, urlopen=urlopen)
+        download_uci_har(cache, downloader=downloader)
     assert os.listdir(cache) == []
 
 
 def test_download_wrapper_is_unpacked_and_checked(tmp_path, files, monkeypatch):
     inner = zip_bytes(files)
     outer = wrapper_bytes(inner)
-    monkeypatch.setattr(har, "UCI_HAR_WRAPPER_SHA256", hashlib.sha256(outer).hexdigest())
+    monkeypatch.setattr(har, "UCI_HAR_SHA256", hashlib.sha256(inner).hexdigest())
     src = tmp_path / "wrapper.zip"
     src.write_bytes(outer)
     cache = tmp_path / "cache"
-    got = download_uci_har(cache, url=src.as_uri(), sha256=hashlib.sha256(inner).hexdigest())
+    got = download_uci_har(cache, url=src.as_uri(), sha256=hashlib.sha256(outer).hexdigest())
     assert got.read_bytes() == inner
     assert os.listdir(cache) == [UCI_HAR_ZIPNAME]
-    with pytest.raises(DataFileError, match="SHA-256"):  # inner checked against sha256
-        download_uci_har(tmp_path / "c2", url=src.as_uri(), sha256="f" * 64)
+    # the inner zip is checked against UCI_HAR_SHA256: another one is refused, nothing kept
+    monkeypatch.setattr(har, "UCI_HAR_SHA256", "f" * 64)
+    with pytest.raises(
+        DataFileError, match=f"its {UCI_HAR_ZIPNAME} has SHA-256 .*, expected f{{64}}"
+    ):
+        download_uci_har(
+            tmp_path / "c2", url=src.as_uri(), sha256=hashlib.sha256(outer).hexdigest()
+        )
     assert os.listdir(tmp_path / "c2") == []
+
+
+def test_download_from_the_wrapper_url_checks_the_wrapper_hash(tmp_path, files, monkeypatch):
+    outer = wrapper_bytes(zip_bytes(files))
+    monkeypatch.setattr(har, "UCI_HAR_WRAPPER_SHA256", hashlib.sha256(outer).hexdigest())
+    served = []
+
+    def downloader(url, output_file, pooch):
+        served.append(url)
+        Path(output_file).write_bytes(outer)
+
+    cache = tmp_path / "cache"
+    # the wrapper passes its own hash (else pooch's mismatch would be raised); the test's inner
+    # zip is then refused against the real dataset's SHA-256
+    with pytest.raises(
+        DataFileError, match=f"its {UCI_HAR_ZIPNAME} has SHA-256 .*, expected {har.UCI_HAR_SHA256}"
+    ):
+        download_uci_har(cache, url=har.UCI_HAR_WRAPPER_URL, downloader=downloader)
+    assert served == [har.UCI_HAR_WRAPPER_URL] and os.listdir(cache) == []
 
 
 def test_download_rejects_zip_without_the_dataset(tmp_path):

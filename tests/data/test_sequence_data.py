@@ -3,8 +3,10 @@ subsets, normalization, the cache root and the task registry."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import platformdirs
 import pytest
 import torch
 from hypothesis import given, settings
@@ -82,7 +84,12 @@ def test_default_data_root(monkeypatch, tmp_path):
     monkeypatch.setenv("FWLAB_DATA", str(tmp_path))
     assert default_data_root() == tmp_path
     monkeypatch.delenv("FWLAB_DATA")
-    assert default_data_root() == Path.home() / ".cache" / "fwlab"
+    assert default_data_root() == platformdirs.user_cache_path("fwlab")
+    if sys.platform.startswith("linux"):  # the XDG base directory rules
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert default_data_root() == tmp_path / "xdg" / "fwlab"
+        monkeypatch.delenv("XDG_CACHE_HOME")
+        assert default_data_root() == Path.home() / ".cache" / "fwlab"
 
 
 def test_task_registry_names():

@@ -6,6 +6,8 @@ import json
 import math
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 
 import pytest
 import torch
@@ -158,6 +160,35 @@ def test_an_exception_in_the_thread_is_surfaced_by_join_and_error(data):
         job.join(WAIT)
     assert isinstance(job.error, ArithmeticError) and job.done and not job.running
     assert finished == [job] and job.step == 3
+
+
+def test_the_future_holds_the_history_and_calls_back_when_done(data):
+    job = BackgroundRun(get_method("sgd"), data, CONFIG.replace(steps=6))
+    assert isinstance(job.future, Future) and not job.future.running() and not job.done
+    job.pause()
+    job.start()
+    assert job.future.running() and job.running
+    with pytest.raises(TimeoutError):
+        job.future.result(timeout=0.05)  # parked at "begin"
+    job.resume()
+    done, _ = futures_wait([job.future], WAIT)
+    assert done == {job.future} and job.done and not job.running
+    history = job.future.result()
+    assert history is job.join() is job.history and history["summary"]["steps"] == 6
+    late = []
+    job.add_done_callback(late.append)  # added after the end: called at once, here
+    assert late == [job] and job.future.exception() is None and job.error is None
+
+
+def test_a_failed_run_sets_the_futures_exception(data):
+    def boom(event, run):
+        if event == "step" and run.step == 2:
+            raise ArithmeticError("boom")
+
+    job = start_fit(get_method("sgd"), data, CONFIG, callbacks=[boom])
+    err = job.future.exception(WAIT)
+    assert isinstance(err, ArithmeticError) and job.error is err
+    assert job.history is job.run.history and job.run.step == 2
 
 
 def test_a_non_finite_loss_is_surfaced_too(data):

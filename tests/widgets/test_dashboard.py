@@ -483,6 +483,23 @@ async def _wait_async_times_out(data):
         job.join(120)
 
 
+def test_wait_async_reraises_a_runs_error(data):
+    def boom(event, run):
+        if event == "step" and run.step == 2:
+            raise ArithmeticError("boom at step 2")
+
+    async def kernel():
+        dash = TrainingDashboard()
+        job = dash.start("sgd", data, CONFIG, callbacks=[boom])
+        try:
+            await dash.wait_async(timeout=120)
+        finally:
+            assert job.done and job.step == 2  # awaited to the run's end, not beyond
+
+    with pytest.raises(ArithmeticError, match="boom at step 2"):
+        asyncio.run(kernel())
+
+
 def test_a_page_that_drew_the_figure_with_its_traces_is_never_judged_gone(data):
     # a live page acknowledges its first drawing and then no update (module docstring of
     # widgets/_page_acks.py): that silence is no reason to replace the figure
