@@ -33,17 +33,6 @@ DEFAULT_KEYS = tuple(k for k in KEYS if k != "notebooks_s")
 DEVICES = ("cpu", "cuda")
 
 
-#: figures that run on ``--device``; the others always run on the CPU
-DEVICE_KEYS = (
-    "fw_closure_overhead",
-    "fw_streaming_vs_adam",
-    "indrnn_vs_rnn",
-    "indrnn_memory_vs_rnn",
-    "indrnn6_step_ms",
-    "indrnn6_fw_vs_adam",
-)
-
-
 NOTEBOOK_KERNEL = "fwlab"
 
 
