@@ -43,6 +43,7 @@ Example (a toy objective whose minimum is at x = 0.3; ``jobs=2``: two worker pro
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import math
@@ -100,10 +101,7 @@ class SearchOutcome:
     @property
     def counts(self) -> dict[str, int]:
         """How many trials are in each state (``COMPLETE``, ``PRUNED``, ``FAIL``, ...)."""
-        counts: dict[str, int] = {}
-        for t in self.study.trials:
-            counts[t.state.name] = counts.get(t.state.name, 0) + 1
-        return counts
+        return dict(collections.Counter(t.state.name for t in self.study.trials))
 
     @property
     def best(self) -> dict[str, Any] | None:
