@@ -161,12 +161,19 @@ class RecoveringFigure:
     the page's first drawing can prove it follows); a redraw asks ``_stopped_listening()``
     first and, if so, calls ``_replace_figure()`` (a new figure from ``static_figure()`` in
     place of the old one, which is closed; ``figures_replaced`` counts them); otherwise it
-    updates ``figure`` and calls ``_acks.sent()``.
+    updates ``figure`` and calls ``_acks.sent()``. Displayed, it shows ``widget``, with
+    ``headless_text`` for front ends that cannot draw widgets (:mod:`._display`).
     """
 
     figures_replaced = 0
     figure: Any
     widget: Any
+    headless_text: str
+
+    def _ipython_display_(self) -> None:
+        from ._display import display_widget
+
+        display_widget(self.widget, self.headless_text)
 
     def static_figure(self) -> Any:
         raise NotImplementedError

@@ -93,15 +93,9 @@ from fwlab.train.background import check_hyperparameters
 from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
 
-from ._display import display_widget
 from ._page_acks import PROBE, RecoveringFigure
 from ._throttle import OwnerThreadCaller, Throttle
 from .explorer import P_OPTIONS
-
-_HEADLESS_TEXT = (
-    "[TrainingDashboard: live curves and controls; they need a running kernel with a widget "
-    "front end. static_figure() draws the same curves.]"
-)
 
 __all__ = ["TrainingDashboard"]
 
@@ -141,6 +135,11 @@ class TrainingDashboard(RecoveringFigure, Callback):
             :meth:`status` (no UI in it).
         redraws: how many times the figure was redrawn.
     """
+
+    headless_text = (
+        "[TrainingDashboard: live curves and controls; they need a running kernel with a widget "
+        "front end. static_figure() draws the same curves.]"
+    )
 
     def __init__(
         self,
@@ -191,30 +190,13 @@ class TrainingDashboard(RecoveringFigure, Callback):
             self._add_reference("metric")
 
         slider = {"continuous_update": False, "style": {"description_width": "initial"}}
+        log = dict(value=1e-3, base=10, min=-6, max=0, step=0.05, readout_format=".3g")
         self.controls: dict[str, W.DOMWidget] = {
             "target": W.Dropdown(options=[ALL], value=ALL, description="steer"),
-            "delta": W.FloatLogSlider(
-                value=1e-3,
-                base=10,
-                min=-6,
-                max=0,
-                step=0.05,
-                description="δ_t",
-                readout_format=".3g",
-                **slider,
-            ),  # fmt: skip
+            "delta": W.FloatLogSlider(description="δ_t", **log, **slider),
             "K": W.IntSlider(value=1, min=1, max=20, description="K", **slider),
             "p": W.SelectionSlider(options=list(P_OPTIONS), value=2.0, description="p", **slider),
-            "lr": W.FloatLogSlider(
-                value=1e-3,
-                base=10,
-                min=-6,
-                max=0,
-                step=0.05,
-                description="η_t",
-                readout_format=".3g",
-                **slider,
-            ),  # fmt: skip
+            "lr": W.FloatLogSlider(description="η_t", **log, **slider),
             "pause": W.Button(description="pause", icon="pause"),
             "resume": W.Button(description="resume", icon="play"),
             "stop": W.Button(description="stop", icon="stop", button_style="danger"),
@@ -224,9 +206,8 @@ class TrainingDashboard(RecoveringFigure, Callback):
                 lambda change, name=name: self._on_slider(name, change["new"]), names="value"
             )
         self.controls["target"].observe(self._on_target, names="value")
-        self.controls["pause"].on_click(lambda _: self._on_button("pause"))
-        self.controls["resume"].on_click(lambda _: self._on_button("resume"))
-        self.controls["stop"].on_click(lambda _: self._on_button("stop"))
+        for action in ("pause", "resume", "stop"):
+            self.controls[action].on_click(lambda _, action=action: self._on_button(action))
         self._status = W.HTML()
         c = self.controls
         self.widget = W.VBox(
@@ -469,9 +450,6 @@ class TrainingDashboard(RecoveringFigure, Callback):
             add_recorded(fig, rec, metric, runs=runs)
         _style(fig)
         return fig
-
-    def _ipython_display_(self) -> None:
-        display_widget(self.widget, _HEADLESS_TEXT)
 
     # --- controls ------------------------------------------------------------------------------
 

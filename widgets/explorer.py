@@ -8,9 +8,6 @@ milliseconds, not an autograd loop.
 Controls (``explorer.controls[name]``):
 
 =========== ===============================================================================
-
-δ and η are selection sliders over exact decimal values, so the value shown is the value used:
-(η, δ) = (0.5, 0.5) and (1, 0.25) are both on the grids, as the lesson's prompts need.
 delta       δ, radius of the trust region ‖Δω‖_p ≤ δ (:data:`fwlab.toy.sliders.DELTA_VALUES`)
 delta_decay γ: step t uses δ_t = δ γ^(t−1) (1: a fixed δ; < 1 ends the bounce of a fixed δ)
 K           inner Frank-Wolfe iterations per outer step
@@ -24,6 +21,9 @@ show_ngd    normalized GD, step ηδ (FW with K = 1, p = 2: computed by the same
 show_adam   Adam with learning rate ηδ (its per-coordinate steps are ≈ ηδ, comparable to FW ∞)
 gd_lr       learning rate of the GD baseline (log slider)
 =========== ===============================================================================
+
+δ and η are selection sliders over exact decimal values, so the value shown is the value used:
+(η, δ) = (0.5, 0.5) and (1, 0.25) are both on the grids, as the lesson's prompts need.
 
 Without a widget front end (papermill, nbval, a static HTML export) use
 :meth:`TrajectoryExplorer.static_figure`, which returns the same figure as a ``go.Figure``.
@@ -55,7 +55,6 @@ from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
 from fwlab.toy.sliders import RANGES, SLIDER_VALUES, grid_value, label, slider_value
 from fwlab.validate import p_exponent, point, refusal
 
-from ._display import display_widget
 from ._page_acks import RecoveringFigure
 
 __all__ = ["TrajectoryExplorer", "P_OPTIONS", "check_parameters"]
@@ -122,11 +121,6 @@ def check_parameters(
     return spec, delta, start, _p_option(p), gd_lr
 
 
-_HEADLESS_TEXT = (
-    "[TrajectoryExplorer: sliders and a live figure; they need a running kernel with a widget "
-    "front end. explorer.static_figure() draws the same state.]"
-)
-
 _TOGGLES = {"show_gd": "gd", "show_ngd": "ngd", "show_adam": "adam"}
 
 
@@ -156,6 +150,11 @@ class TrajectoryExplorer(RecoveringFigure):
         baselines: the last baseline trajectories by method (all computed, shown per toggle).
         last_seconds: wall time of the last :meth:`recompute` (computation + redraw).
     """
+
+    headless_text = (
+        "[TrajectoryExplorer: sliders and a live figure; they need a running kernel with a widget "
+        "front end. explorer.static_figure() draws the same state.]"
+    )
 
     def __init__(
         self,
@@ -218,8 +217,9 @@ class TrajectoryExplorer(RecoveringFigure):
         }
         self._status = W.HTML()
         self.last_seconds = math.nan
-        self.result: Trajectory = self._run_fw()
-        self.baselines: dict[str, Trajectory] = self._run_baselines()
+        self.result: Trajectory
+        self.baselines: dict[str, Trajectory]
+        self._run()
         self._new_figure(
             trajectory_figure(spec, self.result, self.baselines, visible=self._visible(), grid=grid)
         )
@@ -260,37 +260,17 @@ class TrajectoryExplorer(RecoveringFigure):
     def _start(self) -> tuple[float, float]:
         return float(self._value("x0")), float(self._value("y0"))
 
-    def _run_fw(self) -> Trajectory:
-        return trajectory(
-            self._value("loss"),
-            self._start(),
-            method="fw",
-            lr=float(self._value("lr")),
-            delta=float(self._value("delta")),
-            K=int(self._value("K")),
-            p=self._value("p"),
-            steps=int(self._value("steps")),
-            delta_decay=float(self._value("delta_decay")),
+    def _run(self) -> None:
+        """Frank-Wolfe (:attr:`result`) and the baselines (:attr:`baselines`) of the controls."""
+        name, x0, steps = self._value("loss"), self._start(), int(self._value("steps"))
+        lr, delta = float(self._value("lr")), float(self._value("delta"))
+        ngd = {"lr": lr, "delta": delta, "steps": steps, "delta_decay": self._value("delta_decay")}
+        self.result = trajectory(
+            name, x0, method="fw", K=self._value("K"), p=self._value("p"), **ngd
         )
-
-    def _run_baselines(self) -> dict[str, Trajectory]:
-        name, x0 = self._value("loss"), self._start()
-        lr, delta, steps = (
-            float(self._value("lr")),
-            float(self._value("delta")),
-            self._value("steps"),
-        )
-        return {
+        self.baselines = {
             "gd": trajectory(name, x0, method="gd", lr=float(self._value("gd_lr")), steps=steps),
-            "ngd": trajectory(
-                name,
-                x0,
-                method="ngd",
-                lr=lr,
-                delta=delta,
-                steps=steps,
-                delta_decay=float(self._value("delta_decay")),
-            ),
+            "ngd": trajectory(name, x0, method="ngd", **ngd),
             "adam": trajectory(name, x0, method="adam", lr=lr * delta, steps=steps),
         }
 
@@ -302,8 +282,7 @@ class TrajectoryExplorer(RecoveringFigure):
     def recompute(self) -> float:
         """Recompute every trajectory from the controls and redraw; returns the seconds taken."""
         t0 = time.perf_counter()
-        self.result = self._run_fw()
-        self.baselines = self._run_baselines()
+        self._run()
         if self._stopped_listening():
             self._replace_figure()  # drawn from the new state
         else:
@@ -362,9 +341,6 @@ class TrajectoryExplorer(RecoveringFigure):
             visible=self._visible(),
             grid=self._grid,
         )
-
-    def _ipython_display_(self) -> None:
-        display_widget(self.widget, _HEADLESS_TEXT)
 
     # --- callbacks -----------------------------------------------------------------------
 

@@ -32,7 +32,6 @@ from fwlab.toy.sliders import slider_value
 from fwlab.toy.trust_region import StepZoom
 from fwlab.validate import finite_number, int_in_range
 
-from ._display import display_widget
 from ._page_acks import RecoveringFigure
 from .explorer import P_OPTIONS, _p_option, _start_point, delta_slider
 
@@ -52,6 +51,11 @@ class StepZoomExplorer(RecoveringFigure):
         of the last: see ``widgets/_page_acks.py``; ``figures_replaced`` counts them);
         controls: ``name → widget`` (``loss``, ``delta``, ``p``, ``k``, ``x0``, ``y0``).
     """
+
+    headless_text = (
+        "[StepZoomExplorer: sliders for one trust-region step; they need a running kernel "
+        "with a widget front end. static_figure() draws the same state.]"
+    )
 
     def __init__(
         self,
@@ -161,16 +165,14 @@ class StepZoomExplorer(RecoveringFigure):
         self.zoom = self._compute()
         self.redraw()
 
-    def _ipython_display_(self) -> None:
-        display_widget(
-            self.widget,
-            "[StepZoomExplorer: sliders for one trust-region step; they need a running kernel "
-            "with a widget front end. static_figure() draws the same state.]",
-        )
-
 
 class LmoExplorer(RecoveringFigure):
     """A direction slider (degrees) and a δ slider driving :func:`fwlab.toy.figures.lmo_figure`."""
+
+    headless_text = (
+        "[LmoExplorer: a slider for the gradient's direction; it needs a running kernel with "
+        "a widget front end. static_figure() draws the same state.]"
+    )
 
     def __init__(self, direction_deg: float = 20.0, delta: float = 1.0) -> None:
         slider_value("delta", delta)
@@ -204,10 +206,3 @@ class LmoExplorer(RecoveringFigure):
             self.figure.layout.xaxis.range = [-1.5 * d, 1.5 * d]
             self.figure.layout.yaxis.range = [-1.5 * d, 1.5 * d]
         self._acks.sent()
-
-    def _ipython_display_(self) -> None:
-        display_widget(
-            self.widget,
-            "[LmoExplorer: a slider for the gradient's direction; it needs a running kernel with "
-            "a widget front end. static_figure() draws the same state.]",
-        )
