@@ -161,8 +161,8 @@ class RecoveringFigure:
     the page's first drawing can prove it follows); a redraw asks ``_stopped_listening()``
     first and, if so, calls ``_replace_figure()`` (a new figure from ``static_figure()`` in
     place of the old one, which is closed; ``figures_replaced`` counts them); otherwise it
-    updates ``figure`` and calls ``_acks.sent()``. Displayed, it shows ``widget``, with
-    ``headless_text`` for front ends that cannot draw widgets (:mod:`._display`).
+    updates ``figure`` and calls ``_acks.sent()``: :meth:`_redraw` does both. Displayed, it
+    shows ``widget``, with ``headless_text`` for front ends that cannot draw widgets.
     """
 
     figures_replaced = 0
@@ -189,6 +189,19 @@ class RecoveringFigure:
 
     def _stopped_listening(self) -> bool:
         return self._acks.stopped_listening()
+
+    def _redraw(self, data: Mapping[str, Mapping[str, Any]], **layout: Any) -> None:
+        """Update the traces (``meta → properties``) and the layout (plotly's names:
+        ``title_text=...``) in one ``batch_update``; if the page stopped following the figure,
+        put a new one drawn from the current state in its place instead."""
+        if self._stopped_listening():
+            self._replace_figure()
+            return
+        with self.figure.batch_update():
+            for meta, props in data.items():
+                self._traces[meta].update(props)
+            self.figure.update_layout(**layout)
+        self._acks.sent()
 
     def _replace_figure(self) -> None:
         old = self.figure

@@ -123,11 +123,9 @@ class TrainingDashboard(RecoveringFigure, Callback):
         clock: the time source for throttling (tests pass a fake one).
 
     Attributes:
-        figure: the ``go.FigureWidget``; ``widget``: controls, status and figure. If a page drew
-            the figure but stopped acknowledging its updates (anywidget drops every message to a
-            widget whose module took over 2 s to load: README, Troubleshooting), the next redraw
-            puts a new one, with every run drawn, in its place (``figures_replaced`` counts
-            them) and the status line says so: read ``figure`` anew rather than keeping it.
+        figure: the ``go.FigureWidget``, replaced by a new one with every run drawn when the
+            page stopped following it (:class:`._page_acks.RecoveringFigure`; the status line
+            says so): read it anew rather than keeping it. ``widget``: controls, status, figure.
         controls: ``name → widget`` (see the module docstring).
         histories: ``name → history`` of every run seen (live while it trains).
         jobs: ``name → BackgroundRun`` of the runs started with :meth:`start`.

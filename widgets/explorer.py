@@ -140,11 +140,9 @@ class TrajectoryExplorer(RecoveringFigure):
 
     Attributes:
         controls: ``name → widget`` (see the module docstring for the names).
-        figure: the ``go.FigureWidget``. If a page drew it but stopped acknowledging its updates
-            (anywidget drops every message to a widget whose module took over 2 s to load: see
-            README, Troubleshooting), the next redraw replaces it with a new one built from the
-            current state, and the status line says so.
-        figures_replaced: how many times that happened.
+        figure: the ``go.FigureWidget``, replaced by a new one of the current state when the
+            page stopped following it (:class:`._page_acks.RecoveringFigure`; the status line
+            says so; ``figures_replaced`` counts them).
         widget: the whole UI (controls above the figure); displaying the explorer displays it.
         result: the last Frank-Wolfe :class:`fwlab.toy.Trajectory`.
         baselines: the last baseline trajectories by method (all computed, shown per toggle).
@@ -283,17 +281,10 @@ class TrajectoryExplorer(RecoveringFigure):
         """Recompute every trajectory from the controls and redraw; returns the seconds taken."""
         t0 = time.perf_counter()
         self._run()
-        if self._stopped_listening():
-            self._replace_figure()  # drawn from the new state
-        else:
-            data = trajectory_trace_data(
-                self._value("loss"), self.result, self.baselines, visible=self._visible()
-            )
-            with self.figure.batch_update():
-                for uid, props in data.items():
-                    self._traces[uid].update(props)
-                self.figure.layout.title.text = self._title()
-            self._acks.sent()
+        data = trajectory_trace_data(
+            self._value("loss"), self.result, self.baselines, visible=self._visible()
+        )
+        self._redraw(data, title_text=self._title())
         self.last_seconds = time.perf_counter() - t0
         self._status.value = self._status_html()
         return self.last_seconds

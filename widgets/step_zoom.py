@@ -110,19 +110,14 @@ class StepZoomExplorer(RecoveringFigure):
     def redraw(self) -> None:
         """Redraw the figure from :attr:`zoom` at the k of the slider (a new figure if the page
         stopped following this one)."""
-        if self._stopped_listening():
-            self._replace_figure()
-            return
         k = int(self.controls["k"].value)
-        data = step_zoom_trace_data(self.zoom, k)
         (cx, cy), half = self.zoom.omega, 1.35 * self.zoom.delta
-        with self.figure.batch_update():
-            for key, props in data.items():
-                self._traces[key].update(props)
-            self.figure.layout.title.text = step_zoom_title(self.zoom, k)
-            self.figure.layout.xaxis.range = [cx - half, cx + half]
-            self.figure.layout.yaxis.range = [cy - half, cy + half]
-        self._acks.sent()
+        self._redraw(
+            step_zoom_trace_data(self.zoom, k),
+            title_text=step_zoom_title(self.zoom, k),
+            xaxis_range=[cx - half, cx + half],
+            yaxis_range=[cy - half, cy + half],
+        )
 
     def set(self, **values: Any) -> None:
         """Set several controls at once (``z.set(delta=0.2, k=10)``), recomputing once."""
@@ -194,15 +189,10 @@ class LmoExplorer(RecoveringFigure):
         return lmo_figure(self.controls["direction"].value, self.controls["delta"].value)
 
     def _on_change(self, change: Any) -> None:
-        if self._stopped_listening():
-            self._replace_figure()  # drawn from the current state
-            return
         d = self.controls["delta"].value
-        data = lmo_trace_data(self.controls["direction"].value, d)
-        with self.figure.batch_update():
-            for key, props in data.items():
-                self._traces[key].update(props)
-            self.figure.layout.title.text = self.static_figure().layout.title.text
-            self.figure.layout.xaxis.range = [-1.5 * d, 1.5 * d]
-            self.figure.layout.yaxis.range = [-1.5 * d, 1.5 * d]
-        self._acks.sent()
+        self._redraw(
+            lmo_trace_data(self.controls["direction"].value, d),
+            title_text=self.static_figure().layout.title.text,
+            xaxis_range=[-1.5 * d, 1.5 * d],
+            yaxis_range=[-1.5 * d, 1.5 * d],
+        )
