@@ -295,7 +295,6 @@ class MLflowCallback(Callback):
         flush_secs: metrics are sent at least this often (and at every evaluation and the end).
         figures: the training figure's formats attached at the end (``"html"``, ``"png"``,
             ``"svg"``, ``"pdf"``; the last three need ``fwlab[export]``); ``()`` for none.
-        command: the command recorded in the provenance (default: this process's command line).
 
     A :class:`fwlab.train.Callback`: :meth:`on_train_begin`, :meth:`on_step_end`,
     :meth:`on_eval_end`, :meth:`on_train_end`; its state (:attr:`run_id`, the MLflow run's id
@@ -313,7 +312,6 @@ class MLflowCallback(Callback):
         tags: Mapping[str, str] | None = None,
         flush_secs: float = 10.0,
         figures: Sequence[str] = ("html",),
-        command: str | None = None,
     ) -> None:
         _import_mlflow()  # a missing extra fails here, before training
         self.tracking_uri = tracking_uri(store) if store is not None else None
@@ -336,7 +334,7 @@ class MLflowCallback(Callback):
         self.tags = tags
         self.flush_secs = float(flush_secs)
         self.figures = tuple(figures)
-        self.command = command if command is not None else shlex.join(sys.argv)
+        self.command = shlex.join(sys.argv)  # recorded in the provenance
         self.run_id: str | None = None
         self._client: Any = None
         self._cursor: dict[str, int] = {}

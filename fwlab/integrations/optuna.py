@@ -512,10 +512,9 @@ def _interrupted_line(loop: _SearchLoop, s: _Search, interrupted: list[str],
     how = resume or "run the same search again to resume it"
     when = "ended at once (second Ctrl-C)" if loop.killed else "interrupted (Ctrl-C)"
     parts = [f"{s.ended()} of {s.trials} trials ended"]
-    done = [t for t in s.study.trials if t.state.name == "COMPLETE"]
-    if done:
-        best = s.study.best_trial
-        parts[0] += f" (best {s.metric} {_short(best.value)}, trial {best.number})"
+    best = SearchOutcome(s.study).best
+    if best is not None:
+        parts[0] += f" (best {s.metric} {_short(best['value'])}, trial {best['number']})"
     if interrupted:
         shown = ", ".join(interrupted[:4]) + (", ..." if len(interrupted) > 4 else "")
         parts.append(f"{len(interrupted)} interrupted ({shown}; queued again, first)")
