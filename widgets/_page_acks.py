@@ -49,8 +49,9 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fwlab.validate import positive_float
@@ -169,6 +170,16 @@ class RecoveringFigure:
     figure: Any
     widget: Any
     headless_text: str
+    _hold = False  # set while code moves controls: their observers do not recompute
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """Move controls inside without each move recomputing (``_hold``)."""
+        self._hold = True
+        try:
+            yield
+        finally:
+            self._hold = False
 
     def _ipython_display_(self) -> None:
         from ._display import display_widget

@@ -167,7 +167,6 @@ class TrainingDashboard(RecoveringFigure, Callback):
         self.redraws = 0
         self._lock = self.runs.lock
         self._traced: list[str] = []  # names whose traces are in the figure
-        self._hold = False
         self._shown: dict[str, Any] = {}
         self._message = ""
         # training threads only ask; the redraw runs on this (the kernel's) thread
@@ -459,13 +458,10 @@ class TrainingDashboard(RecoveringFigure, Callback):
         names = [ALL, *self.runs.controls]
         dd = self.controls["target"]
         if list(dd.options) != names:
-            self._hold = True
-            try:
+            with self._held():
                 value = dd.value
                 dd.options = names
                 dd.value = value if value in names else ALL
-            finally:
-                self._hold = False
 
     def _sync_sliders(self) -> None:
         """Show the values in use of the (first Frank-Wolfe) target run, unless changes are
@@ -480,8 +476,7 @@ class TrainingDashboard(RecoveringFigure, Callback):
             return
         self._shown = values
         fw = "delta" in values
-        self._hold = True
-        try:
+        with self._held():
             for name in _SLIDERS:
                 self.controls[name].disabled = not fw and name != "lr"
             for name, v in values.items():
@@ -491,8 +486,6 @@ class TrainingDashboard(RecoveringFigure, Callback):
                 elif name in ("delta", "lr"):
                     v = min(max(v, 10**ctl.min), 10**ctl.max)
                 ctl.value = v
-        finally:
-            self._hold = False
 
     def set(self, **values: Any) -> None:
         """Set sliders from code (``dash.set(delta=1e-2, K=5)``): one queued change per run.
@@ -504,12 +497,9 @@ class TrainingDashboard(RecoveringFigure, Callback):
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {list(_SLIDERS)}")
         if values:
             values = check_hyperparameters(values, "fw")  # "fw": every slider's rule
-        self._hold = True
-        try:
+        with self._held():
             for name, v in values.items():
                 self.controls[name].value = v
-        finally:
-            self._hold = False
         self._apply(values)
 
     def _on_slider(self, name: str, value: Any) -> None:

@@ -176,7 +176,6 @@ class TrajectoryExplorer(RecoveringFigure):
             delta_decay=delta_decay,
         )  # fmt: skip
         self._grid = grid
-        self._hold = False
         style = {"description_width": "initial"}
         slider = {"continuous_update": True, "style": style}
         self.controls: dict[str, W.ValueWidget] = {
@@ -291,12 +290,9 @@ class TrajectoryExplorer(RecoveringFigure):
 
     def set_start(self, x: float, y: float) -> None:
         """Move the start point to ``(x, y)`` (updates the x₀/y₀ fields) and redraw once."""
-        self._hold = True
-        try:
+        with self._held():
             self.controls["x0"].value = float(x)
             self.controls["y0"].value = float(y)
-        finally:
-            self._hold = False
         self.recompute()
 
     def set(self, **values: Any) -> float:
@@ -311,12 +307,9 @@ class TrajectoryExplorer(RecoveringFigure):
         }
         if "loss" in values:
             self.controls["loss"].value = values.pop("loss")
-        self._hold = True
-        try:
+        with self._held():
             for name, v in values.items():
                 self.controls[name].value = v
-        finally:
-            self._hold = False
         return self.recompute()
 
     def _new_figure(self, figure: go.Figure) -> None:
@@ -341,13 +334,10 @@ class TrajectoryExplorer(RecoveringFigure):
 
     def _on_loss(self, change: Mapping[str, Any]) -> None:
         spec = get_loss(change["new"])
-        self._hold = True
-        try:
+        with self._held():
             self.controls["x0"].value, self.controls["y0"].value = spec.start
             self.controls["delta"].value = spec.delta
             self.controls["gd_lr"].value = spec.gd_lr
-        finally:
-            self._hold = False
         cont = contour_data(spec, self._grid)
         (x0, x1), (y0, y1) = spec.window
         with self.figure.batch_update():

@@ -73,7 +73,6 @@ class StepZoomExplorer(RecoveringFigure):
         k = int_in_range("k", k, 1, K)
         w = spec.start if omega is None else _start_point(omega)
         self.K = int(K)
-        self._hold = False
         style = {"description_width": "initial"}
         self.controls: dict[str, W.ValueWidget] = {
             "loss": W.Dropdown(options=loss_names(), value=spec.name, description="loss"),
@@ -128,12 +127,9 @@ class StepZoomExplorer(RecoveringFigure):
             slider_value("delta", values["delta"])
         if "k" in values:
             values["k"] = int_in_range("k", values["k"], 1, self.K)
-        self._hold = True
-        try:
+        with self._held():
             for name, v in values.items():
                 self.controls[name].value = _p_option(v) if name == "p" else v
-        finally:
-            self._hold = False
         self.zoom = self._compute()
         self.redraw()
 
@@ -152,11 +148,8 @@ class StepZoomExplorer(RecoveringFigure):
 
     def _on_loss(self, change: Any) -> None:
         spec = get_loss(change["new"])
-        self._hold = True
-        try:
+        with self._held():
             self.controls["x0"].value, self.controls["y0"].value = spec.start
-        finally:
-            self._hold = False
         self.zoom = self._compute()
         self.redraw()
 
