@@ -39,9 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from fwlab.toy.losses import ToyLoss, get_loss
-from fwlab.toy.trajectory import _TINY
-from fwlab.toy.trust_region import exact_step, p_norm
+from fwlab.exponent import dual_exponent
+from fwlab.toy.losses import ToyLoss, get_loss, loss_names
+from fwlab.toy.sliders import slider_value
+from fwlab.toy.trajectory import _TINY, trajectory
+from fwlab.toy.trust_region import exact_step, p_norm, project_ball
 from fwlab.validate import boolean, optional, p_exponent, positive_float
 
 __all__ = [
@@ -245,8 +247,6 @@ def slider_settings(
     deltas: Sequence[float] = SLIDER_DELTAS,
 ) -> list[tuple[str, float, float]]:
     """``(loss, p, δ)`` for every loss × p × δ: the settings a general claim is asserted over."""
-    from fwlab.toy.losses import loss_names
-
     names = loss_names() if losses is None else [get_loss(n).name for n in losses]
     return [(n, float(p_exponent("p", p)), float(d)) for n in names for p in ps for d in deltas]
 
@@ -264,8 +264,6 @@ def path_centres(
 ) -> np.ndarray:
     """Every ``every``-th outer iterate of a Frank-Wolfe run (the points where the lesson looks
     at one step), shape ``(ceil(steps / every), 2)``; the start alone when ``steps`` is 0."""
-    from fwlab.toy.trajectory import trajectory
-
     r = trajectory(loss, start, lr=lr, delta=delta, K=K, p=p, steps=steps)
     return r.centers[::every] if steps else r.iterates[:1]
 
@@ -299,8 +297,6 @@ def ball_claims(settings: Sequence[tuple[str, float, float]], K: int = 30) -> di
     * ``max_k_step``: :math:`\max k\|\Delta\omega_k - \Delta\omega_{k-1}\|_p/\delta`
       (≤ 2: the k-th inner step, :math:`(s_k - \Delta\omega_{k-1})/k`, is at most 2δ/k long).
     """
-    from fwlab.exponent import dual_exponent
-
     worst = {
         "max_length": 0.0,
         "k1_error": 0.0,
@@ -342,8 +338,6 @@ def mean_moves(
 ) -> np.ndarray:
     r"""The mean outer move :math:`\|\omega_t - \omega_{t-1}\|_p` of a Frank-Wolfe run for
     every δ in ``deltas`` (0 for ``steps = 0``)."""
-    from fwlab.toy.trajectory import trajectory
-
     out = []
     for d in deltas:
         r = trajectory(loss, start, lr=lr, delta=float(d), K=K, p=p, steps=steps)
@@ -364,8 +358,6 @@ def frozen_ks(
     """The K in ``Ks`` whose Frank-Wolfe path never leaves the start in ``steps`` (≥ 1) steps:
     its K vertices cancel exactly (``s, −s, s, −s, …`` gives :math:`\\Delta\\omega_K = 0` for
     even K), or the start is stationary. None for ``steps = 0``."""
-    from fwlab.toy.trajectory import trajectory
-
     out: list[int] = []
     if not steps:
         return out
@@ -472,8 +464,6 @@ def check_same_path(
         >>> bool(check_same_path(1.0, 0.25, lr=0.5, delta=0.5, K=5))
         False
     """
-    from fwlab.toy.trajectory import trajectory
-
     lr_b, delta_b = positive_float("lr_b", lr_b), positive_float("delta_b", delta_b)
     spec = get_loss(loss)
     a = trajectory(spec, start, lr=lr, delta=delta, K=K, p=p, steps=steps)
@@ -560,8 +550,6 @@ def check_k_prediction(
     Ks: Sequence[int] = (2, 3, 4),
 ) -> Verdict:
     """The K prompt: which K in ``Ks`` ends lowest after ``steps`` outer steps?"""
-    from fwlab.toy.trajectory import trajectory
-
     final = {int(k): float(trajectory(loss, start, lr=lr, delta=delta, K=int(k), p=p,
                                       steps=steps).losses[-1]) for k in Ks}  # fmt: skip
     best = min(final, key=final.get)
@@ -584,8 +572,6 @@ def check_decay_prediction(
 ) -> Verdict:
     """The δ-decay prompt: with δ_t = δγ^(t−1), does the run end lower than with a fixed δ,
     and does its path still bounce between two points at the end?"""
-    from fwlab.toy.trajectory import trajectory
-
     kw = dict(lr=lr, delta=delta, K=K, p=p, steps=steps)
     fixed = trajectory(loss, start, **kw)
     decayed = trajectory(loss, start, delta_decay=gamma, **kw)
@@ -618,8 +604,6 @@ def check_projection_l1(
     """Exercise 2: does ``project(v, radius)`` return the Euclidean projection of v onto the
     ℓ1 ball of that radius? Compared with :func:`fwlab.toy.project_ball` on ``n`` random
     points outside and inside the ball, on the axes and on the diagonals (ties)."""
-    from fwlab.toy.trust_region import project_ball
-
     rng = np.random.default_rng(seed)
     pts = np.vstack([
         rng.normal(size=(n, 2)) * 2 * radius,
@@ -654,9 +638,6 @@ def check_exercise_3(
 ) -> Verdict:
     """Exercise 3: does Frank-Wolfe (η = ``lr``, ``p``, ``steps`` steps) with this δ and K end
     lower than plain gradient descent with the loss's default learning rate?"""
-    from fwlab.toy.sliders import slider_value
-    from fwlab.toy.trajectory import trajectory
-
     delta, K = slider_value("delta", delta), slider_value("K", K)
     spec = get_loss(loss)
     gd = trajectory(spec, method="gd", lr=spec.gd_lr, steps=steps)
