@@ -108,10 +108,11 @@ def lmo_rows(g: np.ndarray, p: float, radius: float | np.ndarray) -> np.ndarray:
 
 
 def fw_inner_batch(
-    loss: str | ToyLoss, centres: np.ndarray, *, delta: float, p: float | str, K: int
+    loss: str | ToyLoss, centres: np.ndarray, *, delta: float | np.ndarray, p: float | str, K: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Algorithm 1's inner loop at every centre at once: averages :math:`\Delta\omega_k`
-    (N, K, 2), vertices :math:`s_k` (N, K, 2) and FW gaps (N, K)."""
+    (N, K, 2), vertices :math:`s_k` (N, K, 2) and FW gaps (N, K); ``delta`` is one radius or
+    one per centre (N,)."""
     spec = get_loss(loss)
     p = p_exponent("p", p)
     w = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
@@ -215,8 +216,8 @@ def final_loss_grid(
 ) -> np.ndarray:
     """F after ``steps`` Frank-Wolfe steps for every (η, δ): shape ``(len(lrs), len(deltas))``.
 
-    All grid points run at once, vectorized (the same recursion as :func:`fwlab.toy.trajectory`,
-    with :func:`lmo_rows`; results agree with it to rounding).
+    All grid points run at once, through :func:`fw_inner_batch` (results agree with
+    :func:`fwlab.toy.trajectory` to rounding).
     """
     spec = get_loss(loss)
     p = p_exponent("p", p)
@@ -224,11 +225,7 @@ def final_loss_grid(
     radius = np.tile(np.asarray(deltas, dtype=np.float64), len(lrs))
     w = np.tile(np.asarray(x0, dtype=np.float64).reshape(1, 2), (lr.size, 1))
     for _ in range(int(steps)):
-        d = np.zeros_like(w)
-        for k in range(1, int(K) + 1):
-            s = lmo_rows(spec.grad_at(w + d), p, radius)
-            d = (1.0 - 1.0 / k) * d + (1.0 / k) * s
-        w = w + lr[:, None] * d
+        w = w + lr[:, None] * fw_inner_batch(spec, w, delta=radius, p=p, K=int(K))[0][:, -1]
     with np.errstate(over="ignore", invalid="ignore"):
         return np.asarray(spec.at(w), dtype=np.float64).reshape(len(lrs), len(deltas))
 
