@@ -9,7 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.plots._style import METHOD_COLORS, _positive, format_p
+from fwlab.exponent import format_p
+from fwlab.plots._style import METHOD_COLORS, _positive
 from fwlab.plots.balls import balls_xy
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import Trajectory

@@ -9,7 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.plots._style import _positive, format_p
+from fwlab.exponent import format_p
+from fwlab.plots._style import _positive
 
 #: the series drawn per run, in order; run ``name``'s traces have ``meta = f"{series}:{name}"``
 TRAINING_SERIES: tuple[str, ...] = (

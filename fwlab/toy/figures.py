@@ -30,6 +30,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from fwlab.exponent import format_p
 from fwlab.toy.lesson import lmo_rows
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import Trajectory
@@ -55,10 +56,6 @@ FW_COLOR, PG_COLOR, EXACT_COLOR = "#d62728", "#1f77b4", "#111111"
 LMO_PS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf)
 _P_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
 _PATH_COLORS = (*_P_COLORS, "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
-
-
-def _label(p: float) -> str:
-    return "∞" if math.isinf(p) else f"{p:g}"
 
 
 def _sphere(p: float, n: int = 241) -> np.ndarray:
@@ -115,7 +112,7 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
     sub = f_prev - z.f_exact
     return {
         "contour": {"x": xs, "y": ys, "z": Z},
-        "ball": {"x": ring[:, 0], "y": ring[:, 1], "name": f"‖Δ‖_{_label(z.p)} ≤ δ = {d:g}"},
+        "ball": {"x": ring[:, 0], "y": ring[:, 1], "name": f"‖Δ‖_{format_p(z.p)} ≤ δ = {d:g}"},
         "exact": {"x": [w[0] + z.exact[0]], "y": [w[1] + z.exact[1]]},
         "fw:vertices": {
             "x": verts[:, 0],
@@ -154,7 +151,7 @@ def step_zoom_title(z: StepZoom, k: int) -> str:
     cx, cy = z.omega
     return (
         f"One trust-region step on {z.loss} at ω = ({cx:.3g}, {cy:.3g}), δ = {z.delta:g}, "
-        f"p = {_label(z.p)}: k = {k}"
+        f"p = {format_p(z.p)}: k = {k}"
     )
 
 
@@ -280,7 +277,7 @@ def lmo_trace_data(
     out: dict[str, dict[str, object]] = {}
     for p in ps:
         p = p_exponent("p", p)
-        lab = _label(p)
+        lab = format_p(p)
         ring = delta * _sphere(p)
         s = lmo_rows(g[None, :], p, delta)[0]
         out[f"ball:{lab}"] = {
@@ -311,7 +308,7 @@ def lmo_figure(
     data = lmo_trace_data(direction_deg, delta, ps)
     fig = go.Figure()
     for p, color in zip(ps, _P_COLORS * len(ps), strict=False):
-        lab = _label(p_exponent("p", p))
+        lab = format_p(p)
         fig.add_scatter(
             mode="lines", line={"color": color, "width": 1.2}, legendgroup=lab,
             meta=f"ball:{lab}", **data[f"ball:{lab}"],
