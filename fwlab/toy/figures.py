@@ -99,10 +99,7 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
     spec = get_loss(z.loss)
     w, d = z.omega, z.delta
     half = 1.35 * d
-    xs = np.linspace(w[0] - half, w[0] + half, grid)
-    ys = np.linspace(w[1] - half, w[1] + half, grid)
-    X, Y = np.meshgrid(xs, ys)
-    Z = spec.contour_values(spec(X, Y))
+    xs, ys, Z = spec.grid(grid, ((w[0] - half, w[0] + half), (w[1] - half, w[1] + half)))
     ring = w + d * _sphere(z.p)
     fw_path = np.vstack([w, w + z.fw_dw[:k]])
     pg_path = np.vstack([w, w + z.pg_dw[:k]])
@@ -111,7 +108,7 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
     f_prev = np.concatenate([[float(spec.at(w))], z.f_fw[:-1]])
     sub = f_prev - z.f_exact
     return {
-        "contour": {"x": xs, "y": ys, "z": Z},
+        "contour": {"x": xs, "y": ys, "z": spec.contour_values(Z)},
         "ball": {"x": ring[:, 0], "y": ring[:, 1], "name": f"‖Δ‖_{format_p(z.p)} ≤ δ = {d:g}"},
         "exact": {"x": [w[0] + z.exact[0]], "y": [w[1] + z.exact[1]]},
         "fw:vertices": {
