@@ -52,7 +52,7 @@ __all__ = [
     "step_zoom_trace_data",
 ]
 
-FW_COLOR, PG_COLOR, EXACT_COLOR = "#d62728", "#1f77b4", "#111111"
+FW_COLOR, PG_COLOR = "#d62728", "#1f77b4"
 LMO_PS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf)
 _P_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
 _PATH_COLORS = (*_P_COLORS, "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
