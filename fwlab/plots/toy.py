@@ -143,13 +143,6 @@ def trajectory_trace_data(
     return out
 
 
-def _title(spec: ToyLoss, fw: Trajectory) -> str:
-    return (
-        f"{spec.title} — Frank-Wolfe δ = {fw.delta:g}, K = {fw.K}, p = {format_p(fw.p)}, "
-        f"η = {fw.lr:g}, {fw.steps} steps"
-    )
-
-
 def trajectory_figure(
     loss: str | ToyLoss,
     fw: Trajectory,
@@ -272,7 +265,11 @@ def trajectory_figure(
     fig.update_yaxes(type="log", row=2, col=2)
     fig.update_xaxes(title_text="outer step t", row=2, col=2)
     fig.update_layout(
-        title={"text": _title(spec, fw), "font": {"size": 14}},
+        title={
+            "text": f"{spec.title} — Frank-Wolfe δ = {fw.delta:g}, K = {fw.K}, "
+            f"p = {format_p(fw.p)}, η = {fw.lr:g}, {fw.steps} steps",
+            "font": {"size": 14},
+        },
         height=height,
         margin={"l": 40, "r": 20, "t": 60, "b": 40},
         legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},

@@ -107,6 +107,9 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
     ks = np.arange(1, z.K + 1)
     f_prev = np.concatenate([[float(spec.at(w))], z.f_fw[:-1]])
     sub = f_prev - z.f_exact
+    dist = np.concatenate([z.fw_distance, z.pg_distance])
+    shown = dist[dist > 0]  # the k line spans the log axis's range
+    low = float(max(shown.min(), 1e-12)) if shown.size else 1e-12
     return {
         "contour": {"x": xs, "y": ys, "z": spec.contour_values(Z)},
         "ball": {"x": ring[:, 0], "y": ring[:, 1], "name": f"‖Δ‖_{format_p(z.p)} ≤ δ = {d:g}"},
@@ -122,7 +125,7 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
         "pg:k": {"x": pg_path[-1:, 0], "y": pg_path[-1:, 1], "name": f"projected gradient Δ_{k}"},
         "dist:fw": {"x": ks, "y": _pos(z.fw_distance)},
         "dist:pg": {"x": ks, "y": _pos(z.pg_distance)},
-        "dist:k": {"x": [k, k], "y": [_lo(z), _hi(z)]},
+        "dist:k": {"x": [k, k], "y": [low, float(max(dist.max(), 1e-12))]},
         "gap:fw": {"x": ks, "y": _pos(z.fw_gaps)},
         "gap:subopt": {"x": ks, "y": _pos(sub)},
     }
@@ -131,16 +134,6 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
 def _pos(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=np.float64)
     return np.where(v > 0, v, np.nan)
-
-
-def _lo(z: StepZoom) -> float:
-    v = np.concatenate([z.fw_distance, z.pg_distance])
-    v = v[v > 0]
-    return float(max(v.min(), 1e-12)) if v.size else 1e-12
-
-
-def _hi(z: StepZoom) -> float:
-    return float(max(z.fw_distance.max(), z.pg_distance.max(), 1e-12))
 
 
 def step_zoom_title(z: StepZoom, k: int) -> str:
