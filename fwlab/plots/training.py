@@ -12,28 +12,19 @@ from plotly.subplots import make_subplots
 from fwlab.exponent import format_p
 from fwlab.plots._style import _positive
 
-#: the series drawn per run, in order; run ``name``'s traces have ``meta = f"{series}:{name}"``
-TRAINING_SERIES: tuple[str, ...] = (
-    "loss",
-    "metric",
-    "lr",
-    "delta",
-    "fw_gap",
-    "dw_norm",
-    "angle_deg",
-    "events",
-)
-#: (row, col) of each series in :func:`training_figure`
+#: (row, col) of each series in :func:`training_figure`, in the order the series are drawn
 TRAINING_PANELS: dict[str, tuple[int, int]] = {
     "loss": (1, 1),
-    "events": (1, 1),
     "metric": (1, 2),
     "lr": (1, 3),
     "delta": (1, 3),
     "fw_gap": (2, 1),
     "dw_norm": (2, 2),
     "angle_deg": (2, 3),
+    "events": (1, 1),
 }
+#: the series drawn per run, in order; run ``name``'s traces have ``meta = f"{series}:{name}"``
+TRAINING_SERIES: tuple[str, ...] = tuple(TRAINING_PANELS)
 _TRAINING_COLORS = (
     "#1f77b4",
     "#d62728",
@@ -173,13 +164,9 @@ def training_trace_data(
         events = [e for e in list(h["events"]) if "step" in e]
         losses = h["train"]["loss"]
         ex = np.array([e["step"] for e in events], dtype=np.float64)
-        ey = np.array(
-            [
-                losses[min(max(e["step"] - 1, 0), len(losses) - 1)] if losses else np.nan
-                for e in events
-            ],
-            dtype=np.float64,
-        )
+        # a change is marked on the loss curve, at the loss of its batch
+        at = [min(max(e["step"] - 1, 0), len(losses) - 1) for e in events]
+        ey = np.array([losses[i] if losses else np.nan for i in at], dtype=np.float64)
         out[f"events:{name}"] = {"x": ex, "y": ey, "text": [_event_text(e) for e in events]}
     return out
 
