@@ -165,18 +165,16 @@ def k_sweep(
         exact = np.array([exact_step(spec, c, delta=delta, p=p) for c in w]).reshape(-1, 2)
     Ks = [int(k) for k in Ks]
     dws, _, _ = fw_inner_batch(spec, w, delta=delta, p=p, K=max(Ks))
-    f0 = spec.at(w)
-    out: dict[str, list[float]] = {"length": [], "angle": [], "distance": [], "downhill": []}
-    for K in Ks:
-        d = dws[:, K - 1]
-        out["length"].append(float(np.median(p_norm(d, p)) / delta))
-        out["angle"].append(float(np.median(_angle_deg(d, exact))))
-        out["distance"].append(float(np.median(np.hypot(*(d - exact).T)) / delta))
-        out["downhill"].append(float(np.mean(spec.at(w + d) < f0)))
-    res = {k: np.asarray(v) for k, v in out.items()}
-    res["Ks"] = np.asarray(Ks)
-    res["exact"] = exact
-    return res
+    d = dws[:, [k - 1 for k in Ks]]  # (N, len(Ks), 2); medians and shares over the N centres
+    miss = d - exact[:, None]
+    return {
+        "length": np.median(p_norm(d, p), axis=0) / delta,
+        "angle": np.median(_angle_deg(d, exact[:, None]), axis=0),
+        "distance": np.median(np.hypot(miss[..., 0], miss[..., 1]), axis=0) / delta,
+        "downhill": np.mean(spec.at(w[:, None] + d) < spec.at(w)[:, None], axis=0),
+        "Ks": np.asarray(Ks),
+        "exact": exact,
+    }
 
 
 def identity_model_step(g: Sequence[float] | np.ndarray, delta: float) -> np.ndarray:
