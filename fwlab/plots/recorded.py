@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
 from fwlab.plots.bands import band_note, seed_band
@@ -54,8 +55,7 @@ def recorded_metric(recorded: Mapping[str, Any]) -> str:
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
+    return "rgba({},{},{},{})".format(*hex_to_rgb(hex_color), alpha)
 
 
 def recorded_band_traces(
