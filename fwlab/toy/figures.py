@@ -31,7 +31,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from fwlab.exponent import format_p
-from fwlab.toy.lesson import lmo_rows
+from fwlab.toy.lesson import SLIDER_PS, lmo_rows
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import Trajectory
 from fwlab.toy.trust_region import StepZoom
@@ -53,7 +53,8 @@ __all__ = [
 ]
 
 FW_COLOR, PG_COLOR = "#d62728", "#1f77b4"
-LMO_PS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf)
+#: the p of the LMO figure's balls: the p slider's options
+LMO_PS: tuple[float, ...] = SLIDER_PS
 _P_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
 _PATH_COLORS = (*_P_COLORS, "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 
