@@ -31,6 +31,7 @@ from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
 from fwlab.plots.bands import band_note, seed_band
+from fwlab.validate import one_of
 
 __all__ = [
     "RECORDED_COLORS",
@@ -76,8 +77,7 @@ def recorded_band_traces(
         ValueError: ``metric`` is not ``"test_loss"``/``"test_acc"``/``"valid_loss"``/
             ``"valid_acc"``, or a run is not recorded.
     """
-    if metric not in ("test_loss", "test_acc", "valid_loss", "valid_acc"):
-        raise ValueError(f"metric must be 'test_loss' or 'test_acc' (or valid_*), got {metric!r}")
+    one_of("metric", metric, ("test_loss", "test_acc", "valid_loss", "valid_acc"))
     names = list(recorded["runs"]) if runs is None else list(runs)
     missing = [n for n in names if n not in recorded["runs"]]
     if missing:

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from fwlab.exponent import format_p
 from fwlab.plots._style import _positive
+from fwlab.validate import one_of
 
 #: (row, col) of each series in :func:`training_figure`, in the order the series are drawn
 TRAINING_PANELS: dict[str, tuple[int, int]] = {
@@ -55,10 +56,8 @@ def run_title(method: object) -> str:
 def training_metric(histories: Mapping[str, Mapping] | Mapping, metric: str = "auto") -> str:
     """``"test_acc"`` or ``"test_loss"``: the metric panel's series. ``"auto"`` picks the
     accuracy when any history (or the one history given) has one, else the test loss."""
-    if metric in ("test_acc", "test_loss"):
+    if one_of("metric", metric, ("auto", "test_acc", "test_loss")) != "auto":
         return metric
-    if metric != "auto":
-        raise ValueError(f"metric must be 'auto', 'test_acc' or 'test_loss', got {metric!r}")
     hs = [histories] if "eval" in histories else list(histories.values())
     has_acc = any(a is not None for h in hs for a in h["eval"]["test_acc"])
     return "test_acc" if has_acc else "test_loss"
