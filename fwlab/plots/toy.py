@@ -13,9 +13,9 @@ from fwlab.exponent import format_p
 from fwlab.plots._style import METHOD_COLORS, _positive
 from fwlab.plots.balls import balls_xy
 from fwlab.toy.losses import ToyLoss, get_loss
-from fwlab.toy.trajectory import Trajectory
+from fwlab.toy.trajectory import METHODS, Trajectory
 
-BASELINES: tuple[str, ...] = ("gd", "ngd", "adam")
+BASELINES: tuple[str, ...] = METHODS[1:]  # every method of fwlab.toy.trajectory but "fw"
 METHOD_LABELS: dict[str, str] = {
     "fw": "Frank-Wolfe",
     "gd": "GD",
