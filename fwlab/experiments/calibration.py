@@ -38,6 +38,7 @@ import itertools
 import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ from fwlab.runs.provenance import provenance
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import get_method
+from fwlab.util.argtypes import positive_int
 from fwlab.util.atomic import atomic_write_text
 
 if TYPE_CHECKING:
@@ -73,12 +75,10 @@ __all__ = [
     "train_point",
     "CALIBRATION_FILE",
     "load_calibration",
-    "calibration_row",
     "cheapest_effect",
     "notebook_parameters",
     "stalls",
     "left_plateau",
-    "best_by_method",
     "main",
 ]
 
@@ -116,9 +116,7 @@ def effect_holds(best: dict[str, list[float]], stalled: str = "BPTT+Adam") -> bo
         >>> effect_holds({"BPTT+Adam": [0.16, 0.12], "Frank-Wolfe K=1": [0.05, 0.08]})
         False
     """
-    if min(best[stalled]) <= STALL_FRACTION * STALLED_MSE:
-        return False
-    return all(max(v) < LEFT_MSE for k, v in best.items() if k != stalled)
+    return stalls(best, stalled) and len(left_plateau(best, stalled)) == len(best) - 1
 
 
 def _best_up_to(history: dict[str, Any], budget: int) -> tuple[float, float]:
@@ -159,7 +157,7 @@ def calibration_rows(
                 budget=budget,
                 best=best,
                 seconds=max(secs.values()),
-                effect=complete and "BPTT+Adam" in best and effect_holds(best),
+                effect=complete and effect_holds(best),
                 complete=complete,
             )
         )
@@ -183,16 +181,6 @@ def load_calibration(path: str | Path = CALIBRATION_FILE) -> dict[str, Any]:
             f"fwlab.experiments.calibration --out {path}`"
         )
     return json.loads(path.read_text())
-
-
-def calibration_row(
-    table: dict[str, Any], seq_len: int, hidden_size: int, budget: int
-) -> dict[str, Any] | None:
-    """The row of ``table`` for (T, hidden, budget in batches), or ``None`` if not measured."""
-    for row in table["rows"]:
-        if (row["seq_len"], row["hidden_size"], row["budget"]) == (seq_len, hidden_size, budget):
-            return row
-    return None
 
 
 def cheapest_effect(table: dict[str, Any], *, partial: bool = False) -> dict[str, Any] | None:
@@ -253,17 +241,6 @@ def notebook_parameters(row: dict[str, Any], grid: dict[str, Any] = GRID) -> dic
         n_train=grid["n_train"],
         n_test=grid["n_test"],
     )
-
-
-def best_by_method(histories: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
-    """Calibration name → [best test MSE] of the histories trained with its preset."""
-    out: dict[str, list[float]] = {}
-    for shown, preset in CALIBRATION_METHODS.items():
-        for h in histories.values():
-            m = h["method"]
-            if m["name"] == preset and (m["optimizer"] != "fw" or m["K"] == 1):
-                out.setdefault(shown, []).append(h["summary"]["best_test_loss"])
-    return out
 
 
 #: the seeds the default is selected on (the calibration's); never reported on
@@ -526,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the runs (one sub-folder per point, with status.json and results.json): "
         "the same command again skips the finished ones",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="points trained at a time")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="points trained at a time")
     parser.add_argument(
         "--settings",
         default=None,
@@ -541,8 +518,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; give a .json file path")
-    if args.jobs < 1:
-        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     if args.runs.exists() and not args.runs.is_dir():
         parser.error(f"--runs {args.runs} is a file; give a folder")
     settings = _settings(parser, args.settings)
@@ -554,13 +529,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     n = len(GRID["seeds"]) * len(CALIBRATION_METHODS)
-    count: dict[tuple[int, int], int] = {}
-    for r in runs:
-        count[(r["seq_len"], r["hidden_size"])] = count.get((r["seq_len"], r["hidden_size"]), 0) + 1
+    count = Counter((r["seq_len"], r["hidden_size"]) for r in runs)
     missing = [
         f"T={T} H={H}"
         for T, H in itertools.product(GRID["seq_len"], GRID["hidden_size"])
-        if count.get((T, H), 0) != n
+        if count[(T, H)] != n
     ]
     if missing and not args.partial:
         print(f"{len(runs)} runs finished; {', '.join(missing)} not complete: run the same "
