@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,6 @@ class Comparison:
     config: TrainConfig
     methods: tuple[tuple[str, str, dict[str, Any]], ...]
     seeds: tuple[int, ...] = tuple(range(10))
-    subset: tuple[int, int] | None = field(default=None)
     lead: int = 3
     run_config: tuple[tuple[str, dict[str, Any]], ...] = ()
 
@@ -131,8 +130,7 @@ class Comparison:
         return dict(
             name=self.name, title=self.title, task=self.task, task_options=self.task_options,
             n_valid=self.n_valid, config=self.config.to_dict(),
-            methods=[list(m) for m in self.methods], seeds=list(self.seeds),
-            subset=None if self.subset is None else list(self.subset), lead=self.lead,
+            methods=[list(m) for m in self.methods], seeds=list(self.seeds), lead=self.lead,
             run_config=[[name, dict(changes)] for name, changes in self.run_config],
         )  # fmt: skip
 
@@ -144,12 +142,10 @@ class Comparison:
             >>> all(Comparison.from_dict(c.to_dict()) == c for c in COMPARISONS.values())
             True
         """
-        subset = data.get("subset")
         run_config = tuple((name, dict(changes)) for name, changes in data.get("run_config", ()))
         return cls(**{**data, "config": TrainConfig(**data["config"]),
                       "methods": tuple(tuple(m) for m in data["methods"]),
                       "seeds": tuple(data["seeds"]),
-                      "subset": None if subset is None else tuple(subset),
                       "run_config": run_config})  # fmt: skip
 
     def method(self, run_name: str) -> Method:
@@ -171,12 +167,7 @@ class Comparison:
             return with_validation(data, validation_size(len(data.train)), seed=seed)
         if self.task == "adding":
             options["seed"] = seed
-        data = load_task(self.task, **options)
-        if self.subset is not None:
-            from fwlab.data import shrink
-
-            data = shrink(data, *self.subset, seed=seed)
-        return with_validation(data, self.n_valid, seed=seed)
+        return with_validation(load_task(self.task, **options), self.n_valid, seed=seed)
 
     def queue(self) -> list[tuple[str, int]]:
         """``(run name, seed)`` in the order they are trained: the ``lead`` core methods on the
@@ -272,8 +263,6 @@ def _task_words(comparison: Comparison, data_name: str) -> list[str]:
                 words += [flag, str(opts.pop(key))]
     elif "source" in opts:
         words += ["--source", str(opts.pop("source"))]
-    if comparison.subset is not None:
-        words += ["--subset", str(comparison.subset[0]), "--test-subset", str(comparison.subset[1])]
     if opts:
         raise ValueError(f"task options {opts} have no fwlab train option")
     return words
@@ -460,21 +449,15 @@ def check_selection(
 ) -> None:
     """Refuse ``only``/``seeds`` that name no run of ``comparison`` (``ValueError`` listing the
     valid choices); ``None`` selects everything."""
-    names = [m[0] for m in comparison.methods]
-    if only is not None:
-        wrong = [n for n in only if n not in names]
-        if wrong or not only:
+    for flag, given, valid, must, show in (
+        ("--only", only, [m[0] for m in comparison.methods], "name runs of", repr),
+        ("--seeds", seeds, comparison.seeds, "be seeds of", str),
+    ):
+        wrong = [v for v in given or () if v not in valid]
+        if given is not None and (wrong or not given):
             raise ValueError(
-                f"--only must name runs of {comparison.name}: {', '.join(names)}; got "
-                f"{', '.join(map(repr, wrong)) or 'nothing'}"
-            )
-    if seeds is not None:
-        wrong_seeds = [s for s in seeds if s not in comparison.seeds]
-        if wrong_seeds or not seeds:
-            raise ValueError(
-                f"--seeds must be seeds of {comparison.name}: "
-                f"{', '.join(map(str, comparison.seeds))}; got "
-                f"{', '.join(map(str, wrong_seeds)) or 'nothing'}"
+                f"{flag} must {must} {comparison.name}: {', '.join(map(str, valid))}; got "
+                f"{', '.join(map(show, wrong)) or 'nothing'}"
             )
 
 
