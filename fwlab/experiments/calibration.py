@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fwlab.data import STALLED_MSE, load_task
+from fwlab.experiments.record import COMPARISONS, RUN_LABELS
 from fwlab.runs.provenance import provenance
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
@@ -94,12 +95,9 @@ GRID: dict[str, Any] = dict(
     lr=1e-3,
     batch_size=50,
 )
-#: the methods compared: name shown -> preset of fwlab.train.METHODS
-CALIBRATION_METHODS: dict[str, str] = {
-    "BPTT+Adam": "sgd",
-    "BPTT+Adam, clip 1": "sgd_clip",
-    "Frank-Wolfe K=1": "fw_k1",
-}
+#: the methods compared: name shown (:data:`fwlab.experiments.record.RUN_LABELS`) -> preset of
+#: fwlab.train.METHODS
+CALIBRATION_METHODS: dict[str, str] = {RUN_LABELS[p]: p for p in ("sgd", "sgd_clip", "fw_k1")}
 #: BPTT+Adam "stalls" when its best test MSE stays above this fraction of 1/6 on every seed
 STALL_FRACTION = 0.8
 #: a method "left the plateau" when its best test MSE is below this on every seed
@@ -248,17 +246,11 @@ SELECTION_SEEDS: tuple[int, ...] = tuple(GRID["seeds"])
 #: the recorded comparison that reports on the chosen default (fwlab.experiments.record.COMPARISONS)
 REPORTING = "adding-calibrated"
 #: the recorded comparison's run names -> the calibration's names of the same presets
-REPORTED_RUNS: dict[str, str] = {
-    "bptt_adam": "BPTT+Adam",
-    "sgd_clip": "BPTT+Adam, clip 1",
-    "fw_k1": "Frank-Wolfe K=1",
-}
+REPORTED_RUNS: dict[str, str] = {r: RUN_LABELS[r] for r in ("bptt_adam", "sgd_clip", "fw_k1")}
 
 
 def reporting_seeds() -> tuple[int, ...]:
     """The seeds of the recorded comparison :data:`REPORTING`."""
-    from fwlab.experiments.record import COMPARISONS
-
     return tuple(COMPARISONS[REPORTING].seeds)
 
 
