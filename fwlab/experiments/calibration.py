@@ -12,12 +12,9 @@ batches, so one run also answers every shorter budget (a multiple of ``eval_ever
 of each method on each seed up to that budget, the seconds the three methods took, and whether
 the effect held under the rule of :func:`effect_holds`.
 
-**A study on the run engine** (:mod:`fwlab.runs`): :func:`calibration_study` is a
-:class:`~fwlab.runs.Study` of :func:`train_point` (one (T, hidden, method, seed) point) over the
-grid × :data:`SELECTION_SEEDS`, each run in its own folder under ``--runs`` with its
-``status.json`` and ``results.json`` (written atomically): the same command run again skips
-the finished points and trains the rest, an edited :func:`train_point` or grid re-trains them,
-and ``--jobs N`` trains N at a time.
+**A study on the run engine** (:mod:`fwlab.runs`, :func:`calibration_study`): the same command
+run again skips the finished points, an edited :func:`train_point` or grid re-trains them, and
+``--jobs N`` trains N at a time.
 
 **No peeking.** The default is *selected* on :data:`SELECTION_SEEDS`; what notebook 02 *reports*
 about it comes from other seeds: the recorded comparison :data:`REPORTING` (``fwlab record

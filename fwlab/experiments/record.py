@@ -1,21 +1,17 @@
 """``fwlab record``: the long recorded comparisons, one resumable command each.
 
 A *comparison* is a task, a :class:`fwlab.train.TrainConfig`, a list of methods and a list of
-seeds (:data:`COMPARISONS`). ``fwlab record NAME --runs DIR`` is a study on the run engine
-(:class:`fwlab.runs.Study` of :func:`train_one`): it trains the runs seed-major (seed 0 of every
+seeds (:data:`COMPARISONS`). ``fwlab record NAME --runs DIR`` (:mod:`fwlab.experiments.record_cli`)
+is :func:`record`, a study on the run engine: it trains the runs seed-major (seed 0 of every
 method first, so the most informative runs finish first), ``--jobs`` at a time, into
 ``DIR/NAME/<method>/seed<k>/`` (``history.json`` + ``checkpoint.pt``, a checkpoint every
 ``checkpoint_every`` batches; the engine's ``status.json`` beside them). Run the same command
 again to resume: finished runs are skipped (a folder is done when its ``history.json`` is
 finished, so folders written before the engine count too), an interrupted one continues from
-its checkpoint (SIGKILL loses at most ``checkpoint_every`` batches). Each run is claimed by the
-process that trains it (released by the operating system when the process dies), so starting
-the same command twice trains two runs at a time: each command skips the runs another one holds
-and takes the next; a run that a recorder from before the engine is training (its lock file
-``DIR/NAME/.<method>-seed<k>.lock``) fails with a one-line error instead of being trained twice.
-Every task gets a seeded validation split taken out of its training set
-(:func:`fwlab.data.with_validation`), so a run records the test value at the best validation
-value beside the best test value.
+its checkpoint (SIGKILL loses at most ``checkpoint_every`` batches). Commands started twice on
+one folder share its queue (:func:`record`, :func:`train_one`). Every task gets a seeded
+validation split taken out of its training set (:func:`fwlab.data.with_validation`), so a run
+records the test value at the best validation value beside the best test value.
 
 Each run writes ``provenance.json`` when it starts (:mod:`fwlab.runs.provenance`: commit,
 whether the tree is dirty, CPU, kernels, environment) with the one ``fwlab train`` command that
