@@ -247,11 +247,7 @@ class PairedResult:
 
 
 def _num(x: float) -> str:
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.4g}"
+    return f"{x:.4g}"  # also "nan", "inf", "-inf" (a NaN's sign is not shown)
 
 
 def _interval(ci: tuple[float, float]) -> str:
