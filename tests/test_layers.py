@@ -1,7 +1,7 @@
 """fwlab's two layers, read from the source files with ``ast`` (nothing is imported): the library
 (what a researcher imports) never imports the application (what fwlab's commands and notebooks do
-with it), fwlab.util (infrastructure both use) imports neither, and no two packages import each
-other, directly or around a circle.
+with it), fwlab.util (infrastructure both use) imports neither, and no two packages, nor two
+modules, import each other, directly or around a circle.
 
 An import is any ``import``/``from ... import`` at any depth (inside a function too), and any
 string constant that names a module of fwlab (``"fwlab.runs.examples:square"``, the modules of
