@@ -61,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "record": (
         "train a recorded comparison's runs (resumable)",
-        "fwlab.experiments.record:command",
+        "fwlab.experiments.record_cli:command",
     ),
     "reproduce": (
         "run a table of the paper and print it beside ours",
