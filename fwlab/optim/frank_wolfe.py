@@ -425,11 +425,7 @@ class FrankWolfe(Optimizer):
                     "it was saved by another optimizer. Load it into that optimizer, or start "
                     "FrankWolfe afresh and load only the model's state dict"
                 )
-            trial = {**self.defaults, **{k: v for k, v in saved.items() if k != "params"}}
-            try:
-                _validate_group(trial)
-            except ValueError as err:
-                raise ValueError(f"state_dict param group {i}: {err}") from None
+        _checks.saved_groups(groups, self.defaults, _validate_group)
 
     # ------------------------------------------------------------------ counters
     def _gstate(self, group: dict[str, Any]) -> dict[str, Any]:
@@ -761,14 +757,12 @@ class FrankWolfe(Optimizer):
             )
         gap, dot, n_dw, n_g0 = gst.pop("fw_diag_t").tolist()
         denom = n_dw * n_g0
-        cos = -dot / denom if denom > 0 else float("nan")
+        cos = max(-1.0, min(1.0, -dot / denom)) if denom > 0 else math.nan
         steps_done = int(gst.get("fw_steps", 0)) + 1
         stats = dict(
             fw_gap=gap,
             dw_norm=n_dw,
-            angle_deg=math.degrees(math.acos(max(-1.0, min(1.0, cos))))
-            if denom > 0
-            else float("nan"),
+            angle_deg=math.degrees(math.acos(cos)),
             delta=delta,
             lr=lr,
             K=K,
