@@ -348,10 +348,7 @@ class IndRNN(nn.Module):
             want = (
                 (self.num_layers, n, self.hidden_size)
                 if batched
-                else (
-                    self.num_layers,
-                    self.hidden_size,
-                )
+                else (self.num_layers, self.hidden_size)
             )
             if not isinstance(hx, Tensor):
                 raise ValueError(

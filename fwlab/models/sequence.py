@@ -55,6 +55,8 @@ from fwlab.validate import boolean, in_range, one_of, optional, positive_int
 __all__ = ["SequenceModel", "State", "CELLS"]
 
 CELLS = ("rnn", "lstm", "indrnn")
+#: the nonlinearity of a cell that has a choice, when none is given
+_NONLINEARITY = {"rnn": "tanh", "indrnn": "relu"}
 
 #: hidden state of the body: ``h`` (rnn, indrnn) or ``(h, c)`` (lstm), each (num_layers, N, H)
 State = Tensor | tuple[Tensor, Tensor]
@@ -127,40 +129,24 @@ class SequenceModel(nn.Module):
         self.num_layers = num_layers
         self.batch_norm = bool(batch_norm)
 
+        self.nonlinearity = None if cell == "lstm" else nonlinearity or _NONLINEARITY[cell]
+        common = dict(bias=bias, batch_first=True, dropout=dropout)
         if cell == "rnn":
-            self.nonlinearity = nonlinearity or "tanh"
             self.body: nn.Module = nn.RNN(
-                input_size,
-                hidden_size,
-                num_layers,
-                nonlinearity=self.nonlinearity,
-                bias=bias,
-                batch_first=True,
-                dropout=float(dropout),
+                input_size, hidden_size, num_layers, nonlinearity=self.nonlinearity, **common
             )
         elif cell == "lstm":
-            self.nonlinearity = None
-            self.body = nn.LSTM(
-                input_size,
-                hidden_size,
-                num_layers,
-                bias=bias,
-                batch_first=True,
-                dropout=float(dropout),
-            )
+            self.body = nn.LSTM(input_size, hidden_size, num_layers, **common)
         else:
-            self.nonlinearity = nonlinearity or "relu"
             self.body = IndRNN(
                 input_size,
                 hidden_size,
                 num_layers,
                 nonlinearity=self.nonlinearity,
-                batch_first=True,
-                bias=bias,
-                dropout=float(dropout),
                 batch_norm=self.batch_norm,
                 recurrent_max=recurrent_max,
                 seq_len_hint=seq_len_hint,
+                **common,
             )
         self.norm = (
             nn.BatchNorm1d(hidden_size) if self.batch_norm and cell != "indrnn" else nn.Identity()
