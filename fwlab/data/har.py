@@ -50,18 +50,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from fwlab.data.sequence_data import (
-    DataFileError,
-    SequenceData,
-    data_root,
-    standardize_channels,
-)
+from fwlab.data.noise import with_noise
+from fwlab.data.sequence_data import DataFileError, SequenceData, data_root, standardize_channels
 from fwlab.validate import boolean, nonnegative_float
 
 __all__ = [
     "UCI_HAR_URL",
     "UCI_HAR_SHA256",
-    "UCI_HAR_SIZE",
     "UCI_HAR_WRAPPER_URL",
     "UCI_HAR_WRAPPER_SHA256",
     "UCI_HAR_DIRNAME",
@@ -80,10 +75,9 @@ __all__ = [
 UCI_HAR_URL = (
     "https://archive.ics.uci.edu/ml/machine-learning-databases/00240/UCI%20HAR%20Dataset.zip"
 )
-#: SHA-256 and size of ``UCI HAR Dataset.zip`` (the same bytes are the member of the wrapper
-#: zip below). Not published by UCI; recorded identically by several independent projects.
+#: SHA-256 of ``UCI HAR Dataset.zip`` (the same bytes are the member of the wrapper zip below).
+#: Not published by UCI; recorded identically by several independent projects.
 UCI_HAR_SHA256 = "2045e435c955214b38145fb5fa00776c72814f01b203fec405152dac7d5bfeb0"
-UCI_HAR_SIZE = 60_999_314
 #: the new UCI site's download: a zip holding ``UCI HAR Dataset.zip`` and ``UCI HAR Dataset.names``
 UCI_HAR_WRAPPER_URL = (
     "https://archive.ics.uci.edu/static/public/240/human+activity+recognition+using+smartphones.zip"
@@ -290,9 +284,7 @@ def _decode(data: bytes, where: str) -> str:
 
 
 def _read_split(read_text: Callable[[str], str], where: Callable[[str], str], split: str):
-    signals = []
-    for rel in _wanted(split)[:-1]:
-        signals.append(_parse_rows(read_text(rel), where(rel), SEQ_LEN))
+    signals = [_parse_rows(read_text(rel), where(rel), SEQ_LEN) for rel in _wanted(split)[:-1]]
     counts = [len(s) for s in signals]
     common = max(set(counts), key=counts.count)
     for rel, count in zip(_wanted(split)[:-1], counts, strict=True):
@@ -368,17 +360,16 @@ def read_uci_har(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndar
             z = inner
         members = _members(z)
 
-        def read_zip_text(rel: str) -> str:
-            try:
-                return _decode(z.read(members[rel]), f"{z.filename}!{members[rel]}")
-            except zipfile.BadZipFile as e:  # CRC mismatch, truncated member
-                raise DataFileError(
-                    f"{z.filename}!{members[rel]} is corrupt ({e}). Delete the zip and run "
-                    "download_uci_har()."
-                ) from None
-
         def where_zip(rel: str) -> str:
             return f"{z.filename}!{members[rel]}"
+
+        def read_zip_text(rel: str) -> str:
+            try:
+                return _decode(z.read(members[rel]), where_zip(rel))
+            except zipfile.BadZipFile as e:  # CRC mismatch, truncated member
+                raise DataFileError(
+                    f"{where_zip(rel)} is corrupt ({e}). Delete the zip and run download_uci_har()."
+                ) from None
 
         return {s: _read_split(read_zip_text, where_zip, s) for s in ("train", "test")}
 
@@ -413,10 +404,6 @@ def _locate(root: Path, path: str | os.PathLike | None, download: bool) -> Path:
     )
 
 
-def _check_noise(noise_std: float) -> float:
-    return nonnegative_float("noise_std", noise_std)
-
-
 def load_har2(
     root: str | os.PathLike | None = None,
     *,
@@ -439,27 +426,21 @@ def load_har2(
 
         d = load_har2(download=True)          # 7352 / 2947 windows, x (N, 128, 9)
     """
-    noise_std = _check_noise(noise_std)
+    noise_std = nonnegative_float("noise_std", noise_std)
     download = boolean("download", download)
     base = data_root(root)
     splits = read_uci_har(_locate(base, path, download))
     x_train, y_train = (torch.from_numpy(a) for a in splits["train"])
     x_test, y_test = (torch.from_numpy(a) for a in splits["test"])
     (x_train, x_test), mean, std = standardize_channels(x_train, x_test)
-    if noise_std > 0:
-        g = torch.Generator().manual_seed(int(seed))
-        x_train = x_train + noise_std * torch.randn(x_train.shape, generator=g)
-        x_test = x_test + noise_std * torch.randn(x_test.shape, generator=g)
     info = {
         "channels": INERTIAL_SIGNALS,
         "normalization": "per channel, train mean/std over windows and time",
         "mean": mean.tolist(),
         "std": std.tolist(),
-        "noise_std": noise_std,
-        "seed": seed,
     }
-    return SequenceData(
-        "noisy_har2" if noise_std > 0 else "har2",
+    data = SequenceData(
+        "har2",
         TensorDataset(x_train, har2_labels(y_train)),
         TensorDataset(x_test, har2_labels(y_test)),
         task="classification",
@@ -467,6 +448,7 @@ def load_har2(
         classes=HAR2_CLASSES,
         info=info,
     )
+    return with_noise(data, noise_std, seed=seed, name="noisy_har2") if noise_std > 0 else data
 
 
 def load_noisy_har2(
@@ -482,6 +464,6 @@ def load_noisy_har2(
     ``noise_std=2.0`` follows the authors' code (variance 4); the paper's text says variance 2,
     which is ``noise_std=2 ** 0.5``.
     """
-    if _check_noise(noise_std) == 0:
+    if nonnegative_float("noise_std", noise_std) == 0:
         raise ValueError("noise_std must be > 0 for Noisy-HAR-2; use load_har2() for no noise")
     return load_har2(root, path=path, download=download, noise_std=noise_std, seed=seed)

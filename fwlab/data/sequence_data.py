@@ -1,11 +1,5 @@
 r"""SequenceData: the one return type of every fwlab task loader, and helpers shared by them.
 
-Every task is a pair of :class:`torch.utils.data.TensorDataset` ``(x, y)`` with ``x`` a
-batch-first float32 tensor of shape ``(N, T, F)`` and
-
-* ``y`` float32 of shape ``(N, 1)`` for regression (the adding problem), or
-* ``y`` int64 of shape ``(N,)`` with values in ``0..n_classes-1`` for classification.
-
 Example:
     >>> import torch
     >>> from torch.utils.data import TensorDataset
