@@ -43,6 +43,8 @@ __all__ = ["DEBUG_ENV", "CommandError", "debug_requested", "describe", "report"]
 
 #: set to 1 for tracebacks instead of one-line failures
 DEBUG_ENV = "FWLAB_DEBUG"
+#: the errors of a path that cannot be read or written
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 class CommandError(Exception):
@@ -97,11 +99,7 @@ def describe(err: BaseException) -> tuple[str, int]:
                 "another disk) and run the same command again: what was written before is kept",
                 1,
             )
-        if isinstance(err, PermissionError) or err.errno in (
-            errno.EACCES,
-            errno.EPERM,
-            errno.EROFS,
-        ):
+        if isinstance(err, PermissionError) or err.errno in _DENIED:
             return (
                 f"permission denied:{at or ' (no path given)'} ({err.strerror or err}); pass a "
                 "path you can read and write, or change its permissions",
