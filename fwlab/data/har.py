@@ -283,25 +283,29 @@ def _decode(data: bytes, where: str) -> str:
         ) from None
 
 
-def _read_split(read_text: Callable[[str], str], where: Callable[[str], str], split: str):
-    signals = [_parse_rows(read_text(rel), where(rel), SEQ_LEN) for rel in _wanted(split)[:-1]]
+def _read_split(read: Callable[[str], tuple[str, str]], split: str):
+    """Both arrays of ``split``; ``read(rel)`` gives a file's text and where it is, for errors."""
+    *signal_files, y_file = _wanted(split)
+    places, signals = [], []
+    for text, where in map(read, signal_files):  # one file's text at a time: 15 MB each
+        places.append(where)
+        signals.append(_parse_rows(text, where, SEQ_LEN))
     counts = [len(s) for s in signals]
     common = max(set(counts), key=counts.count)
-    for rel, count in zip(_wanted(split)[:-1], counts, strict=True):
+    for where, count in zip(places, counts, strict=True):
         if count != common:
             raise DataFileError(
-                f"{where(rel)} has {count} rows, the other {split} signal files have {common}; "
+                f"{where} has {count} rows, the other {split} signal files have {common}; "
                 "the file is truncated or corrupt. Re-extract or re-download the UCI HAR dataset."
             )
-    y_rel = _wanted(split)[-1]
-    y = _parse_rows(read_text(y_rel), where(y_rel), None)[:, 0]
+    y_text, y_where = read(y_file)
+    y = _parse_rows(y_text, y_where, None)[:, 0]
     if len(y) != len(signals[0]):
         raise DataFileError(
-            f"{where(y_rel)} has {len(y)} labels but the {split} signals have "
-            f"{len(signals[0])} windows."
+            f"{y_where} has {len(y)} labels but the {split} signals have {len(signals[0])} windows."
         )
     if not np.all(np.isin(y, list(ACTIVITIES))):
-        raise DataFileError(f"{where(y_rel)}: labels must be integers 1..6, got {np.unique(y)}")
+        raise DataFileError(f"{y_where}: labels must be integers 1..6, got {np.unique(y)}")
     x = np.stack(signals, axis=2).astype(np.float32)  # (N, 128, 9)
     return x, y.astype(np.int64)
 
@@ -325,19 +329,16 @@ def read_uci_har(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndar
     if path.is_dir():
         folder = path / UCI_HAR_DIRNAME if (path / UCI_HAR_DIRNAME).is_dir() else path
 
-        def read_text(rel: str) -> str:
+        def read(rel: str) -> tuple[str, str]:
             p = folder / rel
             if not p.is_file():
                 raise FileNotFoundError(
                     f"missing {p}; {folder} is not a complete '{UCI_HAR_DIRNAME}' folder. "
                     "Re-extract the official zip or run download_uci_har()."
                 )
-            return _decode(p.read_bytes(), str(p))
+            return _decode(p.read_bytes(), str(p)), str(p)
 
-        def where(rel: str) -> str:
-            return str(folder / rel)
-
-        return {s: _read_split(read_text, where, s) for s in ("train", "test")}
+        return {s: _read_split(read, s) for s in ("train", "test")}
 
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
@@ -360,18 +361,16 @@ def read_uci_har(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndar
             z = inner
         members = _members(z)
 
-        def where_zip(rel: str) -> str:
-            return f"{z.filename}!{members[rel]}"
-
-        def read_zip_text(rel: str) -> str:
+        def read_member(rel: str) -> tuple[str, str]:
+            where = f"{z.filename}!{members[rel]}"
             try:
-                return _decode(z.read(members[rel]), where_zip(rel))
+                return _decode(z.read(members[rel]), where), where
             except zipfile.BadZipFile as e:  # CRC mismatch, truncated member
                 raise DataFileError(
-                    f"{where_zip(rel)} is corrupt ({e}). Delete the zip and run download_uci_har()."
+                    f"{where} is corrupt ({e}). Delete the zip and run download_uci_har()."
                 ) from None
 
-        return {s: _read_split(read_zip_text, where_zip, s) for s in ("train", "test")}
+        return {s: _read_split(read_member, s) for s in ("train", "test")}
 
 
 def har2_labels(activity: Tensor | np.ndarray) -> Tensor:

@@ -592,8 +592,7 @@ class FrankWolfe(Optimizer):
     def _nonfinite(self, what: str, concerned: Sequence[dict[str, Any]]) -> None:
         """Cancel the outer step of every group; raise unless every group ``concerned`` (those
         whose loss or gradients were non-finite) says ``nonfinite="skip"``."""
-        for group in self.param_groups:
-            self._rollback(group)
+        self.reset_inner()
         msg = (
             f"FrankWolfe met a non-finite {what}; the outer step was cancelled and every "
             "parameter and optimizer state is as before it. Lower lr/delta, clip the inputs, "
