@@ -103,13 +103,13 @@ class SequenceModel(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        one_of("cell", cell, CELLS)
-        input_size = positive_int("input_size", input_size)
-        hidden_size = positive_int("hidden_size", hidden_size)
-        output_size = positive_int("output_size", output_size)
-        num_layers = positive_int("num_layers", num_layers)
+        self.cell = one_of("cell", cell, CELLS)
+        self.input_size = input_size = positive_int("input_size", input_size)
+        self.hidden_size = hidden_size = positive_int("hidden_size", hidden_size)
+        self.output_size = output_size = positive_int("output_size", output_size)
+        self.num_layers = num_layers = positive_int("num_layers", num_layers)
         dropout = in_range("dropout", dropout, 0, 1, high_open=True)
-        batch_norm = boolean("batch_norm", batch_norm)
+        self.batch_norm = boolean("batch_norm", batch_norm)
         bias = boolean("bias", bias)
         if cell == "lstm" and nonlinearity is not None:
             raise ValueError(
@@ -121,13 +121,6 @@ class SequenceModel(nn.Module):
                 "recurrent_max and seq_len_hint apply to cell='indrnn' only; "
                 f"remove them for cell={cell!r}"
             )
-
-        self.cell = cell
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.output_size = output_size
-        self.num_layers = num_layers
-        self.batch_norm = bool(batch_norm)
 
         self.nonlinearity = None if cell == "lstm" else nonlinearity or _NONLINEARITY[cell]
         common = dict(bias=bias, batch_first=True, dropout=dropout)
