@@ -14,7 +14,7 @@ hand-written forward and backward loops, no graph per step; ``recurrence="auto"`
 ``"fused"``), or by :func:`indrnn_recurrence`, the
 plain autograd loop kept as the reference (``recurrence="reference"``, and what ``"auto"`` uses
 under ``torch.func`` transforms, which custom autograd Functions do not support here, and
-under autocast, whose mixed dtypes it handles as it always did).
+under autocast, whose mixed dtypes it handles).
 
 The stack follows the IndRNN reference (``Sunnydreamrain/IndRNN_pytorch``, plain net on
 pixel-MNIST) that the FW-RNN paper copies:
@@ -132,10 +132,8 @@ class IndRNN(nn.Module):
         seq_len_hint: the sequence length :math:`T` the initialization is tuned for.
         last_layer_init: with a known :math:`T`, draw the last layer's :math:`u` from
             :math:`U(5^{-1/T}, U_{\max})` (the reference's ``--u_lastlayer_ini``).
-        recurrence: ``"auto"`` (the fused loop; the reference under ``torch.func``
-            transforms and under autocast, whose mixed dtypes the reference handles as before),
-            ``"fused"`` (under autocast it computes in the parameters' dtype) or
-            ``"reference"``; the same numbers either way, see the module docstring.
+        recurrence: ``"auto"``, ``"fused"`` (under autocast it computes in the parameters'
+            dtype) or ``"reference"`` (see the module docstring); the same numbers either way.
 
     Without any bound, :math:`u \sim U(0, 1)`.
 
