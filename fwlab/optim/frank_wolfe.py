@@ -453,12 +453,9 @@ class FrankWolfe(Optimizer):
         """Closure mode (all K inner iterations) or, without a closure, one streaming inner
         iteration. See the class docstring.
 
-        Any exception raised during the call (by the closure at any inner iteration,
-        ``KeyboardInterrupt`` included, or by the optimizer itself) abandons the outer step
-        under way, as :meth:`reset_inner` does: the parameters are back at ω and the optimizer
-        state is bit-identical to what it was before the outer step began; then it propagates.
-        The outer update itself is the commit point: a Ctrl-C that arrives while it is applied
-        is delivered right after it, with the step complete.
+        Any exception raised during the call abandons the outer step (:meth:`reset_inner`)
+        before it propagates. The outer update itself is the commit point: a Ctrl-C that
+        arrives while it is applied is delivered right after it, with the step complete.
         """
         _checks.closure(closure)
         if closure is not None:
