@@ -221,16 +221,14 @@ def shrink(
         >>> len(small.train), len(small.test), small.info["subset"]
         (20, 10, 20)
     """
-    train = (
-        subset_dataset(data.train, min(n_train, len(data.train)), seed=seed)
-        if n_train
-        else data.train
-    )
-    test = (
-        subset_dataset(data.test, min(n_test, len(data.test)), seed=seed) if n_test else data.test
-    )
+
+    def cut(dataset: TensorDataset, n: int | None) -> TensorDataset:
+        return subset_dataset(dataset, min(n, len(dataset)), seed=seed) if n else dataset
+
     info = {**dict(data.info), "subset": n_train, "test_subset": n_test}
-    return dataclasses.replace(data, train=train, test=test, info=info)
+    return dataclasses.replace(
+        data, train=cut(data.train, n_train), test=cut(data.test, n_test), info=info
+    )
 
 
 def standardize_channels(
