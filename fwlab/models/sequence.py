@@ -245,12 +245,7 @@ class SequenceModel(nn.Module):
 
     def init_state(self, batch_size: int, *, device=None, dtype=None) -> State:
         """A zero state for ``batch_size`` sequences (what ``state=None`` means)."""
-        p = self.head.weight
-        h = torch.zeros(
-            self.num_layers,
-            batch_size,
-            self.hidden_size,
-            device=device or p.device,
-            dtype=dtype or p.dtype,
+        h = self.head.weight.new_zeros(  # the parameters' device and dtype unless given
+            self.num_layers, batch_size, self.hidden_size, device=device, dtype=dtype
         )
         return (h, torch.zeros_like(h)) if self.cell == "lstm" else h
