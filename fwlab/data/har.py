@@ -447,7 +447,7 @@ def load_har2(
         classes=HAR2_CLASSES,
         info=info,
     )
-    return with_noise(data, noise_std, seed=seed, name="noisy_har2") if noise_std > 0 else data
+    return with_noise(data, noise_std, seed=int(seed), name="noisy_har2") if noise_std > 0 else data
 
 
 def load_noisy_har2(
