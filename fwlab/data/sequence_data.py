@@ -183,13 +183,9 @@ def stratified_indices(labels: Tensor | np.ndarray, n: int, seed: int = 0) -> Te
     return torch.cat(chosen).sort().values
 
 
-def subset_dataset(
-    dataset: TensorDataset, n: int | None, *, seed: int = 0, stratified: bool = True
-) -> TensorDataset:
-    """``n`` samples of ``dataset`` (all of it if ``n`` is None), original order kept.
-
-    ``stratified=True`` keeps the label proportions of integer labels (``y`` int64 ``(N,)``);
-    otherwise a seeded uniform choice.
+def subset_dataset(dataset: TensorDataset, n: int | None, *, seed: int = 0) -> TensorDataset:
+    """``n`` samples of ``dataset`` (all of it if ``n`` is None), original order kept: label
+    proportions kept for integer labels (``y`` int64 ``(N,)``), else a seeded uniform choice.
 
     Example:
         >>> ds = TensorDataset(torch.arange(6.0).view(6, 1, 1), torch.tensor([0, 1, 0, 1, 0, 1]))
@@ -199,7 +195,7 @@ def subset_dataset(
     if n is None:
         return dataset
     x, y = dataset.tensors
-    if stratified and y.dtype == torch.int64 and y.dim() == 1:
+    if y.dtype == torch.int64 and y.dim() == 1:
         idx = stratified_indices(y, n, seed)
     else:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(x):
@@ -231,15 +227,12 @@ def shrink(
     )
 
 
-def standardize_channels(
-    train: Tensor, *others: Tensor, min_std: float = 1e-8
-) -> tuple[list[Tensor], Tensor, Tensor]:
+def standardize_channels(train: Tensor, *others: Tensor) -> tuple[list[Tensor], Tensor, Tensor]:
     r"""Per-channel z-score with **training** statistics: :math:`(x - \mu_c) / \sigma_c`.
 
     :math:`\mu_c, \sigma_c` are the mean and (population) standard deviation of channel
     :math:`c` of ``train`` ``(N, T, F)`` over all samples and time steps; the same values are
-    applied to ``others``. A constant channel (:math:`\sigma_c < \text{min\_std}`) is only
-    centred.
+    applied to ``others``. A constant channel (:math:`\sigma_c < 10^{-8}`) is only centred.
 
     Returns:
         ``([train_n, *others_n], mean (F,), std (F,))``.
@@ -253,6 +246,6 @@ def standardize_channels(
     flat = train.reshape(-1, train.shape[-1]).double()
     mean = flat.mean(0)
     std = flat.std(0, unbiased=False)
-    std = torch.where(std < min_std, torch.ones_like(std), std)
+    std = torch.where(std < 1e-8, torch.ones_like(std), std)
     out = [((t.double() - mean) / std).to(train.dtype) for t in (train, *others)]
     return out, mean.to(train.dtype), std.to(train.dtype)
