@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.train.callbacks import Callback
+from fwlab.train.history import HISTORY, load_history
 from fwlab.train.scalars import PARTS, history_parts, history_scalars, hparams_of, series_of_tag
 from fwlab.validate import one_of, positive_float, positive_int
 
@@ -86,7 +87,7 @@ __all__ = [
 #: the tag that marks a run logged by :class:`MLflowCallback` (its artifacts' layout version)
 FORMAT_TAG = "fwlab.format"
 _FORMAT = "1"
-_RUN_JSON, _EVENTS_JSON, _HISTORY_JSON = "fwlab/run.json", "fwlab/events.json", "history.json"
+_RUN_JSON, _EVENTS_JSON = "fwlab/run.json", "fwlab/events.json"
 _RUN_KEYS = ("task", "method", "config", "data")
 #: the figure files :class:`MLflowCallback` can attach (PNG, SVG, PDF need ``fwlab[export]``)
 FIGURE_FORMATS = ("html", "png", "svg", "pdf")
@@ -441,7 +442,7 @@ class MLflowCallback(Callback):
         prov = provenance(self.command, wall_seconds=float(summary.get("wall_time", 0.0)))
         tags = [RunTag(f"fwlab.provenance.{k}", str(v)) for k, v in prov.items()]
         self._client.log_batch(self.run_id, metrics=metrics, tags=tags)
-        self._client.log_text(self.run_id, json.dumps(history, allow_nan=True), _HISTORY_JSON)
+        self._client.log_text(self.run_id, json.dumps(history, allow_nan=True), HISTORY)
         self._log_figures(history)
         self.finish("FINISHED")
 
@@ -560,8 +561,8 @@ def _read_run(client: Any, run: Any) -> dict[str, Any]:
                 return default
             return json.loads(Path(client.download_artifacts(run_id, name, tmp)).read_text())
 
-        if _HISTORY_JSON in files:
-            return read(_HISTORY_JSON, None)
+        if HISTORY in files:
+            return load_history(client.download_artifacts(run_id, HISTORY, tmp))
         info = read(_RUN_JSON, {})
         events = read(_EVENTS_JSON, [])
     points = {
