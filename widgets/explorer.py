@@ -46,6 +46,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from fwlab.plots import (
+    METHOD_LABELS,
     contour_data,
     format_p,
     trajectory_figure,
@@ -198,9 +199,11 @@ class TrajectoryExplorer(RecoveringFigure):
             "steps": W.IntSlider(value=steps, min=0, max=300, description="steps T", **slider),
             "x0": W.FloatText(value=start[0], description="x₀", style=style),
             "y0": W.FloatText(value=start[1], description="y₀", style=style),
-            "show_gd": W.Checkbox(value=show_gd, description="GD", indent=False),
-            "show_ngd": W.Checkbox(value=show_ngd, description="normalized GD", indent=False),
-            "show_adam": W.Checkbox(value=show_adam, description="Adam", indent=False),
+            "show_gd": W.Checkbox(value=show_gd, description=METHOD_LABELS["gd"], indent=False),
+            "show_ngd": W.Checkbox(value=show_ngd, description=METHOD_LABELS["ngd"], indent=False),
+            "show_adam": W.Checkbox(
+                value=show_adam, description=METHOD_LABELS["adam"], indent=False
+            ),
             "gd_lr": W.FloatLogSlider(
                 value=gd_lr,
                 base=10,
