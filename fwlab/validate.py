@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -55,6 +55,7 @@ __all__ = [
     "refusal",
     "positive_float",
     "positive_int",
+    "seed_list",
 ]
 
 T = TypeVar("T")
@@ -295,6 +296,30 @@ def optional(rule: Callable[..., T], name: str, value: Any, *args: Any, **kwargs
         (None, 16)
     """
     return None if value is None else rule(name, value, *args, **kwargs)
+
+
+def seed_list(name: str, value: Any, parameters: Collection[str] = ()) -> list[int]:
+    """A non-empty list of distinct seeds, each an integer >= 0 (checked as ``seed``), run once
+    per seed as the parameter ``seed``: refused when ``parameters`` (the run's other
+    parameters) name ``seed`` too.
+
+    Example:
+        >>> seed_list("seeds", (0, np.int64(1)))
+        [0, 1]
+        >>> seed_list("seeds", [3, 3])
+        Traceback (most recent call last):
+        ...
+        ValueError: seeds lists a seed twice: [3, 3]; give each seed once
+    """
+    seeds = list(value)
+    if not seeds:
+        raise refusal(name, "a non-empty list of integers >= 0", seeds, None)
+    seeds = [nonnegative_int("seed", s) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{name} lists a seed twice: {seeds}; give each seed once")
+    if "seed" in parameters:
+        raise ValueError(f"give the seed once: as {name}=, not also as a parameter 'seed'")
+    return seeds
 
 
 def point(name: str, value: Any) -> tuple[float, float]:

@@ -256,3 +256,35 @@ def test_validate_needs_no_torch():
     code = "import sys, fwlab.validate; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "seeds, parameters, match",
+    [
+        ([], (), r"^seeds must be a non-empty list of integers >= 0, got \[\]$"),
+        ([0, -1], (), r"^seed must be an integer >= 0, got -1; pass e.g. seed=0$"),
+        ([2, 2], (), r"^seeds lists a seed twice: \[2, 2\]; give each seed once$"),
+        ([1], ("x", "seed"), r"^give the seed once: as seeds=, not also as a parameter 'seed'$"),
+    ],
+)
+def test_seed_list_is_one_rule_for_a_study_and_a_search(tmp_path, seeds, parameters, match):
+    from fwlab.integrations.optuna import search
+    from fwlab.runs import Study
+
+    with pytest.raises(ValueError, match=match):
+        validate.seed_list("seeds", seeds, parameters)
+    fixed = {"seed": 0} if "seed" in parameters else None
+    with pytest.raises(ValueError, match=match):
+        Study("fwlab.runs.examples:square", tmp_path / "s", {"x": [1]}, fixed=fixed, seeds=seeds)
+    with pytest.raises(ValueError, match=match):
+        search(
+            "fwlab.runs.examples:square",
+            tmp_path / "s",
+            {"x": "float:0:1"},
+            fixed=fixed,
+            seeds=seeds,
+            trials=1,
+            metric="loss",
+        )
+    assert not (tmp_path / "s").exists()
+    assert validate.seed_list("seeds", (np.int64(3), 0), ["x"]) == [3, 0]

@@ -46,12 +46,13 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from fwlab.plots import (
+    METHOD_LABELS,
     contour_data,
     format_p,
     trajectory_figure,
     trajectory_trace_data,
 )
-from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
+from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, playground_trajectories
 from fwlab.toy.sliders import RANGES, SLIDER_VALUES, grid_value, label, slider_value
 from fwlab.validate import p_exponent, point, refusal
 
@@ -198,9 +199,11 @@ class TrajectoryExplorer(RecoveringFigure):
             "steps": W.IntSlider(value=steps, min=0, max=300, description="steps T", **slider),
             "x0": W.FloatText(value=start[0], description="x₀", style=style),
             "y0": W.FloatText(value=start[1], description="y₀", style=style),
-            "show_gd": W.Checkbox(value=show_gd, description="GD", indent=False),
-            "show_ngd": W.Checkbox(value=show_ngd, description="normalized GD", indent=False),
-            "show_adam": W.Checkbox(value=show_adam, description="Adam", indent=False),
+            "show_gd": W.Checkbox(value=show_gd, description=METHOD_LABELS["gd"], indent=False),
+            "show_ngd": W.Checkbox(value=show_ngd, description=METHOD_LABELS["ngd"], indent=False),
+            "show_adam": W.Checkbox(
+                value=show_adam, description=METHOD_LABELS["adam"], indent=False
+            ),
             "gd_lr": W.FloatLogSlider(
                 value=gd_lr,
                 base=10,
@@ -259,17 +262,17 @@ class TrajectoryExplorer(RecoveringFigure):
 
     def _run(self) -> None:
         """Frank-Wolfe (:attr:`result`) and the baselines (:attr:`baselines`) of the controls."""
-        name, x0, steps = self._value("loss"), self._start(), int(self._value("steps"))
-        lr, delta = float(self._value("lr")), float(self._value("delta"))
-        ngd = {"lr": lr, "delta": delta, "steps": steps, "delta_decay": self._value("delta_decay")}
-        self.result = trajectory(
-            name, x0, method="fw", K=self._value("K"), p=self._value("p"), **ngd
+        self.result, self.baselines = playground_trajectories(
+            self._value("loss"),
+            self._start(),
+            lr=float(self._value("lr")),
+            delta=float(self._value("delta")),
+            K=self._value("K"),
+            p=self._value("p"),
+            steps=int(self._value("steps")),
+            delta_decay=self._value("delta_decay"),
+            gd_lr=float(self._value("gd_lr")),
         )
-        self.baselines = {
-            "gd": trajectory(name, x0, method="gd", lr=float(self._value("gd_lr")), steps=steps),
-            "ngd": trajectory(name, x0, method="ngd", **ngd),
-            "adam": trajectory(name, x0, method="adam", lr=lr * delta, steps=steps),
-        }
 
     def _visible(self) -> dict[str, bool]:
         return {m: bool(self._value(key)) for key, m in _TOGGLES.items()}

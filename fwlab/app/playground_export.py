@@ -105,7 +105,7 @@ def playground_figure(
     the three current values.
     """
     from fwlab.plots import format_p, trajectory_figure, trajectory_trace_data
-    from fwlab.toy import get_loss, trajectory
+    from fwlab.toy import get_loss, playground_trajectories
 
     spec = get_loss(loss)
     deltas = list(default_deltas(spec.name) if deltas is None else deltas)
@@ -114,13 +114,7 @@ def playground_figure(
     start = spec.start if x0 is None else x0
 
     def runs(delta: float, K: int, p: float):
-        fw = trajectory(spec.name, start, lr=lr, delta=delta, K=K, p=p, steps=steps)
-        baselines = {
-            "gd": trajectory(spec.name, start, method="gd", lr=spec.gd_lr, steps=steps),
-            "ngd": trajectory(spec.name, start, method="ngd", lr=lr, delta=delta, steps=steps),
-            "adam": trajectory(spec.name, start, method="adam", lr=lr * delta, steps=steps),
-        }
-        return fw, baselines
+        return playground_trajectories(spec, start, lr=lr, delta=delta, K=K, p=p, steps=steps)
 
     middle = (len(deltas) // 2, len(Ks) // 2, len(ps) // 2)
     fw0, base0 = runs(deltas[middle[0]], Ks[middle[1]], ps[middle[2]])

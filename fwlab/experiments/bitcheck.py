@@ -92,6 +92,8 @@ def retrain_losses(command: str, *, steps: int, environ: dict[str, str], out: Pa
     Raises:
         RuntimeError: the command failed (its last output lines are in the message).
     """
+    from fwlab.train.history import HISTORY, load_history
+
     words = shlex.split(command)
     if words[:2] != ["fwlab", "train"]:
         raise ValueError(f"command must be a fwlab train command, got {command!r}")
@@ -104,8 +106,7 @@ def retrain_losses(command: str, *, steps: int, environ: dict[str, str], out: Pa
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"{shlex.join(argv[3:])} failed ({done.returncode}): {' | '.join(tail)}")
-    history = json.loads((out / "history.json").read_text())
-    return list(history["train"]["loss"])
+    return list(load_history(out / HISTORY)["train"]["loss"])
 
 
 def machine_environ(machine: dict[str, str]) -> dict[str, str]:

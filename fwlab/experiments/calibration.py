@@ -101,7 +101,7 @@ STALL_FRACTION = 0.8
 LEFT_MSE = 0.1
 
 
-def effect_holds(best: dict[str, list[float]], stalled: str = "BPTT+Adam") -> bool:
+def effect_holds(best: dict[str, list[float]], stalled: str = RUN_LABELS["sgd"]) -> bool:
     r"""The rule: ``stalled`` stays above ``STALL_FRACTION`` · 1/6 on every seed and every other
     method gets below ``LEFT_MSE`` on every seed (best test MSE up to the budget).
 
@@ -196,7 +196,7 @@ def cheapest_effect(table: dict[str, Any], *, partial: bool = False) -> dict[str
     return min(rows, key=lambda r: r["seconds"]) if rows else None
 
 
-def stalls(best: dict[str, list[float]], method: str = "BPTT+Adam") -> bool:
+def stalls(best: dict[str, list[float]], method: str = RUN_LABELS["sgd"]) -> bool:
     """``method`` stayed above ``STALL_FRACTION`` · 1/6 on every seed (``False`` if absent).
 
     Example:
@@ -206,7 +206,7 @@ def stalls(best: dict[str, list[float]], method: str = "BPTT+Adam") -> bool:
     return method in best and min(best[method]) > STALL_FRACTION * STALLED_MSE
 
 
-def left_plateau(best: dict[str, list[float]], stalled: str = "BPTT+Adam") -> list[str]:
+def left_plateau(best: dict[str, list[float]], stalled: str = RUN_LABELS["sgd"]) -> list[str]:
     """The methods other than ``stalled`` whose best test MSE is below ``LEFT_MSE`` on every seed.
 
     Example:

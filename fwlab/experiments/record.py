@@ -34,7 +34,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,7 +43,7 @@ from fwlab.data import load_task, validation_size, with_validation
 from fwlab.data.sequence_data import SequenceData
 from fwlab.train.checkpoint import CHECKPOINT
 from fwlab.train.config import TrainConfig
-from fwlab.train.history import HISTORY
+from fwlab.train.history import HISTORY, load_history
 from fwlab.train.loop import fit_claimed
 from fwlab.train.methods import TABLE_III, Method, get_method
 
@@ -421,10 +420,10 @@ def run_state(
     history = folder / HISTORY
     if history.is_file():
         try:
-            h = json.loads(history.read_text())
-        except (OSError, json.JSONDecodeError):
+            h = load_history(history)
+        except (OSError, ValueError):
             h = {}
-        summary = h.get("summary", {}) if isinstance(h, dict) else {}
+        summary = h.get("summary", {})
         if summary and not summary.get("stopped_early"):
             if expected is not None and (
                 h.get("method") != expected[0].to_dict() or h.get("config") != expected[1].to_dict()

@@ -119,6 +119,7 @@ def compact_comparison(runs: str | os.PathLike, comparison: Any, *, points: int 
     """The recorded form of ``comparison`` (a :class:`fwlab.experiments.record.Comparison`) from its
     raw runs under ``runs``: finished runs compacted, unfinished ones listed as not recorded."""
     from fwlab.experiments.record import RUN_LABELS, expected_run, run_folder, run_state
+    from fwlab.train.history import HISTORY, load_history
 
     result: dict[str, Any] = {
         "name": comparison.name,
@@ -142,8 +143,7 @@ def compact_comparison(runs: str | os.PathLike, comparison: Any, *, points: int 
                 missing["reason"] = f"{folder} holds a finished run of another configuration"
             result["not_recorded"].append(missing)
             continue
-        history = json.loads((folder / "history.json").read_text())
-        compact = compact_history(history, points=points)
+        compact = compact_history(load_history(folder / HISTORY), points=points)
         prov = folder / "provenance.json"
         compact["provenance"] = json.loads(prov.read_text()) if prov.is_file() else None
         compact["command"] = run_train_command(comparison, run_name, seed, compact)

@@ -42,6 +42,7 @@ from fwlab.util.argtypes import (
     positive_int,
 )
 from fwlab.util.atomic import atomic_open, atomic_write_text
+from fwlab.util.table import text_table
 from fwlab.validate import one_of
 
 __all__ = [
@@ -359,10 +360,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
             secs += r["hours"] * 3600
         cells.append(f"{secs:.0f}")
         lines.append(cells)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
-    out = [" | ".join(c.ljust(w) for c, w in zip(row, widths)) for row in lines]
-    out.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(out)
+    return "\n".join(text_table(lines, sep=" | ", rule_sep="-+-", strip=False))
 
 
 def _pct(x: float | None) -> str:

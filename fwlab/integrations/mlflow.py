@@ -63,7 +63,9 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.train.callbacks import Callback
+from fwlab.train.history import HISTORY, load_history
 from fwlab.train.scalars import PARTS, history_parts, history_scalars, hparams_of, series_of_tag
+from fwlab.util.environ import temporary_environ
 from fwlab.validate import one_of, positive_float, positive_int
 
 __all__ = [
@@ -86,7 +88,8 @@ __all__ = [
 #: the tag that marks a run logged by :class:`MLflowCallback` (its artifacts' layout version)
 FORMAT_TAG = "fwlab.format"
 _FORMAT = "1"
-_RUN_JSON, _EVENTS_JSON, _HISTORY_JSON = "fwlab/run.json", "fwlab/events.json", "history.json"
+_RUN_JSON, _EVENTS_JSON = "fwlab/run.json", "fwlab/events.json"
+_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 _RUN_KEYS = ("task", "method", "config", "data")
 #: the figure files :class:`MLflowCallback` can attach (PNG, SVG, PDF need ``fwlab[export]``)
 FIGURE_FORMATS = ("html", "png", "svg", "pdf")
@@ -270,16 +273,8 @@ def mlflow_environment(
     factories = ",".join(dict.fromkeys([*named, FIT_CALLBACKS]))  # added once
     values = {MLFLOW_ENV: uri, MLFLOW_EXPERIMENT_ENV: experiment, MLFLOW_RUN_ENV: point,
               CALLBACKS_ENV: factories}  # fmt: skip
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    with temporary_environ(values):
         yield uri
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class MLflowCallback(Callback):
@@ -441,7 +436,7 @@ class MLflowCallback(Callback):
         prov = provenance(self.command, wall_seconds=float(summary.get("wall_time", 0.0)))
         tags = [RunTag(f"fwlab.provenance.{k}", str(v)) for k, v in prov.items()]
         self._client.log_batch(self.run_id, metrics=metrics, tags=tags)
-        self._client.log_text(self.run_id, json.dumps(history, allow_nan=True), _HISTORY_JSON)
+        self._client.log_text(self.run_id, json.dumps(history, allow_nan=True), HISTORY)
         self._log_figures(history)
         self.finish("FINISHED")
 
@@ -551,7 +546,10 @@ def _read_run(client: Any, run: Any) -> dict[str, Any]:
         raise ValueError(
             f"MLflow run {run_id} was not logged by fwlab's MLflowCallback (no {FORMAT_TAG} tag)"
         )
-    with tempfile.TemporaryDirectory(prefix="fwlab-mlflow-") as tmp, _no_progress_bars():
+    # MLflow draws a progress bar per artifact downloaded (one per run loaded, in a notebook's
+    # output): off unless the user set the variable themselves
+    quiet = {_PROGRESS_BAR_ENV: os.environ.get(_PROGRESS_BAR_ENV, "false")}
+    with tempfile.TemporaryDirectory(prefix="fwlab-mlflow-") as tmp, temporary_environ(quiet):
         files = {a.path for a in client.list_artifacts(run_id)}
         files |= {a.path for a in client.list_artifacts(run_id, "fwlab")}
 
@@ -560,8 +558,8 @@ def _read_run(client: Any, run: Any) -> dict[str, Any]:
                 return default
             return json.loads(Path(client.download_artifacts(run_id, name, tmp)).read_text())
 
-        if _HISTORY_JSON in files:
-            return read(_HISTORY_JSON, None)
+        if HISTORY in files:
+            return load_history(client.download_artifacts(run_id, HISTORY, tmp))
         info = read(_RUN_JSON, {})
         events = read(_EVENTS_JSON, [])
     points = {
@@ -574,21 +572,6 @@ def _read_run(client: Any, run: Any) -> dict[str, Any]:
     history["events"] = events
     history["summary"] = {}
     return history
-
-
-@contextlib.contextmanager
-def _no_progress_bars() -> Iterator[None]:
-    """MLflow draws a progress bar per artifact downloaded (one per run loaded, in a notebook's
-    output); off unless the user set ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` themselves."""
-    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    if name in os.environ:
-        yield
-        return
-    os.environ[name] = "false"
-    try:
-        yield
-    finally:
-        os.environ.pop(name, None)
 
 
 def load_mlflow_histories(

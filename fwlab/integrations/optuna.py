@@ -66,7 +66,7 @@ from fwlab.runs.run import Run
 from fwlab.runs.study import GRACE_S, Interrupted, _Loop
 from fwlab.runs.target import Target, as_target
 from fwlab.util.outdir import claim
-from fwlab.validate import nonnegative_int, one_of, positive_int
+from fwlab.validate import one_of, positive_int, seed_list
 
 __all__ = ["DIRECTIONS", "STORAGE_FILE", "TRIALS_FILE", "SearchOutcome", "search"]
 
@@ -206,12 +206,7 @@ def search(
     if clash:
         raise ValueError(f"parameter(s) {', '.join(clash)} given both in the space and as fixed")
     if seeds is not None:
-        seeds = list(seeds)
-        if not seeds:
-            raise ValueError("seeds must be a non-empty list of integers >= 0, got []")
-        seeds = [nonnegative_int("seed", s) for s in seeds]
-        if len(set(seeds)) != len(seeds) or "seed" in fixed or "seed" in dists:
-            raise ValueError("give each seed once, as seeds= only (not also as a parameter)")
+        seeds = seed_list("seeds", seeds, [*fixed, *dists])
     target.check_names([*dists, *fixed, *(["seed"] if seeds is not None else [])])
     samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
     if isinstance(sampler, str) and sampler not in samplers:

@@ -65,6 +65,7 @@ from fwlab.runs.files import (
     write_final_status,
 )
 from fwlab.util.atomic import atomic_write_text
+from fwlab.util.environ import temporary_environ
 from fwlab.util.failure import describe
 from fwlab.util.outdir import Claimed, claim
 
@@ -324,8 +325,7 @@ def _finish(status: dict[str, Any], run_dir: Path, t0: float, state: str, error:
     write_final_status(run_dir, status)
 
 
-@contextlib.contextmanager
-def _run_environment(data: Mapping[str, Any], run_dir: Path) -> Iterator[None]:
+def _run_environment(data: Mapping[str, Any], run_dir: Path) -> contextlib.AbstractContextManager:
     """``FWLAB_RESULTS_DIR`` for the run (and for a notebook's kernel ``FWLAB_TENSORBOARD_DIR``,
     ``FWLAB_FIT_CALLBACKS`` and ``FWLAB_MLFLOW_*`` from its target; a function run keeps its
     process's, e.g. those ``fwlab record --mlflow`` sets), restored after."""
@@ -338,20 +338,7 @@ def _run_environment(data: Mapping[str, Any], run_dir: Path) -> Iterator[None]:
         if data.get("mlflow") is not None:
             values.update({MLFLOW_ENV: data["mlflow"], MLFLOW_RUN_ENV: data["mlflow_run"],
                            MLFLOW_EXPERIMENT_ENV: data["mlflow_experiment"]})  # fmt: skip
-    previous = {name: os.environ.get(name) for name in values}
-    _set_environ(values)
-    try:
-        yield
-    finally:
-        _set_environ(previous)
-
-
-def _set_environ(values: Mapping[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    return temporary_environ(values)
 
 
 class _QuietWhileStopping(logging.Filter):

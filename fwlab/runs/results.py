@@ -12,6 +12,7 @@ from typing import Any
 
 from fwlab.runs.files import RESULTS_FILE, STATUS_FILE, _read_json
 from fwlab.util.atomic import atomic_open
+from fwlab.util.table import text_table
 
 _STATUS_COLUMNS = ("status", "seconds", "error", "point")
 
@@ -104,13 +105,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
         text = _cell(value)
         return text if len(text) <= 40 else text[:37] + "..."
 
-    body = [[fmt(r.get(c)) for c in cols] for r in rows]
-    widths = [
-        max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(cols)
-    ]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(b, widths)).rstrip() for b in body]
+    lines = text_table([cols, *([fmt(r.get(c)) for c in cols] for r in rows)])
     failed = [r for r in rows if r.get("status") != "ok"]
     if failed:
         lines.append("")

@@ -29,7 +29,7 @@ from fwlab.runs.results import read_row, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.target import Target, as_target
 from fwlab.util.outdir import Claimed, check_output_dir, claim
-from fwlab.validate import nonnegative_int, positive_int
+from fwlab.validate import positive_int, seed_list
 
 __all__ = ["Interrupted", "Outcome", "Study", "resume_command"]
 
@@ -114,14 +114,7 @@ class Study:
         if clash:
             raise ValueError(f"parameter(s) {', '.join(clash)} given both as --grid and as -p")
         if seeds is not None:
-            seeds = list(seeds)
-            if not seeds:
-                raise ValueError("seeds must be a non-empty list of integers >= 0, got []")
-            seeds = [nonnegative_int("seed", s) for s in seeds]
-            if len(set(seeds)) != len(seeds):
-                raise ValueError(f"seeds lists a seed twice: {seeds}")
-            if "seed" in names or "seed" in self.fixed:
-                raise ValueError("give the seed once: as seeds=, not also as a parameter 'seed'")
+            seeds = seed_list("seeds", seeds, [*names, *self.fixed])
             points = [{**p, "seed": s} for p in points for s in seeds]
             names.append("seed")
         self.seeds = seeds

@@ -2,7 +2,7 @@
 projected gradient, Frank-Wolfe) for the trust-region playground."""
 
 from fwlab.toy.losses import LOSSES, ToyLoss, get_loss, loss_names
-from fwlab.toy.trajectory import METHODS, Trajectory, lmo_2d, trajectory
+from fwlab.toy.trajectory import METHODS, Trajectory, lmo_2d, playground_trajectories, trajectory
 from fwlab.toy.trust_region import (
     StepZoom,
     exact_step,
@@ -27,6 +27,7 @@ __all__ = [
     "lmo_2d",
     "loss_names",
     "p_norm",
+    "playground_trajectories",
     "project_ball",
     "projected_gradient_steps",
     "step_zoom",

@@ -65,7 +65,7 @@ from fwlab.validate import (
     positive_int,
 )
 
-__all__ = ["METHODS", "Trajectory", "trajectory", "lmo_2d"]
+__all__ = ["METHODS", "Trajectory", "trajectory", "lmo_2d", "playground_trajectories"]
 
 Method = Literal["fw", "gd", "ngd", "adam"]
 METHODS: tuple[str, ...] = ("fw", "gd", "ngd", "adam")
@@ -256,6 +256,48 @@ def trajectory(
         diverged=diverged,
         delta_decay=decay,
     )
+
+
+def playground_trajectories(
+    loss: str | ToyLoss,
+    x0: Sequence[float] | np.ndarray | None = None,
+    *,
+    lr: float,
+    delta: float | None = None,
+    K: int,
+    p: float | str = 2.0,
+    steps: int,
+    delta_decay: float = 1.0,
+    gd_lr: float | None = None,
+) -> tuple[Trajectory, dict[str, Trajectory]]:
+    """Frank-Wolfe and the three baselines the playground draws, from one set of settings.
+
+    The playground state of the explorer widget, the exported HTML playground and the bench:
+    FW with ``(lr, delta, K, p, delta_decay)``; ``"gd"`` with ``gd_lr`` (``None``: the loss's
+    ``gd_lr``); ``"ngd"``, a step ηδ (``lr``, ``delta``, ``delta_decay``); ``"adam"`` with learning
+    rate ηδ, whose per-coordinate steps are ≈ ηδ, comparable to FW with p = ∞. Arguments and
+    errors as in :func:`trajectory`.
+
+    Returns:
+        ``(fw, baselines)``: the FW :class:`Trajectory` and ``{"gd", "ngd", "adam"}`` ones.
+
+    Example:
+        >>> from fwlab.toy import playground_trajectories
+        >>> fw, base = playground_trajectories("quadratic", lr=1.0, delta=0.5, K=5, steps=20)
+        >>> fw.K, sorted(base), base["adam"].lr
+        (5, ['adam', 'gd', 'ngd'], 0.5)
+    """
+    spec = get_loss(loss)
+    ngd = {"lr": lr, "delta": delta, "steps": steps, "delta_decay": delta_decay}
+    fw = trajectory(spec, x0, method="fw", K=K, p=p, **ngd)
+    baselines = {
+        "gd": trajectory(
+            spec, x0, method="gd", lr=spec.gd_lr if gd_lr is None else gd_lr, steps=steps
+        ),
+        "ngd": trajectory(spec, x0, method="ngd", **ngd),
+        "adam": trajectory(spec, x0, method="adam", lr=fw.lr * fw.delta, steps=steps),
+    }
+    return fw, baselines
 
 
 def _run_fw(grad, x, y, lr, delta, K, p, steps, decay=1.0):

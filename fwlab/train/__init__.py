@@ -11,7 +11,7 @@ from fwlab.train.build import build_model, build_optimizer, build_scheduler
 from fwlab.train.callbacks import Callback, FunctionCallback
 from fwlab.train.checkpoint import load_checkpoint
 from fwlab.train.config import TrainConfig
-from fwlab.train.history import save_history
+from fwlab.train.history import load_history, save_history
 from fwlab.train.loop import fit
 from fwlab.train.losses import evaluate, loss_kind
 from fwlab.train.methods import METHODS, PAPER_RESULTS, TABLE_II, TABLE_III, Method, get_method
@@ -44,6 +44,7 @@ __all__ = [
     "get_method",
     "load_checkpoint",
     "loss_kind",
+    "load_history",
     "save_history",
     "TensorBoardLogger",
     "load_histories",

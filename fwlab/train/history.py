@@ -12,6 +12,7 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.train.config import TrainConfig
 from fwlab.train.methods import Method
 from fwlab.train.run import Run
+from fwlab.train.scalars import PARTS
 from fwlab.util.atomic import atomic_open
 
 HISTORY = "history.json"
@@ -60,6 +61,36 @@ def save_history(history: dict[str, Any], path: str | os.PathLike) -> Path:
     with atomic_open(path, "w") as f:
         json.dump(history, f, allow_nan=True)
     return path
+
+
+def load_history(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a history that :func:`save_history` wrote (NaN and inf come back as floats).
+
+    Raises:
+        FileNotFoundError: no file at ``path`` (the message names it).
+        ValueError: the file is not JSON, or not a fwlab history (it lacks a key of
+            :data:`fwlab.train.scalars.PARTS`); one line naming ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> from fwlab.train.history import load_history, save_history
+        >>> h = {"train": {"loss": [float("nan")]}, "eval": {}, "optimizer": {}}
+        >>> path = save_history(h, Path(tempfile.mkdtemp()) / HISTORY)
+        >>> load_history(path)["train"]
+        {'loss': [nan]}
+        >>> _ = path.write_text("{trunc")
+        >>> load_history(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: '.../history.json' is not a history (not JSON: Expecting property name ...)
+    """
+    path = Path(path)
+    try:
+        history = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not a history (not JSON: {err})") from err
+    if not isinstance(history, dict) or not all(k in history for k in PARTS):
+        raise ValueError(f"{str(path)!r} is not a fwlab history: it needs the keys {list(PARTS)}")
+    return history
 
 
 def _recent_train_loss(history: dict[str, Any], window: int) -> float:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.train.callbacks import Callback
-from fwlab.train.history import HISTORY
+from fwlab.train.history import HISTORY, load_history
 from fwlab.train.scalars import (
     PARTS,
     SCALAR_TAGS,
@@ -286,27 +286,17 @@ def load_histories(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
                 f"{str(root)!r} is neither a folder nor a history .json file; give a run folder, "
                 "a folder of runs or a history.json"
             )
-        return {root.parent.name or ".": _read_json(root)}
+        return {root.parent.name or ".": load_history(root)}
     if not root.is_dir():
         raise FileNotFoundError(f"no such folder or file: {str(root)!r}")
     out: dict[str, dict[str, Any]] = {}
     for name, run_path, kind in _runs(root):
         if name == ".":
             name = root.resolve().name
-        read = read_tensorboard_run if kind == "tensorboard" else _read_json
+        read = read_tensorboard_run if kind == "tensorboard" else load_history
         out[name] = read(run_path)
     if not out:
         raise FileNotFoundError(
             f"no runs under {str(root)!r}: no TensorBoard event files and no {HISTORY}"
         )
     return out
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        history = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{str(path)!r} is not a history (not JSON: {err})") from err
-    if not isinstance(history, dict) or not all(k in history for k in PARTS):
-        raise ValueError(f"{str(path)!r} is not a fwlab history: it needs the keys {list(PARTS)}")
-    return history

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fwlab.optim import dual_exponent, lmo
-from fwlab.toy import LOSSES, METHODS, get_loss, lmo_2d, trajectory
+from fwlab.toy import LOSSES, METHODS, get_loss, lmo_2d, playground_trajectories, trajectory
 
 P_VALUES = [1.0, 1.5, 2.0, 3.0, math.inf]
 
@@ -368,3 +368,26 @@ def test_delta_decay_applies_to_normalized_gd_and_is_validated():
     for bad in (0.0, 1.5, -0.1, math.nan):
         with pytest.raises(ValueError, match=r"delta_decay must be a number in \(0, 1\]"):
             trajectory("quadratic", delta_decay=bad)
+
+
+def test_playground_trajectories_are_fw_and_the_three_baselines_with_their_settings():
+    spec = get_loss("rosenbrock")
+    fw, base = playground_trajectories(
+        "rosenbrock", (0.5, -1.0), lr=0.4, delta=0.2, K=3, p="inf", steps=15, delta_decay=0.97
+    )
+    settings = {"lr": 0.4, "delta": 0.2, "steps": 15, "delta_decay": 0.97}
+    same = trajectory(spec, (0.5, -1.0), K=3, p="inf", **settings)
+    np.testing.assert_array_equal(fw.iterates, same.iterates)
+    assert (fw.K, fw.p, sorted(base)) == (3, math.inf, ["adam", "gd", "ngd"])
+    expected = {
+        "gd": trajectory(spec, (0.5, -1.0), method="gd", lr=spec.gd_lr, steps=15),
+        "ngd": trajectory(spec, (0.5, -1.0), method="ngd", **settings),
+        "adam": trajectory(spec, (0.5, -1.0), method="adam", lr=0.4 * 0.2, steps=15),
+    }
+    for method, want in expected.items():
+        np.testing.assert_array_equal(base[method].iterates, want.iterates)
+        assert base[method].lr == want.lr
+    _, base = playground_trajectories("rosenbrock", lr=0.4, K=1, steps=3, gd_lr=1e-4)
+    assert (base["gd"].lr, base["ngd"].delta) == (1e-4, spec.delta)
+    with pytest.raises(ValueError, match="K"):
+        playground_trajectories("rosenbrock", lr=0.4, K=0, steps=3)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.app.bench.config import NOTEBOOK_KERNEL, BenchConfig
+from fwlab.util.environ import temporary_environ
 
 
 def bench_notebooks_s(
@@ -26,31 +27,23 @@ def bench_notebooks_s(
             "from a checkout of fwlab or pass --notebooks-dir"
         )
     repo = Path(__file__).resolve().parents[3]
-    env_before = os.environ.get("PYTHONPATH")
     # the kernel imports fwlab/widgets from this checkout, whatever is installed in the venv
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env_before) if p)
+    pythonpath = os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH")) if p)
     per_notebook: dict[str, float] = {}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in paths:
-                t0 = time.perf_counter()
-                status = run_notebook(
-                    path,
-                    Path(tmp) / path.stem,
-                    kernel=NOTEBOOK_KERNEL,
-                    timeout=600,
-                    check_names=False,
+    with temporary_environ({"PYTHONPATH": pythonpath}), tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            t0 = time.perf_counter()
+            status = run_notebook(
+                path,
+                Path(tmp) / path.stem,
+                kernel=NOTEBOOK_KERNEL,
+                timeout=600,
+                check_names=False,
+            )
+            per_notebook[path.name] = time.perf_counter() - t0
+            if status["status"] != "ok":
+                raise RuntimeError(
+                    f"{path.name} failed under the bench: {status['error']}\n{status['traceback']}"
                 )
-                per_notebook[path.name] = time.perf_counter() - t0
-                if status["status"] != "ok":
-                    raise RuntimeError(
-                        f"{path.name} failed under the bench: {status['error']}\n"
-                        f"{status['traceback']}"
-                    )
-    finally:
-        if env_before is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = env_before
     details = {"per_notebook_s": per_notebook, "settings": "one pass, default parameters"}
     return sum(per_notebook.values()), details

@@ -12,26 +12,18 @@ def bench_toy_recompute_ms(cfg: BenchConfig) -> tuple[float, dict[str, Any]]:
     """The playground's recompute + redraw, in milliseconds.
 
     What :meth:`widgets.TrajectoryExplorer.recompute` does, built from the same fwlab pieces
-    (fwlab does not import ``widgets``): Frank-Wolfe and the three baselines through
-    :func:`fwlab.toy.trajectory`, :func:`fwlab.plots.trajectory_trace_data`, and the update of
-    every trace inside one ``batch_update`` of the figure (a ``go.Figure`` here: there is no
-    widget front end to talk to).
+    (fwlab does not import ``widgets``): :func:`fwlab.toy.playground_trajectories`,
+    :func:`fwlab.plots.trajectory_trace_data`, and the update of every trace inside one
+    ``batch_update`` of the figure (a ``go.Figure`` here: there is no widget front end to talk to).
     """
     from fwlab.plots import trajectory_figure, trajectory_trace_data
-    from fwlab.toy import get_loss, trajectory
+    from fwlab.toy import get_loss, playground_trajectories
 
     spec = get_loss("rosenbrock")
-    x0, lr, delta = spec.start, 0.5, spec.delta
     visible = {"gd": True, "ngd": True, "adam": True}
 
     def compute():
-        fw = trajectory(spec, x0, method="fw", lr=lr, delta=delta, K=cfg.toy_K, steps=cfg.toy_steps)
-        baselines = {
-            "gd": trajectory(spec, x0, method="gd", lr=spec.gd_lr, steps=cfg.toy_steps),
-            "ngd": trajectory(spec, x0, method="ngd", lr=lr, delta=delta, steps=cfg.toy_steps),
-            "adam": trajectory(spec, x0, method="adam", lr=lr * delta, steps=cfg.toy_steps),
-        }
-        return fw, baselines
+        return playground_trajectories(spec, lr=0.5, K=cfg.toy_K, steps=cfg.toy_steps)
 
     fw, baselines = compute()
     fig = trajectory_figure(spec, fw, baselines, visible=visible)
