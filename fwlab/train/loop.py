@@ -45,7 +45,12 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
 from fwlab.optim.interrupt import DeferredInterrupt
 from fwlab.train.build import TORCH_RNG_LOCK, build_model, build_optimizer, build_scheduler
-from fwlab.train.callbacks import Callback, as_callbacks, load_callback_states
+from fwlab.train.callbacks import (
+    Callback,
+    FunctionCallback,
+    as_callbacks,
+    load_callback_states,
+)
 from fwlab.train.checkpoint import (
     CHECKPOINT,
     _checkpoint,
@@ -221,28 +226,12 @@ def release_when_replaced(*handles: Any) -> Callback:
     """A callback that deletes the runs :func:`fwlab.util.outdir.set_aside` moved away as soon as
     the new run can stand in for them (its ``replaced`` test, e.g. its checkpoint exists),
     checked at every hook; before that a failure or a killed process puts them back."""
-    return _ReleaseWhenReplaced(handles)
 
-
-class _ReleaseWhenReplaced(Callback):
-    def __init__(self, handles: tuple[Any, ...]) -> None:
-        self.handles = handles
-
-    def _release(self) -> None:
-        for handle in self.handles:
+    def release(event: str, run: Run) -> None:
+        for handle in handles:
             handle.release_if_replaced()
 
-    def on_train_begin(self, run: Run) -> None:
-        self._release()
-
-    def on_step_end(self, run: Run) -> None:
-        self._release()
-
-    def on_eval_end(self, run: Run) -> None:
-        self._release()
-
-    def on_train_end(self, run: Run) -> None:
-        self._release()
+    return FunctionCallback(release)
 
 
 def check_run_inputs(method: Method, data: SequenceData, config: TrainConfig) -> None:
