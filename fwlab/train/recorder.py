@@ -46,6 +46,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,16 +230,21 @@ class TrajectoryRecorder(Callback):
 
     def _truncate(self, step: int, outer: int) -> None:
         """Forget what was recorded after batch ``step`` (outer step ``outer``)."""
-        keep = [i for i, s in enumerate(self.steps) if s <= step]
+        self._keep(lambda o, s: s <= step, lambda o: o < outer)
+        self.balls = {o: b for o, b in self.balls.items() if o < outer}
+        self._outer = outer
+
+    def _keep(self, iterate: Callable[[int, int], bool], inner: Callable[[int], bool]) -> None:
+        """Keep the iterates whose ``(outer index, step)`` pass ``iterate`` and the inner points
+        whose outer index passes ``inner``."""
+        keep = [i for i, o_s in enumerate(zip(self.outer_steps, self.steps)) if iterate(*o_s)]
         self._vecs = [self._vecs[i] for i in keep]
         self.outer_steps = [self.outer_steps[i] for i in keep]
         self.steps = [self.steps[i] for i in keep]
-        keep_in = [i for i, o in enumerate(self.inner_outer) if o < outer]
-        self._inner_vecs = [self._inner_vecs[i] for i in keep_in]
-        self.inner_outer = [self.inner_outer[i] for i in keep_in]
-        self.inner_k = [self.inner_k[i] for i in keep_in]
-        self.balls = {o: b for o, b in self.balls.items() if o < outer}
-        self._outer = outer
+        keep = [i for i, o in enumerate(self.inner_outer) if inner(o)]
+        self._inner_vecs = [self._inner_vecs[i] for i in keep]
+        self.inner_outer = [self.inner_outer[i] for i in keep]
+        self.inner_k = [self.inner_k[i] for i in keep]
 
     def on_step_end(self, run: Any) -> None:
         opt = run.optimizer
@@ -295,14 +301,7 @@ class TrajectoryRecorder(Callback):
     def _thin(self) -> None:
         self.every *= 2
         self.thinned += 1
-        keep = [i for i, o in enumerate(self.outer_steps) if o % self.every == 0]
-        self._vecs = [self._vecs[i] for i in keep]
-        self.outer_steps = [self.outer_steps[i] for i in keep]
-        self.steps = [self.steps[i] for i in keep]
-        keep_in = [i for i, o in enumerate(self.inner_outer) if o % self.every == 0]
-        self._inner_vecs = [self._inner_vecs[i] for i in keep_in]
-        self.inner_outer = [self.inner_outer[i] for i in keep_in]
-        self.inner_k = [self.inner_k[i] for i in keep_in]
+        self._keep(lambda o, s: o % self.every == 0, lambda o: o % self.every == 0)
         kept = set(self.outer_steps)
         self.balls = {o: b for o, b in self.balls.items() if o in kept}
 
