@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import math
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.runs.files import DEFAULT_KERNEL
+from fwlab.validate import optional, positive_float
 
 __all__ = ["Function", "Notebook", "Target", "as_target"]
 
@@ -59,7 +59,7 @@ class Notebook:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).resolve())
-        _check_timeout(self.timeout)
+        optional(positive_float, "timeout", self.timeout)
         if self.cwd is not None:
             if not Path(self.cwd).is_dir():
                 what = "a file" if Path(self.cwd).exists() else "missing"
@@ -193,16 +193,3 @@ def as_target(target: Any) -> Target:
     raise ValueError(
         f"a run's target is a notebook path (.ipynb), 'module:name' or a function, got {target!r}"
     )
-
-
-def _check_timeout(timeout: Any) -> None:
-    if timeout is None:
-        return
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not (math.isfinite(timeout) and timeout > 0)
-    ):
-        raise ValueError(
-            f"timeout must be None (no limit) or a finite number of seconds > 0, got {timeout!r}"
-        )
