@@ -1,17 +1,15 @@
 """Executing one run where it lands (this process, a local worker, a Dask worker).
 
 :func:`execute` takes a task (plain data, see :func:`task`), claims the run's folder, writes
-``status.json`` (``"running"``, then ``"ok"``, ``"failed"`` or ``"interrupted"``; atomically),
-runs the notebook or function and returns the final status dict. It never raises for a failed
-run: a failure is a result. It raises only when it is asked to stop at once (a second Ctrl-C).
+``status.json`` (:mod:`fwlab.runs.files`), runs the notebook or function and returns the final
+status dict. It never raises for a failed run: a failure is a result. It raises only when it is
+asked to stop at once (a second Ctrl-C).
 
-**A full disk** (or any ``OSError`` writing the run's files) fails the run: its error is
-:func:`fwlab.util.failure.describe`'s line (the file, and to free space and run the same command
-again), and its final status finds room in the space the run reserved at its start
-(:func:`fwlab.runs.files.write_final_status`). The executed notebook is written through
-papermill with every save atomic (:class:`_AtomicOutput`): a save that fails leaves the previous
-complete one. An earlier run's executed notebook and ``results.json`` are removed when the run
-starts: what the folder holds after a failure is this run's.
+**A full disk** (or any ``OSError`` writing the run's files) fails the run with
+:func:`fwlab.util.failure.describe`'s line, its final status written in the space the run
+reserved (:mod:`fwlab.runs.files`). The executed notebook is saved atomically after each cell
+(:class:`_AtomicOutput`). An earlier run's executed notebook and ``results.json`` are removed when
+the run starts: what the folder holds after a failure is this run's.
 
 **Stopping a run** (the engine's first Ctrl-C): the study creates its *stop file*; a watcher
 thread of :func:`execute` sees it within a fraction of a second and
