@@ -67,7 +67,6 @@ from fwlab.train.history import (
     _recent_train_loss,
     _summary,
     save_history,
-    selected_by_validation,
 )
 from fwlab.train.losses import criterion, evaluate, loss_kind
 from fwlab.train.methods import Method
@@ -82,19 +81,16 @@ from fwlab.train.run import Run
 from fwlab.util import reproducible
 from fwlab.util.outdir import claim, claim_run_dir, set_aside
 
-# fit, and (re-exported) the names this module held before config/build/checkpoint/history
-# became modules of their own
+# fit, and names other modules import from here
 __all__ = [
     "TrainConfig",
-    "Run",
     "fit",
-    "evaluate",
+    "fit_claimed",
+    "check_run_inputs",
     "build_model",
-    "build_optimizer",
     "loss_kind",
-    "save_history",
     "load_checkpoint",
-    "selected_by_validation",
+    "release_when_replaced",
 ]
 
 
@@ -124,13 +120,9 @@ def fit(
         model: train this model instead of :func:`build_model`'s; if it has a
             ``constrain_()`` method (:meth:`fwlab.models.SequenceModel.constrain_`), it is called
             after every outer step.
-        callbacks: :class:`fwlab.train.Callback` objects, called in order:
-            ``on_train_begin(run)``, ``on_step_end(run)`` after every batch,
-            ``on_eval_end(run)`` after every evaluation, ``on_train_end(run)``; ``run`` is the
-            :class:`Run` (model, optimizer, history, counters, ``request_stop()``). The state of
-            callbacks that define ``state_dict`` rides in the checkpoint and is restored on
-            ``resume`` (:mod:`fwlab.train.callbacks`). A function ``callback(event, run)``
-            (``event`` in ``"begin"``, ``"step"``, ``"eval"``, ``"end"``) works too.
+        callbacks: :class:`fwlab.train.Callback` objects or functions ``callback(event, run)``,
+            called in order (:mod:`fwlab.train.callbacks`: when each hook runs, and the state
+            that rides in the checkpoint and is restored on ``resume``).
         out_dir: where ``history.json`` and ``checkpoint.pt`` go (nothing is written if None).
             It is checked (a file in the way, not writable: ``ValueError``) and claimed before
             training (:func:`fwlab.util.outdir.claim`: a second run into it, in another process or
@@ -199,11 +191,10 @@ def fit_claimed(
 ) -> dict[str, Any]:
     """:func:`fit` into ``out``, a folder its caller holds the claim of
     (:func:`fwlab.util.outdir.claim`) and has checked (:func:`fwlab.util.outdir.claim_run_dir`,
-    unless
-    ``overwrite``), after fit's own checks (:func:`check_run_inputs`); ``out=None`` writes
-    nothing. ``fwlab train`` claims ``--out`` this way before it loads the data, so that a busy
-    folder is refused at once and the folder is claimed once. With ``overwrite``, the previous
-    run's files are set aside here (see :func:`fit`)."""
+    unless ``overwrite``), after fit's own checks (:func:`check_run_inputs`); ``out=None``
+    writes nothing. ``fwlab train`` claims ``--out`` this way before it loads the data, so that
+    a busy folder is refused at once and the folder is claimed once. With ``overwrite``, the
+    previous run's files are set aside here (see :func:`fit`)."""
     with contextlib.ExitStack() as held:
         interrupt, cbs = _held_for_training(held, out, overwrite, as_callbacks(callbacks))
         return _fit(method, data, config, model, cbs, out, resume, progress, interrupt)
@@ -305,7 +296,7 @@ def _train(
     model, optimizer, scheduler, history = run.model, run.optimizer, run.scheduler, run.history
     data, config, method = run.data, run.config, run.method
     kind = loss_kind(config, data)
-    device = config.device
+    device, eval_batch = config.device, config.eval_batch_size
 
     if resume and out is not None and (out / CHECKPOINT).exists():
         ckpt = load_checkpoint(out / CHECKPOINT, of_fit=True)
@@ -344,13 +335,11 @@ def _train(
 
     def record_eval() -> None:
         with at_iterate(optimizer):
-            test = evaluate(
-                model, data.test, kind, batch_size=config.eval_batch_size, device=device
-            )
-            valid = (
-                evaluate(model, data.valid, kind, batch_size=config.eval_batch_size, device=device)
-                if data.valid is not None
-                else {}
+            test, valid = (
+                {}
+                if split is None
+                else evaluate(model, split, kind, batch_size=eval_batch, device=device)
+                for split in (data.test, data.valid)
             )
         ev = history["eval"]
         ev["valid_loss"].append(valid.get("loss"))
