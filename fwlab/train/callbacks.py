@@ -28,9 +28,8 @@ lists, tuples, strings, numbers, booleans, ``None``, tensors) so the checkpoint 
 state in the checkpoint that no callback takes, or a stateful callback with no state there, is
 reported in one ``UserWarning`` line (the callback then starts fresh).
 
-The function form ``fn(event, run)`` with ``event`` in ``"begin"``, ``"step"``, ``"eval"``,
-``"end"`` keeps working, without a warning: ``fit`` wraps such a function in
-:class:`FunctionCallback`.
+The function form ``fn(event, run)`` (``event`` a key of :data:`EVENTS`) keeps working, without
+a warning: ``fit`` wraps such a function in :class:`FunctionCallback`.
 
 Example:
     >>> from fwlab.data import load_task
@@ -117,10 +116,8 @@ class Callback:
 
 
 class FunctionCallback(Callback):
-    """A function ``fn(event, run)`` as a :class:`Callback`: ``on_train_begin`` calls
-    ``fn("begin", run)``, ``on_step_end`` ``fn("step", run)``, ``on_eval_end``
-    ``fn("eval", run)`` and ``on_train_end`` ``fn("end", run)``. ``fit`` wraps plain functions
-    in it; it has no state to save.
+    """A function ``fn(event, run)`` as a :class:`Callback`: each hook calls it with the hook's
+    event (:data:`EVENTS`). ``fit`` wraps plain functions in it; it has no state to save.
 
     Example:
         >>> seen = []

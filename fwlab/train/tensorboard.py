@@ -2,13 +2,11 @@ r"""TensorBoard: a :func:`fwlab.train.fit` callback that writes a run's history 
 loaders that turn TensorBoard runs or ``history.json`` files back into histories.
 
 :class:`TensorBoardLogger` writes every series of the history as a scalar at the batch count of
-each point (TensorBoard's ``step``), under the tags of :data:`fwlab.train.scalars.SCALAR_TAGS`
-(``train/loss``, ``train/lr``, ``eval/test_loss``, ``eval/test_acc``, ``fw/delta``, ``fw/K``,
-``fw/gap``, ``fw/dw_norm``, ``fw/angle_deg``, ...; K is a series because it can change while a
-run trains), plus the run's hyperparameters through TensorBoard's hparams plugin (task, method,
-K, p, scope, outer, hidden size, batch size, lr, δ, seed, ...; metrics ``eval/test_loss`` and,
-for classification, ``eval/test_acc``), so runs compare in a stock ``tensorboard --logdir``.
-The run's task/method/config, its recorded events (steering) and its summary go in as text
+each point (TensorBoard's ``step``), tagged as :mod:`fwlab.train.scalars` says (``train/loss``,
+``fw/gap``, ...), plus the run's hyperparameters (:func:`~fwlab.train.scalars.hparams_of`)
+through TensorBoard's hparams plugin, with the metrics ``eval/test_loss`` and, for
+classification, ``eval/test_acc``, so runs compare in a stock ``tensorboard --logdir``. The
+run's task/method/config, its recorded events (steering) and its summary go in as text
 summaries under ``fwlab/``, so :func:`read_tensorboard_run` gives back the history (values in
 float32, TensorBoard's precision).
 
