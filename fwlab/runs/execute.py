@@ -43,6 +43,7 @@ import threading
 import time
 import traceback as _tb
 from collections.abc import Iterator, Mapping
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -261,8 +262,8 @@ def _execute_claimed(
     status: dict[str, Any] = {"status": "running"}
     if data["kind"] == "notebook":
         nb = Path(data["notebook"])
-        status.update(notebook=str(nb), notebook_sha256=None, kernel=data["kernel"],
-                      output=nb.name)  # fmt: skip
+        status.update(notebook=str(nb), notebook_sha256=sha256(nb.read_bytes()).hexdigest(),
+                      kernel=data["kernel"], output=nb.name)  # fmt: skip
     else:
         status.update(function=data["function"])
     status.update(
@@ -270,10 +271,6 @@ def _execute_claimed(
         index=data["index"], started=_now(), finished=None, seconds=None, error=None,
         traceback=None,
     )  # fmt: skip
-    if data["kind"] == "notebook":
-        from hashlib import sha256
-
-        status["notebook_sha256"] = sha256(Path(data["notebook"]).read_bytes()).hexdigest()
     try:
         _write_json(run_dir / STATUS_FILE, status)
     except OSError:

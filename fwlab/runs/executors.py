@@ -225,10 +225,9 @@ class LocalProcesses(Executor):
     def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
         if not self._busy:
             return []
-        by_handle = {}
-        for key, (proc, conn) in self._busy.items():
-            by_handle[conn] = key
-            by_handle[proc.sentinel] = key
+        by_handle = {
+            h: key for key, (proc, conn) in self._busy.items() for h in (conn, proc.sentinel)
+        }
         ready = wait_ready(list(by_handle), timeout)
         finished: list[tuple[int, dict[str, Any]]] = []
         for key in dict.fromkeys(by_handle[r] for r in ready):

@@ -43,6 +43,7 @@ RESERVE_FILE = ".status.reserve"
 RESERVE_BYTES = 64 * 1024
 #: the study's own claim on its folder
 STUDY_CLAIM_FILE = ".study.lock"
+#: the kernel the notebooks' metadata names
 DEFAULT_KERNEL = "fwlab"
 #: what status.json's "status" can say
 STATUSES = ("running", "ok", "failed", "interrupted")

@@ -21,10 +21,10 @@ import shlex
 import sys
 from pathlib import Path
 
+from fwlab.runs.files import DEFAULT_KERNEL
+
 __all__ = ["DEFAULT_KERNEL", "LAB_MODULES", "ensure_kernel", "install_hint", "missing_lab"]
 
-#: the kernel the notebooks' metadata names
-DEFAULT_KERNEL = "fwlab"
 #: the modules of the ``[lab]`` extra (pyproject.toml) and the packages that provide them
 LAB_MODULES = {
     "jupyterlab": "jupyterlab",
