@@ -22,8 +22,9 @@ from fwlab.runs import (
     parse_value,
     resume_command,
 )
+from fwlab.runs.jupyter_kernel import ensure_kernel
 from fwlab.runs.params import parse_typed
-from fwlab.runs.sweep import check_kernel, run_notebook, run_sweep
+from fwlab.runs.sweep import run_notebook, run_sweep
 from fwlab.util.argtypes import (
     Argument,
     Command,
@@ -147,7 +148,7 @@ def run_run_cli(args: argparse.Namespace) -> int:
     try:
         declared = notebook_parameters(args.notebook)
         fixed = _fixed(args.parameters, declared)
-        check_kernel(args.kernel)
+        ensure_kernel(args.kernel)
         status = run_notebook(
             args.notebook,
             out,
@@ -245,7 +246,7 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
     try:
         declared = notebook_parameters(args.notebook)
         axes, fixed = parse_grid(args.grid, declared), _fixed(args.parameters, declared)
-        check_kernel(args.kernel)
+        ensure_kernel(args.kernel)
         rows = run_sweep(
             args.notebook,
             out,

@@ -46,9 +46,6 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(message)
         self.outcome = outcome
 
-    def __str__(self) -> str:
-        return str(self.args[0])
-
 
 @dataclass
 class Outcome:

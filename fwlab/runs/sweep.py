@@ -40,7 +40,7 @@ from fwlab.runs import (
     read_status,
 )
 
-__all__ = ["check_kernel", "notebook_parameters", "run_notebook", "run_sweep"]
+__all__ = ["notebook_parameters", "run_notebook", "run_sweep"]
 
 
 def run_notebook(
@@ -119,12 +119,3 @@ def run_sweep(
                       fit_callbacks=tuple(fit_callbacks))  # fmt: skip
     study = Study(target, out_dir, axes, fixed=fixed)
     return study.run(jobs=jobs, scheduler=scheduler, force=force, log=log, resume=resume).rows
-
-
-def check_kernel(name: str) -> None:
-    """Raise ``ValueError`` saying how to get the Jupyter kernel ``name`` if it cannot start;
-    the notebooks' own kernel ``fwlab`` is registered for this Python if it is missing
-    (:func:`fwlab.runs.jupyter_kernel.ensure_kernel`)."""
-    from fwlab.runs.jupyter_kernel import ensure_kernel
-
-    ensure_kernel(name)
