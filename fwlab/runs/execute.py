@@ -182,23 +182,29 @@ def request_stop() -> bool:
     return current.stop() if current is not None else False
 
 
-def kill_kernels(run_dir: str | os.PathLike[str]) -> list[int]:
+def kill_kernels(run_dir: str | os.PathLike[str]) -> None:
     """SIGKILL the Jupyter kernels (and their children) this process started for ``run_dir``:
-    the child processes whose environment sets ``FWLAB_RESULTS_DIR`` to it. Returns their pids."""
+    the child processes whose environment sets ``FWLAB_RESULTS_DIR`` to it."""
     import psutil
 
-    killed = []
     for child in psutil.Process().children(recursive=True):
-        try:
-            if child.environ().get(RESULTS_ENV) != str(run_dir):
-                continue
-            for p in [*child.children(recursive=True), child]:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    p.kill()
-                    killed.append(p.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return killed
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            if child.environ().get(RESULTS_ENV) == str(run_dir):
+                kill_tree(child.pid)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and its descendants (kernels included: they start their own sessions)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
 
 
 def _watch(execution: _Execution, stop_file: Path, done: threading.Event) -> None:

@@ -259,7 +259,7 @@ class LocalProcesses(Executor):
         self._killed = True
         for proc, _ in [*self._busy.values(), *self._idle]:
             if proc.pid is not None:
-                _kill_tree(proc.pid)
+                _execute.kill_tree(proc.pid)
 
     def close(self) -> None:
         workers = [*self._busy.values(), *self._idle]
@@ -274,7 +274,7 @@ class LocalProcesses(Executor):
         for proc, conn in workers:
             proc.join(wait_s)
             if proc.is_alive():
-                _kill_tree(proc.pid)
+                _execute.kill_tree(proc.pid)
                 proc.join(1)
             conn.close()
 
@@ -352,17 +352,3 @@ def executor_for(jobs: int, scheduler: str | None, *, inline: bool = False) -> E
     if inline and jobs == 1:
         return Inline()
     return LocalProcesses(jobs)
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and its descendants (kernels included: they start their own sessions)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()

@@ -309,6 +309,13 @@ def _folder_name(template: str, arguments: Mapping[str, Any]) -> str:
     return name
 
 
+def _end_if_running(run_dir: Path, **final: Any) -> None:
+    """Write ``final`` into the run's status if it still says "running" (its process died)."""
+    st = read_status(run_dir)
+    if st is not None and st.get("status") == "running":
+        write_final_status(run_dir, {**st, **final})
+
+
 def _listed(names: list[str]) -> str:
     if not names:
         return ""
@@ -421,19 +428,13 @@ class _Loop:
         (e.g. "the worker process died"), unless another process holds the run meanwhile."""
         run_dir = Path(self.tasks[key]["run_dir"])
         with contextlib.suppress(Claimed, OSError, ValueError), claim(run_dir):
-            on_disk = read_status(run_dir)
-            if on_disk is not None and on_disk.get("status") == "running":
-                on_disk.update(status="failed", error=st.get("error"))
-                write_final_status(run_dir, on_disk)
+            _end_if_running(run_dir, status="failed", error=st.get("error"))
 
     def _mark_killed(self) -> None:
         """Runs killed in progress: their status says "running"; say "interrupted"."""
         for key in sorted(self.running):
             run_dir = Path(self.tasks[key]["run_dir"])
-            st = read_status(run_dir)
-            if st is not None and st.get("status") == "running":
-                st.update(status="interrupted", error="interrupted (ended at once)")
-                write_final_status(run_dir, st)
+            _end_if_running(run_dir, status="interrupted", error="interrupted (ended at once)")
             self.interrupted.append(key)
         self.running.clear()
 
