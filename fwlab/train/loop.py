@@ -63,6 +63,7 @@ from fwlab.train.environment import end_environment_callbacks, environment_callb
 from fwlab.train.history import (
     HISTORY,
     PROVENANCE,
+    SERIES,
     _new_history,
     _recent_train_loss,
     _summary,
@@ -396,7 +397,7 @@ def _train(
                 if st is not None:
                     op = history["optimizer"]
                     op["step"].append(run.step)
-                    for key in ("fw_gap", "dw_norm", "angle_deg", "delta", "K"):
+                    for key in SERIES["optimizer"][1:]:
                         # a checkpoint written before K was a series: None at its earlier steps
                         op.setdefault(key, [None] * (len(op["step"]) - 1)).append(st[key])
                 bar.update(1)

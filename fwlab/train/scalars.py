@@ -20,10 +20,6 @@ tag                 history series
 =================== =========================================================================
 
 Any other series of a part is tagged ``<train|eval|fw>/<key>`` (e.g. ``eval/valid_loss``).
-:func:`history_scalars` gives the points not yet written (a cursor per part, so a logger writes
-each point once while the run grows), :func:`series_of_tag` maps a tag back, and
-:func:`history_parts` rebuilds the parts from tagged points; :func:`hparams_of` gives the run's
-hyperparameters as flat numbers and strings.
 """
 
 from __future__ import annotations
