@@ -60,7 +60,6 @@ from fwlab.runs.files import (
     RESULTS_ENV,
     RESULTS_FILE,
     STATUS_FILE,
-    STATUSES,
     is_done,
     read_status,
 )
@@ -89,7 +88,6 @@ __all__ = [
     "RESULTS_FILE",
     "Run",
     "SCHEDULER_ENV",
-    "STATUSES",
     "STATUS_FILE",
     "Study",
     "claim",

@@ -45,8 +45,6 @@ RESERVE_BYTES = 64 * 1024
 STUDY_CLAIM_FILE = ".study.lock"
 #: the kernel the notebooks' metadata names
 DEFAULT_KERNEL = "fwlab"
-#: what status.json's "status" can say
-STATUSES = ("running", "ok", "failed", "interrupted")
 
 
 def _write_json(path: Path, data: Any) -> None:
