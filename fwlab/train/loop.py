@@ -237,10 +237,9 @@ def check_run_inputs(method: Method, data: SequenceData, config: TrainConfig) ->
             "pass e.g. delta=0.1, or an lr > 0"
         )
     loss_kind(config, data)
-    splits = [("train", data.train), ("test", data.test)]
-    if data.valid is not None:
-        splits.append(("valid", data.valid))
-    for split, dataset in splits:
+    for split, dataset in (("train", data.train), ("test", data.test), ("valid", data.valid)):
+        if dataset is None:
+            continue
         for what, t in zip(("inputs", "targets"), dataset.tensors):
             if not t.is_floating_point():
                 continue

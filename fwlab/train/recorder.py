@@ -151,15 +151,14 @@ class TrajectoryRecorder(Callback):
 
     @property
     def points(self) -> Tensor:
-        if not self._vecs:
-            return torch.empty(0, self.n_params, dtype=self.dtype)
-        return torch.stack(self._vecs)
+        return self._stack(self._vecs)
 
     @property
     def inner_points(self) -> Tensor:
-        if not self._inner_vecs:
-            return torch.empty(0, self.n_params, dtype=self.dtype)
-        return torch.stack(self._inner_vecs)
+        return self._stack(self._inner_vecs)
+
+    def _stack(self, vecs: list[Tensor]) -> Tensor:
+        return torch.stack(vecs) if vecs else torch.empty(0, self.n_params, dtype=self.dtype)
 
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self) -> dict[str, Any]:

@@ -240,12 +240,8 @@ def read_tensorboard_run(path: str | os.PathLike) -> dict[str, Any]:
         return out
 
     run_info = (texts(_RUN_TEXT) or [{}])[-1]
-    history: dict[str, Any] = {
-        "task": run_info.get("task"),
-        "method": run_info.get("method", {}),
-        "config": run_info.get("config", {}),
-        "data": run_info.get("data", {}),
-    }
+    history: dict[str, Any] = {"task": run_info.get("task")}
+    history.update({key: run_info.get(key, {}) for key in ("method", "config", "data")})
     points = {
         tag: {ev.step: ev.value for ev in acc.Scalars(tag)} for tag in tags.get("scalars", [])
     }
