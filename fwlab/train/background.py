@@ -151,18 +151,11 @@ def group_updates(group: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[s
         {'lr': 0.0005, 'initial_lr': 0.0005, 'delta': 0.001}
     """
     out: dict[str, Any] = {k: wanted[k] for k in ("K", "p") if k in wanted}
-    if "delta" not in group:  # Adam
-        if "lr" in wanted:
-            out["lr"] = wanted["lr"]
-        return out
-    if "lr" in wanted or "delta" in wanted:
-        if group.get("tie_delta_to_lr", False):
-            lr = wanted.get("lr", float(group["lr"]))
-            out["lr"] = lr
-            out["initial_lr"] = lr
-            out["delta"] = wanted.get("delta", effective_delta(dict(group)))
-        else:
-            out.update({k: wanted[k] for k in ("lr", "delta") if k in wanted})
+    if group.get("tie_delta_to_lr", False) and ("lr" in wanted or "delta" in wanted):
+        lr = wanted.get("lr", float(group["lr"]))
+        out.update(lr=lr, initial_lr=lr, delta=wanted.get("delta", effective_delta(dict(group))))
+    else:  # Adam, or an untied group: the named keys only
+        out.update({k: wanted[k] for k in ("lr", "delta") if k in wanted})
     return out
 
 
