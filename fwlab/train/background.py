@@ -372,16 +372,13 @@ class BackgroundRun(RunControl):
         callbacks: more ``fit`` callbacks; they run in the training thread after the control.
         model: train this model (default: :func:`fwlab.train.build_model`, built in the thread
             calling :meth:`start`).
-        out_dir, resume, overwrite, progress: as for ``fit`` (``progress`` defaults to off
-            here).
-        name: a label (default: the method's title, e.g.
-            "Frank-Wolfe K=5").
+        out_dir, resume, overwrite, progress: as for ``fit`` (``progress`` off by default).
+        name: a label (default: the method's title, e.g. "Frank-Wolfe K=5").
 
     Attributes:
         future: a :class:`concurrent.futures.Future` holding the final history, or the exception
-            that ended the thread: ``future.result(timeout)``, ``future.add_done_callback(fn)``,
-            ``concurrent.futures.wait([...])`` and ``asyncio.wrap_future`` work on it. It is
-            running from :meth:`start` and done when ``fit`` has returned or raised.
+            that ended the thread (running from :meth:`start`, done when ``fit`` has returned or
+            raised).
         history: the live history (``None`` before the run begins); the final one after it ends.
         error: the exception that ended the thread, or ``None``.
     """

@@ -165,11 +165,9 @@ def environment_loggers(
     method_name: str, seed: int, *, resume: bool = False
 ) -> list[TensorBoardLogger]:
     """``[TensorBoardLogger($FWLAB_TENSORBOARD_DIR/<method>-seed<seed>)]`` when the variable
-    :data:`TENSORBOARD_ENV` is set, else ``[]``; :func:`fwlab.train.fit` adds it to its
-    callbacks, so ``fwlab sweep --tensorboard DIR`` logs every run of every point (in
-    ``DIR/<point>/<method>-seed<seed>``) without the notebook knowing. A second fresh run of the
-    same method and seed gets the next free folder (``-2``, ``-3``, ...); a resumed run continues
-    the last one.
+    :data:`TENSORBOARD_ENV` is set, else ``[]`` (:mod:`fwlab.train.environment`). A second fresh
+    run of the same method and seed gets the next free folder (``-2``, ``-3``, ...); a resumed
+    run continues the last one.
 
     Example:
         >>> import os, tempfile
