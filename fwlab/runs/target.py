@@ -37,14 +37,11 @@ class Notebook:
     ``kernel``: the Jupyter kernel; ``timeout``: papermill's per-cell limit in seconds (``None``:
     none); ``cwd``: the kernel's working directory (default: the notebook's folder, as in
     JupyterLab); ``tensorboard``: a folder under which every :func:`fwlab.train.fit` of run
-    ``NAME`` also logs to TensorBoard (``tensorboard/NAME``; for a study of one run in its own
-    folder, the folder itself); ``mlflow``: an MLflow tracking URI
-    (:func:`fwlab.integrations.mlflow.prepare_store`) every ``fit`` of run ``NAME`` also logs
-    to, in the experiment ``mlflow_experiment``, as the MLflow run ``NAME/<method>-seed<seed>``
-    (a study of one run: its folder's name for ``NAME``), through a factory named in
+    ``NAME`` also logs (``tensorboard/NAME``; a study of one run: the folder itself);
     ``fit_callbacks``: ``"module:function"`` factories of callbacks every ``fit`` of the kernel
-    adds (``FWLAB_FIT_CALLBACKS``, :mod:`fwlab.train.environment`; ``fwlab run/sweep --mlflow``
-    name :data:`fwlab.integrations.mlflow.FIT_CALLBACKS`).
+    adds (:mod:`fwlab.train.environment`); ``mlflow``: a tracking URI every ``fit`` of run
+    ``NAME`` logs to, in ``mlflow_experiment``, as ``NAME/<method>-seed<seed>``, through the
+    factory :data:`fwlab.integrations.mlflow.FIT_CALLBACKS` named in ``fit_callbacks``.
     """
 
     path: Path

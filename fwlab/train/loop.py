@@ -11,12 +11,10 @@ the training set with a generator seeded from ``(seed, e)``, and the torch RNG (
 saved in checkpoints, so a run killed and resumed from its checkpoint produces the same history
 as an uninterrupted run.
 
-The history is plain data (JSON): ``train`` (per batch: step, loss, lr), ``eval`` (per
-evaluation: step, epoch, train_loss, test_loss, test_acc for classification, seconds),
-``optimizer`` (per Frank-Wolfe outer step, of the first param group: step, fw_gap, dw_norm,
-angle_deg, delta, K),
-``events`` (changes made while running, e.g. K switched) and ``summary`` (final and best test
-accuracy or loss, steps, epochs, wall time).
+The history is plain data (JSON): the per-step series of ``train`` (per batch), ``eval`` (per
+evaluation) and ``optimizer`` (per Frank-Wolfe outer step) that :data:`fwlab.train.history.SERIES`
+lists, ``events`` (changes made while running, e.g. K switched) and ``summary`` (final and best
+test accuracy or loss, steps, epochs, wall time).
 
 Example:
     >>> from fwlab.data import load_task
