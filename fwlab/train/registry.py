@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fwlab.train.background import BackgroundRun, RunControl
-from fwlab.train.callbacks import EVENTS, Callback, FunctionCallback
+from fwlab.train.callbacks import Callback
 from fwlab.train.run import Run
 
 __all__ = ["ALL", "RunRegistry"]
@@ -60,20 +60,7 @@ class RunRegistry:
         """A ``fit`` callback that registers its run as ``name``, steered by ``control`` (a
         fresh :class:`RunControl` per run when ``None``); each hook of ``observer`` is called
         after the registry is updated."""
-
-        def forward(event: str, run: Run) -> None:
-            hook, begin = EVENTS[event], event == "begin"
-            if control is None:  # a fresh control per run, kept by name
-                with self.lock:
-                    ctl = self._controls.get(name)
-                    if begin or ctl is None or ctl.run is not run:
-                        ctl = self._controls[name] = RunControl()
-                getattr(ctl, hook)(run)
-            self.observe(name, run, begin=begin)
-            if observer is not None:
-                getattr(observer, hook)(run)
-
-        return FunctionCallback(forward)
+        return _Registration(self, name, control, observer)
 
     def observe(self, name: str, run: Run, *, begin: bool = False) -> None:
         """Record ``run``'s history under ``name`` (with ``begin``: the run itself too, clearing
@@ -194,3 +181,42 @@ class RunRegistry:
                 if name in self._errors:
                     out[name]["error"] = self._errors[name]
         return out
+
+
+class _Registration(Callback):
+    """What :meth:`RunRegistry.callback` returns: each hook goes to the run's control (when the
+    registry owns it), then to the registry, then to the observer."""
+
+    def __init__(
+        self,
+        registry: RunRegistry,
+        name: str,
+        control: RunControl | None,
+        observer: Callback | None,
+    ) -> None:
+        self.registry, self.name = registry, name
+        self.control, self.observer = control, observer
+
+    def _hook(self, hook: str, run: Run, begin: bool = False) -> None:
+        registry = self.registry
+        if self.control is None:  # a fresh control per run, kept by name
+            with registry.lock:
+                ctl = registry._controls.get(self.name)
+                if begin or ctl is None or ctl.run is not run:
+                    ctl = registry._controls[self.name] = RunControl()
+            getattr(ctl, hook)(run)
+        registry.observe(self.name, run, begin=begin)
+        if self.observer is not None:
+            getattr(self.observer, hook)(run)
+
+    def on_train_begin(self, run: Run) -> None:
+        self._hook("on_train_begin", run, begin=True)
+
+    def on_step_end(self, run: Run) -> None:
+        self._hook("on_step_end", run)
+
+    def on_eval_end(self, run: Run) -> None:
+        self._hook("on_eval_end", run)
+
+    def on_train_end(self, run: Run) -> None:
+        self._hook("on_train_end", run)
