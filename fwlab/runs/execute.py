@@ -268,8 +268,9 @@ def _execute_claimed(
     status: dict[str, Any] = {"status": "running"}
     if data["kind"] == "notebook":
         nb = Path(data["notebook"])
-        status.update(notebook=str(nb), notebook_sha256=sha256(nb.read_bytes()).hexdigest(),
-                      kernel=data["kernel"], output=nb.name)  # fmt: skip
+        nb_sha256 = sha256(nb.read_bytes()).hexdigest()
+        status.update(notebook=str(nb), notebook_sha256=nb_sha256, kernel=data["kernel"],
+                      output=nb.name)  # fmt: skip
     else:
         status.update(function=data["function"])
     status.update(

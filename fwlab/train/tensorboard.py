@@ -83,9 +83,8 @@ class TensorBoardLogger(Callback):
         path = Path(log_dir)
         if path.exists() and not path.is_dir():
             raise ValueError(f"log_dir {str(path)!r} is a file, not a folder; give a folder path")
-        flush_secs = positive_float("flush_secs", flush_secs)
         self.log_dir = path
-        self.flush_secs = float(flush_secs)
+        self.flush_secs = positive_float("flush_secs", flush_secs)
         self._writer: Any = None
         self._cursor: dict[str, int] = {}
         self._events = 0
