@@ -273,12 +273,10 @@ class Study:
         now_ok = {k for k, st in loop.reported.items() if st.get("status") in ("ok", "skipped")}
         done = [r.name for k, r in enumerate(self._runs) if r.name in skipped or k in now_ok]
         parts = [f"{len(done)} of {len(self._runs)} runs done{_listed(done)}"]
-        stopped = [loop.names[k] for k in sorted(loop.interrupted)]
-        if stopped:
-            parts.append(f"{len(stopped)} interrupted{_listed(stopped)}")
-        failed = [loop.names[k] for k in sorted(loop.failed)]
-        if failed:
-            parts.append(f"{len(failed)} failed{_listed(failed)}")
+        for what, keys in (("interrupted", loop.interrupted), ("failed", loop.failed)):
+            names = [loop.names[k] for k in sorted(keys)]
+            if names:
+                parts.append(f"{len(names)} {what}{_listed(names)}")
         parts.append(f"{len(loop.tasks) - len(loop.started)} not started")
         return f"{when}: {', '.join(parts)}; {how}"
 
