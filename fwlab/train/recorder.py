@@ -7,10 +7,6 @@ outer step boundary and at the end, and with ``inner=True`` the inner points
 its calls. For each stored iterate it also keeps what is needed to draw the trust region of the
 step that *starts* there: :math:`\delta_t`, p and scope of every parameter group.
 
-Resumed runs. The recorded path rides in :func:`fit`'s checkpoint (:meth:`state_dict`), so a
-recorder passed to ``fit(..., resume=True)``, in this process or a new one, keeps the path up to
-the checkpoint and continues it.
-
 Which points are "outer steps". With :class:`fwlab.optim.FrankWolfe` in streaming mode (the way
 :func:`fit` drives it) an outer step ends after the K-th ``optimizer.step()``, i.e. when
 ``run.inner_step == 0`` after a batch; with any other optimizer every batch is an outer step.
@@ -163,8 +159,9 @@ class TrajectoryRecorder(Callback):
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self) -> dict[str, Any]:
         """The path recorded so far, as plain data for :func:`fwlab.train.fit`'s checkpoint
-        (the stored vectors add up to ``max_bytes`` to ``checkpoint.pt``): a recorder given it
-        on ``resume=True`` continues the path as the recorder of the first process would."""
+        (the stored vectors add up to ``max_bytes`` to ``checkpoint.pt``): a recorder passed to
+        ``fit(..., resume=True)``, in this process or a new one, continues the path as the
+        recorder of the first process would."""
         return {
             "every": self.every,
             "thinned": self.thinned,
