@@ -1,6 +1,7 @@
-"""The norm exponent p of a trust region: its check (:func:`as_p`) and its Hölder conjugate
-(:func:`dual_exponent`). Plain Python: the 2D playground, its figures and widgets use them
-from here without importing torch; :mod:`fwlab.optim` re-exports both beside the LMOs.
+"""The norm exponent p of a trust region: its check (:func:`as_p`), its Hölder conjugate
+(:func:`dual_exponent`) and its text (:func:`format_p`). Plain Python: the 2D playground, its
+figures and widgets use them from here without importing torch; :mod:`fwlab.optim` re-exports
+the first two beside the LMOs, :mod:`fwlab.plots` the third.
 
 Example:
     >>> as_p("inf"), dual_exponent(3)
@@ -13,7 +14,7 @@ import math
 
 from fwlab.validate import p_exponent
 
-__all__ = ["as_p", "dual_exponent"]
+__all__ = ["as_p", "dual_exponent", "format_p"]
 
 
 def as_p(p: float | int | str) -> float:
@@ -43,3 +44,14 @@ def dual_exponent(p: float | str) -> float:
     if math.isinf(p):
         return 1.0
     return p / (p - 1.0)
+
+
+def format_p(p: float | str) -> str:
+    """``"∞"`` for infinity, else the shortest decimal (``1``, ``1.5``).
+
+    Example:
+        >>> format_p(1.5), format_p("inf")
+        ('1.5', '∞')
+    """
+    p = as_p(p)
+    return "∞" if math.isinf(p) else f"{p:g}"

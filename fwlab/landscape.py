@@ -394,88 +394,66 @@ def landscape(
     nx, ny = (int_at_least("resolution", n, 2) for n in pair)  # per axis
     margin = nonnegative_float("margin", margin)
     with _threads(threads):
-        return _landscape(
-            model,
-            recorder,
-            dict(batch=batch, criterion=criterion, loss_fn=loss_fn),
-            nx,
-            ny,
-            margin,
-            max_balls,
-            ball_points,
+        pts = recorder.points
+        plane = pca_plane(pts)
+        path = project(pts, plane).numpy()
+        inner_pts = recorder.inner_points
+        inner = project(inner_pts, plane).numpy() if len(inner_pts) else np.empty((0, 2))
+        every = np.concatenate([path, inner])
+        lo, hi = every.min(0), every.max(0)
+        span = hi - lo
+        widest = float(span.max())
+        if widest <= 0:
+            raise ValueError("the trajectory does not move in its plane")
+        short = span < widest / 4  # a nearly 1-D picture: widen the short axis around its middle
+        mid = (lo + hi) / 2
+        lo = np.where(short, mid - widest / 8, lo)
+        hi = np.where(short, mid + widest / 8, hi)
+        xs, i0 = _axis(float(lo[0]), float(hi[0]), nx, margin)
+        ys, j0 = _axis(float(lo[1]), float(hi[1]), ny, margin)
+        t0 = time.perf_counter()
+        losses = loss_grid(model, plane, xs, ys, batch=batch, criterion=criterion, loss_fn=loss_fn)
+        seconds = time.perf_counter() - t0
+
+        outer = recorder.outer_steps
+        with_ball = [i for i, o in enumerate(outer) if o in recorder.balls]
+        if len(with_ball) > max_balls:
+            pick = np.unique(np.linspace(0, len(with_ball) - 1, max_balls).round().astype(int))
+            with_ball = [with_ball[i] for i in pick]
+        shapes: dict[BallSpec, np.ndarray] = {}
+        xy = []
+        for i in with_ball:
+            spec = recorder.balls[outer[i]]
+            if spec not in shapes:
+                shapes[spec] = trust_region_shadow(plane, recorder.layout, spec, n=ball_points)
+            xy.append(path[i] + shapes[spec])
+        specs = [recorder.balls[outer[i]] for i in with_ball]
+        kind = ""
+        if specs:
+            one_group = len(specs[0].deltas) == 1 and all(s.group == 0 for s in recorder.layout)
+            discs = all(s.ps == (2.0,) and s.scopes == ("global",) for s in specs)
+            kind = "disc" if one_group and discs else "shadow"
+        return Landscape(
+            plane=plane,
+            xs=xs,
+            ys=ys,
+            losses=losses,
+            origin_index=(i0, j0),
+            loss_at_origin=float(losses[j0, i0]),
+            path=path,
+            path_steps=np.asarray(recorder.steps),
+            path_outer=np.asarray(outer),
+            inner=inner,
+            inner_outer=np.asarray(recorder.inner_outer, dtype=np.int64),
+            inner_k=np.asarray(recorder.inner_k, dtype=np.int64),
+            ball_centers=path[with_ball] if with_ball else np.empty((0, 2)),
+            ball_radii=np.asarray([s.deltas[0] for s in specs], dtype=np.float64),
+            ball_xy=np.stack(xy) if xy else np.empty((0, ball_points + 1, 2)),
+            ball_kind=kind,
+            p=specs[0].ps[0] if specs else None,
+            scope=specs[0].scopes[0] if specs else None,
+            grid_seconds=seconds,
         )
-
-
-def _landscape(
-    model: nn.Module,
-    recorder: TrajectoryRecorder,
-    loss_kwargs: dict[str, Any],
-    nx: int,
-    ny: int,
-    margin: float,
-    max_balls: int,
-    ball_points: int,
-) -> Landscape:
-    pts = recorder.points
-    plane = pca_plane(pts)
-    path = project(pts, plane).numpy()
-    inner_pts = recorder.inner_points
-    inner = project(inner_pts, plane).numpy() if len(inner_pts) else np.empty((0, 2))
-    every = np.concatenate([path, inner])
-    lo, hi = every.min(0), every.max(0)
-    span = hi - lo
-    widest = float(span.max())
-    if widest <= 0:
-        raise ValueError("the trajectory does not move in its plane")
-    short = span < widest / 4  # a nearly 1-D picture: widen the short axis around its middle
-    mid = (lo + hi) / 2
-    lo = np.where(short, mid - widest / 8, lo)
-    hi = np.where(short, mid + widest / 8, hi)
-    xs, i0 = _axis(float(lo[0]), float(hi[0]), nx, margin)
-    ys, j0 = _axis(float(lo[1]), float(hi[1]), ny, margin)
-    t0 = time.perf_counter()
-    losses = loss_grid(model, plane, xs, ys, **loss_kwargs)
-    seconds = time.perf_counter() - t0
-
-    outer = recorder.outer_steps
-    with_ball = [i for i, o in enumerate(outer) if o in recorder.balls]
-    if len(with_ball) > max_balls:
-        pick = np.unique(np.linspace(0, len(with_ball) - 1, max_balls).round().astype(int))
-        with_ball = [with_ball[i] for i in pick]
-    shapes: dict[BallSpec, np.ndarray] = {}
-    xy = []
-    for i in with_ball:
-        spec = recorder.balls[outer[i]]
-        if spec not in shapes:
-            shapes[spec] = trust_region_shadow(plane, recorder.layout, spec, n=ball_points)
-        xy.append(path[i] + shapes[spec])
-    specs = [recorder.balls[outer[i]] for i in with_ball]
-    kind = ""
-    if specs:
-        one_group = len(specs[0].deltas) == 1 and all(s.group == 0 for s in recorder.layout)
-        discs = all(s.ps == (2.0,) and s.scopes == ("global",) for s in specs)
-        kind = "disc" if one_group and discs else "shadow"
-    return Landscape(
-        plane=plane,
-        xs=xs,
-        ys=ys,
-        losses=losses,
-        origin_index=(i0, j0),
-        loss_at_origin=float(losses[j0, i0]),
-        path=path,
-        path_steps=np.asarray(recorder.steps),
-        path_outer=np.asarray(outer),
-        inner=inner,
-        inner_outer=np.asarray(recorder.inner_outer, dtype=np.int64),
-        inner_k=np.asarray(recorder.inner_k, dtype=np.int64),
-        ball_centers=path[with_ball] if with_ball else np.empty((0, 2)),
-        ball_radii=np.asarray([s.deltas[0] for s in specs], dtype=np.float64),
-        ball_xy=np.stack(xy) if xy else np.empty((0, ball_points + 1, 2)),
-        ball_kind=kind,
-        p=specs[0].ps[0] if specs else None,
-        scope=specs[0].scopes[0] if specs else None,
-        grid_seconds=seconds,
-    )
 
 
 def time_landscape(

@@ -297,8 +297,8 @@ def optional(rule: Callable[..., T], name: str, value: Any, *args: Any, **kwargs
     return None if value is None else rule(name, value, *args, **kwargs)
 
 
-def point(name: str, value: Any, dim: int = 2) -> tuple[float, ...]:
-    """``dim`` finite numbers (a start point ``(x, y)``), returned as a tuple of floats.
+def point(name: str, value: Any) -> tuple[float, float]:
+    """Two finite numbers (a start point ``(x, y)``), returned as a tuple of floats.
 
     Example:
         >>> point("x0", np.array([1, -2]))
@@ -308,7 +308,6 @@ def point(name: str, value: Any, dim: int = 2) -> tuple[float, ...]:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
         arr = None
-    if arr is None or arr.shape != (dim,) or not np.all(np.isfinite(arr)):
-        rule = "two finite numbers (x, y)" if dim == 2 else f"{dim} finite numbers"
-        raise refusal(name, rule, value, "(" + ", ".join(["0.5"] * dim) + ")")
-    return tuple(float(v) for v in arr)
+    if arr is None or arr.shape != (2,) or not np.all(np.isfinite(arr)):
+        raise refusal(name, "two finite numbers (x, y)", value, "(0.5, 0.5)")
+    return (float(arr[0]), float(arr[1]))

@@ -1,7 +1,7 @@
 """fwlab's two layers, read from the source files with ``ast`` (nothing is imported): the library
 (what a researcher imports) never imports the application (what fwlab's commands and notebooks do
-with it), fwlab.util (infrastructure both use) imports neither, and no two packages import each
-other, directly or around a circle.
+with it), fwlab.util (infrastructure both use) imports neither, and no two packages, nor two
+modules, import each other, directly or around a circle.
 
 An import is any ``import``/``from ... import`` at any depth (inside a function too), and any
 string constant that names a module of fwlab (``"fwlab.runs.examples:square"``, the modules of
@@ -68,8 +68,12 @@ def _imports(name: str, path: Path) -> set[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)
+            # `from package import module` imports the module (the package runs first anyway,
+            # as for every import of a module in it); `from module import name` the module
+            modules = {f"{module}.{alias.name}" for alias in node.names} & set(MODULES)
+            found.update(modules)
+            if len(modules) < len(node.names):
+                found.add(module)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.add(node.value.split(":")[0])
     return {m for m in found if m in MODULES and m != name and m not in FRONT}
@@ -169,6 +173,12 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_circles_finds_a_circle():
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_itself_around_a_circle():
+    # no two modules of fwlab import each other, directly or around a circle, at module level
+    # or inside a function (record <-> recorded was one: its command line is now record_cli)
+    assert _circles(EDGES) == []
 
 
 def test_no_two_packages_import_each_other_even_around_a_circle():

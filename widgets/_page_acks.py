@@ -49,8 +49,9 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fwlab.validate import positive_float
@@ -161,12 +162,29 @@ class RecoveringFigure:
     the page's first drawing can prove it follows); a redraw asks ``_stopped_listening()``
     first and, if so, calls ``_replace_figure()`` (a new figure from ``static_figure()`` in
     place of the old one, which is closed; ``figures_replaced`` counts them); otherwise it
-    updates ``figure`` and calls ``_acks.sent()``.
+    updates ``figure`` and calls ``_acks.sent()``: :meth:`_redraw` does both. Displayed, it
+    shows ``widget``, with ``headless_text`` for front ends that cannot draw widgets.
     """
 
     figures_replaced = 0
     figure: Any
     widget: Any
+    headless_text: str
+    _hold = False  # set while code moves controls: their observers do not recompute
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """Move controls inside without each move recomputing (``_hold``)."""
+        self._hold = True
+        try:
+            yield
+        finally:
+            self._hold = False
+
+    def _ipython_display_(self) -> None:
+        from ._display import display_widget
+
+        display_widget(self.widget, self.headless_text)
 
     def static_figure(self) -> Any:
         raise NotImplementedError
@@ -182,6 +200,19 @@ class RecoveringFigure:
 
     def _stopped_listening(self) -> bool:
         return self._acks.stopped_listening()
+
+    def _redraw(self, data: Mapping[str, Mapping[str, Any]], **layout: Any) -> None:
+        """Update the traces (``meta → properties``) and the layout (plotly's names:
+        ``title_text=...``) in one ``batch_update``; if the page stopped following the figure,
+        put a new one drawn from the current state in its place instead."""
+        if self._stopped_listening():
+            self._replace_figure()
+            return
+        with self.figure.batch_update():
+            for meta, props in data.items():
+                self._traces[meta].update(props)
+            self.figure.update_layout(**layout)
+        self._acks.sent()
 
     def _replace_figure(self) -> None:
         old = self.figure

@@ -93,15 +93,9 @@ from fwlab.train.background import check_hyperparameters
 from fwlab.train.registry import ALL, RunRegistry
 from fwlab.train.tensorboard import load_histories
 
-from ._display import display_widget
 from ._page_acks import PROBE, RecoveringFigure
 from ._throttle import OwnerThreadCaller, Throttle
 from .explorer import P_OPTIONS
-
-_HEADLESS_TEXT = (
-    "[TrainingDashboard: live curves and controls; they need a running kernel with a widget "
-    "front end. static_figure() draws the same curves.]"
-)
 
 __all__ = ["TrainingDashboard"]
 
@@ -129,11 +123,9 @@ class TrainingDashboard(RecoveringFigure, Callback):
         clock: the time source for throttling (tests pass a fake one).
 
     Attributes:
-        figure: the ``go.FigureWidget``; ``widget``: controls, status and figure. If a page drew
-            the figure but stopped acknowledging its updates (anywidget drops every message to a
-            widget whose module took over 2 s to load: README, Troubleshooting), the next redraw
-            puts a new one, with every run drawn, in its place (``figures_replaced`` counts
-            them) and the status line says so: read ``figure`` anew rather than keeping it.
+        figure: the ``go.FigureWidget``, replaced by a new one with every run drawn when the
+            page stopped following it (:class:`._page_acks.RecoveringFigure`; the status line
+            says so): read it anew rather than keeping it. ``widget``: controls, status, figure.
         controls: ``name → widget`` (see the module docstring).
         histories: ``name → history`` of every run seen (live while it trains).
         jobs: ``name → BackgroundRun`` of the runs started with :meth:`start`.
@@ -141,6 +133,11 @@ class TrainingDashboard(RecoveringFigure, Callback):
             :meth:`status` (no UI in it).
         redraws: how many times the figure was redrawn.
     """
+
+    headless_text = (
+        "[TrainingDashboard: live curves and controls; they need a running kernel with a widget "
+        "front end. static_figure() draws the same curves.]"
+    )
 
     def __init__(
         self,
@@ -170,7 +167,6 @@ class TrainingDashboard(RecoveringFigure, Callback):
         self.redraws = 0
         self._lock = self.runs.lock
         self._traced: list[str] = []  # names whose traces are in the figure
-        self._hold = False
         self._shown: dict[str, Any] = {}
         self._message = ""
         # training threads only ask; the redraw runs on this (the kernel's) thread
@@ -191,30 +187,13 @@ class TrainingDashboard(RecoveringFigure, Callback):
             self._add_reference("metric")
 
         slider = {"continuous_update": False, "style": {"description_width": "initial"}}
+        log = dict(value=1e-3, base=10, min=-6, max=0, step=0.05, readout_format=".3g")
         self.controls: dict[str, W.DOMWidget] = {
             "target": W.Dropdown(options=[ALL], value=ALL, description="steer"),
-            "delta": W.FloatLogSlider(
-                value=1e-3,
-                base=10,
-                min=-6,
-                max=0,
-                step=0.05,
-                description="δ_t",
-                readout_format=".3g",
-                **slider,
-            ),  # fmt: skip
+            "delta": W.FloatLogSlider(description="δ_t", **log, **slider),
             "K": W.IntSlider(value=1, min=1, max=20, description="K", **slider),
             "p": W.SelectionSlider(options=list(P_OPTIONS), value=2.0, description="p", **slider),
-            "lr": W.FloatLogSlider(
-                value=1e-3,
-                base=10,
-                min=-6,
-                max=0,
-                step=0.05,
-                description="η_t",
-                readout_format=".3g",
-                **slider,
-            ),  # fmt: skip
+            "lr": W.FloatLogSlider(description="η_t", **log, **slider),
             "pause": W.Button(description="pause", icon="pause"),
             "resume": W.Button(description="resume", icon="play"),
             "stop": W.Button(description="stop", icon="stop", button_style="danger"),
@@ -224,9 +203,8 @@ class TrainingDashboard(RecoveringFigure, Callback):
                 lambda change, name=name: self._on_slider(name, change["new"]), names="value"
             )
         self.controls["target"].observe(self._on_target, names="value")
-        self.controls["pause"].on_click(lambda _: self._on_button("pause"))
-        self.controls["resume"].on_click(lambda _: self._on_button("resume"))
-        self.controls["stop"].on_click(lambda _: self._on_button("stop"))
+        for action in ("pause", "resume", "stop"):
+            self.controls[action].on_click(lambda _, action=action: self._on_button(action))
         self._status = W.HTML()
         c = self.controls
         self.widget = W.VBox(
@@ -470,9 +448,6 @@ class TrainingDashboard(RecoveringFigure, Callback):
         _style(fig)
         return fig
 
-    def _ipython_display_(self) -> None:
-        display_widget(self.widget, _HEADLESS_TEXT)
-
     # --- controls ------------------------------------------------------------------------------
 
     def _targets(self) -> list[RunControl]:
@@ -483,13 +458,10 @@ class TrainingDashboard(RecoveringFigure, Callback):
         names = [ALL, *self.runs.controls]
         dd = self.controls["target"]
         if list(dd.options) != names:
-            self._hold = True
-            try:
+            with self._held():
                 value = dd.value
                 dd.options = names
                 dd.value = value if value in names else ALL
-            finally:
-                self._hold = False
 
     def _sync_sliders(self) -> None:
         """Show the values in use of the (first Frank-Wolfe) target run, unless changes are
@@ -504,8 +476,7 @@ class TrainingDashboard(RecoveringFigure, Callback):
             return
         self._shown = values
         fw = "delta" in values
-        self._hold = True
-        try:
+        with self._held():
             for name in _SLIDERS:
                 self.controls[name].disabled = not fw and name != "lr"
             for name, v in values.items():
@@ -515,8 +486,6 @@ class TrainingDashboard(RecoveringFigure, Callback):
                 elif name in ("delta", "lr"):
                     v = min(max(v, 10**ctl.min), 10**ctl.max)
                 ctl.value = v
-        finally:
-            self._hold = False
 
     def set(self, **values: Any) -> None:
         """Set sliders from code (``dash.set(delta=1e-2, K=5)``): one queued change per run.
@@ -528,12 +497,9 @@ class TrainingDashboard(RecoveringFigure, Callback):
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {list(_SLIDERS)}")
         if values:
             values = check_hyperparameters(values, "fw")  # "fw": every slider's rule
-        self._hold = True
-        try:
+        with self._held():
             for name, v in values.items():
                 self.controls[name].value = v
-        finally:
-            self._hold = False
         self._apply(values)
 
     def _on_slider(self, name: str, value: Any) -> None:

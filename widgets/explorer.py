@@ -8,9 +8,6 @@ milliseconds, not an autograd loop.
 Controls (``explorer.controls[name]``):
 
 =========== ===============================================================================
-
-δ and η are selection sliders over exact decimal values, so the value shown is the value used:
-(η, δ) = (0.5, 0.5) and (1, 0.25) are both on the grids, as the lesson's prompts need.
 delta       δ, radius of the trust region ‖Δω‖_p ≤ δ (:data:`fwlab.toy.sliders.DELTA_VALUES`)
 delta_decay γ: step t uses δ_t = δ γ^(t−1) (1: a fixed δ; < 1 ends the bounce of a fixed δ)
 K           inner Frank-Wolfe iterations per outer step
@@ -24,6 +21,9 @@ show_ngd    normalized GD, step ηδ (FW with K = 1, p = 2: computed by the same
 show_adam   Adam with learning rate ηδ (its per-coordinate steps are ≈ ηδ, comparable to FW ∞)
 gd_lr       learning rate of the GD baseline (log slider)
 =========== ===============================================================================
+
+δ and η are selection sliders over exact decimal values, so the value shown is the value used:
+(η, δ) = (0.5, 0.5) and (1, 0.25) are both on the grids, as the lesson's prompts need.
 
 Without a widget front end (papermill, nbval, a static HTML export) use
 :meth:`TrajectoryExplorer.static_figure`, which returns the same figure as a ``go.Figure``.
@@ -55,7 +55,6 @@ from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, trajectory
 from fwlab.toy.sliders import RANGES, SLIDER_VALUES, grid_value, label, slider_value
 from fwlab.validate import p_exponent, point, refusal
 
-from ._display import display_widget
 from ._page_acks import RecoveringFigure
 
 __all__ = ["TrajectoryExplorer", "P_OPTIONS", "check_parameters"]
@@ -122,11 +121,6 @@ def check_parameters(
     return spec, delta, start, _p_option(p), gd_lr
 
 
-_HEADLESS_TEXT = (
-    "[TrajectoryExplorer: sliders and a live figure; they need a running kernel with a widget "
-    "front end. explorer.static_figure() draws the same state.]"
-)
-
 _TOGGLES = {"show_gd": "gd", "show_ngd": "ngd", "show_adam": "adam"}
 
 
@@ -146,16 +140,19 @@ class TrajectoryExplorer(RecoveringFigure):
 
     Attributes:
         controls: ``name → widget`` (see the module docstring for the names).
-        figure: the ``go.FigureWidget``. If a page drew it but stopped acknowledging its updates
-            (anywidget drops every message to a widget whose module took over 2 s to load: see
-            README, Troubleshooting), the next redraw replaces it with a new one built from the
-            current state, and the status line says so.
-        figures_replaced: how many times that happened.
+        figure: the ``go.FigureWidget``, replaced by a new one of the current state when the
+            page stopped following it (:class:`._page_acks.RecoveringFigure`; the status line
+            says so; ``figures_replaced`` counts them).
         widget: the whole UI (controls above the figure); displaying the explorer displays it.
         result: the last Frank-Wolfe :class:`fwlab.toy.Trajectory`.
         baselines: the last baseline trajectories by method (all computed, shown per toggle).
         last_seconds: wall time of the last :meth:`recompute` (computation + redraw).
     """
+
+    headless_text = (
+        "[TrajectoryExplorer: sliders and a live figure; they need a running kernel with a widget "
+        "front end. explorer.static_figure() draws the same state.]"
+    )
 
     def __init__(
         self,
@@ -179,7 +176,6 @@ class TrajectoryExplorer(RecoveringFigure):
             delta_decay=delta_decay,
         )  # fmt: skip
         self._grid = grid
-        self._hold = False
         style = {"description_width": "initial"}
         slider = {"continuous_update": True, "style": style}
         self.controls: dict[str, W.ValueWidget] = {
@@ -218,8 +214,9 @@ class TrajectoryExplorer(RecoveringFigure):
         }
         self._status = W.HTML()
         self.last_seconds = math.nan
-        self.result: Trajectory = self._run_fw()
-        self.baselines: dict[str, Trajectory] = self._run_baselines()
+        self.result: Trajectory
+        self.baselines: dict[str, Trajectory]
+        self._run()
         self._new_figure(
             trajectory_figure(spec, self.result, self.baselines, visible=self._visible(), grid=grid)
         )
@@ -260,37 +257,17 @@ class TrajectoryExplorer(RecoveringFigure):
     def _start(self) -> tuple[float, float]:
         return float(self._value("x0")), float(self._value("y0"))
 
-    def _run_fw(self) -> Trajectory:
-        return trajectory(
-            self._value("loss"),
-            self._start(),
-            method="fw",
-            lr=float(self._value("lr")),
-            delta=float(self._value("delta")),
-            K=int(self._value("K")),
-            p=self._value("p"),
-            steps=int(self._value("steps")),
-            delta_decay=float(self._value("delta_decay")),
+    def _run(self) -> None:
+        """Frank-Wolfe (:attr:`result`) and the baselines (:attr:`baselines`) of the controls."""
+        name, x0, steps = self._value("loss"), self._start(), int(self._value("steps"))
+        lr, delta = float(self._value("lr")), float(self._value("delta"))
+        ngd = {"lr": lr, "delta": delta, "steps": steps, "delta_decay": self._value("delta_decay")}
+        self.result = trajectory(
+            name, x0, method="fw", K=self._value("K"), p=self._value("p"), **ngd
         )
-
-    def _run_baselines(self) -> dict[str, Trajectory]:
-        name, x0 = self._value("loss"), self._start()
-        lr, delta, steps = (
-            float(self._value("lr")),
-            float(self._value("delta")),
-            self._value("steps"),
-        )
-        return {
+        self.baselines = {
             "gd": trajectory(name, x0, method="gd", lr=float(self._value("gd_lr")), steps=steps),
-            "ngd": trajectory(
-                name,
-                x0,
-                method="ngd",
-                lr=lr,
-                delta=delta,
-                steps=steps,
-                delta_decay=float(self._value("delta_decay")),
-            ),
+            "ngd": trajectory(name, x0, method="ngd", **ngd),
             "adam": trajectory(name, x0, method="adam", lr=lr * delta, steps=steps),
         }
 
@@ -302,31 +279,20 @@ class TrajectoryExplorer(RecoveringFigure):
     def recompute(self) -> float:
         """Recompute every trajectory from the controls and redraw; returns the seconds taken."""
         t0 = time.perf_counter()
-        self.result = self._run_fw()
-        self.baselines = self._run_baselines()
-        if self._stopped_listening():
-            self._replace_figure()  # drawn from the new state
-        else:
-            data = trajectory_trace_data(
-                self._value("loss"), self.result, self.baselines, visible=self._visible()
-            )
-            with self.figure.batch_update():
-                for uid, props in data.items():
-                    self._traces[uid].update(props)
-                self.figure.layout.title.text = self._title()
-            self._acks.sent()
+        self._run()
+        data = trajectory_trace_data(
+            self._value("loss"), self.result, self.baselines, visible=self._visible()
+        )
+        self._redraw(data, title_text=self._title())
         self.last_seconds = time.perf_counter() - t0
         self._status.value = self._status_html()
         return self.last_seconds
 
     def set_start(self, x: float, y: float) -> None:
         """Move the start point to ``(x, y)`` (updates the x₀/y₀ fields) and redraw once."""
-        self._hold = True
-        try:
+        with self._held():
             self.controls["x0"].value = float(x)
             self.controls["y0"].value = float(y)
-        finally:
-            self._hold = False
         self.recompute()
 
     def set(self, **values: Any) -> float:
@@ -341,12 +307,9 @@ class TrajectoryExplorer(RecoveringFigure):
         }
         if "loss" in values:
             self.controls["loss"].value = values.pop("loss")
-        self._hold = True
-        try:
+        with self._held():
             for name, v in values.items():
                 self.controls[name].value = v
-        finally:
-            self._hold = False
         return self.recompute()
 
     def _new_figure(self, figure: go.Figure) -> None:
@@ -363,9 +326,6 @@ class TrajectoryExplorer(RecoveringFigure):
             grid=self._grid,
         )
 
-    def _ipython_display_(self) -> None:
-        display_widget(self.widget, _HEADLESS_TEXT)
-
     # --- callbacks -----------------------------------------------------------------------
 
     def _on_change(self, change: Mapping[str, Any]) -> None:
@@ -374,13 +334,10 @@ class TrajectoryExplorer(RecoveringFigure):
 
     def _on_loss(self, change: Mapping[str, Any]) -> None:
         spec = get_loss(change["new"])
-        self._hold = True
-        try:
+        with self._held():
             self.controls["x0"].value, self.controls["y0"].value = spec.start
             self.controls["delta"].value = spec.delta
             self.controls["gd_lr"].value = spec.gd_lr
-        finally:
-            self._hold = False
         cont = contour_data(spec, self._grid)
         (x0, x1), (y0, y1) = spec.window
         with self.figure.batch_update():

@@ -32,7 +32,6 @@ from fwlab.toy.sliders import slider_value
 from fwlab.toy.trust_region import StepZoom
 from fwlab.validate import finite_number, int_in_range
 
-from ._display import display_widget
 from ._page_acks import RecoveringFigure
 from .explorer import P_OPTIONS, _p_option, _start_point, delta_slider
 
@@ -53,6 +52,11 @@ class StepZoomExplorer(RecoveringFigure):
         controls: ``name → widget`` (``loss``, ``delta``, ``p``, ``k``, ``x0``, ``y0``).
     """
 
+    headless_text = (
+        "[StepZoomExplorer: sliders for one trust-region step; they need a running kernel "
+        "with a widget front end. static_figure() draws the same state.]"
+    )
+
     def __init__(
         self,
         loss: str = "rosenbrock",
@@ -69,7 +73,6 @@ class StepZoomExplorer(RecoveringFigure):
         k = int_in_range("k", k, 1, K)
         w = spec.start if omega is None else _start_point(omega)
         self.K = int(K)
-        self._hold = False
         style = {"description_width": "initial"}
         self.controls: dict[str, W.ValueWidget] = {
             "loss": W.Dropdown(options=loss_names(), value=spec.name, description="loss"),
@@ -106,19 +109,14 @@ class StepZoomExplorer(RecoveringFigure):
     def redraw(self) -> None:
         """Redraw the figure from :attr:`zoom` at the k of the slider (a new figure if the page
         stopped following this one)."""
-        if self._stopped_listening():
-            self._replace_figure()
-            return
         k = int(self.controls["k"].value)
-        data = step_zoom_trace_data(self.zoom, k)
         (cx, cy), half = self.zoom.omega, 1.35 * self.zoom.delta
-        with self.figure.batch_update():
-            for key, props in data.items():
-                self._traces[key].update(props)
-            self.figure.layout.title.text = step_zoom_title(self.zoom, k)
-            self.figure.layout.xaxis.range = [cx - half, cx + half]
-            self.figure.layout.yaxis.range = [cy - half, cy + half]
-        self._acks.sent()
+        self._redraw(
+            step_zoom_trace_data(self.zoom, k),
+            title_text=step_zoom_title(self.zoom, k),
+            xaxis_range=[cx - half, cx + half],
+            yaxis_range=[cy - half, cy + half],
+        )
 
     def set(self, **values: Any) -> None:
         """Set several controls at once (``z.set(delta=0.2, k=10)``), recomputing once."""
@@ -129,12 +127,9 @@ class StepZoomExplorer(RecoveringFigure):
             slider_value("delta", values["delta"])
         if "k" in values:
             values["k"] = int_in_range("k", values["k"], 1, self.K)
-        self._hold = True
-        try:
+        with self._held():
             for name, v in values.items():
                 self.controls[name].value = _p_option(v) if name == "p" else v
-        finally:
-            self._hold = False
         self.zoom = self._compute()
         self.redraw()
 
@@ -153,24 +148,19 @@ class StepZoomExplorer(RecoveringFigure):
 
     def _on_loss(self, change: Any) -> None:
         spec = get_loss(change["new"])
-        self._hold = True
-        try:
+        with self._held():
             self.controls["x0"].value, self.controls["y0"].value = spec.start
-        finally:
-            self._hold = False
         self.zoom = self._compute()
         self.redraw()
-
-    def _ipython_display_(self) -> None:
-        display_widget(
-            self.widget,
-            "[StepZoomExplorer: sliders for one trust-region step; they need a running kernel "
-            "with a widget front end. static_figure() draws the same state.]",
-        )
 
 
 class LmoExplorer(RecoveringFigure):
     """A direction slider (degrees) and a δ slider driving :func:`fwlab.toy.figures.lmo_figure`."""
+
+    headless_text = (
+        "[LmoExplorer: a slider for the gradient's direction; it needs a running kernel with "
+        "a widget front end. static_figure() draws the same state.]"
+    )
 
     def __init__(self, direction_deg: float = 20.0, delta: float = 1.0) -> None:
         slider_value("delta", delta)
@@ -192,22 +182,10 @@ class LmoExplorer(RecoveringFigure):
         return lmo_figure(self.controls["direction"].value, self.controls["delta"].value)
 
     def _on_change(self, change: Any) -> None:
-        if self._stopped_listening():
-            self._replace_figure()  # drawn from the current state
-            return
         d = self.controls["delta"].value
-        data = lmo_trace_data(self.controls["direction"].value, d)
-        with self.figure.batch_update():
-            for key, props in data.items():
-                self._traces[key].update(props)
-            self.figure.layout.title.text = self.static_figure().layout.title.text
-            self.figure.layout.xaxis.range = [-1.5 * d, 1.5 * d]
-            self.figure.layout.yaxis.range = [-1.5 * d, 1.5 * d]
-        self._acks.sent()
-
-    def _ipython_display_(self) -> None:
-        display_widget(
-            self.widget,
-            "[LmoExplorer: a slider for the gradient's direction; it needs a running kernel with "
-            "a widget front end. static_figure() draws the same state.]",
+        self._redraw(
+            lmo_trace_data(self.controls["direction"].value, d),
+            title_text=self.static_figure().layout.title.text,
+            xaxis_range=[-1.5 * d, 1.5 * d],
+            yaxis_range=[-1.5 * d, 1.5 * d],
         )

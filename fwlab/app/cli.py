@@ -37,7 +37,7 @@ from typing import Any
 
 import click
 
-from fwlab.util.argtypes import DEBUG_KEY, debug_option
+from fwlab.util.argtypes import DEBUG_KEY, Command, debug_option
 from fwlab.util.failure import report
 
 #: sub-command -> (one-line help, "module:attribute" of its click command)
@@ -61,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "record": (
         "train a recorded comparison's runs (resumable)",
-        "fwlab.experiments.record:command",
+        "fwlab.experiments.record_cli:command",
     ),
     "reproduce": (
         "run a table of the paper and print it beside ours",
@@ -90,16 +90,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def _unavailable(name: str, missing: str) -> click.Command:
     """The stand-in of a command whose optional dependency is missing: it says so."""
 
-    def refuse() -> None:
+    def refuse(args: Any) -> int:
         raise click.UsageError(f"'{name}' is not available in this installation ({missing})")
 
-    return click.Command(
-        name,
-        callback=refuse,
-        params=[debug_option()],
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                          "help_option_names": ["-h", "--help"]},
-    )  # fmt: skip
+    return Command(name, refuse, [], passthrough=True)  # any arguments: refused all the same
 
 
 def load_command(name: str) -> click.Command:

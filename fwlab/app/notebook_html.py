@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.util.argtypes import Argument, Command, path_type
+from fwlab.util.failure import CommandError
 
 __all__ = ["export_html", "mathjax_js", "offline_exporter"]
 
@@ -101,12 +102,9 @@ command = Command(
 
 
 def run_cli(args: Any) -> int:
-    import sys
-
-    try:
+    try:  # a ValueError is reported in one line by fwlab.util.failure, as this one
         path = export_html(args.notebook, args.file)
-    except (ValueError, ImportError) as err:
-        print(f"fwlab export-html: {err}", file=sys.stderr)
-        return 2
+    except ImportError as err:
+        raise CommandError(str(err), 2) from err
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, works offline (MathJax inlined)")
     return 0

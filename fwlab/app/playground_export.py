@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -130,33 +131,24 @@ def playground_figure(
             fig.data[index[f"{part}:{m}"]].visible = shown
 
     frames = []
-    for i, delta in enumerate(deltas):
-        for j, K in enumerate(Ks):
-            for k, p in enumerate(ps):
-                fw, baselines = runs(delta, K, p)
-                data = trajectory_trace_data(spec, fw, baselines)
-                metas = [m for m in data if m in index]
-                traces = []
-                for meta in metas:
-                    props = {key: _compact(v) for key, v in data[meta].items()}
-                    if meta.split(":")[-1] in _VISIBLE:
-                        props["visible"] = _VISIBLE[meta.split(":")[-1]]
-                    traces.append({"type": "scatter", **props})
-                frames.append(
-                    {
-                        "name": _frame_name(i, j, k),
-                        "data": traces,
-                        "traces": [index[m] for m in metas],
-                        "layout": {
-                            "title": {
-                                "text": (
-                                    f"{spec.title} — Frank-Wolfe δ = {delta:g}, K = {K}, "
-                                    f"p = {format_p(p)}, η = {lr:g}, {steps} steps"
-                                )
-                            }
-                        },
-                    }
-                )
+    for (i, delta), (j, K), (k, p) in itertools.product(*map(enumerate, (deltas, Ks, ps))):
+        data = trajectory_trace_data(spec, *runs(delta, K, p))
+        metas = [m for m in data if m in index]
+        traces = []
+        for meta in metas:
+            props = {key: _compact(v) for key, v in data[meta].items()}
+            if meta.split(":")[-1] in _VISIBLE:
+                props["visible"] = _VISIBLE[meta.split(":")[-1]]
+            traces.append({"type": "scatter", **props})
+        title = (
+            f"{spec.title} — Frank-Wolfe δ = {delta:g}, K = {K}, p = {format_p(p)}, η = {lr:g}, "
+            f"{steps} steps"
+        )
+        layout = {"title": {"text": title}}
+        ids = [index[m] for m in metas]
+        frames.append(
+            {"name": _frame_name(i, j, k), "data": traces, "traces": ids, "layout": layout}
+        )
     fig.frames = frames
     values = {"delta": [f"{d:g}" for d in deltas], "K": [str(K) for K in Ks]}
     values["p"] = [format_p(p) for p in ps]

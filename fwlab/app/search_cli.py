@@ -8,7 +8,6 @@ trains on the task given with ``-p task NAME`` and selects on its validation spl
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from fwlab.util.argtypes import (
     positive_float,
     positive_int,
 )
+from fwlab.util.failure import CommandError
 
 __all__ = ["command", "run_cli"]
 
@@ -117,7 +117,7 @@ def _seeds(text: str | None) -> list[int] | None:
 def run_cli(args: argparse.Namespace) -> int:
     from fwlab.integrations.optuna import search
     from fwlab.integrations.search_space import parse_space
-    from fwlab.runs import Interrupted, format_table, gather, resume_command
+    from fwlab.runs import format_table, gather, resume_command
 
     try:
         target, fixed, stem = _target_and_fixed(args)
@@ -135,12 +135,8 @@ def run_cli(args: argparse.Namespace) -> int:
             pruner=args.pruner, jobs=args.jobs, scheduler=args.scheduler,
             resume=resume_command("search", out),
         )  # fmt: skip
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab search: error: {err}", file=sys.stderr)
-        return 2
-    except Interrupted as err:
-        print(f"fwlab search: {err}", file=sys.stderr)
-        return 130
+    except (ValueError, FileNotFoundError) as err:  # Ctrl-C's one line: fwlab.util.failure
+        raise CommandError(f"error: {err}", 2) from err
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(outcome.counts.items()))
     best = outcome.best_trials(5)
     print(f"\ntrials: {counts}")

@@ -34,6 +34,7 @@ from fwlab.util.argtypes import (
     positive_float,
     positive_int,
 )
+from fwlab.util.failure import CommandError
 from fwlab.util.notebook_dir import find_notebook
 
 
@@ -107,24 +108,43 @@ def _fixed(
     return fixed
 
 
-def _mlflow_callbacks(args: argparse.Namespace) -> list[str]:
-    """The factory every ``fit`` of the kernels calls to log to ``--mlflow``'s store (none
-    without it)."""
-    if args.mlflow is None:
-        return []
-    from fwlab.integrations.mlflow import FIT_CALLBACKS
+def _execute(args: argparse.Namespace, command: str) -> tuple[Path, Any]:
+    """What ``fwlab run`` and ``fwlab sweep`` share: the notebook found, its ``--grid`` and
+    ``-p`` parsed by the types it declares, the kernel and ``--mlflow``'s store checked (its
+    experiment created) before anything runs; then the run or the sweep. Returns the output
+    folder and what :func:`~fwlab.runs.sweep.run_notebook` or :func:`~fwlab.runs.sweep.run_sweep`
+    returned; a refused value is the one line ``fwlab COMMAND: error: ...`` (status 2)."""
+    try:
+        args.notebook = find_notebook(args.notebook)
+        out = args.out or Path(f"{command}s") / args.notebook.stem
+        declared = notebook_parameters(args.notebook)
+        axes = parse_grid(args.grid, declared) if command == "sweep" else None
+        fixed = _fixed(args.parameters, declared)
+        ensure_kernel(args.kernel)
+        options: dict[str, Any] = {"mlflow": None, "fit_callbacks": []}
+        if args.mlflow is not None:  # every fit of the kernels logs to the store
+            from fwlab.integrations.mlflow import FIT_CALLBACKS, prepare_store
 
-    return [FIT_CALLBACKS]
-
-
-def _mlflow_store(args: argparse.Namespace) -> str | None:
-    """The tracking URI of ``--mlflow`` (``None`` without it), checked and its experiment
-    created before anything runs."""
-    if args.mlflow is None:
-        return None
-    from fwlab.integrations.mlflow import prepare_store
-
-    return prepare_store(args.mlflow or None, args.mlflow_experiment)
+            options["mlflow"] = prepare_store(args.mlflow or None, args.mlflow_experiment)
+            options["fit_callbacks"] = [FIT_CALLBACKS]
+        options.update(
+            kernel=args.kernel,
+            timeout=args.timeout,
+            cwd=args.cwd,
+            tensorboard=args.tensorboard,
+            mlflow_experiment=args.mlflow_experiment,
+            resume=resume_command(command, out),
+        )
+        if command == "run":
+            return out, run_notebook(args.notebook, out, fixed, **options)
+        more = {"jobs": args.jobs, "force": args.force, "scheduler": args.scheduler}
+        return out, run_sweep(args.notebook, out, axes, fixed, **more, **options)
+    except (ValueError, FileNotFoundError) as err:
+        raise CommandError(f"error: {err}", 2) from err
+    except Interrupted as err:  # a sweep's line says what finished; a run's where it stands
+        if command == "sweep":
+            raise
+        raise CommandError(f"{err}; status.json in {Path(out).resolve()}", 130) from err
 
 
 #: ``fwlab run NOTEBOOK``
@@ -139,35 +159,7 @@ run_command = Command(
 
 
 def run_run_cli(args: argparse.Namespace) -> int:
-    try:
-        args.notebook = find_notebook(args.notebook)
-    except ValueError as err:
-        print(f"fwlab run: error: {err}", file=sys.stderr)
-        return 2
-    out = args.out or Path("runs") / args.notebook.stem
-    try:
-        declared = notebook_parameters(args.notebook)
-        fixed = _fixed(args.parameters, declared)
-        ensure_kernel(args.kernel)
-        status = run_notebook(
-            args.notebook,
-            out,
-            fixed,
-            kernel=args.kernel,
-            timeout=args.timeout,
-            cwd=args.cwd,
-            tensorboard=args.tensorboard,
-            mlflow=_mlflow_store(args),
-            mlflow_experiment=args.mlflow_experiment,
-            fit_callbacks=_mlflow_callbacks(args),
-            resume=resume_command("run", out),
-        )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab run: error: {err}", file=sys.stderr)
-        return 2
-    except Interrupted as err:
-        print(f"fwlab run: {err}; status.json in {Path(out).resolve()}", file=sys.stderr)
-        return 130
+    out, status = _execute(args, "run")
     print(format_table(gather(out)))
     if status["status"] != "ok":
         executed = Path(out) / args.notebook.name
@@ -237,39 +229,7 @@ sweep_command = Command(
 
 
 def run_sweep_cli(args: argparse.Namespace) -> int:
-    try:
-        args.notebook = find_notebook(args.notebook)
-    except ValueError as err:
-        print(f"fwlab sweep: error: {err}", file=sys.stderr)
-        return 2
-    out = args.out or Path("sweeps") / args.notebook.stem
-    try:
-        declared = notebook_parameters(args.notebook)
-        axes, fixed = parse_grid(args.grid, declared), _fixed(args.parameters, declared)
-        ensure_kernel(args.kernel)
-        rows = run_sweep(
-            args.notebook,
-            out,
-            axes,
-            fixed,
-            jobs=args.jobs,
-            kernel=args.kernel,
-            timeout=args.timeout,
-            cwd=args.cwd,
-            force=args.force,
-            tensorboard=args.tensorboard,
-            mlflow=_mlflow_store(args),
-            mlflow_experiment=args.mlflow_experiment,
-            fit_callbacks=_mlflow_callbacks(args),
-            scheduler=args.scheduler,
-            resume=resume_command("sweep", out),
-        )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fwlab sweep: error: {err}", file=sys.stderr)
-        return 2
-    except Interrupted as err:
-        print(f"fwlab sweep: {err}", file=sys.stderr)
-        return 130
+    out, rows = _execute(args, "sweep")
     print()
     print(format_table(rows))
     print(f"\nresults: {Path(out).resolve() / CSV_FILE}")

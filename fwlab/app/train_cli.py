@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,8 @@ from fwlab.util.argtypes import (
 from fwlab.util.failure import CommandError
 from fwlab.util.outdir import claim, claim_run_dir, set_aside
 
-# shrink is re-exported: it lived here before it moved to fwlab.data.sequence_data
 __all__ = ["TASK_OPTIONS", "check_task_options", "command", "parse_train_args", "run_cli",
-           "shrink", "task_options", "load_cli_task", "train_command",
-           "method_and_config"]  # fmt: skip
+           "task_options", "load_cli_task", "train_command", "method_and_config"]  # fmt: skip
 
 
 _MNIST = ("pixel_mnist", "permuted_mnist")
@@ -186,20 +185,12 @@ def _device(value: str) -> str:
     return value
 
 
-def _task(*decls: str, **attrs: Any) -> Option:
-    return Option(list(decls), section="task", **attrs)
+def _in(section: str) -> Callable[..., Option]:
+    """An option listed under ``section`` in the help: ``_task("--task", "task", ...)``."""
+    return lambda *decls, **attrs: Option(list(decls), section=section, **attrs)
 
 
-def _method(*decls: str, **attrs: Any) -> Option:
-    return Option(list(decls), section="method", **attrs)
-
-
-def _training(*decls: str, **attrs: Any) -> Option:
-    return Option(list(decls), section="training", **attrs)
-
-
-def _output(*decls: str, **attrs: Any) -> Option:
-    return Option(list(decls), section="output", **attrs)
+_task, _method, _training, _output = map(_in, ("task", "method", "training", "output"))
 
 
 #: ``fwlab train``
@@ -291,20 +282,11 @@ def method_and_config(args: argparse.Namespace) -> tuple[Method, TrainConfig]:
     Raises:
         ValueError: an option does not apply to the method, or a value is out of range.
     """
-    changes = {
-        k: v
-        for k, v in (
-            ("K", args.K),
-            ("p", args.p),
-            ("scope", args.scope),
-            ("outer", args.outer),
-            ("num_layers", args.layers),
-        )
-        if v is not None
-    }
+    fw = {"K": args.K, "p": args.p, "scope": args.scope, "outer": args.outer}  # FW options
+    changes = {k: v for k, v in {**fw, "num_layers": args.layers}.items() if v is not None}
     method = get_method(args.method, **changes)
     if method.optimizer != "fw":
-        fw_only = [f"--{k}" for k in ("K", "p", "scope", "outer") if k in changes]
+        fw_only = [f"--{k}" for k in fw if k in changes]
         if fw_only:
             raise ValueError(
                 f"option {', '.join(fw_only)} is for the Frank-Wolfe optimizer, but method "

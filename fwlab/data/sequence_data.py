@@ -1,11 +1,5 @@
 r"""SequenceData: the one return type of every fwlab task loader, and helpers shared by them.
 
-Every task is a pair of :class:`torch.utils.data.TensorDataset` ``(x, y)`` with ``x`` a
-batch-first float32 tensor of shape ``(N, T, F)`` and
-
-* ``y`` float32 of shape ``(N, 1)`` for regression (the adding problem), or
-* ``y`` int64 of shape ``(N,)`` with values in ``0..n_classes-1`` for classification.
-
 Example:
     >>> import torch
     >>> from torch.utils.data import TensorDataset
@@ -189,13 +183,9 @@ def stratified_indices(labels: Tensor | np.ndarray, n: int, seed: int = 0) -> Te
     return torch.cat(chosen).sort().values
 
 
-def subset_dataset(
-    dataset: TensorDataset, n: int | None, *, seed: int = 0, stratified: bool = True
-) -> TensorDataset:
-    """``n`` samples of ``dataset`` (all of it if ``n`` is None), original order kept.
-
-    ``stratified=True`` keeps the label proportions of integer labels (``y`` int64 ``(N,)``);
-    otherwise a seeded uniform choice.
+def subset_dataset(dataset: TensorDataset, n: int | None, *, seed: int = 0) -> TensorDataset:
+    """``n`` samples of ``dataset`` (all of it if ``n`` is None), original order kept: label
+    proportions kept for integer labels (``y`` int64 ``(N,)``), else a seeded uniform choice.
 
     Example:
         >>> ds = TensorDataset(torch.arange(6.0).view(6, 1, 1), torch.tensor([0, 1, 0, 1, 0, 1]))
@@ -205,7 +195,7 @@ def subset_dataset(
     if n is None:
         return dataset
     x, y = dataset.tensors
-    if stratified and y.dtype == torch.int64 and y.dim() == 1:
+    if y.dtype == torch.int64 and y.dim() == 1:
         idx = stratified_indices(y, n, seed)
     else:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(x):
@@ -227,27 +217,22 @@ def shrink(
         >>> len(small.train), len(small.test), small.info["subset"]
         (20, 10, 20)
     """
-    train = (
-        subset_dataset(data.train, min(n_train, len(data.train)), seed=seed)
-        if n_train
-        else data.train
-    )
-    test = (
-        subset_dataset(data.test, min(n_test, len(data.test)), seed=seed) if n_test else data.test
-    )
+
+    def cut(dataset: TensorDataset, n: int | None) -> TensorDataset:
+        return subset_dataset(dataset, min(n, len(dataset)), seed=seed) if n else dataset
+
     info = {**dict(data.info), "subset": n_train, "test_subset": n_test}
-    return dataclasses.replace(data, train=train, test=test, info=info)
+    return dataclasses.replace(
+        data, train=cut(data.train, n_train), test=cut(data.test, n_test), info=info
+    )
 
 
-def standardize_channels(
-    train: Tensor, *others: Tensor, min_std: float = 1e-8
-) -> tuple[list[Tensor], Tensor, Tensor]:
+def standardize_channels(train: Tensor, *others: Tensor) -> tuple[list[Tensor], Tensor, Tensor]:
     r"""Per-channel z-score with **training** statistics: :math:`(x - \mu_c) / \sigma_c`.
 
     :math:`\mu_c, \sigma_c` are the mean and (population) standard deviation of channel
     :math:`c` of ``train`` ``(N, T, F)`` over all samples and time steps; the same values are
-    applied to ``others``. A constant channel (:math:`\sigma_c < \text{min\_std}`) is only
-    centred.
+    applied to ``others``. A constant channel (:math:`\sigma_c < 10^{-8}`) is only centred.
 
     Returns:
         ``([train_n, *others_n], mean (F,), std (F,))``.
@@ -261,6 +246,6 @@ def standardize_channels(
     flat = train.reshape(-1, train.shape[-1]).double()
     mean = flat.mean(0)
     std = flat.std(0, unbiased=False)
-    std = torch.where(std < min_std, torch.ones_like(std), std)
+    std = torch.where(std < 1e-8, torch.ones_like(std), std)
     out = [((t.double() - mean) / std).to(train.dtype) for t in (train, *others)]
     return out, mean.to(train.dtype), std.to(train.dtype)

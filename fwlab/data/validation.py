@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from fwlab.data.sequence_data import SequenceData, stratified_indices
-from fwlab.validate import in_range, int_at_least
+from fwlab.validate import in_range, int_at_least, int_in_range
 
 __all__ = ["with_validation", "validation_indices", "validation_size"]
 
@@ -51,11 +51,7 @@ def validation_indices(y: torch.Tensor, n_valid: int, seed: int = 0) -> torch.Te
         [0, 4]
     """
     n = len(y)
-    if isinstance(n_valid, bool) or not isinstance(n_valid, int) or not 1 <= n_valid < n:
-        raise ValueError(
-            f"n_valid must be an integer in [1, {n - 1}] (the training set has {n} samples and "
-            f"keeps at least one), got {n_valid!r}"
-        )
+    n_valid = int_in_range("n_valid", n_valid, 1, n - 1)  # the training set keeps at least one
     if y.dtype == torch.int64 and y.dim() == 1:
         return stratified_indices(y, n_valid, seed)
     g = torch.Generator().manual_seed(seed)
@@ -82,7 +78,7 @@ def with_validation(data: SequenceData, n_valid: int, *, seed: int = 0) -> Seque
     idx = validation_indices(y, n_valid, seed)
     keep = torch.ones(len(x), dtype=torch.bool)
     keep[idx] = False
-    info = {**dict(data.info), "n_valid": n_valid, "valid_seed": seed}
+    info = {**dict(data.info), "n_valid": len(idx), "valid_seed": seed}
     return dataclasses.replace(
         data,
         train=TensorDataset(x[keep], y[keep]),

@@ -47,21 +47,20 @@ __all__ = [
 #: two instruction-set "machines": the kernel choices of an AVX-512 CPU and of an AVX2 CPU
 #: (MKL_CBWR=AVX2 is the branch MKL takes on an AVX2 Intel CPU), one thread each (the mode pins
 #: the thread count too, but two threads on a shared 2-core machine make the check crawl)
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 MACHINES: dict[str, dict[str, str]] = {
     "avx512": {
         "ATEN_CPU_CAPABILITY": "avx512",
         "MKL_ENABLE_INSTRUCTIONS": "AVX512",
         "ONEDNN_MAX_CPU_ISA": "ALL",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
+        **_ONE_THREAD,
     },
     "avx2": {
         "ATEN_CPU_CAPABILITY": "avx2",
         "MKL_ENABLE_INSTRUCTIONS": "AVX2",
         "MKL_CBWR": "AVX2",
         "ONEDNN_MAX_CPU_ISA": "AVX2",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
+        **_ONE_THREAD,
     },
 }
 

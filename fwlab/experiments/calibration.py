@@ -12,12 +12,9 @@ batches, so one run also answers every shorter budget (a multiple of ``eval_ever
 of each method on each seed up to that budget, the seconds the three methods took, and whether
 the effect held under the rule of :func:`effect_holds`.
 
-**A study on the run engine** (:mod:`fwlab.runs`): :func:`calibration_study` is a
-:class:`~fwlab.runs.Study` of :func:`train_point` (one (T, hidden, method, seed) point) over the
-grid × :data:`SELECTION_SEEDS`, each run in its own folder under ``--runs`` with its
-``status.json`` and ``results.json`` (written atomically): the same command run again skips
-the finished points and trains the rest, an edited :func:`train_point` or grid re-trains them,
-and ``--jobs N`` trains N at a time.
+**A study on the run engine** (:mod:`fwlab.runs`, :func:`calibration_study`): the same command
+run again skips the finished points, an edited :func:`train_point` or grid re-trains them, and
+``--jobs N`` trains N at a time.
 
 **No peeking.** The default is *selected* on :data:`SELECTION_SEEDS`; what notebook 02 *reports*
 about it comes from other seeds: the recorded comparison :data:`REPORTING` (``fwlab record
@@ -38,16 +35,19 @@ import itertools
 import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fwlab.data import STALLED_MSE, load_task
+from fwlab.experiments.record import COMPARISONS, RUN_LABELS
 from fwlab.runs.provenance import provenance
 from fwlab.train.config import TrainConfig
 from fwlab.train.loop import fit
 from fwlab.train.methods import get_method
+from fwlab.util.argtypes import positive_int
 from fwlab.util.atomic import atomic_write_text
 
 if TYPE_CHECKING:
@@ -73,12 +73,10 @@ __all__ = [
     "train_point",
     "CALIBRATION_FILE",
     "load_calibration",
-    "calibration_row",
     "cheapest_effect",
     "notebook_parameters",
     "stalls",
     "left_plateau",
-    "best_by_method",
     "main",
 ]
 
@@ -94,12 +92,9 @@ GRID: dict[str, Any] = dict(
     lr=1e-3,
     batch_size=50,
 )
-#: the methods compared: name shown -> preset of fwlab.train.METHODS
-CALIBRATION_METHODS: dict[str, str] = {
-    "BPTT+Adam": "sgd",
-    "BPTT+Adam, clip 1": "sgd_clip",
-    "Frank-Wolfe K=1": "fw_k1",
-}
+#: the methods compared: name shown (:data:`fwlab.experiments.record.RUN_LABELS`) -> preset of
+#: fwlab.train.METHODS
+CALIBRATION_METHODS: dict[str, str] = {RUN_LABELS[p]: p for p in ("sgd", "sgd_clip", "fw_k1")}
 #: BPTT+Adam "stalls" when its best test MSE stays above this fraction of 1/6 on every seed
 STALL_FRACTION = 0.8
 #: a method "left the plateau" when its best test MSE is below this on every seed
@@ -116,9 +111,7 @@ def effect_holds(best: dict[str, list[float]], stalled: str = "BPTT+Adam") -> bo
         >>> effect_holds({"BPTT+Adam": [0.16, 0.12], "Frank-Wolfe K=1": [0.05, 0.08]})
         False
     """
-    if min(best[stalled]) <= STALL_FRACTION * STALLED_MSE:
-        return False
-    return all(max(v) < LEFT_MSE for k, v in best.items() if k != stalled)
+    return stalls(best, stalled) and len(left_plateau(best, stalled)) == len(best) - 1
 
 
 def _best_up_to(history: dict[str, Any], budget: int) -> tuple[float, float]:
@@ -159,7 +152,7 @@ def calibration_rows(
                 budget=budget,
                 best=best,
                 seconds=max(secs.values()),
-                effect=complete and "BPTT+Adam" in best and effect_holds(best),
+                effect=complete and effect_holds(best),
                 complete=complete,
             )
         )
@@ -183,16 +176,6 @@ def load_calibration(path: str | Path = CALIBRATION_FILE) -> dict[str, Any]:
             f"fwlab.experiments.calibration --out {path}`"
         )
     return json.loads(path.read_text())
-
-
-def calibration_row(
-    table: dict[str, Any], seq_len: int, hidden_size: int, budget: int
-) -> dict[str, Any] | None:
-    """The row of ``table`` for (T, hidden, budget in batches), or ``None`` if not measured."""
-    for row in table["rows"]:
-        if (row["seq_len"], row["hidden_size"], row["budget"]) == (seq_len, hidden_size, budget):
-            return row
-    return None
 
 
 def cheapest_effect(table: dict[str, Any], *, partial: bool = False) -> dict[str, Any] | None:
@@ -255,33 +238,16 @@ def notebook_parameters(row: dict[str, Any], grid: dict[str, Any] = GRID) -> dic
     )
 
 
-def best_by_method(histories: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
-    """Calibration name → [best test MSE] of the histories trained with its preset."""
-    out: dict[str, list[float]] = {}
-    for shown, preset in CALIBRATION_METHODS.items():
-        for h in histories.values():
-            m = h["method"]
-            if m["name"] == preset and (m["optimizer"] != "fw" or m["K"] == 1):
-                out.setdefault(shown, []).append(h["summary"]["best_test_loss"])
-    return out
-
-
 #: the seeds the default is selected on (the calibration's); never reported on
 SELECTION_SEEDS: tuple[int, ...] = tuple(GRID["seeds"])
 #: the recorded comparison that reports on the chosen default (fwlab.experiments.record.COMPARISONS)
 REPORTING = "adding-calibrated"
 #: the recorded comparison's run names -> the calibration's names of the same presets
-REPORTED_RUNS: dict[str, str] = {
-    "bptt_adam": "BPTT+Adam",
-    "sgd_clip": "BPTT+Adam, clip 1",
-    "fw_k1": "Frank-Wolfe K=1",
-}
+REPORTED_RUNS: dict[str, str] = {r: RUN_LABELS[r] for r in ("bptt_adam", "sgd_clip", "fw_k1")}
 
 
 def reporting_seeds() -> tuple[int, ...]:
     """The seeds of the recorded comparison :data:`REPORTING`."""
-    from fwlab.experiments.record import COMPARISONS
-
     return tuple(COMPARISONS[REPORTING].seeds)
 
 
@@ -526,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the runs (one sub-folder per point, with status.json and results.json): "
         "the same command again skips the finished ones",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="points trained at a time")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="points trained at a time")
     parser.add_argument(
         "--settings",
         default=None,
@@ -541,8 +507,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; give a .json file path")
-    if args.jobs < 1:
-        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     if args.runs.exists() and not args.runs.is_dir():
         parser.error(f"--runs {args.runs} is a file; give a folder")
     settings = _settings(parser, args.settings)
@@ -554,13 +518,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     n = len(GRID["seeds"]) * len(CALIBRATION_METHODS)
-    count: dict[tuple[int, int], int] = {}
-    for r in runs:
-        count[(r["seq_len"], r["hidden_size"])] = count.get((r["seq_len"], r["hidden_size"]), 0) + 1
+    count = Counter((r["seq_len"], r["hidden_size"]) for r in runs)
     missing = [
         f"T={T} H={H}"
         for T, H in itertools.product(GRID["seq_len"], GRID["hidden_size"])
-        if count.get((T, H), 0) != n
+        if count[(T, H)] != n
     ]
     if missing and not args.partial:
         print(f"{len(runs)} runs finished; {', '.join(missing)} not complete: run the same "

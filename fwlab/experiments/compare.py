@@ -171,11 +171,6 @@ class ComparisonResult:
             self.metrics = record(values)
         return self
 
-    def history(self, method: Method) -> dict[str, Any]:
-        from fwlab.plots import run_title
-
-        return self.histories[run_title(method)]
-
 
 def compare(
     methods: Sequence[Method],

@@ -42,20 +42,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fwlab.experiments.protocol import _check_values, _summary_values, recorded_values
 from fwlab.validate import one_of, positive_int
 
 __all__ = [
     "RULES",
-    "VERDICTS",
     "Ordering",
     "order",
     "order_recorded",
     "seed_values",
-    "summary_value",
 ]
 
 RULES = ("every_seed", "mean_std")
-VERDICTS = ("better", "worse", "undecided")
 
 
 @dataclass(frozen=True)
@@ -96,19 +94,6 @@ class Ordering:
         if da or db:
             text += f"; diverged (NaN/inf, ranked worst): {name_a} {da}, {name_b} {db}"
         return text
-
-
-def _check_values(name: str, values: Mapping[int, float]) -> dict[int, float]:
-    if not isinstance(values, Mapping):
-        raise ValueError(f"{name} must be a mapping seed -> value, got {type(values).__name__}")
-    out = {}
-    for seed, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(
-                f"{name}[{seed!r}] must be a number (NaN/inf for a diverged run), got {v!r}"
-            )
-        out[int(seed)] = float(v)
-    return out
 
 
 def order(
@@ -153,12 +138,6 @@ def order(
     return Ordering(verdict, rule, a, b, higher_is_better)
 
 
-def summary_value(history: Mapping[str, Any], key: str) -> float | None:
-    """``history["summary"][key]`` (``None`` when the run did not record it)."""
-    value = history.get("summary", {}).get(key)
-    return None if value is None else float(value)
-
-
 def seed_values(histories: Mapping[int, Mapping[str, Any]], key: str) -> dict[int, float]:
     """seed → ``summary[key]`` of each history that has it (e.g. ``"best_test_loss"``).
 
@@ -171,12 +150,7 @@ def seed_values(histories: Mapping[int, Mapping[str, Any]], key: str) -> dict[in
         raise ValueError(
             f"key must be a summary value of the runs, one of {sorted(known)}; got {key!r}"
         )
-    out = {}
-    for seed, h in histories.items():
-        v = summary_value(h, key)
-        if v is not None:
-            out[int(seed)] = v
-    return out
+    return _summary_values(histories, key)
 
 
 def order_recorded(
@@ -195,8 +169,6 @@ def order_recorded(
         ValueError: a run name the comparison does not know, or a ``key`` no recorded run has
             (each message lists the valid ones), besides :func:`order`'s.
     """
-    from fwlab.experiments.protocol import recorded_values
-
     return order(
         recorded_values(recorded, a, key),
         recorded_values(recorded, b, key),

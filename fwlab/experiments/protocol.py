@@ -247,11 +247,7 @@ class PairedResult:
 
 
 def _num(x: float) -> str:
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.4g}"
+    return f"{x:.4g}"  # also "nan", "inf", "-inf" (a NaN's sign is not shown)
 
 
 def _interval(ci: tuple[float, float]) -> str:
@@ -270,7 +266,7 @@ def min_p_value(n: int, alternative: str = "two-sided") -> float:
     (0.25, 0.125, 0.001953125)
     """
     n = nonnegative_int("n", n)
-    _check_alternative(alternative)
+    one_of("alternative", alternative, _ALTERNATIVES)
     if n < 2:
         return 1.0
     return min(1.0, (2.0 if alternative == "two-sided" else 1.0) * 2.0**-n)
@@ -297,10 +293,6 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out
 
 
-def _check_alternative(alternative: str) -> None:
-    one_of("alternative", alternative, _ALTERNATIVES)
-
-
 def _check_values(name: str, values: Mapping[int, float]) -> dict[int, float]:
     if not isinstance(values, Mapping):
         raise ValueError(f"{name} must be a mapping seed -> value, got {type(values).__name__}")
@@ -319,10 +311,6 @@ def _goodness(v: float, higher_is_better: bool) -> float:
     if not math.isfinite(v):
         return -math.inf
     return v if higher_is_better else -v
-
-
-def _mean_statistic(x: np.ndarray, axis: int) -> np.ndarray:
-    return np.mean(x, axis=axis)
 
 
 class SignFlipTest(NamedTuple):
@@ -349,7 +337,7 @@ def paired_test(gains: Sequence[float], alternative: str = "two-sided") -> SignF
     """
     from scipy import stats
 
-    _check_alternative(alternative)
+    one_of("alternative", alternative, _ALTERNATIVES)
     g = np.asarray(gains, dtype=float)
     if np.isnan(g).any():
         raise ValueError("gains must not be NaN (a diverged run is -inf: see the module docstring)")
@@ -362,7 +350,7 @@ def paired_test(gains: Sequence[float], alternative: str = "two-sided") -> SignF
         return SignFlipTest(math.nan, statistic, observed, True)
     result = stats.permutation_test(
         (g,),
-        _mean_statistic,
+        np.mean,
         permutation_type="samples",
         vectorized=True,
         n_resamples=_EXACT_PATTERNS,
@@ -403,8 +391,6 @@ def _bootstrap(a: np.ndarray, b: np.ndarray, what: str) -> tuple[float, float]:
 
 def _compare(pair: Pair, alternative: str, alpha: float, noise_floor: bool) -> dict[str, Any]:
     """Everything of a :class:`PairedResult` but the family's adjustment and the text."""
-    if not isinstance(pair, Pair):
-        raise ValueError(f"pairs must be Pair objects, got {type(pair).__name__}")
     metric = pair.metric
     if not isinstance(metric, Metric):
         raise ValueError(f"metric must be a Metric, got {type(metric).__name__}")
@@ -603,7 +589,7 @@ def compare_family(
             listed twice, or a value that is not a number.
     """
     alpha = in_range("alpha", alpha, 0, 1, low_open=True, high_open=True)
-    _check_alternative(alternative)
+    one_of("alternative", alternative, _ALTERNATIVES)
     pairs = list(pairs)
     if not pairs:
         raise ValueError("pairs must hold at least one Pair")
@@ -642,20 +628,14 @@ def default_metric(recorded: Mapping[str, Any]) -> Metric:
     validation accuracy when its runs are classifiers, else the test loss at the best
     validation loss (the earliest evaluation on ties)."""
     summaries = [h.get("summary", {}) for by in recorded["runs"].values() for h in by.values()]
-    if any(s.get("test_acc_at_best_valid") is not None for s in summaries):
-        return Metric(
-            "test_acc_at_best_valid",
-            True,
-            "test accuracy at the best validation accuracy",
-            "%",
-            AT_BEST_VALID.format(what="accuracy"),
-        )
+    classifier = any(s.get("test_acc_at_best_valid") is not None for s in summaries)
+    short, what = ("acc", "accuracy") if classifier else ("loss", "loss")
     return Metric(
-        "test_loss_at_best_valid",
-        False,
-        "test loss at the best validation loss",
-        "",
-        AT_BEST_VALID.format(what="loss"),
+        f"test_{short}_at_best_valid",
+        classifier,
+        f"test {what} at the best validation {what}",
+        "%" if classifier else "",
+        AT_BEST_VALID.format(what=what),
     )
 
 
@@ -677,12 +657,13 @@ def recorded_values(recorded: Mapping[str, Any], run: str, key: str) -> dict[int
         raise ValueError(
             f"key must be a summary value of the recorded runs, one of {sorted(known)}; got {key!r}"
         )
-    out = {}
-    for seed, h in histories.items():
-        v = h.get("summary", {}).get(key)
-        if v is not None:
-            out[seed] = float(v)
-    return out
+    return _summary_values(histories, key)
+
+
+def _summary_values(histories: Mapping[int, Mapping[str, Any]], key: str) -> dict[int, float]:
+    """seed → ``summary[key]`` of each history that has it."""
+    summaries = {int(seed): h.get("summary", {}) for seed, h in histories.items()}
+    return {seed: float(s[key]) for seed, s in summaries.items() if s.get(key) is not None}
 
 
 def stored_pairs(
@@ -717,20 +698,18 @@ def recorded_pairs(
     """
     m = metric or default_metric(recorded)
     labels = recorded.get("labels", {})
-    out = []
-    for a, b in pairs:
-        out.append(
-            Pair(
-                labels.get(a, a),
-                labels.get(b, b),
-                recorded_values(recorded, a, m.key),
-                recorded_values(recorded, b, m.key),
-                m,
-                key=(group, a, b) if group else (a, b),
-                group=group,
-            )
+    return [
+        Pair(
+            labels.get(a, a),
+            labels.get(b, b),
+            recorded_values(recorded, a, m.key),
+            recorded_values(recorded, b, m.key),
+            m,
+            key=(group, a, b) if group else (a, b),
+            group=group,
         )
-    return out
+        for a, b in pairs
+    ]
 
 
 def noise_floor_pair(

@@ -1,21 +1,17 @@
 """``fwlab record``: the long recorded comparisons, one resumable command each.
 
 A *comparison* is a task, a :class:`fwlab.train.TrainConfig`, a list of methods and a list of
-seeds (:data:`COMPARISONS`). ``fwlab record NAME --runs DIR`` is a study on the run engine
-(:class:`fwlab.runs.Study` of :func:`train_one`): it trains the runs seed-major (seed 0 of every
+seeds (:data:`COMPARISONS`). ``fwlab record NAME --runs DIR`` (:mod:`fwlab.experiments.record_cli`)
+is :func:`record`, a study on the run engine: it trains the runs seed-major (seed 0 of every
 method first, so the most informative runs finish first), ``--jobs`` at a time, into
 ``DIR/NAME/<method>/seed<k>/`` (``history.json`` + ``checkpoint.pt``, a checkpoint every
 ``checkpoint_every`` batches; the engine's ``status.json`` beside them). Run the same command
 again to resume: finished runs are skipped (a folder is done when its ``history.json`` is
 finished, so folders written before the engine count too), an interrupted one continues from
-its checkpoint (SIGKILL loses at most ``checkpoint_every`` batches). Each run is claimed by the
-process that trains it (released by the operating system when the process dies), so starting
-the same command twice trains two runs at a time: each command skips the runs another one holds
-and takes the next; a run that a recorder from before the engine is training (its lock file
-``DIR/NAME/.<method>-seed<k>.lock``) fails with a one-line error instead of being trained twice.
-Every task gets a seeded validation split taken out of its training set
-(:func:`fwlab.data.with_validation`), so a run records the test value at the best validation
-value beside the best test value.
+its checkpoint (SIGKILL loses at most ``checkpoint_every`` batches). Commands started twice on
+one folder share its queue (:func:`record`, :func:`train_one`). Every task gets a seeded
+validation split taken out of its training set (:func:`fwlab.data.with_validation`), so a run
+records the test value at the best validation value beside the best test value.
 
 Each run writes ``provenance.json`` when it starts (:mod:`fwlab.runs.provenance`: commit,
 whether the tree is dirty, CPU, kernels, environment) with the one ``fwlab train`` command that
@@ -38,10 +34,9 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +47,6 @@ from fwlab.train.config import TrainConfig
 from fwlab.train.history import HISTORY
 from fwlab.train.loop import fit_claimed
 from fwlab.train.methods import TABLE_III, Method, get_method
-from fwlab.util.argtypes import (
-    Argument,
-    Command,
-    Option,
-    choice,
-    integer,
-    mlflow_options,
-    path_type,
-    positive_int,
-)
 
 __all__ = [
     "RUN_LABELS",
@@ -72,8 +57,6 @@ __all__ = [
     "check_selection",
     "record",
     "train_one",
-    "command",
-    "run_cli",
 ]
 
 
@@ -126,7 +109,6 @@ class Comparison:
     config: TrainConfig
     methods: tuple[tuple[str, str, dict[str, Any]], ...]
     seeds: tuple[int, ...] = tuple(range(10))
-    subset: tuple[int, int] | None = field(default=None)
     lead: int = 3
     run_config: tuple[tuple[str, dict[str, Any]], ...] = ()
 
@@ -144,8 +126,7 @@ class Comparison:
         return dict(
             name=self.name, title=self.title, task=self.task, task_options=self.task_options,
             n_valid=self.n_valid, config=self.config.to_dict(),
-            methods=[list(m) for m in self.methods], seeds=list(self.seeds),
-            subset=None if self.subset is None else list(self.subset), lead=self.lead,
+            methods=[list(m) for m in self.methods], seeds=list(self.seeds), lead=self.lead,
             run_config=[[name, dict(changes)] for name, changes in self.run_config],
         )  # fmt: skip
 
@@ -157,12 +138,10 @@ class Comparison:
             >>> all(Comparison.from_dict(c.to_dict()) == c for c in COMPARISONS.values())
             True
         """
-        subset = data.get("subset")
         run_config = tuple((name, dict(changes)) for name, changes in data.get("run_config", ()))
         return cls(**{**data, "config": TrainConfig(**data["config"]),
                       "methods": tuple(tuple(m) for m in data["methods"]),
                       "seeds": tuple(data["seeds"]),
-                      "subset": None if subset is None else tuple(subset),
                       "run_config": run_config})  # fmt: skip
 
     def method(self, run_name: str) -> Method:
@@ -184,12 +163,7 @@ class Comparison:
             return with_validation(data, validation_size(len(data.train)), seed=seed)
         if self.task == "adding":
             options["seed"] = seed
-        data = load_task(self.task, **options)
-        if self.subset is not None:
-            from fwlab.data import shrink
-
-            data = shrink(data, *self.subset, seed=seed)
-        return with_validation(data, self.n_valid, seed=seed)
+        return with_validation(load_task(self.task, **options), self.n_valid, seed=seed)
 
     def queue(self) -> list[tuple[str, int]]:
         """``(run name, seed)`` in the order they are trained: the ``lead`` core methods on the
@@ -285,8 +259,6 @@ def _task_words(comparison: Comparison, data_name: str) -> list[str]:
                 words += [flag, str(opts.pop(key))]
     elif "source" in opts:
         words += ["--source", str(opts.pop("source"))]
-    if comparison.subset is not None:
-        words += ["--subset", str(comparison.subset[0]), "--test-subset", str(comparison.subset[1])]
     if opts:
         raise ValueError(f"task options {opts} have no fwlab train option")
     return words
@@ -473,21 +445,15 @@ def check_selection(
 ) -> None:
     """Refuse ``only``/``seeds`` that name no run of ``comparison`` (``ValueError`` listing the
     valid choices); ``None`` selects everything."""
-    names = [m[0] for m in comparison.methods]
-    if only is not None:
-        wrong = [n for n in only if n not in names]
-        if wrong or not only:
+    for flag, given, valid, must, show in (
+        ("--only", only, [m[0] for m in comparison.methods], "name runs of", repr),
+        ("--seeds", seeds, comparison.seeds, "be seeds of", str),
+    ):
+        wrong = [v for v in given or () if v not in valid]
+        if given is not None and (wrong or not given):
             raise ValueError(
-                f"--only must name runs of {comparison.name}: {', '.join(names)}; got "
-                f"{', '.join(map(repr, wrong)) or 'nothing'}"
-            )
-    if seeds is not None:
-        wrong_seeds = [s for s in seeds if s not in comparison.seeds]
-        if wrong_seeds or not seeds:
-            raise ValueError(
-                f"--seeds must be seeds of {comparison.name}: "
-                f"{', '.join(map(str, comparison.seeds))}; got "
-                f"{', '.join(map(str, wrong_seeds)) or 'nothing'}"
+                f"{flag} must {must} {comparison.name}: {', '.join(map(str, valid))}; got "
+                f"{', '.join(map(show, wrong)) or 'nothing'}"
             )
 
 
@@ -635,134 +601,3 @@ def _train_one(
             "same fwlab record command again"
         ) from None
     return {"state": "trained", "summary": history["summary"]}
-
-
-#: ``fwlab record COMPARISON --runs DIR``
-command = Command(
-    "record",
-    lambda args: run_cli(args),  # defined below
-    [
-        Argument(["comparison"], type=choice(COMPARISONS), metavar="COMPARISON",
-                 help=f"what to record: {', '.join(sorted(COMPARISONS))}"),
-        Option(["--runs", "runs"], type=path_type, required=True,
-               help="folder of the raw runs (outside the checkout)"),
-        Option(["--only", "only"], greedy=True, default=None, metavar="NAME...",
-               help="only these run names"),
-        Option(["--seeds", "seeds"], type=integer, greedy=True, default=None, metavar="SEED...",
-               help="only these seeds"),
-        Option(["--list", "list"], is_flag=True, help="print the queue and exit"),
-        Option(["--compact", "compact"], type=path_type, default=None, metavar="JSON",
-               help="write the finished runs in the stored format (fwlab.experiments.recorded) "
-               "to JSON and exit (the recorded comparisons shipped with fwlab: "
-               "fwlab/experiments/data/NAME.json); refused when JSON holds runs the folder "
-               "lacks, unless --replace"),
-        Option(["--replace", "replace"], is_flag=True,
-               help="with --compact: replace a file that holds runs the folder lacks (they are "
-               "dropped)"),
-        Option(["--reproducible", "reproducible"], is_flag=True,
-               help="train in fwlab.util.reproducible's mode: the same bits on any x86-64 machine "
-               "with the same torch (slower)"),
-        Option(["--allow-dirty", "allow_dirty"], is_flag=True,
-               help="record from a checkout with uncommitted changes (its provenance says so)"),
-        Option(["--progress", "progress"], is_flag=True, help="show progress bars"),
-        Option(["--jobs", "jobs"], type=positive_int, default=1,
-               help="runs at a time (1: in this process; more: in worker processes)"),
-        *mlflow_options("also log every run to MLflow as <comparison>/<method>-seed<seed>"),
-    ],
-    show_default=True,
-)  # fmt: skip
-
-
-def _fail(message: str) -> int:
-    print(f"fwlab record: {message}", file=sys.stderr)
-    return 2
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    comparison = COMPARISONS[args.comparison]
-    try:
-        check_selection(comparison, args.only, args.seeds)
-    except ValueError as err:
-        return _fail(str(err))
-    if args.list:
-        for run_name, seed in comparison.queue():
-            folder = run_folder(args.runs, comparison, run_name, seed)
-            state = run_state(
-                folder, comparison.config.steps, expected_run(comparison, run_name, seed)
-            )
-            print(f"{state:8s} {run_name} seed{seed}")
-        return 0
-    if args.compact is not None:
-        return _compact(comparison, args)
-    if args.replace:
-        return _fail("--replace goes with --compact (it replaces a stored file); drop it")
-    if args.reproducible:
-        from fwlab.util import reproducible
-
-        try:
-            reproducible.activate()
-        except RuntimeError as err:
-            return _fail(f"--reproducible: {err}")
-    from fwlab.integrations.mlflow import mlflow_environment
-
-    try:
-        with mlflow_environment(args.mlflow, args.mlflow_experiment, point=comparison.name):
-            results = record(comparison, args.runs, only=args.only, seeds=args.seeds,
-                             progress=args.progress, allow_dirty=args.allow_dirty,
-                             jobs=args.jobs)  # fmt: skip
-    except (RuntimeError, NotADirectoryError, ValueError, FileNotFoundError) as err:
-        return _fail(str(err))
-    except KeyboardInterrupt as err:
-        print(f"fwlab record: {err or 'interrupted'}", file=sys.stderr)
-        return 130
-    for r in results:
-        print(json.dumps(r))
-    foreign = [f"{r['run']} seed{r['seed']}" for r in results if r["state"] == "foreign"]
-    if foreign:
-        return _fail(
-            f"{len(foreign)} run folder(s) hold a finished run of another configuration and were "
-            f"left alone: {', '.join(foreign)} under {Path(args.runs) / comparison.name}; move "
-            "them elsewhere and run the same command to train these runs"
-        )
-    return 0
-
-
-def _compact(comparison: Comparison, args: argparse.Namespace) -> int:
-    from fwlab.experiments.recorded import compact_comparison, load_recorded, write_recorded
-
-    if args.compact.is_dir():
-        return _fail(f"--compact {args.compact} is a folder; give a .json path")
-    recorded = compact_comparison(args.runs, comparison)
-    if args.compact.exists():
-        try:
-            old = load_recorded(args.compact)
-        except (ValueError, FileNotFoundError) as err:
-            return _fail(f"--compact {args.compact} exists and is not readable as one ({err}); "
-                         "give another path or move it away")  # fmt: skip
-        if old.get("name", comparison.name) != comparison.name:
-            return _fail(f"--compact {args.compact} holds comparison {old.get('name')!r}, not "
-                         f"{comparison.name!r}; give {comparison.name}'s file")  # fmt: skip
-        lost = [f"{run} seed{seed}" for run, by_seed in old["runs"].items()
-                for seed in by_seed if seed not in recorded["runs"].get(run, {})]  # fmt: skip
-        if lost and not args.replace:
-            return _fail(
-                f"--compact {args.compact} holds {len(lost)} run(s) that "
-                f"{Path(args.runs) / comparison.name} has not finished ({', '.join(lost[:4])}"
-                f"{', ...' if len(lost) > 4 else ''}): writing would drop them; finish them in "
-                "that folder, compact into another file, or pass --replace to drop them"
-            )
-        if lost:
-            print(f"fwlab record: --replace: dropped {len(lost)} run(s) of {args.compact} that "
-                  f"the folder lacks", file=sys.stderr)  # fmt: skip
-    write_recorded(recorded, args.compact)
-    done = sum(len(v) for v in recorded["runs"].values())
-    foreign = [r for r in recorded["not_recorded"] if r["state"] == "foreign"]
-    print(f"{args.compact}: {done} runs recorded, {len(recorded['not_recorded'])} not yet")
-    if foreign:
-        print(
-            f"fwlab record: {len(foreign)} folder(s) hold a finished run of another configuration "
-            f"(not compacted, listed as not recorded): "
-            + ", ".join(f"{r['run']} seed{r['seed']}" for r in foreign),
-            file=sys.stderr,
-        )
-    return 0

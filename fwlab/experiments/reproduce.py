@@ -42,7 +42,6 @@ from fwlab.util.argtypes import (
     positive_int,
 )
 from fwlab.util.atomic import atomic_open, atomic_write_text
-from fwlab.util.notebook_dir import notebook_path
 from fwlab.validate import one_of
 
 __all__ = [
@@ -55,7 +54,6 @@ __all__ = [
     "write_table",
     "format_table",
     "write_table_figure",
-    "row_notebook",
     "command",
     "run_cli",
 ]
@@ -100,15 +98,6 @@ def _table(number: int) -> dict[str, Any]:
 def table_tasks(number: int) -> tuple[str, ...]:
     """The task (column) names of table ``number``: ``("har2", "noisy_har2")`` for Table III."""
     return tuple(_table(number)["tasks"])
-
-
-def row_notebook() -> Path:
-    """``notebooks/table_row.ipynb``: one (row, task) of a table in a notebook (it calls
-    :func:`train_row` and records the result), e.g. for ``fwlab sweep``."""
-    here = Path.cwd() / "table_row.ipynb"
-    if here.is_file():
-        return here
-    return notebook_path("table_row.ipynb")
 
 
 def train_row(

@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fwlab.validate import one_of
+
 __all__ = [
     "SELECTION",
     "TUNING",
@@ -297,11 +299,7 @@ def tuning_study(plan: TuningPlan | str, runs: str | os.PathLike[str]) -> Any:
 
 
 def _plan(plan: TuningPlan | str) -> TuningPlan:
-    if isinstance(plan, TuningPlan):
-        return plan
-    if plan not in TUNING:
-        raise ValueError(f"plan must be one of {sorted(TUNING)}, got {plan!r}")
-    return TUNING[plan]
+    return plan if isinstance(plan, TuningPlan) else TUNING[one_of("plan", plan, sorted(TUNING))]
 
 
 _ROW_KEYS = ("valid_loss", "valid_acc", "test_loss_at_best_valid", "test_acc_at_best_valid",

@@ -32,11 +32,8 @@ id rides in ``fit``'s checkpoint, so a resumed ``fit`` (``resume=True``, ``fwlab
 :func:`fwlab.plots.training_figure` draws them. A finished run is read from its ``history.json``
 (exactly what ``fit`` returned); a run still training, or killed, is rebuilt from its metrics.
 
-The store: ``None`` is MLflow's own choice (``$MLFLOW_TRACKING_URI``, else, in MLflow 3, the
-SQLite file ``mlflow.db`` in the working folder), a path ending in ``.db`` is an SQLite file,
-another path a folder that gets one (``<folder>/mlflow.db``), and anything with a scheme
-(``http://127.0.0.1:5000``, ``sqlite:///...``, ``databricks``) is used as given. A local store
-needs no server and keeps its artifacts beside the file (``mlartifacts/``); ``mlflow ui
+The store is a URI, an SQLite file or a folder (:func:`tracking_uri`). A local store needs no
+server and keeps its artifacts beside the file (``mlartifacts/``); ``mlflow ui
 --backend-store-uri sqlite:///PATH`` shows it.
 
 Example::
@@ -120,9 +117,11 @@ def _import_mlflow() -> Any:
 
 
 def tracking_uri(store: str | os.PathLike[str] | None) -> str:
-    """The MLflow tracking URI for ``store`` (see the module docstring): a URI as given, a
-    ``.db`` file as SQLite, a folder as the SQLite file ``mlflow.db`` in it (MLflow 3 refuses
-    plain-folder stores).
+    """The MLflow tracking URI for ``store``: anything with a scheme (``http://127.0.0.1:5000``,
+    ``sqlite:///...``, ``databricks``) as given, a path ending in ``.db`` as an SQLite file,
+    another path as a folder that gets one, ``<folder>/mlflow.db`` (MLflow 3 refuses
+    plain-folder stores); ``None``: MLflow's own choice (``$MLFLOW_TRACKING_URI``, else, in
+    MLflow 3, ``mlflow.db`` in the working folder).
 
     Example:
         >>> tracking_uri("http://127.0.0.1:5000"), tracking_uri("/tmp/x/runs.db")
@@ -295,7 +294,6 @@ class MLflowCallback(Callback):
         flush_secs: metrics are sent at least this often (and at every evaluation and the end).
         figures: the training figure's formats attached at the end (``"html"``, ``"png"``,
             ``"svg"``, ``"pdf"``; the last three need ``fwlab[export]``); ``()`` for none.
-        command: the command recorded in the provenance (default: this process's command line).
 
     A :class:`fwlab.train.Callback`: :meth:`on_train_begin`, :meth:`on_step_end`,
     :meth:`on_eval_end`, :meth:`on_train_end`; its state (:attr:`run_id`, the MLflow run's id
@@ -313,7 +311,6 @@ class MLflowCallback(Callback):
         tags: Mapping[str, str] | None = None,
         flush_secs: float = 10.0,
         figures: Sequence[str] = ("html",),
-        command: str | None = None,
     ) -> None:
         _import_mlflow()  # a missing extra fails here, before training
         self.tracking_uri = tracking_uri(store) if store is not None else None
@@ -336,7 +333,7 @@ class MLflowCallback(Callback):
         self.tags = tags
         self.flush_secs = float(flush_secs)
         self.figures = tuple(figures)
-        self.command = command if command is not None else shlex.join(sys.argv)
+        self.command = shlex.join(sys.argv)  # recorded in the provenance
         self.run_id: str | None = None
         self._client: Any = None
         self._cursor: dict[str, int] = {}

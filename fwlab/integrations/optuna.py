@@ -43,6 +43,7 @@ Example (a toy objective whose minimum is at x = 0.3; ``jobs=2``: two worker pro
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import math
@@ -100,10 +101,7 @@ class SearchOutcome:
     @property
     def counts(self) -> dict[str, int]:
         """How many trials are in each state (``COMPLETE``, ``PRUNED``, ``FAIL``, ...)."""
-        counts: dict[str, int] = {}
-        for t in self.study.trials:
-            counts[t.state.name] = counts.get(t.state.name, 0) + 1
-        return counts
+        return dict(collections.Counter(t.state.name for t in self.study.trials))
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -514,10 +512,9 @@ def _interrupted_line(loop: _SearchLoop, s: _Search, interrupted: list[str],
     how = resume or "run the same search again to resume it"
     when = "ended at once (second Ctrl-C)" if loop.killed else "interrupted (Ctrl-C)"
     parts = [f"{s.ended()} of {s.trials} trials ended"]
-    done = [t for t in s.study.trials if t.state.name == "COMPLETE"]
-    if done:
-        best = s.study.best_trial
-        parts[0] += f" (best {s.metric} {_short(best.value)}, trial {best.number})"
+    best = SearchOutcome(s.study).best
+    if best is not None:
+        parts[0] += f" (best {s.metric} {_short(best['value'])}, trial {best['number']})"
     if interrupted:
         shown = ", ".join(interrupted[:4]) + (", ..." if len(interrupted) > 4 else "")
         parts.append(f"{len(interrupted)} interrupted ({shown}; queued again, first)")

@@ -14,7 +14,7 @@ hand-written forward and backward loops, no graph per step; ``recurrence="auto"`
 ``"fused"``), or by :func:`indrnn_recurrence`, the
 plain autograd loop kept as the reference (``recurrence="reference"``, and what ``"auto"`` uses
 under ``torch.func`` transforms, which custom autograd Functions do not support here, and
-under autocast, whose mixed dtypes it handles as it always did).
+under autocast, whose mixed dtypes it handles).
 
 The stack follows the IndRNN reference (``Sunnydreamrain/IndRNN_pytorch``, plain net on
 pixel-MNIST) that the FW-RNN paper copies:
@@ -132,10 +132,8 @@ class IndRNN(nn.Module):
         seq_len_hint: the sequence length :math:`T` the initialization is tuned for.
         last_layer_init: with a known :math:`T`, draw the last layer's :math:`u` from
             :math:`U(5^{-1/T}, U_{\max})` (the reference's ``--u_lastlayer_ini``).
-        recurrence: ``"auto"`` (the fused loop; the reference under ``torch.func``
-            transforms and under autocast, whose mixed dtypes the reference handles as before),
-            ``"fused"`` (under autocast it computes in the parameters' dtype) or
-            ``"reference"``; the same numbers either way, see the module docstring.
+        recurrence: ``"auto"``, ``"fused"`` (under autocast it computes in the parameters'
+            dtype) or ``"reference"`` (see the module docstring); the same numbers either way.
 
     Without any bound, :math:`u \sim U(0, 1)`.
 
@@ -170,36 +168,20 @@ class IndRNN(nn.Module):
         recurrence: str = "auto",
     ) -> None:
         super().__init__()
-        input_size = positive_int("input_size", input_size)
-        hidden_size = positive_int("hidden_size", hidden_size)
-        num_layers = positive_int("num_layers", num_layers)
-        one_of("nonlinearity", nonlinearity, sorted(NONLINEARITIES))
-        one_of("recurrence", recurrence, list(RECURRENCES))
-        for name, flag in (
-            ("batch_first", batch_first),
-            ("bias", bias),
-            ("batch_norm", batch_norm),
-            ("last_layer_init", last_layer_init),
-        ):
-            boolean(name, flag)
-        dropout = in_range("dropout", dropout, 0, 1, high_open=True)
-        seq_len_hint = optional(positive_int, "seq_len_hint", seq_len_hint)
-        if recurrent_max is None and seq_len_hint is not None:
-            recurrent_max = _MAG ** (1.0 / seq_len_hint)
-        recurrent_max = optional(positive_float, "recurrent_max", recurrent_max)
-
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.nonlinearity = nonlinearity
-        self.batch_first = bool(batch_first)
-        self.bias = bool(bias)
-        self.dropout = float(dropout)
-        self.batch_norm = bool(batch_norm)
-        self.recurrent_max = recurrent_max
-        self.seq_len_hint = seq_len_hint
-        self.last_layer_init = bool(last_layer_init)
-        self.recurrence = recurrence
+        self.input_size = input_size = positive_int("input_size", input_size)
+        self.hidden_size = hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_layers = num_layers = positive_int("num_layers", num_layers)
+        self.nonlinearity = one_of("nonlinearity", nonlinearity, sorted(NONLINEARITIES))
+        self.recurrence = one_of("recurrence", recurrence, RECURRENCES)
+        self.batch_first = boolean("batch_first", batch_first)
+        self.bias = boolean("bias", bias)
+        self.batch_norm = boolean("batch_norm", batch_norm)
+        self.last_layer_init = boolean("last_layer_init", last_layer_init)
+        self.dropout = in_range("dropout", dropout, 0, 1, high_open=True)
+        self.seq_len_hint = optional(positive_int, "seq_len_hint", seq_len_hint)
+        if recurrent_max is None and self.seq_len_hint is not None:
+            recurrent_max = _MAG ** (1.0 / self.seq_len_hint)
+        self.recurrent_max = optional(positive_float, "recurrent_max", recurrent_max)
 
         for k in range(num_layers):
             fan_in = input_size if k == 0 else hidden_size
@@ -348,10 +330,7 @@ class IndRNN(nn.Module):
             want = (
                 (self.num_layers, n, self.hidden_size)
                 if batched
-                else (
-                    self.num_layers,
-                    self.hidden_size,
-                )
+                else (self.num_layers, self.hidden_size)
             )
             if not isinstance(hx, Tensor):
                 raise ValueError(

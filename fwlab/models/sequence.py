@@ -55,6 +55,8 @@ from fwlab.validate import boolean, in_range, one_of, optional, positive_int
 __all__ = ["SequenceModel", "State", "CELLS"]
 
 CELLS = ("rnn", "lstm", "indrnn")
+#: the nonlinearity of a cell that has a choice, when none is given
+_NONLINEARITY = {"rnn": "tanh", "indrnn": "relu"}
 
 #: hidden state of the body: ``h`` (rnn, indrnn) or ``(h, c)`` (lstm), each (num_layers, N, H)
 State = Tensor | tuple[Tensor, Tensor]
@@ -101,13 +103,13 @@ class SequenceModel(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        one_of("cell", cell, CELLS)
-        input_size = positive_int("input_size", input_size)
-        hidden_size = positive_int("hidden_size", hidden_size)
-        output_size = positive_int("output_size", output_size)
-        num_layers = positive_int("num_layers", num_layers)
+        self.cell = one_of("cell", cell, CELLS)
+        self.input_size = input_size = positive_int("input_size", input_size)
+        self.hidden_size = hidden_size = positive_int("hidden_size", hidden_size)
+        self.output_size = output_size = positive_int("output_size", output_size)
+        self.num_layers = num_layers = positive_int("num_layers", num_layers)
         dropout = in_range("dropout", dropout, 0, 1, high_open=True)
-        batch_norm = boolean("batch_norm", batch_norm)
+        self.batch_norm = boolean("batch_norm", batch_norm)
         bias = boolean("bias", bias)
         if cell == "lstm" and nonlinearity is not None:
             raise ValueError(
@@ -120,47 +122,24 @@ class SequenceModel(nn.Module):
                 f"remove them for cell={cell!r}"
             )
 
-        self.cell = cell
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.output_size = output_size
-        self.num_layers = num_layers
-        self.batch_norm = bool(batch_norm)
-
+        self.nonlinearity = None if cell == "lstm" else nonlinearity or _NONLINEARITY[cell]
+        common = dict(bias=bias, batch_first=True, dropout=dropout)
         if cell == "rnn":
-            self.nonlinearity = nonlinearity or "tanh"
             self.body: nn.Module = nn.RNN(
-                input_size,
-                hidden_size,
-                num_layers,
-                nonlinearity=self.nonlinearity,
-                bias=bias,
-                batch_first=True,
-                dropout=float(dropout),
+                input_size, hidden_size, num_layers, nonlinearity=self.nonlinearity, **common
             )
         elif cell == "lstm":
-            self.nonlinearity = None
-            self.body = nn.LSTM(
-                input_size,
-                hidden_size,
-                num_layers,
-                bias=bias,
-                batch_first=True,
-                dropout=float(dropout),
-            )
+            self.body = nn.LSTM(input_size, hidden_size, num_layers, **common)
         else:
-            self.nonlinearity = nonlinearity or "relu"
             self.body = IndRNN(
                 input_size,
                 hidden_size,
                 num_layers,
                 nonlinearity=self.nonlinearity,
-                batch_first=True,
-                bias=bias,
-                dropout=float(dropout),
                 batch_norm=self.batch_norm,
                 recurrent_max=recurrent_max,
                 seq_len_hint=seq_len_hint,
+                **common,
             )
         self.norm = (
             nn.BatchNorm1d(hidden_size) if self.batch_norm and cell != "indrnn" else nn.Identity()
@@ -266,12 +245,7 @@ class SequenceModel(nn.Module):
 
     def init_state(self, batch_size: int, *, device=None, dtype=None) -> State:
         """A zero state for ``batch_size`` sequences (what ``state=None`` means)."""
-        p = self.head.weight
-        h = torch.zeros(
-            self.num_layers,
-            batch_size,
-            self.hidden_size,
-            device=device or p.device,
-            dtype=dtype or p.dtype,
+        h = self.head.weight.new_zeros(  # the parameters' device and dtype unless given
+            self.num_layers, batch_size, self.hidden_size, device=device, dtype=dtype
         )
         return (h, torch.zeros_like(h)) if self.cell == "lstm" else h

@@ -10,6 +10,7 @@ schedulers update it in place, as for torch's own optimizers).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -48,6 +49,17 @@ def closure(value: Any) -> None:
             "from gradients already computed, call loss.backward() and then step() without "
             "arguments"
         )
+
+
+def saved_groups(groups: Any, defaults: dict[str, Any], validate: Callable[[dict], None]) -> None:
+    """Refuse a state dict's param groups whose hyperparameters (over ``defaults``) ``validate``
+    refuses, naming the group, before ``load_state_dict`` changes anything."""
+    for i, saved in enumerate(groups if isinstance(groups, list) else ()):
+        trial = {**defaults, **{k: v for k, v in dict(saved).items() if k != "params"}}
+        try:
+            validate(trial)
+        except ValueError as err:
+            raise ValueError(f"state_dict param group {i}: {err}") from None
 
 
 def params_given(value: Any, optimizer: str) -> None:

@@ -425,11 +425,7 @@ class FrankWolfe(Optimizer):
                     "it was saved by another optimizer. Load it into that optimizer, or start "
                     "FrankWolfe afresh and load only the model's state dict"
                 )
-            trial = {**self.defaults, **{k: v for k, v in saved.items() if k != "params"}}
-            try:
-                _validate_group(trial)
-            except ValueError as err:
-                raise ValueError(f"state_dict param group {i}: {err}") from None
+        _checks.saved_groups(groups, self.defaults, _validate_group)
 
     # ------------------------------------------------------------------ counters
     def _gstate(self, group: dict[str, Any]) -> dict[str, Any]:
@@ -457,12 +453,9 @@ class FrankWolfe(Optimizer):
         """Closure mode (all K inner iterations) or, without a closure, one streaming inner
         iteration. See the class docstring.
 
-        Any exception raised during the call (by the closure at any inner iteration,
-        ``KeyboardInterrupt`` included, or by the optimizer itself) abandons the outer step
-        under way, as :meth:`reset_inner` does: the parameters are back at ω and the optimizer
-        state is bit-identical to what it was before the outer step began; then it propagates.
-        The outer update itself is the commit point: a Ctrl-C that arrives while it is applied
-        is delivered right after it, with the step complete.
+        Any exception raised during the call abandons the outer step (:meth:`reset_inner`)
+        before it propagates. The outer update itself is the commit point: a Ctrl-C that
+        arrives while it is applied is delivered right after it, with the step complete.
         """
         _checks.closure(closure)
         if closure is not None:
@@ -596,8 +589,7 @@ class FrankWolfe(Optimizer):
     def _nonfinite(self, what: str, concerned: Sequence[dict[str, Any]]) -> None:
         """Cancel the outer step of every group; raise unless every group ``concerned`` (those
         whose loss or gradients were non-finite) says ``nonfinite="skip"``."""
-        for group in self.param_groups:
-            self._rollback(group)
+        self.reset_inner()
         msg = (
             f"FrankWolfe met a non-finite {what}; the outer step was cancelled and every "
             "parameter and optimizer state is as before it. Lower lr/delta, clip the inputs, "
@@ -761,14 +753,12 @@ class FrankWolfe(Optimizer):
             )
         gap, dot, n_dw, n_g0 = gst.pop("fw_diag_t").tolist()
         denom = n_dw * n_g0
-        cos = -dot / denom if denom > 0 else float("nan")
+        cos = max(-1.0, min(1.0, -dot / denom)) if denom > 0 else math.nan
         steps_done = int(gst.get("fw_steps", 0)) + 1
         stats = dict(
             fw_gap=gap,
             dw_norm=n_dw,
-            angle_deg=math.degrees(math.acos(max(-1.0, min(1.0, cos))))
-            if denom > 0
-            else float("nan"),
+            angle_deg=math.degrees(math.acos(cos)),
             delta=delta,
             lr=lr,
             K=K,

@@ -56,15 +56,14 @@ def request_stop(thread_id: int | None = None) -> bool:
 
 
 class DeferredInterrupt:
-    """Inside the ``with`` block, SIGINT sets :attr:`requested` instead of raising.
+    """Inside the ``with`` block, SIGINT sets :attr:`requested` instead of raising (and with
+    ``deliver``, is raised again after it: see the module docstring).
 
-    ``deliver``: hold every SIGINT and raise it again after the block (a section that must
-    complete) instead of leaving :attr:`requested` to the caller and letting a second SIGINT
-    raise at once (a loop). Signals reach Python's main thread only: the handler is installed
-    there (elsewhere the block runs unguarded) and the previous one is back after the block.
-    Without ``deliver`` it replaces only Python's default handler, so that a program's own (a
-    run engine worker's, say) keeps its signals; with ``deliver`` any handler, which gets the
-    held signal after the block.
+    Signals reach Python's main thread only: the handler is installed there (elsewhere the block
+    runs unguarded) and the previous one is back after the block. Without ``deliver`` it
+    replaces only Python's default handler, so that a program's own (a run engine worker's,
+    say) keeps its signals; with ``deliver`` any handler, which gets the held signal after the
+    block.
     """
 
     def __init__(self, *, deliver: bool = False) -> None:

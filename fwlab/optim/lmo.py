@@ -86,7 +86,7 @@ def _lmo_flat(g: Tensor, p: float, radius: float) -> Tensor:
             "undefined (FrankWolfe cancels such a step: see its nonfinite option)"
         )
     # below this the gradient is treated as exactly zero: s = 0 is optimal and finite
-    if not gmax_value > _tiny(g):
+    if not gmax_value > torch.finfo(g.dtype).tiny:
         return torch.zeros_like(g)
     if p == 1.0:
         i = int(torch.argmax(g.abs()))  # first index among ties
@@ -103,10 +103,6 @@ def _lmo_flat(g: Tensor, p: float, radius: float) -> Tensor:
     # ||g||_q^{q-1} up to the same factor: (sum |g_i|^q)^{(q-1)/q}
     denom = torch.linalg.vector_norm(g / gmax, ord=q).pow(q - 1.0)
     return a.mul_(torch.sign(g)).mul_(-radius / denom)
-
-
-def _tiny(g: Tensor) -> float:
-    return float(torch.finfo(g.dtype).tiny) if g.is_floating_point() else 0.0
 
 
 def lmo(grad: Tensor, p: float | str, radius: float) -> Tensor:

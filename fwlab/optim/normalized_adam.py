@@ -108,12 +108,7 @@ class NormalizedAdam(Optimizer):
         """Load a state dict saved by :meth:`state_dict`; one with invalid hyperparameters is
         refused with a ``ValueError`` naming the group before anything is changed."""
         groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
-        for i, saved in enumerate(groups if isinstance(groups, list) else ()):
-            trial = {**self.defaults, **{k: v for k, v in dict(saved).items() if k != "params"}}
-            try:
-                _validate(trial)
-            except ValueError as err:
-                raise ValueError(f"state_dict param group {i}: {err}") from None
+        _checks.saved_groups(groups, self.defaults, _validate)
         super().load_state_dict(state_dict)
         for group in self.param_groups:
             _validate(group)

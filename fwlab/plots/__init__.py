@@ -22,7 +22,8 @@ One module per figure family (every public name is re-exported here):
 7. :mod:`fwlab.plots.tuning`: a tuning table, the validation metric over the learning-rate
    grid per method: :func:`tuning_figure`
 
-:mod:`fwlab.plots._style` holds what several families share (how p is written, colours).
+:mod:`fwlab.plots._style` holds what several families share (colours, log-axis values);
+:func:`format_p` (how p is written) is :func:`fwlab.exponent.format_p`, re-exported.
 
 Example:
     >>> from fwlab.toy import trajectory
@@ -33,7 +34,8 @@ Example:
     ['contour', 'minima', 'balls', 'vertices', 'inner']
 """
 
-from fwlab.plots._style import METHOD_COLORS, format_p
+from fwlab.exponent import format_p
+from fwlab.plots._style import METHOD_COLORS
 from fwlab.plots.balls import balls_xy, lmo_ball_figure, unit_ball
 from fwlab.plots.landscape import LANDSCAPE_TRACES, landscape_figure
 from fwlab.plots.recorded import (

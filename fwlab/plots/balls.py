@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from fwlab.exponent import as_p
+from fwlab.toy.lesson import SLIDER_PS
 
 
 def unit_ball(p: float | str, n: int = 49) -> np.ndarray:
@@ -50,7 +51,7 @@ def balls_xy(
 
 def lmo_ball_figure(
     grad: tuple[float, float] = (1.0, 0.4),
-    ps: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf),
+    ps: tuple[float, ...] = SLIDER_PS,
     radius: float = 1.0,
     height: int = 420,
 ) -> go.Figure:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
-from fwlab.plots._style import METHOD_COLORS, format_p
+from fwlab.exponent import format_p
+from fwlab.plots._style import METHOD_COLORS
 
 if TYPE_CHECKING:  # fwlab.landscape imports the training stack; the figure only reads fields
     from fwlab.landscape import Landscape

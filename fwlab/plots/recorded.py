@@ -27,8 +27,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb
+from plotly.subplots import make_subplots
 
 from fwlab.plots.bands import band_note, seed_band
+from fwlab.validate import one_of
 
 __all__ = [
     "RECORDED_COLORS",
@@ -37,7 +40,6 @@ __all__ = [
     "seed_bands_trace_data",
     "recorded_band_traces",
     "add_recorded",
-    "recorded_label",
     "recorded_metric",
 ]
 
@@ -46,25 +48,15 @@ RECORDED_COLORS = ("#6b6ecf", "#b5cf6b", "#e7969c", "#7b4173", "#9c9ede", "#bd9e
 
 
 def recorded_metric(recorded: Mapping[str, Any]) -> str:
-    """``"test_acc"`` when the recorded runs have test accuracies, else ``"test_loss"``."""
-    for by_seed in recorded["runs"].values():
-        for h in by_seed.values():
-            return (
-                "test_acc"
-                if any(a is not None for a in h["eval"].get("test_acc", []))
-                else ("test_loss")
-            )
-    return "test_loss"
-
-
-def recorded_label(recorded: Mapping[str, Any], run_name: str) -> str:
-    """The display name of ``run_name`` (the recorded ``labels``, else the run name)."""
-    return recorded.get("labels", {}).get(run_name, run_name)
+    """``"test_acc"`` when the recorded runs have test accuracies (read from the first run's
+    first seed), else ``"test_loss"``."""
+    first = next((h for by_seed in recorded["runs"].values() for h in by_seed.values()), None)
+    has_acc = first is not None and any(a is not None for a in first["eval"].get("test_acc", []))
+    return "test_acc" if has_acc else "test_loss"
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
+    return "rgba({},{},{},{})".format(*hex_to_rgb(hex_color), alpha)
 
 
 def recorded_band_traces(
@@ -85,13 +77,13 @@ def recorded_band_traces(
         ValueError: ``metric`` is not ``"test_loss"``/``"test_acc"``/``"valid_loss"``/
             ``"valid_acc"``, or a run is not recorded.
     """
-    if metric not in ("test_loss", "test_acc", "valid_loss", "valid_acc"):
-        raise ValueError(f"metric must be 'test_loss' or 'test_acc' (or valid_*), got {metric!r}")
+    one_of("metric", metric, ("test_loss", "test_acc", "valid_loss", "valid_acc"))
     names = list(recorded["runs"]) if runs is None else list(runs)
     missing = [n for n in names if n not in recorded["runs"]]
     if missing:
         raise ValueError(f"runs must be recorded runs {sorted(recorded['runs'])}, got {missing}")
     series = {"loss": ("train", "loss"), "metric": ("eval", metric)}
+    labels = recorded.get("labels", {})  # display names; a run without one shows its name
     traces = []
     for i, name in enumerate(names):
         by_seed = {int(s): h for s, h in recorded["runs"][name].items()}
@@ -99,7 +91,7 @@ def recorded_band_traces(
         for panel, (part, key) in series.items():
             band = seed_band(by_seed, part, key)
             # the seeds actually in this panel's band, and any left out for NaN/inf
-            label = f"recorded {recorded_label(recorded, name)} ({band_note(band)})"
+            label = f"recorded {labels.get(name, name)} ({band_note(band)})"
             common = dict(legendgroup=f"recorded:{name}", hoverinfo="skip", showlegend=False)
             lo = go.Scatter(
                 x=band["x"], y=band["lo"], mode="lines", line={"width": 0, "color": color},
@@ -198,8 +190,6 @@ def seed_bands_figure(
         >>> [t.meta for t in fig.data][-3:], fig.data[-1].y.tolist()
         (['recorded:fw:lo', 'recorded:fw:hi', 'recorded:fw:mean'], [0.3, 0.1])
     """
-    from plotly.subplots import make_subplots
-
     titles = dict(titles or {})
     fig = make_subplots(rows=1, cols=len(runs), shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[titles.get(r, r) for r in runs])  # fmt: skip

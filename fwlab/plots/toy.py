@@ -9,12 +9,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.plots._style import METHOD_COLORS, _positive, format_p
+from fwlab.exponent import format_p
+from fwlab.plots._style import METHOD_COLORS, _positive
 from fwlab.plots.balls import balls_xy
 from fwlab.toy.losses import ToyLoss, get_loss
-from fwlab.toy.trajectory import Trajectory
+from fwlab.toy.trajectory import METHODS, Trajectory
 
-BASELINES: tuple[str, ...] = ("gd", "ngd", "adam")
+BASELINES: tuple[str, ...] = METHODS[1:]  # every method of fwlab.toy.trajectory but "fw"
 METHOD_LABELS: dict[str, str] = {
     "fw": "Frank-Wolfe",
     "gd": "GD",
@@ -142,13 +143,6 @@ def trajectory_trace_data(
     return out
 
 
-def _title(spec: ToyLoss, fw: Trajectory) -> str:
-    return (
-        f"{spec.title} — Frank-Wolfe δ = {fw.delta:g}, K = {fw.K}, p = {format_p(fw.p)}, "
-        f"η = {fw.lr:g}, {fw.steps} steps"
-    )
-
-
 def trajectory_figure(
     loss: str | ToyLoss,
     fw: Trajectory,
@@ -271,7 +265,11 @@ def trajectory_figure(
     fig.update_yaxes(type="log", row=2, col=2)
     fig.update_xaxes(title_text="outer step t", row=2, col=2)
     fig.update_layout(
-        title={"text": _title(spec, fw), "font": {"size": 14}},
+        title={
+            "text": f"{spec.title} — Frank-Wolfe δ = {fw.delta:g}, K = {fw.K}, "
+            f"p = {format_p(fw.p)}, η = {fw.lr:g}, {fw.steps} steps",
+            "font": {"size": 14},
+        },
         height=height,
         margin={"l": 40, "r": 20, "t": 60, "b": 40},
         legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},

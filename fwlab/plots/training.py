@@ -9,30 +9,23 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.plots._style import _positive, format_p
+from fwlab.exponent import format_p
+from fwlab.plots._style import _positive
+from fwlab.validate import one_of
 
-#: the series drawn per run, in order; run ``name``'s traces have ``meta = f"{series}:{name}"``
-TRAINING_SERIES: tuple[str, ...] = (
-    "loss",
-    "metric",
-    "lr",
-    "delta",
-    "fw_gap",
-    "dw_norm",
-    "angle_deg",
-    "events",
-)
-#: (row, col) of each series in :func:`training_figure`
+#: (row, col) of each series in :func:`training_figure`, in the order the series are drawn
 TRAINING_PANELS: dict[str, tuple[int, int]] = {
     "loss": (1, 1),
-    "events": (1, 1),
     "metric": (1, 2),
     "lr": (1, 3),
     "delta": (1, 3),
     "fw_gap": (2, 1),
     "dw_norm": (2, 2),
     "angle_deg": (2, 3),
+    "events": (1, 1),
 }
+#: the series drawn per run, in order; run ``name``'s traces have ``meta = f"{series}:{name}"``
+TRAINING_SERIES: tuple[str, ...] = tuple(TRAINING_PANELS)
 _TRAINING_COLORS = (
     "#1f77b4",
     "#d62728",
@@ -63,10 +56,8 @@ def run_title(method: object) -> str:
 def training_metric(histories: Mapping[str, Mapping] | Mapping, metric: str = "auto") -> str:
     """``"test_acc"`` or ``"test_loss"``: the metric panel's series. ``"auto"`` picks the
     accuracy when any history (or the one history given) has one, else the test loss."""
-    if metric in ("test_acc", "test_loss"):
+    if one_of("metric", metric, ("auto", "test_acc", "test_loss")) != "auto":
         return metric
-    if metric != "auto":
-        raise ValueError(f"metric must be 'auto', 'test_acc' or 'test_loss', got {metric!r}")
     hs = [histories] if "eval" in histories else list(histories.values())
     has_acc = any(a is not None for h in hs for a in h["eval"]["test_acc"])
     return "test_acc" if has_acc else "test_loss"
@@ -172,13 +163,9 @@ def training_trace_data(
         events = [e for e in list(h["events"]) if "step" in e]
         losses = h["train"]["loss"]
         ex = np.array([e["step"] for e in events], dtype=np.float64)
-        ey = np.array(
-            [
-                losses[min(max(e["step"] - 1, 0), len(losses) - 1)] if losses else np.nan
-                for e in events
-            ],
-            dtype=np.float64,
-        )
+        # a change is marked on the loss curve, at the loss of its batch
+        at = [min(max(e["step"] - 1, 0), len(losses) - 1) for e in events]
+        ey = np.array([losses[i] if losses else np.nan for i in at], dtype=np.float64)
         out[f"events:{name}"] = {"x": ex, "y": ey, "text": [_event_text(e) for e in events]}
     return out
 

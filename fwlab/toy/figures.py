@@ -30,7 +30,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.toy.lesson import lmo_rows
+from fwlab.exponent import format_p
+from fwlab.toy.lesson import SLIDER_PS, lmo_rows
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import Trajectory
 from fwlab.toy.trust_region import StepZoom
@@ -51,14 +52,11 @@ __all__ = [
     "step_zoom_trace_data",
 ]
 
-FW_COLOR, PG_COLOR, EXACT_COLOR = "#d62728", "#1f77b4", "#111111"
-LMO_PS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, math.inf)
+FW_COLOR, PG_COLOR = "#d62728", "#1f77b4"
+#: the p of the LMO figure's balls: the p slider's options
+LMO_PS: tuple[float, ...] = SLIDER_PS
 _P_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
 _PATH_COLORS = (*_P_COLORS, "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
-
-
-def _label(p: float) -> str:
-    return "∞" if math.isinf(p) else f"{p:g}"
 
 
 def _sphere(p: float, n: int = 241) -> np.ndarray:
@@ -102,10 +100,7 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
     spec = get_loss(z.loss)
     w, d = z.omega, z.delta
     half = 1.35 * d
-    xs = np.linspace(w[0] - half, w[0] + half, grid)
-    ys = np.linspace(w[1] - half, w[1] + half, grid)
-    X, Y = np.meshgrid(xs, ys)
-    Z = spec.contour_values(spec(X, Y))
+    xs, ys, Z = spec.grid(grid, ((w[0] - half, w[0] + half), (w[1] - half, w[1] + half)))
     ring = w + d * _sphere(z.p)
     fw_path = np.vstack([w, w + z.fw_dw[:k]])
     pg_path = np.vstack([w, w + z.pg_dw[:k]])
@@ -113,9 +108,12 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
     ks = np.arange(1, z.K + 1)
     f_prev = np.concatenate([[float(spec.at(w))], z.f_fw[:-1]])
     sub = f_prev - z.f_exact
+    dist = np.concatenate([z.fw_distance, z.pg_distance])
+    shown = dist[dist > 0]  # the k line spans the log axis's range
+    low = float(max(shown.min(), 1e-12)) if shown.size else 1e-12
     return {
-        "contour": {"x": xs, "y": ys, "z": Z},
-        "ball": {"x": ring[:, 0], "y": ring[:, 1], "name": f"‖Δ‖_{_label(z.p)} ≤ δ = {d:g}"},
+        "contour": {"x": xs, "y": ys, "z": spec.contour_values(Z)},
+        "ball": {"x": ring[:, 0], "y": ring[:, 1], "name": f"‖Δ‖_{format_p(z.p)} ≤ δ = {d:g}"},
         "exact": {"x": [w[0] + z.exact[0]], "y": [w[1] + z.exact[1]]},
         "fw:vertices": {
             "x": verts[:, 0],
@@ -128,7 +126,7 @@ def step_zoom_trace_data(z: StepZoom, k: int, *, grid: int = 81) -> dict[str, di
         "pg:k": {"x": pg_path[-1:, 0], "y": pg_path[-1:, 1], "name": f"projected gradient Δ_{k}"},
         "dist:fw": {"x": ks, "y": _pos(z.fw_distance)},
         "dist:pg": {"x": ks, "y": _pos(z.pg_distance)},
-        "dist:k": {"x": [k, k], "y": [_lo(z), _hi(z)]},
+        "dist:k": {"x": [k, k], "y": [low, float(max(dist.max(), 1e-12))]},
         "gap:fw": {"x": ks, "y": _pos(z.fw_gaps)},
         "gap:subopt": {"x": ks, "y": _pos(sub)},
     }
@@ -139,22 +137,12 @@ def _pos(v: np.ndarray) -> np.ndarray:
     return np.where(v > 0, v, np.nan)
 
 
-def _lo(z: StepZoom) -> float:
-    v = np.concatenate([z.fw_distance, z.pg_distance])
-    v = v[v > 0]
-    return float(max(v.min(), 1e-12)) if v.size else 1e-12
-
-
-def _hi(z: StepZoom) -> float:
-    return float(max(z.fw_distance.max(), z.pg_distance.max(), 1e-12))
-
-
 def step_zoom_title(z: StepZoom, k: int) -> str:
     """The step-zoom figure's title."""
     cx, cy = z.omega
     return (
         f"One trust-region step on {z.loss} at ω = ({cx:.3g}, {cy:.3g}), δ = {z.delta:g}, "
-        f"p = {_label(z.p)}: k = {k}"
+        f"p = {format_p(z.p)}: k = {k}"
     )
 
 
@@ -280,7 +268,7 @@ def lmo_trace_data(
     out: dict[str, dict[str, object]] = {}
     for p in ps:
         p = p_exponent("p", p)
-        lab = _label(p)
+        lab = format_p(p)
         ring = delta * _sphere(p)
         s = lmo_rows(g[None, :], p, delta)[0]
         out[f"ball:{lab}"] = {
@@ -311,7 +299,7 @@ def lmo_figure(
     data = lmo_trace_data(direction_deg, delta, ps)
     fig = go.Figure()
     for p, color in zip(ps, _P_COLORS * len(ps), strict=False):
-        lab = _label(p_exponent("p", p))
+        lab = format_p(p)
         fig.add_scatter(
             mode="lines", line={"color": color, "width": 1.2}, legendgroup=lab,
             meta=f"ball:{lab}", **data[f"ball:{lab}"],

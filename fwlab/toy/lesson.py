@@ -39,9 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from fwlab.toy.losses import ToyLoss, get_loss
-from fwlab.toy.trajectory import _TINY
-from fwlab.toy.trust_region import exact_step, p_norm
+from fwlab.exponent import dual_exponent
+from fwlab.toy.losses import ToyLoss, get_loss, loss_names
+from fwlab.toy.sliders import slider_value
+from fwlab.toy.trajectory import _TINY, trajectory
+from fwlab.toy.trust_region import exact_step, p_norm, project_ball
 from fwlab.validate import boolean, optional, p_exponent, positive_float
 
 __all__ = [
@@ -106,10 +108,11 @@ def lmo_rows(g: np.ndarray, p: float, radius: float | np.ndarray) -> np.ndarray:
 
 
 def fw_inner_batch(
-    loss: str | ToyLoss, centres: np.ndarray, *, delta: float, p: float | str, K: int
+    loss: str | ToyLoss, centres: np.ndarray, *, delta: float | np.ndarray, p: float | str, K: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Algorithm 1's inner loop at every centre at once: averages :math:`\Delta\omega_k`
-    (N, K, 2), vertices :math:`s_k` (N, K, 2) and FW gaps (N, K)."""
+    (N, K, 2), vertices :math:`s_k` (N, K, 2) and FW gaps (N, K); ``delta`` is one radius or
+    one per centre (N,)."""
     spec = get_loss(loss)
     p = p_exponent("p", p)
     w = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
@@ -162,18 +165,16 @@ def k_sweep(
         exact = np.array([exact_step(spec, c, delta=delta, p=p) for c in w]).reshape(-1, 2)
     Ks = [int(k) for k in Ks]
     dws, _, _ = fw_inner_batch(spec, w, delta=delta, p=p, K=max(Ks))
-    f0 = spec.at(w)
-    out: dict[str, list[float]] = {"length": [], "angle": [], "distance": [], "downhill": []}
-    for K in Ks:
-        d = dws[:, K - 1]
-        out["length"].append(float(np.median(p_norm(d, p)) / delta))
-        out["angle"].append(float(np.median(_angle_deg(d, exact))))
-        out["distance"].append(float(np.median(np.hypot(*(d - exact).T)) / delta))
-        out["downhill"].append(float(np.mean(spec.at(w + d) < f0)))
-    res = {k: np.asarray(v) for k, v in out.items()}
-    res["Ks"] = np.asarray(Ks)
-    res["exact"] = exact
-    return res
+    d = dws[:, [k - 1 for k in Ks]]  # (N, len(Ks), 2); medians and shares over the N centres
+    miss = d - exact[:, None]
+    return {
+        "length": np.median(p_norm(d, p), axis=0) / delta,
+        "angle": np.median(_angle_deg(d, exact[:, None]), axis=0),
+        "distance": np.median(np.hypot(miss[..., 0], miss[..., 1]), axis=0) / delta,
+        "downhill": np.mean(spec.at(w[:, None] + d) < spec.at(w)[:, None], axis=0),
+        "Ks": np.asarray(Ks),
+        "exact": exact,
+    }
 
 
 def identity_model_step(g: Sequence[float] | np.ndarray, delta: float) -> np.ndarray:
@@ -213,8 +214,8 @@ def final_loss_grid(
 ) -> np.ndarray:
     """F after ``steps`` Frank-Wolfe steps for every (η, δ): shape ``(len(lrs), len(deltas))``.
 
-    All grid points run at once, vectorized (the same recursion as :func:`fwlab.toy.trajectory`,
-    with :func:`lmo_rows`; results agree with it to rounding).
+    All grid points run at once, through :func:`fw_inner_batch` (results agree with
+    :func:`fwlab.toy.trajectory` to rounding).
     """
     spec = get_loss(loss)
     p = p_exponent("p", p)
@@ -222,11 +223,7 @@ def final_loss_grid(
     radius = np.tile(np.asarray(deltas, dtype=np.float64), len(lrs))
     w = np.tile(np.asarray(x0, dtype=np.float64).reshape(1, 2), (lr.size, 1))
     for _ in range(int(steps)):
-        d = np.zeros_like(w)
-        for k in range(1, int(K) + 1):
-            s = lmo_rows(spec.grad_at(w + d), p, radius)
-            d = (1.0 - 1.0 / k) * d + (1.0 / k) * s
-        w = w + lr[:, None] * d
+        w = w + lr[:, None] * fw_inner_batch(spec, w, delta=radius, p=p, K=int(K))[0][:, -1]
     with np.errstate(over="ignore", invalid="ignore"):
         return np.asarray(spec.at(w), dtype=np.float64).reshape(len(lrs), len(deltas))
 
@@ -245,8 +242,6 @@ def slider_settings(
     deltas: Sequence[float] = SLIDER_DELTAS,
 ) -> list[tuple[str, float, float]]:
     """``(loss, p, δ)`` for every loss × p × δ: the settings a general claim is asserted over."""
-    from fwlab.toy.losses import loss_names
-
     names = loss_names() if losses is None else [get_loss(n).name for n in losses]
     return [(n, float(p_exponent("p", p)), float(d)) for n in names for p in ps for d in deltas]
 
@@ -264,8 +259,6 @@ def path_centres(
 ) -> np.ndarray:
     """Every ``every``-th outer iterate of a Frank-Wolfe run (the points where the lesson looks
     at one step), shape ``(ceil(steps / every), 2)``; the start alone when ``steps`` is 0."""
-    from fwlab.toy.trajectory import trajectory
-
     r = trajectory(loss, start, lr=lr, delta=delta, K=K, p=p, steps=steps)
     return r.centers[::every] if steps else r.iterates[:1]
 
@@ -299,8 +292,6 @@ def ball_claims(settings: Sequence[tuple[str, float, float]], K: int = 30) -> di
     * ``max_k_step``: :math:`\max k\|\Delta\omega_k - \Delta\omega_{k-1}\|_p/\delta`
       (≤ 2: the k-th inner step, :math:`(s_k - \Delta\omega_{k-1})/k`, is at most 2δ/k long).
     """
-    from fwlab.exponent import dual_exponent
-
     worst = {
         "max_length": 0.0,
         "k1_error": 0.0,
@@ -342,8 +333,6 @@ def mean_moves(
 ) -> np.ndarray:
     r"""The mean outer move :math:`\|\omega_t - \omega_{t-1}\|_p` of a Frank-Wolfe run for
     every δ in ``deltas`` (0 for ``steps = 0``)."""
-    from fwlab.toy.trajectory import trajectory
-
     out = []
     for d in deltas:
         r = trajectory(loss, start, lr=lr, delta=float(d), K=K, p=p, steps=steps)
@@ -364,8 +353,6 @@ def frozen_ks(
     """The K in ``Ks`` whose Frank-Wolfe path never leaves the start in ``steps`` (≥ 1) steps:
     its K vertices cancel exactly (``s, −s, s, −s, …`` gives :math:`\\Delta\\omega_K = 0` for
     even K), or the start is stationary. None for ``steps = 0``."""
-    from fwlab.toy.trajectory import trajectory
-
     out: list[int] = []
     if not steps:
         return out
@@ -472,8 +459,6 @@ def check_same_path(
         >>> bool(check_same_path(1.0, 0.25, lr=0.5, delta=0.5, K=5))
         False
     """
-    from fwlab.toy.trajectory import trajectory
-
     lr_b, delta_b = positive_float("lr_b", lr_b), positive_float("delta_b", delta_b)
     spec = get_loss(loss)
     a = trajectory(spec, start, lr=lr, delta=delta, K=K, p=p, steps=steps)
@@ -560,8 +545,6 @@ def check_k_prediction(
     Ks: Sequence[int] = (2, 3, 4),
 ) -> Verdict:
     """The K prompt: which K in ``Ks`` ends lowest after ``steps`` outer steps?"""
-    from fwlab.toy.trajectory import trajectory
-
     final = {int(k): float(trajectory(loss, start, lr=lr, delta=delta, K=int(k), p=p,
                                       steps=steps).losses[-1]) for k in Ks}  # fmt: skip
     best = min(final, key=final.get)
@@ -584,8 +567,6 @@ def check_decay_prediction(
 ) -> Verdict:
     """The δ-decay prompt: with δ_t = δγ^(t−1), does the run end lower than with a fixed δ,
     and does its path still bounce between two points at the end?"""
-    from fwlab.toy.trajectory import trajectory
-
     kw = dict(lr=lr, delta=delta, K=K, p=p, steps=steps)
     fixed = trajectory(loss, start, **kw)
     decayed = trajectory(loss, start, delta_decay=gamma, **kw)
@@ -618,8 +599,6 @@ def check_projection_l1(
     """Exercise 2: does ``project(v, radius)`` return the Euclidean projection of v onto the
     ℓ1 ball of that radius? Compared with :func:`fwlab.toy.project_ball` on ``n`` random
     points outside and inside the ball, on the axes and on the diagonals (ties)."""
-    from fwlab.toy.trust_region import project_ball
-
     rng = np.random.default_rng(seed)
     pts = np.vstack([
         rng.normal(size=(n, 2)) * 2 * radius,
@@ -654,9 +633,6 @@ def check_exercise_3(
 ) -> Verdict:
     """Exercise 3: does Frank-Wolfe (η = ``lr``, ``p``, ``steps`` steps) with this δ and K end
     lower than plain gradient descent with the loss's default learning rate?"""
-    from fwlab.toy.sliders import slider_value
-    from fwlab.toy.trajectory import trajectory
-
     delta, K = slider_value("delta", delta), slider_value("K", K)
     spec = get_loss(loss)
     gd = trajectory(spec, method="gd", lr=spec.gd_lr, steps=steps)

@@ -225,16 +225,15 @@ def trajectory(
     x, y = point("x0", spec.start if x0 is None else x0)
     grad = _FUNCS[spec.name][1]
 
+    diverged = None  # FW and NGD move at most ηδ per step from a finite start: never
     if method == "fw":
-        pts, inner, verts, gaps, diverged = _run_fw(grad, x, y, lr, delta, K, p, steps, decay)
-    elif method == "ngd":  # Frank-Wolfe with K = 1, p = 2: the same operations, bit for bit
-        K = 0
-        pts, *_, diverged = _run_fw(grad, x, y, lr, delta, 1, 2.0, steps, decay)
-        inner = verts = np.empty((steps, 0, 2))
-        gaps = np.empty((steps, 0))
+        pts, inner, verts, gaps = _run_fw(grad, x, y, lr, delta, K, p, steps, decay)
     else:
+        if method == "ngd":  # Frank-Wolfe with K = 1, p = 2: the same operations, bit for bit
+            pts, *_ = _run_fw(grad, x, y, lr, delta, 1, 2.0, steps, decay)
+        else:
+            pts, diverged = _run_baseline(method, grad, x, y, lr, steps, betas, eps)
         K = 0
-        pts, diverged = _run_baseline(method, grad, x, y, lr, steps, betas, eps)
         inner = verts = np.empty((steps, 0, 2))
         gaps = np.empty((steps, 0))
     iterates = np.array(pts, dtype=np.float64).reshape(-1, 2)
@@ -261,9 +260,6 @@ def trajectory(
 
 def _run_fw(grad, x, y, lr, delta, K, p, steps, decay=1.0):
     pts = [x, y]
-    inner = np.empty((steps, K, 2))
-    verts = np.empty((steps, K, 2))
-    gaps = np.empty((steps, K))
     # Python lists are filled in the hot loop; one numpy conversion at the end is far cheaper
     # than steps * K small-array writes.
     inn: list[float] = []
@@ -291,12 +287,9 @@ def _run_fw(grad, x, y, lr, delta, K, p, steps, decay=1.0):
         y = y + lr * dy
         pts.append(x)
         pts.append(y)
-    if steps:
-        inner[...] = np.array(inn).reshape(steps, K, 2)
-        verts[...] = np.array(ver).reshape(steps, K, 2)
-        gaps[...] = np.array(gap).reshape(steps, K)
-    # FW moves at most lr * delta per step from a finite start: it cannot diverge.
-    return pts, inner, verts, gaps, None
+    inner = np.array(inn, dtype=np.float64).reshape(steps, K, 2)
+    verts = np.array(ver, dtype=np.float64).reshape(steps, K, 2)
+    return pts, inner, verts, np.array(gap, dtype=np.float64).reshape(steps, K)
 
 
 def _run_baseline(method, grad, x, y, lr, steps, betas, eps):

@@ -260,7 +260,6 @@ class Command(click.Command):
             epilog=epilog,
             context_settings=settings,
         )
-        self.run = run
         self.passthrough = passthrough
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:

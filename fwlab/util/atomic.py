@@ -69,13 +69,10 @@ def atomic_open(
 def _naming(err: OSError, path: Path) -> OSError:
     """``err`` about ``path`` (the file the caller asked for), not about the temporary file
     beside it; the same type and errno, so callers still tell ENOSPC from EACCES."""
-    if err.errno is None or err.filename not in (None, *_temporaries(path)):
+    temporaries = [str(p) for p in path.parent.glob(f".{path.name}.*.tmp")]
+    if err.errno is None or err.filename not in (None, *temporaries, str(path.parent)):
         return err
     return type(err)(err.errno, err.strerror, str(path))
-
-
-def _temporaries(path: Path) -> tuple[str, ...]:
-    return tuple(str(p) for p in path.parent.glob(f".{path.name}.*.tmp")) + (str(path.parent),)
 
 
 def _umask() -> int:

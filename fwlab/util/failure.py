@@ -39,10 +39,12 @@ import errno
 import os
 import sys
 
-__all__ = ["DEBUG_ENV", "CommandError", "debug_requested", "describe", "report"]
+__all__ = ["DEBUG_ENV", "CommandError", "describe", "report"]
 
-#: set to 1 for tracebacks instead of one-line failures
+#: set (to anything but "" or 0) for tracebacks instead of one-line failures
 DEBUG_ENV = "FWLAB_DEBUG"
+#: the errors of a path that cannot be read or written
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 class CommandError(Exception):
@@ -51,11 +53,6 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = 1) -> None:
         super().__init__(message)
         self.status = status
-
-
-def debug_requested(flag: bool = False) -> bool:
-    """``--debug`` was given, or ``FWLAB_DEBUG`` is set to anything but ``""``/``0``."""
-    return bool(flag) or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
 
 
 def _one_line(text: str) -> str:
@@ -97,11 +94,7 @@ def describe(err: BaseException) -> tuple[str, int]:
                 "another disk) and run the same command again: what was written before is kept",
                 1,
             )
-        if isinstance(err, PermissionError) or err.errno in (
-            errno.EACCES,
-            errno.EPERM,
-            errno.EROFS,
-        ):
+        if isinstance(err, PermissionError) or err.errno in _DENIED:
             return (
                 f"permission denied:{at or ' (no path given)'} ({err.strerror or err}); pass a "
                 "path you can read and write, or change its permissions",
@@ -126,7 +119,8 @@ def report(command: str, err: BaseException, *, debug: bool = False) -> int:
     A closed stdout (``fwlab ... | head``) is pointed at ``/dev/null`` first, so that Python's
     own flush at exit does not raise a second ``BrokenPipeError``.
     """
-    if debug_requested(debug) and not isinstance(err, BrokenPipeError):
+    debug = debug or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+    if debug and not isinstance(err, BrokenPipeError):
         raise err
     line, status = describe(err)
     if isinstance(err, BrokenPipeError):

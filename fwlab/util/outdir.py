@@ -1,27 +1,18 @@
 """Output folders that are checked before work starts and owned by one process while it runs.
 
 Shared by ``fwlab train`` (:func:`fwlab.train.fit`), ``fwlab run``, ``fwlab sweep``, ``fwlab
-search`` and every run of the engine (:mod:`fwlab.runs`):
+search`` and every run of the engine (:mod:`fwlab.runs`): :func:`check_output_dir` fails fast,
+before any training or notebook execution, when the folder cannot hold results;
+:func:`claim` holds it for one process; :func:`claim_run_dir` decides whether a run may write
+into it; :func:`set_aside` keeps a replaced run's files until the new run has started.
 
-* :func:`check_output_dir` fails fast, before any training or notebook execution, when the folder
-  cannot hold results: a regular file is in the way (at the path or at one of its parents) or the
-  folder is not writable.
-* :func:`claim` holds the folder for one process while its ``with`` block runs: an exclusive
-  :class:`filelock.FileLock` on a lock file inside it (:data:`CLAIM_FILE`, ``.claim.lock``; a
-  study's folder uses ``.study.lock``). On Unix that is an ``flock``, which the operating system
-  drops when the process dies, even by SIGKILL: a crashed run never leaves a stale claim. A
-  second claim, in another process or in this one, fails at once with :class:`Claimed` (a
-  ``ValueError``) naming the folder and the holder, which its claim wrote beside the lock file
-  (``.claim.pid``: its pid and command, removed when the claim ends).
-* :func:`claim_run_dir` decides whether a run may write into a folder: a folder that holds
-  anything (besides the claim's own files) is refused unless the run continues it (``resume``,
-  which needs its checkpoint) or replaces it (``overwrite``, which first removes the previous
-  run's files).
-* :func:`set_aside` moves a previous run's files out of the way of a run that replaces it
-  (``--overwrite``) and puts them back if the new run fails before it has started.
-
-The claim is advisory: it stops fwlab processes (and threads) from writing into each other's
-folders; it does not stop other programs.
+A claim is an exclusive :class:`filelock.FileLock` on a lock file inside the folder
+(:data:`CLAIM_FILE`, ``.claim.lock``; a study's folder uses ``.study.lock``). On Unix that is an
+``flock``, which the operating system drops when the process dies, even by SIGKILL: a crashed
+run never leaves a stale claim. The holder writes its pid and command beside the lock file
+(``.claim.pid``, removed when the claim ends) so that a refused claim can name it. The claim is
+advisory: it stops fwlab processes (and threads) from writing into each other's folders; it
+does not stop other programs.
 
 Example:
     >>> import subprocess, sys, tempfile

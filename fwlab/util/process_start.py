@@ -42,17 +42,10 @@ def start_fwlab_process() -> bool:
     """Set up a process fwlab started for itself (see the module's docstring); ``True`` when the
     IRI grammar was kept out, ``False`` when jsonschema (or the grammar) was already imported
     and nothing changed."""
-    _absolute_data_root()
+    value = os.environ.get("FWLAB_DATA")
+    if value and not os.path.isabs(os.path.expanduser(value)):
+        os.environ["FWLAB_DATA"] = os.path.abspath(os.path.expanduser(value))
     if "jsonschema" in sys.modules or IRI_GRAMMAR_MODULE in sys.modules:
         return False
     sys.modules[IRI_GRAMMAR_MODULE] = None  # type: ignore[assignment]
     return True
-
-
-def _absolute_data_root() -> None:
-    """A relative ``$FWLAB_DATA`` is made absolute against the folder the command was started
-    in: the notebook kernels a command starts run in the notebook's folder, where the same
-    relative path would name another cache."""
-    value = os.environ.get("FWLAB_DATA")
-    if value and not os.path.isabs(os.path.expanduser(value)):
-        os.environ["FWLAB_DATA"] = os.path.abspath(os.path.expanduser(value))

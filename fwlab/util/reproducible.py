@@ -34,9 +34,6 @@ What it cannot pin: the libc's scalar math functions (``tanhf``, ``expf``) that 
 ``default`` capability calls, so provenance records the libc version beside torch's.
 
 Example:
-    >>> env = pinned_environment({"ATEN_CPU_CAPABILITY": "avx512", "HOME": "/root"})
-    >>> env["ATEN_CPU_CAPABILITY"], env["MKL_CBWR"], env["FWLAB_REPRODUCIBLE"], env["HOME"]
-    ('default', 'COMPATIBLE', '1', '/root')
     >>> requested({"FWLAB_REPRODUCIBLE": "1"}), requested({})
     (True, False)
 """
@@ -52,7 +49,6 @@ __all__ = [
     "PINNED",
     "KERNEL_VARIABLES",
     "requested",
-    "pinned_environment",
     "enter_from_argv",
     "problems",
     "activate",
@@ -101,14 +97,6 @@ def requested(environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``FWLAB_REPRODUCIBLE`` asks for the mode (``1``, ``true`` or ``yes``)."""
     env = os.environ if environ is None else environ
     return env.get(FLAG, "").strip().lower() in ("1", "true", "yes")
-
-
-def pinned_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A copy of ``environ`` (default ``os.environ``) with the mode's variables set."""
-    env = dict(os.environ if environ is None else environ)
-    env.update(PINNED)
-    env[FLAG] = "1"
-    return env
 
 
 def enter_from_argv(argv: Sequence[str], environ: MutableMapping[str, str] | None = None) -> bool:

@@ -12,7 +12,6 @@ import pytest
 from fwlab.experiments.calibration import (
     CALIBRATION_METHODS,
     GRID,
-    best_by_method,
     calibration_rows,
     cheapest_effect,
     effect_holds,
@@ -51,18 +50,6 @@ def test_rows_read_each_budget_off_the_long_runs():
 )
 def test_effect_rule(best, holds):
     assert effect_holds(best) is holds
-
-
-def test_best_by_method_keeps_k1_frank_wolfe_and_the_baselines():
-    def h(name, K, optimizer, best):
-        return {"method": {"name": name, "K": K, "optimizer": optimizer},
-                "summary": {"best_test_loss": best}}  # fmt: skip
-
-    hs = {"a": h("sgd", 1, "adam", 0.16), "b": h("fw_k1", 1, "fw", 0.05),
-          "c": h("fw_k1", 5, "fw", 0.01), "d": h("sgd_clip", 1, "adam", 0.06)}  # fmt: skip
-    assert best_by_method(hs) == {
-        "BPTT+Adam": [0.16], "BPTT+Adam, clip 1": [0.06], "Frank-Wolfe K=1": [0.05]
-    }  # fmt: skip
 
 
 def test_notebook_parameters_and_missing_table(tmp_path):

@@ -65,11 +65,7 @@ def run_cli(args: argparse.Namespace) -> int:
         problem = _json_path_problem(args.json)
         if problem:
             raise ValueError(f"--json {args.json}: {problem}")
-    keys = (
-        list(args.only)
-        if args.only
-        else [*DEFAULT_KEYS] + (["notebooks_s"] if args.notebooks else [])
-    )
+    keys = args.only or [*DEFAULT_KEYS, *(["notebooks_s"] if args.notebooks else [])]
     keys = list(dict.fromkeys(keys))
     result = run_bench(
         keys,

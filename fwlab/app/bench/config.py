@@ -33,17 +33,6 @@ DEFAULT_KEYS = tuple(k for k in KEYS if k != "notebooks_s")
 DEVICES = ("cpu", "cuda")
 
 
-#: figures that run on ``--device``; the others always run on the CPU
-DEVICE_KEYS = (
-    "fw_closure_overhead",
-    "fw_streaming_vs_adam",
-    "indrnn_vs_rnn",
-    "indrnn_memory_vs_rnn",
-    "indrnn6_step_ms",
-    "indrnn6_fw_vs_adam",
-)
-
-
 NOTEBOOK_KERNEL = "fwlab"
 
 
@@ -116,3 +105,13 @@ def _timed(fn: Callable[[], Any], device: str = "cpu") -> float:
     fn()
     _sync(device)
     return time.perf_counter() - t0
+
+
+def _indrnn_model(cfg: BenchConfig, **options: Any) -> torch.nn.Module:
+    """The pixel-MNIST IndRNN model (``fw_layers`` × ``hidden``, 10 classes), seeded;
+    ``options`` go to :class:`fwlab.models.SequenceModel` (``batch_norm=True``, ...)."""
+    from fwlab.models import SequenceModel
+
+    torch.manual_seed(0)
+    sizes = {"num_layers": cfg.fw_layers, "seq_len_hint": cfg.fw_seq_len}
+    return SequenceModel("indrnn", 1, cfg.hidden, 10, **sizes, **options)

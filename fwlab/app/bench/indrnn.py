@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fwlab.app.bench.config import BenchConfig, _median, _timed
+from fwlab.app.bench.config import BenchConfig, _indrnn_model, _median, _timed
 
 
 def _rnn_pair(cfg: BenchConfig) -> tuple[nn.Module, nn.Module, Callable[[nn.Module], None]]:
@@ -131,21 +131,10 @@ def bench_indrnn6(cfg: BenchConfig) -> dict[str, tuple[float, dict[str, Any]]]:
     step of K calls under FrankWolfe and K calls under Adam run back to back, in alternating
     order. Returns ``indrnn6_step_ms`` (FrankWolfe, mean per call) and ``indrnn6_fw_vs_adam``.
     """
-    from fwlab.models import SequenceModel
     from fwlab.optim import FrankWolfe
 
     dev = cfg.device
-    torch.manual_seed(0)
-    fw_model = SequenceModel(
-        "indrnn",
-        1,
-        cfg.hidden,
-        10,
-        num_layers=cfg.fw_layers,
-        batch_norm=True,
-        dropout=0.1,
-        seq_len_hint=cfg.fw_seq_len,
-    ).to(dev)
+    fw_model = _indrnn_model(cfg, batch_norm=True, dropout=0.1).to(dev)
     adam_model = copy.deepcopy(fw_model)
     # the indrnn_fw preset (fwlab.train.methods) with the paper's lr for K=5 on pixel-MNIST
     fw = FrankWolfe(

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from fwlab.app.bench.config import NOTEBOOK_KERNEL, BenchConfig, _timed
-
-
-def notebook_paths(folder: str | os.PathLike | None = None) -> list[Path]:
-    """The notebooks the bench executes: ``*.ipynb`` of ``folder`` (default: fwlab's own,
-    :func:`fwlab.util.notebook_dir.notebooks_dir`)."""
-    from fwlab.util.notebook_dir import notebooks_dir
-
-    root = Path(folder) if folder is not None else notebooks_dir()
-    return sorted(root.glob("*.ipynb"))
+from fwlab.app.bench.config import NOTEBOOK_KERNEL, BenchConfig
 
 
 def bench_notebooks_s(
@@ -25,8 +17,9 @@ def bench_notebooks_s(
     """Seconds to execute every notebook with its default parameters (one pass through the
     sweep runner, :func:`fwlab.runs.sweep.run_notebook`: papermill with its IPC kernel sockets)."""
     from fwlab.runs.sweep import run_notebook
+    from fwlab.util.notebook_dir import notebooks_dir
 
-    paths = notebook_paths(folder)
+    paths = sorted((Path(folder) if folder is not None else notebooks_dir()).glob("*.ipynb"))
     if not paths:
         raise FileNotFoundError(
             f"no notebooks found under {Path(folder) if folder else 'notebooks/'}; run the bench "
@@ -40,18 +33,15 @@ def bench_notebooks_s(
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for path in paths:
-                status: dict[str, Any] = {}
-                per_notebook[path.name] = _timed(
-                    lambda path=path, status=status: status.update(
-                        run_notebook(
-                            path,
-                            Path(tmp) / path.stem,
-                            kernel=NOTEBOOK_KERNEL,
-                            timeout=600,
-                            check_names=False,
-                        )
-                    )
+                t0 = time.perf_counter()
+                status = run_notebook(
+                    path,
+                    Path(tmp) / path.stem,
+                    kernel=NOTEBOOK_KERNEL,
+                    timeout=600,
+                    check_names=False,
                 )
+                per_notebook[path.name] = time.perf_counter() - t0
                 if status["status"] != "ok":
                     raise RuntimeError(
                         f"{path.name} failed under the bench: {status['error']}\n"

@@ -10,16 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fwlab.app.bench.config import BenchConfig, _median, _sync, _timed
-
-
-def _indrnn_model(cfg: BenchConfig) -> nn.Module:
-    from fwlab.models import SequenceModel
-
-    torch.manual_seed(0)
-    return SequenceModel(
-        "indrnn", 1, cfg.hidden, 10, num_layers=cfg.fw_layers, seq_len_hint=cfg.fw_seq_len
-    )
+from fwlab.app.bench.config import BenchConfig, _indrnn_model, _median, _sync, _timed
 
 
 def bench_fw_closure_overhead(cfg: BenchConfig) -> tuple[float, dict[str, Any]]:

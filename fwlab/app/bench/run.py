@@ -33,6 +33,17 @@ _MULTI_BENCHES: dict[str, Callable[[BenchConfig], dict[str, tuple[float, dict[st
 }
 
 
+#: the line under a key's row: its details
+_DETAILS = {
+    "fw_streaming_vs_adam": "FW mid-step / Adam {mid_step_vs_adam:.3f}, K-th step / Adam "
+    "{kth_step_vs_adam:.3f} (Adam step {adam_us:.0f} us)",
+    "indrnn_vs_rnn": "IndRNN {indrnn_ms:.1f} ms, nn.RNN {rnn_ms:.1f} ms; the reference autograd "
+    "loop {reference_ms:.1f} ms = {reference_vs_rnn:.3f} x nn.RNN",
+    "indrnn_memory_vs_rnn": "peak memory IndRNN {indrnn_mib:.1f} MiB, nn.RNN {rnn_mib:.1f} MiB",
+    "indrnn6_step_ms": "6-layer step: FW {fw_step_ms:.0f} ms, Adam {adam_step_ms:.0f} ms",
+}
+
+
 def run_bench(
     keys: Sequence[str] = DEFAULT_KEYS,
     *,
@@ -72,20 +83,18 @@ def run_bench(
     torch.set_num_threads(threads)
     result: dict[str, Any] = {}
     details: dict[str, Any] = {}
-    measured_together: dict[str, tuple[float, dict[str, Any]]] = {}
+    measured: dict[str, tuple[float, dict[str, Any]]] = {}  # a multi-bench's keys at once
     try:
         for key in keys:
-            if key in _MULTI_BENCHES:
-                if key not in measured_together:
-                    if log:
-                        log(f"measuring {key} ...")
-                    measured_together.update(_MULTI_BENCHES[key](cfg))
-                value, details[key] = measured_together[key]
-            else:
+            if key not in measured:
                 if log:
                     log(f"measuring {key} ...")
-                extra = {"folder": notebooks_dir} if key == "notebooks_s" else {}
-                value, details[key] = _BENCHES[key](cfg, **extra)
+                if key in _MULTI_BENCHES:
+                    measured.update(_MULTI_BENCHES[key](cfg))
+                else:
+                    extra = {"folder": notebooks_dir} if key == "notebooks_s" else {}
+                    measured[key] = _BENCHES[key](cfg, **extra)
+            value, details[key] = measured[key]
             result[key] = float(value)
     finally:
         torch.set_num_threads(threads_before)
@@ -119,28 +128,9 @@ def format_table(result: dict[str, Any]) -> str:
         goal = "-" if target is None else "<= " + format(target, "g")
         settings = result["meta"]["details"][k].get("settings", "")
         lines.append(f"{k:<22} {result[k]:>9{fmt}} {goal:>9}  {ok:<6} {settings}")
-    d = result["meta"]["details"].get("fw_streaming_vs_adam")
-    if d:
-        lines.append(
-            f"{'':<22} FW mid-step / Adam {d['mid_step_vs_adam']:.3f}, K-th step / "
-            f"Adam {d['kth_step_vs_adam']:.3f} (Adam step {d['adam_us']:.0f} us)"
-        )
-    d = result["meta"]["details"].get("indrnn_vs_rnn")
-    if d:
-        lines.append(
-            f"{'':<22} IndRNN {d['indrnn_ms']:.1f} ms, nn.RNN {d['rnn_ms']:.1f} ms; the reference "
-            f"autograd loop {d['reference_ms']:.1f} ms = {d['reference_vs_rnn']:.3f} x nn.RNN"
-        )
-    d = result["meta"]["details"].get("indrnn_memory_vs_rnn")
-    if d:
-        lines.append(
-            f"{'':<22} peak memory IndRNN {d['indrnn_mib']:.1f} MiB, nn.RNN {d['rnn_mib']:.1f} MiB"
-        )
-    d = result["meta"]["details"].get("indrnn6_step_ms")
-    if d:
-        lines.append(
-            f"{'':<22} 6-layer step: FW {d['fw_step_ms']:.0f} ms, Adam {d['adam_step_ms']:.0f} ms"
-        )
+    for key, text in _DETAILS.items():
+        if key in result["meta"]["details"]:
+            lines.append(f"{'':<22} " + text.format(**result["meta"]["details"][key]))
     meta = result["meta"]
     lines.append(
         f"median of {meta['config']['repeats']} repeats; torch {meta['torch']}, "
