@@ -22,8 +22,9 @@ from fwlab.runs import (
     parse_value,
     resume_command,
 )
+from fwlab.runs.jupyter_kernel import ensure_kernel
 from fwlab.runs.params import parse_typed
-from fwlab.runs.sweep import check_kernel, run_notebook, run_sweep
+from fwlab.runs.sweep import run_notebook, run_sweep
 from fwlab.util.argtypes import (
     Argument,
     Command,
@@ -119,7 +120,7 @@ def _execute(args: argparse.Namespace, command: str) -> tuple[Path, Any]:
         declared = notebook_parameters(args.notebook)
         axes = parse_grid(args.grid, declared) if command == "sweep" else None
         fixed = _fixed(args.parameters, declared)
-        check_kernel(args.kernel)
+        ensure_kernel(args.kernel)
         options: dict[str, Any] = {"mlflow": None, "fit_callbacks": []}
         if args.mlflow is not None:  # every fit of the kernels logs to the store
             from fwlab.integrations.mlflow import FIT_CALLBACKS, prepare_store

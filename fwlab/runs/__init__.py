@@ -1,8 +1,8 @@
 r"""The run engine: a run is (target, parameters, seed); a study is a grid × seeds of runs.
 
 Every command that runs many things (``fwlab run``, ``fwlab sweep``, ``fwlab record``,
-``fwlab reproduce``, ``fwlab search``, and next the calibration) is a :class:`Study` of one
-*target*:
+``fwlab reproduce``, ``fwlab search``; and the calibration of notebook 02's defaults,
+:func:`fwlab.experiments.calibration.calibration_study`) is a :class:`Study` of one *target*:
 
 * :class:`Notebook` ``(path, kernel=, timeout=, cwd=, tensorboard=)``: executed by papermill,
   the parameters injected after its cell tagged ``parameters``; it reports results with
@@ -10,33 +10,25 @@ Every command that runs many things (``fwlab run``, ``fwlab sweep``, ``fwlab rec
 * :class:`Function` ``("module:name")``: called as ``fn(**params)`` (plus ``seed=`` when the run
   has one, ``run_dir=`` when it takes it); it returns a dict of results (JSON data).
 
-A :class:`Run` is ``(target, params, seed)``; its :meth:`Run.digest` is the SHA-256 of the
-target's identity (the notebook's bytes; the function's name and source) and the arguments.
+A :class:`Run` is ``(target, params, seed)``, its :meth:`Run.digest` the SHA-256 of what ran.
 A :class:`Study` ``(target, out, grid, fixed=, seeds=)`` is every grid point × seed, each run
-in ``out/<point_name>`` (``K=5__seed=0``). :meth:`Study.run` executes them and returns an
-:class:`Outcome` (``.rows``; ``.table``: a pandas DataFrame); ``out/results.csv`` holds the
-same rows. What the engine guarantees:
+in ``out/<point_name>`` (``K=5__seed=0``); :meth:`Study.run` executes them and returns an
+:class:`Outcome` (``.rows``; ``.table``: a pandas DataFrame), also written to
+``out/results.csv``. What the engine guarantees:
 
 * **skip if done**: a run whose ``status.json`` says ``"ok"`` for the same digest is not run
-  again (``force=True`` re-runs); an edited notebook or function, or other parameters, are
-  not done;
-* **claims** (:func:`claim`, ``filelock``): the study claims ``out``; the process executing a
+  again (``force=True`` re-runs); an edited target or other parameters are not done;
+* **claims** (:func:`claim`, ``filelock``): the study claims ``out``, the process executing a
   run claims its folder; the OS frees a claim when its process dies, even by SIGKILL;
-* **status** (``status.json``, written atomically): ``"running"``, then ``"ok"``,
-  ``"failed"`` (error and traceback) or ``"interrupted"``; a failing run does not stop the
-  others. A full disk fails the run, never leaves it ``"running"``: the run holds a little space
-  for its final status from its start, and the error names the file it could not write and says
-  to free space and run the same command again; a notebook's executed copy is saved atomically
-  after each cell (the last complete save, never torn or empty);
-* **executors** with one interface (:mod:`fwlab.runs.executors`): :class:`Inline` (this
-  process), :class:`LocalProcesses` (``jobs`` spawned workers that die with the study) and
-  :class:`Dask` (``scheduler="tcp://HOST:8786"``); notebook kernels on private Unix sockets,
-  a dead kernel fails its run within seconds (:mod:`fwlab.runs.kernel`);
-* **Ctrl-C**: the first cancels the runs not started, lets nothing new start, stops the runs in
-  progress (``"interrupted"``, no traceback; killed after 10 s) and raises
-  :class:`Interrupted` (a ``KeyboardInterrupt``) whose message is one line naming what
-  finished and how to resume; the second ends every run and worker at once. No process of
-  the study survives it.
+* **status** (:mod:`fwlab.runs.files`): ``status.json``, written atomically, says
+  ``"running"``, then ``"ok"``, ``"failed"`` or ``"interrupted"``; a failing run does not stop
+  the others, and a full disk fails the run, never leaves it ``"running"``
+  (:mod:`fwlab.runs.execute`);
+* **executors** with one interface (:mod:`fwlab.runs.executors`): :class:`Inline`,
+  :class:`LocalProcesses` and :class:`Dask`;
+* **Ctrl-C** (:meth:`Study.run`): the first cancels the runs not started and stops the ones in
+  progress, raising :class:`Interrupted` with one line naming what finished and how to resume;
+  the second ends every run and worker at once. No process of the study survives it.
 
 Example (a function over a grid × 2 seeds, in this process; ``jobs=2`` uses two workers):
 
@@ -52,13 +44,6 @@ Example (a function over a grid × 2 seeds, in this process; ``jobs=2`` uses two
     >>> again = study.run(executor=Inline(), log=io.StringIO())  # all done: skipped
     >>> again.table["seconds"].tolist() == outcome.table["seconds"].tolist()
     True
-
-**A recorded comparison** (``fwlab record``, :func:`fwlab.experiments.record.record`) is a
-``Study(train_one, RUNS / name, [{"run": ..., "seed": ...}, ...], folder="{run}/seed{seed}",
-shared=True)``: a list of points in queue order, each run in ``<run>/seed<k>``; ``shared``
-leaves the study folder unclaimed, so two processes on one folder share the work (each run is
-claimed; the other process reports it ``"busy"``); the calibration of
-notebook 02's defaults is a study too (:func:`fwlab.experiments.calibration.calibration_study`).
 """
 
 from fwlab.runs.executors import (
@@ -75,7 +60,6 @@ from fwlab.runs.files import (
     RESULTS_ENV,
     RESULTS_FILE,
     STATUS_FILE,
-    STATUSES,
     is_done,
     read_status,
 )
@@ -104,7 +88,6 @@ __all__ = [
     "RESULTS_FILE",
     "Run",
     "SCHEDULER_ENV",
-    "STATUSES",
     "STATUS_FILE",
     "Study",
     "claim",

@@ -1,17 +1,15 @@
 """Executing one run where it lands (this process, a local worker, a Dask worker).
 
 :func:`execute` takes a task (plain data, see :func:`task`), claims the run's folder, writes
-``status.json`` (``"running"``, then ``"ok"``, ``"failed"`` or ``"interrupted"``; atomically),
-runs the notebook or function and returns the final status dict. It never raises for a failed
-run: a failure is a result. It raises only when it is asked to stop at once (a second Ctrl-C).
+``status.json`` (:mod:`fwlab.runs.files`), runs the notebook or function and returns the final
+status dict. It never raises for a failed run: a failure is a result. It raises only when it is
+asked to stop at once (a second Ctrl-C).
 
-**A full disk** (or any ``OSError`` writing the run's files) fails the run: its error is
-:func:`fwlab.util.failure.describe`'s line (the file, and to free space and run the same command
-again), and its final status finds room in the space the run reserved at its start
-(:func:`fwlab.runs.files.write_final_status`). The executed notebook is written through
-papermill with every save atomic (:class:`_AtomicOutput`): a save that fails leaves the previous
-complete one. An earlier run's executed notebook and ``results.json`` are removed when the run
-starts: what the folder holds after a failure is this run's.
+**A full disk** (or any ``OSError`` writing the run's files) fails the run with
+:func:`fwlab.util.failure.describe`'s line, its final status written in the space the run
+reserved (:mod:`fwlab.runs.files`). The executed notebook is saved atomically after each cell
+(:class:`_AtomicOutput`). An earlier run's executed notebook and ``results.json`` are removed when
+the run starts: what the folder holds after a failure is this run's.
 
 **Stopping a run** (the engine's first Ctrl-C): the study creates its *stop file*; a watcher
 thread of :func:`execute` sees it within a fraction of a second and
@@ -45,6 +43,7 @@ import threading
 import time
 import traceback as _tb
 from collections.abc import Iterator, Mapping
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -184,23 +183,29 @@ def request_stop() -> bool:
     return current.stop() if current is not None else False
 
 
-def kill_kernels(run_dir: str | os.PathLike[str]) -> list[int]:
+def kill_kernels(run_dir: str | os.PathLike[str]) -> None:
     """SIGKILL the Jupyter kernels (and their children) this process started for ``run_dir``:
-    the child processes whose environment sets ``FWLAB_RESULTS_DIR`` to it. Returns their pids."""
+    the child processes whose environment sets ``FWLAB_RESULTS_DIR`` to it."""
     import psutil
 
-    killed = []
     for child in psutil.Process().children(recursive=True):
-        try:
-            if child.environ().get(RESULTS_ENV) != str(run_dir):
-                continue
-            for p in [*child.children(recursive=True), child]:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    p.kill()
-                    killed.append(p.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return killed
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            if child.environ().get(RESULTS_ENV) == str(run_dir):
+                kill_tree(child.pid)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and its descendants (kernels included: they start their own sessions)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
 
 
 def _watch(execution: _Execution, stop_file: Path, done: threading.Event) -> None:
@@ -264,7 +269,8 @@ def _execute_claimed(
     status: dict[str, Any] = {"status": "running"}
     if data["kind"] == "notebook":
         nb = Path(data["notebook"])
-        status.update(notebook=str(nb), notebook_sha256=None, kernel=data["kernel"],
+        nb_sha256 = sha256(nb.read_bytes()).hexdigest()
+        status.update(notebook=str(nb), notebook_sha256=nb_sha256, kernel=data["kernel"],
                       output=nb.name)  # fmt: skip
     else:
         status.update(function=data["function"])
@@ -273,10 +279,6 @@ def _execute_claimed(
         index=data["index"], started=_now(), finished=None, seconds=None, error=None,
         traceback=None,
     )  # fmt: skip
-    if data["kind"] == "notebook":
-        from hashlib import sha256
-
-        status["notebook_sha256"] = sha256(Path(data["notebook"]).read_bytes()).hexdigest()
     try:
         _write_json(run_dir / STATUS_FILE, status)
     except OSError:

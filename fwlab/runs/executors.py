@@ -12,18 +12,14 @@ keeps its own queue, so a cancelled study never has runs waiting inside an execu
   with them; they start with SIGINT ignored and then handle it themselves (a terminal's Ctrl-C
   reaches the whole process group: it stops the run in progress, once, and nothing else); a
   worker that dies mid-run fails that run and is replaced.
-* :class:`Dask`: ``scheduler="tcp://HOST:8786"`` (or the environment variable
-  ``FWLAB_DASK_SCHEDULER``) sends each run to that ``dask.distributed`` scheduler's workers.
-  The workers need fwlab and the Jupyter kernel installed, and the notebook and the output
-  folder on a file system they share with the machine that runs the study (same paths). A
-  worker that dies mid-run (killed, out of memory, node lost) has its run rescheduled by the
-  scheduler on another worker; the run's files are only complete once ``status.json`` says
-  ``"ok"`` (results and status are written atomically, status last), so a half-run point is
-  never mistaken for a result, and a re-run of the study runs it again. Start workers with one
-  thread each (``dask worker ADDRESS --nthreads 1``, ``--nworkers N`` for N runs at a time
-  per machine): a notebook run is a whole kernel. On Ctrl-C, queued runs return at once
-  without running and notebook runs in progress are stopped (their kernels killed); a
-  function run in progress on a cluster finishes.
+* :class:`Dask`: ``scheduler="tcp://HOST:8786"`` (or ``$FWLAB_DASK_SCHEDULER``) sends each run
+  to that ``dask.distributed`` scheduler's workers, which need fwlab, the Jupyter kernel, and
+  the notebook and output folder at the same paths. A worker that dies mid-run has its run
+  rescheduled on another (a half-run point never says ``"ok"``: :mod:`fwlab.runs.files`).
+  Start workers with one thread each (``dask worker ADDRESS --nthreads 1``, ``--nworkers N``
+  for N runs at a time per machine): a notebook run is a whole kernel. On Ctrl-C, queued runs
+  return at once and notebook runs in progress are stopped; a function run in progress on a
+  cluster finishes.
 
 Example:
     >>> resolve_scheduler("local"), resolve_scheduler("tcp://10.0.0.5:8786")
@@ -92,23 +88,19 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def slots(self) -> int:
         """How many more tasks may be submitted now."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     def submit(self, key: int, data: dict[str, Any]) -> None:
         """Start the task ``data`` (:func:`fwlab.runs.execute.task`), known as ``key``."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     def busy(self) -> int:
         """How many submitted tasks have not been returned by :meth:`wait` yet."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
         """``(key, status)`` of the tasks that finished, waiting up to ``timeout`` seconds for
         the first."""
-        raise NotImplementedError
 
     def interrupt(self) -> bool:
         """Ask the runs in progress to stop (the stop file already exists); ``True`` when the
@@ -233,10 +225,9 @@ class LocalProcesses(Executor):
     def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
         if not self._busy:
             return []
-        by_handle = {}
-        for key, (proc, conn) in self._busy.items():
-            by_handle[conn] = key
-            by_handle[proc.sentinel] = key
+        by_handle = {
+            h: key for key, (proc, conn) in self._busy.items() for h in (conn, proc.sentinel)
+        }
         ready = wait_ready(list(by_handle), timeout)
         finished: list[tuple[int, dict[str, Any]]] = []
         for key in dict.fromkeys(by_handle[r] for r in ready):
@@ -268,7 +259,7 @@ class LocalProcesses(Executor):
         self._killed = True
         for proc, _ in [*self._busy.values(), *self._idle]:
             if proc.pid is not None:
-                _kill_tree(proc.pid)
+                _execute.kill_tree(proc.pid)
 
     def close(self) -> None:
         workers = [*self._busy.values(), *self._idle]
@@ -283,7 +274,7 @@ class LocalProcesses(Executor):
         for proc, conn in workers:
             proc.join(wait_s)
             if proc.is_alive():
-                _kill_tree(proc.pid)
+                _execute.kill_tree(proc.pid)
                 proc.join(1)
             conn.close()
 
@@ -361,17 +352,3 @@ def executor_for(jobs: int, scheduler: str | None, *, inline: bool = False) -> E
     if inline and jobs == 1:
         return Inline()
     return LocalProcesses(jobs)
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and its descendants (kernels included: they start their own sessions)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()

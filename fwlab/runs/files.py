@@ -2,9 +2,8 @@
 ``.claim.lock`` is :func:`fwlab.util.outdir.claim`'s).
 
 ``status.json`` is the run's state, written atomically (:mod:`fwlab.util.atomic`) when the run
-starts
-(``"running"``) and when it ends (``"ok"``, ``"failed"`` or ``"interrupted"``), so a reader never
-sees half a file and a run killed mid-way still says ``"running"``, never ``"ok"``. A run is
+starts (``"running"``) and when it ends (``"ok"``, ``"failed"`` or ``"interrupted"``), so a
+reader never sees half a file and a run killed mid-way still says ``"running"``. A run is
 *done* when its status says ``"ok"`` for the same :attr:`~fwlab.runs.Run.digest` (what it ran:
 the notebook's bytes or the function's identity and source, and its parameters and seed).
 
@@ -44,9 +43,8 @@ RESERVE_FILE = ".status.reserve"
 RESERVE_BYTES = 64 * 1024
 #: the study's own claim on its folder
 STUDY_CLAIM_FILE = ".study.lock"
+#: the kernel the notebooks' metadata names
 DEFAULT_KERNEL = "fwlab"
-#: what status.json's "status" can say
-STATUSES = ("running", "ok", "failed", "interrupted")
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -21,10 +21,10 @@ import shlex
 import sys
 from pathlib import Path
 
+from fwlab.runs.files import DEFAULT_KERNEL
+
 __all__ = ["DEFAULT_KERNEL", "LAB_MODULES", "ensure_kernel", "install_hint", "missing_lab"]
 
-#: the kernel the notebooks' metadata names
-DEFAULT_KERNEL = "fwlab"
 #: the modules of the ``[lab]`` extra (pyproject.toml) and the packages that provide them
 LAB_MODULES = {
     "jupyterlab": "jupyterlab",
@@ -102,6 +102,5 @@ def _register(name: str) -> Path:
     from ipykernel.kernelspec import install
 
     in_env = sys.prefix != sys.base_prefix or (Path(sys.prefix) / "conda-meta").is_dir()
-    if in_env and os.access(sys.prefix, os.W_OK):
-        return Path(install(kernel_name=name, display_name="Python (fwlab)", prefix=sys.prefix))
-    return Path(install(kernel_name=name, display_name="Python (fwlab)", user=True))
+    where = {"prefix": sys.prefix} if in_env and os.access(sys.prefix, os.W_OK) else {"user": True}
+    return Path(install(kernel_name=name, display_name="Python (fwlab)", **where))

@@ -62,9 +62,9 @@ def kernel_manager_class(
 def die_with_parent(parent_pid: int) -> None:
     """Have this process killed (SIGKILL) when its parent ``parent_pid`` dies (Linux only).
 
-    Meant as a worker's initializer: ``ProcessPoolExecutor(initializer=die_with_parent,
-    initargs=(os.getpid(),))``. If the parent is already gone, exits at once. A no-op where
-    ``prctl`` is not available (the worker then finishes its current point and exits).
+    The first thing a local worker does (:mod:`fwlab.runs.executors`). If the parent is already
+    gone, exits at once. A no-op where ``prctl`` is not available (the worker then finishes its
+    current run and exits).
     """
     if sys.platform.startswith("linux"):
         import ctypes

@@ -180,16 +180,12 @@ def _coerce(text: str, node: ast.expr | None, fallback) -> Any:
             return value if isinstance(value, str) else text
         return text
     if name in ("int", "float", "bool"):
-        value = _literal(text.strip())
         if name == "float" and text.strip().lower() in ("inf", "+inf", "-inf", "nan"):
             return float(text.strip())
-        if isinstance(value, bool):
-            return value if name == "bool" else _NO_VALUE
-        if name == "int" and isinstance(value, int):
-            return value
-        if name == "float" and isinstance(value, (int, float)):
-            return float(value)
-        return _NO_VALUE
+        value = _literal(text.strip())
+        if not _fits(value, ast.Name(name)):
+            return _NO_VALUE
+        return float(value) if name == "float" else value
     if name in _CONTAINERS:
         value = _literal(text.strip())
         if not isinstance(value, _CONTAINERS[name]):

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -34,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fwlab.util.atomic import atomic_write_text
 from fwlab.util.reproducible import KERNEL_PREFIXES, KERNEL_VARIABLES, requested
 
 __all__ = [
@@ -165,15 +167,9 @@ class ProvenanceFile:
         self.command, self.allow_dirty, self.extra = command, allow_dirty, extra
 
     def _write(self, prov: dict[str, Any]) -> None:
-        import json
-
-        from fwlab.util.atomic import atomic_write_text
-
         atomic_write_text(self.path, json.dumps(prov, indent=1) + "\n")
 
     def _read(self) -> dict[str, Any] | None:
-        import json
-
         try:
             prov = json.loads(self.path.read_text())
         except (OSError, ValueError):

@@ -46,9 +46,6 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(message)
         self.outcome = outcome
 
-    def __str__(self) -> str:
-        return str(self.args[0])
-
 
 @dataclass
 class Outcome:
@@ -269,12 +266,10 @@ class Study:
         now_ok = {k for k, st in loop.reported.items() if st.get("status") in ("ok", "skipped")}
         done = [r.name for k, r in enumerate(self._runs) if r.name in skipped or k in now_ok]
         parts = [f"{len(done)} of {len(self._runs)} runs done{_listed(done)}"]
-        stopped = [loop.names[k] for k in sorted(loop.interrupted)]
-        if stopped:
-            parts.append(f"{len(stopped)} interrupted{_listed(stopped)}")
-        failed = [loop.names[k] for k in sorted(loop.failed)]
-        if failed:
-            parts.append(f"{len(failed)} failed{_listed(failed)}")
+        for what, keys in (("interrupted", loop.interrupted), ("failed", loop.failed)):
+            names = [loop.names[k] for k in sorted(keys)]
+            if names:
+                parts.append(f"{len(names)} {what}{_listed(names)}")
         parts.append(f"{len(loop.tasks) - len(loop.started)} not started")
         return f"{when}: {', '.join(parts)}; {how}"
 
@@ -303,6 +298,13 @@ def _folder_name(template: str, arguments: Mapping[str, Any]) -> str:
             "of letters, digits and ._=+-"
         )
     return name
+
+
+def _end_if_running(run_dir: Path, **final: Any) -> None:
+    """Write ``final`` into the run's status if it still says "running" (its process died)."""
+    st = read_status(run_dir)
+    if st is not None and st.get("status") == "running":
+        write_final_status(run_dir, {**st, **final})
 
 
 def _listed(names: list[str]) -> str:
@@ -417,19 +419,13 @@ class _Loop:
         (e.g. "the worker process died"), unless another process holds the run meanwhile."""
         run_dir = Path(self.tasks[key]["run_dir"])
         with contextlib.suppress(Claimed, OSError, ValueError), claim(run_dir):
-            on_disk = read_status(run_dir)
-            if on_disk is not None and on_disk.get("status") == "running":
-                on_disk.update(status="failed", error=st.get("error"))
-                write_final_status(run_dir, on_disk)
+            _end_if_running(run_dir, status="failed", error=st.get("error"))
 
     def _mark_killed(self) -> None:
         """Runs killed in progress: their status says "running"; say "interrupted"."""
         for key in sorted(self.running):
             run_dir = Path(self.tasks[key]["run_dir"])
-            st = read_status(run_dir)
-            if st is not None and st.get("status") == "running":
-                st.update(status="interrupted", error="interrupted (ended at once)")
-                write_final_status(run_dir, st)
+            _end_if_running(run_dir, status="interrupted", error="interrupted (ended at once)")
             self.interrupted.append(key)
         self.running.clear()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import math
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.runs.files import DEFAULT_KERNEL
+from fwlab.validate import optional, positive_float
 
 __all__ = ["Function", "Notebook", "Target", "as_target"]
 
@@ -37,14 +37,11 @@ class Notebook:
     ``kernel``: the Jupyter kernel; ``timeout``: papermill's per-cell limit in seconds (``None``:
     none); ``cwd``: the kernel's working directory (default: the notebook's folder, as in
     JupyterLab); ``tensorboard``: a folder under which every :func:`fwlab.train.fit` of run
-    ``NAME`` also logs to TensorBoard (``tensorboard/NAME``; for a study of one run in its own
-    folder, the folder itself); ``mlflow``: an MLflow tracking URI
-    (:func:`fwlab.integrations.mlflow.prepare_store`) every ``fit`` of run ``NAME`` also logs
-    to, in the experiment ``mlflow_experiment``, as the MLflow run ``NAME/<method>-seed<seed>``
-    (a study of one run: its folder's name for ``NAME``), through a factory named in
+    ``NAME`` also logs (``tensorboard/NAME``; a study of one run: the folder itself);
     ``fit_callbacks``: ``"module:function"`` factories of callbacks every ``fit`` of the kernel
-    adds (``FWLAB_FIT_CALLBACKS``, :mod:`fwlab.train.environment`; ``fwlab run/sweep --mlflow``
-    name :data:`fwlab.integrations.mlflow.FIT_CALLBACKS`).
+    adds (:mod:`fwlab.train.environment`); ``mlflow``: a tracking URI every ``fit`` of run
+    ``NAME`` logs to, in ``mlflow_experiment``, as ``NAME/<method>-seed<seed>``, through the
+    factory :data:`fwlab.integrations.mlflow.FIT_CALLBACKS` named in ``fit_callbacks``.
     """
 
     path: Path
@@ -59,7 +56,7 @@ class Notebook:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).resolve())
-        _check_timeout(self.timeout)
+        optional(positive_float, "timeout", self.timeout)
         if self.cwd is not None:
             if not Path(self.cwd).is_dir():
                 what = "a file" if Path(self.cwd).exists() else "missing"
@@ -193,16 +190,3 @@ def as_target(target: Any) -> Target:
     raise ValueError(
         f"a run's target is a notebook path (.ipynb), 'module:name' or a function, got {target!r}"
     )
-
-
-def _check_timeout(timeout: Any) -> None:
-    if timeout is None:
-        return
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not (math.isfinite(timeout) and timeout > 0)
-    ):
-        raise ValueError(
-            f"timeout must be None (no limit) or a finite number of seconds > 0, got {timeout!r}"
-        )

@@ -1,20 +1,11 @@
 r"""Steer a running :func:`fwlab.train.fit`: change δ, K, p and η, pause, resume and stop, with
 every change recorded in the history so that the run can be replayed headless.
 
-Three pieces, none of them tied to a user interface:
-
-* :class:`RunControl` is a ``fit`` callback with a thread-safe control queue. ``set(delta=...)``,
-  ``pause()``, ``resume()`` and ``stop()`` may be called from any thread; the callback applies
-  them in the training thread, at the next batch boundary (stop, pause) or the next
-  **outer-step boundary** (hyperparameters: when ``run.inner_step == 0``, so a Frank-Wolfe outer
-  step never mixes two radii or two K).
-* :class:`BackgroundRun` (or :func:`start_fit`) runs ``fit`` in a ``threading.Thread`` with its
-  own :class:`RunControl`, so a Jupyter kernel stays free for widgets while it trains; its
-  ``future`` (a :class:`concurrent.futures.Future`) holds the history or the exception that
-  ended the thread, and ``join()`` returns the one or re-raises the other.
-* :func:`replay_callback` re-applies the recorded changes of a history at the same steps in a
-  headless ``fit``: same data, method and config + ``replay_callback(history["events"])`` gives
-  the same history (except the wall-clock fields ``eval.seconds`` and ``summary.wall_time``).
+Three pieces, none of them tied to a user interface: :class:`RunControl`, a ``fit`` callback
+taking requests from any thread; :class:`BackgroundRun` (or :func:`start_fit`), ``fit`` in a
+thread so that a Jupyter kernel stays free for widgets; and :func:`replay_callback`, which
+re-applies a history's recorded changes in a headless ``fit`` (same data, method and config give
+the same history but for the wall-clock fields ``eval.seconds`` and ``summary.wall_time``).
 
 **What the controls mean.** ``lr`` is η_t and ``delta`` is δ_t, the values *in use*.
 ``FrankWolfe(tie_delta_to_lr=True)`` computes :math:`\delta_t = \delta\,\eta_t/\eta_0` with
@@ -101,7 +92,6 @@ __all__ = [
 #: hyperparameters the controls may change, by optimizer kind of :class:`fwlab.train.Method`
 CONTROLLABLE: dict[str, tuple[str, ...]] = {"fw": ("lr", "delta", "K", "p"), "adam": ("lr",)}
 _REPLAYED = ("set", "stop")
-_build_lock = threading.Lock()  # model initialisation uses torch's global generator
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -161,18 +151,11 @@ def group_updates(group: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[s
         {'lr': 0.0005, 'initial_lr': 0.0005, 'delta': 0.001}
     """
     out: dict[str, Any] = {k: wanted[k] for k in ("K", "p") if k in wanted}
-    if "delta" not in group:  # Adam
-        if "lr" in wanted:
-            out["lr"] = wanted["lr"]
-        return out
-    if "lr" in wanted or "delta" in wanted:
-        if group.get("tie_delta_to_lr", False):
-            lr = wanted.get("lr", float(group["lr"]))
-            out["lr"] = lr
-            out["initial_lr"] = lr
-            out["delta"] = wanted.get("delta", effective_delta(dict(group)))
-        else:
-            out.update({k: wanted[k] for k in ("lr", "delta") if k in wanted})
+    if group.get("tie_delta_to_lr", False) and ("lr" in wanted or "delta" in wanted):
+        lr = wanted.get("lr", float(group["lr"]))
+        out.update(lr=lr, initial_lr=lr, delta=wanted.get("delta", effective_delta(dict(group))))
+    else:  # Adam, or an untied group: the named keys only
+        out.update({k: wanted[k] for k in ("lr", "delta") if k in wanted})
     return out
 
 
@@ -247,18 +230,12 @@ class _Replay(Callback):
 class RunControl(Callback):
     """A ``fit`` callback that applies changes requested from any thread.
 
-    * :meth:`set` queues hyperparameters (merged with anything queued before); they are applied
-      with :meth:`fwlab.train.Run.set_hyperparameters` at the run's begin or the first batch end
-      where ``run.inner_step == 0`` and recorded as one ``"set"`` event.
-    * :meth:`stop` ends the run after the current batch (recorded as a ``"stop"`` event).
-    * :meth:`pause` parks the training thread at the run's begin or next batch end until
-      :meth:`resume` or :meth:`stop`; :meth:`wait_paused` waits until it is parked. Pausing is
-      only useful when ``fit`` runs in another thread than the one that will resume it.
-    * :meth:`add_listener` registers ``fn(control)``, called whenever what :attr:`paused`,
-      :attr:`parked`, :attr:`stop_requested`, :attr:`ended` or :meth:`pending` say changes
-      (from the thread that changed it: the caller's for a request, the training thread when
-      it parks, wakes, applies a change or ends), so a user interface can show the state at
-      once rather than at its next redraw.
+    :meth:`set` queues hyperparameters, applied with :meth:`fwlab.train.Run.set_hyperparameters`
+    at the run's begin or the first batch end where ``run.inner_step == 0`` (a Frank-Wolfe outer
+    step never mixes two radii or two K) and recorded as one ``"set"`` event. :meth:`stop` ends
+    the run after the current batch (a ``"stop"`` event). :meth:`pause` parks the training
+    thread at the next batch end until :meth:`resume` or :meth:`stop` (useful only when ``fit``
+    runs in another thread than the one that resumes it).
 
     Args:
         optimizer: ``"fw"`` or ``"adam"``, for validating :meth:`set` before the run begins
@@ -278,8 +255,11 @@ class RunControl(Callback):
         self.run: Run | None = None
 
     def add_listener(self, fn: Callable[[RunControl], Any]) -> None:
-        """Call ``fn(self)`` after each change of state (see the class docstring); ``fn`` runs
-        in the thread that made the change and must return quickly."""
+        """Call ``fn(self)`` whenever what :attr:`paused`, :attr:`parked`,
+        :attr:`stop_requested`, :attr:`ended` or :meth:`pending` say changes, so a user interface
+        shows the state at once; ``fn`` runs in the thread that made the change (the caller's
+        for a request, the training thread when it parks, wakes, applies a change or ends) and
+        must return quickly."""
         self._listeners.append(fn)
 
     def _changed(self) -> None:
@@ -392,16 +372,13 @@ class BackgroundRun(RunControl):
         callbacks: more ``fit`` callbacks; they run in the training thread after the control.
         model: train this model (default: :func:`fwlab.train.build_model`, built in the thread
             calling :meth:`start`).
-        out_dir, resume, overwrite, progress: as for ``fit`` (``progress`` defaults to off
-            here).
-        name: a label (default: the method's title, e.g.
-            "Frank-Wolfe K=5").
+        out_dir, resume, overwrite, progress: as for ``fit`` (``progress`` off by default).
+        name: a label (default: the method's title, e.g. "Frank-Wolfe K=5").
 
     Attributes:
         future: a :class:`concurrent.futures.Future` holding the final history, or the exception
-            that ended the thread: ``future.result(timeout)``, ``future.add_done_callback(fn)``,
-            ``concurrent.futures.wait([...])`` and ``asyncio.wrap_future`` work on it. It is
-            running from :meth:`start` and done when ``fit`` has returned or raised.
+            that ended the thread (running from :meth:`start`, done when ``fit`` has returned or
+            raised).
         history: the live history (``None`` before the run begins); the final one after it ends.
         error: the exception that ended the thread, or ``None``.
     """
@@ -442,8 +419,7 @@ class BackgroundRun(RunControl):
         if self.future.cancelled():
             raise RuntimeError(f"{self.name!r} was cancelled before start; create a new one")
         if self._model is None:
-            with _build_lock:
-                self._model = build_model(self.method, self.data, self.config)
+            self._model = build_model(self.method, self.data, self.config)
         self.future.set_running_or_notify_cancel()  # from here on future.cancel() is refused
         self._thread.start()
         return self

@@ -18,19 +18,15 @@ Stopping: ``run.request_stop()`` in a hook ends the run cleanly after the curren
 iterate ω; a ``KeyboardInterrupt`` raised in ``on_step_end`` or ``on_eval_end`` acts like Ctrl-C
 (checkpoint, then ``KeyboardInterrupt``).
 
-State in checkpoints: a callback that overrides :meth:`Callback.state_dict` has its state saved
-in ``fit``'s ``checkpoint.pt`` under the key :func:`state_keys` gives it (its class's qualified
-name and its index among the callbacks of that name, e.g. ``"StepCounter[0]"``), and restored
-with :meth:`Callback.load_state_dict` on ``fit(..., resume=True)`` before ``on_train_begin``,
-so a resumed run's callbacks continue where they were. The state must be plain data (dicts,
-lists, tuples, strings, numbers, booleans, ``None``, tensors) so the checkpoint still loads with
-``torch.load(weights_only=True)``; anything else is refused when the checkpoint is written. A
-state in the checkpoint that no callback takes, or a stateful callback with no state there, is
-reported in one ``UserWarning`` line (the callback then starts fresh).
+State in checkpoints: the state of a callback that overrides :meth:`Callback.state_dict` is
+saved in ``fit``'s ``checkpoint.pt`` under its :func:`state_keys` key and restored with
+:meth:`Callback.load_state_dict` on ``fit(..., resume=True)`` before ``on_train_begin``, so a
+resumed run's callbacks continue where they were. A state in the checkpoint that no callback
+takes, or a stateful callback with no state there, is reported in one ``UserWarning`` line (the
+callback then starts fresh).
 
-The function form ``fn(event, run)`` with ``event`` in ``"begin"``, ``"step"``, ``"eval"``,
-``"end"`` keeps working, without a warning: ``fit`` wraps such a function in
-:class:`FunctionCallback`.
+The function form ``fn(event, run)`` (``event`` a key of :data:`EVENTS`) keeps working, without
+a warning: ``fit`` wraps such a function in :class:`FunctionCallback`.
 
 Example:
     >>> from fwlab.data import load_task
@@ -103,7 +99,9 @@ class Callback:
 
     def state_dict(self) -> dict[str, Any]:
         """What to save in the run's checkpoint (override with :meth:`load_state_dict`): plain
-        dicts, lists, tuples, strings, numbers, booleans, ``None`` and tensors only."""
+        dicts, lists, tuples, strings, numbers, booleans, ``None`` and tensors only, so that the
+        checkpoint loads with ``torch.load(weights_only=True)`` (anything else is refused when
+        the checkpoint is written)."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -117,10 +115,8 @@ class Callback:
 
 
 class FunctionCallback(Callback):
-    """A function ``fn(event, run)`` as a :class:`Callback`: ``on_train_begin`` calls
-    ``fn("begin", run)``, ``on_step_end`` ``fn("step", run)``, ``on_eval_end``
-    ``fn("eval", run)`` and ``on_train_end`` ``fn("end", run)``. ``fit`` wraps plain functions
-    in it; it has no state to save.
+    """A function ``fn(event, run)`` as a :class:`Callback`: each hook calls it with the hook's
+    event (:data:`EVENTS`). ``fit`` wraps plain functions in it; it has no state to save.
 
     Example:
         >>> seen = []

@@ -16,6 +16,22 @@ from fwlab.train.scalars import PARTS
 from fwlab.util.atomic import atomic_open
 
 HISTORY = "history.json"
+#: the series of each per-step part of a history, in order (``optimizer``: per Frank-Wolfe outer
+#: step, of the first param group)
+SERIES = {
+    "train": ("step", "loss", "lr"),
+    "eval": (
+        "step",
+        "epoch",
+        "train_loss",
+        "test_loss",
+        "test_acc",
+        "valid_loss",
+        "valid_acc",
+        "seconds",
+    ),
+    "optimizer": ("step", "fw_gap", "dw_norm", "angle_deg", "delta", "K"),
+}
 #: the run's provenance (:class:`fwlab.runs.provenance.ProvenanceFile` writes it)
 PROVENANCE = "provenance.json"
 
@@ -31,25 +47,7 @@ def _new_history(method: Method, config: TrainConfig, data: SequenceData) -> dic
             "n_valid": len(data.valid) if data.valid is not None else 0,
             "seq_len": data.seq_len,
         },
-        "train": {"step": [], "loss": [], "lr": []},
-        "eval": {
-            "step": [],
-            "epoch": [],
-            "train_loss": [],
-            "test_loss": [],
-            "test_acc": [],
-            "valid_loss": [],
-            "valid_acc": [],
-            "seconds": [],
-        },
-        "optimizer": {
-            "step": [],
-            "fw_gap": [],
-            "dw_norm": [],
-            "angle_deg": [],
-            "delta": [],
-            "K": [],
-        },
+        **{part: {key: [] for key in keys} for part, keys in SERIES.items()},
         "events": [],
         "summary": {},
     }

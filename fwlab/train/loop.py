@@ -11,12 +11,10 @@ the training set with a generator seeded from ``(seed, e)``, and the torch RNG (
 saved in checkpoints, so a run killed and resumed from its checkpoint produces the same history
 as an uninterrupted run.
 
-The history is plain data (JSON): ``train`` (per batch: step, loss, lr), ``eval`` (per
-evaluation: step, epoch, train_loss, test_loss, test_acc for classification, seconds),
-``optimizer`` (per Frank-Wolfe outer step, of the first param group: step, fw_gap, dw_norm,
-angle_deg, delta, K),
-``events`` (changes made while running, e.g. K switched) and ``summary`` (final and best test
-accuracy or loss, steps, epochs, wall time).
+The history is plain data (JSON): the per-step series of ``train`` (per batch), ``eval`` (per
+evaluation) and ``optimizer`` (per Frank-Wolfe outer step) that :data:`fwlab.train.history.SERIES`
+lists, ``events`` (changes made while running, e.g. K switched) and ``summary`` (final and best
+test accuracy or loss, steps, epochs, wall time).
 
 Example:
     >>> from fwlab.data import load_task
@@ -45,7 +43,12 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.models import SequenceModel
 from fwlab.optim.interrupt import DeferredInterrupt
 from fwlab.train.build import TORCH_RNG_LOCK, build_model, build_optimizer, build_scheduler
-from fwlab.train.callbacks import Callback, as_callbacks, load_callback_states
+from fwlab.train.callbacks import (
+    Callback,
+    FunctionCallback,
+    as_callbacks,
+    load_callback_states,
+)
 from fwlab.train.checkpoint import (
     CHECKPOINT,
     _checkpoint,
@@ -58,11 +61,11 @@ from fwlab.train.environment import end_environment_callbacks, environment_callb
 from fwlab.train.history import (
     HISTORY,
     PROVENANCE,
+    SERIES,
     _new_history,
     _recent_train_loss,
     _summary,
     save_history,
-    selected_by_validation,
 )
 from fwlab.train.losses import criterion, evaluate, loss_kind
 from fwlab.train.methods import Method
@@ -77,19 +80,16 @@ from fwlab.train.run import Run
 from fwlab.util import reproducible
 from fwlab.util.outdir import claim, claim_run_dir, set_aside
 
-# fit, and (re-exported) the names this module held before config/build/checkpoint/history
-# became modules of their own
+# fit, and names other modules import from here
 __all__ = [
     "TrainConfig",
-    "Run",
     "fit",
-    "evaluate",
+    "fit_claimed",
+    "check_run_inputs",
     "build_model",
-    "build_optimizer",
     "loss_kind",
-    "save_history",
     "load_checkpoint",
-    "selected_by_validation",
+    "release_when_replaced",
 ]
 
 
@@ -119,13 +119,9 @@ def fit(
         model: train this model instead of :func:`build_model`'s; if it has a
             ``constrain_()`` method (:meth:`fwlab.models.SequenceModel.constrain_`), it is called
             after every outer step.
-        callbacks: :class:`fwlab.train.Callback` objects, called in order:
-            ``on_train_begin(run)``, ``on_step_end(run)`` after every batch,
-            ``on_eval_end(run)`` after every evaluation, ``on_train_end(run)``; ``run`` is the
-            :class:`Run` (model, optimizer, history, counters, ``request_stop()``). The state of
-            callbacks that define ``state_dict`` rides in the checkpoint and is restored on
-            ``resume`` (:mod:`fwlab.train.callbacks`). A function ``callback(event, run)``
-            (``event`` in ``"begin"``, ``"step"``, ``"eval"``, ``"end"``) works too.
+        callbacks: :class:`fwlab.train.Callback` objects or functions ``callback(event, run)``,
+            called in order (:mod:`fwlab.train.callbacks`: when each hook runs, and the state
+            that rides in the checkpoint and is restored on ``resume``).
         out_dir: where ``history.json`` and ``checkpoint.pt`` go (nothing is written if None).
             It is checked (a file in the way, not writable: ``ValueError``) and claimed before
             training (:func:`fwlab.util.outdir.claim`: a second run into it, in another process or
@@ -194,11 +190,10 @@ def fit_claimed(
 ) -> dict[str, Any]:
     """:func:`fit` into ``out``, a folder its caller holds the claim of
     (:func:`fwlab.util.outdir.claim`) and has checked (:func:`fwlab.util.outdir.claim_run_dir`,
-    unless
-    ``overwrite``), after fit's own checks (:func:`check_run_inputs`); ``out=None`` writes
-    nothing. ``fwlab train`` claims ``--out`` this way before it loads the data, so that a busy
-    folder is refused at once and the folder is claimed once. With ``overwrite``, the previous
-    run's files are set aside here (see :func:`fit`)."""
+    unless ``overwrite``), after fit's own checks (:func:`check_run_inputs`); ``out=None``
+    writes nothing. ``fwlab train`` claims ``--out`` this way before it loads the data, so that
+    a busy folder is refused at once and the folder is claimed once. With ``overwrite``, the
+    previous run's files are set aside here (see :func:`fit`)."""
     with contextlib.ExitStack() as held:
         interrupt, cbs = _held_for_training(held, out, overwrite, as_callbacks(callbacks))
         return _fit(method, data, config, model, cbs, out, resume, progress, interrupt)
@@ -221,28 +216,12 @@ def release_when_replaced(*handles: Any) -> Callback:
     """A callback that deletes the runs :func:`fwlab.util.outdir.set_aside` moved away as soon as
     the new run can stand in for them (its ``replaced`` test, e.g. its checkpoint exists),
     checked at every hook; before that a failure or a killed process puts them back."""
-    return _ReleaseWhenReplaced(handles)
 
-
-class _ReleaseWhenReplaced(Callback):
-    def __init__(self, handles: tuple[Any, ...]) -> None:
-        self.handles = handles
-
-    def _release(self) -> None:
-        for handle in self.handles:
+    def release(event: str, run: Run) -> None:
+        for handle in handles:
             handle.release_if_replaced()
 
-    def on_train_begin(self, run: Run) -> None:
-        self._release()
-
-    def on_step_end(self, run: Run) -> None:
-        self._release()
-
-    def on_eval_end(self, run: Run) -> None:
-        self._release()
-
-    def on_train_end(self, run: Run) -> None:
-        self._release()
+    return FunctionCallback(release)
 
 
 def check_run_inputs(method: Method, data: SequenceData, config: TrainConfig) -> None:
@@ -256,10 +235,9 @@ def check_run_inputs(method: Method, data: SequenceData, config: TrainConfig) ->
             "pass e.g. delta=0.1, or an lr > 0"
         )
     loss_kind(config, data)
-    splits = [("train", data.train), ("test", data.test)]
-    if data.valid is not None:
-        splits.append(("valid", data.valid))
-    for split, dataset in splits:
+    for split, dataset in (("train", data.train), ("test", data.test), ("valid", data.valid)):
+        if dataset is None:
+            continue
         for what, t in zip(("inputs", "targets"), dataset.tensors):
             if not t.is_floating_point():
                 continue
@@ -316,7 +294,7 @@ def _train(
     model, optimizer, scheduler, history = run.model, run.optimizer, run.scheduler, run.history
     data, config, method = run.data, run.config, run.method
     kind = loss_kind(config, data)
-    device = config.device
+    device, eval_batch = config.device, config.eval_batch_size
 
     if resume and out is not None and (out / CHECKPOINT).exists():
         ckpt = load_checkpoint(out / CHECKPOINT, of_fit=True)
@@ -355,13 +333,11 @@ def _train(
 
     def record_eval() -> None:
         with at_iterate(optimizer):
-            test = evaluate(
-                model, data.test, kind, batch_size=config.eval_batch_size, device=device
-            )
-            valid = (
-                evaluate(model, data.valid, kind, batch_size=config.eval_batch_size, device=device)
-                if data.valid is not None
-                else {}
+            test, valid = (
+                {}
+                if split is None
+                else evaluate(model, split, kind, batch_size=eval_batch, device=device)
+                for split in (data.test, data.valid)
             )
         ev = history["eval"]
         ev["valid_loss"].append(valid.get("loss"))
@@ -418,7 +394,7 @@ def _train(
                 if st is not None:
                     op = history["optimizer"]
                     op["step"].append(run.step)
-                    for key in ("fw_gap", "dw_norm", "angle_deg", "delta", "K"):
+                    for key in SERIES["optimizer"][1:]:
                         # a checkpoint written before K was a series: None at its earlier steps
                         op.setdefault(key, [None] * (len(op["step"]) - 1)).append(st[key])
                 bar.update(1)

@@ -7,10 +7,6 @@ outer step boundary and at the end, and with ``inner=True`` the inner points
 its calls. For each stored iterate it also keeps what is needed to draw the trust region of the
 step that *starts* there: :math:`\delta_t`, p and scope of every parameter group.
 
-Resumed runs. The recorded path rides in :func:`fit`'s checkpoint (:meth:`state_dict`), so a
-recorder passed to ``fit(..., resume=True)``, in this process or a new one, keeps the path up to
-the checkpoint and continues it.
-
 Which points are "outer steps". With :class:`fwlab.optim.FrankWolfe` in streaming mode (the way
 :func:`fit` drives it) an outer step ends after the K-th ``optimizer.step()``, i.e. when
 ``run.inner_step == 0`` after a batch; with any other optimizer every batch is an outer step.
@@ -46,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,21 +147,21 @@ class TrajectoryRecorder(Callback):
 
     @property
     def points(self) -> Tensor:
-        if not self._vecs:
-            return torch.empty(0, self.n_params, dtype=self.dtype)
-        return torch.stack(self._vecs)
+        return self._stack(self._vecs)
 
     @property
     def inner_points(self) -> Tensor:
-        if not self._inner_vecs:
-            return torch.empty(0, self.n_params, dtype=self.dtype)
-        return torch.stack(self._inner_vecs)
+        return self._stack(self._inner_vecs)
+
+    def _stack(self, vecs: list[Tensor]) -> Tensor:
+        return torch.stack(vecs) if vecs else torch.empty(0, self.n_params, dtype=self.dtype)
 
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self) -> dict[str, Any]:
         """The path recorded so far, as plain data for :func:`fwlab.train.fit`'s checkpoint
-        (the stored vectors add up to ``max_bytes`` to ``checkpoint.pt``): a recorder given it
-        on ``resume=True`` continues the path as the recorder of the first process would."""
+        (the stored vectors add up to ``max_bytes`` to ``checkpoint.pt``): a recorder passed to
+        ``fit(..., resume=True)``, in this process or a new one, continues the path as the
+        recorder of the first process would."""
         return {
             "every": self.every,
             "thinned": self.thinned,
@@ -229,16 +226,21 @@ class TrajectoryRecorder(Callback):
 
     def _truncate(self, step: int, outer: int) -> None:
         """Forget what was recorded after batch ``step`` (outer step ``outer``)."""
-        keep = [i for i, s in enumerate(self.steps) if s <= step]
+        self._keep(lambda o, s: s <= step, lambda o: o < outer)
+        self.balls = {o: b for o, b in self.balls.items() if o < outer}
+        self._outer = outer
+
+    def _keep(self, iterate: Callable[[int, int], bool], inner: Callable[[int], bool]) -> None:
+        """Keep the iterates whose ``(outer index, step)`` pass ``iterate`` and the inner points
+        whose outer index passes ``inner``."""
+        keep = [i for i, o_s in enumerate(zip(self.outer_steps, self.steps)) if iterate(*o_s)]
         self._vecs = [self._vecs[i] for i in keep]
         self.outer_steps = [self.outer_steps[i] for i in keep]
         self.steps = [self.steps[i] for i in keep]
-        keep_in = [i for i, o in enumerate(self.inner_outer) if o < outer]
-        self._inner_vecs = [self._inner_vecs[i] for i in keep_in]
-        self.inner_outer = [self.inner_outer[i] for i in keep_in]
-        self.inner_k = [self.inner_k[i] for i in keep_in]
-        self.balls = {o: b for o, b in self.balls.items() if o < outer}
-        self._outer = outer
+        keep = [i for i, o in enumerate(self.inner_outer) if inner(o)]
+        self._inner_vecs = [self._inner_vecs[i] for i in keep]
+        self.inner_outer = [self.inner_outer[i] for i in keep]
+        self.inner_k = [self.inner_k[i] for i in keep]
 
     def on_step_end(self, run: Any) -> None:
         opt = run.optimizer
@@ -295,14 +297,7 @@ class TrajectoryRecorder(Callback):
     def _thin(self) -> None:
         self.every *= 2
         self.thinned += 1
-        keep = [i for i, o in enumerate(self.outer_steps) if o % self.every == 0]
-        self._vecs = [self._vecs[i] for i in keep]
-        self.outer_steps = [self.outer_steps[i] for i in keep]
-        self.steps = [self.steps[i] for i in keep]
-        keep_in = [i for i, o in enumerate(self.inner_outer) if o % self.every == 0]
-        self._inner_vecs = [self._inner_vecs[i] for i in keep_in]
-        self.inner_outer = [self.inner_outer[i] for i in keep_in]
-        self.inner_k = [self.inner_k[i] for i in keep_in]
+        self._keep(lambda o, s: o % self.every == 0, lambda o: o % self.every == 0)
         kept = set(self.outer_steps)
         self.balls = {o: b for o, b in self.balls.items() if o in kept}
 

@@ -20,10 +20,6 @@ tag                 history series
 =================== =========================================================================
 
 Any other series of a part is tagged ``<train|eval|fw>/<key>`` (e.g. ``eval/valid_loss``).
-:func:`history_scalars` gives the points not yet written (a cursor per part, so a logger writes
-each point once while the run grows), :func:`series_of_tag` maps a tag back, and
-:func:`history_parts` rebuilds the parts from tagged points; :func:`hparams_of` gives the run's
-hyperparameters as flat numbers and strings.
 """
 
 from __future__ import annotations
@@ -56,6 +52,7 @@ SCALAR_TAGS: dict[tuple[str, str], str] = {
     ("optimizer", "dw_norm"): "fw/dw_norm",
     ("optimizer", "angle_deg"): "fw/angle_deg",
 }
+_SERIES_OF_TAG = {tag: series for series, tag in SCALAR_TAGS.items()}
 #: the history's parts of per-step series
 PARTS = ("train", "eval", "optimizer")
 #: tag prefix of the other series of each part (e.g. ``eval/valid_loss``)
@@ -77,9 +74,8 @@ def series_of_tag(tag: str) -> tuple[str, str] | None:
         >>> series_of_tag("fw/gap"), series_of_tag("eval/valid_acc"), series_of_tag("x/y")
         (('optimizer', 'fw_gap'), ('eval', 'valid_acc'), None)
     """
-    for (part, key), known in SCALAR_TAGS.items():
-        if known == tag:
-            return part, key
+    if tag in _SERIES_OF_TAG:
+        return _SERIES_OF_TAG[tag]
     prefix, _, key = tag.partition("/")
     part = next((p for p, pre in _PREFIX.items() if pre == prefix), None)
     return (part, key) if part is not None and key else None

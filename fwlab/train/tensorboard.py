@@ -2,13 +2,11 @@ r"""TensorBoard: a :func:`fwlab.train.fit` callback that writes a run's history 
 loaders that turn TensorBoard runs or ``history.json`` files back into histories.
 
 :class:`TensorBoardLogger` writes every series of the history as a scalar at the batch count of
-each point (TensorBoard's ``step``), under the tags of :data:`fwlab.train.scalars.SCALAR_TAGS`
-(``train/loss``, ``train/lr``, ``eval/test_loss``, ``eval/test_acc``, ``fw/delta``, ``fw/K``,
-``fw/gap``, ``fw/dw_norm``, ``fw/angle_deg``, ...; K is a series because it can change while a
-run trains), plus the run's hyperparameters through TensorBoard's hparams plugin (task, method,
-K, p, scope, outer, hidden size, batch size, lr, δ, seed, ...; metrics ``eval/test_loss`` and,
-for classification, ``eval/test_acc``), so runs compare in a stock ``tensorboard --logdir``.
-The run's task/method/config, its recorded events (steering) and its summary go in as text
+each point (TensorBoard's ``step``), tagged as :mod:`fwlab.train.scalars` says (``train/loss``,
+``fw/gap``, ...), plus the run's hyperparameters (:func:`~fwlab.train.scalars.hparams_of`)
+through TensorBoard's hparams plugin, with the metrics ``eval/test_loss`` and, for
+classification, ``eval/test_acc``, so runs compare in a stock ``tensorboard --logdir``. The
+run's task/method/config, its recorded events (steering) and its summary go in as text
 summaries under ``fwlab/``, so :func:`read_tensorboard_run` gives back the history (values in
 float32, TensorBoard's precision).
 
@@ -85,9 +83,8 @@ class TensorBoardLogger(Callback):
         path = Path(log_dir)
         if path.exists() and not path.is_dir():
             raise ValueError(f"log_dir {str(path)!r} is a file, not a folder; give a folder path")
-        flush_secs = positive_float("flush_secs", flush_secs)
         self.log_dir = path
-        self.flush_secs = float(flush_secs)
+        self.flush_secs = positive_float("flush_secs", flush_secs)
         self._writer: Any = None
         self._cursor: dict[str, int] = {}
         self._events = 0
@@ -167,11 +164,9 @@ def environment_loggers(
     method_name: str, seed: int, *, resume: bool = False
 ) -> list[TensorBoardLogger]:
     """``[TensorBoardLogger($FWLAB_TENSORBOARD_DIR/<method>-seed<seed>)]`` when the variable
-    :data:`TENSORBOARD_ENV` is set, else ``[]``; :func:`fwlab.train.fit` adds it to its
-    callbacks, so ``fwlab sweep --tensorboard DIR`` logs every run of every point (in
-    ``DIR/<point>/<method>-seed<seed>``) without the notebook knowing. A second fresh run of the
-    same method and seed gets the next free folder (``-2``, ``-3``, ...); a resumed run continues
-    the last one.
+    :data:`TENSORBOARD_ENV` is set, else ``[]`` (:mod:`fwlab.train.environment`). A second fresh
+    run of the same method and seed gets the next free folder (``-2``, ``-3``, ...); a resumed
+    run continues the last one.
 
     Example:
         >>> import os, tempfile
@@ -242,12 +237,8 @@ def read_tensorboard_run(path: str | os.PathLike) -> dict[str, Any]:
         return out
 
     run_info = (texts(_RUN_TEXT) or [{}])[-1]
-    history: dict[str, Any] = {
-        "task": run_info.get("task"),
-        "method": run_info.get("method", {}),
-        "config": run_info.get("config", {}),
-        "data": run_info.get("data", {}),
-    }
+    history: dict[str, Any] = {"task": run_info.get("task")}
+    history.update({key: run_info.get(key, {}) for key in ("method", "config", "data")})
     points = {
         tag: {ev.step: ev.value for ev in acc.Scalars(tag)} for tag in tags.get("scalars", [])
     }

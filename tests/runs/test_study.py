@@ -136,7 +136,10 @@ def test_the_function_gets_its_run_folder(tmp_path):
         (lambda o: Study(SQUARE, o, {"x": []}), r"'x' has no values"),
         (lambda o: Study(SQUARE, o, {"x": [1]}).run(jobs=0), r"jobs must be an integer >= 1"),
         (lambda o: Study(Path(o) / "missing.ipynb", o), r"notebook not found"),
-        (lambda o: Notebook(Path("x.ipynb"), timeout=0), r"timeout must be None"),
+        (
+            lambda o: Notebook(Path("x.ipynb"), timeout=0),
+            r"^timeout must be a finite number > 0, got 0;",
+        ),
         (lambda o: Study(SQUARE, o, [{"x": 1, "seed": 0}], seeds=[1]), r"give the seed once"),
         (lambda o: Study(SQUARE, o, [{"z": 1}]), r"unknown parameter 'z'"),
         (lambda o: Study(SQUARE, o, {"x": [1]}, folder="{y}"), r"cannot be filled from"),
