@@ -115,8 +115,10 @@ class Executor(abc.ABC):
         caller, a SIGINT handler, must raise ``KeyboardInterrupt`` into a run in this thread."""
         return False
 
-    def kill(self) -> None:  # noqa: B027 - nothing to end by default (Inline overrides it)
-        """End every run and worker now."""
+    def kill(self) -> bool:
+        """End every run and worker now; ``True`` when a run executes in this thread: the
+        caller, a SIGINT handler, must raise :class:`~fwlab.runs.execute.StopNow` into it."""
+        return False
 
     def close(self) -> None:  # noqa: B027 - nothing held by default
         """Release the workers (after :meth:`kill`: at once)."""
@@ -146,10 +148,11 @@ class Inline(Executor):
     def interrupt(self) -> bool:
         return _execute.request_stop()
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
         current = _execute._CURRENT
         if current is not None and current.data["kind"] == "notebook":
             _execute.kill_kernels(current.data["run_dir"])
+        return current is not None
 
 
 def _worker_main(conn: Any, parent_pid: int) -> None:
@@ -264,11 +267,12 @@ class LocalProcesses(Executor):
                 os.kill(proc.pid, signal.SIGINT)  # the worker stops its run, once
         return False
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
         self._killed = True
         for proc, _ in [*self._busy.values(), *self._idle]:
             if proc.pid is not None:
                 _kill_tree(proc.pid)
+        return False
 
     def close(self) -> None:
         workers = [*self._busy.values(), *self._idle]
@@ -344,9 +348,10 @@ class Dask(Executor):
             finished.append((key, result))
         return finished
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
         self.client.cancel(list(self._futures), force=True)
         self._futures.clear()
+        return False
 
     def close(self) -> None:
         self.client.close()
