@@ -249,15 +249,10 @@ def test_a_second_ctrl_c_while_an_interrupted_command_ends_changes_nothing(tmp_p
     after the engine has put Python's handler back (on the way up, while the line is written,
     in atexit, while the interpreter shuts down) neither replaces the line nor adds a
     traceback nor ends the process by SIGINT: one line, exit status 130."""
-    import nbformat
-
+    from tests.notebook_tools import write_parameterized_notebook
     from tests.process_tools import interactive_sigint
 
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("x = 1")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params]
-    nbformat.write(nb, tmp_path / "target.ipynb")
+    write_parameterized_notebook(tmp_path / "target.ipynb", "x = 1")
     line = "interrupted (Ctrl-C): 0 of 2 runs done, 2 interrupted (x=1, x=2); `fwlab sweep` resumes"
     argv = [sys.executable, "-c", SECOND_CTRL_C, where, line, str(tmp_path / "target.ipynb"),
             "--grid", "x=1,2", "--out", str(tmp_path / "out")]  # fmt: skip

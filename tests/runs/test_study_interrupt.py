@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
 
 from fwlab.runs import RESULTS_ENV
+from tests.notebook_tools import write_parameterized_notebook
 from tests.process_tools import interactive_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,17 +37,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 def write_notebook(path: Path) -> Path:
     """Points x < long_from finish at once; the others sleep 600 s."""
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("x: int = 1\nlong_from: int = 3")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell("import time\nif x >= long_from:\n    time.sleep(600)"),
-        nbformat.v4.new_code_cell("from fwlab import record\nrecord(y=x * x)"),
-    ]
-    nb.metadata["kernelspec"] = {"name": "fwlab", "display_name": "fwlab", "language": "python"}
-    nbformat.write(nb, path)
-    return path
+    return write_parameterized_notebook(
+        path,
+        "x: int = 1\nlong_from: int = 3",
+        "import time\nif x >= long_from:\n    time.sleep(600)",
+        "from fwlab import record\nrecord(y=x * x)",
+    )
 
 
 def _status(folder: Path) -> str | None:
