@@ -161,6 +161,12 @@ def _worker_main(conn: Any, parent_pid: int) -> None:
 
     die_with_parent(parent_pid)
     start_fwlab_process()
+    # one run at a time: progress bars need no lock across processes, and tqdm's default one is
+    # a multiprocessing semaphore, which the resource tracker (the study's child) reports as
+    # leaked, on the terminal after the study's line, when the worker is killed (Ctrl-C)
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     _execute._IN_WORKER = True
     signal.signal(signal.SIGINT, _execute.worker_sigint)
     while True:

@@ -225,6 +225,22 @@ def test_function_runs_in_worker_processes_stop_on_ctrl_c(tmp_path, group):
     assert seconds < 60, seconds
 
 
+def test_a_worker_killed_after_a_training_run_adds_nothing_after_the_line(tmp_path):
+    """A worker ended at once (a second Ctrl-C kills the workers) leaves nothing registered with
+    multiprocessing's resource tracker, the study's child, which would otherwise write a
+    "leaked semaphore" warning on the terminal after the command's line (was: tqdm's lock)."""
+    script = (
+        "import sys\nfrom fwlab.runs import Study\n"
+        "study = Study('tests.process_tools:killed_after_a_progress_bar', sys.argv[1], "
+        "{'x': [1]})\n"
+        "print(study.run(jobs=1, log=sys.stderr).rows[0]['error'])"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "study")], cwd=ROOT,
+                          env=ENV, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.stdout.startswith("the worker process died (exit code -9)"), proc
+    assert "resource_tracker" not in proc.stderr and "leaked" not in proc.stderr, proc.stderr
+
+
 def test_fwlab_reproduce_stops_on_ctrl_c_with_one_line(tmp_path):
     out = tmp_path / "repro"
     base = out / "table3-smoke-seed0"
