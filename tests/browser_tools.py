@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -81,6 +82,23 @@ def sync_playwright():
     except ImportError:
         pytest.skip("Python playwright is not installed (pip install playwright; no browser)")
     return sync_playwright()
+
+
+@contextlib.contextmanager
+def chromium_page(executable: str, viewport: tuple[int, int], errors: list[str]) -> Iterator[Any]:
+    """A page of headless Chromium ``executable`` (:func:`chromium`), ``viewport`` (width,
+    height) pixels, its uncaught JavaScript errors appended to ``errors``, anywidget's module
+    deadline lifted before it loads (:func:`lift_anywidget_deadline`); the browser is closed
+    after the block. Skips when Python playwright is missing."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            lift_anywidget_deadline(page)
+            yield page
+        finally:
+            browser.close()
 
 
 def free_port() -> int:

@@ -11,9 +11,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import papermill as pm
 import pytest
-from jupyter_client.kernelspec import find_kernel_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -96,6 +94,9 @@ def notebook_id(path: Path) -> str:
 def run_notebook(path, tmp_path, monkeypatch, **parameters):
     """Execute ``path`` with ``parameters``; its printed text, output MIME types and recorded
     metrics (``None`` when it records none)."""
+    import papermill as pm
+    from jupyter_client.kernelspec import find_kernel_specs
+
     if KERNEL not in find_kernel_specs():
         pytest.fail(
             f"Jupyter kernel {KERNEL!r} is not installed; run `bash .ci/setup` or "
@@ -129,23 +130,29 @@ def run_notebook(path, tmp_path, monkeypatch, **parameters):
     return text, mimes, json.loads(recorded.read_text()) if recorded.exists() else None
 
 
+def write_parameterized_notebook(path: Path, parameters: str, *cells: str) -> Path:
+    """Write a notebook to ``path`` for the ``fwlab`` kernel: the code cell ``parameters``,
+    tagged ``parameters`` (papermill's), then one code cell per source in ``cells``; returns
+    ``path``. The notebook target of the engine's and commands' tests."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(source) for source in cells)]
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": KERNEL, "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
 def write_fit_notebook(path: Path, after: str = "") -> Path:
     """A notebook whose ``parameters`` cell declares ``method = "sgd"`` and which fits 3
     batches of it on a tiny adding task into ``h``; ``after``: more code in the same cell.
     ``fwlab run``/``fwlab sweep`` tests execute it in the ``fwlab`` kernel."""
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('method = "sgd"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell(
-            "from fwlab.data import load_task\n"
-            "from fwlab.train import TrainConfig, fit, get_method\n"
-            'data = load_task("adding", seq_len=6, n_train=32, n_test=16)\n'
-            "h = fit(get_method(method), data, TrainConfig(hidden_size=4, batch_size=16, "
-            "steps=3, eval_every=2), progress=False)\n" + after
-        ),
-    ]
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": KERNEL, "language": "python"}
-    nbformat.write(nb, path)
-    return path
+    return write_parameterized_notebook(
+        path,
+        'method = "sgd"',
+        "from fwlab.data import load_task\n"
+        "from fwlab.train import TrainConfig, fit, get_method\n"
+        'data = load_task("adding", seq_len=6, n_train=32, n_test=16)\n'
+        "h = fit(get_method(method), data, TrainConfig(hidden_size=4, batch_size=16, "
+        "steps=3, eval_every=2), progress=False)\n" + after,
+    )

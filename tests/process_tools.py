@@ -54,3 +54,14 @@ def gated_bowl(x: float, gate: str, steps: int = 0, pause: float = 0.0) -> dict[
     while not os.path.exists(gate):
         time.sleep(0.05)
     return bowl(x, steps=steps, pause=pause)
+
+
+def killed_after_a_progress_bar(x: int) -> None:
+    """A run's function (``tests.process_tools:killed_after_a_progress_bar``) that shows a
+    progress bar, disabled, as :func:`fwlab.train.fit` does without ``progress``, then SIGKILLs
+    the process it runs in: a worker ended at once (a second Ctrl-C), after a training run."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=x, disable=True):
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -38,7 +38,7 @@ from typing import Any
 import click
 
 from fwlab.util.argtypes import DEBUG_KEY, Command, debug_option
-from fwlab.util.failure import report
+from fwlab.util.failure import describe, report
 
 #: sub-command -> (one-line help, "module:attribute" of its click command)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -211,9 +211,38 @@ def _sigint_held() -> Iterator[list[int]]:
             signal.signal(signal.SIGINT, previous)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _first_interrupt(err: BaseException) -> BaseException:
+    """The failure to report for ``err``: a bare ``KeyboardInterrupt`` that a second Ctrl-C
+    raised while the first one's (a study's :class:`fwlab.runs.Interrupted`, ``fit``'s) was on
+    its way up stands for that first one, whose line says what was kept and how to resume."""
+    while (
+        isinstance(err, KeyboardInterrupt)
+        and not err.args
+        and err.__cause__ is None
+        and not err.__suppress_context__
+        and err.__context__ is not None
+        and describe(err.__context__)[1] == 130
+    ):
+        err = err.__context__
+    return err
+
+
+def _ignore_sigint() -> Any:
+    """Ignore SIGINT from now on (in the main thread); the handler it had, else ``None``."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
     """Run ``fwlab`` on ``argv`` (default ``sys.argv[1:]``) and return the exit status; a usage
-    error and ``--help`` raise ``SystemExit`` (2 and 0) after their output."""
+    error and ``--help`` raise ``SystemExit`` (2 and 0) after their output.
+
+    A failure's line is written with SIGINT ignored: a second Ctrl-C cannot cut it, or replace
+    the first one's line. ``exiting``: the caller exits with the status at once (:func:`run`);
+    after a Ctrl-C (status 130) SIGINT then stays ignored, so that another one cannot end the
+    process by SIGINT while it exits, after the line.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if a in COMMANDS), "")  # after --debug, say
     if chosen in ("train", "record"):  # before torch is imported (fwlab.util.reproducible)
@@ -239,7 +268,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as err:  # noqa: BLE001 - every failure ends in one line (failure.py)
         if isinstance(err, SystemExit):
             raise
-        return report(chosen, err, debug=meta.get(DEBUG_KEY, False))
+        previous, status = _ignore_sigint(), None
+        try:
+            status = report(chosen, _first_interrupt(err), debug=meta.get(DEBUG_KEY, False))
+            return status
+        finally:
+            if previous is not None and not (exiting and status == 130):
+                signal.signal(signal.SIGINT, previous)
 
 
 def run() -> None:
@@ -250,9 +285,10 @@ def run() -> None:
         from fwlab.util.process_start import start_fwlab_process
 
         start_fwlab_process()
-        status = main()
+        status = main(exiting=True)
     except KeyboardInterrupt as err:  # before main could take it (the first imports)
-        status = report("", err, debug="--debug" in sys.argv)
+        _ignore_sigint()
+        status = report("", _first_interrupt(err), debug="--debug" in sys.argv)
     sys.exit(status)
 
 

@@ -109,9 +109,8 @@ def run_cli(args: argparse.Namespace) -> int:
                              jobs=args.jobs)  # fmt: skip
     except (RuntimeError, NotADirectoryError, ValueError, FileNotFoundError) as err:
         return _fail(str(err))
-    except KeyboardInterrupt as err:
-        print(f"fwlab record: {err or 'interrupted'}", file=sys.stderr)
-        return 130
+    # Ctrl-C (fwlab.runs.Interrupted: its line names what finished and how to resume) goes up to
+    # fwlab.app.cli.main, which writes it with SIGINT ignored (exit status 130)
     for r in results:
         print(json.dumps(r))
     foreign = [f"{r['run']} seed{r['seed']}" for r in results if r["state"] == "foreign"]

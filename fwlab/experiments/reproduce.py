@@ -421,7 +421,7 @@ command = Command(
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from fwlab.runs import Inline, Interrupted, resume_command
+    from fwlab.runs import Inline, resume_command
 
     try:
         if args.download:  # once here, so that the row runs find the data in the cache
@@ -437,9 +437,7 @@ def run_cli(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"fwlab reproduce: {err}", file=sys.stderr)
         return 2
-    except Interrupted as err:
-        print(f"fwlab reproduce: {err}", file=sys.stderr)
-        return 130
+    # Ctrl-C: fwlab.runs.Interrupted goes up to fwlab.app.cli.main, which writes its line
     if results:
         print(format_table(results))
     for r in failed:

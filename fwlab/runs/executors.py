@@ -107,8 +107,10 @@ class Executor(abc.ABC):
         caller, a SIGINT handler, must raise ``KeyboardInterrupt`` into a run in this thread."""
         return False
 
-    def kill(self) -> None:  # noqa: B027 - nothing to end by default (Inline overrides it)
-        """End every run and worker now."""
+    def kill(self) -> bool:
+        """End every run and worker now; ``True`` when a run executes in this thread: the
+        caller, a SIGINT handler, must raise :class:`~fwlab.runs.execute.StopNow` into it."""
+        return False
 
     def close(self) -> None:  # noqa: B027 - nothing held by default
         """Release the workers (after :meth:`kill`: at once)."""
@@ -138,10 +140,11 @@ class Inline(Executor):
     def interrupt(self) -> bool:
         return _execute.request_stop()
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
         current = _execute._CURRENT
         if current is not None and current.data["kind"] == "notebook":
             _execute.kill_kernels(current.data["run_dir"])
+        return current is not None
 
 
 def _worker_main(conn: Any, parent_pid: int) -> None:
@@ -150,6 +153,12 @@ def _worker_main(conn: Any, parent_pid: int) -> None:
 
     die_with_parent(parent_pid)
     start_fwlab_process()
+    # one run at a time: progress bars need no lock across processes, and tqdm's default one is
+    # a multiprocessing semaphore, which the resource tracker (the study's child) reports as
+    # leaked, on the terminal after the study's line, when the worker is killed (Ctrl-C)
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     _execute._IN_WORKER = True
     signal.signal(signal.SIGINT, _execute.worker_sigint)
     while True:
@@ -255,11 +264,12 @@ class LocalProcesses(Executor):
                 os.kill(proc.pid, signal.SIGINT)  # the worker stops its run, once
         return False
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
         self._killed = True
         for proc, _ in [*self._busy.values(), *self._idle]:
             if proc.pid is not None:
                 _execute.kill_tree(proc.pid)
+        return False
 
     def close(self) -> None:
         workers = [*self._busy.values(), *self._idle]
@@ -335,9 +345,10 @@ class Dask(Executor):
             finished.append((key, result))
         return finished
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
         self.client.cancel(list(self._futures), force=True)
         self._futures.clear()
+        return False
 
     def close(self) -> None:
         self.client.close()

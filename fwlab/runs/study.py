@@ -336,8 +336,11 @@ class _Loop:
     def on_sigint(self, signum: int, frame: Any) -> None:
         if self.stopping:  # the second Ctrl-C: everything ends now
             self.killed = True
-            self.executor.kill()
-            raise StopNow
+            # raised only into a run executing in this thread: elsewhere in the loop it would
+            # cut the bookkeeping of a finished run, or escape the loop; the loop sees `killed`
+            if self.executor.kill():
+                raise StopNow
+            return
         self.stopping = True
         self.deadline = time.monotonic() + self.grace
         self.queue.clear()
@@ -370,7 +373,11 @@ class _Loop:
             if not ex.busy() and (self.stopping or not self.queue):
                 return
             for key, status in ex.wait(0.25):
+                if self.killed:  # a second Ctrl-C: what is left running is marked by run()
+                    break
                 self._finished(key, status)
+            if self.killed:
+                return
             if not self.stopping:
                 self._waited()
             if self.stopping and ex.busy() and time.monotonic() > self.deadline:

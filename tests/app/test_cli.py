@@ -190,3 +190,72 @@ def test_ctrl_c_while_a_command_loads_ends_in_one_line(monkeypatch, tmp_path, ca
     assert main(["present"]) == 130
     err = capsys.readouterr().err
     assert err.startswith("fwlab present: interrupted (Ctrl-C) while the command was starting")
+
+
+SECOND_CTRL_C = """
+import atexit, os, signal, sys
+import fwlab.runs.study as study
+from fwlab.app.cli import run
+
+where, line = sys.argv[1], sys.argv[2]
+
+
+def second_ctrl_c():  # a real SIGINT, taken by the handler in place at the next instruction
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def interrupted_study(self, **kwargs):  # a study the first Ctrl-C stopped: its Interrupted
+    try:
+        raise study.Interrupted(line, study.Outcome([]))
+    finally:  # on its way up to the command, past the engine's handler
+        if where == "raised":
+            second_ctrl_c()
+
+
+class Stderr:  # the second Ctrl-C while the command's line is being written
+    def __init__(self, stream):
+        self.stream, self.pressed = stream, False
+
+    def write(self, text):
+        if not self.pressed:
+            self.pressed = True
+            second_ctrl_c()
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+class Finalized:  # the second Ctrl-C while the interpreter shuts down, after atexit
+    def __del__(self):
+        second_ctrl_c()
+
+
+study.Study.run = interrupted_study
+if where == "writing":
+    sys.stderr = Stderr(sys.stderr)
+elif where == "atexit":
+    atexit.register(second_ctrl_c)
+elif where == "finalizing":
+    kept = Finalized()
+sys.argv = ["fwlab", "sweep", *sys.argv[3:]]
+run()
+"""
+
+
+@pytest.mark.parametrize("where", ["nowhere", "raised", "writing", "atexit", "finalizing"])
+def test_a_second_ctrl_c_while_an_interrupted_command_ends_changes_nothing(tmp_path, where):
+    """The first Ctrl-C stopped the study (fwlab.runs.Interrupted); a second one that lands
+    after the engine has put Python's handler back (on the way up, while the line is written,
+    in atexit, while the interpreter shuts down) neither replaces the line nor adds a
+    traceback nor ends the process by SIGINT: one line, exit status 130."""
+    from tests.notebook_tools import write_parameterized_notebook
+    from tests.process_tools import interactive_sigint
+
+    write_parameterized_notebook(tmp_path / "target.ipynb", "x = 1")
+    line = "interrupted (Ctrl-C): 0 of 2 runs done, 2 interrupted (x=1, x=2); `fwlab sweep` resumes"
+    argv = [sys.executable, "-c", SECOND_CTRL_C, where, line, str(tmp_path / "target.ipynb"),
+            "--grid", "x=1,2", "--out", str(tmp_path / "out")]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                          preexec_fn=interactive_sigint)  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (130, f"fwlab sweep: {line}\n")

@@ -24,14 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.browser_tools import (
-    CHROMIUM_ARGS,
-    chromium,
-    jupyterlab,
-    lift_anywidget_deadline,
-    presented,
-    sync_playwright,
-)
+from tests.browser_tools import chromium, chromium_page, jupyterlab, presented
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "02_adding_task.ipynb"
@@ -110,55 +103,49 @@ def test_run_all_in_jupyterlab_pause_freezes_the_runs_while_the_notebook_waits(t
     root = _notebooks(tmp_path)
     OUTPUT.mkdir(exist_ok=True)
     errors: list[str] = []
-    with jupyterlab(root, tmp_path) as (url, token), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            lift_anywidget_deadline(page)
-            page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}", timeout=120_000)
-            page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=180_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    with (
+        jupyterlab(root, tmp_path) as (url, token),
+        chromium_page(executable, (1400, 1100), errors) as page,
+    ):
+        page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}", timeout=120_000)
+        page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=180_000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
-            dash, status = _dashboard(page)
-            status.wait_for(timeout=300_000)
-            _until("every run training", lambda: _training(status, at_least=500), 600)
-            dash.scroll_into_view_if_needed()
+        dash, status = _dashboard(page)
+        status.wait_for(timeout=300_000)
+        _until("every run training", lambda: _training(status, at_least=500), 600)
+        dash.scroll_into_view_if_needed()
 
-            dash.get_by_role("button", name="pause").click()
-            clicked = time.monotonic()
-            _until("the click heard", lambda: "pause: " in status.text_content(), 120, 0.05)
-            heard_after_s = time.monotonic() - clicked
-            _until("every run paused", lambda: {s for s, _ in _rows(status).values()} == {"paused"},
-                   120, every_s=0.05)  # fmt: skip
-            paused_after_s = time.monotonic() - clicked
-            at_pause = {name: n for name, (_, n) in _rows(status).items()}
-            time.sleep(5.0)  # the kernel's own count, which a running thread would move
-            later = {name: n for name, (_, n) in _rows(status).items()}
-            assert later == at_pause, (at_pause, later)
-            assert "all checks passed" not in page.inner_text(".jp-Notebook")  # still waiting
-            page.mouse.move(5, 5)
-            dash.screenshot(path=str(OUTPUT / "dashboard_paused.png"))
+        dash.get_by_role("button", name="pause").click()
+        clicked = time.monotonic()
+        _until("the click heard", lambda: "pause: " in status.text_content(), 120, 0.05)
+        heard_after_s = time.monotonic() - clicked
+        _until("every run paused", lambda: {s for s, _ in _rows(status).values()} == {"paused"},
+               120, every_s=0.05)  # fmt: skip
+        paused_after_s = time.monotonic() - clicked
+        at_pause = {name: n for name, (_, n) in _rows(status).items()}
+        time.sleep(5.0)  # the kernel's own count, which a running thread would move
+        later = {name: n for name, (_, n) in _rows(status).items()}
+        assert later == at_pause, (at_pause, later)
+        assert "all checks passed" not in page.inner_text(".jp-Notebook")  # still waiting
+        page.mouse.move(5, 5)
+        dash.screenshot(path=str(OUTPUT / "dashboard_paused.png"))
 
-            dash.get_by_role("button", name="resume").click()
-            resumed = _until(
-                "every run training again past its paused step",
-                lambda: (
-                    (rows := _rows(status))
-                    and all(s == "training" and n > at_pause[k] for k, (s, n) in rows.items())
-                    and rows
-                ),
-                180,
-            )
-            dash.get_by_role("button", name="stop").click()
-            page.wait_for_selector(
-                ".jp-OutputArea-output >> text=all checks passed", timeout=400_000
-            )
-            final = _rows(status)
-            text = status.inner_text()
-        finally:
-            browser.close()
+        dash.get_by_role("button", name="resume").click()
+        resumed = _until(
+            "every run training again past its paused step",
+            lambda: (
+                (rows := _rows(status))
+                and all(s == "training" and n > at_pause[k] for k, (s, n) in rows.items())
+                and rows
+            ),
+            180,
+        )
+        dash.get_by_role("button", name="stop").click()
+        page.wait_for_selector(".jp-OutputArea-output >> text=all checks passed", timeout=400_000)
+        final = _rows(status)
+        text = status.inner_text()
     assert {s for s, _ in final.values()} == {"stopped"}
     assert "drawn anew" not in text, text  # the page followed the figure all along
     (OUTPUT / "dashboard_run_all.txt").write_text(
@@ -177,30 +164,26 @@ def test_voila_shows_the_dashboard_at_once_and_its_curves_grow_while_training(tm
     root = _notebooks(tmp_path)
     OUTPUT.mkdir(exist_ok=True)
     errors: list[str] = []
-    with presented(root / NOTEBOOK, tmp_path) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1100})
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            lift_anywidget_deadline(page)
-            page.goto(url, timeout=300_000)
-            dash, status = _dashboard(page)
-            status.wait_for(timeout=300_000)
-            _until("every run training", lambda: _training(status), 300)
-            plot = dash.locator(".js-plotly-plot").first
-            points = "el => el.data.map(t => (t.x || []).length).reduce((a, b) => a + b, 0)"
-            first = _until("the curves drawn", lambda: plot.evaluate(points), 300)
-            grown = _until("the curves growing", lambda: plot.evaluate(points) > first, 300)
-            assert grown and _training(status)  # still training: the page did not wait for it
-            assert "all checks passed" not in page.inner_text("body")
-            page.mouse.move(5, 5)
-            dash.screenshot(path=str(OUTPUT / "dashboard_voila.png"))
-            dash.get_by_role("button", name="stop").click()
-            page.wait_for_selector("text=all checks passed", timeout=400_000)
-            final = _rows(status)
-            text = status.inner_text()
-        finally:
-            browser.close()
+    with (
+        presented(root / NOTEBOOK, tmp_path) as url,
+        chromium_page(executable, (1300, 1100), errors) as page,
+    ):
+        page.goto(url, timeout=300_000)
+        dash, status = _dashboard(page)
+        status.wait_for(timeout=300_000)
+        _until("every run training", lambda: _training(status), 300)
+        plot = dash.locator(".js-plotly-plot").first
+        points = "el => el.data.map(t => (t.x || []).length).reduce((a, b) => a + b, 0)"
+        first = _until("the curves drawn", lambda: plot.evaluate(points), 300)
+        grown = _until("the curves growing", lambda: plot.evaluate(points) > first, 300)
+        assert grown and _training(status)  # still training: the page did not wait for it
+        assert "all checks passed" not in page.inner_text("body")
+        page.mouse.move(5, 5)
+        dash.screenshot(path=str(OUTPUT / "dashboard_voila.png"))
+        dash.get_by_role("button", name="stop").click()
+        page.wait_for_selector("text=all checks passed", timeout=400_000)
+        final = _rows(status)
+        text = status.inner_text()
     assert {s for s, _ in final.values()} == {"stopped"}
     assert "drawn anew" not in text, text
     # jupyterlab-plotly's renderer (plotly 7.1) throws this inside Voila 0.5 after drawing a

@@ -17,13 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
 
 from fwlab.app.cli import main
 from fwlab.runs import RESULTS_ENV
 from fwlab.runs.sweep import run_sweep
+from tests.notebook_tools import write_parameterized_notebook
 from tests.process_tools import interactive_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,27 +44,18 @@ NAPPING = "napping"  # written in the run's folder when a nap starts
 
 
 def write_notebook(path: Path, extra: str = "") -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(PARAMETERS)
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell(
-            "import os, signal, time\n"
-            "if K == 99:\n"
-            "    os.kill(os.getpid(), signal.SIGKILL)\n"
-            "if nap:  # NAPPING in the run's folder: the long sleep has begun\n"
-            f"    open(os.path.join(os.environ['{RESULTS_ENV}'], '{NAPPING}'), 'w').close()\n"
-            "time.sleep(nap)"
-        ),
-        nbformat.v4.new_code_cell(
-            "from fwlab.runs import record\n"
-            f"record(K=K, tag=tag, tag_type=type(tag).__name__, sizes=sizes){extra}"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {"name": "fwlab", "display_name": "fwlab", "language": "python"}
-    nbformat.write(nb, path)
-    return path
+    return write_parameterized_notebook(
+        path,
+        PARAMETERS,
+        "import os, signal, time\n"
+        "if K == 99:\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "if nap:  # NAPPING in the run's folder: the long sleep has begun\n"
+        f"    open(os.path.join(os.environ['{RESULTS_ENV}'], '{NAPPING}'), 'w').close()\n"
+        "time.sleep(nap)",
+        "from fwlab.runs import record\n"
+        f"record(K=K, tag=tag, tag_type=type(tag).__name__, sizes=sizes){extra}",
+    )
 
 
 @pytest.fixture

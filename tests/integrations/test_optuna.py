@@ -363,24 +363,17 @@ def test_optuna_dashboard_reads_the_study_over_http(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_notebook_target_records_its_value_and_reports_steps(tmp_path):
-    import nbformat
+    from tests.notebook_tools import write_parameterized_notebook
 
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("x: float = 0.0")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell(
-            "from fwlab import record\n"
-            "from fwlab.runs.intermediate import report\n"
-            "for s in range(3):\n"
-            "    report(s, loss=(x - 0.3) ** 2 + 1 / (s + 1))\n"
-            "record(loss=(x - 0.3) ** 2)"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {"name": "fwlab", "display_name": "fwlab", "language": "python"}
-    path = tmp_path / "objective.ipynb"
-    nbformat.write(nb, path)
+    path = write_parameterized_notebook(
+        tmp_path / "objective.ipynb",
+        "x: float = 0.0",
+        "from fwlab import record\n"
+        "from fwlab.runs.intermediate import report\n"
+        "for s in range(3):\n"
+        "    report(s, loss=(x - 0.3) ** 2 + 1 / (s + 1))\n"
+        "record(loss=(x - 0.3) ** 2)",
+    )
     found = search(path, tmp_path / "n", {"x": "cat:0.0,0.5"}, trials=2, metric="loss",
                    sampler="random", sampler_seed=0, executor=Inline(), log=_quiet())  # fmt: skip
     assert found.counts == {"COMPLETE": 2}

@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from torch import nn
 
 from fwlab.optim import FrankWolfe, NonFiniteError, NormalizedAdam, lmo, lmo_global, lp_norm
-from tests.optim.test_frank_wolfe import assert_bit_identical, closure_for, lock_step, snapshot
+from tests.optim.test_frank_wolfe import (
+    assert_bit_identical,
+    closure_for,
+    lock_step,
+    outer_step,
+    snapshot,
+)
 
 
 def linear(seed=0, dtype=torch.float64):
@@ -537,11 +543,7 @@ def stepped(mode, K=3, steps=4, seed=20, **kw):
     model, loss_fn = linear(seed)
     opt = FrankWolfe(model.parameters(), lr=0.1, delta=0.2, K=K, **kw)
     for _ in range(steps):
-        if mode == "closure":
-            opt.step(closure_for(opt, loss_fn))
-        else:
-            closure_for(opt, loss_fn)()
-            opt.step()
+        outer_step(opt, closure_for(opt, loss_fn), mode, 1)
     return model, loss_fn, opt
 
 
@@ -583,11 +585,7 @@ def test_state_dict_is_the_same_after_a_round_trip_into_a_fresh_optimizer(mode, 
     f2 = lambda: f1(m2)  # noqa: E731
     for _ in range(5):  # and the two continue in lock step
         for o, f in ((o1, f1), (o2, f2)):
-            if mode == "closure":
-                o.step(closure_for(o, f))
-            else:
-                closure_for(o, f)()
-                o.step()
+            outer_step(o, closure_for(o, f), mode, 1)
     assert same_params(m1, m2)
 
 
@@ -630,12 +628,7 @@ def test_p_K_and_scope_changed_mid_step_act_from_the_next_outer_step(mode):
         w.grad, u.grad = (g.clone() for g in grads[k])
         return torch.tensor(1.0)
 
-    if mode == "closure":
-        opt.step(closure)
-    else:
-        for _ in range(4):
-            closure()
-            opt.step()
+    outer_step(opt, closure, mode, 4)
     assert len(calls) == 4 and opt.inner_step() == 0  # K = 4 held: not cut short at 2
     norms = [float(q.detach().norm()) for q in (w, u)]
     assert max(norms) <= 0.5 + 1e-12  # inside the p = 2 balls of radius 0.5
@@ -651,12 +644,7 @@ def test_p_K_and_scope_changed_mid_step_act_from_the_next_outer_step(mode):
     # the next outer step uses the new values: K = 2, p = inf over one global ball
     calls.clear()
     changes.clear()
-    if mode == "closure":
-        opt.step(closure)
-    else:
-        for _ in range(2):
-            closure()
-            opt.step()
+    outer_step(opt, closure, mode, 2)
     assert len(calls) == 2 and opt.stats[0]["K"] == 2 and opt.stats[0]["p"] == math.inf
 
 

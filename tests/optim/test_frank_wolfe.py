@@ -78,6 +78,17 @@ def closure_for(opt, loss_fn):
     return closure
 
 
+def outer_step(opt, closure, mode, inner):
+    """One outer step of ``opt``, ``closure`` computing the loss and its gradients: in one call
+    (``mode == "closure"``), or streaming: ``inner`` times ``closure()`` then ``opt.step()``."""
+    if mode == "closure":
+        opt.step(closure)
+    else:
+        for _ in range(inner):
+            closure()
+            opt.step()
+
+
 def lock_step(runs, steps, gamma=None, step_size=1):
     """``steps`` closure steps of each ``(optimizer, loss_fn)`` in ``runs``, side by side; with
     ``gamma``, a StepLR scheduler on each, stepped after every step."""
@@ -285,12 +296,7 @@ def test_parameter_without_grad_in_the_middle_changes_nothing(mode, scope):
             loss.backward()
             return loss
 
-        if mode == "closure":
-            opt.step(f)
-        else:
-            for _ in range(3):
-                f()
-                opt.step()
+        outer_step(opt, f, mode, 3)
 
     for _ in range(3):
         run(o_with, w1, w3)
@@ -687,12 +693,7 @@ def test_ctrl_c_during_the_outer_update_is_delivered_after_it(
         return loss
 
     with pytest.raises(KeyboardInterrupt):
-        if mode == "closure":
-            opt.step(closure)
-        else:
-            for _ in range(2):
-                closure()
-                opt.step()
+        outer_step(opt, closure, mode, 2)
     # the step is complete, not half applied: w = 1 - 0.5 (K=2 on a straight line), counted
     assert torch.allclose(w.detach(), torch.tensor([0.5, 0.0], dtype=torch.float64))
     assert opt.inner_step() == 0 and opt.stats[0]["step"] == 1

@@ -14,7 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from fwlab.app.cli import main
@@ -23,6 +22,7 @@ from fwlab.runs import executors as executors_module
 from fwlab.runs.executors import SCHEDULER_ENV, resolve_scheduler
 from fwlab.runs.sweep import run_sweep
 from tests.browser_tools import free_port
+from tests.notebook_tools import write_parameterized_notebook
 from tests.process_tools import interactive_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,24 +33,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 def write_notebook(path: Path) -> Path:
     """Sleeps ``seconds``, logs each start with its worker's pid, records x², fails on demand."""
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('x = 1\nsleep_s = 0.0\nfail_on = -1\nlog_dir = ""')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell(
-            "import os, pathlib, time\n"
-            "if log_dir:\n"
-            '    pathlib.Path(log_dir, f"{x}-{os.getppid()}-{time.time_ns()}").touch()\n'
-            "time.sleep(sleep_s)\n"
-            "if x == fail_on:\n"
-            '    raise ValueError(f"point {x} fails on purpose")'
-        ),
-        nbformat.v4.new_code_cell("from fwlab.runs import record\nrecord(y=x * x)"),
-    ]
-    nb.metadata["kernelspec"] = {"name": "fwlab", "display_name": "fwlab", "language": "python"}
-    nbformat.write(nb, path)
-    return path
+    return write_parameterized_notebook(
+        path,
+        'x = 1\nsleep_s = 0.0\nfail_on = -1\nlog_dir = ""',
+        "import os, pathlib, time\n"
+        "if log_dir:\n"
+        '    pathlib.Path(log_dir, f"{x}-{os.getppid()}-{time.time_ns()}").touch()\n'
+        "time.sleep(sleep_s)\n"
+        "if x == fail_on:\n"
+        '    raise ValueError(f"point {x} fails on purpose")',
+        "from fwlab.runs import record\nrecord(y=x * x)",
+    )
 
 
 def _alive(pid: int) -> bool:
