@@ -54,7 +54,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from fwlab.validate import positive_float
+from fwlab.util.validate import positive_float
 
 _TICK_S = 0.25  # how often a running loop checks it is free (see the module docstring)
 _TICK_CAP_S = 0.5  # a longer gap between ticks: the loop was blocked, count this much of it

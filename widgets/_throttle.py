@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from fwlab.validate import nonnegative_float, positive_int
+from fwlab.util.validate import nonnegative_float, positive_int
 
 __all__ = ["OwnerThreadCaller", "Throttle"]
 

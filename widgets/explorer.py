@@ -54,7 +54,7 @@ from fwlab.plots import (
 )
 from fwlab.toy import ToyLoss, Trajectory, get_loss, loss_names, playground_trajectories
 from fwlab.toy.sliders import RANGES, SLIDER_VALUES, grid_value, label, slider_value
-from fwlab.validate import p_exponent, point, refusal
+from fwlab.util.validate import p_exponent, point, refusal
 
 from ._page_acks import RecoveringFigure
 

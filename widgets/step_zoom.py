@@ -30,7 +30,7 @@ from fwlab.toy.figures import (
 )
 from fwlab.toy.sliders import slider_value
 from fwlab.toy.trust_region import StepZoom
-from fwlab.validate import finite_number, int_in_range
+from fwlab.util.validate import finite_number, int_in_range
 
 from ._page_acks import RecoveringFigure
 from .explorer import P_OPTIONS, _p_option, _start_point, delta_slider

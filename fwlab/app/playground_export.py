@@ -33,7 +33,7 @@ import numpy as np
 
 from fwlab.toy import loss_names
 from fwlab.util import argtypes
-from fwlab.validate import p_exponent, positive_float, positive_int
+from fwlab.util.validate import p_exponent, positive_float, positive_int
 
 __all__ = [
     "DEFAULT_KS",
@@ -69,7 +69,7 @@ def _frame_name(i: int, j: int, k: int) -> str:
 def _check_grid(
     deltas: Sequence[float], Ks: Sequence[int], ps: Sequence[float]
 ) -> tuple[list[float], list[int], list[float]]:
-    """The grid's values by the rules of :mod:`fwlab.validate`, as plain numbers."""
+    """The grid's values by the rules of :mod:`fwlab.util.validate`, as plain numbers."""
     for name, values in (("deltas", deltas), ("Ks", Ks), ("ps", ps)):
         if len(values) == 0:
             raise ValueError(f"{name} must hold at least one value, got none")

@@ -32,7 +32,7 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from fwlab.data.sequence_data import SequenceData
-from fwlab.validate import int_at_least, nonnegative_int, positive_int
+from fwlab.util.validate import int_at_least, nonnegative_int, positive_int
 
 __all__ = ["adding_problem", "load_adding", "STALLED_MSE"]
 

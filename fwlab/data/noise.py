@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from fwlab.data.sequence_data import SequenceData
-from fwlab.validate import nonnegative_float
+from fwlab.util.validate import nonnegative_float
 
 __all__ = ["with_noise"]
 

@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from fwlab.util.atomic import atomic_write  # re-exported: the data cache's writer
-from fwlab.validate import int_at_least, one_of
+from fwlab.util.validate import int_at_least, one_of
 
 __all__ = [
     "SequenceData",

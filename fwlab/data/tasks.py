@@ -27,7 +27,7 @@ from fwlab.data.basicmotions import load_basicmotions
 from fwlab.data.har import load_har2, load_noisy_har2
 from fwlab.data.mnist import load_permuted_mnist, load_pixel_mnist
 from fwlab.data.sequence_data import SequenceData
-from fwlab.validate import one_of
+from fwlab.util.validate import one_of
 
 __all__ = ["TASKS", "load_task"]
 

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from fwlab.data.sequence_data import SequenceData, stratified_indices
-from fwlab.validate import in_range, int_at_least, int_in_range
+from fwlab.util.validate import in_range, int_at_least, int_in_range
 
 __all__ = ["with_validation", "validation_indices", "validation_size"]
 

@@ -5,7 +5,7 @@ same initialisation scheme, same batches), on a dashboard when one is given (any
 ``start``/``fit``/``wait`` such as ``widgets.TrainingDashboard``; fwlab never imports widgets),
 records the trajectory of the first Frank-Wolfe run (:class:`fwlab.train.TrajectoryRecorder`:
 weights at every outer step and the inner points), draws its loss landscape
-(:func:`fwlab.landscape.landscape`) and records the summary metrics for ``fwlab sweep``
+(:func:`fwlab.train.landscape.landscape`) and records the summary metrics for ``fwlab sweep``
 (:func:`fwlab.runs.record`). :func:`run_problems` lists what is wrong with the runs (steps,
 finite losses, one outer step every K batches, ‖Δω‖ inside the trust region, a non-negative FW
 gap, angles in [0°, 180°]), so a notebook asserts ``not run_problems(result)``.
@@ -73,7 +73,7 @@ class ComparisonResult:
             :func:`seed_run_name`) → history, in the order of methods (seed by seed).
         seeds: the seeds trained (``None``: one task, ``config.seed``).
         recorder, fw_model: the first Frank-Wolfe run's trajectory and model (``None`` without).
-        landscape: its :class:`fwlab.landscape.Landscape` (``None`` when not drawn).
+        landscape: its :class:`fwlab.train.landscape.Landscape` (``None`` when not drawn).
         eval_batch: the fixed test batch the landscape's loss was evaluated on.
         metrics: the values given to :func:`fwlab.runs.record` (``"<method>/<key>"``).
     """
@@ -140,7 +140,7 @@ class ComparisonResult:
             waited = p["dashboard"].wait()
             self.histories = {name: waited[name] for name in p["names"]}
         if self.fw_model is not None:
-            from fwlab.landscape import landscape
+            from fwlab.train.landscape import landscape
 
             x, y = (t[: p["landscape_samples"]] for t in self.first_data.test.tensors)
             self.eval_batch = (x, y)

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fwlab.validate import int_at_least, positive_float
+from fwlab.util.validate import int_at_least, positive_float
 
 __all__ = ["Divergence", "curve_divergence"]
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fwlab.experiments.protocol import _check_values, _summary_values, recorded_values
-from fwlab.validate import one_of, positive_int
+from fwlab.util.validate import one_of, positive_int
 
 __all__ = [
     "RULES",

@@ -60,7 +60,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fwlab.validate import boolean, in_range, nonnegative_int, one_of
+from fwlab.util.validate import boolean, in_range, nonnegative_int, one_of
 
 __all__ = [
     "ALPHA",

@@ -35,7 +35,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fwlab.validate import int_at_least, one_of
+from fwlab.util.validate import int_at_least, one_of
 
 __all__ = [
     "RECORDED_DIR",

@@ -43,7 +43,7 @@ from fwlab.util.argtypes import (
 )
 from fwlab.util.atomic import atomic_open, atomic_write_text
 from fwlab.util.table import text_table
-from fwlab.validate import one_of
+from fwlab.util.validate import one_of
 
 __all__ = [
     "SCALES",

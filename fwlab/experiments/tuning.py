@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fwlab.validate import one_of
+from fwlab.util.validate import one_of
 
 __all__ = [
     "SELECTION",

@@ -66,7 +66,7 @@ from fwlab.train.callbacks import Callback
 from fwlab.train.history import HISTORY, load_history
 from fwlab.train.scalars import PARTS, history_parts, history_scalars, hparams_of, series_of_tag
 from fwlab.util.environ import temporary_environ
-from fwlab.validate import one_of, positive_float, positive_int
+from fwlab.util.validate import one_of, positive_float, positive_int
 
 __all__ = [
     "FIGURE_FORMATS",

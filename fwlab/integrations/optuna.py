@@ -66,7 +66,7 @@ from fwlab.runs.run import Run
 from fwlab.runs.study import GRACE_S, Interrupted, _Loop
 from fwlab.runs.target import Target, as_target
 from fwlab.util.outdir import claim
-from fwlab.validate import one_of, positive_int, seed_list
+from fwlab.util.validate import one_of, positive_int, seed_list
 
 __all__ = ["DIRECTIONS", "STORAGE_FILE", "TRIALS_FILE", "SearchOutcome", "search"]
 

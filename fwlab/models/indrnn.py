@@ -53,14 +53,7 @@ import torch
 from torch import Tensor, nn
 
 from fwlab.models.indrnn_fused import indrnn_layer_fused
-from fwlab.validate import (
-    boolean,
-    in_range,
-    one_of,
-    optional,
-    positive_float,
-    positive_int,
-)
+from fwlab.util.validate import boolean, in_range, one_of, optional, positive_float, positive_int
 
 __all__ = ["IndRNN", "indrnn_recurrence", "NONLINEARITIES", "RECURRENCES"]
 

@@ -56,7 +56,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from fwlab.validate import one_of
+from fwlab.util.validate import one_of
 
 __all__ = ["indrnn_recurrence_fused", "indrnn_layer_fused", "FUSED_NONLINEARITIES"]
 

@@ -50,7 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from fwlab.models.indrnn import NONLINEARITIES, IndRNN
-from fwlab.validate import boolean, in_range, one_of, optional, positive_int
+from fwlab.util.validate import boolean, in_range, one_of, optional, positive_int
 
 __all__ = ["SequenceModel", "State", "CELLS"]
 

@@ -1,5 +1,6 @@
 """The optimizers' own argument checks (a tensor lr, Adam's betas, the closure, the params),
-beside the rules of :mod:`fwlab.validate` that :mod:`fwlab.optim` shares with the rest of fwlab.
+beside the rules of :mod:`fwlab.util.validate` that :mod:`fwlab.optim` shares with the rest of
+fwlab.
 
 Each check refuses what does not fit with a ``ValueError`` that starts with the argument's name,
 says the rule and what was given, and returns the value in the form the optimizer stores in its
@@ -16,11 +17,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fwlab.validate import as_real, nonnegative_float, refusal
+from fwlab.util.validate import as_real, nonnegative_float, refusal
 
 
 def lr(value: Any) -> float | Tensor:
-    """The learning rate: a finite number ``>= 0`` (:func:`fwlab.validate.nonnegative_float`),
+    """The learning rate: a finite number ``>= 0`` (:func:`fwlab.util.validate.nonnegative_float`),
     or a 1-element tensor holding one."""
     if isinstance(value, Tensor) and value.numel() != 1:
         raise ValueError(

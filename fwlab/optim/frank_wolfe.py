@@ -22,7 +22,7 @@ from torch.optim.adam import adam as _adam
 from fwlab.optim import _checks
 from fwlab.optim.interrupt import DeferredInterrupt
 from fwlab.optim.lmo import lmo, lmo_global
-from fwlab.validate import (
+from fwlab.util.validate import (
     as_real,
     boolean,
     nonnegative_float,

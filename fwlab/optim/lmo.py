@@ -43,8 +43,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from fwlab.exponent import as_p, dual_exponent  # re-exported: the LMOs' exponent
-from fwlab.validate import nonnegative_float
+from fwlab.util.exponent import as_p, dual_exponent  # re-exported: the LMOs' exponent
+from fwlab.util.validate import nonnegative_float
 
 __all__ = ["as_p", "dual_exponent", "lp_norm", "lmo", "lmo_global"]
 

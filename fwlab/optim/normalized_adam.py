@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from fwlab.optim import _checks
-from fwlab.validate import boolean, nonnegative_float, positive_float
+from fwlab.util.validate import boolean, nonnegative_float, positive_float
 
 __all__ = ["NormalizedAdam", "normalized"]
 

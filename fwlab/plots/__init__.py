@@ -12,7 +12,7 @@ One module per figure family (every public name is re-exported here):
    :func:`trajectory_trace_data`, :func:`trajectory_figure`
 3. :mod:`fwlab.plots.tables`: the paper's tables: :func:`table_figure`
 4. :mod:`fwlab.plots.landscape`: loss landscape: :func:`landscape_figure` (a
-   :class:`fwlab.landscape.Landscape`)
+   :class:`fwlab.train.landscape.Landscape`)
 5. :mod:`fwlab.plots.training`: training curves: :func:`training_figure`,
    :func:`training_trace_data`, :func:`add_training_traces` (several runs of
    :func:`fwlab.train.fit` side by side)
@@ -23,7 +23,7 @@ One module per figure family (every public name is re-exported here):
    grid per method: :func:`tuning_figure`
 
 :mod:`fwlab.plots._style` holds what several families share (colours, log-axis values);
-:func:`format_p` (how p is written) is :func:`fwlab.exponent.format_p`, re-exported.
+:func:`format_p` (how p is written) is :func:`fwlab.util.exponent.format_p`, re-exported.
 
 Example:
     >>> from fwlab.toy import trajectory
@@ -34,7 +34,6 @@ Example:
     ['contour', 'minima', 'balls', 'vertices', 'inner']
 """
 
-from fwlab.exponent import format_p
 from fwlab.plots._style import METHOD_COLORS
 from fwlab.plots.balls import balls_xy, lmo_ball_figure, unit_ball
 from fwlab.plots.landscape import LANDSCAPE_TRACES, landscape_figure
@@ -66,6 +65,7 @@ from fwlab.plots.training import (
     training_trace_data,
 )
 from fwlab.plots.tuning import tuning_figure
+from fwlab.util.exponent import format_p
 
 __all__ = [
     "add_recorded",

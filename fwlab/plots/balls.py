@@ -7,8 +7,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from fwlab.exponent import as_p
 from fwlab.toy.lesson import SLIDER_PS
+from fwlab.util.exponent import as_p
 
 
 def unit_ball(p: float | str, n: int = 49) -> np.ndarray:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.util.atomic import atomic_write
-from fwlab.validate import one_of
+from fwlab.util.validate import one_of
 
 __all__ = ["FIGURE_FORMATS", "find_browser", "figure_bytes", "save_figure", "save_figures"]
 

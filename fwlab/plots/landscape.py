@@ -1,4 +1,5 @@
-"""The loss landscape in the PCA plane of a trajectory (a :class:`fwlab.landscape.Landscape`)."""
+"""The loss landscape in the PCA plane of a trajectory (a
+:class:`fwlab.train.landscape.Landscape`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
-from fwlab.exponent import format_p
 from fwlab.plots._style import METHOD_COLORS
+from fwlab.util.exponent import format_p
 
-if TYPE_CHECKING:  # fwlab.landscape imports the training stack; the figure only reads fields
-    from fwlab.landscape import Landscape
+if TYPE_CHECKING:  # fwlab.train.landscape imports the training stack; the figure only reads fields
+    from fwlab.train.landscape import Landscape
 
 #: the traces of :func:`landscape_figure`, in order (each trace's ``meta``)
 LANDSCAPE_TRACES: tuple[str, ...] = ("contour", "balls", "inner", "path", "start", "final")
@@ -29,12 +30,12 @@ def landscape_figure(
 
     For p = 2 with ``scope="global"`` (``result.ball_kind == "disc"``) each trust region is the
     disc of radius δ around ω_t; otherwise it is the shadow (projection) of the trust region on
-    the plane (see :mod:`fwlab.landscape`). The axes carry the share of the trajectory's
+    the plane (see :mod:`fwlab.train.landscape`). The axes carry the share of the trajectory's
     variance along each direction; they have equal scales (the plane is orthonormal, so the
     discs are round and distances are true).
 
     Args:
-        result: from :func:`fwlab.landscape.landscape`.
+        result: from :func:`fwlab.train.landscape.landscape`.
         log: contour ``log10(loss)`` instead of the loss.
         title: figure title (default: the explained variance of the plane).
         height: pixels.

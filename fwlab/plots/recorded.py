@@ -31,7 +31,7 @@ from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
 from fwlab.plots.bands import band_note, seed_band
-from fwlab.validate import one_of
+from fwlab.util.validate import one_of
 
 __all__ = [
     "RECORDED_COLORS",

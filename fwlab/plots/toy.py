@@ -9,11 +9,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.exponent import format_p
 from fwlab.plots._style import METHOD_COLORS, _positive
 from fwlab.plots.balls import balls_xy
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import METHODS, Trajectory
+from fwlab.util.exponent import format_p
 
 BASELINES: tuple[str, ...] = METHODS[1:]  # every method of fwlab.toy.trajectory but "fw"
 METHOD_LABELS: dict[str, str] = {

@@ -9,9 +9,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.exponent import format_p
 from fwlab.plots._style import _positive
-from fwlab.validate import one_of
+from fwlab.util.exponent import format_p
+from fwlab.util.validate import one_of
 
 #: (row, col) of each series in :func:`training_figure`, in the order the series are drawn
 TRAINING_PANELS: dict[str, tuple[int, int]] = {

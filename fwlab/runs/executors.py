@@ -41,7 +41,7 @@ from typing import Any
 
 from fwlab.runs import execute as _execute
 from fwlab.runs.kernel import die_with_parent
-from fwlab.validate import positive_int
+from fwlab.util.validate import positive_int
 
 __all__ = [
     "SCHEDULER_ENV",

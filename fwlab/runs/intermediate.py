@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fwlab.runs.files import RESULTS_ENV, _read_json, _write_json
-from fwlab.validate import nonnegative_int
+from fwlab.util.validate import nonnegative_int
 
 __all__ = ["INTERMEDIATE_FILE", "PRUNE_FILE", "read_intermediate", "report", "should_prune"]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from fwlab.runs.grid import point_name
 from fwlab.runs.target import Function, Target  # noqa: F401 - Function: the example
-from fwlab.validate import nonnegative_int, optional
+from fwlab.util.validate import nonnegative_int, optional
 
 __all__ = ["Run"]
 

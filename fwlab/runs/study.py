@@ -29,7 +29,7 @@ from fwlab.runs.results import read_row, to_frame, write_csv
 from fwlab.runs.run import Run
 from fwlab.runs.target import Target, as_target
 from fwlab.util.outdir import Claimed, check_output_dir, claim
-from fwlab.validate import positive_int, seed_list
+from fwlab.util.validate import positive_int, seed_list
 
 __all__ = ["Interrupted", "Outcome", "Study", "resume_command"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fwlab.runs.files import DEFAULT_KERNEL
-from fwlab.validate import optional, positive_float
+from fwlab.util.validate import optional, positive_float
 
 __all__ = ["Function", "Notebook", "Target", "as_target"]
 

@@ -30,12 +30,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fwlab.exponent import format_p
 from fwlab.toy.lesson import SLIDER_PS, lmo_rows
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import Trajectory
 from fwlab.toy.trust_region import StepZoom
-from fwlab.validate import int_in_range, p_exponent, positive_float
+from fwlab.util.exponent import format_p
+from fwlab.util.validate import int_in_range, p_exponent, positive_float
 
 __all__ = [
     "LMO_PS",

@@ -39,12 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from fwlab.exponent import dual_exponent
 from fwlab.toy.losses import ToyLoss, get_loss, loss_names
 from fwlab.toy.sliders import slider_value
 from fwlab.toy.trajectory import _TINY, trajectory
 from fwlab.toy.trust_region import exact_step, p_norm, project_ball
-from fwlab.validate import boolean, optional, p_exponent, positive_float
+from fwlab.util.exponent import dual_exponent
+from fwlab.util.validate import boolean, optional, p_exponent, positive_float
 
 __all__ = [
     "SLIDER_DELTAS",

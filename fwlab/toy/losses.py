@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from fwlab.validate import is_tensor
+from fwlab.util.validate import is_tensor
 
 __all__ = ["LOSSES", "ToyLoss", "get_loss", "loss_names"]
 
@@ -60,7 +60,7 @@ Window = tuple[tuple[float, float], tuple[float, float]]
 
 def _xp(x: Any) -> ModuleType:
     """The namespace whose ``sin``/``cos`` accept ``x``: torch, numpy or math (for floats);
-    torch only for a tensor (:func:`fwlab.validate.is_tensor`: the playground's figures and
+    torch only for a tensor (:func:`fwlab.util.validate.is_tensor`: the playground's figures and
     widgets evaluate the losses on numpy grids without importing torch)."""
     if is_tensor(x):
         return sys.modules["torch"]

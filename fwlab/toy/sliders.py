@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import numbers
 
-from fwlab.validate import in_range, int_in_range, refusal
+from fwlab.util.validate import in_range, int_in_range, refusal
 
 __all__ = [
     "DELTA_VALUES",
@@ -100,7 +100,7 @@ def grid_value(name: str, value: object) -> float:
 def slider_value(name: str, value: object) -> float | int:
     """``value`` as slider ``name`` holds it: one of the grid's values for δ and η
     (:func:`grid_value`), else a number in the slider's range (:data:`RANGES`; an integer for
-    K and steps), by the rules of :mod:`fwlab.validate`; ``ValueError`` naming the range
+    K and steps), by the rules of :mod:`fwlab.util.validate`; ``ValueError`` naming the range
     otherwise.
 
     Example:

@@ -54,7 +54,7 @@ from typing import Literal
 import numpy as np
 
 from fwlab.toy.losses import _FUNCS, ToyLoss, get_loss
-from fwlab.validate import (
+from fwlab.util.validate import (
     fraction,
     nonnegative_float,
     nonnegative_int,
@@ -146,7 +146,7 @@ def lmo_2d(gx: float, gy: float, p: float, radius: float) -> tuple[float, float]
 
     The same closed forms, tie-break (first index for p = 1), zero-gradient rule and order of
     floating-point operations as :func:`fwlab.optim.lmo`, so the two agree to rounding.
-    ``p`` must already be a float in ``[1, inf]`` (see :func:`fwlab.validate.p_exponent`).
+    ``p`` must already be a float in ``[1, inf]`` (see :func:`fwlab.util.validate.p_exponent`).
 
     Example:
         >>> [round(v, 12) for v in lmo_2d(3.0, -4.0, 2.0, 1.0)]

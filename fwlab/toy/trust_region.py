@@ -41,7 +41,7 @@ import numpy as np
 
 from fwlab.toy.losses import ToyLoss, get_loss
 from fwlab.toy.trajectory import lmo_2d, trajectory
-from fwlab.validate import p_exponent, point, positive_float, positive_int
+from fwlab.util.validate import p_exponent, point, positive_float, positive_int
 
 __all__ = [
     "StepZoom",

@@ -69,13 +69,7 @@ from fwlab.train.loop import fit
 from fwlab.train.methods import Method
 from fwlab.train.outer_steps import takes_outer_steps
 from fwlab.train.run import Run
-from fwlab.validate import (
-    nonnegative_float,
-    one_of,
-    p_exponent,
-    positive_float,
-    positive_int,
-)
+from fwlab.util.validate import nonnegative_float, one_of, p_exponent, positive_float, positive_int
 
 __all__ = [
     "CONTROLLABLE",
@@ -98,7 +92,7 @@ _REPLAYED = ("set", "stop")
 def check_hyperparameters(values: Mapping[str, Any], optimizer: str = "fw") -> dict[str, Any]:
     """Validate control values for an optimizer kind (``"fw"`` or ``"adam"``) and normalise
     them: ``lr`` ≥ 0 and ``delta`` > 0 as floats, ``K`` an integer ≥ 1, ``p`` via
-    :func:`fwlab.validate.p_exponent` (``"inf"`` accepted): the rules FrankWolfe applies.
+    :func:`fwlab.util.validate.p_exponent` (``"inf"`` accepted): the rules FrankWolfe applies.
 
     Example:
         >>> check_hyperparameters({"delta": 1e-2, "p": "inf", "K": 3})
@@ -115,7 +109,7 @@ def check_hyperparameters(values: Mapping[str, Any], optimizer: str = "fw") -> d
     return {key: _CONTROL_RULES[key](key, v) for key, v in values.items()}
 
 
-#: each control's rule: the optimizer's (fwlab.validate), so a value refused here is refused
+#: each control's rule: the optimizer's (fwlab.util.validate), so a value refused here is refused
 #: by FrankWolfe with the same message
 _CONTROL_RULES: dict[str, Callable[[str, Any], Any]] = {
     "lr": nonnegative_float,

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from fwlab.validate import one_of
+from fwlab.util.validate import one_of
 
 if TYPE_CHECKING:
     from fwlab.train.run import Run

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from fwlab.validate import (
+from fwlab.util.validate import (
     fraction,
     nonnegative_float,
     nonnegative_int,
@@ -61,7 +61,7 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        # the rules of fwlab.validate; numbers are stored plain (a numpy integer would not
+        # the rules of fwlab.util.validate; numbers are stored plain (a numpy integer would not
         # survive the history's JSON)
         def store(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)

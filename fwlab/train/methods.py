@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fwlab.optim.frank_wolfe import OUTERS, SCOPES
-from fwlab.validate import (
+from fwlab.util.validate import (
     boolean,
     in_range,
     nonnegative_float,
@@ -110,7 +110,7 @@ class Method:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        # the rules of fwlab.validate, the optimizer's among them; numbers are stored plain
+        # the rules of fwlab.util.validate, the optimizer's among them; numbers are stored plain
         # (np.int64(5) as K becomes 5), so a method saves to JSON
         def store(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)

@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from fwlab.optim.frank_wolfe import effective_delta
 from fwlab.train.callbacks import Callback
 from fwlab.train.outer_steps import at_iterate, takes_outer_steps
-from fwlab.validate import positive_int
+from fwlab.util.validate import positive_int
 
 __all__ = ["BallSpec", "ParamSlice", "TrajectoryRecorder"]
 

@@ -45,7 +45,7 @@ from fwlab.train.scalars import (
     history_scalars,
     hparams_of,
 )
-from fwlab.validate import positive_float
+from fwlab.util.validate import positive_float
 
 __all__ = [
     "SCALAR_TAGS",

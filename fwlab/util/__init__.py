@@ -1,4 +1,5 @@
-"""Infrastructure both layers use, and nothing else of fwlab: atomic writes
+"""Infrastructure both layers use, and nothing else of fwlab: the argument rules
+(:mod:`~fwlab.util.validate`) the norm exponent p (:mod:`~fwlab.util.exponent`), atomic writes
 (:mod:`~fwlab.util.atomic`), output folders (:mod:`~fwlab.util.outdir`), lazy package exports
 (:mod:`~fwlab.util.lazy`), what a process does first (:mod:`~fwlab.util.process_start`,
 :mod:`~fwlab.util.reproducible`), one-line failures (:mod:`~fwlab.util.failure`), command-line

@@ -3,7 +3,7 @@
 Each type turns a bad value into :class:`click.BadParameter` with a message that names the rule
 and the value; :func:`fwlab.app.cli.main` prints it in one line naming the option, with exit status
 2, e.g. ``fwlab train: error: argument --hidden: must be an integer >= 1, got 0; pass e.g. 1;
-see 'fwlab train --help'``. The rules are those of :mod:`fwlab.validate`, applied to the number
+see 'fwlab train --help'``. The rules are those of :mod:`fwlab.util.validate`, applied to the number
 the text holds, so a value is refused in the same words as ``TrainConfig(hidden_size=0)``. A
 sub-command is a :class:`Command` of a list of parameters and the function ``run(args) -> int``
 that does the work with them as an ``argparse.Namespace`` (one attribute per parameter), so
@@ -87,13 +87,14 @@ def _read(text: str, parse: Callable[[str], Any]) -> Any:
 
 
 def _typed(name: str, rule: str, parse: Callable[[str], Any], *args: Any) -> click.ParamType:
-    """The type of ``rule("value", parse(text), *args)``, ``rule`` named in :mod:`fwlab.validate`
+    """The type of ``rule("value", parse(text), *args)``, ``rule`` named in
+    :mod:`fwlab.util.validate`
     (imported when a value is checked: it imports numpy, which ``fwlab --help`` does without),
     its refusal reworded for the option the usage error names (no argument name, the example
     bare): ``must be an integer >= 1, got 0; pass e.g. 1``."""
 
     def check(text: str) -> Any:
-        from fwlab import validate
+        from fwlab.util import validate
 
         try:
             return getattr(validate, rule)("value", _read(text, parse), *args)
@@ -110,17 +111,17 @@ def int_at_least(minimum: int) -> click.ParamType:
     return _typed("integer", "int_at_least", int, minimum)
 
 
-#: an integer ``>= 1`` (:func:`fwlab.validate.positive_int`)
+#: an integer ``>= 1`` (:func:`fwlab.util.validate.positive_int`)
 positive_int = _typed("integer", "positive_int", int)
 #: an integer ``>= 0`` (a seed)
 nonnegative_int = _typed("integer", "nonnegative_int", int)
-#: a finite number ``> 0`` (:func:`fwlab.validate.positive_float`)
+#: a finite number ``> 0`` (:func:`fwlab.util.validate.positive_float`)
 positive_float = _typed("float", "positive_float", float)
 #: a finite number ``>= 0`` (the learning rate's rule)
 nonnegative_float = _typed("float", "nonnegative_float", float)
 #: a number in ``(0, 1]`` (a decay factor)
 fraction = _typed("float", "fraction", float)
-#: a norm exponent: a number ``>= 1`` or ``inf`` (:func:`fwlab.validate.p_exponent`)
+#: a norm exponent: a number ``>= 1`` or ``inf`` (:func:`fwlab.util.validate.p_exponent`)
 norm_exponent = _typed("p", "p_exponent", float)
 
 

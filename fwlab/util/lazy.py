@@ -7,7 +7,7 @@ submodule would bind the module to the name (the tests check fwlab's packages).
 Example:
     >>> import sys, types
     >>> demo = sys.modules["demo"] = types.ModuleType("demo")
-    >>> demo.__getattr__, demo.__dir__ = lazy_exports("demo", {"as_p": "fwlab.exponent"})
+    >>> demo.__getattr__, demo.__dir__ = lazy_exports("demo", {"as_p": "fwlab.util.exponent"})
     >>> "as_p" in vars(demo), demo.as_p("inf"), "as_p" in vars(demo), "as_p" in dir(demo)
     (False, inf, True, True)
     >>> demo.nothing

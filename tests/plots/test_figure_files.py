@@ -17,13 +17,13 @@ from torch.nn import functional as F
 
 from fwlab import plots
 from fwlab.data import load_task
-from fwlab.landscape import landscape
 from fwlab.plots import figure_files
 from fwlab.plots.figure_files import find_browser, save_figure, save_figures
 from fwlab.toy import figures as toy_figures
 from fwlab.toy import step_zoom, trajectory
 from fwlab.toy.lesson import k_sweep
 from fwlab.train import TrainConfig, TrajectoryRecorder, build_model, fit, get_method
+from fwlab.train.landscape import landscape
 
 pytestmark = pytest.mark.slow
 

@@ -96,7 +96,7 @@ def test_extra_words_are_refused_unless_passed_through():
     ],
 )
 def test_a_bad_value_is_a_bad_parameter_with_the_rule_and_the_value(kind, text, message):
-    """The rules of fwlab.validate, worded for the option the usage error names."""
+    """The rules of fwlab.util.validate, worded for the option the usage error names."""
     with pytest.raises(click.BadParameter, match=f"^{message}$"):
         kind.convert(text, None, None)
 

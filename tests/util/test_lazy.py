@@ -25,6 +25,6 @@ def test_every_lazy_name_resolves_and_none_is_also_a_submodule(name):
 
 
 def test_importing_the_packages_imports_no_torch():
-    code = "import sys, fwlab, fwlab.widgets, fwlab.exponent; print('torch' in sys.modules)"
+    code = "import sys, fwlab, fwlab.widgets, fwlab.util.exponent; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"]

@@ -9,12 +9,12 @@ from typing import Any
 
 import torch
 
-from fwlab import validate
 from fwlab.app.bench.config import DEFAULT_KEYS, DEVICES, KEYS, TARGETS, BenchConfig
 from fwlab.app.bench.indrnn import bench_indrnn6, bench_indrnn_memory_vs_rnn, bench_indrnn_vs_rnn
 from fwlab.app.bench.notebooks import bench_notebooks_s
 from fwlab.app.bench.optimizer import bench_fw_closure_overhead, bench_fw_streaming_vs_adam
 from fwlab.app.bench.toy import bench_toy_recompute_ms
+from fwlab.util import validate
 
 _BENCHES: dict[str, Callable[..., tuple[float, dict[str, Any]]]] = {
     "fw_closure_overhead": bench_fw_closure_overhead,

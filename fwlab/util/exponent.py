@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 
-from fwlab.validate import p_exponent
+from fwlab.util.validate import p_exponent
 
 __all__ = ["as_p", "dual_exponent", "format_p"]
 
 
 def as_p(p: float | int | str) -> float:
     """Validate and normalize a norm exponent: a number ``>= 1``, ``math.inf`` or ``"inf"``
-    (:func:`fwlab.validate.p_exponent` under the name ``p``).
+    (:func:`fwlab.util.validate.p_exponent` under the name ``p``).
 
     Raises:
         ValueError: if ``p`` is not a number in ``[1, inf]`` (NaN, < 1, a bool, another string).

@@ -1,4 +1,4 @@
-"""fwlab/validate.py: one rule per kind of argument, the same at every entry point.
+"""fwlab/util/validate.py: one rule per kind of argument, the same at every entry point.
 
 The table below sends the same bad value to every public entry point that takes the argument
 (the optimizer, the method presets, TrainConfig, the dashboard's RunControl.set, the toy
@@ -15,7 +15,6 @@ import pytest
 import torch
 from torch import nn
 
-from fwlab import validate
 from fwlab.app.cli import main
 from fwlab.data.adding import adding_problem
 from fwlab.models import IndRNN
@@ -23,6 +22,7 @@ from fwlab.optim import FrankWolfe, NormalizedAdam
 from fwlab.toy import trajectory
 from fwlab.train import TrainConfig, get_method
 from fwlab.train.background import RunControl
+from fwlab.util import validate
 
 
 def _frank_wolfe(name, value):
@@ -45,7 +45,7 @@ def _trajectory(name, value):
     return getattr(trajectory("quadratic", steps=2, **{name: value}), name)
 
 
-#: argument → (its rule in fwlab.validate, the entry points that take it)
+#: argument → (its rule in fwlab.util.validate, the entry points that take it)
 ENTRY_POINTS = {
     "K": (validate.positive_int, [_frank_wolfe, _method, _control, _trajectory]),
     "lr": (validate.nonnegative_float, [_frank_wolfe, _config, _control, _trajectory]),
@@ -253,7 +253,7 @@ def test_validate_needs_no_torch():
     import subprocess
     import sys
 
-    code = "import sys, fwlab.validate; print('torch' in sys.modules)"
+    code = "import sys, fwlab.util.validate; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

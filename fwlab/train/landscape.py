@@ -36,7 +36,7 @@ Example:
     >>> import torch
     >>> from fwlab.data import load_task
     >>> from fwlab.train import TrainConfig, TrajectoryRecorder, fit, get_method, build_model
-    >>> from fwlab.landscape import landscape
+    >>> from fwlab.train.landscape import landscape
     >>> data = load_task("adding", seq_len=10, n_train=200, n_test=64)
     >>> method = get_method("fw_k5").replace(K=3, scope="global", outer="sgd")
     >>> config = TrainConfig(hidden_size=8, batch_size=20, steps=30, lr=0.5, delta=0.5)
@@ -65,7 +65,7 @@ from torch import Tensor, nn
 
 from fwlab.optim.lmo import as_p, lmo, lmo_global
 from fwlab.train.recorder import BallSpec, ParamSlice, TrajectoryRecorder
-from fwlab.validate import int_at_least, nonnegative_float
+from fwlab.util.validate import int_at_least, nonnegative_float
 
 __all__ = [
     "Landscape",

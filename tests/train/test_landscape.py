@@ -1,4 +1,5 @@
-"""PCA plane, projection, loss grid, trust regions and the landscape figure (fwlab/landscape.py)."""
+"""PCA plane, projection, loss grid, trust regions and the landscape figure
+(fwlab/train/landscape.py)."""
 
 import math
 
@@ -8,15 +9,6 @@ import torch
 from torch.nn import functional as F
 
 from fwlab.data import load_task
-from fwlab.landscape import (
-    Plane,
-    landscape,
-    loss_grid,
-    pca_plane,
-    project,
-    time_landscape,
-    trust_region_shadow,
-)
 from fwlab.models import SequenceModel
 from fwlab.plots import LANDSCAPE_TRACES, landscape_figure
 from fwlab.train import (
@@ -27,6 +19,15 @@ from fwlab.train import (
     build_model,
     fit,
     get_method,
+)
+from fwlab.train.landscape import (
+    Plane,
+    landscape,
+    loss_grid,
+    pca_plane,
+    project,
+    time_landscape,
+    trust_region_shadow,
 )
 
 FW_GLOBAL = get_method("fw_k5").replace(K=3, p=2.0, scope="global", outer="sgd")
