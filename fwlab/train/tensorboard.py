@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ class TensorBoardLogger(Callback):
 
         if self._writer is not None:
             self._writer.close()
+        _after_event_files(self.log_dir)
         self._writer = SummaryWriter(
             str(self.log_dir),
             purge_step=step + 1 if step else None,
@@ -158,6 +160,18 @@ class TensorBoardLogger(Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _after_event_files(log_dir: Path) -> None:
+    """Wait, if need be, until the clock is past the second in every event file's name in
+    ``log_dir``. TensorBoard reads a folder's event files in name order, and a name is
+    ``events.out.tfevents.<second>.<host>.<pid>.<counter>``: two files one process opens in the
+    same second sort by their counter as text (``10`` before ``9``), so a resumed run's purge
+    would be read before the points it purges."""
+    seconds = [p.name.split(".")[3] for p in log_dir.glob("events.out.tfevents.*")]
+    latest = max((int(s) for s in seconds if s.isdigit()), default=None)
+    while latest is not None and time.time() < latest + 1:
+        time.sleep(latest + 1 - time.time())
 
 
 def environment_loggers(

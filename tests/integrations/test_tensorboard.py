@@ -126,9 +126,16 @@ def test_K_is_a_series_that_follows_a_live_change(adding, tmp_path):
     assert read_tensorboard_run(tmp_path)["optimizer"]["K"] == [2, 2, 3, 3]
 
 
-def test_resumed_run_shows_each_step_once(adding, tmp_path):
+@pytest.mark.parametrize("first_file", [0, 9])
+def test_resumed_run_shows_each_step_once(adding, tmp_path, monkeypatch, first_file):
     """Killed after its checkpoint at step 4 but having logged steps 5 and 6, then resumed:
-    TensorBoard shows steps 1..8 once each, equal to an uninterrupted run."""
+    TensorBoard shows steps 1..8 once each, equal to an uninterrupted run. Also when the
+    process's event-file counter goes from 9 to 10 (file names sort as text) within a second."""
+    from tensorboard.summary.writer import event_file_writer
+
+    monkeypatch.setattr(
+        event_file_writer, "_global_uid", event_file_writer.AtomicCounter(first_file)
+    )
     cfg = TrainConfig(**TINY, steps=8, checkpoint_every=4)
     whole = fit(get_method("fw_k1"), adding, cfg, progress=False)
 
