@@ -12,7 +12,8 @@ gap, angles in [0°, 180°]), so a notebook asserts ``not run_problems(result)``
 
 Several seeds at once: pass ``data`` as ``{seed: data of that seed}``; every method then trains
 on every seed (``config`` with that seed), each run named :func:`seed_run_name`
-(``"Frank-Wolfe K=1 · seed 20"``), all of them in background threads on a dashboard, and
+(``"Frank-Wolfe K=1 · seed 20"``), all of them in background threads on a dashboard (at most
+max(number of methods, CPUs) of them training at a time), and
 :meth:`ComparisonResult.by_seed` gathers the histories per method and seed (what a band across
 seeds draws, :func:`fwlab.plots.seed_bands_figure`).
 
@@ -30,6 +31,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,7 +196,9 @@ def compare(
         dashboard: an object with ``start(method, data, config, **kw)``, ``fit(...)`` and
             ``wait() -> histories`` (``widgets.TrainingDashboard``); ``None`` trains here.
         background: with a dashboard, train in background threads (``dashboard.start``) and
-            return at once, so its controls work; call ``result.finish()`` later.
+            return at once, so its controls work; call ``result.finish()`` later. At most
+            max(number of methods, CPUs) runs train at a time; the others wait for a free slot
+            on the dashboard.
         trajectory: record the first Frank-Wolfe run's trajectory and draw its landscape
             (``landscape_resolution`` points per axis, loss on ``landscape_samples`` test
             samples, with the training loss of the task).
@@ -238,6 +243,9 @@ def compare(
     # started in a background thread reseeds torch's global RNG (its dropout stream), which
     # would otherwise land in the middle of the next model's initialisation
     models = [build_model(m, d, c) for _, m, d, c in planned]
+    # background runs train a seed's methods side by side, at least one run per CPU at a time
+    # (BackgroundRun's slots: more threads than CPUs only wait on one another)
+    slots = threading.BoundedSemaphore(max(len(methods), _cpus()))
     for (name, method, data_, config_), model in zip(planned, models):
         extra: dict[str, Any] = dict(model=model)
         if recorder is not None and method.optimizer == "fw" and fw_model is None:
@@ -246,7 +254,7 @@ def compare(
         if dashboard is None:
             histories[name] = fit(method, data_, config_, progress=False, **extra)
         elif background:
-            dashboard.start(method, data_, config_, name=name, **extra)
+            dashboard.start(method, data_, config_, name=name, slots=slots, **extra)
         else:
             dashboard.fit(method, data_, config_, name=name, **extra)
     names = [name for name, *_ in planned]
@@ -261,6 +269,14 @@ def compare(
     if dashboard is None or not background:
         result.finish()
     return result
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def run_problems(result: ComparisonResult) -> list[str]:

@@ -51,6 +51,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
@@ -368,6 +369,12 @@ class BackgroundRun(RunControl):
             calling :meth:`start`).
         out_dir, resume, overwrite, progress: as for ``fit`` (``progress`` off by default).
         name: a label (default: the method's title, e.g. "Frank-Wolfe K=5").
+        slots: a :class:`threading.Semaphore` the run holds while it trains: runs sharing one
+            train at most its value at a time, the others wait for a free slot (steering
+            applies once they begin). Small models train in Python more than in torch's kernels,
+            so threads beyond the CPUs wait on one another for the interpreter: 12 small runs
+            at once take about twice the CPU time and the wall time of the same runs two or
+            three at a time (:func:`fwlab.experiments.compare` limits its background runs so).
 
     Attributes:
         future: a :class:`concurrent.futures.Future` holding the final history, or the exception
@@ -390,6 +397,7 @@ class BackgroundRun(RunControl):
         overwrite: bool = False,
         progress: bool = False,
         name: str | None = None,
+        slots: threading.Semaphore | None = None,
     ) -> None:
         super().__init__(method.optimizer)
         self.method, self.data, self.config = method, data, config
@@ -402,6 +410,12 @@ class BackgroundRun(RunControl):
             "overwrite": overwrite,
             "progress": progress,
         }
+        if slots is not None and not isinstance(slots, threading.Semaphore):
+            raise ValueError(
+                f"slots must be a threading.Semaphore or None, got {type(slots).__name__}; "
+                "pass e.g. slots=threading.BoundedSemaphore(2)"
+            )
+        self._slots = slots
         self.future: Future[dict[str, Any]] = Future()
         self._thread = threading.Thread(target=self._target, name=f"fwlab fit: {self.name}")
         self._thread.daemon = True
@@ -422,14 +436,15 @@ class BackgroundRun(RunControl):
         result: dict[str, Any] | None = None
         error: BaseException | None = None
         try:
-            result = fit(
-                self.method,
-                self.data,
-                self.config,
-                model=self._model,
-                callbacks=[self, *self._callbacks],
-                **self._fit_kwargs,
-            )
+            with self._slots or contextlib.nullcontext():  # wait for a free slot, if any
+                result = fit(
+                    self.method,
+                    self.data,
+                    self.config,
+                    model=self._model,
+                    callbacks=[self, *self._callbacks],
+                    **self._fit_kwargs,
+                )
         except BaseException as err:  # surfaced by join(), .error and .future
             error = err
         ended_now = not self._ended.is_set()  # fit failed before its "end" event

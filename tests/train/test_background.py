@@ -376,3 +376,36 @@ def test_a_run_that_fails_before_its_end_event_is_heard_ending(data):
     with pytest.raises(ArithmeticError):
         job.join(WAIT)
     assert ended and ended[-1] is True
+
+
+def test_runs_sharing_slots_train_at_most_that_many_at_a_time_with_the_same_results(data):
+    """Five runs with two slots: never more than two inside fit at once, all five finish, each
+    with the history it has alone."""
+    from fwlab.train import Callback
+
+    lock, inside, most = threading.Lock(), [0], [0]
+
+    class Count(Callback):
+        def on_train_begin(self, run):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+
+        def on_train_end(self, run):
+            with lock:
+                inside[0] -= 1
+
+    slots = threading.BoundedSemaphore(2)
+    configs = [CONFIG.replace(seed=s, steps=15) for s in range(5)]
+    runs = [start_fit(get_method("fw_k1"), data, c, callbacks=[Count()], slots=slots)
+            for c in configs]  # fmt: skip
+    histories = [r.join(WAIT) for r in runs]
+    assert most[0] == 2 and inside[0] == 0
+    for config, h in zip(configs, histories):
+        alone = fit(get_method("fw_k1"), data, config, progress=False)
+        assert h["train"]["loss"] == alone["train"]["loss"]
+
+
+def test_slots_must_be_a_semaphore(data):
+    with pytest.raises(ValueError, match=r"^slots must be a threading.Semaphore or None, got int"):
+        BackgroundRun(get_method("sgd"), data, CONFIG, slots=2)
