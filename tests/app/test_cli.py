@@ -177,7 +177,10 @@ def test_debug_is_taken_before_and_after_the_command(monkeypatch, capsys):
             main(argv)
 
 
-def test_ctrl_c_while_a_command_loads_ends_in_one_line(monkeypatch, tmp_path, capsys):
+def test_ctrl_c_while_a_command_loads_ends_in_one_line(
+    monkeypatch, tmp_path, capsys, interactive_sigint
+):
+    """(interactive_sigint: under a background job SIGINT is ignored and the import goes on.)"""
     import fwlab.app.cli as cli
 
     (tmp_path / "slow_start.py").write_text(
