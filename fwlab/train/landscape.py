@@ -109,10 +109,13 @@ def pca_plane(points: Tensor, center: Tensor | None = None) -> Plane:
     r"""The plane through ``center`` spanned by the first two principal directions of ``points``.
 
     With :math:`X` the ``(m, n)`` points minus their mean, the directions are the top two
-    eigenvectors of the covariance :math:`X^\top X/(m-1)`, computed from the ``m × m`` Gram matrix
-    :math:`XX^\top` in float64 (cheap for m ≪ n), and ``explained[i]`` is
-    :math:`\lambda_i / \sum_j \lambda_j`. Signs are chosen so that the first point has
-    coordinates below those of the mean (the path runs towards positive a and b).
+    eigenvectors of the covariance :math:`X^\top X/(m-1)`, and ``explained[i]`` is
+    :math:`\lambda_i / \sum_j \lambda_j`. Computed in float64 from the smaller of the two
+    products, which share their nonzero eigenvalues: the ``m × m`` Gram matrix :math:`XX^\top`
+    when there are fewer points than parameters (a network's path), the ``n × n`` matrix
+    :math:`X^\top X` otherwise (thousands of steps of a small network: an eigen-decomposition of
+    2,500 × 2,500 took 3 s here, of 400 × 400 a few ms). Signs are chosen so that the first point
+    has coordinates below those of the mean (the path runs towards positive a and b).
 
     Args:
         points: ``(m, n)`` iterates, m ≥ 3 (any float dtype).
@@ -128,10 +131,14 @@ def pca_plane(points: Tensor, center: Tensor | None = None) -> Plane:
     if m < 3:
         raise ValueError(f"a plane needs at least 3 points, got {m}; record more steps")
     mean = points.double().mean(0)
-    gram = torch.zeros(m, m, dtype=torch.float64)
-    for lo in range(0, n, _CHUNK):
-        block = points[:, lo : lo + _CHUNK].double() - mean[lo : lo + _CHUNK]
-        gram += block @ block.T
+    if m <= n:
+        gram = torch.zeros(m, m, dtype=torch.float64)
+        for lo in range(0, n, _CHUNK):
+            block = points[:, lo : lo + _CHUNK].double() - mean[lo : lo + _CHUNK]
+            gram += block @ block.T
+    else:
+        centred = points.double() - mean
+        gram = centred.T @ centred
     evals, evecs = torch.linalg.eigh(gram)  # ascending
     total = float(evals.clamp_min(0).sum())
     top = evals[-2:].flip(0).clamp_min(0)
@@ -140,12 +147,15 @@ def pca_plane(points: Tensor, center: Tensor | None = None) -> Plane:
             "the points span fewer than 2 directions (all equal, or on one line); record more "
             "steps or a run that moves"
         )
-    u = evecs[:, -2:].flip(1)  # (m, 2)
-    dirs = torch.empty(2, n, dtype=torch.float64)
-    for lo in range(0, n, _CHUNK):
-        block = points[:, lo : lo + _CHUNK].double() - mean[lo : lo + _CHUNK]
-        dirs[:, lo : lo + _CHUNK] = u.T @ block
-    dirs /= top.sqrt()[:, None]
+    u = evecs[:, -2:].flip(1)  # (m, 2) or (n, 2)
+    if m <= n:  # the directions X^T u / sqrt(lambda)
+        dirs = torch.empty(2, n, dtype=torch.float64)
+        for lo in range(0, n, _CHUNK):
+            block = points[:, lo : lo + _CHUNK].double() - mean[lo : lo + _CHUNK]
+            dirs[:, lo : lo + _CHUNK] = u.T @ block
+        dirs /= top.sqrt()[:, None]
+    else:
+        dirs = u.T.contiguous()
     # one Gram-Schmidt pass removes the last rounding from the eigen-decomposition
     dirs[0] /= dirs[0].norm()
     dirs[1] -= (dirs[1] @ dirs[0]) * dirs[0]

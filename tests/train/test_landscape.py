@@ -79,8 +79,9 @@ def anisotropic_points(m=15, n=30, seed=0):
     return torch.randn(m, n, generator=g, dtype=torch.float64) * scales + 3.0
 
 
-def test_plane_is_orthonormal_and_explained_variance_matches_numpy():
-    pts = anisotropic_points()
+@pytest.mark.parametrize("m, n", [(15, 30), (40, 12)], ids=["fewer-points", "more-points"])
+def test_plane_is_orthonormal_and_explained_variance_matches_numpy(m, n):
+    pts = anisotropic_points(m, n)  # from the Gram matrix XX^T, and from X^T X
     plane = pca_plane(pts.float())
     d = plane.directions
     torch.testing.assert_close(d @ d.T, torch.eye(2, dtype=torch.float64), atol=1e-12, rtol=0)
