@@ -71,8 +71,18 @@ def installed(tmp_path_factory):
             "work": work, "site": site}  # fmt: skip
 
 
-def test_the_wheel_holds_every_package_the_widgets_under_fwlab_and_the_notebooks(installed):
+def test_the_wheel_holds_every_package_the_widgets_under_fwlab_the_notebooks_and_the_data(
+    installed,
+):
     names = zipfile.ZipFile(installed["wheel"]).namelist()
+    # the recorded comparisons the notebooks read, and the HTML export's template
+    data = {
+        str(p.relative_to(ROOT))
+        for folder in ("fwlab/experiments/data", "fwlab/app/templates")
+        for p in (ROOT / folder).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert len(data) >= 10 and data <= set(names), sorted(data - set(names))
     packages = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("fwlab/**/__init__.py")}
     for pkg in packages:
         assert f"{pkg}/__init__.py" in names, f"{pkg} is missing from the wheel (pyproject.toml)"
