@@ -73,6 +73,9 @@ __all__ = ["StopNow", "execute", "report", "task"]
 _TRACEBACK_LINES = 30
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _WATCH_S = 0.2
+#: a notebook run's private folder for its kernel's sockets: PREFIX + the pid of the process that
+#: runs it + "-" + a random part (tempfile), so that whoever SIGKILLs that process can remove it
+KERNEL_DIR_PREFIX = "fwlab-kernel-"
 #: one run at a time per process: a run hands its folder to its kernel through os.environ
 _ENVIRON_LOCK = threading.Lock()
 
@@ -195,7 +198,9 @@ def kill_kernels(run_dir: str | os.PathLike[str]) -> None:
 
 
 def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and its descendants (kernels included: they start their own sessions)."""
+    """SIGKILL ``pid`` and its descendants (kernels included: they start their own sessions),
+    and remove the kernel folders they can no longer remove themselves
+    (:func:`remove_kernel_dirs`)."""
     import psutil
 
     try:
@@ -206,6 +211,26 @@ def kill_tree(pid: int) -> None:
     for proc in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
+    for proc in procs:
+        remove_kernel_dirs(proc.pid)
+
+
+def remove_kernel_dirs(pid: int | None = None) -> None:
+    """Remove the kernel socket folders (:data:`KERNEL_DIR_PREFIX`) of the process ``pid``, which
+    was killed: it would have removed them as its notebook run ended. ``pid=None``: those of
+    every process that no longer exists (killed where nobody could clean up after it, e.g. with
+    the study's process SIGKILLed); a notebook run does this before it makes its own."""
+    import shutil
+    import tempfile
+
+    import psutil
+
+    pattern = f"{KERNEL_DIR_PREFIX}{'*' if pid is None else int(pid)}-*"
+    for folder in Path(tempfile.gettempdir()).glob(pattern):
+        owner = folder.name.removeprefix(KERNEL_DIR_PREFIX).partition("-")[0]
+        if pid is None and (not owner.isdigit() or psutil.pid_exists(int(owner))):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _watch(execution: _Execution, stop_file: Path, done: threading.Event) -> None:
@@ -406,7 +431,9 @@ def _run_notebook(data: Mapping[str, Any], run_dir: Path) -> None:
     logging.getLogger("papermill").addFilter(_QUIET)
     # the kernel's Unix sockets live in a private folder, removed with it even when the kernel
     # died without cleaning up
-    with tempfile.TemporaryDirectory(prefix="fwlab-kernel-") as sockets, _atomic_output(output):
+    remove_kernel_dirs()  # left by killed runs
+    prefix = f"{KERNEL_DIR_PREFIX}{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as sockets, _atomic_output(output):
         log = Path(sockets) / "kernel.log"  # the kernel process's own output, off the terminal
         try:
             papermill.execute_notebook(

@@ -13,6 +13,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import psutil
 import pytest
 
 from fwlab.runs import RESULTS_ENV
+from fwlab.runs.execute import KERNEL_DIR_PREFIX
 from tests.notebook_tools import write_parameterized_notebook
 from tests.process_tools import interactive_sigint
 
@@ -173,7 +175,7 @@ def test_a_second_ctrl_c_ends_everything_at_once(tmp_path):
     def running() -> bool:
         return [_status(out / n) for n in ("x=3", "x=4")] == ["running", "running"]
 
-    rc, err, seconds, survivors, _ = _interrupt(argv, running, presses=2, group=True)
+    rc, err, seconds, survivors, seen = _interrupt(argv, running, presses=2, group=True)
     _evidence("fwlab sweep, 8 points, --jobs 2, two Ctrl-Cs 0.3 s apart", argv[2:], seconds, err)
     assert rc == 130, err
     lines = err.strip().splitlines()
@@ -183,6 +185,11 @@ def test_a_second_ctrl_c_ends_everything_at_once(tmp_path):
     assert not (out / "x=5").exists()
     assert seconds < 60, seconds  # was: wedged for good
     assert survivors == []
+    # the killed workers' kernel socket folders are gone too (each worker would have removed its
+    # own as its run ended; two were left in the temporary folder per second Ctrl-C)
+    left = [p.name for pid in seen for p in Path(tempfile.gettempdir()).glob(
+        f"{KERNEL_DIR_PREFIX}{pid}-*")]  # fmt: skip
+    assert left == []
 
 
 SCRIPT = """
