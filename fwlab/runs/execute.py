@@ -243,11 +243,39 @@ def _watch(execution: _Execution, stop_file: Path, done: threading.Event) -> Non
             return
 
 
+#: while a worker imports a run's function (:func:`_sigint_held`), its SIGINT handler only asks
+#: the run to stop (``_HELD``) and the stop is raised once the import is done
+_HOLD_SIGINT = False
+_HELD = False
+
+
 def worker_sigint(signum: int, frame: Any) -> None:
     """SIGINT in a worker process: stop the run in progress (once), else nothing; the study's
     process decides what happens next."""
+    global _HELD
     if request_stop():
+        if _HOLD_SIGINT:
+            _HELD = True
+            return
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Within the block a worker's SIGINT stops the run only when the block ends. An import is no
+    place to raise ``KeyboardInterrupt``: torch's C++ initialisation calls back into Python, and
+    an exception raised there cannot unwind through it (the worker aborted with "terminate called
+    after throwing an instance of 'pybind11::error_already_set'" and 100 lines of stack, seen in
+    the suite when Ctrl-C came while a worker imported torch)."""
+    global _HOLD_SIGINT, _HELD
+    _HOLD_SIGINT, _HELD = True, False
+    try:
+        yield
+    finally:
+        _HOLD_SIGINT = False
+        held, _HELD = _HELD, False
+        if held:
+            raise KeyboardInterrupt
 
 
 def execute(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -465,7 +493,8 @@ def _run_function(data: Mapping[str, Any], run_dir: Path) -> None:
     from fwlab.runs.record import record
     from fwlab.runs.target import Function
 
-    target = Function(data["function"])
+    with _sigint_held():  # imports the function's module (and torch, mostly)
+        target = Function(data["function"])
     kwargs = dict(data["params"])
     if target.accepts("run_dir") and "run_dir" not in kwargs:
         kwargs["run_dir"] = run_dir
