@@ -177,13 +177,25 @@ _CURRENT: _Execution | None = None
 #: set in fwlab's own worker processes: their SIGINT handler and watcher may interrupt the main
 #: thread (never in a process that merely calls the engine)
 _IN_WORKER = False
+#: while a run's function is imported (:func:`_sigint_held`), :func:`request_stop` only records
+#: the stop (``_HELD``); it is raised once the import is done
+_HOLD_SIGINT = False
+_HELD = False
 
 
 def request_stop() -> bool:
     """Ask the run in progress in this process to stop; ``True`` when the caller (a signal
-    handler in the main thread) should raise ``KeyboardInterrupt``. No-op without a run."""
+    handler in the main thread) should raise ``KeyboardInterrupt``. No-op without a run. While
+    the run's function is imported (:func:`_sigint_held`) it says ``False`` and the stop is
+    raised when the import is done."""
+    global _HELD
     current = _CURRENT
-    return current.stop() if current is not None else False
+    if current is None or not current.stop():
+        return False
+    if _HOLD_SIGINT:
+        _HELD = True
+        return False
+    return True
 
 
 def kill_kernels(run_dir: str | os.PathLike[str]) -> None:
@@ -243,26 +255,17 @@ def _watch(execution: _Execution, stop_file: Path, done: threading.Event) -> Non
             return
 
 
-#: while a worker imports a run's function (:func:`_sigint_held`), its SIGINT handler only asks
-#: the run to stop (``_HELD``) and the stop is raised once the import is done
-_HOLD_SIGINT = False
-_HELD = False
-
-
 def worker_sigint(signum: int, frame: Any) -> None:
     """SIGINT in a worker process: stop the run in progress (once), else nothing; the study's
     process decides what happens next."""
-    global _HELD
     if request_stop():
-        if _HOLD_SIGINT:
-            _HELD = True
-            return
         raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
-    """Within the block a worker's SIGINT stops the run only when the block ends. An import is no
+    """Within the block a Ctrl-C (a worker's SIGINT, or the study's in its own process) stops
+    the run only when the block ends. An import is no
     place to raise ``KeyboardInterrupt``: torch's C++ initialisation calls back into Python, and
     an exception raised there cannot unwind through it (the worker aborted with "terminate called
     after throwing an instance of 'pybind11::error_already_set'" and 100 lines of stack, seen in

@@ -77,9 +77,9 @@ def _sigint_and_wait(seconds=2.0):
 
 
 def test_a_worker_sigint_during_the_import_of_a_run_stops_it_after_the_import(monkeypatch):
-    """A SIGINT while a worker imports a run's function (torch's C++ initialisation calls back
-    into Python, where a raised KeyboardInterrupt aborts the process) is held: the import
-    finishes, then the run stops; outside the import the same SIGINT raises at once."""
+    """A Ctrl-C while a run's function is imported (torch's C++ initialisation calls back into
+    Python, where a raised KeyboardInterrupt aborts the process) is held: the import finishes,
+    then the run stops; outside the import the same SIGINT raises at once."""
     run = _Run()
     monkeypatch.setattr(execute, "_CURRENT", run)
     previous = signal.signal(signal.SIGINT, execute.worker_sigint)
@@ -98,5 +98,11 @@ def test_a_worker_sigint_during_the_import_of_a_run_stops_it_after_the_import(mo
         with execute._sigint_held():
             _sigint_and_wait(0.3)
         assert run.stops == 2
+        # the study's own handler (a run in its process) asks through request_stop: held too
+        run.stops = 0
+        with pytest.raises(KeyboardInterrupt):
+            with execute._sigint_held():
+                assert execute.request_stop() is False  # the caller does not raise
+        assert run.stops == 1
     finally:
         signal.signal(signal.SIGINT, previous)
