@@ -17,8 +17,9 @@ Example:
     >>> from fwlab.plots import table_figure
     >>> fig = table_figure([dict(label="Frank-Wolfe K=5", task="har2", data="basicmotions",
     ...                          best_acc=80.0, final_acc=75.0, paper_acc=94.11)])
-    >>> path = save_figure(fig, pathlib.Path(tempfile.mkdtemp()) / "table.html")
-    >>> path.name, b"<script src=" in path.read_bytes(), path.stat().st_size > 3_000_000
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_figure(fig, pathlib.Path(folder) / "table.html")
+    ...     path.name, b"<script src=" in path.read_bytes(), path.stat().st_size > 3_000_000
     ('table.html', False, True)
 """
 

@@ -28,7 +28,8 @@ def kernel_manager_class(
     """An ``AsyncKernelManager`` class whose kernels use Unix sockets under ``socket_dir``.
 
     ``socket_dir`` must exist and be private to one run (the socket files are
-    ``<socket_dir>/kernel-<port>``); remove it when the run is over. Off POSIX the kernels use
+    ``<socket_dir>/kernel-<port>``, the connection file ``<socket_dir>/kernel.json``); remove it
+    when the run is over. Off POSIX the kernels use
     TCP on localhost. With ``log``, the kernel process's own stdout and stderr (its log lines,
     e.g. "KeyboardInterrupt caught in kernel" when a Ctrl-C stops a run, and anything written
     to the file descriptors directly) are appended to that file instead of the terminal, so a
@@ -47,6 +48,12 @@ def kernel_manager_class(
         @default("ip")
         def _default_ip(self) -> str:
             return prefix if self.transport == "ipc" else super()._ip_default()
+
+        @default("connection_file")
+        def _default_connection_file(self) -> str:
+            # beside the sockets, so that it goes with the folder (jupyter_client's default, a
+            # temporary file, stayed behind whenever the kernel's manager was killed)
+            return f"{prefix}.json"
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: object) -> None:
             if log is None:

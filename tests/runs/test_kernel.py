@@ -49,3 +49,19 @@ def test_the_kernel_process_output_stays_off_the_terminal(tmp_path, fails):
         assert proc.returncode == 0 and status["status"] == "ok", proc.stderr
         executed = nbformat.read(out / "noisy.ipynb", as_version=4)
         assert "cell output" in executed.cells[-1].outputs[0]["text"]
+
+
+def test_the_sockets_and_the_connection_file_live_in_the_run_folder(tmp_path):
+    """A run's kernel keeps its Unix sockets and its connection file in the run's private folder,
+    so that nothing stays in the temporary folder when the folder goes (jupyter_client's default
+    connection file, a temporary file of its own, stayed behind when the manager was killed)."""
+    from fwlab.runs.kernel import kernel_manager_class
+
+    km = kernel_manager_class(tmp_path)(kernel_name="fwlab")
+    assert km.transport == "ipc" and km.ip == str(tmp_path / "kernel")
+    assert km.connection_file == str(tmp_path / "kernel.json")
+    km.write_connection_file()
+    info = json.loads((tmp_path / "kernel.json").read_text())
+    assert info["transport"] == "ipc" and info["ip"] == str(tmp_path / "kernel")
+    km.cleanup_connection_file()
+    assert not (tmp_path / "kernel.json").exists()
