@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fwlab.app.cli import main
-from tests.browser_tools import free_port
+from tests.browser_tools import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +39,10 @@ def test_printed_url_opens_the_playground_in_a_workspace_of_its_own(tmp_path):
         assert url.startswith(
             f"http://127.0.0.1:{port}/lab/tree/01_trust_region_playground.ipynb?token="
         )
+        # Jupyter prints the URL before its event loop binds the port (jupyter_server queues
+        # the bind as the loop's first callback): wait until it answers
+        remaining = max(deadline - time.monotonic(), 10)
+        wait_until_serving(server, url, "fwlab lab", str(tmp_path / "lab.log"), remaining)
         with urllib.request.urlopen(url, timeout=60) as page:
             assert page.status == 200 and b"JupyterLab" in page.read()
         token = url.split("token=")[1]
