@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-KERNEL = "fwlab"  # registered by .ci/setup: python -m ipykernel install --sys-prefix --name fwlab
+KERNEL = "fwlab"  # registered by .ci/setup (fwlab.runs.jupyter_kernel.register_kernel)
 PLOTLY = "application/vnd.plotly.v1+json"
 TRAINING = ("02_adding_task", "03_pixel_mnist", "04_har2")  # with the dashboard
 EXECUTED_ELSEWHERE = ("01_trust_region_playground",)  # tests/e2e/test_notebook_01.py
@@ -98,10 +98,7 @@ def run_notebook(path, tmp_path, monkeypatch, **parameters):
     from jupyter_client.kernelspec import find_kernel_specs
 
     if KERNEL not in find_kernel_specs():
-        pytest.fail(
-            f"Jupyter kernel {KERNEL!r} is not installed; run `bash .ci/setup` or "
-            f"`python -m ipykernel install --sys-prefix --name {KERNEL}`"
-        )
+        pytest.fail(f"Jupyter kernel {KERNEL!r} is not installed; run `bash .ci/setup`")
     # the kernel imports fwlab/widgets from this checkout, whatever is installed in the venv
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     # tiny models train fastest on one CPU thread (and much faster on a shared machine)

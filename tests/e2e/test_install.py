@@ -133,6 +133,7 @@ def test_fwlab_run_executes_notebook_01_at_a_corner_in_the_installed_kernel(inst
     assert f"fwlab: registered the Jupyter kernel 'fwlab' in {kernel}" in done.stderr
     spec = json.loads((kernel / "kernel.json").read_text())
     assert spec["argv"][0] == str(installed["py"])
+    assert spec["argv"][-4:] == ["-m", "fwlab.runs.kernel_launcher", "-f", "{connection_file}"]
     status = json.loads((out_dir / "status.json").read_text())
     assert status["status"] == "ok" and status["params"] == CORNER
     executed = nbformat.read(out_dir / nb.name, as_version=4)

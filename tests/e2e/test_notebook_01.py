@@ -39,7 +39,7 @@ from tests.golden.golden import assert_matches_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_trust_region_playground.ipynb"
-KERNEL = "fwlab"  # registered by .ci/setup: python -m ipykernel install --sys-prefix --name fwlab
+KERNEL = "fwlab"  # registered by .ci/setup (fwlab.runs.jupyter_kernel.register_kernel)
 
 DEFAULTS = {
     "loss": ("str", '"rosenbrock"'),
@@ -226,10 +226,7 @@ def test_lmo_claims_over_every_p_and_direction():
 
 def _run(tmp_path, monkeypatch, **parameters):
     if KERNEL not in find_kernel_specs():
-        pytest.fail(
-            f"Jupyter kernel {KERNEL!r} is not installed; run `bash .ci/setup` or "
-            f"`python -m ipykernel install --sys-prefix --name {KERNEL}`"
-        )
+        pytest.fail(f"Jupyter kernel {KERNEL!r} is not installed; run `bash .ci/setup`")
     # the kernel imports fwlab/widgets from this checkout, whatever is installed in the venv
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     out = tmp_path / "01_out.ipynb"

@@ -57,7 +57,9 @@ def test_a_missing_fwlab_kernel_is_registered_for_this_python(monkeypatch, capsy
 
     monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", no_kernel)
     registered = []
-    monkeypatch.setattr(jk, "_register", lambda name: registered.append(name) or tmp_path / name)
+    monkeypatch.setattr(
+        jk, "register_kernel", lambda name: registered.append(name) or tmp_path / name
+    )
     assert jk.ensure_kernel() == "fwlab" and registered == ["fwlab"]
     assert capsys.readouterr().err == (
         f"fwlab: registered the Jupyter kernel 'fwlab' in {tmp_path / 'fwlab'}\n"
