@@ -11,6 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def is_kernel(command: str | list[str]) -> bool:
+    """Whether a process's command line (a string or psutil's ``cmdline()`` list) is a Jupyter
+    kernel's: the ``fwlab`` kernel (fwlab/runs/kernel_launcher.py) or ipykernel's own."""
+    text = command if isinstance(command, str) else " ".join(command)
+    return "fwlab.runs.kernel_launcher" in text or "ipykernel_launcher" in text
+
+
 def interactive_sigint() -> None:
     """``preexec_fn`` that gives the child SIGINT at its default, as a terminal would.
 

@@ -24,7 +24,7 @@ from fwlab.app.cli import main
 from fwlab.runs import RESULTS_ENV
 from fwlab.runs.sweep import run_sweep
 from tests.notebook_tools import write_parameterized_notebook
-from tests.process_tools import interactive_sigint
+from tests.process_tools import interactive_sigint, is_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {
@@ -136,8 +136,7 @@ def test_sigkilled_sweep_leaves_no_worker_or_kernel_alive(nb, tmp_path):
         while True:  # both kernels are running the long cell
             for child in _descendants(proc.pid):
                 seen.setdefault(child.pid, child)
-            kernels = [p for p in seen.values() if _alive(p) and "ipykernel" in " ".join(
-                p.cmdline())]  # fmt: skip
+            kernels = [p for p in seen.values() if _alive(p) and is_kernel(p.cmdline())]
             running = [
                 (out / n / "status.json").exists() and status(out / n)["status"] == "running"
                 for n in ("K=1", "K=2")
@@ -302,7 +301,7 @@ def test_ctrl_c_stops_fwlab_run_and_its_status_says_so(nb, tmp_path):
     try:
         deadline = time.monotonic() + 180
         while not kernels or not (out / NAPPING).exists():  # until inside the long cell
-            kernels = [p for p in _descendants(proc.pid) if "ipykernel" in " ".join(p.cmdline())]
+            kernels = [p for p in _descendants(proc.pid) if is_kernel(p.cmdline())]
             assert proc.poll() is None and time.monotonic() < deadline, "no nap within 180 s"
             time.sleep(0.2)
         os.kill(proc.pid, signal.SIGINT)

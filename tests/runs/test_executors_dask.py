@@ -23,7 +23,7 @@ from fwlab.runs.executors import SCHEDULER_ENV, resolve_scheduler
 from fwlab.runs.sweep import run_sweep
 from tests.browser_tools import free_port
 from tests.notebook_tools import write_parameterized_notebook
-from tests.process_tools import interactive_sigint
+from tests.process_tools import interactive_sigint, is_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 EVIDENCE = ROOT / "test-output" / "dask_sweep_killed_worker.txt"
@@ -225,7 +225,7 @@ def _kernels_of(workers: list[subprocess.Popen]) -> list[int]:
     for worker in workers:
         for child in psutil.Process(worker.pid).children(recursive=True):
             try:
-                if "ipykernel" in " ".join(child.cmdline()):
+                if is_kernel(child.cmdline()):
                     pids.append(child.pid)
             except psutil.Error:
                 continue
