@@ -13,9 +13,7 @@ gap, angles in [0°, 180°]), so a notebook asserts ``not run_problems(result)``
 Several seeds at once: pass ``data`` as ``{seed: data of that seed}``; every method then trains
 on every seed (``config`` with that seed), each run named :func:`seed_run_name`
 (``"Frank-Wolfe K=1 · seed 20"``), all of them in background threads on a dashboard (at most
-one per CPU training at a time: more threads than CPUs only wait on one another for the
-interpreter; on 2 cores notebook 02's twelve runs took 36 s and 60 s of CPU three at a time,
-27 s and 47 s two at a time), and
+max(number of methods, CPUs) of them training at a time), and
 :meth:`ComparisonResult.by_seed` gathers the histories per method and seed (what a band across
 seeds draws, :func:`fwlab.plots.seed_bands_figure`).
 
@@ -198,8 +196,9 @@ def compare(
         dashboard: an object with ``start(method, data, config, **kw)``, ``fit(...)`` and
             ``wait() -> histories`` (``widgets.TrainingDashboard``); ``None`` trains here.
         background: with a dashboard, train in background threads (``dashboard.start``) and
-            return at once, so its controls work; call ``result.finish()`` later. At most one
-            run per CPU trains at a time; the others wait for a free slot on the dashboard.
+            return at once, so its controls work; call ``result.finish()`` later. At most
+            max(number of methods, CPUs) runs train at a time; the others wait for a free slot
+            on the dashboard.
         trajectory: record the first Frank-Wolfe run's trajectory and draw its landscape
             (``landscape_resolution`` points per axis, loss on ``landscape_samples`` test
             samples, with the training loss of the task).
@@ -244,9 +243,9 @@ def compare(
     # started in a background thread reseeds torch's global RNG (its dropout stream), which
     # would otherwise land in the middle of the next model's initialisation
     models = [build_model(m, d, c) for _, m, d, c in planned]
-    # background runs train one run per CPU at a time, in order (a seed's methods first):
-    # BackgroundRun's slots, since more threads than CPUs only wait on one another
-    slots = threading.BoundedSemaphore(_cpus())
+    # background runs train a seed's methods side by side, at least one run per CPU at a time
+    # (BackgroundRun's slots: more threads than CPUs only wait on one another)
+    slots = threading.BoundedSemaphore(max(len(methods), _cpus()))
     for (name, method, data_, config_), model in zip(planned, models):
         extra: dict[str, Any] = dict(model=model)
         if recorder is not None and method.optimizer == "fw" and fw_model is None:
