@@ -243,8 +243,10 @@ def compare(
     # started in a background thread reseeds torch's global RNG (its dropout stream), which
     # would otherwise land in the middle of the next model's initialisation
     models = [build_model(m, d, c) for _, m, d, c in planned]
-    # background runs train a seed's methods side by side, at least one run per CPU at a time
-    # (BackgroundRun's slots: more threads than CPUs only wait on one another)
+    # background runs train a seed's methods side by side (a run that trains until stopped must
+    # not keep another method of its seed from starting) and at least one run per CPU at a time
+    # (BackgroundRun's slots). More threads than CPUs contend for the interpreter: notebook 02's
+    # twelve runs took 60 s of CPU three at a time on 2 cores, 47 s two at a time
     slots = threading.BoundedSemaphore(max(len(methods), _cpus()))
     for (name, method, data_, config_), model in zip(planned, models):
         extra: dict[str, Any] = dict(model=model)
