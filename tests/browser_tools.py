@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from fwlab.plots.figure_files import find_browser
+from tests.process_tools import dies_with_test
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -229,6 +230,7 @@ def jupyterlab(root: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
         env={**_kernel_env(), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")},
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=dies_with_test,
     )
     try:
         url = f"http://127.0.0.1:{port}/api/status?token={token}"
@@ -250,7 +252,7 @@ def presented(notebook: Path, tmp_path: Path) -> Iterator[str]:
            "--port", str(port)]  # fmt: skip
     env = {**_kernel_env(), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)  # fmt: skip
+                              start_new_session=True, preexec_fn=dies_with_test)  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}/voila/static/"
         wait_until_serving(server, url, "fwlab present", log.name, timeout=90)

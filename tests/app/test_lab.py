@@ -15,6 +15,7 @@ import pytest
 
 from fwlab.app.cli import main
 from tests.browser_tools import free_port, wait_until_serving
+from tests.process_tools import dies_with_test
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,7 @@ def test_printed_url_opens_the_playground_in_a_workspace_of_its_own(tmp_path):
     cmd = [sys.executable, "-m", "fwlab.app.cli", "lab", "--no-browser", "--port", str(port),
            "--ServerApp.port_retries=0"]  # fmt: skip
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
-                              start_new_session=True)  # fmt: skip
+                              start_new_session=True, preexec_fn=dies_with_test)  # fmt: skip
     try:
         deadline, url = time.monotonic() + 180, None
         while url is None:

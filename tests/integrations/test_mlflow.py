@@ -38,6 +38,7 @@ from tests.browser_tools import (  # noqa: E402
     sync_playwright,
     wait_until_serving,
 )
+from tests.process_tools import dies_with_test  # noqa: E402
 
 TINY = dict(hidden_size=8, batch_size=16, lr=1e-2)
 # the metrics of a Frank-Wolfe run on a regression task (no accuracy), and its events
@@ -244,7 +245,7 @@ def mlflow_server(tmp_path_factory):
     # importing mlflow, for server-side jobs no test here uses: 5-8 s of CPU)
     env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                              cwd=root, env=env)  # fmt: skip
+                              cwd=root, env=env, preexec_fn=dies_with_test)  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(server, f"{url}/health", "mlflow server", log.name, timeout=180)

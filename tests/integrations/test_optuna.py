@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser_tools import free_port
-from tests.process_tools import interactive_sigint
+from tests.process_tools import dies_with_test, interactive_sigint
 
 optuna = pytest.importorskip("optuna")
 
@@ -302,12 +302,14 @@ def test_search_on_a_dask_scheduler(tmp_path):
     logs = (tmp_path / "dask.log").open("w")
     procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
                                "--port", str(port), "--no-dashboard"], env=ENV, stdout=logs,
-                              stderr=subprocess.STDOUT, start_new_session=True)]  # fmt: skip
+                              stderr=subprocess.STDOUT, start_new_session=True,
+                              preexec_fn=dies_with_test)]  # fmt: skip
     try:
         procs += [subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads",
                                     "1", "--no-nanny", "--no-dashboard", "--name", f"w{i}"],
                                    env=ENV, stdout=logs, stderr=subprocess.STDOUT,
-                                   start_new_session=True) for i in range(2)]  # fmt: skip
+                                   start_new_session=True, preexec_fn=dies_with_test)
+                  for i in range(2)]  # fmt: skip
         with Client(address, timeout="60s", set_as_default=False) as client:
             client.wait_for_workers(2, timeout=120)
         log = io.StringIO()
@@ -336,7 +338,8 @@ def test_optuna_dashboard_reads_the_study_over_http(tmp_path):
     dash = Path(sys.executable).parent / "optuna-dashboard"
     proc = subprocess.Popen([str(dash), f"sqlite:///{out / 'study.db'}", "--host", "127.0.0.1",
                              "--port", str(port)], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=dies_with_test)  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
         deadline, studies = time.monotonic() + 60, None

@@ -23,7 +23,7 @@ from fwlab.runs.executors import SCHEDULER_ENV, resolve_scheduler
 from fwlab.runs.sweep import run_sweep
 from tests.browser_tools import free_port
 from tests.notebook_tools import write_parameterized_notebook
-from tests.process_tools import interactive_sigint, is_kernel
+from tests.process_tools import dies_with_test, interactive_sigint, is_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 EVIDENCE = ROOT / "test-output" / "dask_sweep_killed_worker.txt"
@@ -94,7 +94,8 @@ def cluster(tmp_path, monkeypatch):
         log = (tmp_path / f"{name}.log").open("w")
         logs.append(log)
         return subprocess.Popen([sys.executable, "-m", "dask", *args], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=dies_with_test)  # fmt: skip
 
     procs = [start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(port),
                                  "--no-dashboard"])]  # fmt: skip
