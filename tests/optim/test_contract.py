@@ -432,11 +432,11 @@ def test_scheduler_attached_goes_downhill_with_per_group_lr():
         [{"params": [model.weight]}, {"params": [model.bias], "lr": 0.5}], lr=1.0, delta=0.05
     )
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
-    start = float(loss_fn())
+    start = float(loss_fn().detach())
     for _ in range(10):
         opt.step(closure_for(opt, loss_fn))
         sched.step()
-    assert float(loss_fn()) < start
+    assert float(loss_fn().detach()) < start
     assert opt.param_groups[1]["lr"] == pytest.approx(0.5 * 0.9**10)
 
 

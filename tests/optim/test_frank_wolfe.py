@@ -328,10 +328,10 @@ def test_goes_downhill_and_maximize_goes_uphill(outer):
             loss.backward()
             return loss
 
-        start = float(closure())
+        start = float(closure().detach())
         for _ in range(30):
             opt.step(closure)
-        end = float(closure())
+        end = float(closure().detach())
         assert (end > start) if maximize else (end < start)
 
 
