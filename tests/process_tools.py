@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,10 +24,9 @@ def dies_with_test() -> None:
     before its teardown (a CI job's time limit, SIGKILL) leaves no server behind, nor the kernels
     a server stops when it gets SIGTERM (a Voilà kernel of notebook 02 left training at 100,000
     steps took a core for an hour once). A no-op off Linux."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+    from fwlab.runs.kernel import die_with_parent
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    die_with_parent(os.getppid(), sig=signal.SIGTERM)
 
 
 def interactive_sigint() -> None:

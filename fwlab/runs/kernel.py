@@ -66,8 +66,8 @@ def kernel_manager_class(
     return IPCKernelManager
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Have this process killed (SIGKILL) when its parent ``parent_pid`` dies (Linux only).
+def die_with_parent(parent_pid: int, *, sig: int = signal.SIGKILL) -> None:
+    """Have this process sent ``sig`` (SIGKILL) when its parent ``parent_pid`` dies (Linux only).
 
     The first thing a local worker does (:mod:`fwlab.runs.executors`). If the parent is already
     gone, exits at once. A no-op where ``prctl`` is not available (the worker then finishes its
@@ -77,6 +77,6 @@ def die_with_parent(parent_pid: int) -> None:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
