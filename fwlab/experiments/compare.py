@@ -13,7 +13,8 @@ gap, angles in [0°, 180°]), so a notebook asserts ``not run_problems(result)``
 Several seeds at once: pass ``data`` as ``{seed: data of that seed}``; every method then trains
 on every seed (``config`` with that seed), each run named :func:`seed_run_name`
 (``"Frank-Wolfe K=1 · seed 20"``), all of them in background threads on a dashboard (at most
-max(number of methods, CPUs) of them training at a time), and
+max(number of methods, CPUs) of them begun at a time, computing in turns, one per CPU at a time:
+:class:`fwlab.util.turns.Turns`), and
 :meth:`ComparisonResult.by_seed` gathers the histories per method and seed (what a band across
 seeds draws, :func:`fwlab.plots.seed_bands_figure`).
 
@@ -43,6 +44,7 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.train.loop import TrainConfig, build_model, criterion, fit, loss_kind
 from fwlab.train.methods import Method
 from fwlab.train.recorder import TrajectoryRecorder
+from fwlab.util.turns import Turns
 
 __all__ = ["ComparisonResult", "compare", "run_problems", "seed_run_name", "SUMMARY_KEYS"]
 
@@ -197,8 +199,8 @@ def compare(
             ``wait() -> histories`` (``widgets.TrainingDashboard``); ``None`` trains here.
         background: with a dashboard, train in background threads (``dashboard.start``) and
             return at once, so its controls work; call ``result.finish()`` later. At most
-            max(number of methods, CPUs) runs train at a time; the others wait for a free slot
-            on the dashboard.
+            max(number of methods, CPUs) runs have begun at a time (the others wait for a free
+            slot on the dashboard), and they compute in turns, one thread per CPU at a time.
         trajectory: record the first Frank-Wolfe run's trajectory and draw its landscape
             (``landscape_resolution`` points per axis, loss on ``landscape_samples`` test
             samples, with the training loss of the task).
@@ -244,10 +246,12 @@ def compare(
     # would otherwise land in the middle of the next model's initialisation
     models = [build_model(m, d, c) for _, m, d, c in planned]
     # background runs train a seed's methods side by side (a run that trains until stopped must
-    # not keep another method of its seed from starting) and at least one run per CPU at a time
-    # (BackgroundRun's slots). More threads than CPUs contend for the interpreter: notebook 02's
-    # twelve runs took 60 s of CPU three at a time on 2 cores, 47 s two at a time
+    # not keep another method of its seed from starting: BackgroundRun's slots) and compute in
+    # turns, one thread per CPU at a time (BackgroundRun's turns): threads that compute at once
+    # contend for the interpreter. Notebook 02's twelve runs on 2 idle CPUs took 62 s of CPU
+    # (37 s wall) three threads at once, 48 s (29 s wall) in turns (fwlab.util.turns)
     slots = threading.BoundedSemaphore(max(len(methods), _cpus()))
+    turns = Turns(_cpus())
     for (name, method, data_, config_), model in zip(planned, models):
         extra: dict[str, Any] = dict(model=model)
         if recorder is not None and method.optimizer == "fw" and fw_model is None:
@@ -256,7 +260,7 @@ def compare(
         if dashboard is None:
             histories[name] = fit(method, data_, config_, progress=False, **extra)
         elif background:
-            dashboard.start(method, data_, config_, name=name, slots=slots, **extra)
+            dashboard.start(method, data_, config_, name=name, slots=slots, turns=turns, **extra)
         else:
             dashboard.fit(method, data_, config_, name=name, **extra)
     names = [name for name, *_ in planned]

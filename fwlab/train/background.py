@@ -70,6 +70,7 @@ from fwlab.train.loop import fit
 from fwlab.train.methods import Method
 from fwlab.train.outer_steps import takes_outer_steps
 from fwlab.train.run import Run
+from fwlab.util.turns import Turns
 from fwlab.util.validate import nonnegative_float, one_of, p_exponent, positive_float, positive_int
 
 __all__ = [
@@ -340,11 +341,7 @@ class RunControl(Callback):
 
     def on_step_end(self, run: Run) -> None:
         if not self._running.is_set() and not self._stop:
-            self._parked.set()
-            self._changed()
-            self._running.wait()
-            self._parked.clear()
-            self._changed()
+            self._park()
         with self._lock:
             if self._stop:
                 self._pending.clear()
@@ -354,6 +351,14 @@ class RunControl(Callback):
                 return
             wanted, self._pending = self._pending, {}
         run.set_hyperparameters(**group_updates(run.optimizer.param_groups[0], wanted))
+        self._changed()
+
+    def _park(self) -> None:
+        """Wait in the training thread until :meth:`resume` (or :meth:`stop`)."""
+        self._parked.set()
+        self._changed()
+        self._running.wait()
+        self._parked.clear()
         self._changed()
 
 
@@ -375,6 +380,12 @@ class BackgroundRun(RunControl):
             so threads beyond the CPUs wait on one another for the interpreter: 12 small runs
             at once take about twice the CPU time and the wall time of the same runs two or
             three at a time (:func:`fwlab.experiments.compare` limits its background runs so).
+        turns: a :class:`fwlab.util.turns.Turns` the run takes while it computes: it waits for a
+            turn before its first batch, hands it on between batches (``Turns.pass_on``), and
+            gives it up while paused. Runs sharing one compute in turns, at most its ``n`` at a
+            time, and each makes progress (also runs that train until stopped); threads that
+            compute at once contend for the interpreter (the measurements in
+            :mod:`fwlab.util.turns`).
 
     Attributes:
         future: a :class:`concurrent.futures.Future` holding the final history, or the exception
@@ -398,6 +409,7 @@ class BackgroundRun(RunControl):
         progress: bool = False,
         name: str | None = None,
         slots: threading.Semaphore | None = None,
+        turns: Turns | None = None,
     ) -> None:
         super().__init__(method.optimizer)
         self.method, self.data, self.config = method, data, config
@@ -415,7 +427,13 @@ class BackgroundRun(RunControl):
                 f"slots must be a threading.Semaphore or None, got {type(slots).__name__}; "
                 "pass e.g. slots=threading.BoundedSemaphore(2)"
             )
+        if turns is not None and not isinstance(turns, Turns):
+            raise ValueError(
+                f"turns must be a fwlab.util.turns.Turns or None, got {type(turns).__name__}; "
+                "pass e.g. turns=Turns(2)"
+            )
         self._slots = slots
+        self._turns = turns
         self.future: Future[dict[str, Any]] = Future()
         self._thread = threading.Thread(target=self._target, name=f"fwlab fit: {self.name}")
         self._thread.daemon = True
@@ -436,7 +454,8 @@ class BackgroundRun(RunControl):
         result: dict[str, Any] | None = None
         error: BaseException | None = None
         try:
-            with self._slots or contextlib.nullcontext():  # wait for a free slot, if any
+            # wait for a free slot, then for a turn to compute, if any
+            with self._slots or contextlib.nullcontext(), self._turns or contextlib.nullcontext():
                 result = fit(
                     self.method,
                     self.data,
@@ -459,6 +478,20 @@ class BackgroundRun(RunControl):
             self.future.set_result(result)  # runs the done callbacks, in this thread
         else:
             self.future.set_exception(error)
+
+    def on_step_end(self, run: Run) -> None:
+        if self._turns is not None:
+            self._turns.pass_on()  # another run's turn, if one waits and this one had its share
+        super().on_step_end(run)
+
+    def _park(self) -> None:
+        if self._turns is None:
+            return super()._park()
+        self._turns.release()  # a paused run computes nothing: the others may use its turn
+        try:
+            super()._park()
+        finally:
+            self._turns.acquire()
 
     def add_callback(self, fn: Callback | Callable[[str, Run], Any]) -> None:
         """Add a ``fit`` callback (after the others); only before :meth:`start`."""

@@ -135,10 +135,13 @@ def test_several_seeds_train_every_method_on_every_seed(monkeypatch):
     assert recorded["fw_k1/seed21/final_test_loss"] == finals[1]
     assert recorded["fw_k1/final_test_loss"] == pytest.approx(sum(finals) / 2)
     assert run_problems(result) == []
-    # a seed's methods side by side, at least one run per CPU: one semaphore for all four
-    slots = {id(job._slots) for job in dash.jobs.values()}
-    assert len(slots) == 1 and next(iter(dash.jobs.values()))._slots._initial_value == max(
+    # a seed's methods side by side, at least one run per CPU: one semaphore for all four; and
+    # they compute in turns, one per CPU at a time
+    jobs = list(dash.jobs.values())
+    assert len({id(job._slots) for job in jobs}) == 1 and jobs[0]._slots._initial_value == max(
         len(methods), len(os.sched_getaffinity(0))
     )
+    assert len({id(job._turns) for job in jobs}) == 1
+    assert jobs[0]._turns.n == len(os.sched_getaffinity(0)) and jobs[0]._turns.held == 0
     with pytest.raises(ValueError, match="non-empty"):
         compare(methods, {}, CONFIG)

@@ -24,6 +24,7 @@ from fwlab.train import (
     start_fit,
 )
 from fwlab.train.background import check_hyperparameters, group_updates
+from fwlab.util.turns import Turns
 
 CONFIG = TrainConfig(hidden_size=8, batch_size=25, steps=40, lr=1e-2, delta=1e-2, eval_every=10)
 WAIT = 120  # seconds; generous, the machine is shared
@@ -409,3 +410,63 @@ def test_runs_sharing_slots_train_at_most_that_many_at_a_time_with_the_same_resu
 def test_slots_must_be_a_semaphore(data):
     with pytest.raises(ValueError, match=r"^slots must be a threading.Semaphore or None, got int"):
         BackgroundRun(get_method("sgd"), data, CONFIG, slots=2)
+    with pytest.raises(ValueError, match=r"^turns must be a fwlab.util.turns.Turns or None, got "):
+        BackgroundRun(get_method("sgd"), data, CONFIG, turns=threading.Semaphore(1))
+
+
+def test_runs_sharing_turns_compute_one_at_a_time_and_each_makes_progress(data):
+    """Three runs that would train until stopped, one turn: never two in a batch at once, yet
+    every run advances (the turn is handed on between batches); a paused run gives its turn
+    up; stopped, each history equals the same run alone, stopped at the same step."""
+    from fwlab.train import Callback
+
+    class HolderTurns(Turns):  # which threads hold a turn
+        def __init__(self, n, **kw):
+            super().__init__(n, **kw)
+            self.holders, self.outside = set(), []
+
+        def acquire(self):
+            super().acquire()
+            self.holders.add(threading.get_ident())
+
+        def release(self):
+            self.holders.discard(threading.get_ident())
+            super().release()
+
+    class Check(Callback):  # after the control's hook: the thread goes on to its next batch
+        def on_step_end(self, run):
+            if threading.get_ident() not in turns.holders:
+                turns.outside.append(run.step)
+
+    turns = HolderTurns(1, quantum=0.0)
+    configs = [CONFIG.replace(seed=s, steps=10**6, eval_every=10**6) for s in range(3)]
+    runs = [start_fit(get_method("fw_k1"), data, c, callbacks=[Check()], turns=turns)
+            for c in configs]  # fmt: skip
+    try:
+        _share_turns(runs, turns)
+    finally:  # also when an assertion fails: the runs would train on
+        for r in runs:
+            r.stop()
+    histories = [r.join(WAIT) for r in runs]
+    assert turns.held == 0 and turns.waiting == 0
+    for config, h in zip(configs, histories):
+        steps = h["summary"]["steps"]
+        alone = fit(get_method("fw_k1"), data, config.replace(steps=steps), progress=False)
+        assert h["train"]["loss"] == alone["train"]["loss"]
+
+
+def _share_turns(runs, turns):
+    deadline = time.monotonic() + WAIT
+    while min(r.step for r in runs) < 5:
+        assert time.monotonic() < deadline, [r.step for r in runs]
+        time.sleep(0.01)
+    assert turns.outside == []  # every batch computed with the one turn held
+    runs[0].pause()
+    assert runs[0].wait_paused(WAIT)
+    parked_at = runs[0].step
+    before = [r.step for r in runs[1:]]
+    deadline = time.monotonic() + WAIT
+    while not all(r.step > b + 5 for r, b in zip(runs[1:], before)):
+        assert time.monotonic() < deadline, "the others did not get the paused run's turn"
+        time.sleep(0.01)
+    assert runs[0].step == parked_at and turns.outside == []
