@@ -7,7 +7,7 @@ kernels, and every torch call releases the interpreter lock and takes it back, s
 process that train at the same time spend CPU waiting on one another for that lock. Measured on
 notebook 02's live run (twelve runs: 3 methods × 4 seeds, 2,500 batches each, one thread per
 run, on 2 idle CPUs): the three methods of a seed as three threads at once took 62 s of CPU and
-37 s of wall time; the same threads in two turns of 0.25 s took 48 s of CPU and 29 s of wall
+37 s of wall time; the same threads in two turns of 0.25 s took 50 s of CPU and 30 s of wall
 time; in one turn, 40 s of CPU and 41 s of wall time. Every run's history was the same in all
 three (a run's numbers do not depend on when it computes).
 
