@@ -3,8 +3,9 @@
 
 The docstring examples make their folders with ``tempfile.mkdtemp()``, as a reader running them
 would. Under pytest each doctest runs with ``tempfile.tempdir`` set to its ``tmp_path``, so those
-folders land in pytest's numbered temporary folder, which pytest removes after three runs,
-instead of piling up in /tmp (twelve folders per suite run before, 4.7 MB among them)."""
+folders land in pytest's numbered temporary folder, which pytest removes once the doctest
+passes (pyproject's ``tmp_path_retention_policy``) or after three runs, instead of piling up in
+/tmp (twelve folders per suite run before, 4.7 MB among them)."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ def test_a_doctests_temporary_folder_is_made_in_its_tmp_path(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--doctest-modules", "-q",
          "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), f"--basetemp={base}",
+         "-o", "tmp_path_retention_policy=all",  # keep the folder, to look at it
          str(tmp_path / "example_mod.py")],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
