@@ -81,5 +81,17 @@ def test_setup_touches_its_cache_and_prunes_after_the_copy(name):
     lock released only then."""
     text = (ROOT / ".ci" / name).read_text()
     copy, unlock = text.index('cp -al "$deps" "$tmp"'), text.index("flock -u 9")
-    prune = text.index('bash .ci/prune-venvs "$cache" "$hash" "${FWLAB_VENV_CACHE_KEEP:-3}"')
+    prune = text.index('bash .ci/prune-venvs "$cache" "$hash" "$keep"')
     assert text.index('touch "$deps/.complete"') < copy < unlock < prune
+
+
+@pytest.mark.parametrize("keep", ["0", "two", "-1"])
+def test_setup_refuses_a_bad_keep_before_it_changes_anything(keep, tmp_path):
+    env = {**os.environ, "FWLAB_VENV_CACHE_KEEP": keep, "FWLAB_VENV_CACHE": str(tmp_path / "c")}
+    done = subprocess.run(["bash", str(ROOT / ".ci" / "setup")], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        f"setup: FWLAB_VENV_CACHE_KEEP must be an integer >= 1, got '{keep}'; unset it to keep 3\n"
+    )
+    assert not (tmp_path / "c").exists()
