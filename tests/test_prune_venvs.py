@@ -75,11 +75,10 @@ def test_nothing_to_do_and_refusals(tmp_path):
     assert done.returncode == 2 and done.stderr.startswith("usage: .ci/prune-venvs CACHE_DIR")
 
 
-@pytest.mark.parametrize("name", ["setup"])
-def test_setup_touches_its_cache_and_prunes_after_the_copy(name):
+def test_setup_touches_its_cache_and_prunes_after_the_copy():
     """.ci/setup marks the cache it used and calls the pruning once its copy is made, with the
     lock released only then."""
-    text = (ROOT / ".ci" / name).read_text()
+    text = (ROOT / ".ci" / "setup").read_text()
     copy, unlock = text.index('cp -al "$deps" "$tmp"'), text.index("flock -u 9")
     prune = text.index('bash .ci/prune-venvs "$cache" "$hash" "$keep"')
     assert text.index('touch "$deps/.complete"') < copy < unlock < prune

@@ -248,8 +248,7 @@ def compare(
     # background runs train a seed's methods side by side (a run that trains until stopped must
     # not keep another method of its seed from starting: BackgroundRun's slots) and compute in
     # turns, one thread per CPU at a time (BackgroundRun's turns): threads that compute at once
-    # contend for the interpreter. Notebook 02's twelve runs on 2 idle CPUs took 62 s of CPU
-    # (37 s wall) three threads at once, 50 s (30 s wall) in turns (fwlab.util.turns)
+    # contend for the interpreter (measured on notebook 02's runs: fwlab.util.turns)
     slots = threading.BoundedSemaphore(max(len(methods), _cpus()))
     turns = Turns(_cpus())
     for (name, method, data_, config_), model in zip(planned, models):

@@ -376,10 +376,7 @@ class BackgroundRun(RunControl):
         name: a label (default: the method's title, e.g. "Frank-Wolfe K=5").
         slots: a :class:`threading.Semaphore` the run holds while it trains: runs sharing one
             train at most its value at a time, the others wait for a free slot (steering
-            applies once they begin). Small models train in Python more than in torch's kernels,
-            so threads beyond the CPUs wait on one another for the interpreter: 12 small runs
-            at once take about twice the CPU time and the wall time of the same runs two or
-            three at a time (:func:`fwlab.experiments.compare` limits its background runs so).
+            applies once they begin).
         turns: a :class:`fwlab.util.turns.Turns` the run takes while it computes: it waits for a
             turn before its first batch, hands it on between batches (``Turns.pass_on``), and
             gives it up while paused. Runs sharing one compute in turns, at most its ``n`` at a
