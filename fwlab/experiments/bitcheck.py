@@ -117,12 +117,18 @@ def machine_environ(machine: dict[str, str]) -> dict[str, str]:
 
 
 def check(
-    cases: tuple[tuple[str, str], ...] = CASES, *, steps: int = 300, seed: int = 0
+    cases: tuple[tuple[str, str], ...] = CASES,
+    *,
+    steps: int = 300,
+    seed: int = 0,
+    modes: tuple[bool, ...] = (False, True),
 ) -> list[dict[str, Any]]:
     """For each ``(comparison, run)``: re-train its first ``steps`` batches on each machine of
-    :data:`MACHINES`, without and with ``--reproducible``; one dict per case and mode with the
-    first differing batch (``first_difference``, ``None``: identical), the final losses, and
-    the command."""
+    :data:`MACHINES`, in each of ``modes`` (``False``: as recorded before the mode, ``True``:
+    with ``--reproducible``); one dict per case and mode with the first differing batch
+    (``first_difference``, ``None``: identical), the final losses, and the command."""
+    if not modes or any(not isinstance(m, bool) for m in modes):
+        raise ValueError(f"modes must be a non-empty tuple of bools, got {modes!r}")
     from fwlab.experiments.record import COMPARISONS
 
     rows = []
@@ -130,7 +136,7 @@ def check(
         for name, run_name in cases:
             comparison = COMPARISONS[name]
             command = comparison.train_command(run_name, seed, reproducible=False)
-            for mode in (False, True):
+            for mode in modes:
                 cmd = f"{command} --reproducible" if mode else command
                 losses = {}
                 for machine, settings in MACHINES.items():

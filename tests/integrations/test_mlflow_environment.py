@@ -11,19 +11,17 @@ from pathlib import Path
 
 import pytest
 
-mlflow = pytest.importorskip(
-    "mlflow", reason="MLflow is not installed (pip install 'fwlab[mlflow]')"
-)
-from mlflow.tracking import MlflowClient  # noqa: E402
+from fwlab.app.cli import main
+from fwlab.data import load_task
+from fwlab.integrations import mlflow as integration
+from fwlab.integrations.mlflow import mlflow_environment, tracking_uri
+from fwlab.runs import files as run_files
+from fwlab.train import TrainConfig, environment, fit, get_method
+from tests.browser_tools import free_port
+from tests.mlflow_tools import MlflowClient, needs_mlflow
+from tests.notebook_tools import write_fit_notebook
 
-from fwlab.app.cli import main  # noqa: E402
-from fwlab.data import load_task  # noqa: E402
-from fwlab.integrations import mlflow as integration  # noqa: E402
-from fwlab.integrations.mlflow import mlflow_environment, tracking_uri  # noqa: E402
-from fwlab.runs import files as run_files  # noqa: E402
-from fwlab.train import TrainConfig, environment, fit, get_method  # noqa: E402
-from tests.browser_tools import free_port  # noqa: E402
-from tests.notebook_tools import write_fit_notebook  # noqa: E402
+pytestmark = needs_mlflow
 
 ENV = (
     integration.MLFLOW_ENV,
