@@ -13,8 +13,8 @@ gap, angles in [0°, 180°]), so a notebook asserts ``not run_problems(result)``
 Several seeds at once: pass ``data`` as ``{seed: data of that seed}``; every method then trains
 on every seed (``config`` with that seed), each run named :func:`seed_run_name`
 (``"Frank-Wolfe K=1 · seed 20"``), all of them in background threads on a dashboard (at most
-max(number of methods, CPUs) of them begun at a time, computing in turns, one per CPU at a time:
-:class:`fwlab.util.turns.Turns`), and
+max(number of methods, CPUs) of them begun at a time, computing in turns, one per idle CPU at a
+time: :class:`fwlab.util.turns.Turns`, :func:`fwlab.util.turns.idle_cpus`), and
 :meth:`ComparisonResult.by_seed` gathers the histories per method and seed (what a band across
 seeds draws, :func:`fwlab.plots.seed_bands_figure`).
 
@@ -44,7 +44,7 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.train.loop import TrainConfig, build_model, criterion, fit, loss_kind
 from fwlab.train.methods import Method
 from fwlab.train.recorder import TrajectoryRecorder
-from fwlab.util.turns import Turns
+from fwlab.util.turns import Turns, idle_cpus
 
 __all__ = ["ComparisonResult", "compare", "run_problems", "seed_run_name", "SUMMARY_KEYS"]
 
@@ -200,7 +200,8 @@ def compare(
         background: with a dashboard, train in background threads (``dashboard.start``) and
             return at once, so its controls work; call ``result.finish()`` later. At most
             max(number of methods, CPUs) runs have begun at a time (the others wait for a free
-            slot on the dashboard), and they compute in turns, one thread per CPU at a time.
+            slot on the dashboard), and they compute in turns, one thread per CPU that other work
+            leaves idle at a time (:func:`fwlab.util.turns.idle_cpus`, at least one).
         trajectory: record the first Frank-Wolfe run's trajectory and draw its landscape
             (``landscape_resolution`` points per axis, loss on ``landscape_samples`` test
             samples, with the training loss of the task).
@@ -247,10 +248,10 @@ def compare(
     models = [build_model(m, d, c) for _, m, d, c in planned]
     # background runs train a seed's methods side by side (a run that trains until stopped must
     # not keep another method of its seed from starting: BackgroundRun's slots) and compute in
-    # turns, one thread per CPU at a time (BackgroundRun's turns): threads that compute at once
-    # contend for the interpreter (measured on notebook 02's runs: fwlab.util.turns)
+    # turns, one thread per idle CPU at a time (BackgroundRun's turns): threads that compute at
+    # once contend for the interpreter, which only pays where a CPU is idle (fwlab.util.turns)
     slots = threading.BoundedSemaphore(max(len(methods), _cpus()))
-    turns = Turns(_cpus())
+    turns = Turns(idle_cpus())
     for (name, method, data_, config_), model in zip(planned, models):
         extra: dict[str, Any] = dict(model=model)
         if recorder is not None and method.optimizer == "fw" and fw_model is None:

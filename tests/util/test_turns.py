@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from fwlab.util.turns import Turns
+import fwlab.util.turns as turns_module
+from fwlab.util.turns import Turns, idle_cpus
 
 WAIT = 60  # seconds; generous, the machine is shared
 
@@ -131,3 +132,26 @@ def test_refusals_name_the_argument():
     with pytest.raises(RuntimeError, match=r"without a turn held; call acquire\(\) first"):
         Turns(1).release()
     assert repr(Turns(2)) == "Turns(2, quantum=0.25): 0 held, 0 waiting"
+
+
+@pytest.mark.parametrize(
+    "load, idle",
+    [(0.0, 4), (0.99, 4), (1.0, 3), (2.7, 2), (3.99, 1), (4.0, 1), (40.0, 1)],
+)
+def test_idle_cpus_are_the_cpus_less_the_whole_load(monkeypatch, load, idle):
+    monkeypatch.setattr(turns_module.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(turns_module.os, "getloadavg", lambda: (load, 9.0, 9.0))
+    assert idle_cpus() == idle
+
+
+def test_idle_cpus_without_a_load_average_or_an_affinity(monkeypatch):
+    def unreadable():
+        raise OSError("no load average")
+
+    monkeypatch.setattr(turns_module.os, "getloadavg", unreadable)
+    monkeypatch.delattr(turns_module.os, "sched_getaffinity")
+    monkeypatch.setattr(turns_module.os, "cpu_count", lambda: 3)
+    assert idle_cpus() == 3
+    monkeypatch.delattr(turns_module.os, "getloadavg")
+    monkeypatch.setattr(turns_module.os, "cpu_count", lambda: None)
+    assert idle_cpus() == 1
