@@ -14,7 +14,8 @@ Several seeds at once: pass ``data`` as ``{seed: data of that seed}``; every met
 on every seed (``config`` with that seed), each run named :func:`seed_run_name`
 (``"Frank-Wolfe K=1 · seed 20"``), all of them in background threads on a dashboard (at most
 max(number of methods, CPUs) of them begun at a time, computing in turns, one per idle CPU at a
-time: :class:`fwlab.util.turns.Turns`, :func:`fwlab.util.turns.idle_cpus`), and
+time, re-measured every second: :class:`fwlab.util.turns.Turns`,
+:class:`fwlab.util.turns.IdleCpus`), and
 :meth:`ComparisonResult.by_seed` gathers the histories per method and seed (what a band across
 seeds draws, :func:`fwlab.plots.seed_bands_figure`).
 
@@ -44,7 +45,7 @@ from fwlab.data.sequence_data import SequenceData
 from fwlab.train.loop import TrainConfig, build_model, criterion, fit, loss_kind
 from fwlab.train.methods import Method
 from fwlab.train.recorder import TrajectoryRecorder
-from fwlab.util.turns import Turns, idle_cpus
+from fwlab.util.turns import IdleCpus, Turns
 
 __all__ = ["ComparisonResult", "compare", "run_problems", "seed_run_name", "SUMMARY_KEYS"]
 
@@ -200,8 +201,9 @@ def compare(
         background: with a dashboard, train in background threads (``dashboard.start``) and
             return at once, so its controls work; call ``result.finish()`` later. At most
             max(number of methods, CPUs) runs have begun at a time (the others wait for a free
-            slot on the dashboard), and they compute in turns, one thread per CPU that other work
-            leaves idle at a time (:func:`fwlab.util.turns.idle_cpus`, at least one).
+            slot on the dashboard), and they compute in turns, one thread per CPU that other
+            processes leave idle at a time (:class:`fwlab.util.turns.IdleCpus`, re-measured
+            every second, at least one).
         trajectory: record the first Frank-Wolfe run's trajectory and draw its landscape
             (``landscape_resolution`` points per axis, loss on ``landscape_samples`` test
             samples, with the training loss of the task).
@@ -251,7 +253,8 @@ def compare(
     # turns, one thread per idle CPU at a time (BackgroundRun's turns): threads that compute at
     # once contend for the interpreter, which only pays where a CPU is idle (fwlab.util.turns)
     slots = threading.BoundedSemaphore(max(len(methods), _cpus()))
-    turns = Turns(idle_cpus())
+    idle = IdleCpus()  # from here: how busy the machine is before the runs start
+    turns = Turns(idle.cpus, measure=idle)
     for (name, method, data_, config_), model in zip(planned, models):
         extra: dict[str, Any] = dict(model=model)
         if recorder is not None and method.optimizer == "fw" and fw_model is None:

@@ -11,11 +11,13 @@ run, on 2 idle CPUs): the three methods of a seed as three threads at once took 
 time; in one turn, 40 s of CPU and 41 s of wall time. Every run's history was the same in all
 three (a run's numbers do not depend on when it computes).
 
-So a second turn buys wall time with CPU, which pays only where a CPU would otherwise be idle:
-:func:`idle_cpus` counts the CPUs that other work leaves free, and :class:`Turns` is sized by it
-(``compare`` does). Measured on the same twelve runs beside two busy processes (2 CPUs, 1-minute
-load average about 2): two turns took 54 s of CPU and 95 s of wall time, one turn 42 s of CPU
-and 61 s of wall time.
+So a second turn buys wall time with CPU, which pays only where a CPU would otherwise be idle.
+:class:`IdleCpus` measures how many CPUs other processes leave idle, and a :class:`Turns` given
+it as ``measure`` re-sizes itself to that count while its threads compute (``compare`` does).
+Measured on the same twelve runs beside two busy processes (2 CPUs): two turns took 54 s of CPU
+and 95 s of wall time, one turn 42 s of CPU and 61 s of wall time; sized by :class:`IdleCpus`
+they ran in one turn throughout (41 s of CPU, 61 s of wall time), and on 2 idle CPUs in two
+(48 s of CPU, 29 s of wall time).
 
 A holder calls :meth:`Turns.pass_on` between two units of work (a batch): it returns at once
 unless another thread waits and the caller has held its turn for ``quantum`` seconds; then the
@@ -49,33 +51,63 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from fwlab.util.validate import nonnegative_float, positive_int
+import psutil
 
-__all__ = ["Turns", "idle_cpus"]
+from fwlab.util.validate import nonnegative_float, positive_float, positive_int
+
+__all__ = ["IdleCpus", "Turns"]
 
 
-def idle_cpus() -> int:
-    r"""The CPUs this process may use that other work leaves idle, at least 1:
-    :math:`\max(1, c - \lfloor \ell \rfloor)` for the :math:`c` CPUs of the process's affinity
-    and the 1-minute load average :math:`\ell` (runnable processes, this one's included; on a
-    system without one, :math:`\ell = 0`). A load below 1 counts as idle: the process's own
-    cells before a run leave a fraction.
+def _cpus() -> list[int] | None:
+    """The CPUs this process may run on (``None``: all; not on Linux)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
 
-    Example:
-        >>> 1 <= idle_cpus() <= (os.cpu_count() or 1)
+
+class IdleCpus:
+    r"""Calling it measures the CPUs this process may use that *other* processes left idle since
+    the previous call (or since it was made), rounded, at least 1:
+
+    .. math:: \max\bigl(1, \operatorname{round}(c - (B - b)/\Delta t)\bigr)
+
+    for the :math:`c` CPUs of the process's affinity, the CPU seconds :math:`B` the system spent
+    busy on them in the :math:`\Delta t` seconds (user, system, interrupts and steal: not idle,
+    waiting on I/O or running niced processes, which yield to this one) and the CPU seconds
+    :math:`b` this process spent. A machine whose other processes are idle gives :math:`c`
+    however busy this process is; one where others keep every CPU busy gives 1.
+
+    Example (a measurement is a count of CPUs):
+        >>> idle = IdleCpus()
+        >>> 1 <= idle() <= (os.cpu_count() or 1)
         True
     """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # Windows; no load average to read
-        load = 0.0
-    return max(1, cpus - math.floor(load))
+
+    def __init__(self) -> None:
+        self._cpus = _cpus()
+        self.cpus = len(self._cpus) if self._cpus is not None else psutil.cpu_count() or 1
+        self._last = self._sample()
+
+    def _sample(self) -> tuple[float, float, float]:
+        times = psutil.cpu_times(percpu=True)
+        mine = [times[i] for i in self._cpus if i < len(times)] if self._cpus else times
+        busy = sum(
+            sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "nice", 0.0) for t in mine
+        )
+        return time.monotonic(), busy, time.process_time()
+
+    def __call__(self) -> int:
+        (t0, busy0, own0), now = self._last, self._sample()
+        self._last = now
+        seconds = now[0] - t0
+        if seconds <= 0:
+            return self.cpus
+        others = max(0.0, (now[1] - busy0) - (now[2] - own0)) / seconds
+        return max(1, min(self.cpus, math.floor(self.cpus - others + 0.5)))
 
 
 class Turns:
@@ -85,23 +117,43 @@ class Turns:
         n: how many threads may hold a turn at once (e.g. the CPUs the process may use).
         quantum: seconds a holder keeps its turn before :meth:`pass_on` hands it on to a waiting
             thread (0: at every call while one waits).
+        measure: called with no arguments, the number of turns there should be now (e.g. an
+            :class:`IdleCpus`); a holder calls it in :meth:`pass_on` at most every ``every``
+            seconds and sets ``n`` to its answer (``None``: ``n`` stays).
+        every: seconds between two calls of ``measure``.
 
     Raises:
-        ValueError: ``n`` not an integer >= 1, or ``quantum`` negative.
+        ValueError: ``n`` not an integer >= 1, ``quantum`` negative, ``measure`` not callable,
+            or ``every`` not positive.
     """
 
-    def __init__(self, n: int, *, quantum: float = 0.25) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        quantum: float = 0.25,
+        measure: Callable[[], int] | None = None,
+        every: float = 1.0,
+    ) -> None:
         self.n = positive_int("n", n)
         self.quantum = nonnegative_float("quantum", quantum)
+        if measure is not None and not callable(measure):
+            raise ValueError(
+                f"measure must be a callable returning the number of turns (e.g. IdleCpus()) or "
+                f"None, got {type(measure).__name__}"
+            )
+        self.measure = measure
+        self.every = positive_float("every", every)
+        self._measured = time.monotonic()
         self._cond = threading.Condition()
-        self._free = self.n
+        self._held = 0
         self._queue: collections.deque[object] = collections.deque()
         self._since = threading.local()
 
     @property
     def held(self) -> int:
         """How many turns are held now."""
-        return self.n - self._free
+        return self._held
 
     @property
     def waiting(self) -> int:
@@ -114,28 +166,48 @@ class Turns:
         with self._cond:
             self._queue.append(ticket)
             try:
-                self._cond.wait_for(lambda: self._free > 0 and self._queue[0] is ticket)
+                self._cond.wait_for(lambda: self._held < self.n and self._queue[0] is ticket)
             except BaseException:  # interrupted while queued: leave the queue, wake the next
                 self._queue.remove(ticket)
                 self._cond.notify_all()
                 raise
             self._queue.popleft()
-            self._free -= 1
+            self._held += 1
             self._cond.notify_all()  # the next in line may take another free turn
         self._since.t = time.monotonic()
 
     def release(self) -> None:
         """Give the turn back. Raises ``RuntimeError`` when no turn is held."""
         with self._cond:
-            if self._free >= self.n:
+            if self._held <= 0:
                 raise RuntimeError("Turns.release() without a turn held; call acquire() first")
-            self._free += 1
+            self._held -= 1
+            self._cond.notify_all()
+
+    def resize(self, n: int) -> None:
+        """Allow ``n`` holders from now on: more wake waiting threads at once; with fewer, the
+        holders over the count give their turns up at their next :meth:`pass_on`."""
+        n = positive_int("n", n)
+        with self._cond:
+            self.n = n
             self._cond.notify_all()
 
     def pass_on(self) -> bool:
         """Between two units of work: when another thread waits and this one has held its turn
-        for ``quantum`` seconds, hand the turn on and queue for the next. Returns whether it
-        did. Call it only while holding a turn."""
+        for ``quantum`` seconds, or when more turns are held than ``n`` allows (``measure``
+        lowered it), hand the turn on and queue for the next. Returns whether it did. Call it
+        only while holding a turn."""
+        if self.measure is not None and time.monotonic() - self._measured >= self.every:
+            with self._cond:  # one holder measures per interval
+                due = time.monotonic() - self._measured >= self.every
+                if due:
+                    self._measured = time.monotonic()
+            if due:
+                self.resize(self.measure())
+        if self._held > self.n:
+            self.release()
+            self.acquire()
+            return True
         if not self._queue:  # nobody waits: no lock taken, nothing to do
             return False
         if time.monotonic() - getattr(self._since, "t", 0.0) < self.quantum:

@@ -8,11 +8,10 @@ import os
 import pytest
 from fwlab.widgets import TrainingDashboard
 
-import fwlab.experiments.compare as compare_module
 from fwlab.data import load_task
 from fwlab.experiments.compare import compare, run_problems
 from fwlab.train import TrainConfig, fit, get_method
-from fwlab.util.turns import idle_cpus
+from fwlab.util.turns import IdleCpus
 
 DATA = load_task("adding", seq_len=6, n_train=80, n_test=30)
 CONFIG = TrainConfig(hidden_size=4, batch_size=20, steps=6, eval_every=3)
@@ -116,14 +115,9 @@ def test_several_seeds_train_every_method_on_every_seed(monkeypatch):
     monkeypatch.setattr("fwlab.runs.record", lambda values: recorded.update(values) or values)
     data = {s: load_task("adding", seq_len=6, n_train=80, n_test=30, seed=s) for s in (20, 21)}
     methods = [get_method("sgd"), get_method("fw_k1")]
-    idle_cpus_at = []  # what compare sized its turns by
-    monkeypatch.setattr(
-        compare_module, "idle_cpus", lambda: idle_cpus_at.append(idle_cpus()) or idle_cpus_at[-1]
-    )
     dash = TrainingDashboard(throttle_seconds=0.0)
     result = compare(methods, data, CONFIG, dashboard=dash, background=True,
                      landscape_resolution=3).finish()  # fmt: skip
-    assert len(idle_cpus_at) == 1
     assert list(result.histories) == [
         "BPTT+Adam · seed 20", "Frank-Wolfe K=1 · seed 20",
         "BPTT+Adam · seed 21", "Frank-Wolfe K=1 · seed 21",
@@ -143,12 +137,16 @@ def test_several_seeds_train_every_method_on_every_seed(monkeypatch):
     assert recorded["fw_k1/final_test_loss"] == pytest.approx(sum(finals) / 2)
     assert run_problems(result) == []
     # a seed's methods side by side, at least one run per CPU: one semaphore for all four; and
-    # they compute in turns, one per idle CPU at a time (the load average the run began with)
+    # they compute in turns, one per CPU that other processes leave idle, re-measured
     jobs = list(dash.jobs.values())
     assert len({id(job._slots) for job in jobs}) == 1 and jobs[0]._slots._initial_value == max(
         len(methods), len(os.sched_getaffinity(0))
     )
     assert len({id(job._turns) for job in jobs}) == 1
-    assert jobs[0]._turns.n == idle_cpus_at[0] and jobs[0]._turns.held == 0
+    turns = jobs[0]._turns
+    assert isinstance(turns.measure, IdleCpus) and turns.measure.cpus == len(
+        os.sched_getaffinity(0)
+    )
+    assert 1 <= turns.n <= turns.measure.cpus and turns.held == 0
     with pytest.raises(ValueError, match="non-empty"):
         compare(methods, {}, CONFIG)

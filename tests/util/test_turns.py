@@ -3,6 +3,7 @@ units of work after a quantum, and refused arguments named."""
 
 from __future__ import annotations
 
+import collections
 import signal
 import threading
 import time
@@ -10,7 +11,7 @@ import time
 import pytest
 
 import fwlab.util.turns as turns_module
-from fwlab.util.turns import Turns, idle_cpus
+from fwlab.util.turns import IdleCpus, Turns
 
 WAIT = 60  # seconds; generous, the machine is shared
 
@@ -134,24 +135,117 @@ def test_refusals_name_the_argument():
     assert repr(Turns(2)) == "Turns(2, quantum=0.25): 0 held, 0 waiting"
 
 
+class FakeTimes:
+    """psutil.cpu_times(percpu=True) and time.process_time as a test sets them: ``busy[i]``
+    seconds of CPU i spent busy, ``niced[i]`` on niced processes, ``own`` this process's CPU
+    seconds, ``now`` the clock."""
+
+    def __init__(self, monkeypatch, cpus):
+        self.busy, self.niced, self.own, self.now = [0.0] * 4, [0.0] * 4, 0.0, 100.0
+        monkeypatch.setattr(turns_module.os, "sched_getaffinity", lambda pid: set(cpus))
+        monkeypatch.setattr(turns_module.psutil, "cpu_times", self.cpu_times)
+        monkeypatch.setattr(turns_module.time, "process_time", lambda: self.own)
+        monkeypatch.setattr(turns_module.time, "monotonic", lambda: self.now)
+
+    def cpu_times(self, percpu):
+        assert percpu
+        return [
+            collections.namedtuple("t", "user nice system idle iowait")(b, n, 0.0, 1e6, 5.0)
+            for b, n in zip(self.busy, self.niced)
+        ]
+
+    def advance(self, seconds, busy, own, niced=(0.0,) * 4):
+        self.now += seconds
+        self.busy = [a + b for a, b in zip(self.busy, busy)]
+        self.niced = [a + b for a, b in zip(self.niced, niced)]
+        self.own += own
+
+
 @pytest.mark.parametrize(
-    "load, idle",
-    [(0.0, 4), (0.99, 4), (1.0, 3), (2.7, 2), (3.99, 1), (4.0, 1), (40.0, 1)],
+    "busy, own, idle",
+    [
+        ((0.0, 0.0, 0.0, 0.0), 0.0, 2),  # an idle machine
+        ((1.0, 1.0, 0.0, 0.0), 2.0, 2),  # busy with this process alone
+        ((1.0, 1.0, 0.0, 0.0), 0.6, 1),  # others keep 1.4 CPUs busy
+        ((1.0, 0.4, 0.0, 0.0), 0.0, 1),  # 1.4 by others: rounds to 1 idle
+        ((0.4, 0.0, 0.0, 0.0), 0.0, 2),  # 0.4 by others: rounds to 2 idle
+        ((1.0, 1.0, 0.0, 0.0), 0.0, 1),  # at least one
+        ((0.0, 0.0, 1.0, 1.0), 0.0, 2),  # CPUs outside the affinity do not count
+    ],
 )
-def test_idle_cpus_are_the_cpus_less_the_whole_load(monkeypatch, load, idle):
-    monkeypatch.setattr(turns_module.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    monkeypatch.setattr(turns_module.os, "getloadavg", lambda: (load, 9.0, 9.0))
-    assert idle_cpus() == idle
+def test_idle_cpus_are_the_cpus_that_others_leave_idle(monkeypatch, busy, own, idle):
+    fake = FakeTimes(monkeypatch, cpus=(0, 1))
+    measure = IdleCpus()
+    assert measure.cpus == 2
+    fake.advance(1.0, busy, own)
+    assert measure() == idle
+    fake.advance(2.0, (0.0,) * 4, 0.0)  # each call measures from the previous one
+    assert measure() == 2
 
 
-def test_idle_cpus_without_a_load_average_or_an_affinity(monkeypatch):
-    def unreadable():
-        raise OSError("no load average")
+def test_niced_processes_and_io_waits_leave_a_cpu_idle(monkeypatch):
+    fake = FakeTimes(monkeypatch, cpus=(0, 1))
+    measure = IdleCpus()
+    fake.advance(1.0, (0.0,) * 4, 0.0, niced=(1.0, 1.0, 0.0, 0.0))
+    assert measure() == 2
 
-    monkeypatch.setattr(turns_module.os, "getloadavg", unreadable)
-    monkeypatch.delattr(turns_module.os, "sched_getaffinity")
-    monkeypatch.setattr(turns_module.os, "cpu_count", lambda: 3)
-    assert idle_cpus() == 3
-    monkeypatch.delattr(turns_module.os, "getloadavg")
-    monkeypatch.setattr(turns_module.os, "cpu_count", lambda: None)
-    assert idle_cpus() == 1
+
+def test_turns_resize_to_what_measure_says_at_most_every_interval(monkeypatch):
+    fake = FakeTimes(monkeypatch, cpus=(0, 1))
+    answers = [3, 1]
+    turns = Turns(2, quantum=10.0, measure=lambda: answers.pop(0), every=1.0)
+    turns.acquire()
+    assert turns.pass_on() is False and turns.n == 2 and answers == [3, 1]  # too early
+    fake.advance(1.0, (0.0,) * 4, 0.0)
+    assert turns.pass_on() is False and turns.n == 3 and answers == [1]
+    fake.advance(0.5, (0.0,) * 4, 0.0)
+    assert turns.pass_on() is False and answers == [1]
+    fake.advance(0.5, (0.0,) * 4, 0.0)
+    assert turns.pass_on() is False and turns.n == 1 and answers == []  # one held: not over
+    turns.release()
+
+
+def test_a_lowered_count_takes_the_turn_of_a_holder_over_it():
+    turns, order = Turns(2, quantum=10.0), []
+    b_holds, b_may_end = threading.Event(), threading.Event()
+
+    def b():
+        with turns:
+            b_holds.set()
+            b_may_end.wait(5)
+            order.append("B releases")
+
+    turns.acquire()  # holder A: this thread
+    thread = threading.Thread(target=b)
+    thread.start()
+    assert b_holds.wait(5) and turns.held == 2
+    turns.resize(1)
+    threading.Timer(0.2, b_may_end.set).start()
+    assert turns.pass_on() is True  # nobody waits, quantum not reached: over the count alone
+    order.append("A holds again")
+    thread.join(5)
+    assert order == ["B releases", "A holds again"] and turns.held == 1
+    turns.release()
+
+
+def test_a_raised_count_lets_a_waiting_thread_in_at_once():
+    turns, got = Turns(1), threading.Event()
+    turns.acquire()
+    thread = threading.Thread(target=lambda: (turns.acquire(), got.set()))
+    thread.start()
+    while not turns.waiting:
+        time.sleep(0.001)
+    assert not got.wait(0.1)
+    turns.resize(2)
+    assert got.wait(5) and turns.held == 2
+    turns.release()
+    turns.release()
+
+
+def test_bad_measure_and_every():
+    with pytest.raises(ValueError, match="measure must be a callable"):
+        Turns(1, measure=3)
+    with pytest.raises(ValueError, match="every"):
+        Turns(1, measure=lambda: 1, every=0)
+    with pytest.raises(ValueError, match="n must"):
+        Turns(1).resize(0)
