@@ -95,9 +95,9 @@ class IdleCpus:
     def _sample(self) -> tuple[float, float, float]:
         times = psutil.cpu_times(percpu=True)
         mine = [times[i] for i in self._cpus if i < len(times)] if self._cpus else times
-        busy = sum(
-            sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "nice", 0.0) for t in mine
-        )
+        # Linux counts guest time in user (and guest_nice in nice) as well: not twice here
+        left_out = ("idle", "iowait", "nice", "guest", "guest_nice")
+        busy = sum(sum(t) - sum(getattr(t, f, 0.0) for f in left_out) for t in mine)
         return time.monotonic(), busy, time.process_time()
 
     def __call__(self) -> int:

@@ -150,7 +150,10 @@ class FakeTimes:
     def cpu_times(self, percpu):
         assert percpu
         return [
-            collections.namedtuple("t", "user nice system idle iowait")(b, n, 0.0, 1e6, 5.0)
+            # guest time is part of user time on Linux: counted once
+            collections.namedtuple("t", "user nice system idle iowait guest guest_nice")(
+                b, n, 0.0, 1e6, 5.0, b / 2, n / 2
+            )
             for b, n in zip(self.busy, self.niced)
         ]
 
