@@ -79,7 +79,8 @@ class IdleCpus:
     busy on them in the :math:`\Delta t` seconds (user, system, interrupts and steal: not idle,
     waiting on I/O or running niced processes, which yield to this one) and the CPU seconds
     :math:`b` this process spent. A machine whose other processes are idle gives :math:`c`
-    however busy this process is; one where others keep every CPU busy gives 1.
+    however busy this process is; one where others keep every CPU busy gives 1; where the
+    system's CPU times cannot be read, :math:`c`.
 
     Example (a measurement is a count of CPUs):
         >>> idle = IdleCpus()
@@ -92,8 +93,11 @@ class IdleCpus:
         self.cpus = len(self._cpus) if self._cpus is not None else psutil.cpu_count() or 1
         self._last = self._sample()
 
-    def _sample(self) -> tuple[float, float, float]:
-        times = psutil.cpu_times(percpu=True)
+    def _sample(self) -> tuple[float, float, float] | None:
+        try:
+            times = psutil.cpu_times(percpu=True)
+        except (OSError, psutil.Error):  # no /proc/stat to read (a sandbox): count all CPUs
+            return None
         mine = [times[i] for i in self._cpus if i < len(times)] if self._cpus else times
         # Linux counts guest time in user (and guest_nice in nice) as well: not twice here
         left_out = ("idle", "iowait", "nice", "guest", "guest_nice")
@@ -101,11 +105,12 @@ class IdleCpus:
         return time.monotonic(), busy, time.process_time()
 
     def __call__(self) -> int:
-        (t0, busy0, own0), now = self._last, self._sample()
+        last, now = self._last, self._sample()
         self._last = now
-        seconds = now[0] - t0
-        if seconds <= 0:
+        if last is None or now is None or now[0] <= last[0]:
             return self.cpus
+        t0, busy0, own0 = last
+        seconds = now[0] - t0
         others = max(0.0, (now[1] - busy0) - (now[2] - own0)) / seconds
         return max(1, min(self.cpus, math.floor(self.cpus - others + 0.5)))
 

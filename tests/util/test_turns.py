@@ -193,6 +193,23 @@ def test_niced_processes_and_io_waits_leave_a_cpu_idle(monkeypatch):
     assert measure() == 2
 
 
+def test_unreadable_cpu_times_count_every_cpu_as_idle(monkeypatch):
+    fake = FakeTimes(monkeypatch, cpus=(0, 1))
+    measure = IdleCpus()
+    fake.advance(1.0, (1.0, 1.0, 0.0, 0.0), 0.0)
+
+    def unreadable(percpu):
+        raise OSError("no /proc/stat")
+
+    monkeypatch.setattr(turns_module.psutil, "cpu_times", unreadable)
+    assert measure() == 2
+    monkeypatch.setattr(turns_module.psutil, "cpu_times", fake.cpu_times)
+    fake.advance(1.0, (1.0, 1.0, 0.0, 0.0), 0.0)
+    assert measure() == 2  # no earlier sample to measure from
+    fake.advance(1.0, (1.0, 1.0, 0.0, 0.0), 0.0)
+    assert measure() == 1
+
+
 def test_turns_resize_to_what_measure_says_at_most_every_interval(monkeypatch):
     fake = FakeTimes(monkeypatch, cpus=(0, 1))
     answers = [3, 1]
