@@ -36,6 +36,7 @@ from fwlab.toy.lesson import lmo_rows
 from fwlab.toy.sliders import DELTA_VALUES
 from fwlab.toy.trust_region import p_norm
 from tests.golden.golden import assert_matches_golden
+from tests.notebook_tools import SAVE_AT_THE_END
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_trust_region_playground.ipynb"
@@ -238,6 +239,7 @@ def _run(tmp_path, monkeypatch, **parameters):
         cwd=str(NOTEBOOK.parent),
         progress_bar=False,
         execution_timeout=240,
+        **SAVE_AT_THE_END,
     )
     nb = nbformat.read(out, as_version=4)
     text = "\n".join(

@@ -13,6 +13,8 @@ import nbformat
 import papermill as pm
 import pytest
 
+from tests.notebook_tools import SAVE_AT_THE_END
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_01 = ROOT / "notebooks" / "01_trust_region_playground.ipynb"
 
@@ -85,4 +87,5 @@ def test_bad_parameter_through_papermill_fails_with_the_message(tmp_path, monkey
             cwd=str(NOTEBOOK_01.parent),
             progress_bar=False,
             execution_timeout=240,
+            **SAVE_AT_THE_END,
         )
