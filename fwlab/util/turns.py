@@ -52,6 +52,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -69,6 +70,52 @@ def _cpus() -> list[int] | None:
         return None
 
 
+#: the columns of a ``cpuN`` line of /proc/stat (user nice system idle iowait irq softirq steal
+#: guest guest_nice) that count as busy: user (guest time included), system, irq, softirq, steal
+_BUSY_COLUMNS = (0, 2, 5, 6, 7)
+
+
+def _proc_stat_busy(cpus: list[int] | None, stat: Path = Path("/proc/stat")) -> float | None:
+    """CPU seconds spent busy on ``cpus`` (``None``: all), from /proc/stat's lines keyed by CPU
+    number (psutil's per-CPU list is by position, and offline CPUs leave gaps); the whole
+    machine's line where one of them is missing (offline, or renumbered in a container);
+    ``None`` where there is no /proc/stat."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    rows = {}
+    for line in text.splitlines():
+        name, _, values = line.partition(" ")
+        if name.startswith("cpu"):
+            rows[name[3:]] = [int(v) for v in values.split()]
+    wanted = [""] if cpus is None else [str(i) for i in cpus]
+    if not all(w in rows for w in wanted):
+        wanted = [""]
+    if "" not in rows and wanted == [""]:
+        return None
+    busy = sum(rows[w][c] for w in wanted for c in _BUSY_COLUMNS if c < len(rows[w]))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _psutil_busy() -> float | None:
+    """CPU seconds the whole machine spent busy, from psutil (systems without /proc/stat)."""
+    try:
+        t = psutil.cpu_times()
+    except (OSError, psutil.Error):
+        return None
+    left_out = ("idle", "iowait", "nice", "guest", "guest_nice", "interrupt", "dpc")
+    return sum(t) - sum(getattr(t, f, 0.0) for f in left_out)
+
+
+def _own_busy() -> float:
+    """CPU seconds this process spent, as /proc/stat books them outside ``nice``: all of them,
+    or where this process is niced, its system time alone (its user time is in ``nice``)."""
+    t = os.times()
+    niced = hasattr(os, "getpriority") and os.getpriority(os.PRIO_PROCESS, 0) > 0
+    return t.system if niced else t.user + t.system
+
+
 class IdleCpus:
     r"""Calling it measures the CPUs this process may use that *other* processes left idle since
     the previous call (or since it was made), rounded, at least 1:
@@ -77,10 +124,12 @@ class IdleCpus:
 
     for the :math:`c` CPUs of the process's affinity, the CPU seconds :math:`B` the system spent
     busy on them in the :math:`\Delta t` seconds (user, system, interrupts and steal: not idle,
-    waiting on I/O or running niced processes, which yield to this one) and the CPU seconds
-    :math:`b` this process spent. A machine whose other processes are idle gives :math:`c`
-    however busy this process is; one where others keep every CPU busy gives 1; where the
-    system's CPU times cannot be read, :math:`c`.
+    waiting on I/O or running niced processes, which yield to a process that is not niced) and
+    the CPU seconds :math:`b` this process spent (of them, as the system books them). A machine
+    whose other processes are idle gives :math:`c` however busy this process is; one where
+    others keep every CPU busy gives 1; where the system's CPU times cannot be read,
+    :math:`c`. Where a CPU of the affinity is missing from /proc/stat, :math:`B` is the whole
+    machine's (it then errs towards fewer turns).
 
     Example (a measurement is a count of CPUs):
         >>> idle = IdleCpus()
@@ -94,15 +143,12 @@ class IdleCpus:
         self._last = self._sample()
 
     def _sample(self) -> tuple[float, float, float] | None:
-        try:
-            times = psutil.cpu_times(percpu=True)
-        except (OSError, psutil.Error):  # no /proc/stat to read (a sandbox): count all CPUs
+        busy = _proc_stat_busy(self._cpus)
+        if busy is None:
+            busy = _psutil_busy()
+        if busy is None:
             return None
-        mine = [times[i] for i in self._cpus if i < len(times)] if self._cpus else times
-        # Linux counts guest time in user (and guest_nice in nice) as well: not twice here
-        left_out = ("idle", "iowait", "nice", "guest", "guest_nice")
-        busy = sum(sum(t) - sum(getattr(t, f, 0.0) for f in left_out) for t in mine)
-        return time.monotonic(), busy, time.process_time()
+        return time.monotonic(), busy, _own_busy()
 
     def __call__(self) -> int:
         last, now = self._last, self._sample()
@@ -167,18 +213,22 @@ class Turns:
 
     def acquire(self) -> None:
         """Wait for a turn (after every thread that queued before this one) and take it."""
-        ticket = object()
+        ticket, taken = object(), False
         with self._cond:
             self._queue.append(ticket)
             try:
                 self._cond.wait_for(lambda: self._held < self.n and self._queue[0] is ticket)
-            except BaseException:  # interrupted while queued: leave the queue, wake the next
-                self._queue.remove(ticket)
+                self._queue.popleft()
+                self._held += 1
+                taken = True
+                self._cond.notify_all()  # the next in line may take another free turn
+            except BaseException:  # interrupted (Ctrl-C): leave the queue or the turn, wake
+                if taken:
+                    self._held -= 1
+                elif ticket in self._queue:
+                    self._queue.remove(ticket)
                 self._cond.notify_all()
                 raise
-            self._queue.popleft()
-            self._held += 1
-            self._cond.notify_all()  # the next in line may take another free turn
         self._since.t = time.monotonic()
 
     def release(self) -> None:
@@ -207,10 +257,14 @@ class Turns:
                 due = time.monotonic() - self._measured >= self.every
                 if due:
                     self._measured = time.monotonic()
-            if due:
-                self.resize(self.measure())
-        if self._held > self.n:
-            self.release()
+            if due and (n := self.measure()) is not None:
+                self.resize(n)
+        with self._cond:  # over a lowered count: give this turn up (one holder per excess)
+            over = self._held > self.n
+            if over:
+                self._held -= 1
+                self._cond.notify_all()
+        if over:
             self.acquire()
             return True
         if not self._queue:  # nobody waits: no lock taken, nothing to do

@@ -4,6 +4,7 @@ units of work after a quantum, and refused arguments named."""
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import threading
 import time
@@ -136,31 +137,22 @@ def test_refusals_name_the_argument():
 
 
 class FakeTimes:
-    """psutil.cpu_times(percpu=True) and time.process_time as a test sets them: ``busy[i]``
-    seconds of CPU i spent busy, ``niced[i]`` on niced processes, ``own`` this process's CPU
-    seconds, ``now`` the clock."""
+    """The CPU seconds IdleCpus reads, as a test sets them: ``busy[i]`` seconds CPU i spent
+    busy (as /proc/stat books it), ``own`` this process's, ``now`` the clock."""
 
     def __init__(self, monkeypatch, cpus):
-        self.busy, self.niced, self.own, self.now = [0.0] * 4, [0.0] * 4, 0.0, 100.0
+        self.busy, self.own, self.now = [0.0] * 4, 0.0, 100.0
         monkeypatch.setattr(turns_module.os, "sched_getaffinity", lambda pid: set(cpus))
-        monkeypatch.setattr(turns_module.psutil, "cpu_times", self.cpu_times)
-        monkeypatch.setattr(turns_module.time, "process_time", lambda: self.own)
+        monkeypatch.setattr(turns_module, "_proc_stat_busy", self.proc_stat_busy)
+        monkeypatch.setattr(turns_module, "_own_busy", lambda: self.own)
         monkeypatch.setattr(turns_module.time, "monotonic", lambda: self.now)
 
-    def cpu_times(self, percpu):
-        assert percpu
-        return [
-            # guest time is part of user time on Linux: counted once
-            collections.namedtuple("t", "user nice system idle iowait guest guest_nice")(
-                b, n, 0.0, 1e6, 5.0, b / 2, n / 2
-            )
-            for b, n in zip(self.busy, self.niced)
-        ]
+    def proc_stat_busy(self, cpus):
+        return sum(self.busy[i] for i in cpus)
 
-    def advance(self, seconds, busy, own, niced=(0.0,) * 4):
+    def advance(self, seconds, busy, own):
         self.now += seconds
         self.busy = [a + b for a, b in zip(self.busy, busy)]
-        self.niced = [a + b for a, b in zip(self.niced, niced)]
         self.own += own
 
 
@@ -186,41 +178,75 @@ def test_idle_cpus_are_the_cpus_that_others_leave_idle(monkeypatch, busy, own, i
     assert measure() == 2
 
 
-def test_niced_processes_and_io_waits_leave_a_cpu_idle(monkeypatch):
-    fake = FakeTimes(monkeypatch, cpus=(0, 1))
-    measure = IdleCpus()
-    fake.advance(1.0, (0.0,) * 4, 0.0, niced=(1.0, 1.0, 0.0, 0.0))
-    assert measure() == 2
+def _stat(tmp_path, *lines):
+    path = tmp_path / "stat"
+    path.write_text("\n".join([*lines, "intr 1 2 3", "ctxt 99", "btime 1", ""]))
+    return path
+
+
+def test_proc_stat_is_read_by_cpu_number_and_counts_busy_columns_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(turns_module.os, "sysconf", lambda name: 100)  # ticks per second
+    #      user nice system idle iowait irq softirq steal guest guest_nice
+    stat = _stat(
+        tmp_path,
+        "cpu  700 9000 70 5000 400 7 7 7 300 9000",
+        "cpu0 100 5000 10 1000 100 1 1 1 50 5000",
+        "cpu2 200 4000 20 2000 300 2 2 2 250 4000",  # cpu1 is offline: no line
+        "cpu3 400 0 40 2000 0 4 4 4 0 0",
+    )
+    # user (guest included once) + system + irq + softirq + steal; nice, idle, iowait not busy
+    assert turns_module._proc_stat_busy([0], stat) == pytest.approx(1.13)
+    assert turns_module._proc_stat_busy([0, 2], stat) == pytest.approx(1.13 + 2.26)
+    assert turns_module._proc_stat_busy([3], stat) == pytest.approx(4.52)
+    # a CPU missing (offline, renumbered): the whole machine's line
+    assert turns_module._proc_stat_busy([0, 1], stat) == pytest.approx(7.91)
+    assert turns_module._proc_stat_busy(None, stat) == pytest.approx(7.91)
+    assert turns_module._proc_stat_busy([0], tmp_path / "missing") is None
+
+
+def test_a_niced_process_counts_its_system_time_alone(monkeypatch):
+    times = os.times_result((3.0, 0.5, 0.0, 0.0, 0.0))
+    monkeypatch.setattr(turns_module.os, "times", lambda: times)
+    monkeypatch.setattr(turns_module.os, "getpriority", lambda which, who: 0)
+    assert turns_module._own_busy() == 3.5
+    monkeypatch.setattr(turns_module.os, "getpriority", lambda which, who: 10)
+    assert turns_module._own_busy() == 0.5  # its user time is booked as nice: not busy
 
 
 def test_unreadable_cpu_times_count_every_cpu_as_idle(monkeypatch):
     fake = FakeTimes(monkeypatch, cpus=(0, 1))
     measure = IdleCpus()
     fake.advance(1.0, (1.0, 1.0, 0.0, 0.0), 0.0)
-
-    def unreadable(percpu):
-        raise OSError("no /proc/stat")
-
-    monkeypatch.setattr(turns_module.psutil, "cpu_times", unreadable)
+    monkeypatch.setattr(turns_module, "_proc_stat_busy", lambda cpus: None)
+    monkeypatch.setattr(turns_module.psutil, "cpu_times", lambda: (_ for _ in ()).throw(OSError))
     assert measure() == 2
-    monkeypatch.setattr(turns_module.psutil, "cpu_times", fake.cpu_times)
+    monkeypatch.setattr(turns_module, "_proc_stat_busy", fake.proc_stat_busy)
     fake.advance(1.0, (1.0, 1.0, 0.0, 0.0), 0.0)
     assert measure() == 2  # no earlier sample to measure from
     fake.advance(1.0, (1.0, 1.0, 0.0, 0.0), 0.0)
     assert measure() == 1
 
 
+def test_without_proc_stat_psutil_gives_the_machines_busy_time(monkeypatch):
+    fields = "user nice system idle iowait guest guest_nice"
+    t = collections.namedtuple("t", fields)(5.0, 9.0, 1.0, 50.0, 3.0, 2.0, 9.0)
+    monkeypatch.setattr(turns_module.psutil, "cpu_times", lambda: t)
+    assert turns_module._psutil_busy() == 6.0  # user (guest included once) and system
+
+
 def test_turns_resize_to_what_measure_says_at_most_every_interval(monkeypatch):
     fake = FakeTimes(monkeypatch, cpus=(0, 1))
-    answers = [3, 1]
+    answers = [3, None, 1]
     turns = Turns(2, quantum=10.0, measure=lambda: answers.pop(0), every=1.0)
     turns.acquire()
-    assert turns.pass_on() is False and turns.n == 2 and answers == [3, 1]  # too early
+    assert turns.pass_on() is False and turns.n == 2 and len(answers) == 3  # too early
     fake.advance(1.0, (0.0,) * 4, 0.0)
-    assert turns.pass_on() is False and turns.n == 3 and answers == [1]
+    assert turns.pass_on() is False and turns.n == 3 and answers == [None, 1]
     fake.advance(0.5, (0.0,) * 4, 0.0)
-    assert turns.pass_on() is False and answers == [1]
+    assert turns.pass_on() is False and answers == [None, 1]
     fake.advance(0.5, (0.0,) * 4, 0.0)
+    assert turns.pass_on() is False and turns.n == 3 and answers == [1]  # None: n stays
+    fake.advance(1.0, (0.0,) * 4, 0.0)
     assert turns.pass_on() is False and turns.n == 1 and answers == []  # one held: not over
     turns.release()
 
@@ -269,3 +295,22 @@ def test_bad_measure_and_every():
         Turns(1, measure=lambda: 1, every=0)
     with pytest.raises(ValueError, match="n must"):
         Turns(1).resize(0)
+
+
+def test_ctrl_c_just_after_a_turn_is_taken_gives_it_back():
+    turns = Turns(1)
+    real, calls = turns._cond.notify_all, []
+
+    def interrupted_once():  # the wake-up acquire sends once it has taken the turn
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real()
+
+    turns._cond.notify_all = interrupted_once
+    with pytest.raises(KeyboardInterrupt):
+        turns.acquire()
+    assert turns.held == 0 and turns.waiting == 0
+    turns._cond.notify_all = real
+    with turns:
+        assert turns.held == 1
