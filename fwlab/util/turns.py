@@ -221,10 +221,12 @@ class Turns:
                 self._queue.popleft()
                 self._held += 1
                 taken = True
+                self._since.holding = getattr(self._since, "holding", 0) + 1
                 self._cond.notify_all()  # the next in line may take another free turn
             except BaseException:  # interrupted (Ctrl-C): leave the queue or the turn, wake
                 if taken:
                     self._held -= 1
+                    self._since.holding -= 1
                 elif ticket in self._queue:
                     self._queue.remove(ticket)
                 self._cond.notify_all()
@@ -237,6 +239,7 @@ class Turns:
             if self._held <= 0:
                 raise RuntimeError("Turns.release() without a turn held; call acquire() first")
             self._held -= 1
+            self._since.holding = max(0, getattr(self._since, "holding", 0) - 1)
             self._cond.notify_all()
 
     def resize(self, n: int) -> None:
@@ -263,6 +266,7 @@ class Turns:
             over = self._held > self.n
             if over:
                 self._held -= 1
+                self._since.holding = max(0, getattr(self._since, "holding", 0) - 1)
                 self._cond.notify_all()
         if over:
             self.acquire()
@@ -280,7 +284,10 @@ class Turns:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.release()
+        # not when this thread holds no turn: a pass_on interrupted (Ctrl-C) while queued for
+        # its next turn gave the last one up already
+        if getattr(self._since, "holding", 0) > 0:
+            self.release()
 
     def __repr__(self) -> str:
         return f"Turns({self.n}, quantum={self.quantum}): {self.held} held, {self.waiting} waiting"

@@ -314,3 +314,37 @@ def test_ctrl_c_just_after_a_turn_is_taken_gives_it_back():
     turns._cond.notify_all = real
     with turns:
         assert turns.held == 1
+
+
+def test_a_with_block_left_by_a_ctrl_c_in_pass_on_gives_back_no_other_threads_turn():
+    """Ctrl-C while pass_on waits for this thread's next turn: the turn it handed on stays with
+    the thread that took it, and leaving the ``with`` block releases nothing (it holds none)."""
+    turns, took, may_end = Turns(1, quantum=0.0), threading.Event(), threading.Event()
+
+    def other():
+        _until(lambda: turns.held == 1, "the main thread holds the turn")
+        with turns:
+            took.set()
+            may_end.wait(WAIT)
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    thread = threading.Thread(target=other)
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with pytest.raises(Interrupted), turns:
+            thread.start()
+            _until(lambda: turns.waiting == 1, "the other thread queues")
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            turns.pass_on()  # hands the turn on, queues for the next, interrupted there
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert took.is_set() and turns.held == 1 and turns.waiting == 0  # the other's turn
+    may_end.set()
+    thread.join(WAIT)
+    assert turns.held == 0
