@@ -199,7 +199,7 @@ class Turns:
         self._cond = threading.Condition()
         self._held = 0
         self._queue: collections.deque[object] = collections.deque()
-        self._since = threading.local()
+        self._since = threading.local()  # per thread: when it took its turn, turns it holds
 
     @property
     def held(self) -> int:
@@ -262,15 +262,16 @@ class Turns:
                     self._measured = time.monotonic()
             if due and (n := self.measure()) is not None:
                 self.resize(n)
-        with self._cond:  # over a lowered count: give this turn up (one holder per excess)
-            over = self._held > self.n
+        if self._held > self.n:  # over a lowered count: give this turn up (one per excess)
+            with self._cond:
+                over = self._held > self.n
+                if over:
+                    self._held -= 1
+                    self._since.holding = max(0, getattr(self._since, "holding", 0) - 1)
+                    self._cond.notify_all()
             if over:
-                self._held -= 1
-                self._since.holding = max(0, getattr(self._since, "holding", 0) - 1)
-                self._cond.notify_all()
-        if over:
-            self.acquire()
-            return True
+                self.acquire()
+                return True
         if not self._queue:  # nobody waits: no lock taken, nothing to do
             return False
         if time.monotonic() - getattr(self._since, "t", 0.0) < self.quantum:
