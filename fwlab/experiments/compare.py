@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -252,8 +251,8 @@ def compare(
     # not keep another method of its seed from starting: BackgroundRun's slots) and compute in
     # turns, one thread per idle CPU at a time (BackgroundRun's turns): threads that compute at
     # once contend for the interpreter, which only pays where a CPU is idle (fwlab.util.turns)
-    slots = threading.BoundedSemaphore(max(len(methods), _cpus()))
     idle = IdleCpus()  # from here: how busy the machine is before the runs start
+    slots = threading.BoundedSemaphore(max(len(methods), idle.cpus))
     turns = Turns(idle.cpus, measure=idle)
     for (name, method, data_, config_), model in zip(planned, models):
         extra: dict[str, Any] = dict(model=model)
@@ -278,14 +277,6 @@ def compare(
     if dashboard is None or not background:
         result.finish()
     return result
-
-
-def _cpus() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def run_problems(result: ComparisonResult) -> list[str]:
